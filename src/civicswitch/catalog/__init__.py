@@ -1,0 +1,1 @@
+"""The service catalog: bodies, services and their attributes."""

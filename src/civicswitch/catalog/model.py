@@ -1,0 +1,186 @@
+"""Catalog domain: bodies, services, attributes, and the rules for attribute values."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from civicswitch.core.errors import Invalid
+
+
+class BodyKind(StrEnum):
+    DEPARTMENT = "department"
+    PARTNER = "partner"
+    EXTERNAL = "external"
+
+
+class ServiceType(StrEnum):
+    REALTIME = "realtime"
+    BATCH = "batch"
+    BLACKBOX = "blackbox"
+
+
+class Datatype(StrEnum):
+    STRING = "string"
+    NUMBER = "number"
+    DATETIME = "datetime"
+    TEXT = "text"
+    SINGLEVALUELIST = "singlevaluelist"
+    MULTIVALUELIST = "multivaluelist"
+
+
+_DatetimeParser = Callable[[str], datetime]
+
+LIST_DATATYPES = frozenset({Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST})
+
+DATATYPE_HELP = {
+    Datatype.STRING: "Text on one line",
+    Datatype.NUMBER: "A number",
+    Datatype.DATETIME: "A date and time (ISO 8601)",
+    Datatype.TEXT: "Text, line breaks allowed",
+    Datatype.SINGLEVALUELIST: "Choose one of the values",
+    Datatype.MULTIVALUELIST: "Choose one or more of the values",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Body:
+    code: str
+    name: str
+    kind: BodyKind = BodyKind.DEPARTMENT
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttributeValue:
+    key: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Attribute:
+    code: str
+    datatype: Datatype
+    description: str
+    required: bool = False
+    variable: bool = True
+    order: int = 1
+    datatype_description: str = ""
+    values: tuple[AttributeValue, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.datatype in LIST_DATATYPES and not self.values:
+            raise Invalid(f"attribute {self.code!r}: a {self.datatype} needs at least one value")
+        if self.order < 1:
+            raise Invalid(f"attribute {self.code!r}: order must be a positive integer")
+
+    def clean(self, raw: list[str], *, parse_datetime: _DatetimeParser) -> str | list[str] | None:
+        """Validate the submitted values for this attribute; None when nothing was given."""
+        given = [v.strip() for v in raw if v is not None and v.strip() != ""]
+        if not given:
+            if self.required and self.variable:
+                raise Invalid(f"attribute[{self.code}] is required: {self.description}", field=self.code)
+            return None
+        if self.datatype == Datatype.MULTIVALUELIST:
+            allowed = {v.key for v in self.values}
+            bad = [v for v in given if v not in allowed]
+            if bad:
+                raise Invalid(
+                    f"attribute[{self.code}]: {', '.join(map(repr, bad))} is not one of {', '.join(sorted(allowed))}",
+                    field=self.code,
+                )
+            return list(dict.fromkeys(given))
+        if len(given) > 1:
+            raise Invalid(f"attribute[{self.code}] takes one value, got {len(given)}", field=self.code)
+        value = given[0]
+        if self.datatype == Datatype.SINGLEVALUELIST:
+            allowed = {v.key for v in self.values}
+            if value not in allowed:
+                raise Invalid(
+                    f"attribute[{self.code}]: {value!r} is not one of {', '.join(sorted(allowed))}",
+                    field=self.code,
+                )
+        elif self.datatype == Datatype.NUMBER:
+            try:
+                number = float(value)
+            except ValueError:
+                raise Invalid(f"attribute[{self.code}] must be a number, got {value!r}", field=self.code) from None
+            if not math.isfinite(number):
+                raise Invalid(f"attribute[{self.code}] must be a finite number", field=self.code)
+        elif self.datatype == Datatype.DATETIME:
+            try:
+                parse_datetime(value)
+            except ValueError as exc:
+                raise Invalid(f"attribute[{self.code}]: {exc}", field=self.code) from None
+        elif self.datatype == Datatype.STRING and ("\n" in value or "\r" in value):
+            raise Invalid(f"attribute[{self.code}] is a single line of text", field=self.code)
+        if len(value) > 4000:
+            raise Invalid(f"attribute[{self.code}] is longer than 4000 characters", field=self.code)
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Service:
+    code: str
+    name: str
+    description: str = ""
+    group: str = ""
+    keywords: tuple[str, ...] = ()
+    type: ServiceType = ServiceType.REALTIME
+    body_code: str | None = None
+    sla_hours: float | None = None
+    attributes: tuple[Attribute, ...] = field(default_factory=tuple)
+    active: bool = True
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.code or any(c in self.code for c in "/ ?#%"):
+            raise Invalid(f"service code {self.code!r} must be non-empty without spaces, '/', '?', '#' or '%'")
+        codes = [a.code for a in self.attributes]
+        if len(codes) != len(set(codes)):
+            raise Invalid(f"service {self.code!r}: attribute codes must be unique")
+
+    @property
+    def metadata(self) -> bool:
+        return bool(self.attributes)
+
+    def clean_attributes(
+        self, submitted: dict[str, list[str]], *, parse_datetime: _DatetimeParser
+    ) -> dict[str, str | list[str]]:
+        """Validate submitted ``attribute[code]`` values; unknown codes are ignored (POST-02)."""
+        cleaned: dict[str, str | list[str]] = {}
+        errors: list[Invalid] = []
+        for attribute in sorted(self.attributes, key=lambda a: a.order):
+            if not attribute.variable:
+                continue
+            try:
+                value = attribute.clean(submitted.get(attribute.code, []), parse_datetime=parse_datetime)
+            except Invalid as exc:
+                errors.append(exc)
+                continue
+            if value is not None:
+                cleaned[attribute.code] = value
+        if errors:
+            raise InvalidAttributes(errors)
+        return cleaned
+
+
+class InvalidAttributes(Invalid):
+    """One or more attribute values are wrong; each is reported (Open311 errors are a list)."""
+
+    def __init__(self, errors: list[Invalid]) -> None:
+        super().__init__("; ".join(e.description for e in errors))
+        self.errors = errors
+
+
+def sla_notice(hours: float | None) -> str | None:
+    """The ``service_notice`` a resident sees: the service's target time, in words."""
+    if hours is None:
+        return None
+    if hours < 48:
+        whole = math.ceil(hours)
+        return f"Target response time: {whole} hour{'s' if whole != 1 else ''}."
+    return f"Target response time: {math.ceil(hours / 24)} days."

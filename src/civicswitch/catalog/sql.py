@@ -1,0 +1,144 @@
+"""SQL implementation of the catalog store."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from sqlalchemy import Connection, delete, insert, select, update
+
+from civicswitch.catalog.model import (
+    Attribute,
+    AttributeValue,
+    Body,
+    BodyKind,
+    Datatype,
+    Service,
+    ServiceType,
+)
+from civicswitch.catalog.tables import bodies, service_attributes, services
+from civicswitch.core.errors import Invalid
+
+
+class SqlCatalogStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add_body(self, body: Body) -> Body:
+        existing = self._conn.execute(select(bodies.c.id).where(bodies.c.code == body.code)).scalar()
+        values = {"code": body.code, "name": body.name, "kind": str(body.kind)}
+        if existing is None:
+            new_id = self._conn.execute(insert(bodies).values(values).returning(bodies.c.id)).scalar_one()
+        else:
+            self._conn.execute(update(bodies).where(bodies.c.id == existing).values(values))
+            new_id = existing
+        return Body(code=body.code, name=body.name, kind=body.kind, id=new_id)
+
+    def bodies(self) -> list[Body]:
+        rows = self._conn.execute(select(bodies).order_by(bodies.c.code))
+        return [Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id) for r in rows]
+
+    def body(self, code: str) -> Body | None:
+        r = self._conn.execute(select(bodies).where(bodies.c.code == code)).first()
+        return None if r is None else Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id)
+
+    def add_service(self, service: Service) -> Service:
+        body_id = None
+        if service.body_code is not None:
+            body = self.body(service.body_code)
+            if body is None:
+                raise Invalid(f"service {service.code!r}: unknown body {service.body_code!r}")
+            body_id = body.id
+        values: dict[str, Any] = {
+            "code": service.code,
+            "name": service.name,
+            "description": service.description,
+            "group": service.group,
+            "keywords": list(service.keywords),
+            "type": str(service.type),
+            "body_id": body_id,
+            "sla_hours": service.sla_hours,
+            "active": service.active,
+        }
+        existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()
+        if existing is None:
+            service_id = self._conn.execute(insert(services).values(values).returning(services.c.id)).scalar_one()
+        else:
+            service_id = existing
+            self._conn.execute(update(services).where(services.c.id == service_id).values(values))
+            self._conn.execute(delete(service_attributes).where(service_attributes.c.service_id == service_id))
+        if service.attributes:
+            self._conn.execute(
+                insert(service_attributes),
+                [
+                    {
+                        "service_id": service_id,
+                        "code": a.code,
+                        "datatype": str(a.datatype),
+                        "required": a.required,
+                        "variable": a.variable,
+                        "order": a.order,
+                        "description": a.description,
+                        "datatype_description": a.datatype_description,
+                        "values": [{"key": v.key, "name": v.name} for v in a.values],
+                    }
+                    for a in service.attributes
+                ],
+            )
+        found = self.service(service.code)
+        assert found is not None
+        return found
+
+    def services(self, *, include_inactive: bool = False) -> list[Service]:
+        query = select(services, bodies.c.code.label("body_code")).outerjoin(bodies, bodies.c.id == services.c.body_id)
+        if not include_inactive:
+            query = query.where(services.c.active.is_(True))
+        return self._load(list(self._conn.execute(query.order_by(services.c.code))))
+
+    def service(self, code: str) -> Service | None:
+        query = (
+            select(services, bodies.c.code.label("body_code"))
+            .outerjoin(bodies, bodies.c.id == services.c.body_id)
+            .where(services.c.code == code)
+        )
+        found = self._load(list(self._conn.execute(query)))
+        return found[0] if found else None
+
+    def _load(self, rows: list[Any]) -> list[Service]:
+        if not rows:
+            return []
+        attrs: dict[int, list[Attribute]] = defaultdict(list)
+        ids = [r.id for r in rows]
+        for a in self._conn.execute(
+            select(service_attributes)
+            .where(service_attributes.c.service_id.in_(ids))
+            .order_by(service_attributes.c.service_id, service_attributes.c.order, service_attributes.c.id)
+        ):
+            attrs[a.service_id].append(
+                Attribute(
+                    code=a.code,
+                    datatype=Datatype(a.datatype),
+                    description=a.description,
+                    required=a.required,
+                    variable=a.variable,
+                    order=a.order,
+                    datatype_description=a.datatype_description,
+                    values=tuple(AttributeValue(key=v["key"], name=v["name"]) for v in a.values),
+                )
+            )
+        return [
+            Service(
+                code=r.code,
+                name=r.name,
+                description=r.description,
+                group=r.group,
+                keywords=tuple(r.keywords),
+                type=ServiceType(r.type),
+                body_code=r.body_code,
+                sla_hours=r.sla_hours,
+                attributes=tuple(attrs.get(r.id, ())),
+                active=r.active,
+                id=r.id,
+            )
+            for r in rows
+        ]

@@ -1,0 +1,159 @@
+"""The ``civicswitch`` command: thin wrappers that build a command and call a use case."""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Annotated
+
+import typer
+import uvicorn
+from rich.console import Console
+
+from civicswitch.core import migrate as migrations
+from civicswitch.core.auth import create_client
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import SystemClock
+from civicswitch.core.db import make_engine
+from civicswitch.core.errors import DomainError
+from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.settings import Settings
+
+app = typer.Typer(help="Civic Switchboard: one 311 front door, every back office connected.", no_args_is_help=True)
+apikey = typer.Typer(help="Open311 API keys: one per client app or back end.", no_args_is_help=True)
+app.add_typer(apikey, name="apikey")
+err = Console(stderr=True)
+
+DEMO_DATABASE = "sqlite:///var/civicswitch-demo.db"
+
+
+def _logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def _prepare_sqlite(settings: Settings) -> None:
+    path = settings.sqlite_path()
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def migrate() -> None:
+    """Upgrade the configured database (CIVICSWITCH_DATABASE_URL) to the latest schema."""
+    settings = Settings()
+    _logging(settings.log_level)
+    _prepare_sqlite(settings)
+    migrations.upgrade(make_engine(settings.database_url))
+    err.print(f"database at [bold]{_safe_url(settings.database_url)}[/bold] is up to date")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8311,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Run the HTTP server (Open311 under /open311/v2/)."""
+    settings = Settings()
+    _logging(settings.log_level)
+    uvicorn.run(
+        "civicswitch.web.asgi:app", host=host, port=port, workers=workers, log_level="warning", access_log=False
+    )
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = 8311,
+    load_only: Annotated[bool, typer.Option("--load-only", help="Install the demo city, do not serve")] = False,
+) -> None:
+    """Open (or create) the demo database, load New York City's real 311 data once, and serve it."""
+    from civicswitch.demo.city import install
+
+    os.environ.setdefault("CIVICSWITCH_DATABASE_URL", DEMO_DATABASE)
+    settings = Settings()
+    _logging(settings.log_level)
+    _prepare_sqlite(settings)
+    engine = make_engine(settings.database_url)
+    migrations.upgrade(engine)
+    result = install(SqlUnitOfWork(engine), SystemClock())
+    jurisdiction = result.jurisdiction
+    os.environ.setdefault("CIVICSWITCH_JURISDICTION_NAME", jurisdiction["name"])
+    os.environ.setdefault("CIVICSWITCH_JURISDICTION_ID", jurisdiction["id"])
+    out = Console(soft_wrap=True)
+    out.print(f"[bold]{jurisdiction['name']}[/bold] demo city in {_safe_url(settings.database_url)}")
+    out.print(f"  {result.services} request types, {result.bodies} departments")
+    out.print(f"  requests: {result.requests.inserted} imported now, {result.requests.already_present} already there")
+    if result.app_key:
+        out.print(f"  demo app key (POST requests; shown once): [bold]{result.app_key}[/bold]")
+    if result.backend_key:
+        out.print(f"  demo back-end key (POST servicerequestupdates; shown once): [bold]{result.backend_key}[/bold]")
+    base = f"http://{host}:{port}"
+    out.print(f"\n  Home page:     {base}/")
+    out.print(f"  Open311 API:   {base}/open311/v2/discovery.json")
+    out.print(f"  Service list:  {base}/open311/v2/services.json")
+    out.print(f"  API reference: {base}/docs\n")
+    if load_only:
+        return
+    uvicorn.run("civicswitch.web.asgi:app", host=host, port=port, log_level="warning")
+
+
+@apikey.command("create")
+def apikey_create(
+    name: Annotated[str, typer.Argument(help="The client app or back end the key is for")],
+    scope: Annotated[
+        list[Scope] | None, typer.Option(help="What the key may do (repeat for several)", case_sensitive=False)
+    ] = None,
+) -> None:
+    """Create a key. The key is printed alone on the last line; only its hash is stored."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    try:
+        client, key = create_client(SqlUnitOfWork(engine), SystemClock(), name, frozenset(scope or [Scope.SUBMIT]))
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    err.print(f"created key {client.key_prefix}… for {client.name!r} (scopes: {', '.join(sorted(client.scopes))})")
+    print(key)
+
+
+@apikey.command("list")
+def apikey_list() -> None:
+    """List clients and their key prefixes (never the keys)."""
+    engine = make_engine(Settings().database_url)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        clients = uow.clients.all()
+    out = Console(soft_wrap=True)
+    for c in clients:
+        state = "revoked" if c.revoked_at else "active"
+        out.print(f"{c.id}\t{c.key_prefix}…\t{state}\t{','.join(sorted(c.scopes))}\t{c.name}")
+
+
+@apikey.command("revoke")
+def apikey_revoke(client_id: Annotated[int, typer.Argument(help="Client id from `apikey list`")]) -> None:
+    """Revoke a client's key at once."""
+    engine = make_engine(Settings().database_url)
+    with SqlUnitOfWork(engine) as uow:
+        done = uow.clients.revoke(client_id, SystemClock().now())
+        uow.commit()
+    if not done:
+        _fail(f"no active client with id {client_id}")
+    err.print(f"revoked client {client_id}")
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Cross-cutting pieces: database, unit of work, clock, errors, auth."""

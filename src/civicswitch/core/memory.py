@@ -1,0 +1,303 @@
+"""In-memory fakes of every storage port, for fast unit tests. Same behaviour as the SQL stores."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import TracebackType
+from typing import Self
+
+from civicswitch.catalog.model import Body, Service
+from civicswitch.core.clients import ApiClient
+from civicswitch.core.errors import Conflict, Invalid
+from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStore
+from civicswitch.requests.model import Contact, Event, ServiceRequest
+from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+
+
+@dataclass
+class MemoryDatabase:
+    bodies: dict[str, Body] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    requests: dict[int, ServiceRequest] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    media: dict[str, Media] = field(default_factory=dict)
+    clients: dict[int, ApiClient] = field(default_factory=dict)
+    next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
+
+    def take_id(self, kind: str) -> int:
+        value = self.next_id[kind]
+        self.next_id[kind] = value + 1
+        return value
+
+
+class MemoryCatalogStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    def add_body(self, body: Body) -> Body:
+        existing = self._db.bodies.get(body.code)
+        stored = dataclasses.replace(body, id=existing.id if existing else self._db.take_id("body"))
+        self._db.bodies[body.code] = stored
+        return stored
+
+    def bodies(self) -> list[Body]:
+        return sorted(self._db.bodies.values(), key=lambda b: b.code)
+
+    def body(self, code: str) -> Body | None:
+        return self._db.bodies.get(code)
+
+    def add_service(self, service: Service) -> Service:
+        if service.body_code is not None and service.body_code not in self._db.bodies:
+            raise Invalid(f"service {service.code!r}: unknown body {service.body_code!r}")
+        existing = self._db.services.get(service.code)
+        attributes = tuple(sorted(service.attributes, key=lambda a: a.order))
+        stored = dataclasses.replace(
+            service, attributes=attributes, id=existing.id if existing else self._db.take_id("service")
+        )
+        self._db.services[service.code] = stored
+        return stored
+
+    def services(self, *, include_inactive: bool = False) -> list[Service]:
+        found = [s for s in self._db.services.values() if include_inactive or s.active]
+        return sorted(found, key=lambda s: s.code)
+
+    def service(self, code: str) -> Service | None:
+        return self._db.services.get(code)
+
+
+class MemoryRequestStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    def _check(self, request: ServiceRequest) -> None:
+        if request.service_code not in self._db.services:
+            raise Invalid(f"unknown service_code {request.service_code!r}", field="service_code")
+        if request.body_code is not None and request.body_code not in self._db.bodies:
+            raise Invalid(f"unknown body {request.body_code!r}", field="body")
+        for other in self._db.requests.values():
+            if request.token and other.token == request.token and other.id != request.id:
+                raise Conflict("token already used")
+            if request.source_ref and other.source_ref == request.source_ref and other.id != request.id:
+                raise Conflict(f"source_ref {request.source_ref!r} already stored")
+
+    def _store_events(self, request: ServiceRequest) -> None:
+        assert request.id is not None
+        for e in request.pending_events:
+            if (
+                e.client_id is not None
+                and e.external_id is not None
+                and self.has_external_event(e.client_id, e.external_id)
+            ):
+                raise Conflict(f"update {e.external_id!r} already stored")
+            self._db.events[request.id].append(dataclasses.replace(e, id=self._db.take_id("event")))
+        request.pending_events.clear()
+
+    def add(self, request: ServiceRequest, contact: Contact | None) -> int:
+        self._check(request)
+        request.id = self._db.take_id("request")
+        self._store_events(request)
+        self._db.requests[request.id] = copy.deepcopy(request)
+        if contact is not None and not contact.is_empty():
+            self._db.contacts[request.id] = contact
+        return request.id
+
+    def add_many(self, requests: Sequence[ServiceRequest]) -> int:
+        for r in requests:
+            self.add(r, None)
+        return len(requests)
+
+    def get(self, request_id: int) -> ServiceRequest | None:
+        found = self._db.requests.get(request_id)
+        return None if found is None else copy.deepcopy(found)
+
+    def save(self, request: ServiceRequest) -> None:
+        if request.id is None or request.id not in self._db.requests:
+            raise ValueError("save() needs a stored request")
+        self._check(request)
+        self._store_events(request)
+        self._db.requests[request.id] = copy.deepcopy(request)
+
+    def id_for_token(self, token: str) -> tuple[int | None, bool]:
+        for r in self._db.requests.values():
+            if r.token == token:
+                return r.id, True
+        return None, False
+
+    def _view(self, r: ServiceRequest) -> RequestView:
+        assert r.id is not None and r.updated_at is not None
+        service = self._db.services[r.service_code]
+        body = self._db.bodies.get(r.body_code) if r.body_code else None
+        return RequestView(
+            id=r.id,
+            service_code=r.service_code,
+            service_name=service.name,
+            status=str(r.status),
+            close_reason=None if r.close_reason is None else str(r.close_reason),
+            status_notes=r.status_notes,
+            description=r.description,
+            agency_responsible=body.name if body else None,
+            requested_at=r.requested_at,
+            updated_at=r.updated_at,
+            expected_at=r.expected_at,
+            address=r.address,
+            address_id=r.address_id,
+            zipcode=r.zipcode,
+            lat=r.lat,
+            long=r.long,
+            media_url=r.media_url,
+            token=r.token,
+            channel=str(r.channel),
+            attributes=copy.deepcopy(r.attributes),
+            source_ref=r.source_ref,
+            sla_hours=service.sla_hours,
+        )
+
+    def find(self, query: RequestQuery) -> list[RequestView]:
+        q = query
+        rows = list(self._db.requests.values())
+        if q.ids is not None:
+            rows = [r for r in rows if r.id in set(q.ids)]
+        else:
+
+            def keep(r: ServiceRequest) -> bool:
+                assert r.updated_at is not None
+                return (
+                    (q.service_codes is None or r.service_code in q.service_codes)
+                    and (q.statuses is None or str(r.status) in q.statuses)
+                    and (q.requested_from is None or r.requested_at >= q.requested_from)
+                    and (q.requested_to is None or r.requested_at <= q.requested_to)
+                    and (q.updated_from is None or r.updated_at >= q.updated_from)
+                    and (q.updated_to is None or r.updated_at <= q.updated_to)
+                )
+
+            rows = [r for r in rows if keep(r)]
+        rows.sort(key=lambda r: (r.requested_at, r.id or 0), reverse=True)
+        if q.ids is None:
+            rows = rows[q.offset : q.offset + q.limit]
+        return [self._view(r) for r in rows]
+
+    def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
+        out: dict[int, list[Event]] = defaultdict(list)
+        for rid in request_ids:
+            for e in sorted(self._db.events.get(rid, []), key=lambda e: (e.at, e.id or 0)):
+                if e.public or not public_only:
+                    out[rid].append(e)
+        return out
+
+    def updates(self, start: datetime, end: datetime, limit: int) -> list[UpdateView]:
+        found = []
+        for rid, events in self._db.events.items():
+            request = self._db.requests[rid]
+            for e in events:
+                if e.public and e.kind != "submitted" and start <= e.at <= end:
+                    assert e.id is not None
+                    found.append(
+                        UpdateView(
+                            id=e.id,
+                            request_id=rid,
+                            at=e.at,
+                            kind=e.kind,
+                            status=str(e.status_to or request.status),
+                            close_reason=str(e.close_reason or request.close_reason or "") or None,
+                            description=e.description,
+                            external_status=e.external_status,
+                            media_url=e.media_url,
+                        )
+                    )
+        found.sort(key=lambda u: (u.at, u.id))
+        return found[:limit]
+
+    def has_external_event(self, client_id: int, external_id: str) -> int | None:
+        for events in self._db.events.values():
+            for e in events:
+                if e.client_id == client_id and e.external_id == external_id:
+                    return e.id
+        return None
+
+    def contact(self, request_id: int) -> Contact | None:
+        return self._db.contacts.get(request_id)
+
+    def add_media(self, item: Media) -> None:
+        if item.id in self._db.media:
+            raise Conflict(f"media {item.id} already stored")
+        self._db.media[item.id] = item
+
+    def attach_media(self, media_ids: Sequence[str], request_id: int) -> None:
+        for mid in media_ids:
+            self._db.media[mid] = dataclasses.replace(self._db.media[mid], request_id=request_id)
+
+    def media(self, media_id: str) -> Media | None:
+        return self._db.media.get(media_id)
+
+    def source_refs(self, refs: Sequence[str]) -> set[str]:
+        stored = {r.source_ref for r in self._db.requests.values() if r.source_ref}
+        return stored.intersection(refs)
+
+    def count(self) -> int:
+        return len(self._db.requests)
+
+
+class MemoryClientStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    def add(self, client: ApiClient) -> ApiClient:
+        if any(c.key_hash == client.key_hash for c in self._db.clients.values()):
+            raise Conflict("key already stored")
+        stored = dataclasses.replace(client, id=self._db.take_id("client"))
+        assert stored.id is not None
+        self._db.clients[stored.id] = stored
+        return stored
+
+    def by_hash(self, key_hash: str) -> ApiClient | None:
+        return next((c for c in self._db.clients.values() if c.key_hash == key_hash), None)
+
+    def all(self) -> list[ApiClient]:
+        return [self._db.clients[k] for k in sorted(self._db.clients)]
+
+    def revoke(self, client_id: int, at: datetime) -> bool:
+        client = self._db.clients.get(client_id)
+        if client is None or client.revoked_at is not None:
+            return False
+        self._db.clients[client_id] = dataclasses.replace(client, revoked_at=at)
+        return True
+
+
+class MemoryUnitOfWork:
+    """Works on a snapshot of the database; :meth:`commit` publishes it, leaving without commit drops it."""
+
+    catalog: CatalogStore
+    requests: RequestStore
+    clients: ClientStore
+
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db if db is not None else MemoryDatabase()
+        self.committed = 0
+
+    def _open(self) -> None:
+        self._work = copy.deepcopy(self.db)
+        self.catalog = MemoryCatalogStore(self._work)
+        self.requests = MemoryRequestStore(self._work)
+        self.clients = MemoryClientStore(self._work)
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        del self._work
+
+    def commit(self) -> None:
+        self.db.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.committed += 1
+
+    def rollback(self) -> None:
+        self._open()

@@ -1,0 +1,8 @@
+"""Imports every table module so ``metadata`` holds the whole schema (for Alembic and tests)."""
+
+from civicswitch.catalog import tables as catalog_tables
+from civicswitch.core import tables as core_tables
+from civicswitch.core.db import metadata
+from civicswitch.requests import tables as request_tables
+
+__all__ = ["catalog_tables", "core_tables", "metadata", "request_tables"]

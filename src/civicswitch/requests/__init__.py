@@ -1,0 +1,1 @@
+"""The service-request aggregate: model, commands, use cases, store."""

@@ -1,0 +1,229 @@
+"""Use cases for service requests. Each takes a unit of work, does its work and commits."""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from civicswitch.catalog.model import ServiceType, sla_notice
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import Clock
+from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.ports import UnitOfWork
+from civicswitch.core.timefmt import parse_datetime
+from civicswitch.requests.commands import PostUpdate, SubmitRequest, SubmitResult, UpdateResult
+from civicswitch.requests.media import accept_upload
+from civicswitch.requests.model import CloseReason, ServiceRequest, Status
+
+log = logging.getLogger(__name__)
+
+MAX_DESCRIPTION = 4000
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    max_media_bytes: int = 5 * 1024 * 1024
+    media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
+
+
+def _text(value: str | None, name: str, limit: int = 500) -> str | None:
+    if value is None:
+        return None
+    value = value.strip()
+    if len(value) > limit:
+        raise Invalid(f"{name} is longer than {limit} characters", field=name)
+    return value or None
+
+
+def _coordinate(value: str | None, name: str, bound: float) -> float | None:
+    if value is None or value.strip() == "":
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a decimal number (WGS84), got {value!r}", field=name) from None
+    if not math.isfinite(number) or abs(number) > bound:
+        raise Invalid(f"{name} must be between -{bound:g} and {bound:g}, got {value!r}", field=name)
+    return number
+
+
+def check_media_url(url: str) -> str:
+    url = url.strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc or len(url) > 2000:
+        raise Invalid(f"media_url must be an http(s) URL, got {url[:100]!r}", field="media_url")
+    return url
+
+
+def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Limits = Limits()) -> SubmitResult:
+    """POST Service Request: validate everything first, then write the request, its media and timeline."""
+    with uow:
+        client = authenticate(uow, cmd.api_key, Scope.SUBMIT)
+        code = (cmd.service_code or "").strip()
+        if not code:
+            raise Invalid("service_code is required", field="service_code")
+        service = uow.catalog.service(code)
+        if service is None or not service.active:
+            raise NotFound(f"service_code {code!r} is not in the service list", field="service_code")
+        lat = _coordinate(cmd.lat, "lat", 90.0)
+        long = _coordinate(cmd.long, "long", 180.0)
+        if (lat is None) != (long is None):
+            raise Invalid("lat and long must be sent together", field="lat")
+        address = _text(cmd.address_string, "address_string", 500)
+        address_id = _text(cmd.address_id, "address_id", 100)
+        if lat is None and address is None and address_id is None:
+            raise Invalid(
+                "a location is required: send lat and long, or address_string, or address_id",
+                field="location",
+            )
+        description = (cmd.description or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise Invalid(
+                f"description is {len(description)} characters; the limit is {MAX_DESCRIPTION}",
+                field="description",
+            )
+        attributes = service.clean_attributes(cmd.attributes, parse_datetime=parse_datetime)
+        media_urls = [check_media_url(u) for u in cmd.media_urls if u and u.strip()]
+        now = clock.now()
+        stored_media = [
+            accept_upload(u, max_bytes=limits.max_media_bytes, allowed=limits.media_types, at=now) for u in cmd.uploads
+        ]
+        media_url = f"/media/{stored_media[0].id}" if stored_media else (media_urls[0] if media_urls else None)
+        request = ServiceRequest(
+            service_code=service.code,
+            requested_at=now,
+            channel=cmd.channel,
+            description=description,
+            lat=lat,
+            long=long,
+            address=address,
+            address_id=address_id,
+            zipcode=_text(cmd.zipcode, "zipcode", 20),
+            media_url=media_url,
+            attributes=attributes,
+            body_code=service.body_code,
+            expected_at=None if service.sla_hours is None else now + timedelta(hours=service.sla_hours),
+            client_id=client.id,
+            device_id=_text(cmd.device_id, "device_id", 200),
+            account_id=_text(cmd.account_id, "account_id", 200),
+            token=secrets.token_urlsafe(16) if service.type == ServiceType.BATCH else None,
+        )
+        request.record_submission(now, client_id=client.id)
+        for extra in media_urls[1:] if not stored_media else media_urls:
+            request.add_note(now, "Additional media", media_url=extra, client_id=client.id)
+        for item in stored_media:
+            uow.requests.add_media(item)
+        request_id = uow.requests.add(request, cmd.contact)
+        uow.requests.attach_media([m.id for m in stored_media], request_id)
+        uow.commit()
+    log.info(
+        "request %s created: service=%s client=%s channel=%s",
+        request_id,
+        service.code,
+        client.name,
+        cmd.channel,
+    )
+    notice = sla_notice(service.sla_hours)
+    if service.type == ServiceType.BATCH:
+        return SubmitResult(None, request.token, notice, request.account_id)
+    if service.type == ServiceType.BLACKBOX:
+        return SubmitResult(None, None, notice, request.account_id)
+    return SubmitResult(str(request_id), None, notice, request.account_id)
+
+
+# FixMyStreet's upper-case update statuses → (canonical target, close reason). None: a note only.
+FMS_UPDATE_STATUSES: dict[str, tuple[Status | None, CloseReason | None]] = {
+    "OPEN": (None, None),
+    "UNCHANGED": (None, None),
+    "FOR_TRIAGE": (None, None),
+    "INTERNAL_REFERRAL": (None, None),
+    "INVESTIGATING": (Status.ACKNOWLEDGED, None),
+    "IN_PROGRESS": (Status.IN_PROGRESS, None),
+    "PLANNED": (Status.IN_PROGRESS, None),
+    "ACTION_SCHEDULED": (Status.IN_PROGRESS, None),
+    "CLOSED": (Status.CLOSED, CloseReason.FIXED),
+    "FIXED": (Status.CLOSED, CloseReason.FIXED),
+    "DUPLICATE": (Status.CLOSED, CloseReason.DUPLICATE),
+    "NOT_COUNCILS_RESPONSIBILITY": (Status.CLOSED, CloseReason.NOT_OURS),
+    "NO_FURTHER_ACTION": (Status.CLOSED, CloseReason.NO_ACTION),
+    "CANCELLED": (Status.CLOSED, CloseReason.CANCELLED),
+    "REOPEN": (Status.REOPENED, None),
+}
+
+
+def parse_request_id(value: str) -> int:
+    value = value.strip()
+    if not value.isdigit() or len(value) > 18:
+        raise NotFound(f"service_request_id {value!r} does not exist", field="service_request_id")
+    return int(value)
+
+
+def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits = Limits()) -> UpdateResult:
+    """A back end reports progress. Idempotent on (client, update_id); illegal moves are refused."""
+    with uow:
+        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
+        assert client.id is not None
+        update_id = (cmd.update_id or "").strip()
+        if not update_id or len(update_id) > 200:
+            raise Invalid("update_id is required (at most 200 characters)", field="update_id")
+        status_text = (cmd.status or "").strip().upper().replace(" ", "_")
+        if status_text not in FMS_UPDATE_STATUSES:
+            raise Invalid(
+                f"status {cmd.status!r} is not one of {', '.join(sorted(FMS_UPDATE_STATUSES))}",
+                field="status",
+            )
+        request = uow.requests.get(parse_request_id(cmd.service_request_id))
+        if request is None:
+            raise NotFound(f"service_request_id {cmd.service_request_id!r} does not exist", field="service_request_id")
+        existing = uow.requests.has_external_event(client.id, update_id)
+        if existing is not None:
+            return UpdateResult(update_id=str(existing), duplicate=True)
+        now = clock.now()
+        if cmd.updated_datetime > now + timedelta(minutes=5):
+            raise Invalid("updated_datetime is in the future", field="updated_datetime")
+        description = (cmd.description or "").strip()
+        if len(description) > MAX_DESCRIPTION:
+            raise Invalid(f"description is longer than {MAX_DESCRIPTION} characters", field="description")
+        media_urls = [check_media_url(u) for u in cmd.media_urls if u and u.strip()]
+        stored_media = [
+            accept_upload(u, max_bytes=limits.max_media_bytes, allowed=limits.media_types, at=now) for u in cmd.uploads
+        ]
+        media_url = f"/media/{stored_media[0].id}" if stored_media else (media_urls[0] if media_urls else None)
+        target, reason = FMS_UPDATE_STATUSES[status_text]
+        if status_text == "OPEN" and request.status == Status.CLOSED:
+            target = Status.REOPENED
+        at = cmd.updated_datetime
+        if target is None or (target == request.status and reason == request.close_reason):
+            request.add_note(
+                at,
+                description,
+                client_id=client.id,
+                external_id=update_id,
+                external_status=status_text,
+                media_url=media_url,
+            )
+        else:
+            request.transition(
+                target,
+                at,
+                reason=reason,
+                note=description,
+                client_id=client.id,
+                external_id=update_id,
+                external_status=status_text,
+                media_url=media_url,
+            )
+        for item in stored_media:
+            uow.requests.add_media(item)
+        uow.requests.save(request)
+        assert request.id is not None
+        uow.requests.attach_media([m.id for m in stored_media], request.id)
+        event_id = uow.requests.has_external_event(client.id, update_id)
+        uow.commit()
+    log.info("request %s updated by %s: %s (update %s)", request.id, client.name, status_text, update_id)
+    return UpdateResult(update_id=str(event_id), duplicate=False)

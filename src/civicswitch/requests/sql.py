@@ -1,0 +1,346 @@
+"""SQL implementation of the request store. Lists are one indexed query, no per-row loading."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Select, and_, func, insert, select, update
+
+from civicswitch.catalog.tables import bodies, services
+from civicswitch.core.errors import Invalid
+from civicswitch.core.ports import Media
+from civicswitch.requests.model import (
+    Channel,
+    CloseReason,
+    Contact,
+    Event,
+    ServiceRequest,
+    Status,
+)
+from civicswitch.requests.tables import media, request_contacts, request_events, service_requests
+from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+
+sr = service_requests
+
+_VIEW_COLUMNS = (
+    sr.c.id,
+    services.c.code,
+    services.c.name,
+    sr.c.status,
+    sr.c.close_reason,
+    sr.c.status_notes,
+    sr.c.description,
+    bodies.c.name,
+    sr.c.requested_at,
+    sr.c.updated_at,
+    sr.c.expected_at,
+    sr.c.address,
+    sr.c.address_id,
+    sr.c.zipcode,
+    sr.c.lat,
+    sr.c.long,
+    sr.c.media_url,
+    sr.c.token,
+    sr.c.channel,
+    sr.c.attributes,
+    sr.c.source_ref,
+    services.c.sla_hours,
+)
+
+
+def _event_row(request_id: int, e: Event) -> dict[str, Any]:
+    return {
+        "request_id": request_id,
+        "at": e.at,
+        "kind": e.kind,
+        "status_from": None if e.status_from is None else str(e.status_from),
+        "status_to": None if e.status_to is None else str(e.status_to),
+        "close_reason": None if e.close_reason is None else str(e.close_reason),
+        "description": e.description,
+        "public": e.public,
+        "client_id": e.client_id,
+        "external_id": e.external_id,
+        "external_status": e.external_status,
+        "media_url": e.media_url,
+        "data": e.data,
+    }
+
+
+class SqlRequestStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self._service_ids: dict[str, int] = {}
+        self._body_ids: dict[str, int] = {}
+
+    # -- ids of catalog rows, cached for the unit of work --------------------------------------------
+    def _service_id(self, code: str) -> int:
+        if code not in self._service_ids:
+            found = self._conn.execute(select(services.c.id).where(services.c.code == code)).scalar()
+            if found is None:
+                raise Invalid(f"unknown service_code {code!r}", field="service_code")
+            self._service_ids[code] = found
+        return self._service_ids[code]
+
+    def _body_id(self, code: str | None) -> int | None:
+        if code is None:
+            return None
+        if code not in self._body_ids:
+            found = self._conn.execute(select(bodies.c.id).where(bodies.c.code == code)).scalar()
+            if found is None:
+                raise Invalid(f"unknown body {code!r}", field="body")
+            self._body_ids[code] = found
+        return self._body_ids[code]
+
+    def _row(self, r: ServiceRequest) -> dict[str, Any]:
+        return {
+            "service_id": self._service_id(r.service_code),
+            "status": str(r.status),
+            "close_reason": None if r.close_reason is None else str(r.close_reason),
+            "status_notes": r.status_notes,
+            "description": r.description,
+            "lat": r.lat,
+            "long": r.long,
+            "address": r.address,
+            "address_id": r.address_id,
+            "zipcode": r.zipcode,
+            "media_url": r.media_url,
+            "body_id": self._body_id(r.body_code),
+            "requested_at": r.requested_at,
+            "updated_at": r.updated_at,
+            "expected_at": r.expected_at,
+            "closed_at": r.closed_at,
+            "channel": str(r.channel),
+            "client_id": r.client_id,
+            "device_id": r.device_id,
+            "account_id": r.account_id,
+            "token": r.token,
+            "source_ref": r.source_ref,
+            "attributes": r.attributes,
+        }
+
+    # -- writes --------------------------------------------------------------------------------------
+    def add(self, request: ServiceRequest, contact: Contact | None) -> int:
+        new_id = self._conn.execute(insert(sr).values(self._row(request)).returning(sr.c.id)).scalar_one()
+        request.id = new_id
+        if contact is not None and not contact.is_empty():
+            self._conn.execute(
+                insert(request_contacts).values(
+                    request_id=new_id,
+                    first_name=contact.first_name,
+                    last_name=contact.last_name,
+                    email=contact.email,
+                    phone=contact.phone,
+                )
+            )
+        self._flush_events(request)
+        return int(new_id)
+
+    def add_many(self, requests: Sequence[ServiceRequest]) -> int:
+        if not requests:
+            return 0
+        rows = [self._row(r) for r in requests]
+        self._conn.execute(insert(sr), rows)
+        refs = [r.source_ref for r in requests if r.source_ref]
+        if len(refs) == len(requests):
+            ids = dict(self._conn.execute(select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref.in_(refs))).all())
+            events: list[dict[str, Any]] = []
+            for r in requests:
+                r.id = ids[r.source_ref]
+                events.extend(_event_row(r.id, e) for e in r.pending_events)
+                r.pending_events.clear()
+            if events:
+                self._conn.execute(insert(request_events), events)
+        return len(rows)
+
+    def save(self, request: ServiceRequest) -> None:
+        if request.id is None:
+            raise ValueError("save() needs a stored request")
+        row = self._row(request)
+        self._conn.execute(update(sr).where(sr.c.id == request.id).values(row))
+        self._flush_events(request)
+
+    def _flush_events(self, request: ServiceRequest) -> None:
+        assert request.id is not None
+        if request.pending_events:
+            self._conn.execute(insert(request_events), [_event_row(request.id, e) for e in request.pending_events])
+            request.pending_events.clear()
+
+    # -- reads ---------------------------------------------------------------------------------------
+    def get(self, request_id: int) -> ServiceRequest | None:
+        row = self._conn.execute(
+            select(sr, services.c.code.label("service_code"), bodies.c.code.label("body_code"))
+            .join(services, services.c.id == sr.c.service_id)
+            .outerjoin(bodies, bodies.c.id == sr.c.body_id)
+            .where(sr.c.id == request_id)
+        ).first()
+        if row is None:
+            return None
+        return ServiceRequest(
+            id=row.id,
+            service_code=row.service_code,
+            requested_at=row.requested_at,
+            channel=Channel(row.channel),
+            description=row.description,
+            lat=row.lat,
+            long=row.long,
+            address=row.address,
+            address_id=row.address_id,
+            zipcode=row.zipcode,
+            media_url=row.media_url,
+            attributes=row.attributes,
+            status=Status(row.status),
+            close_reason=None if row.close_reason is None else CloseReason(row.close_reason),
+            status_notes=row.status_notes,
+            body_code=row.body_code,
+            expected_at=row.expected_at,
+            closed_at=row.closed_at,
+            updated_at=row.updated_at,
+            client_id=row.client_id,
+            device_id=row.device_id,
+            account_id=row.account_id,
+            token=row.token,
+            source_ref=row.source_ref,
+        )
+
+    def id_for_token(self, token: str) -> tuple[int | None, bool]:
+        row = self._conn.execute(select(sr.c.id).where(sr.c.token == token)).first()
+        return (None, False) if row is None else (int(row.id), True)
+
+    def _list_query(self, q: RequestQuery) -> Select[Any]:
+        query = (
+            select(*_VIEW_COLUMNS)
+            .join(services, services.c.id == sr.c.service_id)
+            .outerjoin(bodies, bodies.c.id == sr.c.body_id)
+        )
+        if q.ids is not None:
+            return query.where(sr.c.id.in_(q.ids))
+        conditions: list[ColumnElement[bool]] = []
+        if q.service_codes is not None:
+            ids = list(self._conn.execute(select(services.c.id).where(services.c.code.in_(q.service_codes))).scalars())
+            conditions.append(sr.c.service_id.in_(ids))
+        if q.statuses is not None:
+            conditions.append(sr.c.status.in_(q.statuses))
+        if q.requested_from is not None:
+            conditions.append(sr.c.requested_at >= q.requested_from)
+        if q.requested_to is not None:
+            conditions.append(sr.c.requested_at <= q.requested_to)
+        if q.updated_from is not None:
+            conditions.append(sr.c.updated_at >= q.updated_from)
+        if q.updated_to is not None:
+            conditions.append(sr.c.updated_at <= q.updated_to)
+        return query.where(and_(*conditions))
+
+    def find(self, query: RequestQuery) -> list[RequestView]:
+        stmt = self._list_query(query).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+        if query.ids is None:
+            stmt = stmt.limit(query.limit).offset(query.offset)
+        return [RequestView(*row) for row in self._conn.execute(stmt)]
+
+    def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
+        out: dict[int, list[Event]] = defaultdict(list)
+        if not request_ids:
+            return out
+        e = request_events
+        stmt = select(e).where(e.c.request_id.in_(list(request_ids))).order_by(e.c.request_id, e.c.at, e.c.id)
+        if public_only:
+            stmt = stmt.where(e.c.public.is_(True))
+        for r in self._conn.execute(stmt):
+            out[r.request_id].append(
+                Event(
+                    id=r.id,
+                    at=r.at,
+                    kind=r.kind,
+                    description=r.description,
+                    status_from=None if r.status_from is None else Status(r.status_from),
+                    status_to=None if r.status_to is None else Status(r.status_to),
+                    close_reason=None if r.close_reason is None else CloseReason(r.close_reason),
+                    public=r.public,
+                    client_id=r.client_id,
+                    external_id=r.external_id,
+                    external_status=r.external_status,
+                    media_url=r.media_url,
+                    data=r.data,
+                )
+            )
+        return out
+
+    def updates(self, start: datetime, end: datetime, limit: int) -> list[UpdateView]:
+        e = request_events
+        stmt = (
+            select(
+                e.c.id,
+                e.c.request_id,
+                e.c.at,
+                e.c.kind,
+                func.coalesce(e.c.status_to, sr.c.status),
+                func.coalesce(e.c.close_reason, sr.c.close_reason),
+                e.c.description,
+                e.c.external_status,
+                e.c.media_url,
+            )
+            .join(sr, sr.c.id == e.c.request_id)
+            .where(e.c.at >= start, e.c.at <= end, e.c.public.is_(True), e.c.kind != "submitted")
+            .order_by(e.c.at, e.c.id)
+            .limit(limit)
+        )
+        return [UpdateView(*row) for row in self._conn.execute(stmt)]
+
+    def has_external_event(self, client_id: int, external_id: str) -> int | None:
+        e = request_events
+        found = self._conn.execute(
+            select(e.c.id).where(e.c.client_id == client_id, e.c.external_id == external_id)
+        ).scalar()
+        return None if found is None else int(found)
+
+    def contact(self, request_id: int) -> Contact | None:
+        row = self._conn.execute(select(request_contacts).where(request_contacts.c.request_id == request_id)).first()
+        if row is None:
+            return None
+        return Contact(first_name=row.first_name, last_name=row.last_name, email=row.email, phone=row.phone)
+
+    def add_media(self, item: Media) -> None:
+        self._conn.execute(
+            insert(media).values(
+                id=item.id,
+                request_id=item.request_id,
+                content_type=item.content_type,
+                size=item.size,
+                sha256=item.sha256,
+                filename=item.filename,
+                created_at=item.created_at,
+                data=item.data,
+            )
+        )
+
+    def attach_media(self, media_ids: Sequence[str], request_id: int) -> None:
+        if media_ids:
+            self._conn.execute(update(media).where(media.c.id.in_(list(media_ids))).values(request_id=request_id))
+
+    def media(self, media_id: str) -> Media | None:
+        row = self._conn.execute(select(media).where(media.c.id == media_id)).first()
+        if row is None:
+            return None
+        return Media(
+            id=row.id,
+            content_type=row.content_type,
+            size=row.size,
+            sha256=row.sha256,
+            filename=row.filename,
+            created_at=row.created_at,
+            data=row.data,
+            request_id=row.request_id,
+        )
+
+    def source_refs(self, refs: Sequence[str]) -> set[str]:
+        found: set[str] = set()
+        refs = list(refs)
+        for i in range(0, len(refs), 500):
+            chunk = refs[i : i + 500]
+            found.update(self._conn.execute(select(sr.c.source_ref).where(sr.c.source_ref.in_(chunk))).scalars())
+        return found
+
+    def count(self) -> int:
+        return int(self._conn.execute(select(func.count()).select_from(sr)).scalar_one())

@@ -1,0 +1,99 @@
+"""Service-request tables. Contact data lives apart from the public request row."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    true,
+)
+
+from civicswitch.core.db import UTCDateTime, metadata
+
+service_requests = Table(
+    "service_requests",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("close_reason", String(20), nullable=True),
+    Column("status_notes", Text, nullable=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("lat", Float, nullable=True),
+    Column("long", Float, nullable=True),
+    Column("address", Text, nullable=True),
+    Column("address_id", String(100), nullable=True),
+    Column("zipcode", String(20), nullable=True),
+    Column("media_url", Text, nullable=True),
+    Column("body_id", Integer, ForeignKey("bodies.id"), nullable=True),
+    Column("requested_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("expected_at", UTCDateTime, nullable=True),
+    Column("closed_at", UTCDateTime, nullable=True),
+    Column("channel", String(20), nullable=False),
+    Column("client_id", Integer, ForeignKey("api_clients.id"), nullable=True),
+    Column("device_id", String(200), nullable=True),
+    Column("account_id", String(200), nullable=True),
+    Column("token", String(64), nullable=True, unique=True),
+    Column("source_ref", String(120), nullable=True, unique=True),
+    Column("attributes", JSON, nullable=False),
+    Index("ix_service_requests_requested", "requested_at", "id"),
+    Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
+    Index("ix_service_requests_status_requested", "status", "requested_at", "id"),
+    Index("ix_service_requests_updated", "updated_at", "id"),
+)
+
+request_contacts = Table(
+    "request_contacts",
+    metadata,
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), primary_key=True),
+    Column("first_name", String(200), nullable=True),
+    Column("last_name", String(200), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("phone", String(50), nullable=True),
+)
+
+request_events = Table(
+    "request_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("kind", String(30), nullable=False),
+    Column("status_from", String(20), nullable=True),
+    Column("status_to", String(20), nullable=True),
+    Column("close_reason", String(20), nullable=True),
+    Column("description", Text, nullable=False, server_default=""),
+    Column("public", Boolean, nullable=False, server_default=true()),
+    Column("client_id", Integer, ForeignKey("api_clients.id"), nullable=True),
+    Column("external_id", String(200), nullable=True),
+    Column("external_status", String(60), nullable=True),
+    Column("media_url", Text, nullable=True),
+    Column("data", JSON, nullable=False),
+    Index("ix_request_events_request", "request_id", "id"),
+    Index("ix_request_events_at", "at", "id"),
+    UniqueConstraint("client_id", "external_id"),
+)
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", String(40), primary_key=True),
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=True),
+    Column("content_type", String(100), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("filename", String(255), nullable=True),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)

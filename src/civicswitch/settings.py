@@ -1,0 +1,47 @@
+"""Typed settings, read from the environment (prefix ``CIVICSWITCH_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CIVICSWITCH_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/civicswitch.db",
+        description="sqlite:///path/to/file.db (embedded default) or postgresql://user@host:port/dbname",
+    )
+    jurisdiction_id: str = Field(default="", description="Open311 jurisdiction_id; empty accepts any value")
+    jurisdiction_strict: bool = Field(
+        default=False, description="Answer 404 to a non-empty jurisdiction_id other than ours"
+    )
+    jurisdiction_name: str = "Civic Switchboard"
+    public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
+    contact: str = "311 Open Data team, open311@example.gov"
+    key_service: str = "Ask the 311 Open Data team for an API key: open311@example.gov"
+    endpoint_type: str = "production"
+    max_body_bytes: int = 12 * 1024 * 1024
+    max_media_bytes: int = 5 * 1024 * 1024
+    media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
+    default_page_size: int = 1000
+    max_page_size: int = 1000
+    default_window_days: int = 90
+    log_level: str = "INFO"
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_scheme(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+", "postgres:")):
+            raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    def sqlite_path(self) -> Path | None:
+        """The database file for an SQLite URL (None for in-memory or other databases)."""
+        if not self.database_url.startswith("sqlite"):
+            return None
+        path = self.database_url.split(":///", 1)[-1]
+        return None if path in ("", ":memory:") else Path(path)

@@ -1,0 +1,1 @@
+"""HTTP entry points: parse, check permission, call a use case, render."""

@@ -1,0 +1,171 @@
+"""Turning Open311 query strings and forms into commands and queries (empty means absent, JUR-03)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from starlette.datastructures import FormData, UploadFile
+
+from civicswitch.core.errors import Invalid
+from civicswitch.core.timefmt import parse_datetime
+from civicswitch.requests.commands import Upload
+from civicswitch.requests.model import OPEN_STATUSES, Status
+from civicswitch.requests.views import RequestQuery
+
+_ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
+MEDIA_FIELDS = re.compile(r"^(media(\[\])?|photo\d*|file_.*)$")
+
+
+def present(value: str | None) -> str | None:
+    """JUR-03: an empty optional parameter behaves exactly like an absent one."""
+    if value is None:
+        return None
+    value = value.strip()
+    return value or None
+
+
+def when(value: str | None, name: str, *, end_of_day: bool = False) -> datetime | None:
+    value = present(value)
+    if value is None:
+        return None
+    try:
+        return parse_datetime(value, end_of_day=end_of_day)
+    except ValueError as exc:
+        raise Invalid(f"{name}: {exc}", field=name) from None
+
+
+def csv_list(value: str | None) -> tuple[str, ...] | None:
+    value = present(value)
+    if value is None:
+        return None
+    items = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    return items or None
+
+
+def whole_number(value: str | None, name: str) -> int | None:
+    value = present(value)
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise Invalid(f"{name} must be a whole number, got {value!r}", field=name) from None
+
+
+def truthy(value: str | None) -> bool:
+    return (present(value) or "").lower() in ("true", "1", "yes")
+
+
+def request_query(
+    *,
+    now: datetime,
+    service_request_id: str | None,
+    service_code: str | None,
+    status: str | None,
+    start_date: str | None,
+    end_date: str | None,
+    updated_after: str | None,
+    updated_before: str | None,
+    page: str | None,
+    page_size: str | None,
+    window_days: int,
+    default_page_size: int,
+    max_page_size: int,
+) -> RequestQuery:
+    """GET Service Requests filters (REQS-01, UPD-01, PAGE-01/02).
+
+    Choices where the spec is silent: a start/end range longer than the window is refused (400); page and
+    page_size are clamped into range (page < 1 is page 1, page_size above the cap is the cap).
+    """
+    ids = csv_list(service_request_id)
+    if ids is not None:
+        numeric = tuple(int(i) for i in ids if i.isdigit() and len(i) <= 18)
+        return RequestQuery(ids=numeric, limit=len(numeric))
+    statuses: tuple[str, ...] | None = None
+    wanted = csv_list(status)
+    if wanted is not None:
+        chosen: list[str] = []
+        for s in wanted:
+            low = s.lower()
+            if low == "open":
+                chosen.extend(str(x) for x in OPEN_STATUSES)
+            elif low == "closed":
+                chosen.append(str(Status.CLOSED))
+            else:
+                raise Invalid(f"status must be open, closed or open,closed; got {s!r}", field="status")
+        statuses = tuple(dict.fromkeys(chosen))
+    start = when(start_date, "start_date")
+    end = when(end_date, "end_date", end_of_day=True)
+    after = when(updated_after, "updated_after")
+    before = when(updated_before, "updated_before", end_of_day=True)
+    window = timedelta(days=window_days)
+    if start is not None and end is not None:
+        if end < start:
+            raise Invalid("end_date is before start_date", field="end_date")
+        if end - start > window:
+            raise Invalid(
+                f"start_date to end_date spans more than {window_days} days; ask for a shorter range "
+                "or page through updated_after/updated_before",
+                field="start_date",
+            )
+    elif after is None and before is None:
+        # The default window applies only when the client does not ask by update time (UPD-01).
+        if start is not None:
+            end = start + window
+        elif end is not None:
+            start = end - window
+        else:
+            end, start = now, now - window
+    if after is not None and before is not None and before < after:
+        raise Invalid("updated_before is before updated_after", field="updated_before")
+    size = whole_number(page_size, "page_size")
+    size = default_page_size if size is None else min(max(size, 1), max_page_size)
+    number = whole_number(page, "page")
+    number = 1 if number is None or number < 1 else number
+    if number > 1_000_000:
+        number = 1_000_000
+    return RequestQuery(
+        service_codes=csv_list(service_code),
+        statuses=statuses,
+        requested_from=start,
+        requested_to=end,
+        updated_from=after,
+        updated_to=before,
+        limit=size,
+        offset=(number - 1) * size,
+    )
+
+
+def attributes_from(form: FormData) -> dict[str, list[str]]:
+    """``attribute[c]=v``, ``attribute[c][]=v`` and repeated keys, all as lists (POST-03)."""
+    found: dict[str, list[str]] = {}
+    for key, value in form.multi_items():
+        match = _ATTRIBUTE.match(key)
+        if match and isinstance(value, str):
+            found.setdefault(match.group(1), []).append(value)
+    return found
+
+
+def field(form: FormData, *names: str) -> str | None:
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            return value
+    return None
+
+
+def fields(form: FormData, name: str) -> tuple[str, ...]:
+    return tuple(v for k, v in form.multi_items() if k in (name, f"{name}[]") and isinstance(v, str) and v.strip())
+
+
+async def uploads_from(form: FormData) -> tuple[Upload, ...]:
+    """Files under ``media``, ``media[]``, ``photoN`` or ``file_*`` (POST-04)."""
+    found = []
+    for key, value in form.multi_items():
+        if isinstance(value, UploadFile) and MEDIA_FIELDS.match(key):
+            data = await value.read()
+            if not data and not value.filename:
+                continue  # an empty file input
+            found.append(Upload(filename=value.filename, content_type=value.content_type or "", data=data))
+    return tuple(found)

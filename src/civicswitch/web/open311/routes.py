@@ -1,0 +1,408 @@
+"""Open311 GeoReport v2 routes. Each parses, calls a use case or a query, and renders (JSON or XML)."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData
+
+from civicswitch.core.errors import DomainError, Invalid, NotFound, UnsupportedMediaType
+from civicswitch.requests.commands import PostUpdate, SubmitRequest
+from civicswitch.requests.handlers import Limits, post_update, submit_request
+from civicswitch.requests.model import Contact
+from civicswitch.requests.views import RequestQuery
+from civicswitch.web.context import AppContext, context
+from civicswitch.web.open311 import params
+from civicswitch.web.open311.render import (
+    JSON_TYPE,
+    XML_TYPE,
+    definition_payload,
+    render,
+    request_payload,
+    service_payload,
+    update_payload,
+)
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+
+Fmt = Annotated[str, "json or xml"]
+Opt = Annotated[str | None, Query()]
+
+FORMATS = ("json", "xml")
+MAX_FORM_FIELDS = 1000
+MAX_FILES = 10
+
+
+def check_format(fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise NotFound(f"Bad extension {fmt!r}. We support .xml and .json")
+    return fmt
+
+
+def respond(fmt: str, root: str, payload: Any, *, status_code: int = 200, plain_type: bool = False) -> Response:
+    media = (
+        ("application/json" if fmt == "json" else "text/xml")
+        if plain_type
+        else (JSON_TYPE if fmt == "json" else XML_TYPE)
+    )
+    return Response(
+        render(fmt, root, payload), status_code=status_code, media_type=None, headers={"content-type": media}
+    )
+
+
+def check_jurisdiction(ctx: AppContext, jurisdiction_id: str | None) -> None:
+    given = params.present(jurisdiction_id)
+    if ctx.settings.jurisdiction_strict and given is not None and given != ctx.settings.jurisdiction_id:
+        raise NotFound(f"jurisdiction_id {given!r} is not served here; use {ctx.settings.jurisdiction_id!r}")
+
+
+def base_url(ctx: AppContext, request: Request) -> str:
+    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
+
+
+# -- discovery ----------------------------------------------------------------------------------------
+@router.get("/discovery.{fmt}", summary="Service discovery (S4)")
+def discovery(request: Request, fmt: Fmt) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    url = base_url(ctx, request) + "/open311/v2"
+    payload = {
+        "changeset": ctx.changeset,
+        "contact": ctx.settings.contact,
+        "key_service": ctx.settings.key_service,
+        "endpoints": [
+            {
+                "specification": "http://wiki.open311.org/GeoReport_v2",
+                "url": url,
+                "changeset": ctx.changeset,
+                "type": ctx.settings.endpoint_type,
+                "formats": ["text/xml", "application/json"],
+            }
+        ],
+    }
+    return respond(fmt, "discovery", payload, plain_type=True)
+
+
+# -- services -----------------------------------------------------------------------------------------
+@router.get("/services.{fmt}", summary="GET Service List")
+def service_list(request: Request, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    with ctx.reader() as uow:
+        services = uow.catalog.services()
+    return respond(fmt, "services", [service_payload(s) for s in services])
+
+
+def _definition(request: Request, fmt: str, service_code: str, jurisdiction_id: str | None) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    with ctx.reader() as uow:
+        service = uow.catalog.service(service_code)
+    if service is None or not service.active:
+        raise NotFound(f"service_code {service_code!r} is not in the service list")
+    return respond(fmt, "service_definition", definition_payload(service))
+
+
+@router.get("/services/{service_code}.{fmt}", summary="GET Service Definition")
+def service_definition(
+    request: Request, service_code: str, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None
+) -> Response:
+    return _definition(request, fmt, service_code, jurisdiction_id)
+
+
+@router.get(
+    "/service/{service_code}.{fmt}",
+    summary="GET Service Definition (alias for old clients)",
+    include_in_schema=False,
+)
+def service_definition_alias(request: Request, service_code: str, fmt: Fmt, jurisdiction_id: Opt = None) -> Response:
+    return _definition(request, fmt, service_code, jurisdiction_id)
+
+
+# -- requests -----------------------------------------------------------------------------------------
+@router.get("/requests.{fmt}", summary="GET Service Requests")
+def request_list(
+    request: Request,
+    fmt: Fmt,
+    jurisdiction_id: Opt = None,
+    service_request_id: Opt = None,
+    service_code: Opt = None,
+    start_date: Opt = None,
+    end_date: Opt = None,
+    status: Opt = None,
+    updated_after: Opt = None,
+    updated_before: Opt = None,
+    page: Opt = None,
+    page_size: Opt = None,
+    extensions: Opt = None,
+    api_key: Opt = None,
+) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    s = ctx.settings
+    query = params.request_query(
+        now=ctx.clock.now(),
+        service_request_id=service_request_id,
+        service_code=service_code,
+        status=status,
+        start_date=start_date,
+        end_date=end_date,
+        updated_after=updated_after,
+        updated_before=updated_before,
+        page=page,
+        page_size=page_size,
+        window_days=s.default_window_days,
+        default_page_size=s.default_page_size,
+        max_page_size=s.max_page_size,
+    )
+    with_ext = params.truthy(extensions)
+    with ctx.reader() as uow:
+        views = uow.requests.find(query)
+        events = uow.requests.events([v.id for v in views]) if with_ext else {}
+    base = base_url(ctx, request)
+    payload = [request_payload(v, base, extensions=with_ext, events=events.get(v.id, ())) for v in views]
+    return respond(fmt, "service_requests", payload)
+
+
+@router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
+def request_one(
+    request: Request,
+    service_request_id: str,
+    fmt: Fmt,
+    jurisdiction_id: Opt = None,
+    extensions: Opt = None,
+    api_key: Opt = None,
+) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    rid = service_request_id.strip()
+    with_ext = params.truthy(extensions)
+    views = []
+    events = {}
+    if rid.isdigit() and len(rid) <= 18:
+        with ctx.reader() as uow:
+            views = uow.requests.find(RequestQuery(ids=(int(rid),), limit=1))
+            events = uow.requests.events([v.id for v in views]) if with_ext else {}
+    if not views:
+        raise NotFound(f"service_request_id {service_request_id!r} does not exist")
+    base = base_url(ctx, request)
+    payload = [request_payload(v, base, extensions=with_ext, events=events.get(v.id, ())) for v in views]
+    return respond(fmt, "service_requests", payload)
+
+
+@router.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token")
+def token_lookup(request: Request, token: str, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    with ctx.reader() as uow:
+        request_id, exists = uow.requests.id_for_token(token.strip())
+    if not exists:
+        raise NotFound(f"token {token!r} does not exist")
+    item = {"service_request_id": None if request_id is None else str(request_id), "token": token.strip()}
+    return respond(fmt, "service_requests", [item])
+
+
+async def read_form(request: Request) -> FormData:
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        raise UnsupportedMediaType(
+            f"send the request as application/x-www-form-urlencoded or multipart/form-data, not {ctype or 'nothing'!r}"
+        )
+    try:
+        return await request.form(max_files=MAX_FILES, max_fields=MAX_FORM_FIELDS)
+    except DomainError:
+        raise
+    except Exception as exc:  # python-multipart and Starlette raise several kinds on malformed bodies
+        status = getattr(exc, "status_code", 400)
+        raise Invalid(f"the form body could not be read: {getattr(exc, 'detail', exc)}") from (
+            None if status == 400 else exc
+        )
+
+
+@router.post(
+    "/requests.{fmt}",
+    summary="POST Service Request",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["service_code"],
+                        "properties": {
+                            "api_key": {"type": "string"},
+                            "jurisdiction_id": {"type": "string"},
+                            "service_code": {"type": "string"},
+                            "lat": {"type": "string"},
+                            "long": {"type": "string"},
+                            "address_string": {"type": "string"},
+                            "address_id": {"type": "string"},
+                            "email": {"type": "string"},
+                            "device_id": {"type": "string"},
+                            "account_id": {"type": "string"},
+                            "first_name": {"type": "string"},
+                            "last_name": {"type": "string"},
+                            "phone": {"type": "string"},
+                            "description": {"type": "string"},
+                            "media_url": {"type": "string"},
+                        },
+                    }
+                },
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "api_key": {"type": "string"},
+                            "service_code": {"type": "string"},
+                            "lat": {"type": "string"},
+                            "long": {"type": "string"},
+                            "address_string": {"type": "string"},
+                            "description": {"type": "string"},
+                            "media": {"type": "string", "format": "binary"},
+                        },
+                    }
+                },
+            },
+        }
+    },
+)
+async def request_create(request: Request, fmt: Fmt) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    form = await read_form(request)
+    check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
+    cmd = SubmitRequest(
+        service_code=params.field(form, "service_code") or "",
+        api_key=params.field(form, "api_key") or params.present(request.query_params.get("api_key")),
+        lat=params.field(form, "lat"),
+        long=params.field(form, "long"),
+        address_string=params.field(form, "address_string"),
+        address_id=params.field(form, "address_id"),
+        zipcode=params.field(form, "zipcode"),
+        description=params.field(form, "description") or "",
+        attributes=params.attributes_from(form),
+        contact=Contact(
+            first_name=params.field(form, "first_name"),
+            last_name=params.field(form, "last_name"),
+            email=params.field(form, "email"),
+            phone=params.field(form, "phone"),
+        ),
+        device_id=params.field(form, "device_id", "deviceid"),
+        account_id=params.field(form, "account_id"),
+        media_urls=params.fields(form, "media_url"),
+        uploads=await params.uploads_from(form),
+    )
+    limits = Limits(max_media_bytes=ctx.settings.max_media_bytes, media_types=ctx.settings.media_types)
+    result = await run_in_threadpool(submit_request, ctx.writer(), ctx.clock, cmd, limits)
+    item: dict[str, Any] = {}
+    if result.service_request_id is not None:
+        item["service_request_id"] = result.service_request_id
+    if result.token is not None:
+        item["token"] = result.token
+    item["service_notice"] = result.service_notice
+    item["account_id"] = result.account_id
+    return respond(fmt, "service_requests", [item])
+
+
+# -- FixMyStreet update extension ---------------------------------------------------------------------
+@router.get("/servicerequestupdates.{fmt}", summary="GET Service Request Updates (FixMyStreet extension)")
+def updates_list(
+    request: Request,
+    fmt: Fmt,
+    jurisdiction_id: Opt = None,
+    start_date: Opt = None,
+    end_date: Opt = None,
+    api_key: Opt = None,
+) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    check_jurisdiction(ctx, jurisdiction_id)
+    now = ctx.clock.now()
+    start = params.when(start_date, "start_date")
+    end = params.when(end_date, "end_date", end_of_day=True)
+    window = timedelta(days=ctx.settings.default_window_days)
+    if start is None and end is None:
+        start, end = now - timedelta(hours=2), now
+    elif start is None:
+        assert end is not None
+        start = end - window
+    elif end is None:
+        end = now
+    if end < start:
+        raise Invalid("end_date is before start_date", field="end_date")
+    with ctx.reader() as uow:
+        updates = uow.requests.updates(start, end, ctx.settings.max_page_size)
+    base = base_url(ctx, request)
+    return respond(fmt, "service_request_updates", [update_payload(u, base) for u in updates])
+
+
+@router.post(
+    "/servicerequestupdates.{fmt}",
+    summary="POST Service Request Update (FixMyStreet extension; back ends with an update key)",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/x-www-form-urlencoded": {
+                    "schema": {
+                        "type": "object",
+                        "required": [
+                            "api_key",
+                            "service_request_id",
+                            "update_id",
+                            "status",
+                            "updated_datetime",
+                        ],
+                        "properties": {
+                            "api_key": {"type": "string"},
+                            "service_request_id": {"type": "string"},
+                            "update_id": {"type": "string"},
+                            "status": {"type": "string"},
+                            "updated_datetime": {"type": "string"},
+                            "description": {"type": "string"},
+                            "media_url": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        }
+    },
+)
+async def update_create(request: Request, fmt: Fmt) -> Response:
+    fmt = check_format(fmt)
+    ctx = context(request)
+    form = await read_form(request)
+    check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
+    missing = [
+        name
+        for name in ("service_request_id", "update_id", "status", "updated_datetime")
+        if params.field(form, name) is None
+    ]
+    api_key = params.field(form, "api_key") or params.present(request.query_params.get("api_key"))
+    if missing and api_key:
+        raise Invalid(f"missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
+    updated = params.when(params.field(form, "updated_datetime"), "updated_datetime")
+    cmd = PostUpdate(
+        api_key=api_key,
+        service_request_id=params.field(form, "service_request_id") or "",
+        update_id=params.field(form, "update_id") or "",
+        status=params.field(form, "status") or "",
+        updated_datetime=updated or ctx.clock.now(),
+        description=params.field(form, "description") or "",
+        media_urls=params.fields(form, "media_url"),
+        uploads=await params.uploads_from(form),
+    )
+    limits = Limits(max_media_bytes=ctx.settings.max_media_bytes, media_types=ctx.settings.media_types)
+    result = await run_in_threadpool(post_update, ctx.writer(), ctx.clock, cmd, limits)
+    return respond(fmt, "service_request_updates", [{"update_id": result.update_id}])

@@ -1,0 +1,62 @@
+"""Human pages. For now: the front page a city official sees first, pointing at everything there is."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import timedelta
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from civicswitch import __version__
+from civicswitch.core.timefmt import format_datetime
+from civicswitch.requests.model import open311_status
+from civicswitch.requests.views import RequestQuery
+from civicswitch.web.context import context
+
+router = APIRouter(include_in_schema=False)
+templates = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
+)
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request) -> HTMLResponse:
+    ctx = context(request)
+    with ctx.reader() as uow:
+        services = uow.catalog.services()
+        bodies = uow.catalog.bodies()
+        recent = uow.requests.find(RequestQuery(limit=25))
+    groups: dict[str, list[str]] = defaultdict(list)
+    for s in services:
+        groups[s.group or "Other"].append(s.name)
+    newest = recent[0].requested_at if recent else ctx.clock.now()
+    start = (newest - timedelta(days=7)).strftime("%Y-%m-%d")
+    end = newest.strftime("%Y-%m-%d")
+    base = (ctx.settings.public_url or str(request.base_url)).rstrip("/") + "/open311/v2"
+    page = templates.get_template("home.html").render(
+        name=ctx.settings.jurisdiction_name,
+        version=__version__,
+        base=base,
+        services=services,
+        bodies=bodies,
+        groups=sorted(groups.items()),
+        recent=[
+            {
+                "id": v.id,
+                "service": v.service_name,
+                "status": open311_status(v.status),
+                "detail": v.status.replace("_", " "),
+                "address": v.address or (f"{v.lat:.5f}, {v.long:.5f}" if v.lat is not None else ""),
+                "agency": v.agency_responsible or "",
+                "when": format_datetime(v.requested_at),
+            }
+            for v in recent
+        ],
+        start=start,
+        end=end,
+        example_service=services[0].code if services else "",
+    )
+    return HTMLResponse(page)

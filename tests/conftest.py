@@ -1,0 +1,172 @@
+"""Shared fixtures. Storage and API tests run on SQLite always and on PostgreSQL when
+``CIVICSWITCH_TEST_POSTGRES_URL`` names a server (``.ci/run`` sets it)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from civicswitch.catalog.loader import load_catalog
+from civicswitch.core.auth import create_client
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import FixedClock
+from civicswitch.core.db import make_engine, metadata, normalize_url
+from civicswitch.core.memory import MemoryUnitOfWork
+from civicswitch.core.migrate import upgrade
+from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.settings import Settings
+from civicswitch.web.app import create_app
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+POSTGRES_URL = os.environ.get("CIVICSWITCH_TEST_POSTGRES_URL", "")
+NOW = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+def shared_data(*parts: str) -> Path:
+    """A file of ../shared/data, or skip the test with the reason."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"../shared/data not present ({path}): real-data test skipped")
+    return path
+
+
+# -- databases ------------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_database(worker_id: str) -> Iterator[str]:
+    if not POSTGRES_URL:
+        pytest.skip("CIVICSWITCH_TEST_POSTGRES_URL is not set: PostgreSQL tests skipped")
+    name = f"civicswitch_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(normalize_url(POSTGRES_URL), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    url = POSTGRES_URL.rsplit("/", 1)[0] + "/" + name
+    engine = make_engine(url)
+    upgrade(engine)
+    engine.dispose()
+    yield url
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        path = tmp_path / "civicswitch.db"
+        shutil.copy(sqlite_template, path)
+        yield f"sqlite:///{path}"
+        return
+    url: str = request.getfixturevalue("postgres_database")
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    yield url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+# -- a small catalog with every datatype and service type ------------------------------------------------
+TEST_CATALOG: dict[str, Any] = {
+    "jurisdiction": {"id": "test.example.gov", "name": "Testville", "timezone": "UTC"},
+    "bodies": [
+        {"code": "DOT", "name": "Department of Transportation", "kind": "department"},
+        {"code": "DSNY", "name": "Department of Sanitation", "kind": "department"},
+    ],
+    "services": [
+        {
+            "code": "pothole", "name": "Pothole", "description": "A hole in the road.", "group": "Streets",
+            "keywords": ["pothole", "road"], "type": "realtime", "body": "DOT", "sla_hours": 72,
+            "attributes": [
+                {"code": "size", "description": "How big is it?", "datatype": "singlevaluelist", "required": True,
+                 "variable": True, "order": 1, "datatype_description": "Choose one",
+                 "values": [{"key": "small", "name": "Smaller than a plate"}, {"key": "large", "name": "Larger"}]},
+                {"code": "lanes", "description": "Which lanes?", "datatype": "multivaluelist", "required": False,
+                 "variable": True, "order": 2, "values": [{"key": "left", "name": "Left"}, {"key": "right", "name": "Right"}]},
+                {"code": "depth", "description": "Depth in cm", "datatype": "number", "required": False, "order": 3},
+                {"code": "seen", "description": "When did you see it?", "datatype": "datetime", "order": 4},
+                {"code": "landmark", "description": "Nearest landmark", "datatype": "string", "order": 5},
+                {"code": "notes", "description": "Anything else", "datatype": "text", "order": 6},
+                {"code": "info", "description": "Potholes are fixed within 3 days.", "datatype": "string",
+                 "variable": False, "order": 7},
+            ],
+        },
+        {"code": "graffiti", "name": "Graffiti", "description": "Paint on a wall.", "group": "Sanitation",
+         "keywords": [], "type": "realtime", "body": "DSNY", "sla_hours": None, "attributes": []},
+        {"code": "bulk-pickup", "name": "Bulk item pick-up", "description": "Book a pick-up.",
+         "group": "Sanitation", "keywords": ["couch"], "type": "batch", "body": "DSNY", "sla_hours": 240,
+         "attributes": []},
+        {"code": "tip", "name": "Anonymous tip", "description": "Tell us something.", "group": "",
+         "keywords": [], "type": "blackbox", "body": None, "sla_hours": None, "attributes": []},
+    ],
+}
+
+
+@pytest.fixture
+def uow_factory(engine: Engine) -> Any:
+    return lambda: SqlUnitOfWork(engine)
+
+
+@pytest.fixture
+def loaded(engine: Engine, clock: FixedClock) -> dict[str, str]:
+    """The test catalog plus a submit key and an update key."""
+    load_catalog(SqlUnitOfWork(engine), TEST_CATALOG)
+    _, submit = create_client(SqlUnitOfWork(engine), clock, "Test app", frozenset({Scope.SUBMIT}))
+    _, update = create_client(SqlUnitOfWork(engine), clock, "Test back end", frozenset({Scope.UPDATE}))
+    return {"submit": submit, "update": update}
+
+
+@pytest.fixture
+def memory_uow(clock: FixedClock) -> MemoryUnitOfWork:
+    return MemoryUnitOfWork()
+
+
+@pytest.fixture
+def app(engine: Engine, clock: FixedClock, loaded: dict[str, str]) -> FastAPI:
+    settings = Settings(database_url="sqlite:///unused.db", max_body_bytes=2 * 1024 * 1024,
+                        max_media_bytes=256 * 1024)
+    return create_app(settings, engine=engine, clock=clock)
+
+
+@pytest.fixture
+def client(app: FastAPI) -> Iterator[TestClient]:
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+
+
+@pytest.fixture
+def keys(loaded: dict[str, str]) -> dict[str, str]:
+    return loaded
