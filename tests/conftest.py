@@ -108,29 +108,80 @@ TEST_CATALOG: dict[str, Any] = {
     ],
     "services": [
         {
-            "code": "pothole", "name": "Pothole", "description": "A hole in the road.", "group": "Streets",
-            "keywords": ["pothole", "road"], "type": "realtime", "body": "DOT", "sla_hours": 72,
+            "code": "pothole",
+            "name": "Pothole",
+            "description": "A hole in the road.",
+            "group": "Streets",
+            "keywords": ["pothole", "road"],
+            "type": "realtime",
+            "body": "DOT",
+            "sla_hours": 72,
             "attributes": [
-                {"code": "size", "description": "How big is it?", "datatype": "singlevaluelist", "required": True,
-                 "variable": True, "order": 1, "datatype_description": "Choose one",
-                 "values": [{"key": "small", "name": "Smaller than a plate"}, {"key": "large", "name": "Larger"}]},
-                {"code": "lanes", "description": "Which lanes?", "datatype": "multivaluelist", "required": False,
-                 "variable": True, "order": 2, "values": [{"key": "left", "name": "Left"}, {"key": "right", "name": "Right"}]},
+                {
+                    "code": "size",
+                    "description": "How big is it?",
+                    "datatype": "singlevaluelist",
+                    "required": True,
+                    "variable": True,
+                    "order": 1,
+                    "datatype_description": "Choose one",
+                    "values": [{"key": "small", "name": "Smaller than a plate"}, {"key": "large", "name": "Larger"}],
+                },
+                {
+                    "code": "lanes",
+                    "description": "Which lanes?",
+                    "datatype": "multivaluelist",
+                    "required": False,
+                    "variable": True,
+                    "order": 2,
+                    "values": [{"key": "left", "name": "Left"}, {"key": "right", "name": "Right"}],
+                },
                 {"code": "depth", "description": "Depth in cm", "datatype": "number", "required": False, "order": 3},
                 {"code": "seen", "description": "When did you see it?", "datatype": "datetime", "order": 4},
                 {"code": "landmark", "description": "Nearest landmark", "datatype": "string", "order": 5},
                 {"code": "notes", "description": "Anything else", "datatype": "text", "order": 6},
-                {"code": "info", "description": "Potholes are fixed within 3 days.", "datatype": "string",
-                 "variable": False, "order": 7},
+                {
+                    "code": "info",
+                    "description": "Potholes are fixed within 3 days.",
+                    "datatype": "string",
+                    "variable": False,
+                    "order": 7,
+                },
             ],
         },
-        {"code": "graffiti", "name": "Graffiti", "description": "Paint on a wall.", "group": "Sanitation",
-         "keywords": [], "type": "realtime", "body": "DSNY", "sla_hours": None, "attributes": []},
-        {"code": "bulk-pickup", "name": "Bulk item pick-up", "description": "Book a pick-up.",
-         "group": "Sanitation", "keywords": ["couch"], "type": "batch", "body": "DSNY", "sla_hours": 240,
-         "attributes": []},
-        {"code": "tip", "name": "Anonymous tip", "description": "Tell us something.", "group": "",
-         "keywords": [], "type": "blackbox", "body": None, "sla_hours": None, "attributes": []},
+        {
+            "code": "graffiti",
+            "name": "Graffiti",
+            "description": "Paint on a wall.",
+            "group": "Sanitation",
+            "keywords": [],
+            "type": "realtime",
+            "body": "DSNY",
+            "sla_hours": None,
+            "attributes": [],
+        },
+        {
+            "code": "bulk-pickup",
+            "name": "Bulk item pick-up",
+            "description": "Book a pick-up.",
+            "group": "Sanitation",
+            "keywords": ["couch"],
+            "type": "batch",
+            "body": "DSNY",
+            "sla_hours": 240,
+            "attributes": [],
+        },
+        {
+            "code": "tip",
+            "name": "Anonymous tip",
+            "description": "Tell us something.",
+            "group": "",
+            "keywords": [],
+            "type": "blackbox",
+            "body": None,
+            "sla_hours": None,
+            "attributes": [],
+        },
     ],
 }
 
@@ -156,8 +207,7 @@ def memory_uow(clock: FixedClock) -> MemoryUnitOfWork:
 
 @pytest.fixture
 def app(engine: Engine, clock: FixedClock, loaded: dict[str, str]) -> FastAPI:
-    settings = Settings(database_url="sqlite:///unused.db", max_body_bytes=2 * 1024 * 1024,
-                        max_media_bytes=256 * 1024)
+    settings = Settings(database_url="sqlite:///unused.db", max_body_bytes=2 * 1024 * 1024, max_media_bytes=256 * 1024)
     return create_app(settings, engine=engine, clock=clock)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,8 +22,9 @@ class RequestQuery:
     offset: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class RequestView:
+class RequestView(NamedTuple):
+    """One request as the public sees it. A named tuple: lists build a thousand of these per call."""
+
     id: int
     service_code: str
     service_name: str

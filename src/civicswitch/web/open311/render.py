@@ -6,6 +6,7 @@ with no intermediate objects or per-row DOM.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
@@ -64,20 +65,29 @@ def _xml_value(name: str, value: Any, out: list[str]) -> None:
     if isinstance(value, Mapping):
         out.append(f"<{name}>")
         for key, item in value.items():
-            _xml_value(_xml_name(key), item, out)
+            tag = _xml_name(key)
+            if item is None:
+                out.append(f"<{tag}/>")
+            elif isinstance(item, str):
+                out.append(f"<{tag}>{escape(item)}</{tag}>")
+            elif isinstance(item, Mapping | list | tuple):
+                _xml_value(tag, item, out)
+            else:
+                out.append(f"<{tag}>{_xml_scalar(item)}</{tag}>")
         out.append(f"</{name}>")
     elif isinstance(value, list | tuple):
-        child = SINGULAR.get(name, name[:-1] if name.endswith("s") else name)
+        child = SINGULAR.get(name) or (name[:-1] if name.endswith("s") else name)
         out.append(f"<{name}>")
         for item in value:
             _xml_value(child, item, out)
         out.append(f"</{name}>")
-    elif value is None or value == "":
-        out.append(f"<{name}/>" if value is None else f"<{name}></{name}>")
+    elif value is None:
+        out.append(f"<{name}/>")
     else:
         out.append(f"<{name}>{_xml_scalar(value)}</{name}>")
 
 
+@functools.lru_cache(maxsize=4096)
 def _xml_name(key: str) -> str:
     # Attribute codes become element names inside extensions; keep them well-formed.
     cleaned = "".join(c if c.isalnum() or c in "-_." else "_" for c in str(key))
