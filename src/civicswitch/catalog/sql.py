@@ -15,6 +15,7 @@ from civicswitch.catalog.model import (
     Datatype,
     Service,
     ServiceType,
+    sla_notice,
 )
 from civicswitch.catalog.tables import bodies, service_attributes, services
 from civicswitch.core.errors import Invalid
@@ -58,6 +59,7 @@ class SqlCatalogStore:
             "type": str(service.type),
             "body_id": body_id,
             "sla_hours": service.sla_hours,
+            "service_notice": sla_notice(service.sla_hours),
             "active": service.active,
         }
         existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()

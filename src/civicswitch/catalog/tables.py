@@ -39,6 +39,8 @@ services = Table(
     Column("type", String(10), nullable=False, server_default="realtime"),
     Column("body_id", Integer, ForeignKey("bodies.id"), nullable=True),
     Column("sla_hours", Float, nullable=True),
+    # The Open311 service_notice derived from sla_hours, kept so lists can be rendered inside the database.
+    Column("service_notice", Text, nullable=True),
     Column("active", Boolean, nullable=False, server_default=true()),
 )
 

@@ -11,11 +11,14 @@ from datetime import datetime
 from types import TracebackType
 from typing import Self
 
+import orjson
+
 from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.core.errors import Conflict, Invalid
 from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStore
 from civicswitch.requests.model import Contact, Event, ServiceRequest
+from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 
 
@@ -181,6 +184,9 @@ class MemoryRequestStore:
         if q.ids is None:
             rows = rows[q.offset : q.offset + q.limit]
         return [self._view(r) for r in rows]
+
+    def find_open311_json(self, query: RequestQuery, base_url: str) -> bytes:
+        return orjson.dumps([open311_request(v, base_url) for v in self.find(query)])
 
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)

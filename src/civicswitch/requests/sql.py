@@ -7,7 +7,20 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, and_, func, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.core.errors import Invalid
@@ -210,8 +223,11 @@ class SqlRequestStore:
         return (None, False) if row is None else (int(row.id), True)
 
     def _list_query(self, q: RequestQuery) -> Select[Any]:
+        return self._filtered(select(*_VIEW_COLUMNS), q)
+
+    def _filtered(self, query: Select[Any], q: RequestQuery) -> Select[Any]:
         query = (
-            select(*_VIEW_COLUMNS)
+            query.select_from(sr)
             .join(services, services.c.id == sr.c.service_id)
             .outerjoin(bodies, bodies.c.id == sr.c.body_id)
         )
@@ -231,13 +247,55 @@ class SqlRequestStore:
             conditions.append(sr.c.updated_at >= q.updated_from)
         if q.updated_to is not None:
             conditions.append(sr.c.updated_at <= q.updated_to)
-        return query.where(and_(*conditions))
+        return query.where(*conditions)
 
     def find(self, query: RequestQuery) -> list[RequestView]:
         stmt = self._list_query(query).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
         if query.ids is None:
             stmt = stmt.limit(query.limit).offset(query.offset)
         return [RequestView(*row) for row in self._conn.execute(stmt)]
+
+    def find_open311_json(self, query: RequestQuery, base_url: str) -> bytes:
+        """The Open311 JSON list for ``query``, each object rendered by the database (see projection.py)."""
+        postgres = self._conn.dialect.name == "postgresql"
+
+        def when(column: Any) -> Any:
+            if postgres:
+                return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+            return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+
+        media_url = case(
+            (sr.c.media_url.like("/%"), literal(base_url, String) + sr.c.media_url),
+            else_=func.nullif(sr.c.media_url, ""),
+        )
+        pairs: list[tuple[str, Any]] = [
+            ("service_request_id", cast(sr.c.id, String)),
+            ("status", case((sr.c.status == "closed", literal("closed", String)), else_=literal("open", String))),
+            ("status_notes", sr.c.status_notes),
+            ("service_name", services.c.name),
+            ("service_code", services.c.code),
+            ("description", sr.c.description),
+            ("agency_responsible", bodies.c.name),
+            ("service_notice", services.c.service_notice),
+            ("requested_datetime", when(sr.c.requested_at)),
+            ("updated_datetime", when(sr.c.updated_at)),
+            ("expected_datetime", when(sr.c.expected_at)),
+            ("address", func.coalesce(sr.c.address, literal("", String))),
+            ("address_id", sr.c.address_id),
+            ("zipcode", sr.c.zipcode),
+            ("lat", sr.c.lat),
+            ("long", sr.c.long),
+            ("media_url", media_url),
+        ]
+        args: list[Any] = []
+        for key, value in pairs:
+            args.extend((literal_column(f"'{key}'"), value))
+        document = func.json_build_object(*args) if postgres else func.json_object(*args)
+        stmt = self._filtered(select(cast(document, String)), query).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+        if query.ids is None:
+            stmt = stmt.limit(query.limit).offset(query.offset)
+        rows = self._conn.execute(stmt).scalars().all()
+        return ("[" + ",".join(rows) + "]").encode("utf-8")
 
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)

@@ -52,6 +52,7 @@ def upgrade() -> None:
         sa.Column("type", sa.String(length=10), server_default="realtime", nullable=False),
         sa.Column("body_id", sa.Integer(), nullable=True),
         sa.Column("sla_hours", sa.Float(), nullable=True),
+        sa.Column("service_notice", sa.Text(), nullable=True),
         sa.Column("active", sa.Boolean(), server_default=sa.true(), nullable=False),
         sa.ForeignKeyConstraint(["body_id"], ["bodies.id"], name=op.f("fk_services_body_id_bodies")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_services")),

@@ -13,9 +13,10 @@ from xml.sax.saxutils import escape
 
 import orjson
 
-from civicswitch.catalog.model import LIST_DATATYPES, Service, sla_notice
+from civicswitch.catalog.model import LIST_DATATYPES, Service
 from civicswitch.core.timefmt import format_datetime
-from civicswitch.requests.model import Event, fms_status, open311_status
+from civicswitch.requests.model import Event, fms_status
+from civicswitch.requests.projection import absolute, open311_request
 from civicswitch.requests.views import RequestView, UpdateView
 
 XML_TYPE = "text/xml; charset=utf-8"
@@ -152,46 +153,17 @@ def definition_payload(service: Service) -> dict[str, Any]:
     return {"service_code": service.code, "attributes": attributes}
 
 
-def absolute(url: str | None, base_url: str) -> str | None:
-    if url is None or url == "":
-        return None
-    return base_url + url if url.startswith("/") else url
-
-
 def request_payload(
-    v: RequestView,
-    base_url: str,
-    *,
-    extensions: bool = False,
-    events: Iterable[Event] = (),
+    v: RequestView, base_url: str, *, extensions: bool = False, events: Iterable[Event] = ()
 ) -> dict[str, Any]:
-    item: dict[str, Any] = {
-        "service_request_id": str(v.id),
-        "status": open311_status(v.status),
-        "status_notes": v.status_notes,
-        "service_name": v.service_name,
-        "service_code": v.service_code,
-        "description": v.description,
-        "agency_responsible": v.agency_responsible,
-        "service_notice": sla_notice(v.sla_hours),
-        "requested_datetime": format_datetime(v.requested_at),
-        "updated_datetime": format_datetime(v.updated_at),
-        "expected_datetime": None if v.expected_at is None else format_datetime(v.expected_at),
-        "address": v.address or "",
-        "address_id": v.address_id,
-        "zipcode": v.zipcode,
-        "lat": v.lat,
-        "long": v.long,
-        "media_url": absolute(v.media_url, base_url),
-    }
-    if v.token is not None:
-        item["token"] = v.token
+    item = open311_request(v, base_url)
     if extensions:
         item["extended_attributes"] = {
             "channel": v.channel,
             "status": v.status,
             "close_reason": v.close_reason,
             "fixmystreet_status": fms_status(v.status, v.close_reason),
+            "token": v.token,
             "source_ref": v.source_ref,
             "attributes": v.attributes,
         }
