@@ -85,6 +85,7 @@ def demo(
     jurisdiction = result.jurisdiction
     os.environ.setdefault("CIVICSWITCH_JURISDICTION_NAME", jurisdiction["name"])
     os.environ.setdefault("CIVICSWITCH_JURISDICTION_ID", jurisdiction["id"])
+    os.environ.setdefault("CIVICSWITCH_TIMEZONE", jurisdiction.get("timezone", "UTC"))
     out = Console(soft_wrap=True)
     out.print(f"[bold]{jurisdiction['name']}[/bold] demo city in {_safe_url(settings.database_url)}")
     out.print(f"  {result.services} request types, {result.bodies} departments")

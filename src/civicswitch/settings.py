@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +21,7 @@ class Settings(BaseSettings):
         default=False, description="Answer 404 to a non-empty jurisdiction_id other than ours"
     )
     jurisdiction_name: str = "Civic Switchboard"
+    timezone: str = Field(default="UTC", description="IANA zone for dates shown to people (APIs stay in UTC)")
     public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
     contact: str = "311 Open Data team, open311@example.gov"
     key_service: str = "Ask the 311 Open Data team for an API key: open311@example.gov"
@@ -31,6 +33,15 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     default_window_days: int = 90
     log_level: str = "INFO"
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}; use an IANA name such as America/New_York") from None
+        return value
 
     @field_validator("database_url")
     @classmethod

@@ -76,6 +76,9 @@ class RequestStore(Protocol):
         ...
 
     def count(self) -> int: ...
+    def status_counts(self) -> dict[str, int]:
+        """How many requests are in each canonical status."""
+        ...
 
 
 class ClientStore(Protocol):

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from civicswitch import __version__
-from civicswitch.core.timefmt import format_datetime
 from civicswitch.requests.model import open311_status
 from civicswitch.requests.views import RequestQuery
 from civicswitch.web.context import context
@@ -22,13 +22,19 @@ templates = Environment(
 )
 
 
+def _local(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
+
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
     ctx = context(request)
+    zone = ZoneInfo(ctx.settings.timezone)
     with ctx.reader() as uow:
         services = uow.catalog.services()
         bodies = uow.catalog.bodies()
         recent = uow.requests.find(RequestQuery(limit=25))
+        counts = uow.requests.status_counts()
     groups: dict[str, list[str]] = defaultdict(list)
     for s in services:
         groups[s.group or "Other"].append(s.name)
@@ -36,6 +42,7 @@ def home(request: Request) -> HTMLResponse:
     start = (newest - timedelta(days=7)).strftime("%Y-%m-%d")
     end = newest.strftime("%Y-%m-%d")
     base = (ctx.settings.public_url or str(request.base_url)).rstrip("/") + "/open311/v2"
+    open_count = sum(n for status, n in counts.items() if open311_status(status) == "open")
     page = templates.get_template("home.html").render(
         name=ctx.settings.jurisdiction_name,
         version=__version__,
@@ -43,20 +50,27 @@ def home(request: Request) -> HTMLResponse:
         services=services,
         bodies=bodies,
         groups=sorted(groups.items()),
+        total=sum(counts.values()),
+        open_count=open_count,
+        closed_count=counts.get("closed", 0),
+        zone=ctx.settings.timezone,
         recent=[
             {
                 "id": v.id,
                 "service": v.service_name,
                 "status": open311_status(v.status),
-                "detail": v.status.replace("_", " "),
-                "address": v.address or (f"{v.lat:.5f}, {v.long:.5f}" if v.lat is not None else ""),
+                "detail": v.status.replace("_", " ")
+                + (f" ({v.close_reason.replace('_', ' ')})" if v.close_reason else ""),
+                "address": v.address
+                or (f"{v.lat:.5f}, {v.long:.5f}" if v.lat is not None and v.long is not None else ""),
                 "agency": v.agency_responsible or "",
-                "when": format_datetime(v.requested_at),
+                "when": _local(v.requested_at, zone),
+                "notes": v.status_notes or "",
             }
             for v in recent
         ],
         start=start,
         end=end,
-        example_service=services[0].code if services else "",
+        example_service=next((s.code for s in services if not any(a.required for a in s.attributes)), ""),
     )
     return HTMLResponse(page)

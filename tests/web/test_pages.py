@@ -1,0 +1,34 @@
+"""The front page: what a city official sees first."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_home__with_requests__shows_counts_latest_and_api_links(client: TestClient, keys: dict[str, str]) -> None:
+    for text in ("Pothole-free <b>please</b>", "Graffiti on the library"):
+        reply = client.post(
+            "/open311/v2/requests.json",
+            data={
+                "api_key": keys["submit"],
+                "service_code": "graffiti",
+                "address_string": "1 Main St",
+                "description": text,
+            },
+        )
+        assert reply.status_code == 200, reply.text
+    page = client.get("/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    html = page.text
+    assert "4 request types" in html and "2 departments" in html
+    assert "2 service requests" in html and "2 open" in html
+    assert "1 Main St" in html and "Graffiti" in html
+    assert "/open311/v2/discovery.json" in html and "/open311/v2/services.json" in html
+    assert "<b>please</b>" not in html  # user text is escaped
+
+
+def test_home__empty_database__still_renders(client: TestClient) -> None:
+    page = client.get("/")
+    assert page.status_code == 200
+    assert "No requests yet" in page.text
