@@ -3,10 +3,11 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import shutil
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from civicswitch.core.clock import FixedClock
 from civicswitch.core.db import make_engine, metadata, normalize_url
 from civicswitch.core.memory import MemoryUnitOfWork
 from civicswitch.core.migrate import upgrade
+from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.settings import Settings
 from civicswitch.web.app import create_app
@@ -71,20 +73,46 @@ def postgres_database(worker_id: str) -> Iterator[str]:
     admin.dispose()
 
 
-@pytest.fixture(params=BACKENDS)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
-    if request.param == "sqlite":
+def fresh_database_url(kind: str, request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> str:
+    """An empty migrated database of ``kind`` ("sqlite" or "postgres") for one test."""
+    if kind == "sqlite":
         path = tmp_path / "civicswitch.db"
         shutil.copy(sqlite_template, path)
-        yield f"sqlite:///{path}"
-        return
+        return f"sqlite:///{path}"
     url: str = request.getfixturevalue("postgres_database")
     engine = make_engine(url)
     with engine.begin() as conn:
         tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()
-    yield url
+    return url
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[str]:
+    yield fresh_database_url(request.param, request, tmp_path, sqlite_template)
+
+
+# Every implementation of the storage ports: the in-memory fake and the SQL stores on each database.
+STORES = ["memory", *BACKENDS]
+
+
+@pytest.fixture(params=STORES)
+def store_uow_factory(
+    request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path
+) -> Iterator[Callable[[], UnitOfWork]]:
+    """A factory of units of work over one fresh, empty store (port contract tests).
+
+    Memory: one shared ``MemoryUnitOfWork`` (each ``with`` works on a snapshot). SQL: a new
+    ``SqlUnitOfWork`` per call on a fresh migrated database.
+    """
+    if request.param == "memory":
+        shared = MemoryUnitOfWork()
+        yield lambda: shared
+        return
+    engine = make_engine(fresh_database_url(request.param, request, tmp_path, sqlite_template))
+    yield lambda: SqlUnitOfWork(engine)
+    engine.dispose()
 
 
 @pytest.fixture
@@ -184,6 +212,12 @@ TEST_CATALOG: dict[str, Any] = {
         },
     ],
 }
+
+
+@pytest.fixture
+def catalog_data() -> dict[str, Any]:
+    """TEST_CATALOG, for test modules (conftest modules are not importable by name)."""
+    return copy.deepcopy(TEST_CATALOG)
 
 
 @pytest.fixture

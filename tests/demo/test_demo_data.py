@@ -255,9 +255,7 @@ def test_demo_requests__coordinates__are_inside_nyc_when_present() -> None:
 
 def test_demo_requests__attribute_values__are_declared_by_their_service() -> None:
     declared = {
-        (code, a["code"]): {v["key"] for v in a["values"]}
-        for code, s in services().items()
-        for a in s["attributes"]
+        (code, a["code"]): {v["key"] for v in a["values"]} for code, s in services().items() for a in s["attributes"]
     }
     for row in requests():
         for attribute in ("descriptor", "location_type"):

@@ -3,22 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import shutil
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import islice
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-from sqlalchemy import text
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.db import make_engine, metadata
-from civicswitch.core.memory import MemoryUnitOfWork
 from civicswitch.core.ports import UnitOfWork
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.demo.city import catalog_document
 from civicswitch.requests.importer import import_requests, rows_from_bytes
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
@@ -72,28 +65,9 @@ def _awkward_requests() -> list[ServiceRequest]:
     return out
 
 
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def store_uow(request: pytest.FixtureRequest, tmp_path: Path, sqlite_template: Path) -> Iterator[Any]:
-    if request.param == "memory":
-        memory = MemoryUnitOfWork()
-        yield lambda: memory
-        return
-    if request.param == "sqlite":
-        shutil.copy(sqlite_template, tmp_path / "db.sqlite")
-        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
-    else:
-        url = request.getfixturevalue("postgres_database")
-        engine = make_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t.name}"' for t in metadata.sorted_tables) + " CASCADE"))
-        engine.dispose()
-    engine = make_engine(url)
-    yield lambda: SqlUnitOfWork(engine)
-    engine.dispose()
-
-
 @pytest.fixture
-def filled(store_uow: Any, request: pytest.FixtureRequest) -> Any:
+def filled(store_uow_factory: Any) -> Any:
+    store_uow = store_uow_factory
     load_catalog(store_uow(), catalog_document())
     import_requests(store_uow(), _demo_rows(1500), source="nyc311")
     uow: UnitOfWork = store_uow()

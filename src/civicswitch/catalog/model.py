@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from civicswitch.core.errors import Invalid
+from civicswitch.core.errors import Invalid, check_text
 
 
 class BodyKind(StrEnum):
@@ -34,6 +35,9 @@ class Datatype(StrEnum):
 
 _DatetimeParser = Callable[[str], datetime]
 
+# A plain ASCII decimal: float() alone also takes "1_000", "nan" and non-ASCII digits such as "١٢".
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+
 LIST_DATATYPES = frozenset({Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST})
 
 DATATYPE_HELP = {
@@ -52,6 +56,10 @@ class Body:
     name: str
     kind: BodyKind = BodyKind.DEPARTMENT
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.code, "body code", 64)
+        check_text(self.name, "body name", 200)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,9 @@ class Attribute:
     values: tuple[AttributeValue, ...] = ()
 
     def __post_init__(self) -> None:
+        check_text(self.code, "attribute code", 100)
+        for text in (self.description, self.datatype_description, *(t for v in self.values for t in (v.key, v.name))):
+            check_text(text, f"attribute {self.code!r}")
         if self.datatype in LIST_DATATYPES and not self.values:
             raise Invalid(f"attribute {self.code!r}: a {self.datatype} needs at least one value")
         if self.order < 1:
@@ -104,11 +115,9 @@ class Attribute:
                     field=self.code,
                 )
         elif self.datatype == Datatype.NUMBER:
-            try:
-                number = float(value)
-            except ValueError:
-                raise Invalid(f"attribute[{self.code}] must be a number, got {value!r}", field=self.code) from None
-            if not math.isfinite(number):
+            if _NUMBER.fullmatch(value) is None:
+                raise Invalid(f"attribute[{self.code}] must be a number, got {value!r}", field=self.code)
+            if not math.isfinite(float(value)):
                 raise Invalid(f"attribute[{self.code}] must be a finite number", field=self.code)
         elif self.datatype == Datatype.DATETIME:
             try:
@@ -117,6 +126,8 @@ class Attribute:
                 raise Invalid(f"attribute[{self.code}]: {exc}", field=self.code) from None
         elif self.datatype == Datatype.STRING and ("\n" in value or "\r" in value):
             raise Invalid(f"attribute[{self.code}] is a single line of text", field=self.code)
+        if "\x00" in value:
+            raise Invalid(f"attribute[{self.code}] contains a NUL character (\\x00)", field=self.code)
         if len(value) > 4000:
             raise Invalid(f"attribute[{self.code}] is longer than 4000 characters", field=self.code)
         return value
@@ -139,6 +150,11 @@ class Service:
     def __post_init__(self) -> None:
         if not self.code or any(c in self.code for c in "/ ?#%"):
             raise Invalid(f"service code {self.code!r} must be non-empty without spaces, '/', '?', '#' or '%'")
+        check_text(self.code, "service code", 100)
+        check_text(self.name, "service name", 200)
+        check_text(self.group, "service group", 120)
+        for text in (self.description, *self.keywords):
+            check_text(text, f"service {self.code!r}")
         codes = [a.code for a in self.attributes]
         if len(codes) != len(set(codes)):
             raise Invalid(f"service {self.code!r}: attribute codes must be unique")

@@ -18,6 +18,7 @@ from civicswitch.catalog.model import (
     sla_notice,
 )
 from civicswitch.catalog.tables import bodies, service_attributes, services
+from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
 
 
@@ -40,6 +41,8 @@ class SqlCatalogStore:
         return [Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id) for r in rows]
 
     def body(self, code: str) -> Body | None:
+        if not storable(code):
+            return None
         r = self._conn.execute(select(bodies).where(bodies.c.code == code)).first()
         return None if r is None else Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id)
 
@@ -98,6 +101,8 @@ class SqlCatalogStore:
         return self._load(list(self._conn.execute(query.order_by(services.c.code))))
 
     def service(self, code: str) -> Service | None:
+        if not storable(code):
+            return None
         query = (
             select(services, bodies.c.code.label("body_code"))
             .outerjoin(bodies, bodies.c.id == services.c.body_id)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from civicswitch.core.errors import check_text
+
 
 class Scope(StrEnum):
     SUBMIT = "submit"  # POST requests (Open311 apps)
@@ -24,6 +26,10 @@ class ApiClient:
     created_at: datetime
     revoked_at: datetime | None = None
     id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.name, "name", 200)
+        check_text(self.key_prefix, "key_prefix", 12)
 
     @property
     def active(self) -> bool:

@@ -20,20 +20,30 @@ class SystemClock:
 
 
 class FixedClock:
-    """A clock for tests and replays: stands still until told to move."""
+    """A clock for tests and replays: stands still until told to move, and only ever moves forward.
+
+    It keeps the port's promises: reads are aware UTC in whole seconds and never go back.
+    """
 
     def __init__(self, at: datetime) -> None:
+        self._at = self._checked(at)
+
+    @staticmethod
+    def _checked(at: datetime) -> datetime:
         if at.tzinfo is None:
             raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._at = at.astimezone(UTC)
+        return at.astimezone(UTC)
 
     def now(self) -> datetime:
-        return self._at
+        return self._at.replace(microsecond=0)
 
     def advance(self, delta: timedelta) -> None:
+        if delta < timedelta(0):
+            raise ValueError(f"FixedClock cannot go back in time (advance by {delta})")
         self._at = self._at + delta
 
     def set(self, at: datetime) -> None:
-        if at.tzinfo is None:
-            raise ValueError("FixedClock needs a timezone-aware datetime")
-        self._at = at.astimezone(UTC)
+        at = self._checked(at)
+        if at < self._at:
+            raise ValueError(f"FixedClock cannot go back in time (from {self._at.isoformat()} to {at.isoformat()})")
+        self._at = at

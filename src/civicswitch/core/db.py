@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
+
+from civicswitch.core.errors import Conflict
 
 metadata = MetaData(
     naming_convention={
@@ -107,3 +112,27 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
 def _json_dumps(value: Any) -> str:
     return orjson.dumps(value).decode("utf-8")
+
+
+@contextmanager
+def unique_as_conflict(what: str) -> Iterator[None]:
+    """Raise :class:`Conflict` for a unique-constraint violation, as the in-memory stores do.
+
+    Other integrity errors pass through. On PostgreSQL the transaction is aborted: roll the unit of work back.
+    """
+    try:
+        yield
+    except IntegrityError as exc:
+        orig = exc.orig
+        if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation
+            detail = getattr(getattr(orig, "diag", None), "constraint_name", None) or "unique constraint"
+        elif "UNIQUE constraint failed" in str(orig):  # SQLite
+            detail = str(orig).split(":", 1)[-1].strip()
+        else:
+            raise
+        raise Conflict(f"{what} clashes with one already stored ({detail})") from exc
+
+
+def storable(text: str) -> bool:
+    """Whether a store can hold ``text``: PostgreSQL cannot even compare a NUL, so a key with one finds nothing."""
+    return "\x00" not in text

@@ -52,3 +52,16 @@ class UnsupportedMediaType(DomainError):
     """A content type the endpoint does not take (415)."""
 
     code = 415
+
+
+def check_text(value: str | None, name: str, limit: int | None = None) -> None:
+    """Refuse a text no store can hold: a NUL character, or longer than its column.
+
+    PostgreSQL would fail such a write (and SQLite would not), so the domain refuses it on every store.
+    """
+    if value is None:
+        return
+    if "\x00" in value:
+        raise Invalid(f"{name} contains a NUL character (\\x00), which cannot be stored", field=name)
+    if limit is not None and len(value) > limit:
+        raise Invalid(f"{name} is longer than {limit} characters", field=name)

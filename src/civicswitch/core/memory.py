@@ -190,7 +190,7 @@ class MemoryRequestStore:
 
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
-        for rid in request_ids:
+        for rid in dict.fromkeys(request_ids):  # each request once, as SQL's IN (…) does
             for e in sorted(self._db.events.get(rid, []), key=lambda e: (e.at, e.id or 0)):
                 if e.public or not public_only:
                     out[rid].append(e)
@@ -209,8 +209,8 @@ class MemoryRequestStore:
                             request_id=rid,
                             at=e.at,
                             kind=e.kind,
-                            status=str(e.status_to or request.status),
-                            close_reason=str(e.close_reason or request.close_reason or "") or None,
+                            status=str(e.status_to or e.status_from or request.status),
+                            close_reason=None if e.close_reason is None else str(e.close_reason),
                             description=e.description,
                             external_status=e.external_status,
                             media_url=e.media_url,
@@ -236,7 +236,8 @@ class MemoryRequestStore:
 
     def attach_media(self, media_ids: Sequence[str], request_id: int) -> None:
         for mid in media_ids:
-            self._db.media[mid] = dataclasses.replace(self._db.media[mid], request_id=request_id)
+            if mid in self._db.media:  # unknown ids are ignored, as SQL's UPDATE … WHERE id IN (…) does
+                self._db.media[mid] = dataclasses.replace(self._db.media[mid], request_id=request_id)
 
     def media(self, media_id: str) -> Media | None:
         return self._db.media.get(media_id)
@@ -244,6 +245,12 @@ class MemoryRequestStore:
     def source_refs(self, refs: Sequence[str]) -> set[str]:
         stored = {r.source_ref for r in self._db.requests.values() if r.source_ref}
         return stored.intersection(refs)
+
+    def status_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for r in self._db.requests.values():
+            counts[str(r.status)] += 1
+        return dict(counts)
 
     def count(self) -> int:
         return len(self._db.requests)

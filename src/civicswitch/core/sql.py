@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clients import ApiClient, Scope
+from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.ports import CatalogStore, ClientStore, RequestStore
 from civicswitch.core.tables import api_clients
 from civicswitch.requests.sql import SqlRequestStore
@@ -20,7 +21,20 @@ class SqlClientStore:
         self._conn = conn
 
     def add(self, client: ApiClient) -> ApiClient:
-        new_id = self._conn.execute(
+        with unique_as_conflict("api client key"):
+            new_id = self._insert(client)
+        return ApiClient(
+            name=client.name,
+            key_prefix=client.key_prefix,
+            key_hash=client.key_hash,
+            scopes=client.scopes,
+            created_at=client.created_at,
+            revoked_at=client.revoked_at,
+            id=new_id,
+        )
+
+    def _insert(self, client: ApiClient) -> int:
+        new_id: int = self._conn.execute(
             insert(api_clients)
             .values(
                 name=client.name,
@@ -32,17 +46,11 @@ class SqlClientStore:
             )
             .returning(api_clients.c.id)
         ).scalar_one()
-        return ApiClient(
-            name=client.name,
-            key_prefix=client.key_prefix,
-            key_hash=client.key_hash,
-            scopes=client.scopes,
-            created_at=client.created_at,
-            revoked_at=client.revoked_at,
-            id=new_id,
-        )
+        return new_id
 
     def by_hash(self, key_hash: str) -> ApiClient | None:
+        if not storable(key_hash):
+            return None
         row = self._conn.execute(select(api_clients).where(api_clients.c.key_hash == key_hash)).first()
         return None if row is None else _client(row)
 

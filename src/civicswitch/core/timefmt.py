@@ -37,12 +37,14 @@ def parse_datetime(value: str, *, end_of_day: bool = False) -> datetime:
             tz = "+00:00"
         elif ":" not in tz:
             tz = f"{tz[:3]}:{tz[3:]}"
-        parsed = datetime.fromisoformat(f"{match['date']}T{clock_part}{tz}")
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(f"{match['date']}T{clock_part}{tz}").astimezone(UTC)
+    except (ValueError, OverflowError) as exc:  # OverflowError: an offset pushing year 1 or 9999 out of range
         raise ValueError(f"{value!r} is not a valid date-time: {exc}") from None
-    return parsed.astimezone(UTC)
+    return parsed
 
 
 def format_datetime(value: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SSZ`` in UTC, no fractions (DT-02)."""
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Not strftime("%Y"): the C library does not zero-pad years below 1000.
+    v = value.astimezone(UTC)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d}T{v.hour:02d}:{v.minute:02d}:{v.second:02d}Z"

@@ -156,11 +156,26 @@ FMS_UPDATE_STATUSES: dict[str, tuple[Status | None, CloseReason | None]] = {
 }
 
 
-def parse_request_id(value: str) -> int:
+# Request ids are INTEGER columns: PostgreSQL refuses a larger number in a comparison (it does not just miss).
+MAX_REQUEST_ID = 2**31 - 1
+
+
+def request_id_from(value: str) -> int | None:
+    """The numeric id a public ``service_request_id`` names, or None if it cannot name a stored request.
+
+    ASCII digits only: ``str.isdigit`` also takes "²" (which ``int`` refuses) and "١" (which it reads as 1).
+    """
     value = value.strip()
-    if not value.isdigit() or len(value) > 18:
-        raise NotFound(f"service_request_id {value!r} does not exist", field="service_request_id")
+    if not (value.isascii() and value.isdigit()) or len(value) > 10 or int(value) > MAX_REQUEST_ID:
+        return None
     return int(value)
+
+
+def parse_request_id(value: str) -> int:
+    found = request_id_from(value)
+    if found is None:
+        raise NotFound(f"service_request_id {value.strip()!r} does not exist", field="service_request_id")
+    return found
 
 
 def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits = Limits()) -> UpdateResult:

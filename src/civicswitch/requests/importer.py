@@ -42,6 +42,9 @@ def request_from_row(
     code = row.get("service_code", "")
     if code not in services:
         raise Invalid(f"line {line}: unknown service_code {code!r}")
+    source_id = (row.get("source_id") or "").strip()
+    if not source_id:
+        raise Invalid(f"line {line}: source_id is required")
     requested = _when(row, "requested_at", line)
     if requested is None:
         raise Invalid(f"line {line}: requested_at is required")
@@ -59,25 +62,28 @@ def request_from_row(
         if row.get(key):
             attributes[key] = row[key]
     notes = (row.get("status_notes") or "").strip() or None
-    request = ServiceRequest(
-        service_code=code,
-        requested_at=requested,
-        channel=_CHANNELS.get((row.get("channel") or "").lower(), Channel.IMPORT),
-        description=(row.get("description") or "")[:4000],
-        lat=lat,
-        long=long,
-        address=(row.get("address") or None) if lat is not None or row.get("address") else "unknown location",
-        zipcode=row.get("zipcode") or None,
-        attributes=attributes,
-        status=status,
-        close_reason=reason if status == Status.CLOSED else None,
-        status_notes=notes,
-        body_code=services[code],
-        expected_at=_when(row, "expected_at", line),
-        closed_at=closed if status == Status.CLOSED else None,
-        updated_at=updated,
-        source_ref=f"{source}:{row['source_id']}",
-    )
+    try:
+        request = ServiceRequest(
+            service_code=code,
+            requested_at=requested,
+            channel=_CHANNELS.get((row.get("channel") or "").lower(), Channel.IMPORT),
+            description=(row.get("description") or "")[:4000],
+            lat=lat,
+            long=long,
+            address=(row.get("address") or None) if lat is not None or row.get("address") else "unknown location",
+            zipcode=row.get("zipcode") or None,
+            attributes=attributes,
+            status=status,
+            close_reason=reason if status == Status.CLOSED else None,
+            status_notes=notes,
+            body_code=services[code],
+            expected_at=_when(row, "expected_at", line),
+            closed_at=closed if status == Status.CLOSED else None,
+            updated_at=updated,
+            source_ref=f"{source}:{source_id}",
+        )
+    except Invalid as exc:  # the request's own rules (location, lengths …): name the line that broke them
+        raise Invalid(f"line {line}: {exc.description}", field=exc.field) from None
     request.pending_events.append(
         Event(at=request.requested_at, kind="submitted", status_to=Status.NEW, description="Request received")
     )
@@ -102,6 +108,7 @@ def import_requests(uow: UnitOfWork, rows: Iterable[Mapping[str, str]], *, sourc
     with uow:
         services = {s.code: s.body_code for s in uow.catalog.services(include_inactive=True)}
         batch: list[ServiceRequest] = []
+        lines: dict[str | None, int] = {}  # source reference → the line that first gave it
 
         def flush() -> int:
             refs = [r.source_ref for r in batch if r.source_ref]
@@ -113,7 +120,11 @@ def import_requests(uow: UnitOfWork, rows: Iterable[Mapping[str, str]], *, sourc
 
         for line, row in enumerate(rows, start=2):
             read += 1
-            batch.append(request_from_row(row, line, source, services))
+            request = request_from_row(row, line, source, services)
+            first = lines.setdefault(request.source_ref, line)
+            if first != line:
+                raise Invalid(f"line {line}: source_id {row['source_id']!r} repeats line {first}")
+            batch.append(request)
             if len(batch) >= BATCH:
                 size = len(batch)
                 added = flush()

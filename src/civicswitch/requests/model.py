@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from civicswitch.core.errors import IllegalTransition, Invalid
+from civicswitch.core.errors import IllegalTransition, Invalid, check_text
 
 
 class Status(StrEnum):
@@ -51,6 +51,14 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.CLOSED: frozenset({Status.REOPENED}),
     Status.REOPENED: frozenset({Status.ACKNOWLEDGED, Status.IN_PROGRESS, Status.CLOSED}),
 }
+
+# The longest text each stored field takes (the column lengths of requests/tables.py; a test keeps them equal).
+REQUEST_LIMITS = {"address_id": 100, "zipcode": 20, "device_id": 200, "account_id": 200, "token": 64, "source_ref": 120}
+CONTACT_LIMITS = {"first_name": 200, "last_name": 200, "email": 320, "phone": 50}
+EVENT_LIMITS = {"kind": 30, "external_id": 200, "external_status": 60}
+_REQUEST_TEXTS = ("service_code", "description", "address", "status_notes", "media_url", "body_code", *REQUEST_LIMITS)
+
+COORDINATE_DECIMALS = 7
 
 OPEN_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.CLOSED)
 
@@ -102,6 +110,10 @@ class Event:
     data: dict[str, Any] = field(default_factory=dict)
     id: int | None = None
 
+    def __post_init__(self) -> None:
+        for name in ("kind", "description", "external_id", "external_status", "media_url"):
+            check_text(getattr(self, name), name, EVENT_LIMITS.get(name))
+
 
 @dataclass(frozen=True, slots=True)
 class Contact:
@@ -111,6 +123,10 @@ class Contact:
     last_name: str | None = None
     email: str | None = None
     phone: str | None = None
+
+    def __post_init__(self) -> None:
+        for name, limit in CONTACT_LIMITS.items():
+            check_text(getattr(self, name), name, limit)
 
     def is_empty(self) -> bool:
         return not any((self.first_name, self.last_name, self.email, self.phone))
@@ -153,6 +169,15 @@ class ServiceRequest:
             self.updated_at = self.requested_at
         if len(self.description) > 4000:
             raise Invalid("description is longer than 4000 characters", field="description")
+        for name in _REQUEST_TEXTS:
+            check_text(getattr(self, name), name, REQUEST_LIMITS.get(name))
+        for code, value in self.attributes.items():
+            for item in (code, *([value] if isinstance(value, str) else value)):
+                check_text(item, f"attribute[{code}]")
+        if self.lat is not None and self.long is not None:
+            # Seven decimal places is about a centimetre: more is noise from the device, and a fixed
+            # precision keeps every rendering of a point (Python, SQLite, PostgreSQL) digit for digit the same.
+            self.lat, self.long = round(self.lat, COORDINATE_DECIMALS), round(self.long, COORDINATE_DECIMALS)
         if (self.lat is None) != (self.long is None):
             raise Invalid("lat and long must be given together", field="lat")
         if (
@@ -236,11 +261,14 @@ class ServiceRequest:
         media_url: str | None = None,
         public: bool = True,
     ) -> Event:
-        """A comment or update that does not change the status."""
+        """A comment or update that does not change the status. It records the status it was made in
+        (``status_from`` and, when closed, ``close_reason``), so update feeds show the status of its time."""
         event = Event(
             at=at,
             kind="note",
             description=note,
+            status_from=self.status,
+            close_reason=self.close_reason if self.status == Status.CLOSED else None,
             client_id=client_id,
             external_id=external_id,
             external_status=external_status,

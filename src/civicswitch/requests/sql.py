@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     Select,
@@ -23,6 +24,7 @@ from sqlalchemy import (
 )
 
 from civicswitch.catalog.tables import bodies, services
+from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
 from civicswitch.core.ports import Media
 from civicswitch.requests.model import (
@@ -136,7 +138,9 @@ class SqlRequestStore:
 
     # -- writes --------------------------------------------------------------------------------------
     def add(self, request: ServiceRequest, contact: Contact | None) -> int:
-        new_id = self._conn.execute(insert(sr).values(self._row(request)).returning(sr.c.id)).scalar_one()
+        row = self._row(request)
+        with unique_as_conflict("request"):
+            new_id = self._conn.execute(insert(sr).values(row).returning(sr.c.id)).scalar_one()
         request.id = new_id
         if contact is not None and not contact.is_empty():
             self._conn.execute(
@@ -155,30 +159,42 @@ class SqlRequestStore:
         if not requests:
             return 0
         rows = [self._row(r) for r in requests]
-        self._conn.execute(insert(sr), rows)
         refs = [r.source_ref for r in requests if r.source_ref]
-        if len(refs) == len(requests):
-            ids = dict(self._conn.execute(select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref.in_(refs))).all())
-            events: list[dict[str, Any]] = []
-            for r in requests:
-                r.id = ids[r.source_ref]
-                events.extend(_event_row(r.id, e) for e in r.pending_events)
-                r.pending_events.clear()
-            if events:
-                self._conn.execute(insert(request_events), events)
+        with unique_as_conflict("imported request"):
+            if len(refs) == len(requests):
+                # The usual import: a plain executemany, then the ids by reference (faster than RETURNING here).
+                self._conn.execute(insert(sr), rows)
+                found = self._conn.execute(select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref.in_(refs)))
+                by_ref = dict(found.all())
+                ids = [by_ref[ref] for ref in refs]
+            else:
+                ids = list(
+                    self._conn.execute(insert(sr).returning(sr.c.id, sort_by_parameter_order=True), rows).scalars()
+                )
+        events: list[dict[str, Any]] = []
+        for r, new_id in zip(requests, ids, strict=True):
+            r.id = new_id
+            events.extend(_event_row(new_id, e) for e in r.pending_events)
+            r.pending_events.clear()
+        if events:
+            self._conn.execute(insert(request_events), events)
         return len(rows)
 
     def save(self, request: ServiceRequest) -> None:
         if request.id is None:
             raise ValueError("save() needs a stored request")
         row = self._row(request)
-        self._conn.execute(update(sr).where(sr.c.id == request.id).values(row))
+        with unique_as_conflict("request"):
+            updated = self._conn.execute(update(sr).where(sr.c.id == request.id).values(row)).rowcount
+        if updated == 0:
+            raise ValueError("save() needs a stored request")
         self._flush_events(request)
 
     def _flush_events(self, request: ServiceRequest) -> None:
         assert request.id is not None
         if request.pending_events:
-            self._conn.execute(insert(request_events), [_event_row(request.id, e) for e in request.pending_events])
+            with unique_as_conflict("update"):
+                self._conn.execute(insert(request_events), [_event_row(request.id, e) for e in request.pending_events])
             request.pending_events.clear()
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -219,6 +235,8 @@ class SqlRequestStore:
         )
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:
+        if not storable(token):
+            return None, False
         row = self._conn.execute(select(sr.c.id).where(sr.c.token == token)).first()
         return (None, False) if row is None else (int(row.id), True)
 
@@ -235,10 +253,11 @@ class SqlRequestStore:
             return query.where(sr.c.id.in_(q.ids))
         conditions: list[ColumnElement[bool]] = []
         if q.service_codes is not None:
-            ids = list(self._conn.execute(select(services.c.id).where(services.c.code.in_(q.service_codes))).scalars())
+            codes = [c for c in q.service_codes if storable(c)]
+            ids = list(self._conn.execute(select(services.c.id).where(services.c.code.in_(codes))).scalars())
             conditions.append(sr.c.service_id.in_(ids))
         if q.statuses is not None:
-            conditions.append(sr.c.status.in_(q.statuses))
+            conditions.append(sr.c.status.in_([s for s in q.statuses if storable(s)]))
         if q.requested_from is not None:
             conditions.append(sr.c.requested_at >= q.requested_from)
         if q.requested_to is not None:
@@ -264,6 +283,16 @@ class SqlRequestStore:
                 return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
             return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
 
+        def coordinate(column: Any) -> Any:
+            # Coordinates always carry a decimal point [REQS-05]. SQLite prints REAL that way already;
+            # PostgreSQL prints a whole float8 as 40, so whole values are written as 40.0 there.
+            if not postgres:
+                return column
+            return case(
+                (column == func.trunc(column), cast(cast(column, String) + literal(".0", String), JSON)),
+                else_=func.to_json(column),
+            )
+
         media_url = case(
             (sr.c.media_url.like("/%"), literal(base_url, String) + sr.c.media_url),
             else_=func.nullif(sr.c.media_url, ""),
@@ -283,8 +312,8 @@ class SqlRequestStore:
             ("address", func.coalesce(sr.c.address, literal("", String))),
             ("address_id", sr.c.address_id),
             ("zipcode", sr.c.zipcode),
-            ("lat", sr.c.lat),
-            ("long", sr.c.long),
+            ("lat", coordinate(sr.c.lat)),
+            ("long", coordinate(sr.c.long)),
             ("media_url", media_url),
         ]
         args: list[Any] = []
@@ -333,8 +362,8 @@ class SqlRequestStore:
                 e.c.request_id,
                 e.c.at,
                 e.c.kind,
-                func.coalesce(e.c.status_to, sr.c.status),
-                func.coalesce(e.c.close_reason, sr.c.close_reason),
+                func.coalesce(e.c.status_to, e.c.status_from, sr.c.status),
+                e.c.close_reason,
                 e.c.description,
                 e.c.external_status,
                 e.c.media_url,
@@ -347,6 +376,8 @@ class SqlRequestStore:
         return [UpdateView(*row) for row in self._conn.execute(stmt)]
 
     def has_external_event(self, client_id: int, external_id: str) -> int | None:
+        if not storable(external_id):
+            return None
         e = request_events
         found = self._conn.execute(
             select(e.c.id).where(e.c.client_id == client_id, e.c.external_id == external_id)
@@ -360,6 +391,10 @@ class SqlRequestStore:
         return Contact(first_name=row.first_name, last_name=row.last_name, email=row.email, phone=row.phone)
 
     def add_media(self, item: Media) -> None:
+        with unique_as_conflict(f"media {item.id}"):
+            self._add_media(item)
+
+    def _add_media(self, item: Media) -> None:
         self._conn.execute(
             insert(media).values(
                 id=item.id,
@@ -378,6 +413,8 @@ class SqlRequestStore:
             self._conn.execute(update(media).where(media.c.id.in_(list(media_ids))).values(request_id=request_id))
 
     def media(self, media_id: str) -> Media | None:
+        if not storable(media_id):
+            return None
         row = self._conn.execute(select(media).where(media.c.id == media_id)).first()
         if row is None:
             return None
@@ -394,11 +431,15 @@ class SqlRequestStore:
 
     def source_refs(self, refs: Sequence[str]) -> set[str]:
         found: set[str] = set()
-        refs = list(refs)
+        refs = [r for r in refs if storable(r)]
         for i in range(0, len(refs), 500):
             chunk = refs[i : i + 500]
             found.update(self._conn.execute(select(sr.c.source_ref).where(sr.c.source_ref.in_(chunk))).scalars())
         return found
+
+    def status_counts(self) -> dict[str, int]:
+        rows = self._conn.execute(select(sr.c.status, func.count()).group_by(sr.c.status))
+        return {status: int(n) for status, n in rows}
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(sr)).scalar_one())

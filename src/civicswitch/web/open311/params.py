@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from starlette.datastructures import FormData, UploadFile
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.commands import Upload
+from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.model import OPEN_STATUSES, Status
 from civicswitch.requests.views import RequestQuery
 
 _ATTRIBUTE = re.compile(r"^attribute\[([^\]]+)\](\[\])?$")
 MEDIA_FIELDS = re.compile(r"^(media(\[\])?|photo\d*|file_.*)$")
+
+
+def refuse_nul(name: str, value: str | None) -> None:
+    """NUL is not text: PostgreSQL cannot store or even compare it, and XML cannot carry it (GEN-03)."""
+    if value is not None and "\x00" in value:
+        raise Invalid(f"{name} contains a NUL character (\\x00), which is not allowed", field=name)
+
+
+EARLIEST = datetime.min.replace(tzinfo=UTC)
+LATEST = datetime.max.replace(tzinfo=UTC)
+
+
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """``moment + delta``, held within the dates Python can represent (a window from year 1 or 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return LATEST if delta > timedelta(0) else EARLIEST
 
 
 def present(value: str | None) -> str | None:
@@ -80,7 +99,7 @@ def request_query(
     """
     ids = csv_list(service_request_id)
     if ids is not None:
-        numeric = tuple(int(i) for i in ids if i.isdigit() and len(i) <= 18)
+        numeric = tuple(n for n in map(request_id_from, ids) if n is not None)
         return RequestQuery(ids=numeric, limit=len(numeric))
     statuses: tuple[str, ...] | None = None
     wanted = csv_list(status)
@@ -112,9 +131,9 @@ def request_query(
     elif after is None and before is None:
         # The default window applies only when the client does not ask by update time (UPD-01).
         if start is not None:
-            end = start + window
+            end = shifted(start, window)
         elif end is not None:
-            start = end - window
+            start = shifted(end, -window)
         else:
             end, start = now, now - window
     if after is not None and before is not None and before < after:

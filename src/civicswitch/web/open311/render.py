@@ -7,6 +7,7 @@ with no intermediate objects or per-row DOM.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 from xml.sax.saxutils import escape
@@ -49,6 +50,15 @@ def dumps_json(value: Any) -> bytes:
 
 
 # -- XML --------------------------------------------------------------------------------------------
+# Characters XML 1.0 cannot carry at all, even escaped (C0 controls but tab/LF/CR, and two non-characters).
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+
+
+def _xml_text(value: str) -> str:
+    """Escaped text; characters XML cannot carry are dropped, so the document stays well-formed (GEN-03)."""
+    return escape(_XML_ILLEGAL.sub("", value))
+
+
 def _xml_scalar(value: Any) -> str:
     if value is None:
         return ""
@@ -58,7 +68,7 @@ def _xml_scalar(value: Any) -> str:
         return "false"
     if isinstance(value, float):
         return repr(value)
-    return escape(str(value))
+    return _xml_text(str(value))
 
 
 def _xml_value(name: str, value: Any, out: list[str]) -> None:
@@ -70,7 +80,7 @@ def _xml_value(name: str, value: Any, out: list[str]) -> None:
             if item is None:
                 out.append(f"<{tag}/>")
             elif isinstance(item, str):
-                out.append(f"<{tag}>{escape(item)}</{tag}>")
+                out.append(f"<{tag}>{_xml_text(item)}</{tag}>")
             elif isinstance(item, Mapping | list | tuple):
                 _xml_value(tag, item, out)
             else:

@@ -10,9 +10,11 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
 from civicswitch.core.errors import DomainError, Invalid, NotFound, UnsupportedMediaType
 from civicswitch.requests.commands import PostUpdate, SubmitRequest
-from civicswitch.requests.handlers import Limits, post_update, submit_request
+from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.views import RequestQuery
 from civicswitch.web.context import AppContext, context
@@ -44,6 +46,16 @@ def check_format(fmt: str) -> str:
     return fmt
 
 
+def check_url(request: Request, fmt: str) -> str:
+    """The format suffix (404 if unknown), then no NUL in the path or a query value: 400, where PostgreSQL
+    would otherwise fail the query with a 500."""
+    fmt = check_format(fmt)
+    params.refuse_nul("the URL path", request.scope["path"])
+    for name, value in request.query_params.multi_items():
+        params.refuse_nul(name, value)
+    return fmt
+
+
 def respond(fmt: str, root: str, payload: Any, *, status_code: int = 200, plain_type: bool = False) -> Response:
     media = (
         ("application/json" if fmt == "json" else "text/xml")
@@ -68,7 +80,7 @@ def base_url(ctx: AppContext, request: Request) -> str:
 # -- discovery ----------------------------------------------------------------------------------------
 @router.get("/discovery.{fmt}", summary="Service discovery (S4)")
 def discovery(request: Request, fmt: Fmt) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     url = base_url(ctx, request) + "/open311/v2"
     payload = {
@@ -91,7 +103,7 @@ def discovery(request: Request, fmt: Fmt) -> Response:
 # -- services -----------------------------------------------------------------------------------------
 @router.get("/services.{fmt}", summary="GET Service List")
 def service_list(request: Request, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     with ctx.reader() as uow:
@@ -100,7 +112,7 @@ def service_list(request: Request, fmt: Fmt, jurisdiction_id: Opt = None, api_ke
 
 
 def _definition(request: Request, fmt: str, service_code: str, jurisdiction_id: str | None) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     with ctx.reader() as uow:
@@ -144,7 +156,7 @@ def request_list(
     extensions: Opt = None,
     api_key: Opt = None,
 ) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     s = ctx.settings
@@ -186,16 +198,16 @@ def request_one(
     extensions: Opt = None,
     api_key: Opt = None,
 ) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
-    rid = service_request_id.strip()
+    rid = request_id_from(service_request_id)
     with_ext = params.truthy(extensions)
     views = []
     events = {}
-    if rid.isdigit() and len(rid) <= 18:
+    if rid is not None:
         with ctx.reader() as uow:
-            views = uow.requests.find(RequestQuery(ids=(int(rid),), limit=1))
+            views = uow.requests.find(RequestQuery(ids=(rid,), limit=1))
             events = uow.requests.events([v.id for v in views]) if with_ext else {}
     if not views:
         raise NotFound(f"service_request_id {service_request_id!r} does not exist")
@@ -206,7 +218,7 @@ def request_one(
 
 @router.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token")
 def token_lookup(request: Request, token: str, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     with ctx.reader() as uow:
@@ -217,6 +229,11 @@ def token_lookup(request: Request, token: str, fmt: Fmt, jurisdiction_id: Opt = 
     return respond(fmt, "service_requests", [item])
 
 
+def check_key(ctx: AppContext, api_key: str | None, scope: Scope) -> None:
+    with ctx.reader() as uow:
+        authenticate(uow, api_key, scope)
+
+
 async def read_form(request: Request) -> FormData:
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if ctype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
@@ -224,7 +241,7 @@ async def read_form(request: Request) -> FormData:
             f"send the request as application/x-www-form-urlencoded or multipart/form-data, not {ctype or 'nothing'!r}"
         )
     try:
-        return await request.form(max_files=MAX_FILES, max_fields=MAX_FORM_FIELDS)
+        form = await request.form(max_files=MAX_FILES, max_fields=MAX_FORM_FIELDS)
     except DomainError:
         raise
     except Exception as exc:  # python-multipart and Starlette raise several kinds on malformed bodies
@@ -232,6 +249,10 @@ async def read_form(request: Request) -> FormData:
         raise Invalid(f"the form body could not be read: {getattr(exc, 'detail', exc)}") from (
             None if status == 400 else exc
         )
+    for name, value in form.multi_items():
+        params.refuse_nul("a form field name", name)
+        params.refuse_nul(name, value if isinstance(value, str) else value.filename)
+    return form
 
 
 @router.post(
@@ -283,7 +304,7 @@ async def read_form(request: Request) -> FormData:
     },
 )
 async def request_create(request: Request, fmt: Fmt) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     form = await read_form(request)
     check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
@@ -330,7 +351,7 @@ def updates_list(
     end_date: Opt = None,
     api_key: Opt = None,
 ) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     now = ctx.clock.now()
@@ -341,7 +362,7 @@ def updates_list(
         start, end = now - timedelta(hours=2), now
     elif start is None:
         assert end is not None
-        start = end - window
+        start = params.shifted(end, -window)
     elif end is None:
         end = now
     if end < start:
@@ -385,17 +406,19 @@ def updates_list(
     },
 )
 async def update_create(request: Request, fmt: Fmt) -> Response:
-    fmt = check_format(fmt)
+    fmt = check_url(request, fmt)
     ctx = context(request)
     form = await read_form(request)
     check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
+    api_key = params.field(form, "api_key") or params.present(request.query_params.get("api_key"))
+    # KEY-01: a missing or wrong key is a 403 before anything in the body is judged.
+    await run_in_threadpool(check_key, ctx, api_key, Scope.UPDATE)
     missing = [
         name
         for name in ("service_request_id", "update_id", "status", "updated_datetime")
         if params.field(form, name) is None
     ]
-    api_key = params.field(form, "api_key") or params.present(request.query_params.get("api_key"))
-    if missing and api_key:
+    if missing:
         raise Invalid(f"missing required field{'s' if len(missing) > 1 else ''}: {', '.join(missing)}")
     updated = params.when(params.field(form, "updated_datetime"), "updated_datetime")
     cmd = PostUpdate(

@@ -1,0 +1,40 @@
+"""Installing the demo city: catalog, requests and the two demo keys, safe to run again."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine
+
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import FixedClock
+from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install
+
+
+def test_install__twice__creates_the_two_demo_keys_once(engine: Engine, clock: FixedClock) -> None:
+    first = install(SqlUnitOfWork(engine), clock)
+    second = install(SqlUnitOfWork(engine), clock)
+    assert first.app_key is not None and first.backend_key is not None
+    assert first.app_key != first.backend_key
+    assert (second.app_key, second.backend_key) == (None, None)
+    with SqlUnitOfWork(engine) as uow:
+        clients = uow.clients.all()
+        assert sorted(c.name for c in clients) == sorted([DEMO_APP, DEMO_BACKEND])
+        assert authenticate(uow, first.app_key, Scope.SUBMIT).name == DEMO_APP
+        assert authenticate(uow, first.backend_key, Scope.UPDATE).name == DEMO_BACKEND
+    by_name = {c.name: c for c in clients}
+    assert by_name[DEMO_APP].scopes == frozenset({Scope.SUBMIT})
+    assert by_name[DEMO_BACKEND].scopes == frozenset({Scope.UPDATE})
+    assert all(c.created_at == clock.now() and c.active for c in clients)
+
+
+def test_install__reports_the_catalog_it_loaded(engine: Engine, clock: FixedClock) -> None:
+    document = catalog_document()
+    result = install(SqlUnitOfWork(engine), clock)
+    assert (result.bodies, result.services) == (len(document["bodies"]), len(document["services"]))
+    assert result.jurisdiction == document["jurisdiction"]
+    with SqlUnitOfWork(engine) as uow:
+        assert [s.code for s in uow.catalog.services(include_inactive=True)] == sorted(
+            s["code"] for s in document["services"]
+        )
+        assert uow.requests.count() == result.requests.inserted > 0
