@@ -1,0 +1,77 @@
+"""The civicswitch command: migrate, apikey, demo --load-only (serve is exercised by the benchmark)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect
+from typer.testing import CliRunner
+
+from civicswitch.cli import app
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
+from civicswitch.core.db import make_engine
+from civicswitch.core.errors import Forbidden
+from civicswitch.core.sql import SqlUnitOfWork
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'nested' / 'city.db'}"
+    monkeypatch.setenv("CIVICSWITCH_DATABASE_URL", url)
+    monkeypatch.chdir(tmp_path)
+    for name in ("CIVICSWITCH_JURISDICTION_NAME", "CIVICSWITCH_JURISDICTION_ID", "CIVICSWITCH_TIMEZONE"):
+        monkeypatch.setenv(name, "")  # so that the variables `demo` sets are removed again afterwards
+        monkeypatch.delenv(name)
+    return url
+
+
+def test_migrate__fresh_sqlite_file__creates_schema(db_url: str) -> None:
+    result = runner.invoke(app, ["migrate"])
+    assert result.exit_code == 0, result.output
+    tables = set(inspect(make_engine(db_url)).get_table_names())
+    assert {"service_requests", "request_events", "request_contacts", "services", "api_clients"} <= tables
+
+
+def test_apikey_create__prints_key_alone_on_last_line__and_it_authenticates(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["apikey", "create", "Pothole app", "--scope", "submit", "--scope", "update"])
+    assert result.exit_code == 0, result.output
+    key = result.stdout.strip().splitlines()[-1]
+    assert key.startswith("cs_") and " " not in key
+    with SqlUnitOfWork(make_engine(db_url), writing=False) as uow:
+        client = authenticate(uow, key, Scope.UPDATE)
+        assert client.name == "Pothole app"
+        assert key not in {c.key_hash for c in uow.clients.all()}  # stored hashed
+
+
+def test_apikey_revoke__key_stops_working(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    key = runner.invoke(app, ["apikey", "create", "Old app"]).stdout.strip().splitlines()[-1]
+    listed = runner.invoke(app, ["apikey", "list"])
+    assert "Old app" in listed.stdout and key not in listed.stdout
+    assert runner.invoke(app, ["apikey", "revoke", "1"]).exit_code == 0
+    with SqlUnitOfWork(make_engine(db_url), writing=False) as uow, pytest.raises(Forbidden, match="revoked"):
+        authenticate(uow, key, Scope.SUBMIT)
+    assert runner.invoke(app, ["apikey", "revoke", "1"]).exit_code == 2
+
+
+def test_apikey_create__blank_name__clear_error(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["apikey", "create", "  "])
+    assert result.exit_code == 2
+    assert "needs a name" in result.output
+
+
+def test_demo_load_only__twice__loads_city_once(db_url: str) -> None:
+    first = runner.invoke(app, ["demo", "--load-only"])
+    assert first.exit_code == 0, first.output
+    assert "New York City" in first.stdout and "demo app key" in first.stdout
+    second = runner.invoke(app, ["demo", "--load-only"])
+    assert second.exit_code == 0, second.output
+    assert "0 imported now" in second.stdout and "demo app key" not in second.stdout
+    with SqlUnitOfWork(make_engine(db_url), writing=False) as uow:
+        assert uow.requests.count() > 15_000
