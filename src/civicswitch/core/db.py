@@ -83,13 +83,16 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     url = normalize_url(url)
     if url.startswith("sqlite"):
         memory = url.endswith(":memory:") or url.endswith("://")
+        # A file database keeps enough open connections for a busy worker's thread pool, so requests do not
+        # pay for opening a connection and its PRAGMAs.
+        pooling: dict[str, Any] = {"poolclass": StaticPool} if memory else {"pool_size": 20, "max_overflow": 20}
         engine = create_engine(
             url,
             echo=echo,
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
             connect_args={"check_same_thread": False, "timeout": 10},
-            poolclass=StaticPool if memory else None,
+            **pooling,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
 

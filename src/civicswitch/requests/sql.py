@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
@@ -11,6 +12,7 @@ from sqlalchemy import (
     JSON,
     ColumnElement,
     Connection,
+    Engine,
     Select,
     String,
     case,
@@ -28,6 +30,7 @@ from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
 from civicswitch.core.ports import Media
 from civicswitch.requests.model import (
+    OPEN_STATUSES,
     Channel,
     CloseReason,
     Contact,
@@ -39,6 +42,9 @@ from civicswitch.requests.tables import media, request_contacts, request_events,
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 
 sr = service_requests
+_OPEN = frozenset(str(s) for s in OPEN_STATUSES)
+_CLOSED = frozenset({str(Status.CLOSED)})
+_SERVICE_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 
 _VIEW_COLUMNS = (
     sr.c.id,
@@ -240,6 +246,16 @@ class SqlRequestStore:
         row = self._conn.execute(select(sr.c.id).where(sr.c.token == token)).first()
         return (None, False) if row is None else (int(row.id), True)
 
+    def _service_ids_for(self, codes: list[str]) -> list[int]:
+        """Service ids for codes. A code's id never changes (services are updated in place, never deleted),
+        so known ids are kept for the life of the engine and only unknown codes reach the database."""
+        known = _SERVICE_IDS.setdefault(self._conn.engine, {})
+        missing = [c for c in codes if c not in known]
+        if missing:
+            rows = self._conn.execute(select(services.c.code, services.c.id).where(services.c.code.in_(missing)))
+            known.update((code, service_id) for code, service_id in rows)
+        return [known[c] for c in codes if c in known]
+
     def _list_query(self, q: RequestQuery) -> Select[Any]:
         return self._filtered(select(*_VIEW_COLUMNS), q)
 
@@ -253,11 +269,16 @@ class SqlRequestStore:
             return query.where(sr.c.id.in_(q.ids))
         conditions: list[ColumnElement[bool]] = []
         if q.service_codes is not None:
-            codes = [c for c in q.service_codes if storable(c)]
-            ids = list(self._conn.execute(select(services.c.id).where(services.c.code.in_(codes))).scalars())
-            conditions.append(sr.c.service_id.in_(ids))
+            ids = self._service_ids_for([c for c in q.service_codes if storable(c)])
+            conditions.append(sr.c.service_id == ids[0] if len(ids) == 1 else sr.c.service_id.in_(ids))
         if q.statuses is not None:
-            conditions.append(sr.c.status.in_([s for s in q.statuses if storable(s)]))
+            wanted = frozenset(q.statuses)
+            if wanted == _OPEN:
+                conditions.append(sr.c.public_status == "open")
+            elif wanted == _CLOSED:
+                conditions.append(sr.c.public_status == "closed")
+            elif not wanted >= _OPEN | _CLOSED:
+                conditions.append(sr.c.status.in_([s for s in wanted if storable(s)]))
         if q.requested_from is not None:
             conditions.append(sr.c.requested_at >= q.requested_from)
         if q.requested_to is not None:

@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     Boolean,
     Column,
+    Computed,
     Float,
     ForeignKey,
     Index,
@@ -26,6 +27,13 @@ service_requests = Table(
     Column("id", Integer, primary_key=True),
     Column("service_id", Integer, ForeignKey("services.id"), nullable=False),
     Column("status", String(20), nullable=False),
+    # The Open311 projection of status, kept by the database so list filters use one index range in order.
+    Column(
+        "public_status",
+        String(6),
+        Computed("CASE WHEN status = 'closed' THEN 'closed' ELSE 'open' END", persisted=True),
+        nullable=False,
+    ),
     Column("close_reason", String(20), nullable=True),
     Column("status_notes", Text, nullable=True),
     Column("description", Text, nullable=False, server_default=""),
@@ -49,7 +57,8 @@ service_requests = Table(
     Column("attributes", JSON, nullable=False),
     Index("ix_service_requests_requested", "requested_at", "id"),
     Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
-    Index("ix_service_requests_status_requested", "status", "requested_at", "id"),
+    Index("ix_service_requests_public_requested", "public_status", "requested_at", "id"),
+    Index("ix_service_requests_service_public_requested", "service_id", "public_status", "requested_at", "id"),
     Index("ix_service_requests_updated", "updated_at", "id"),
 )
 

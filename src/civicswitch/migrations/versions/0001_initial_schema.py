@@ -87,6 +87,12 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("service_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=20), nullable=False),
+        sa.Column(
+            "public_status",
+            sa.String(length=6),
+            sa.Computed("CASE WHEN status = 'closed' THEN 'closed' ELSE 'open' END", persisted=True),
+            nullable=False,
+        ),
         sa.Column("close_reason", sa.String(length=20), nullable=True),
         sa.Column("status_notes", sa.Text(), nullable=True),
         sa.Column("description", sa.Text(), server_default="", nullable=False),
@@ -122,7 +128,14 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_service_requests_service_requested", ["service_id", "requested_at", "id"], unique=False
         )
-        batch_op.create_index("ix_service_requests_status_requested", ["status", "requested_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_service_requests_public_requested", ["public_status", "requested_at", "id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_service_requests_service_public_requested",
+            ["service_id", "public_status", "requested_at", "id"],
+            unique=False,
+        )
         batch_op.create_index("ix_service_requests_updated", ["updated_at", "id"], unique=False)
 
     op.create_table(
@@ -202,7 +215,8 @@ def downgrade() -> None:
     op.drop_table("media")
     with op.batch_alter_table("service_requests", schema=None) as batch_op:
         batch_op.drop_index("ix_service_requests_updated")
-        batch_op.drop_index("ix_service_requests_status_requested")
+        batch_op.drop_index("ix_service_requests_service_public_requested")
+        batch_op.drop_index("ix_service_requests_public_requested")
         batch_op.drop_index("ix_service_requests_service_requested")
         batch_op.drop_index("ix_service_requests_requested")
 

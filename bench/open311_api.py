@@ -1,0 +1,1840 @@
+"""Open311 GeoReport v2 API benchmark: the real server over HTTP, on SQLite and on PostgreSQL.
+
+It stores at least a million service requests, generated from the distributions of the real NYC 311
+records. It starts ``civicswitch serve`` (uvicorn, N worker processes) in a subprocess and drives it
+with concurrent keep-alive clients (asyncio + httpx) from a separate process. For each scenario it
+prints requests/s and p50/p99 latency beside the time the same query takes in-process
+(``SqlRequestStore.find`` or the ``submit_request`` use case), measured in the same run.
+
+    .venv/bin/python bench/open311_api.py --quick              # smoke run: 50,000 rows, 5 s a scenario
+    .venv/bin/python bench/open311_api.py                      # 1,000,000 rows, SQLite and PostgreSQL
+    .venv/bin/python bench/open311_api.py --db sqlite --reuse  # keep the generated database between runs
+
+bench/README.md says what is measured and how to read it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import cProfile
+import csv
+import gzip
+import importlib.util
+import io
+import itertools
+import json
+import math
+import os
+import platform
+import pstats
+import random
+import resource
+import shlex
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Coroutine, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, timedelta
+from datetime import time as clock_time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+REPO = Path(__file__).resolve().parents[1]
+CODE = {"root": REPO}  # where the civicswitch code under test lives (--code REF points it at a snapshot)
+HOST = "127.0.0.1"
+LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
+API = "/open311/v2"
+NYC_TZ = ZoneInfo("America/New_York")
+DAY = 86_400
+YEAR_DAYS = 365
+WINDOW_DAYS = 30
+GENERATOR_VERSION = 2  # bump when the generated data changes, so --reuse regenerates
+JITTER_M = 5.0  # standard deviation of the jitter applied to real coordinates, metres
+M_PER_DEG_LAT = 111_320.0
+ITEMS_PER_SCENARIO = 4096
+TOP_SERVICES = 5
+CHUNK = 50_000
+BENCH_CLIENT = "civicswitch bench load driver"
+PG_DB_PREFIX = "civicswitch_bench_"
+ERROR_LIMIT = 0.01
+CHANNELS = {"phone": "phone", "online": "web", "mobile": "mobile", "other": "other"}  # as the importer maps them
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+EPOCH_DAY = date(1970, 1, 1)
+
+SR_COLUMNS = (
+    "id",
+    "service_id",
+    "status",
+    "close_reason",
+    "status_notes",
+    "description",
+    "lat",
+    "long",
+    "address",
+    "address_id",
+    "zipcode",
+    "media_url",
+    "body_id",
+    "requested_at",
+    "updated_at",
+    "expected_at",
+    "closed_at",
+    "channel",
+    "client_id",
+    "device_id",
+    "account_id",
+    "token",
+    "source_ref",
+    "attributes",
+)
+EV_COLUMNS = (
+    "id",
+    "request_id",
+    "at",
+    "kind",
+    "status_from",
+    "status_to",
+    "close_reason",
+    "description",
+    "public",
+    "client_id",
+    "external_id",
+    "external_status",
+    "media_url",
+    "data",
+)
+EV_TAIL = (None, None, None, None, "{}")  # client_id, external_id, external_status, media_url, data
+SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "post")
+TITLES = {
+    "filtered": "GET requests.json service+open+30d",
+    "filtered_p50": "GET requests.json service+open+30d ps=50",
+    "default_window": "GET requests.json (default window)",
+    "by_id": "GET requests/{id}.json",
+    "post": "POST requests.json",
+}
+PROFILED = frozenset({"filtered", "default_window"})
+
+Row = tuple[Any, ...]
+
+
+# -- small helpers ------------------------------------------------------------------------------------
+def log(message: str) -> None:
+    print(f"[{datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def percentile(ordered: Sequence[float], q: float) -> float | None:
+    """Nearest-rank percentile of an ascending sequence."""
+    if not ordered:
+        return None
+    return ordered[max(0, min(len(ordered) - 1, math.ceil(q * len(ordered)) - 1))]
+
+
+def latency_summary(samples: Sequence[float]) -> dict[str, float | int | None]:
+    ordered = sorted(samples)
+
+    def ms(value: float | None) -> float | None:
+        return None if value is None else round(value * 1000, 3)
+
+    return {
+        "n": len(ordered),
+        "p50_ms": ms(percentile(ordered, 0.50)),
+        "p90_ms": ms(percentile(ordered, 0.90)),
+        "p99_ms": ms(percentile(ordered, 0.99)),
+        "max_ms": ms(ordered[-1] if ordered else None),
+        "mean_ms": ms(sum(ordered) / len(ordered) if ordered else None),
+    }
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def civicswitch_command() -> list[str]:
+    exe = Path(sys.executable).with_name("civicswitch")
+    if exe.exists():
+        return [str(exe)]
+    return [sys.executable, "-c", "import sys; from civicswitch.cli import main; sys.argv[0] = 'civicswitch'; main()"]
+
+
+def _proc_stat(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds used) of a live process, from /proc."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text.rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def tree_cpu_seconds(root: int) -> float:
+    """CPU seconds used so far by ``root`` and all its live descendants (the uvicorn workers)."""
+    stats: dict[int, tuple[int, float]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            found = _proc_stat(int(entry))
+            if found is not None:
+                stats[int(entry)] = found
+    children: dict[int, list[int]] = defaultdict(list)
+    for pid, (ppid, _) in stats.items():
+        children[ppid].append(pid)
+    total, stack = 0.0, [root]
+    while stack:
+        pid = stack.pop()
+        if pid in stats:
+            total += stats[pid][1]
+        stack.extend(children.get(pid, ()))
+    return total
+
+
+def descendants(root: int) -> list[int]:
+    found: list[int] = []
+    parents: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            st = _proc_stat(int(entry))
+            if st is not None:
+                parents[int(entry)] = st[0]
+    frontier = {root}
+    while frontier:
+        nxt = {pid for pid, ppid in parents.items() if ppid in frontier}
+        found.extend(sorted(nxt))
+        frontier = nxt
+    return found
+
+
+def machine_cpu_seconds() -> float:
+    """Busy CPU seconds of the whole machine (all cores) since boot."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
+    return (sum(values) - values[3] - values[4]) / CLK_TCK
+
+
+def schema_fingerprint() -> str:
+    """Hash of the migration scripts: a reused database must have been created by the same ones."""
+    import hashlib
+
+    import civicswitch.migrations
+
+    versions = Path(civicswitch.migrations.__file__).resolve().parent / "versions"
+    digest = hashlib.sha256()
+    for path in sorted(versions.glob("*.py")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def loopback_only(url: str) -> None:
+    host = urlsplit(url).hostname
+    if host not in LOOPBACK:
+        raise SystemExit(f"refusing {url!r}: the benchmark only talks to loopback addresses")
+
+
+# -- the real records ---------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Template:
+    """One real NYC 311 record, as the importer would store it; generated requests are drawn from these."""
+
+    service_code: str
+    status: str
+    close_reason: str | None
+    status_notes: str | None
+    resolve_s: int  # closed_at - requested_at (closed records)
+    update_s: int  # updated_at - requested_at
+    lat: float | None
+    long: float | None
+    coslat: float
+    address: str | None
+    zipcode: str | None
+    description: str
+    attributes: dict[str, str]
+    attributes_json: str
+    channel: str
+    local_hour: int | None  # None when the record only has a date (00:00:00 local)
+
+
+def _epoch(text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def real_rows(nyc: Path, workdir: Path) -> tuple[list[dict[str, str]], str]:
+    """The real records in the shipped import format.
+
+    With the shared NYC folder present they are rebuilt from it by ``scripts/build_demo_city.py`` (1-2 s);
+    its catalog must equal the shipped one, which is what gets loaded. Otherwise the shipped
+    ``requests.csv.gz`` (built the same way from the same files) is read.
+    """
+    import civicswitch.demo
+
+    shipped = Path(civicswitch.demo.__file__).resolve().parent / "data"
+    builder = CODE["root"] / "scripts" / "build_demo_city.py"
+    packed: bytes | None = None
+    source = f"shipped {shipped / 'requests.csv.gz'}"
+    if (nyc / "requests").is_dir() and builder.is_file():
+        spec = importlib.util.spec_from_file_location("build_demo_city", builder)
+        if spec is not None and spec.loader is not None:
+            module = importlib.util.module_from_spec(spec)
+            sys.modules["build_demo_city"] = module
+            try:
+                spec.loader.exec_module(module)
+                out = workdir / "nyc-rebuilt"
+                module.build(nyc, out)
+                if (out / "catalog.json").read_bytes() == (shipped / "catalog.json").read_bytes():
+                    packed = (out / "requests.csv.gz").read_bytes()
+                    source = f"{nyc} (rebuilt with scripts/build_demo_city.py; catalog identical to the shipped one)"
+                else:
+                    log(f"warning: the catalog rebuilt from {nyc} differs from the shipped one; using shipped rows")
+            except Exception as exc:  # the builder is another team's script: fall back, say why
+                log(f"warning: rebuilding from {nyc} failed ({exc!r}); using the shipped rows")
+            finally:
+                sys.modules.pop("build_demo_city", None)
+    if packed is None:
+        packed = (shipped / "requests.csv.gz").read_bytes()
+    rows = list(csv.DictReader(io.StringIO(gzip.decompress(packed).decode("utf-8"))))
+    return rows, source
+
+
+def templates_from(rows: Sequence[dict[str, str]]) -> list[Template]:
+    out: list[Template] = []
+    for r in rows:
+        requested = _epoch(r["requested_at"])
+        if requested is None:
+            continue
+        closed = _epoch(r.get("closed_at", ""))
+        updated = _epoch(r.get("updated_at", "")) or closed or requested
+        status = r.get("status") or "new"
+        lat = float(r["lat"]) if r.get("lat") else None
+        long = float(r["long"]) if r.get("long") else None
+        attributes = {k: r[k] for k in ("descriptor", "location_type") if r.get(k)}
+        local = datetime.fromtimestamp(requested, NYC_TZ)
+        address = (r.get("address") or None) if lat is not None or r.get("address") else "unknown location"
+        out.append(
+            Template(
+                service_code=r["service_code"],
+                status=status,
+                close_reason=(r.get("close_reason") or None) if status == "closed" else None,
+                status_notes=(r.get("status_notes") or "").strip() or None,
+                resolve_s=max(0, (closed or requested) - requested),
+                update_s=max(0, updated - requested),
+                lat=lat,
+                long=long,
+                coslat=math.cos(math.radians(lat)) if lat is not None else 1.0,
+                address=address,
+                zipcode=r.get("zipcode") or None,
+                description=(r.get("description") or "")[:4000],
+                attributes=attributes,
+                attributes_json=json.dumps(attributes),
+                channel=CHANNELS.get((r.get("channel") or "").lower(), "import"),
+                local_hour=None if (local.hour, local.minute, local.second) == (0, 0, 0) else local.hour,
+            )
+        )
+    return out
+
+
+# -- the catalog as stored ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CatalogInfo:
+    service_ids: dict[str, int]
+    body_ids: dict[str, int | None]
+    sla_seconds: dict[str, int | None]
+    postable: frozenset[str]  # active, realtime, no required attribute
+    attribute_values: dict[str, dict[str, frozenset[str]]]
+
+
+def catalog_info(engine: Engine) -> CatalogInfo:
+    from sqlalchemy import select
+
+    from civicswitch.catalog.loader import parse_catalog
+    from civicswitch.catalog.tables import services
+    from civicswitch.demo.city import catalog_document
+
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                services.c.code,
+                services.c.id,
+                services.c.body_id,
+                services.c.sla_hours,
+                services.c.active,
+                services.c.type,
+            )
+        ).all()
+    _, parsed = parse_catalog(catalog_document())
+    required = {s.code for s in parsed if any(a.required for a in s.attributes)}
+    values = {s.code: {a.code: frozenset(v.key for v in a.values) for a in s.attributes} for s in parsed}
+    return CatalogInfo(
+        service_ids={r.code: int(r.id) for r in rows},
+        body_ids={r.code: r.body_id for r in rows},
+        sla_seconds={r.code: None if r.sla_hours is None else math.ceil(r.sla_hours * 3600) for r in rows},
+        postable=frozenset(r.code for r in rows if r.active and r.type == "realtime" and r.code not in required),
+        attribute_values=values,
+    )
+
+
+# -- generating requests ------------------------------------------------------------------------------
+_HMS: list[str] = []
+
+
+def _hms() -> list[str]:
+    if not _HMS:
+        _HMS.extend(f"{h:02d}:{m:02d}:{s:02d}" for h in range(24) for m in range(60) for s in range(60))
+    return _HMS
+
+
+class RequestGenerator:
+    """Requests drawn from the real records (one real record per request, so service, place, texts and
+    outcome stay consistent), with the real local hour-of-day profile over the year before ``now`` and
+    the real resolution times: a request whose real resolution time has not elapsed by ``now`` is still
+    open, in one of the real open statuses."""
+
+    def __init__(self, templates: Sequence[Template], catalog: CatalogInfo, now: int, seed: int) -> None:
+        self.templates = [t for t in templates if t.service_code in catalog.service_ids]
+        if not self.templates:
+            raise SystemExit("no real record matches the catalog")
+        self.catalog = catalog
+        self.now = now
+        self.rng = random.Random(seed)
+        hours = Counter(t.local_hour for t in self.templates if t.local_hour is not None)
+        self.hour_cum = list(itertools.accumulate(hours.get(h, 0) for h in range(24)))
+        self.open_pool = [t.status for t in self.templates if t.status != "closed"] or ["new"]
+        today = datetime.fromtimestamp(now, NYC_TZ).date()
+        # Local midnight of each of the last 366 days (offset taken at noon: DST days are off by an hour at most).
+        self.midnights = [
+            int(datetime.combine(today - timedelta(days=d), clock_time(12), NYC_TZ).timestamp()) - 12 * 3600
+            for d in range(YEAR_DAYS + 1)
+        ]
+
+    def jitter(self, t: Template) -> tuple[float, float] | None:
+        if t.lat is None or t.long is None:
+            return None
+        sigma = JITTER_M / M_PER_DEG_LAT
+        return (
+            round(t.lat + self.rng.gauss(0.0, sigma), 6),
+            round(t.long + self.rng.gauss(0.0, sigma) / t.coslat, 6),
+        )
+
+    def chunks(
+        self, total: int, size: int, *, ts_suffix: str, true_value: object
+    ) -> Iterator[tuple[list[Row], list[Row]]]:
+        """(service_requests rows, request_events rows) in ``SR_COLUMNS``/``EV_COLUMNS`` order, ids 1..total."""
+        rng, now, oldest = self.rng, self.now, self.now - YEAR_DAYS * DAY
+        hms, midnights, open_pool = _hms(), self.midnights, self.open_pool
+        service_ids, body_ids, sla = self.catalog.service_ids, self.catalog.body_ids, self.catalog.sla_seconds
+        sigma = JITTER_M / M_PER_DEG_LAT
+        gauss, randrange = rng.gauss, rng.randrange
+        days: dict[int, str] = {}
+
+        def ts(epoch: int) -> str:
+            d, s = divmod(epoch, DAY)
+            text = days.get(d)
+            if text is None:
+                text = days[d] = (EPOCH_DAY + timedelta(days=d)).isoformat()
+            return f"{text} {hms[s]}{ts_suffix}"
+
+        # Every request's time first, sorted: ids grow with requested_at, as they do with real intake, so the
+        # rows of a time window sit together in the table (random order would scatter them over every page).
+        stamps: list[int] = []
+        for hour in rng.choices(range(24), cum_weights=self.hour_cum, k=total):
+            while True:
+                req = midnights[randrange(YEAR_DAYS + 1)] + hour * 3600 + randrange(3600)
+                if oldest < req <= now:
+                    break
+            stamps.append(req)
+        stamps.sort()
+        next_id = 1
+        while next_id <= total:
+            n = min(size, total - next_id + 1)
+            picks = rng.choices(self.templates, k=n)
+            requests: list[Row] = []
+            events: list[Row] = []
+            for t, req in zip(picks, stamps[next_id - 1 : next_id - 1 + n], strict=True):
+                closed: int | None = None
+                reason = notes = None
+                if t.status == "closed":
+                    if req + t.resolve_s <= now:
+                        status, reason, notes, closed = "closed", t.close_reason, t.status_notes, req + t.resolve_s
+                        updated = min(req + t.update_s, now)
+                    else:  # not resolved yet
+                        status, updated = open_pool[randrange(len(open_pool))], req
+                else:
+                    status, notes, updated = t.status, t.status_notes, min(req + t.update_s, now)
+                if t.lat is not None and t.long is not None:
+                    lat: float | None = round(t.lat + gauss(0.0, sigma), 6)
+                    long: float | None = round(t.long + gauss(0.0, sigma) / t.coslat, 6)
+                else:
+                    lat = long = None
+                code = t.service_code
+                due = sla[code]
+                rid = next_id
+                next_id += 1
+                stamp = ts(req)
+                requests.append(
+                    (
+                        rid,
+                        service_ids[code],
+                        status,
+                        reason,
+                        notes,
+                        t.description,
+                        lat,
+                        long,
+                        t.address,
+                        None,
+                        t.zipcode,
+                        None,
+                        body_ids[code],
+                        stamp,
+                        ts(updated),
+                        None if due is None else ts(req + due),
+                        None if closed is None else ts(closed),
+                        t.channel,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        t.attributes_json,
+                    )
+                )
+                events.append(
+                    (rid, rid, stamp, "submitted", None, "new", None, "Request received", true_value, *EV_TAIL)
+                )
+            yield requests, events
+
+
+# -- loading ------------------------------------------------------------------------------------------
+@dataclass
+class LoadReport:
+    mode: str
+    rows: int
+    schema_s: float = 0.0
+    generate_s: float = 0.0
+    insert_s: float = 0.0
+    indexes_s: float = 0.0
+    analyze_s: float = 0.0
+    total_s: float = 0.0
+
+
+def create_schema(url: str) -> CatalogInfo:
+    """Migrate, then load the demo catalog through the application's own code."""
+    from civicswitch.catalog.loader import load_catalog
+    from civicswitch.core.db import make_engine
+    from civicswitch.core.migrate import upgrade
+    from civicswitch.core.sql import SqlUnitOfWork
+    from civicswitch.demo.city import catalog_document
+
+    engine = make_engine(url)
+    try:
+        upgrade(engine)
+        load_catalog(SqlUnitOfWork(engine), catalog_document())
+        return catalog_info(engine)
+    finally:
+        engine.dispose()
+
+
+def _timed_chunks(
+    gen: RequestGenerator, rows: int, report: LoadReport, **kwargs: Any
+) -> Iterator[tuple[list[Row], list[Row]]]:
+    it = gen.chunks(rows, CHUNK, **kwargs)
+    while True:
+        t0 = time.perf_counter()
+        try:
+            item = next(it)
+        except StopIteration:
+            return
+        report.generate_s += time.perf_counter() - t0
+        yield item
+
+
+def _insert_sql(table: str, columns: Sequence[str]) -> str:
+    names = ", ".join('"' + c + '"' for c in columns)
+    return f"INSERT INTO {table} ({names}) VALUES ({', '.join('?' * len(columns))})"
+
+
+def load_sqlite(path: Path, rows: int, templates: Sequence[Template], now: int, seed: int, mode: str) -> LoadReport:
+    report = LoadReport(mode=mode, rows=rows)
+    start = time.perf_counter()
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    catalog = create_schema(f"sqlite:///{path}")
+    report.schema_s = time.perf_counter() - start
+    gen = RequestGenerator(templates, catalog, now, seed)
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        for pragma in (
+            "journal_mode=OFF",
+            "synchronous=OFF",
+            "cache_size=-1048576",
+            "temp_store=MEMORY",
+            "foreign_keys=OFF",
+        ):
+            con.execute(f"PRAGMA {pragma}")
+        indexes = con.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('service_requests', 'request_events')"
+        ).fetchall()
+        if mode == "after":
+            for name, _ in indexes:
+                con.execute(f'DROP INDEX "{name}"')
+        sr_sql = _insert_sql("service_requests", SR_COLUMNS)
+        ev_sql = _insert_sql("request_events", EV_COLUMNS)
+        for requests, events in _timed_chunks(gen, rows, report, ts_suffix=".000000", true_value=1):
+            t0 = time.perf_counter()
+            con.execute("BEGIN")
+            con.executemany(sr_sql, requests)
+            con.executemany(ev_sql, events)
+            con.execute("COMMIT")
+            report.insert_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if mode == "after":
+            for _, ddl in indexes:
+                con.execute(ddl)
+        report.indexes_s = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        con.execute("ANALYZE")
+        report.analyze_s = time.perf_counter() - t0
+        con.execute("PRAGMA journal_mode=WAL")
+    finally:
+        con.close()
+    report.total_s = time.perf_counter() - start
+    return report
+
+
+def pg_url(admin_url: str, dbname: str) -> str:
+    parts = urlsplit(admin_url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{dbname}", parts.query, parts.fragment))
+
+
+def pg_database_exists(admin_url: str, dbname: str) -> bool:
+    import psycopg
+
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as admin:
+        return admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone() is not None
+
+
+def load_postgres(
+    admin_url: str, dbname: str, rows: int, templates: Sequence[Template], now: int, seed: int, mode: str
+) -> LoadReport:
+    import psycopg
+    from psycopg import sql
+
+    report = LoadReport(mode=mode, rows=rows)
+    start = time.perf_counter()
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=10) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    url = pg_url(admin_url, dbname)
+    catalog = create_schema(url)
+    report.schema_s = time.perf_counter() - start
+    gen = RequestGenerator(templates, catalog, now, seed)
+    with psycopg.connect(url, connect_timeout=10) as conn:
+        conn.execute("SET maintenance_work_mem = '1GB'")
+        conn.execute("SET synchronous_commit = off")
+        indexes = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i "
+            "WHERE i.schemaname = current_schema() AND i.tablename IN ('service_requests', 'request_events') "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conindid = format('%I.%I', i.schemaname, i.indexname)::regclass)"
+        ).fetchall()
+        fks = conn.execute(
+            "SELECT conrelid::regclass::text, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid IN ('service_requests'::regclass, 'request_events'::regclass)"
+        ).fetchall()
+        if mode == "after":
+            for table, name, _ in fks:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} DROP CONSTRAINT {}").format(sql.Identifier(table), sql.Identifier(name))
+                )
+            for name, _ in indexes:
+                conn.execute(sql.SQL("DROP INDEX {}").format(sql.Identifier(name)))
+        sr_copy = sql.SQL("COPY service_requests ({}) FROM STDIN").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in SR_COLUMNS)
+        )
+        ev_copy = sql.SQL("COPY request_events ({}) FROM STDIN").format(
+            sql.SQL(", ").join(sql.Identifier(c) for c in EV_COLUMNS)
+        )
+        with conn.cursor() as cur:
+            for requests, events in _timed_chunks(gen, rows, report, ts_suffix="+00", true_value=True):
+                t0 = time.perf_counter()
+                with cur.copy(sr_copy) as copy:
+                    for row in requests:
+                        copy.write_row(row)
+                with cur.copy(ev_copy) as copy:
+                    for row in events:
+                        copy.write_row(row)
+                report.insert_s += time.perf_counter() - t0
+        t0 = time.perf_counter()
+        if mode == "after":
+            for _, ddl in indexes:
+                conn.execute(ddl)
+            for table, name, definition in fks:
+                conn.execute(
+                    sql.SQL("ALTER TABLE {} ADD CONSTRAINT {} ").format(sql.Identifier(table), sql.Identifier(name))
+                    + sql.SQL(definition)
+                )
+        for table in ("service_requests", "request_events"):
+            conn.execute(
+                sql.SQL("SELECT setval(pg_get_serial_sequence({}, 'id'), (SELECT max(id) FROM {}))").format(
+                    sql.Literal(table), sql.Identifier(table)
+                )
+            )
+        conn.commit()
+        report.indexes_s = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True, connect_timeout=10) as conn:
+        conn.execute("VACUUM (ANALYZE) service_requests, request_events")
+    report.analyze_s = time.perf_counter() - t0
+    report.total_s = time.perf_counter() - start
+    return report
+
+
+@dataclass
+class Prepared:
+    kind: str
+    url: str
+    rows: int
+    now: int
+    reused: bool
+    source: str
+    load: dict[str, Any]
+
+
+def cleanup(url: str, rows: int) -> None:
+    """Remove what a run added (POSTed requests, the bench's API clients), so a reused database stays as generated."""
+    from sqlalchemy import text
+
+    from civicswitch.core.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect().execution_options(writing=True) as conn:
+            for table, column in (
+                ("request_events", "request_id"),
+                ("request_contacts", "request_id"),
+                ("media", "request_id"),
+                ("service_requests", "id"),
+            ):
+                conn.execute(text(f"DELETE FROM {table} WHERE {column} > :n"), {"n": rows})
+            conn.execute(text("DELETE FROM api_clients WHERE name = :name"), {"name": BENCH_CLIENT})
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+def count_requests(engine: Engine) -> int:
+    from sqlalchemy import func, select
+
+    from civicswitch.requests.tables import service_requests
+
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(service_requests)).scalar_one())
+
+
+def prepare(kind: str, args: argparse.Namespace, templates: Sequence[Template], source: str) -> Prepared:
+    from civicswitch.core.db import make_engine
+
+    workdir: Path = args.workdir
+    meta_path = workdir / f"{kind}-{args.rows}.meta.json"
+    if kind == "sqlite":
+        path = (workdir / f"sqlite-{args.rows}.db").resolve()
+        url = f"sqlite:///{path}"
+        exists = path.exists()
+    else:
+        dbname = f"{PG_DB_PREFIX}{args.rows}"
+        url = pg_url(args.pg_url, dbname)
+        exists = pg_database_exists(args.pg_url, dbname)
+    schema = schema_fingerprint()
+    if args.reuse and exists and meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        same = (meta.get("generator"), meta.get("seed"), meta.get("schema")) == (GENERATOR_VERSION, args.seed, schema)
+        if not same:
+            log(f"{kind}: {url} was generated by another generator, seed or schema; generating again")
+        else:
+            cleanup(url, args.rows)
+            engine = make_engine(url)
+            try:
+                stored = count_requests(engine)
+            finally:
+                engine.dispose()
+            if stored == args.rows:
+                log(f"{kind}: reusing {url} ({stored:,} rows, generated {meta['generated_at']})")
+                return Prepared(kind, url, args.rows, int(meta["now"]), True, meta["source"], meta["load"])
+            log(f"{kind}: {url} holds {stored:,} rows, not {args.rows:,}; generating again")
+    meta_path.unlink(missing_ok=True)
+    now = int(time.time())
+    log(f"{kind}: generating {args.rows:,} requests into {url} (indexes {args.load_indexes} the load)")
+    if kind == "sqlite":
+        report = load_sqlite(path, args.rows, templates, now, args.seed, args.load_indexes)
+    else:
+        report = load_postgres(args.pg_url, dbname, args.rows, templates, now, args.seed, args.load_indexes)
+    load = asdict(report)
+    meta_path.write_text(
+        json.dumps(
+            {
+                "generator": GENERATOR_VERSION,
+                "seed": args.seed,
+                "schema": schema,
+                "now": now,
+                "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
+                "source": source,
+                "url": url,
+                "load": load,
+            },
+            indent=1,
+        )
+    )
+    log(
+        f"{kind}: generated in {report.total_s:.1f} s (schema+catalog {report.schema_s:.1f}, python rows "
+        f"{report.generate_s:.1f}, insert {report.insert_s:.1f}, indexes {report.indexes_s:.1f}, "
+        f"analyze {report.analyze_s:.1f})"
+    )
+    return Prepared(kind, url, args.rows, now, False, source, load)
+
+
+# -- scenarios ----------------------------------------------------------------------------------------
+@dataclass
+class Scenario:
+    name: str
+    method: str
+    targets: list[str]  # paths with query strings
+    bodies: list[str] | None  # urlencoded POST bodies, same order as targets
+    calls: list[Any]  # RequestQuery or SubmitRequest, same order as targets
+    call: str  # what the route asks the store for: "list" (GET requests.json), "find" or "submit"
+    note: str = ""
+
+
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def build_scenarios(
+    names: Sequence[str],
+    templates: Sequence[Template],
+    catalog: CatalogInfo,
+    prepared: Prepared,
+    api_key: str,
+    seed: int,
+) -> list[Scenario]:
+    from civicswitch.requests.commands import SubmitRequest
+    from civicswitch.requests.views import RequestQuery
+    from civicswitch.settings import Settings
+    from civicswitch.web.open311 import params
+
+    settings = Settings(database_url=prepared.url)
+    rng = random.Random(seed + 1)
+    keys: tuple[str, ...] = ("service_request_id", "service_code", "status", "start_date", "end_date")
+    keys += ("updated_after", "updated_before", "page", "page_size")
+
+    def query(now: datetime, given: dict[str, str]) -> Any:
+        return params.request_query(
+            now=now,
+            window_days=settings.default_window_days,
+            default_page_size=settings.default_page_size,
+            max_page_size=settings.max_page_size,
+            **{k: given.get(k) for k in keys},
+        )
+
+    top = [code for code, _ in Counter(t.service_code for t in templates).most_common(TOP_SERVICES)]
+    now = prepared.now
+    out: list[Scenario] = []
+    for name in names:
+        if name in ("filtered", "filtered_p50"):
+            targets, calls = [], []
+            for _ in range(ITEMS_PER_SCENARIO):
+                start = now - rng.randrange(WINDOW_DAYS * DAY, YEAR_DAYS * DAY)
+                given = {
+                    "service_code": rng.choice(top),
+                    "status": "open",
+                    "start_date": _iso(start),
+                    "end_date": _iso(start + WINDOW_DAYS * DAY),
+                }
+                if name == "filtered_p50":
+                    given["page_size"] = "50"
+                targets.append(f"{API}/requests.json?{urlencode(given)}")
+                calls.append(query(datetime.fromtimestamp(now, UTC), given))
+            note = f"service_code one of {', '.join(top)}; random {WINDOW_DAYS}-day windows in the year"
+            out.append(Scenario(name, "GET", targets, None, calls, "list", note))
+        elif name == "default_window":
+            q = query(datetime.now(UTC), {})
+            note = f"no parameters: last {settings.default_window_days} days, page_size {settings.default_page_size}"
+            out.append(Scenario(name, "GET", [f"{API}/requests.json"], None, [q], "list", note))
+        elif name == "by_id":
+            ids = [rng.randint(1, prepared.rows) for _ in range(ITEMS_PER_SCENARIO)]
+            targets = [f"{API}/requests/{i}.json" for i in ids]
+            calls = [RequestQuery(ids=(i,), limit=1) for i in ids]  # what the route asks find() for
+            note = f"uniform random ids 1..{prepared.rows:,}"
+            out.append(Scenario(name, "GET", targets, None, calls, "find", note))
+        elif name == "post":
+            pool = [t for t in templates if t.service_code in catalog.postable and t.lat is not None]
+            gen = RequestGenerator(pool, catalog, now, seed + 2)
+            bodies, calls = [], []
+            for t in rng.choices(pool, k=ITEMS_PER_SCENARIO):
+                point = gen.jitter(t)
+                assert point is not None
+                form = {
+                    "api_key": api_key,
+                    "service_code": t.service_code,
+                    "lat": f"{point[0]:.6f}",
+                    "long": f"{point[1]:.6f}",
+                    "address_string": t.address or "",
+                    "description": t.description,
+                }
+                attributes: dict[str, list[str]] = {}
+                allowed = catalog.attribute_values.get(t.service_code, {})
+                for code, value in t.attributes.items():
+                    if value in allowed.get(code, ()):
+                        form[f"attribute[{code}]"] = value
+                        attributes[code] = [value]
+                bodies.append(urlencode(form))
+                calls.append(
+                    SubmitRequest(
+                        service_code=t.service_code,
+                        api_key=api_key,
+                        lat=form["lat"],
+                        long=form["long"],
+                        address_string=form["address_string"] or None,
+                        description=t.description,
+                        attributes=attributes,
+                    )
+                )
+            note = f"{len(catalog.postable)} services (real frequencies), jittered real points, real texts"
+            targets = [f"{API}/requests.json"] * len(bodies)
+            out.append(Scenario(name, "POST", targets, bodies, calls, "submit", note))
+        else:
+            raise SystemExit(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+    return out
+
+
+# -- the server ---------------------------------------------------------------------------------------
+class Server:
+    """``civicswitch serve`` in its own process group, stopped (and killed if need be) by ``stop``."""
+
+    def __init__(self, url: str, workers: int, log_path: Path) -> None:
+        self.url = url
+        self.workers = workers
+        self.log_path = log_path
+        self.port = 0
+        self.db_marker = urlsplit(url).path.lstrip("/") if url.startswith("postgres") else None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self._log: io.BufferedWriter | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def start(self, timeout: float = 120.0) -> None:
+        import httpx
+
+        self.port = free_port()
+        cmd = [*civicswitch_command(), "serve", "--host", HOST, "--port", str(self.port)]
+        cmd += ["--workers", str(self.workers)]
+        env = {**os.environ, "CIVICSWITCH_DATABASE_URL": self.url}
+        self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
+        self._log.write(f"\n=== {datetime.now().isoformat()} {shlex.join(cmd)}\n".encode())
+        self._log.flush()
+        self.proc = subprocess.Popen(
+            cmd, cwd=REPO, env=env, stdin=subprocess.DEVNULL, stdout=self._log, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        good = 0
+        while good < 10:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.proc.returncode}; see {self.log_path}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"the server did not answer /healthz within {timeout:.0f} s; see {self.log_path}")
+            try:
+                ok = httpx.get(f"{self.base_url}/healthz", timeout=5.0).status_code == 200
+            except httpx.HTTPError:
+                ok = False
+            good = (
+                good + 1 if ok and len(descendants(self.proc.pid)) >= (self.workers if self.workers > 1 else 0) else 0
+            )
+            time.sleep(0.05 if ok else 0.25)
+
+    def stop(self) -> None:
+        proc = self.proc
+        if proc is not None:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(timeout=15)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # workers left behind, if any
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=10)
+            self.proc = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+# -- the load driver (runs in its own process) --------------------------------------------------------
+def db_backend_cpu(marker: str | None) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend serving database ``marker`` (found by its process title)."""
+    found: dict[int, float] = {}
+    if not marker:
+        return found
+    needle = f" {marker} ".encode()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            title = Path(f"/proc/{entry}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if title.startswith(b"postgres: ") and needle in title:
+            st = _proc_stat(int(entry))
+            if st is not None:
+                found[int(entry)] = st[1]
+    return found
+
+
+def _snapshot(server_pid: int, db_marker: str | None) -> dict[str, Any]:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "t": time.perf_counter(),
+        "driver": usage.ru_utime + usage.ru_stime,
+        "server": tree_cpu_seconds(server_pid),
+        "db": db_backend_cpu(db_marker),
+        "machine": machine_cpu_seconds(),
+    }
+
+
+def background_cores(seconds: float = 1.0) -> float:
+    """Cores busy on the whole machine while this benchmark is idle (other people's work, services)."""
+    m0, t0 = machine_cpu_seconds(), time.perf_counter()
+    time.sleep(seconds)
+    return round((machine_cpu_seconds() - m0) / (time.perf_counter() - t0), 2)
+
+
+def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:
+    """Wait (at most ``max_wait`` s) for the machine to be quiet; returns the last background reading."""
+    deadline = time.monotonic() + max_wait
+    level = background_cores()
+    if level > threshold and max_wait > 0:
+        log(f"background load {level:.2f} cores; waiting up to {max_wait:.0f} s for it to drop")
+    while level > threshold and time.monotonic() < deadline:
+        level = background_cores()
+    return level
+
+
+async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
+    import httpx
+
+    targets: list[str] = spec["targets"]
+    bodies: list[str] | None = spec["bodies"]
+    concurrency: int = spec["concurrency"]
+    warmup: float = spec["warmup"]
+    seconds: float = spec["seconds"]
+    server_pid: int = spec["server_pid"]
+    db_marker: str | None = spec["db_marker"]
+    latencies: list[float] = []
+    statuses: Counter[int] = Counter()
+    samples: list[str] = []
+    tally = {"in_window": 0, "errors": 0, "bytes": 0, "started": 0}
+    marks: dict[str, dict[str, Any]] = {}
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(
+        base_url=spec["base_url"], limits=limits, timeout=httpx.Timeout(spec["timeout"])
+    ) as client:
+        t_measure = time.perf_counter() + warmup
+        t_stop = t_measure + seconds
+
+        async def mark() -> None:
+            await asyncio.sleep(max(0.0, t_measure - time.perf_counter()))
+            marks["start"] = _snapshot(server_pid, db_marker)
+            await asyncio.sleep(max(0.0, t_stop - time.perf_counter()))
+            marks["stop"] = _snapshot(server_pid, db_marker)
+
+        async def worker(k: int) -> None:
+            i = k
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= t_stop:
+                    return
+                j = i % len(targets)
+                i += concurrency
+                detail = ""
+                try:
+                    if bodies is None:
+                        response = await client.get(targets[j])
+                    else:
+                        response = await client.post(targets[j], content=bodies[j], headers=headers)
+                    status, size = response.status_code, len(response.content)
+                    if not 200 <= status < 300:
+                        detail = response.text[:300]
+                except httpx.HTTPError as exc:
+                    status, size, detail = 0, 0, f"{type(exc).__name__}: {exc}"[:300]
+                t1 = time.perf_counter()
+                if t0 < t_measure:
+                    continue  # warm-up
+                tally["started"] += 1
+                latencies.append(t1 - t0)
+                statuses[status] += 1
+                tally["bytes"] += size
+                if t1 <= t_stop:
+                    tally["in_window"] += 1
+                if not 200 <= status < 300:
+                    tally["errors"] += 1
+                    if len(samples) < 5:
+                        samples.append(f"{status} {targets[j][:120]}: {detail}")
+
+        await asyncio.gather(mark(), *(worker(k) for k in range(concurrency)))
+    started = tally["started"]
+    start, stop = marks["start"], marks["stop"]
+    wall = stop["t"] - start["t"]
+    driver, server, machine = (stop[k] - start[k] for k in ("driver", "server", "machine"))
+    db = sum(cpu - start["db"].get(pid, 0.0) for pid, cpu in stop["db"].items())
+    return {
+        "concurrency": concurrency,
+        "seconds": seconds,
+        "requests": started,
+        "rps": round(tally["in_window"] / seconds, 1),
+        "latency": latency_summary(latencies),
+        "errors": tally["errors"],
+        "error_rate": round(tally["errors"] / started, 5) if started else None,
+        "error_samples": samples,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "bytes_mean": round(tally["bytes"] / started) if started else None,
+        "cpu_cores": {
+            "driver": round(driver / wall, 2),
+            "server": round(server / wall, 2),
+            "postgres": round(db / wall, 2),
+            "other": round(max(0.0, machine - driver - server - db) / wall, 2),
+            "machine": round(machine / wall, 2),
+        },
+    }
+
+
+def _run_loop(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    result: dict[str, Any] = uvloop.run(coro)
+    return result
+
+
+def drive_main(spec_path: Path) -> int:
+    spec = json.loads(spec_path.read_text())
+    result = _run_loop(_drive(spec))
+    Path(spec["out"]).write_text(json.dumps(result))
+    return 0
+
+
+def run_driver(
+    workdir: Path,
+    tag: str,
+    server: Server,
+    scenario: Scenario,
+    *,
+    concurrency: int,
+    warmup: float,
+    seconds: float,
+    during: Callable[[], Callable[[], None]] | None = None,
+) -> dict[str, Any]:
+    """One load pass from a separate process. ``during`` is started after the warm-up; it returns its waiter."""
+    assert server.proc is not None
+    tmp = workdir / "tmp"
+    tmp.mkdir(parents=True, exist_ok=True)
+    spec_path = tmp / f"drive-{tag}.json"
+    out = tmp / f"drive-{tag}.out.json"
+    out.unlink(missing_ok=True)
+    spec = {
+        "base_url": server.base_url,
+        "targets": scenario.targets,
+        "bodies": scenario.bodies,
+        "concurrency": concurrency,
+        "warmup": warmup,
+        "seconds": seconds,
+        "timeout": 30.0,
+        "server_pid": server.proc.pid,
+        "db_marker": server.db_marker,
+        "out": str(out),
+    }
+    spec_path.write_text(json.dumps(spec))
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--drive", str(spec_path)]
+    proc = subprocess.Popen(cmd, cwd=REPO, stdin=subprocess.DEVNULL)
+    waiter: Callable[[], None] | None = None
+    try:
+        if during is not None:
+            time.sleep(warmup + 0.3)
+            waiter = during()
+        rc = proc.wait(timeout=warmup + seconds + 120)
+        if waiter is not None:
+            waiter()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
+    if rc != 0:
+        raise RuntimeError(f"the load driver failed ({rc}) for {tag}")
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+# -- in-process baselines and profiles ----------------------------------------------------------------
+BASE_URL = "http://127.0.0.1:8311"
+
+
+def _list_call(store: Any) -> tuple[str, Callable[[Any], Any]]:
+    """What GET requests.json (JSON, no extensions) asks the store for: the database-rendered list when the
+    store has it (``find_open311_json``), else ``find``."""
+    if hasattr(store, "find_open311_json"):
+        return "SqlRequestStore.find_open311_json()", lambda q: store.find_open311_json(q, BASE_URL)
+    return "SqlRequestStore.find()", store.find
+
+
+def _count_rows(result: Any) -> int:
+    if isinstance(result, bytes):
+        return result.count(b'"service_request_id"')
+    return len(result) if isinstance(result, list) else 1
+
+
+def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | None = None) -> dict[str, Any]:
+    """The store call the route makes, serially in this process, each in its own unit of work like the route."""
+    from civicswitch.core.clock import SystemClock
+    from civicswitch.core.sql import SqlUnitOfWork
+    from civicswitch.requests.handlers import Limits, submit_request
+
+    clock, limits = SystemClock(), Limits()
+    kind = call or scenario.call
+    what = {"submit": "submit_request() use case", "find": "SqlRequestStore.find()"}.get(kind, "")
+
+    def run(item: Any) -> tuple[float, Any]:
+        nonlocal what
+        if kind == "submit":
+            t0 = time.perf_counter()
+            result = submit_request(SqlUnitOfWork(engine), clock, item, limits)
+            return time.perf_counter() - t0, result
+        t0 = time.perf_counter()
+        with SqlUnitOfWork(engine, writing=False) as uow:
+            if kind == "list":
+                what, method = _list_call(uow.requests)
+            else:
+                method = uow.requests.find
+            result = method(item)
+        return time.perf_counter() - t0, result
+
+    items = scenario.calls
+    warm_until = time.perf_counter() + min(1.0, seconds / 4)
+    i = 0
+    while time.perf_counter() < warm_until:
+        run(items[i % len(items)])
+        i += 1
+    samples: list[float] = []
+    rows = 0
+    stop = time.perf_counter() + seconds
+    while time.perf_counter() < stop:
+        took, result = run(items[i % len(items)])
+        samples.append(took)
+        rows += _count_rows(result)
+        i += 1
+    return {
+        "what": what + " in-process",
+        "latency": latency_summary(samples),
+        "rows_mean": round(rows / len(samples), 1) if samples else None,
+        "serial_calls_per_s": round(len(samples) / seconds, 1),
+    }
+
+
+def stage_breakdown(engine: Engine, scenario: Scenario, seconds: float, workdir: Path, tag: str) -> dict[str, Any]:
+    """Where a list request's time goes outside HTTP, in-process: the driver's execute+fetch of the exact SQL the
+    route's store call sends, the whole store call (SQLAlchemy, the service-code lookup, joining the JSON), and,
+    for comparison, the Python rendering path (find() + request_payload + orjson) that XML and extensions use."""
+    from sqlalchemy import event
+
+    from civicswitch.core.sql import SqlUnitOfWork
+
+    captured: list[tuple[str, Any]] = []
+
+    def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
+        captured.append((statement, parameters))
+
+    stages: dict[str, list[float]] = defaultdict(list)
+    sizes: list[int] = []
+    what = ""
+    python_path: Callable[[Any], bytes] | None = None
+    try:
+        from civicswitch.web.open311.render import render, request_payload
+
+        def python_render(views: Any) -> bytes:
+            return render("json", "service_requests", [request_payload(v, BASE_URL) for v in views])
+
+        python_path = python_render
+    except ImportError as exc:
+        log(f"breakdown: no Python rendering path to compare ({exc})")
+    raw = engine.raw_connection()
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        stop = time.perf_counter() + seconds
+        i = 0
+        while time.perf_counter() < stop:
+            q = scenario.calls[i % len(scenario.calls)]
+            i += 1
+            captured.clear()
+            t0 = time.perf_counter()
+            with SqlUnitOfWork(engine, writing=False) as uow:
+                what, method = _list_call(uow.requests)
+                result = method(q)
+            stages["store_call"].append(time.perf_counter() - t0)
+            statement, parameters = captured[-1]  # the list query (an earlier one looks up service ids)
+            cur = raw.cursor()
+            t0 = time.perf_counter()
+            cur.execute(statement, parameters)
+            cur.fetchall()
+            stages["driver_sql"].append(time.perf_counter() - t0)
+            cur.close()
+            sizes.append(len(result) if isinstance(result, bytes) else 0)
+            if python_path is not None:
+                t0 = time.perf_counter()
+                with SqlUnitOfWork(engine, writing=False) as uow:
+                    views = uow.requests.find(q)
+                t1 = time.perf_counter()
+                python_path(views)
+                stages["python_find"].append(t1 - t0)
+                stages["python_render"].append(time.perf_counter() - t1)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+        with contextlib.suppress(Exception):
+            raw.rollback()
+        raw.close()
+    out: dict[str, Any] = {k: latency_summary(v) for k, v in stages.items()}
+    out["store_call_name"] = what
+    out["bytes_mean"] = round(sum(sizes) / len(sizes)) if sizes else None
+
+    # cProfile of the route's store call, for the top functions (profiling inflates Python-heavy parts).
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for q in scenario.calls[:100]:
+        with SqlUnitOfWork(engine, writing=False) as uow:
+            _list_call(uow.requests)[1](q)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(25)
+    path = workdir / f"cprofile-{tag}.txt"
+    path.write_text(text.getvalue())
+    out["cprofile"] = str(path)
+    return out
+
+
+STORE_READS = frozenset({"find", "find_open311_json", "events", "_list_query", "_filtered", "get"})
+PYSPY_RULES: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("serialise: orjson.dumps", ("dumps_json",)),
+    ("serialise: request_payload dicts", ("request_payload", "format_datetime", "sla_notice")),
+)
+
+
+def _frame_name(frame: str) -> str:
+    """``Class.method (path:line)`` -> ``method``."""
+    return frame.split(" (", 1)[0].rsplit(".", 1)[-1]
+
+
+def classify_stack(frames: Sequence[str]) -> str:
+    names = [_frame_name(f) for f in frames]
+    for label, markers in PYSPY_RULES:
+        if any(n in markers for n in names):
+            return label
+    in_find = any(n in STORE_READS and "requests/sql.py" in f for n, f in zip(names, frames, strict=True))
+    leaf = frames[-1] if frames else ""
+    leaf_name = names[-1] if names else ""
+    if in_find:
+        if leaf_name in ("do_execute", "execute") and ("sqlalchemy" in leaf or "psycopg" in leaf):
+            return "DB: driver execute (SQL runs)"
+        if "fetch" in leaf_name or "psycopg" in leaf:
+            return "DB: driver fetch + row objects"
+        if "requests/sql.py" in leaf:
+            return "find(): RequestView build"
+        if "sqlalchemy/sql/" in leaf:
+            return "SQLAlchemy: compile/cache key"
+        if "sqlalchemy/engine/" in leaf or "sqlalchemy/" in leaf or "core/db.py" in leaf or "json" in leaf:
+            return "SQLAlchemy: result/type processing"
+        return "find(): other"
+    if any("SqlUnitOfWork" in f or "core/sql.py" in f or "sqlalchemy/pool" in f for f in frames):
+        return "DB: connect/checkout/rollback"
+    if any("sqlalchemy" in f for f in frames):
+        return "SQLAlchemy: other"
+    return "framework: uvicorn/starlette/fastapi/anyio"
+
+
+def summarize_pyspy(path: Path) -> dict[str, Any]:
+    categories: Counter[str] = Counter()
+    leaves: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text(errors="replace").splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if not f.startswith(("process ", "thread "))]
+        categories[classify_stack(frames)] += count
+        leaves[frames[-1] if frames else "?"] += count
+        total += count
+    return {
+        "samples": total,
+        "categories_pct": {k: round(100 * v / total, 1) for k, v in categories.most_common()} if total else {},
+        "top_self_pct": {k: round(100 * v / total, 1) for k, v in leaves.most_common(15)} if total else {},
+        "raw": str(path),
+    }
+
+
+def pyspy_during(server: Server, seconds: float, path: Path) -> Callable[[], Callable[[], None]] | None:
+    exe = Path(sys.executable).with_name("py-spy")
+    found = str(exe) if exe.exists() else shutil.which("py-spy")
+    if found is None:
+        log("py-spy is not installed (.venv/bin/pip install py-spy); no server profile")
+        return None
+    assert server.proc is not None
+    pid = server.proc.pid
+
+    def start() -> Callable[[], None]:
+        cmd = [found, "record", "--pid", str(pid), "--subprocesses", "--rate", "250", "--format", "raw"]
+        cmd += ["--duration", str(max(1, int(seconds) - 1)), "--output", str(path), "--nonblocking"]
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+        def wait() -> None:
+            try:
+                _, err = proc.communicate(timeout=seconds + 60)
+                if proc.returncode != 0:
+                    log(f"py-spy failed ({proc.returncode}): {err.decode(errors='replace')[-300:]}")
+            finally:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait(timeout=10)
+
+        return wait
+
+    return start
+
+
+# -- a database's run ---------------------------------------------------------------------------------
+def create_api_key(url: str) -> str:
+    """Through the real CLI: the key is the last line of stdout."""
+    done = subprocess.run(
+        [*civicswitch_command(), "apikey", "create", BENCH_CLIENT],
+        cwd=REPO,
+        env={**os.environ, "CIVICSWITCH_DATABASE_URL": url},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    return done.stdout.strip().splitlines()[-1].strip()
+
+
+def run_database(
+    kind: str, args: argparse.Namespace, templates: Sequence[Template], source: str, failures: list[str]
+) -> dict[str, Any]:
+    from civicswitch.core.db import make_engine
+
+    prepared = prepare(kind, args, templates, source)
+    result: dict[str, Any] = {
+        "kind": kind,
+        "url": prepared.url,
+        "rows_generated": prepared.rows,
+        "data_now": datetime.fromtimestamp(prepared.now, UTC).isoformat(),
+        "reused": prepared.reused,
+        "source": prepared.source,
+        "load": prepared.load,
+        "scenarios": [],
+    }
+    if args.load_only:
+        return result
+    if kind == "postgres":
+        import psycopg
+
+        with psycopg.connect(prepared.url, connect_timeout=10) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            result["server_version"] = row[0] if row else None
+    else:
+        result["server_version"] = sqlite3.sqlite_version
+    engine = make_engine(prepared.url)
+    server = Server(prepared.url, args.server_workers, args.workdir / f"server-{kind}.log")
+    try:
+        catalog = catalog_info(engine)
+        api_key = create_api_key(prepared.url)
+        scenarios = build_scenarios(args.scenarios, templates, catalog, prepared, api_key, args.seed)
+        log(f"{kind}: starting civicswitch serve --workers {args.server_workers}")
+        server.start()
+        for sc in scenarios:
+            stored = count_requests(engine)
+            entry: dict[str, Any] = {"name": sc.name, "title": TITLES[sc.name], "note": sc.note, "rows_stored": stored}
+            tag = f"{kind}-{sc.name}"
+            entry["background_before_db"] = wait_quiet(args.idle_wait)
+            entry["db"] = db_baseline(engine, sc, args.db_seconds)
+            if sc.call == "list" and not entry["db"]["what"].startswith("SqlRequestStore.find()"):
+                entry["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
+            if sc.call == "list" and sc.name in PROFILED:
+                entry["breakdown"] = stage_breakdown(engine, sc, args.db_seconds, args.workdir, tag)
+            if args.serial_seconds > 0:
+                entry["http_c1"] = run_driver(
+                    args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0, seconds=args.serial_seconds
+                )
+            during = None
+            spy_path = args.workdir / f"pyspy-{tag}.txt"
+            if args.py_spy and sc.name in PROFILED:
+                during = pyspy_during(server, args.seconds, spy_path)
+            entry["background_before_load"] = wait_quiet(args.idle_wait)
+            entry["http"] = run_driver(
+                args.workdir,
+                tag,
+                server,
+                sc,
+                concurrency=args.concurrency,
+                warmup=args.warmup,
+                seconds=args.seconds,
+                during=during,
+            )
+            if during is not None and spy_path.exists():
+                entry["pyspy"] = summarize_pyspy(spy_path)
+            result["scenarios"].append(entry)
+            http, db = entry["http"], entry["db"]
+            log(
+                f"{kind} {sc.name}: {http['rps']} req/s, p50 {http['latency']['p50_ms']} ms, "
+                f"p99 {http['latency']['p99_ms']} ms, errors {http['errors']}; "
+                f"DB p50 {db['latency']['p50_ms']} ms"
+            )
+            for label, run in (("load", http), ("c=1", entry.get("http_c1"))):
+                if run and run["requests"] and (run["errors"] / run["requests"]) > ERROR_LIMIT:
+                    failures.append(
+                        f"{kind} {sc.name} ({label}): {run['errors']} of {run['requests']} requests failed; "
+                        f"statuses {run['statuses']}; e.g. {run['error_samples'][:2]}"
+                    )
+                if run and not run["requests"]:
+                    failures.append(f"{kind} {sc.name} ({label}): no request completed")
+    finally:
+        server.stop()
+        engine.dispose()
+        with contextlib.suppress(Exception):
+            cleanup(prepared.url, prepared.rows)
+    return result
+
+
+# -- report -------------------------------------------------------------------------------------------
+def _fmt(value: float | int | None, spec: str = ".1f") -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return "-" if a is None or b is None or b == 0 else f"{a / b:.1f}x"
+
+
+def print_tables(report: dict[str, Any]) -> None:
+    cols = (
+        ("scenario", 41, "<"),
+        ("rows stored", 11, ">"),
+        ("req/s", 7, ">"),
+        ("p50 ms", 7, ">"),
+        ("p99 ms", 7, ">"),
+        ("errors", 6, ">"),
+        ("DB p50", 6, ">"),
+        ("DB p99", 6, ">"),
+        ("ratio", 6, ">"),
+        ("c=1 p50", 7, ">"),
+        ("c1/DB", 6, ">"),
+        ("rows/resp", 9, ">"),
+        ("KB/resp", 7, ">"),
+    )
+    header = "  ".join(f"{name:{align}{width}}" for name, width, align in cols)
+    for kind, db in report["databases"].items():
+        load = db["load"]
+        print()
+        print(
+            f"== {kind} {db.get('server_version', '')}: {db['rows_generated']:,} generated requests "
+            f"({'reused; ' if db['reused'] else ''}generation {load['total_s']:.1f} s: schema+catalog "
+            f"{load['schema_s']:.1f}, python rows {load['generate_s']:.1f}, insert {load['insert_s']:.1f}, "
+            f"indexes {load['indexes_s']:.1f}, analyze {load['analyze_s']:.1f}; indexes built {load['mode']} load)"
+        )
+        if not db["scenarios"]:
+            continue
+        print(header)
+        print("-" * len(header))
+        for sc in db["scenarios"]:
+            http, dbl, c1 = sc["http"], sc["db"], sc.get("http_c1")
+            lat, dlat = http["latency"], dbl["latency"]
+            c1p50 = c1["latency"]["p50_ms"] if c1 else None
+            values = (
+                sc["title"],
+                f"{sc['rows_stored']:,}",
+                _fmt(http["rps"]),
+                _fmt(lat["p50_ms"], ".1f"),
+                _fmt(lat["p99_ms"], ".1f"),
+                str(http["errors"]),
+                _fmt(dlat["p50_ms"], ".2f"),
+                _fmt(dlat["p99_ms"], ".2f"),
+                _ratio(lat["p50_ms"], dlat["p50_ms"]),
+                _fmt(c1p50, ".2f"),
+                _ratio(c1p50, dlat["p50_ms"]),
+                _fmt(dbl["rows_mean"]),
+                _fmt(http["bytes_mean"] / 1024 if http["bytes_mean"] is not None else None),
+            )
+            print("  ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, cols, strict=True)))
+        calls = sorted({sc["db"]["what"] for sc in db["scenarios"]})
+        print(
+            f"req/s, p50, p99: {report['settings']['concurrency']} clients for {report['settings']['seconds']:g} s; "
+            "c=1: one client (no queueing); DB: the route's store call in-process, serial, one unit of work each "
+            f"({'; '.join(calls)}); ratio: HTTP p50 / DB p50"
+        )
+        for sc in db["scenarios"]:
+            ref = sc.get("db_find")
+            if ref:
+                print(
+                    f"  {sc['title']}: for reference SqlRequestStore.find() p50 {ref['latency']['p50_ms']} ms, "
+                    f"p99 {ref['latency']['p99_ms']} ms"
+                )
+        print()
+        names = ("driver", "server", "postgres", "other", "machine")
+        print(
+            f"{'CPU cores during the loaded pass':41}  "
+            + "  ".join(f"{n:>8}" for n in names)
+            + f"  {'idle-bg':>7}   CPU ms/request: server  postgres  driver"
+        )
+        for sc in db["scenarios"]:
+            cpu, rps = sc["http"]["cpu_cores"], sc["http"]["rps"] or math.nan
+            print(
+                f"{sc['title']:41}  "
+                + "  ".join(f"{cpu.get(n, 0.0):>8.2f}" for n in names)
+                + f"  {sc.get('background_before_load', 0.0):>7.2f}"
+                + f"  {' ' * 15}{1000 * cpu['server'] / rps:>6.2f}  {1000 * cpu['postgres'] / rps:>8.2f}"
+                + f"  {1000 * cpu['driver'] / rps:>6.2f}"
+            )
+        print(
+            "driver = the httpx load process; server = uvicorn master + workers; postgres = backends of this "
+            "database; other = everything else on the machine (other users' jobs, kernel); idle-bg = machine "
+            "load just before the pass. CPU ms/request does not depend on how busy the machine was."
+        )
+        for sc in db["scenarios"]:
+            b = sc.get("breakdown")
+            if b:
+                line = (
+                    f"in-process stages, {sc['title']} (p50 ms): {b['store_call_name']} "
+                    f"{b['store_call']['p50_ms']} of which the driver's execute+fetch of its SQL "
+                    f"{b['driver_sql']['p50_ms']}"
+                )
+                if "python_find" in b:
+                    line += (
+                        f"; Python path for comparison: find() {b['python_find']['p50_ms']} + request_payload/orjson "
+                        f"{b['python_render']['p50_ms']}"
+                    )
+                print(line + f"; {b['bytes_mean']:,} bytes")
+            spy = sc.get("pyspy")
+            if spy and spy["samples"]:
+                parts = ", ".join(f"{k} {v}%" for k, v in spy["categories_pct"].items())
+                print(f"py-spy on the server, {sc['title']} ({spy['samples']} samples): {parts}")
+
+
+def machine_info() -> dict[str, Any]:
+    from importlib.metadata import version
+
+    mem = ""
+    with contextlib.suppress(OSError):
+        mem = Path("/proc/meminfo").read_text().split("\n", 1)[0].split(":", 1)[1].strip()
+    packages = {}
+    for name in ("fastapi", "starlette", "uvicorn", "sqlalchemy", "psycopg", "httpx", "orjson", "uvloop"):
+        with contextlib.suppress(Exception):
+            packages[name] = version(name)
+    return {
+        "cpu_count": os.cpu_count(),
+        "cpus_usable": len(os.sched_getaffinity(0)),
+        "memory": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "sqlite": sqlite3.sqlite_version,
+        "packages": packages,
+    }
+
+
+# -- command line -------------------------------------------------------------------------------------
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        description="Open311 API benchmark: the real server over HTTP on SQLite and PostgreSQL.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    p.add_argument("--db", choices=("sqlite", "postgres", "both"), default="both")
+    p.add_argument("--rows", type=int, default=None, help="generated requests (default 1,000,000; --quick 50,000)")
+    p.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients")
+    p.add_argument("--seconds", type=float, default=None, help="measured seconds per scenario (default 15; --quick 5)")
+    p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
+    p.add_argument("--server-workers", type=int, default=2, help="civicswitch serve --workers")
+    p.add_argument("--workdir", type=Path, default=REPO / "bench" / "results")
+    p.add_argument("--reuse", action="store_true", help="reuse a generated database of the same row count")
+    p.add_argument("--quick", action="store_true", help="smoke run: 50,000 rows, 5 s per scenario")
+    p.add_argument("--serial-seconds", type=float, default=None, help="one-client HTTP pass (default 3; --quick 2)")
+    p.add_argument("--db-seconds", type=float, default=None, help="in-process DB baseline (default 5; --quick 2)")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    p.add_argument("--load-indexes", choices=("after", "during"), default="after", help="build indexes after the load")
+    p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres", help="admin database URL")
+    p.add_argument("--nyc-data", type=Path, default=REPO.parent / "shared" / "data" / "nyc")
+    p.add_argument("--seed", type=int, default=311)
+    p.add_argument("--py-spy", action="store_true", help="profile the server workers with py-spy (list scenarios)")
+    p.add_argument("--idle-wait", type=float, default=20.0, help="wait up to this long for a quiet machine per pass")
+    p.add_argument("--load-only", action="store_true", help="generate (or reuse) the databases, run nothing")
+    p.add_argument(
+        "--code",
+        default=None,
+        metavar="REF",
+        help="benchmark the committed code at REF (git archive), not the work tree",
+    )
+    args = p.parse_args(argv)
+    args.rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
+    args.seconds = args.seconds if args.seconds is not None else (5.0 if args.quick else 15.0)
+    args.serial_seconds = args.serial_seconds if args.serial_seconds is not None else (2.0 if args.quick else 3.0)
+    args.db_seconds = args.db_seconds if args.db_seconds is not None else (2.0 if args.quick else 5.0)
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.workdir = args.workdir.resolve()
+    if args.rows < 1 or args.concurrency < 1 or args.seconds <= 0 or args.server_workers < 1:
+        p.error("--rows, --concurrency, --seconds and --server-workers must be positive")
+    for name in args.scenarios:
+        if name not in SCENARIOS:
+            p.error(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
+    if args.db in ("postgres", "both"):
+        loopback_only(args.pg_url)
+    return args
+
+
+def _git(*args: str) -> str:
+    """Read-only git (no optional index refresh)."""
+    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0"}
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, env=env, timeout=60, check=True)
+    return done.stdout.decode()
+
+
+def select_code(ref: str | None, workdir: Path) -> dict[str, Any]:
+    """The code under test: the working tree, or ``ref`` extracted with ``git archive`` (other people may be
+    editing the working tree while a run is going on). Must run before civicswitch is imported."""
+    info: dict[str, Any] = {}
+    with contextlib.suppress(Exception):
+        info["head"] = _git("rev-parse", "HEAD").strip()
+    if ref is None:
+        info["tree"] = str(REPO)
+        with contextlib.suppress(Exception):
+            info["uncommitted"] = [line[3:] for line in _git("status", "--porcelain", "--", "src").splitlines()]
+        return info
+    if "civicswitch" in sys.modules:
+        raise SystemExit("--code must be applied before civicswitch is imported")
+    sha = _git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+    root = workdir / f"code-{sha[:12]}"
+    if not (root / "src" / "civicswitch").is_dir():
+        tmp = workdir / f"code-{sha[:12]}.partial"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", "--format=tar", sha, "src", "scripts"],
+            capture_output=True,
+            timeout=120,
+            check=True,
+        )
+        subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, timeout=120, check=True)
+        tmp.rename(root)
+    src = str(root / "src")
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    CODE["root"] = root
+    info.update({"ref": ref, "commit": sha, "tree": str(root)})
+    return info
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--drive"] and len(argv) == 2:
+        return drive_main(Path(argv[1]))
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)
+    args.workdir.mkdir(parents=True, exist_ok=True)
+    command = shlex.join(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    machine = machine_info()
+    print(f"command: {command}")
+    print(
+        f"machine: {machine['cpu_count']} cores ({machine['cpus_usable']} usable), {machine['memory']} RAM, "
+        f"Python {machine['python']}, SQLite {machine['sqlite']}"
+    )
+    print(
+        f"note: the load driver (1 process), the server ({args.server_workers} workers) and the database all share "
+        f"these {machine['cpus_usable']} cores; the CPU table shows who used what"
+    )
+    code = select_code(args.code, args.workdir)
+    import civicswitch
+
+    where = Path(civicswitch.__file__).resolve().parent.parent
+    if code.get("ref"):
+        print(f"code under test: {code['ref']} = {code['commit'][:12]}, extracted to {where}")
+    else:
+        dirty = code.get("uncommitted") or []
+        print(f"code under test: working tree {where} (HEAD {code.get('head', '?')[:12]}, {len(dirty)} changed files)")
+    log("reading the real NYC 311 records")
+    rows, source = real_rows(args.nyc_data, args.workdir)
+    templates = templates_from(rows)
+    log(f"{len(templates):,} real records from {source}")
+    started = datetime.now(UTC)
+    report: dict[str, Any] = {
+        "command": command,
+        "started": started.isoformat(),
+        "machine": machine,
+        "settings": {
+            "rows": args.rows,
+            "concurrency": args.concurrency,
+            "seconds": args.seconds,
+            "warmup": args.warmup,
+            "serial_seconds": args.serial_seconds,
+            "db_seconds": args.db_seconds,
+            "server_workers": args.server_workers,
+            "scenarios": args.scenarios,
+            "load_indexes": args.load_indexes,
+            "seed": args.seed,
+        },
+        "source": source,
+        "code": code,
+        "databases": {},
+    }
+    failures: list[str] = []
+    out = args.workdir / f"open311_api-{started.strftime('%Y%m%d-%H%M%S')}.json"
+    status = 0
+    try:
+        for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+            report["databases"][kind] = run_database(kind, args, templates, source, failures)
+    except KeyboardInterrupt:
+        log("interrupted; the server was stopped")
+        report["interrupted"] = True
+        status = 130
+    finally:
+        report["failures"] = failures
+        report["finished"] = datetime.now(UTC).isoformat()
+        out.write_text(json.dumps(report, indent=1))
+    print_tables(report)
+    print(f"\nresults: {out}")
+    print(f"command: {command}")
+    if failures:
+        print("\n" + "!" * 100, file=sys.stderr)
+        print("BENCHMARK FAILED: more than 1% of requests were errors (non-2xx or no answer):", file=sys.stderr)
+        for failure in failures:
+            print(f"  - {failure}", file=sys.stderr)
+        print("!" * 100, file=sys.stderr)
+        return 1
+    return status
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
