@@ -24,6 +24,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.core.db import storable, unique_as_conflict
@@ -341,11 +342,21 @@ class SqlRequestStore:
         for key, value in pairs:
             args.extend((literal_column(f"'{key}'"), value))
         document = func.json_build_object(*args) if postgres else func.json_object(*args)
-        stmt = self._filtered(select(cast(document, String)), query).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+        page = self._filtered(
+            select(cast(document, String).label("doc"), sr.c.requested_at.label("at"), sr.c.id.label("id")), query
+        ).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
         if query.ids is None:
-            stmt = stmt.limit(query.limit).offset(query.offset)
-        rows = self._conn.execute(stmt).scalars().all()
-        return ("[" + ",".join(rows) + "]").encode("utf-8")
+            page = page.limit(query.limit).offset(query.offset)
+        rows = page.subquery("page")
+        # One aggregate row for the whole page: one fetch, one string, no per-row round trips into Python.
+        if postgres:
+            joined = func.string_agg(
+                rows.c.doc, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc())
+            )
+        else:
+            joined = func.group_concat(rows.c.doc, literal(",", String))  # rows arrive in the page's order
+        body = self._conn.execute(select(joined)).scalar()
+        return f"[{body or ''}]".encode()
 
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
