@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
@@ -78,6 +80,18 @@ def _client(row: Any) -> ApiClient:
     )
 
 
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_LOCKS_GUARD = threading.Lock()
+
+
+def _writer_lock(engine: Engine) -> threading.RLock:
+    with _LOCKS_GUARD:
+        lock = _WRITER_LOCKS.get(engine)
+        if lock is None:
+            lock = _WRITER_LOCKS[engine] = threading.RLock()
+        return lock
+
+
 class SqlUnitOfWork:
     """One connection and one transaction; nothing is written unless :meth:`commit` is called."""
 
@@ -89,10 +103,20 @@ class SqlUnitOfWork:
         self._engine = engine
         self._writing = writing
         self._conn: Connection | None = None
+        self._queued: threading.RLock | None = None
 
     def __enter__(self) -> Self:
         # The transaction begins on first use (autobegin); on SQLite a writing unit takes the lock then.
-        conn = self._engine.connect().execution_options(writing=self._writing)
+        # SQLite has one writer at a time: writers of this process queue on a lock first, in order, instead
+        # of polling the database lock with sleeps (which gave POSTs a long latency tail under load).
+        self._queued = _writer_lock(self._engine) if self._writing and self._engine.dialect.name == "sqlite" else None
+        if self._queued is not None:
+            self._queued.acquire()
+        try:
+            conn = self._engine.connect().execution_options(writing=self._writing)
+        except BaseException:
+            self._release()
+            raise
         self._conn = conn
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
@@ -108,6 +132,12 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+            self._release()
+
+    def _release(self) -> None:
+        if self._queued is not None:
+            self._queued.release()
+            self._queued = None
 
     def commit(self) -> None:
         assert self._conn is not None
