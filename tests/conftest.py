@@ -254,3 +254,9 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 @pytest.fixture
 def keys(loaded: dict[str, str]) -> dict[str, str]:
     return loaded
+
+
+@pytest.fixture
+def shared_data_dir() -> Path:
+    """../shared/data, or skip the test with the reason."""
+    return shared_data()

@@ -75,3 +75,30 @@ def test_demo_load_only__twice__loads_city_once(db_url: str) -> None:
     assert "0 imported now" in second.stdout and "demo app key" not in second.stdout
     with SqlUnitOfWork(make_engine(db_url), writing=False) as uow:
         assert uow.requests.count() > 15_000
+
+
+def test_areas_load_and_locate__csv_rows_get_one_column_per_layer(db_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    geojson = tmp_path / "zones.geojson"
+    geojson.write_text(
+        '{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"z":"north","label":"North"},'
+        '"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}]}'
+    )
+    loaded = runner.invoke(app, ["areas", "load", "zones", str(geojson), "--key", "z", "--name", "label"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "1 areas loaded" in loaded.output
+    located = runner.invoke(app, ["areas", "locate"], input="id,lat,long\n7,0.5,0.5\n8,5,5\n9,,\n")
+    assert located.exit_code == 0, located.output
+    assert located.stdout.splitlines() == ["id,lat,long,zones", "7,0.5,0.5,north", "8,5,5,", "9,,,"]
+
+
+def test_areas_load__bad_file__clear_error_and_nothing_loaded(db_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    bad = tmp_path / "bad.geojson"
+    bad.write_text('{"type":"FeatureCollection","features":[{"type":"Feature","properties":{},"geometry":null}]}')
+    result = runner.invoke(app, ["areas", "load", "zones", str(bad), "--key", "z"])
+    assert result.exit_code == 2
+    assert "feature 0: property 'z' (the key) is missing or empty" in result.output
+    assert "zones" not in runner.invoke(app, ["areas", "list"]).stdout
+    missing = runner.invoke(app, ["areas", "locate"], input="id,latitude\n1,2\n")
+    assert missing.exit_code == 2 and "lat and long columns" in missing.output

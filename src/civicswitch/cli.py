@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,7 +24,9 @@ from civicswitch.settings import Settings
 app = typer.Typer(help="Civic Switchboard: one 311 front door, every back office connected.", no_args_is_help=True)
 apikey = typer.Typer(help="Open311 API keys: one per client app or back end.", no_args_is_help=True)
 app.add_typer(apikey, name="apikey")
-err = Console(stderr=True)
+areas = typer.Typer(help="Area layers: boundaries used for routing and analytics.", no_args_is_help=True)
+app.add_typer(areas, name="areas")
+err = Console(stderr=True, soft_wrap=True)
 
 DEMO_DATABASE = "sqlite:///var/civicswitch-demo.db"
 
@@ -145,6 +149,92 @@ def apikey_revoke(client_id: Annotated[int, typer.Argument(help="Client id from 
     if not done:
         _fail(f"no active client with id {client_id}")
     err.print(f"revoked client {client_id}")
+
+
+@areas.command("load")
+def areas_load(
+    layer: Annotated[str, typer.Argument(help="Layer name, e.g. boroughs (a-z, 0-9, _ and -)")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection (WGS84)", exists=True, dir_okay=False)],
+    key: Annotated[str, typer.Option("--key", help="Feature property holding each area's key")],
+    name: Annotated[str | None, typer.Option("--name", help="Feature property holding its display name")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option("--valid-from", help="Date this version takes effect (keeps the previous one)")
+    ] = None,
+) -> None:
+    """Load (or replace) a layer. Invalid geometries are repaired; the layer loads whole or not at all."""
+    from civicswitch.catalog.handlers import load_layer
+    from civicswitch.core.timefmt import parse_datetime
+
+    settings = Settings()
+    _logging(settings.log_level)
+    try:
+        since = parse_datetime(valid_from) if valid_from else None
+        loaded = load_layer(
+            SqlUnitOfWork(make_engine(settings.database_url)), layer, file.read_bytes(),
+            key_property=key, name_property=name, valid_from=since,
+        )  # fmt: skip
+    except ValueError as exc:
+        _fail(f"--valid-from: {exc}")
+        return
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    since_text = f", valid from {loaded.valid_from:%Y-%m-%d}" if loaded.valid_from else ""
+    err.print(f"layer {loaded.layer}: {loaded.areas} areas loaded ({loaded.repaired} repaired){since_text}")
+
+
+@areas.command("list")
+def areas_list() -> None:
+    """Layers and their current areas."""
+    with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
+        layers = uow.catalog.layers()
+        stored = uow.catalog.areas()
+    out = Console()
+    for layer in layers:
+        mine = [a for a in stored if a.layer == layer.name]
+        current = [a for a in mine if a.valid_to is None]
+        out.print(f"{layer.name}\t{len(current)} areas\t{len(mine) - len(current)} retired\tkey={layer.key_property}")
+
+
+@areas.command("locate")
+def areas_locate(
+    file: Annotated[Path | None, typer.Argument(help="CSV with lat and long columns (default: stdin)")] = None,
+    layer: Annotated[list[str] | None, typer.Option("--layer", help="Only these layers (repeat)")] = None,
+) -> None:
+    """Add one column per layer (the area key, empty where none) to CSV rows that have lat/long columns."""
+    import csv
+    import sys
+
+    from civicswitch.routing.geography import load_index
+
+    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
+    handle = file.open(newline="", encoding="utf-8") if file else sys.stdin
+    try:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        if "lat" not in fields or "long" not in fields:
+            _fail("the CSV needs lat and long columns")
+        rows = list(reader)
+    finally:
+        if file:
+            handle.close()
+    lats: list[float] = []
+    longs: list[float] = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            lats.append(float(row["lat"]) if row["lat"] else math.nan)
+            longs.append(float(row["long"]) if row["long"] else math.nan)
+        except ValueError:
+            _fail(f"line {line}: lat/long must be decimal numbers, got {row['lat']!r}, {row['long']!r}")
+    try:
+        found = index.locate_keys(lats, longs, layer or None)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=[*fields, *[n for n in found if n not in fields]])
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        writer.writerow({**row, **{name: keys[i] for name, keys in found.items()}})
 
 
 def _safe_url(url: str) -> str:

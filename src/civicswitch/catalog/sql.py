@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+import shapely
+from sqlalchemy import Connection, delete, func, insert, select, update
 
+from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import (
     Attribute,
     AttributeValue,
@@ -17,7 +21,8 @@ from civicswitch.catalog.model import (
     ServiceType,
     sla_notice,
 )
-from civicswitch.catalog.tables import bodies, service_attributes, services
+from civicswitch.catalog.tables import area_layers, bodies, service_attributes, services
+from civicswitch.catalog.tables import areas as areas_table
 from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
 
@@ -149,3 +154,62 @@ class SqlCatalogStore:
             )
             for r in rows
         ]
+
+    # -- areas ---------------------------------------------------------------------------------------
+    def add_layer_version(self, layer: AreaLayer, areas: Sequence[Area], valid_from: datetime | None) -> AreaLayer:
+        values = {"name": layer.name, "key_property": layer.key_property, "name_property": layer.name_property}
+        layer_id = self._conn.execute(select(area_layers.c.id).where(area_layers.c.name == layer.name)).scalar()
+        if layer_id is None:
+            layer_id = self._conn.execute(insert(area_layers).values(values).returning(area_layers.c.id)).scalar_one()
+        else:
+            self._conn.execute(update(area_layers).where(area_layers.c.id == layer_id).values(values))
+        current = (areas_table.c.layer_id == layer_id) & areas_table.c.valid_to.is_(None)
+        if valid_from is None:
+            self._conn.execute(delete(areas_table).where(current))
+        else:
+            latest = self._conn.execute(select(func.max(areas_table.c.valid_from)).where(current)).scalar()
+            if latest is not None and latest >= valid_from:
+                raise Invalid(
+                    f"layer {layer.name}: a version valid from {latest:%Y-%m-%d} is loaded; a new version must "
+                    "start later",
+                    field="valid_from",
+                )
+            self._conn.execute(update(areas_table).where(current).values(valid_to=valid_from))
+        if areas:
+            self._conn.execute(
+                insert(areas_table),
+                [
+                    {
+                        "layer_id": layer_id, "key": a.key, "name": a.name, "valid_from": valid_from,
+                        "valid_to": None, "geometry": shapely.to_wkb(a.geometry), "repaired": a.repaired,
+                    }
+                    for a in areas
+                ],
+            )  # fmt: skip
+        return AreaLayer(layer.name, layer.key_property, layer.name_property, id=layer_id)
+
+    def areas_version(self) -> tuple[int, int]:
+        count, top = self._conn.execute(select(func.count(), func.max(areas_table.c.id))).one()
+        return int(count), int(top or 0)
+
+    def layers(self) -> list[AreaLayer]:
+        rows = self._conn.execute(select(area_layers).order_by(area_layers.c.name))
+        return [AreaLayer(r.name, r.key_property, r.name_property, id=r.id) for r in rows]
+
+    def areas(self, layer: str | None = None) -> list[Area]:
+        query = (
+            select(areas_table, area_layers.c.name.label("layer"))
+            .join(area_layers, area_layers.c.id == areas_table.c.layer_id)
+            .order_by(
+                area_layers.c.name, areas_table.c.key, areas_table.c.valid_from.asc().nulls_first(), areas_table.c.id
+            )
+        )
+        if layer is not None:
+            query = query.where(area_layers.c.name == layer)
+        return [
+            Area(
+                layer=r.layer, key=r.key, name=r.name, geometry=shapely.from_wkb(r.geometry), valid_from=r.valid_from,
+                valid_to=r.valid_to, repaired=r.repaired, id=r.id,
+            )
+            for r in self._conn.execute(query)
+        ]  # fmt: skip

@@ -8,15 +8,18 @@ from sqlalchemy import (
     Column,
     Float,
     ForeignKey,
+    Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 
-from civicswitch.core.db import metadata
+from civicswitch.core.db import UTCDateTime, metadata
 
 bodies = Table(
     "bodies",
@@ -58,4 +61,28 @@ service_attributes = Table(
     Column("datatype_description", Text, nullable=False, server_default=""),
     Column("values", JSON, nullable=False),
     UniqueConstraint("service_id", "code"),
+)
+
+area_layers = Table(
+    "area_layers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(64), nullable=False, unique=True),
+    Column("key_property", String(100), nullable=False),
+    Column("name_property", String(100), nullable=True),
+)
+
+areas = Table(
+    "areas",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("layer_id", Integer, ForeignKey("area_layers.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(100), nullable=False),
+    Column("name", String(200), nullable=False),
+    # A version of the area is in force from valid_from (inclusive) to valid_to (exclusive); open ends are null.
+    Column("valid_from", UTCDateTime, nullable=True),
+    Column("valid_to", UTCDateTime, nullable=True),
+    Column("geometry", LargeBinary, nullable=False),  # WKB, WGS84 lon/lat, made valid at load
+    Column("repaired", Boolean, nullable=False, server_default=false()),
+    Index("ix_areas_layer_key", "layer_id", "key", "valid_from"),
 )

@@ -13,6 +13,7 @@ from typing import Self
 
 import orjson
 
+from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.core.errors import Conflict, Invalid
@@ -31,6 +32,8 @@ class MemoryDatabase:
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
     clients: dict[int, ApiClient] = field(default_factory=dict)
+    layers: dict[str, AreaLayer] = field(default_factory=dict)
+    areas: list[Area] = field(default_factory=list)
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
 
     def take_id(self, kind: str) -> int:
@@ -72,6 +75,42 @@ class MemoryCatalogStore:
 
     def service(self, code: str) -> Service | None:
         return self._db.services.get(code)
+
+    def add_layer_version(self, layer: AreaLayer, areas: Sequence[Area], valid_from: datetime | None) -> AreaLayer:
+        existing = self._db.layers.get(layer.name)
+        stored = dataclasses.replace(layer, id=existing.id if existing else self._db.take_id("layer"))
+        current = [a for a in self._db.areas if a.layer == layer.name and a.valid_to is None]
+        if valid_from is None:
+            self._db.areas = [a for a in self._db.areas if a not in current]
+        else:
+            latest = max((a.valid_from for a in current if a.valid_from is not None), default=None)
+            if latest is not None and latest >= valid_from:
+                raise Invalid(
+                    f"layer {layer.name}: a version valid from {latest:%Y-%m-%d} is loaded; a new version must "
+                    "start later",
+                    field="valid_from",
+                )
+            self._db.areas = [
+                dataclasses.replace(a, valid_to=valid_from) if a in current else a for a in self._db.areas
+            ]
+        self._db.layers[layer.name] = stored
+        for a in areas:
+            self._db.areas.append(
+                dataclasses.replace(
+                    a, layer=layer.name, valid_from=valid_from, valid_to=None, id=self._db.take_id("area")
+                )
+            )
+        return stored
+
+    def areas_version(self) -> tuple[int, int]:
+        return len(self._db.areas), max((a.id or 0 for a in self._db.areas), default=0)
+
+    def layers(self) -> list[AreaLayer]:
+        return [self._db.layers[k] for k in sorted(self._db.layers)]
+
+    def areas(self, layer: str | None = None) -> list[Area]:
+        found = [a for a in self._db.areas if layer is None or a.layer == layer]
+        return sorted(found, key=lambda a: (a.layer, a.key, a.valid_from is not None, a.valid_from or 0, a.id or 0))
 
 
 class MemoryRequestStore:

@@ -8,6 +8,7 @@ from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
+from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.requests.model import Contact, Event, ServiceRequest
@@ -36,6 +37,19 @@ class CatalogStore(Protocol):
 
     def services(self, *, include_inactive: bool = False) -> list[Service]: ...
     def service(self, code: str) -> Service | None: ...
+    def add_layer_version(self, layer: AreaLayer, areas: Sequence[Area], valid_from: datetime | None) -> AreaLayer:
+        """Store a layer's areas. Without ``valid_from`` they replace the current version; with it, the current
+        version ends at ``valid_from`` and the new one starts there (history is kept)."""
+        ...
+
+    def layers(self) -> list[AreaLayer]: ...
+    def areas_version(self) -> tuple[int, int]:
+        """A cheap fingerprint of the stored areas (changes whenever a layer is loaded)."""
+        ...
+
+    def areas(self, layer: str | None = None) -> list[Area]:
+        """Every stored version of every area (of one layer), ordered by layer, key and valid_from."""
+        ...
 
 
 class RequestStore(Protocol):

@@ -15,6 +15,7 @@ from civicswitch.core.errors import NotFound
 from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.settings import Settings
 from civicswitch.web import errors, pages
+from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
 from civicswitch.web.open311.routes import router as open311_router
 
@@ -42,6 +43,7 @@ def create_app(
     app.state.engine = engine
     errors.install(app)
     app.include_router(open311_router)
+    app.include_router(api_router)
     app.include_router(pages.router)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Request
 
 from civicswitch.core.clock import Clock
 from civicswitch.core.ports import UnitOfWork
+from civicswitch.routing.geography import AreaIndex, IndexCache
 from civicswitch.settings import Settings
 
 
@@ -19,12 +20,17 @@ class AppContext:
     make_reader: Callable[[], UnitOfWork]
     make_writer: Callable[[], UnitOfWork]
     changeset: str
+    areas: IndexCache = field(default_factory=IndexCache)
 
     def reader(self) -> UnitOfWork:
         return self.make_reader()
 
     def writer(self) -> UnitOfWork:
         return self.make_writer()
+
+    def area_index(self) -> AreaIndex:
+        """The areas in force now; rebuilt only after a layer is loaded."""
+        return self.areas.get(self.reader())
 
 
 def context(request: Request) -> AppContext:

@@ -1,0 +1,1 @@
+"""Geography (point → areas → body) and, later, duplicate detection."""

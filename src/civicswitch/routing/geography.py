@@ -1,0 +1,130 @@
+"""Point → areas, for every layer at once. Geometry lives in the app (shapely 2, one STRtree per layer), so the
+same code serves SQLite and PostgreSQL and bulk lookups are vectorised."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from civicswitch.catalog.areas import Area
+from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.ports import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    key: str
+    name: str
+
+
+class _Layer:
+    def __init__(self, areas: Sequence[Area]) -> None:
+        self.keys = [a.key for a in areas]
+        self.names = [a.name for a in areas]
+        geometries = np.array([a.geometry for a in areas], dtype=object)
+        shapely.prepare(geometries)
+        self.tree = shapely.STRtree(geometries)
+
+    def locate(self, points: NDArray[np.object_]) -> NDArray[np.int64]:
+        """For each point, the index of the area holding it (the first on a shared border), or -1."""
+        found = np.full(len(points), -1, dtype=np.int64)
+        pairs = self.tree.query(points, predicate="intersects")
+        if pairs.shape[1]:
+            # Several hits for one point (a shared border): keep the lowest area index, deterministically.
+            order = np.lexsort((pairs[1], pairs[0]))
+            point_idx, area_idx = pairs[0][order], pairs[1][order]
+            first = np.ones(len(point_idx), dtype=bool)
+            first[1:] = point_idx[1:] != point_idx[:-1]
+            found[point_idx[first]] = area_idx[first]
+        return found
+
+
+def _points(lats: Sequence[float], longs: Sequence[float]) -> NDArray[np.object_]:
+    if len(lats) != len(longs):
+        raise Invalid("as many latitudes as longitudes are needed")
+    made = shapely.points(np.asarray(longs, dtype=float), np.asarray(lats, dtype=float))
+    return np.atleast_1d(np.asarray(made, dtype=object))
+
+
+class AreaIndex:
+    """The areas in force at one time (``at``; None = the current versions), by layer."""
+
+    def __init__(self, areas: Sequence[Area], *, at: datetime | None = None) -> None:
+        by_layer: dict[str, list[Area]] = {}
+        for area in areas:
+            if area.in_force(at):
+                by_layer.setdefault(area.layer, []).append(area)
+        self._layers = {name: _Layer(found) for name, found in sorted(by_layer.items())}
+
+    @property
+    def layers(self) -> list[str]:
+        return list(self._layers)
+
+    def _chosen(self, layers: Sequence[str] | None) -> list[str]:
+        if layers is None:
+            return self.layers
+        unknown = [name for name in layers if name not in self._layers]
+        if unknown:
+            known = ", ".join(self.layers) or "none loaded"
+            raise NotFound(f"unknown layer {', '.join(map(repr, unknown))}; layers: {known}", field="layer")
+        return list(layers)
+
+    def locate(self, lat: float, long: float, layers: Sequence[str] | None = None) -> dict[str, Hit | None]:
+        """The area of each layer that holds the point (None where no area of the layer does)."""
+        found = self.locate_many([lat], [long], layers)
+        return {name: hits[0] for name, hits in found.items()}
+
+    def locate_many(
+        self, lats: Sequence[float], longs: Sequence[float], layers: Sequence[str] | None = None
+    ) -> dict[str, list[Hit | None]]:
+        """Vectorised :meth:`locate` for many points."""
+        points = _points(lats, longs)
+        out: dict[str, list[Hit | None]] = {}
+        for name in self._chosen(layers):
+            layer = self._layers[name]
+            hits = layer.locate(points)
+            out[name] = [None if i < 0 else Hit(layer.keys[i], layer.names[i]) for i in hits.tolist()]
+        return out
+
+    def locate_keys(
+        self, lats: Sequence[float], longs: Sequence[float], layers: Sequence[str] | None = None
+    ) -> dict[str, list[str]]:
+        """Like :meth:`locate_many`, giving only the area keys ("" where none): the bulk CSV path."""
+        points = _points(lats, longs)
+        out: dict[str, list[str]] = {}
+        for name in self._chosen(layers):
+            layer = self._layers[name]
+            keys = np.array([*layer.keys, ""], dtype=object)
+            out[name] = keys[layer.locate(points)].tolist()  # -1 picks the trailing ""
+        return out
+
+
+def load_index(uow: UnitOfWork, *, at: datetime | None = None) -> AreaIndex:
+    with uow:
+        return AreaIndex(uow.catalog.areas(), at=at)
+
+
+class IndexCache:
+    """One process's current :class:`AreaIndex`, rebuilt only when the stored areas change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: tuple[int, int] | None = None
+        self._index: AreaIndex | None = None
+
+    def get(self, uow: UnitOfWork) -> AreaIndex:
+        with uow:
+            version = uow.catalog.areas_version()
+            if self._index is not None and version == self._version:
+                return self._index
+            with self._lock:
+                if self._index is None or version != self._version:
+                    self._index = AreaIndex(uow.catalog.areas())
+                    self._version = version
+                return self._index

@@ -1,0 +1,1 @@
+"""Civic Switchboard's own REST API (``/api/v1``)."""
