@@ -102,3 +102,45 @@ def test_areas_load__bad_file__clear_error_and_nothing_loaded(db_url: str, tmp_p
     assert "zones" not in runner.invoke(app, ["areas", "list"]).stdout
     missing = runner.invoke(app, ["areas", "locate"], input="id,latitude\n1,2\n")
     assert missing.exit_code == 2 and "lat and long columns" in missing.output
+
+
+def test_catalog_import_export_and_routing_explain(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    zones = tmp_path / "zones.geojson"
+    zones.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"z": z},
+                     "geometry": {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]}}
+                    for z, x in (("west", 0), ("east", 1))
+                ],
+            }
+        )
+    )  # fmt: skip
+    assert runner.invoke(app, ["areas", "load", "zones", str(zones), "--key", "z"]).exit_code == 0
+    document = {
+        "bodies": [{"code": "WEST", "name": "West works"}, {"code": "EAST", "name": "East works"}],
+        "services": [{"code": "pothole", "name": "Pothole", "body": "WEST"}],
+        "routing_rules": [{"service": "pothole", "layer": "zones", "area": "east", "body": "EAST"}],
+    }
+    catalog_file = tmp_path / "catalog.json"
+    catalog_file.write_text(json.dumps(document))
+    imported = runner.invoke(app, ["catalog", "import", str(catalog_file)])
+    assert imported.exit_code == 0, imported.output
+    assert "2 bodies, 1 services, routing rules: 1" in imported.output
+    exported = json.loads(runner.invoke(app, ["catalog", "export"]).stdout)
+    assert exported["routing_rules"] == [
+        {"service": "pothole", "layer": "zones", "area": "east", "body": "EAST", "priority": 0}
+    ]
+    east = runner.invoke(app, ["routing", "explain", "--service", "pothole", "--lat", "0.5", "--long", "1.5"])
+    assert "body: EAST" in east.stdout and "zones=east" in east.stdout
+    west = runner.invoke(app, ["routing", "explain", "--service", "pothole", "--lat", "0.5", "--long", "0.5"])
+    assert "body: WEST (no rule matches" in west.stdout
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({**document, "routing_rules": [{"layer": "nowhere", "body": "EAST"}]}))
+    refused = runner.invoke(app, ["catalog", "import", str(bad)])
+    assert refused.exit_code == 2 and "unknown layer 'nowhere'" in refused.output

@@ -26,6 +26,10 @@ apikey = typer.Typer(help="Open311 API keys: one per client app or back end.", n
 app.add_typer(apikey, name="apikey")
 areas = typer.Typer(help="Area layers: boundaries used for routing and analytics.", no_args_is_help=True)
 app.add_typer(areas, name="areas")
+catalog = typer.Typer(help="The catalog file: bodies, services and routing rules.", no_args_is_help=True)
+app.add_typer(catalog, name="catalog")
+routing = typer.Typer(help="Routing rules: which body owns a service where.", no_args_is_help=True)
+app.add_typer(routing, name="routing")
 err = Console(stderr=True, soft_wrap=True)
 
 DEMO_DATABASE = "sqlite:///var/civicswitch-demo.db"
@@ -235,6 +239,81 @@ def areas_locate(
     writer.writeheader()
     for i, row in enumerate(rows):
         writer.writerow({**row, **{name: keys[i] for name, keys in found.items()}})
+
+
+@catalog.command("import")
+def catalog_import(
+    file: Annotated[Path, typer.Argument(help="Catalog JSON (bodies, services, routing_rules)", exists=True)],
+) -> None:
+    """Load a catalog file: bodies and services are upserted; routing_rules, when present, replace the rules."""
+    import json
+
+    from civicswitch.catalog.loader import load_catalog
+
+    try:
+        document = json.loads(file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        _fail(f"{file} is not JSON: {exc}")
+        return
+    if not isinstance(document, dict):
+        _fail(f"{file}: expected a JSON object with bodies and services")
+        return
+    try:
+        bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    rules = len(document.get("routing_rules") or []) if "routing_rules" in document else "unchanged"
+    err.print(f"catalog loaded: {bodies_n} bodies, {services_n} services, routing rules: {rules}")
+
+
+@catalog.command("export")
+def catalog_export() -> None:
+    """Print the catalog (bodies, services, routing rules) as JSON, for version control."""
+    import json
+
+    from civicswitch.catalog.loader import export_catalog
+
+    document = export_catalog(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
+    print(json.dumps(document, indent=1, ensure_ascii=False))
+
+
+@routing.command("list")
+def routing_list() -> None:
+    """The routing rules, strongest first."""
+    with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
+        rules = uow.catalog.rules()
+    out = Console(soft_wrap=True)
+    for rule in sorted(rules, key=lambda r: r.rank, reverse=True):
+        out.print(rule.describe())
+
+
+@routing.command("explain")
+def routing_explain(
+    service: Annotated[str, typer.Option(help="Service code")],
+    lat: Annotated[float, typer.Option(help="WGS84 latitude")],
+    long: Annotated[float, typer.Option(help="WGS84 longitude")],
+) -> None:
+    """Which body a request for SERVICE at LAT/LONG goes to, and the rule that decides."""
+    from civicswitch.routing.geography import load_index
+    from civicswitch.routing.rules import decide
+
+    engine = make_engine(Settings().database_url)
+    index = load_index(SqlUnitOfWork(engine, writing=False))
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        known = uow.catalog.service(service)
+        rules = uow.catalog.rules()
+    if known is None:
+        _fail(f"unknown service {service!r}")
+        return
+    areas_here = {name: None if hit is None else hit.key for name, hit in index.locate(lat, long).items()}
+    decision = decide(service, areas_here, rules)
+    out = Console(soft_wrap=True)
+    out.print("areas: " + (", ".join(f"{k}={v}" for k, v in areas_here.items() if v) or "none"))
+    if decision.rule is not None:
+        out.print(f"body: {decision.body} (rule: {decision.rule.describe()})")
+    else:
+        out.print(f"body: {known.body_code or 'none'} (no rule matches: the service's default owner)")
 
 
 def _safe_url(url: str) -> str:

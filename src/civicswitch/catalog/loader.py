@@ -8,6 +8,7 @@ from typing import Any
 from civicswitch.catalog.model import Attribute, AttributeValue, Body, BodyKind, Datatype, Service, ServiceType
 from civicswitch.core.errors import Invalid
 from civicswitch.core.ports import UnitOfWork
+from civicswitch.routing.rules import check_rules, parse_rules, rule_document
 
 
 def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
@@ -26,6 +27,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 type=ServiceType(s.get("type", "realtime")),
                 body_code=s.get("body"),
                 sla_hours=s.get("sla_hours"),
+                active=bool(s.get("active", True)),
                 attributes=tuple(
                     Attribute(
                         code=a["code"],
@@ -52,12 +54,51 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
 
 
 def load_catalog(uow: UnitOfWork, data: Mapping[str, Any]) -> tuple[int, int]:
-    """Upsert every body and service of ``data`` in one transaction; returns (bodies, services)."""
+    """Upsert every body and service of ``data`` and, when the document has ``routing_rules``, replace the
+    routing rules — all in one transaction; returns (bodies, services)."""
     bodies, services = parse_catalog(data)
+    rules = parse_rules(data.get("routing_rules")) if "routing_rules" in data else None
     with uow:
         for body in bodies:
             uow.catalog.add_body(body)
         for service in services:
             uow.catalog.add_service(service)
+        if rules is not None:
+            check_rules(
+                rules,
+                services={s.code for s in uow.catalog.services(include_inactive=True)},
+                bodies={b.code for b in uow.catalog.bodies()},
+                areas=uow.catalog.areas(),
+            )
+            uow.catalog.replace_rules(rules)
         uow.commit()
     return len(bodies), len(services)
+
+
+def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
+    """The catalog as a document ``load_catalog`` takes back: bodies, services and routing rules."""
+    with uow:
+        bodies = uow.catalog.bodies()
+        services = uow.catalog.services(include_inactive=True)
+        rules = uow.catalog.rules()
+    return {
+        "bodies": [{"code": b.code, "name": b.name, "kind": str(b.kind)} for b in bodies],
+        "services": [
+            {
+                "code": s.code, "name": s.name, "description": s.description, "group": s.group,
+                "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
+                "active": s.active,
+                "attributes": [
+                    {
+                        "code": a.code, "description": a.description, "datatype": str(a.datatype),
+                        "required": a.required, "variable": a.variable, "order": a.order,
+                        "datatype_description": a.datatype_description,
+                        **({"values": [{"key": v.key, "name": v.name} for v in a.values]} if a.values else {}),
+                    }
+                    for a in s.attributes
+                ],
+            }
+            for s in services
+        ],
+        "routing_rules": [rule_document(r) for r in rules],
+    }  # fmt: skip

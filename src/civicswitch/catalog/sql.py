@@ -21,10 +21,11 @@ from civicswitch.catalog.model import (
     ServiceType,
     sla_notice,
 )
-from civicswitch.catalog.tables import area_layers, bodies, service_attributes, services
+from civicswitch.catalog.tables import area_layers, bodies, routing_rules, service_attributes, services
 from civicswitch.catalog.tables import areas as areas_table
 from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
+from civicswitch.routing.rules import RoutingRule
 
 
 class SqlCatalogStore:
@@ -213,3 +214,39 @@ class SqlCatalogStore:
             )
             for r in self._conn.execute(query)
         ]  # fmt: skip
+
+    # -- routing rules ---------------------------------------------------------------------------------
+    def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
+        self._conn.execute(delete(routing_rules))
+        if not rules:
+            return
+        body_ids = {k: v for k, v in self._conn.execute(select(bodies.c.code, bodies.c.id))}
+        layer_ids = {k: v for k, v in self._conn.execute(select(area_layers.c.name, area_layers.c.id))}
+        service_ids = {k: v for k, v in self._conn.execute(select(services.c.code, services.c.id))}
+        try:
+            rows = [
+                {
+                    "body_id": body_ids[r.body], "layer_id": layer_ids[r.layer], "area_key": r.area,
+                    "service_id": None if r.service is None else service_ids[r.service], "priority": r.priority,
+                }
+                for r in rules
+            ]  # fmt: skip
+        except KeyError as exc:
+            raise Invalid(f"routing rule names unknown {exc.args[0]!r}") from None
+        self._conn.execute(insert(routing_rules), rows)
+
+    def rules(self) -> list[RoutingRule]:
+        query = (
+            select(
+                routing_rules.c.id, bodies.c.code.label("body"), area_layers.c.name.label("layer"),
+                routing_rules.c.area_key, services.c.code.label("service"), routing_rules.c.priority,
+            )
+            .join(bodies, bodies.c.id == routing_rules.c.body_id)
+            .join(area_layers, area_layers.c.id == routing_rules.c.layer_id)
+            .outerjoin(services, services.c.id == routing_rules.c.service_id)
+            .order_by(routing_rules.c.id)
+        )  # fmt: skip
+        return [
+            RoutingRule(body=r.body, layer=r.layer, area=r.area_key, service=r.service, priority=r.priority, id=r.id)
+            for r in self._conn.execute(query)
+        ]

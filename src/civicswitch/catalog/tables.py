@@ -86,3 +86,14 @@ areas = Table(
     Column("repaired", Boolean, nullable=False, server_default=false()),
     Index("ix_areas_layer_key", "layer_id", "key", "valid_from"),
 )
+
+routing_rules = Table(
+    "routing_rules",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("body_id", Integer, ForeignKey("bodies.id"), nullable=False),
+    Column("layer_id", Integer, ForeignKey("area_layers.id"), nullable=False),
+    Column("area_key", String(100), nullable=True),  # null: any area of the layer
+    Column("service_id", Integer, ForeignKey("services.id"), nullable=True),  # null: every service
+    Column("priority", Integer, nullable=False, server_default="0"),
+)

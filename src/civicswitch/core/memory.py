@@ -21,6 +21,7 @@ from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStor
 from civicswitch.requests.model import Contact, Event, ServiceRequest
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.routing.rules import RoutingRule
 
 
 @dataclass
@@ -34,6 +35,7 @@ class MemoryDatabase:
     clients: dict[int, ApiClient] = field(default_factory=dict)
     layers: dict[str, AreaLayer] = field(default_factory=dict)
     areas: list[Area] = field(default_factory=list)
+    rules: list[RoutingRule] = field(default_factory=list)
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
 
     def take_id(self, kind: str) -> int:
@@ -104,6 +106,21 @@ class MemoryCatalogStore:
 
     def areas_version(self) -> tuple[int, int]:
         return len(self._db.areas), max((a.id or 0 for a in self._db.areas), default=0)
+
+    def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
+        for r in rules:
+            unknown = (
+                r.body if r.body not in self._db.bodies
+                else r.layer if r.layer not in self._db.layers
+                else r.service if r.service is not None and r.service not in self._db.services
+                else None
+            )  # fmt: skip
+            if unknown is not None:
+                raise Invalid(f"routing rule names unknown {unknown!r}")
+        self._db.rules = [dataclasses.replace(r, id=self._db.take_id("rule")) for r in rules]
+
+    def rules(self) -> list[RoutingRule]:
+        return list(self._db.rules)
 
     def layers(self) -> list[AreaLayer]:
         return [self._db.layers[k] for k in sorted(self._db.layers)]

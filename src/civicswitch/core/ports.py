@@ -13,6 +13,7 @@ from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.requests.model import Contact, Event, ServiceRequest
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.routing.rules import RoutingRule
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,11 @@ class CatalogStore(Protocol):
         ...
 
     def layers(self) -> list[AreaLayer]: ...
+    def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
+        """Replace every routing rule (they are checked by the caller against bodies, services and layers)."""
+        ...
+
+    def rules(self) -> list[RoutingRule]: ...
     def areas_version(self) -> tuple[int, int]:
         """A cheap fingerprint of the stored areas (changes whenever a layer is loaded)."""
         ...

@@ -1,8 +1,8 @@
-"""area layers
+"""area layers and routing rules
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 14:58:55.009007
+Create Date: 2026-11-28 15:03:42.477726
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+
     op.create_table(
         "area_layers",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -46,8 +47,24 @@ def upgrade() -> None:
     with op.batch_alter_table("areas", schema=None) as batch_op:
         batch_op.create_index("ix_areas_layer_key", ["layer_id", "key", "valid_from"], unique=False)
 
+    op.create_table(
+        "routing_rules",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("body_id", sa.Integer(), nullable=False),
+        sa.Column("layer_id", sa.Integer(), nullable=False),
+        sa.Column("area_key", sa.String(length=100), nullable=True),
+        sa.Column("service_id", sa.Integer(), nullable=True),
+        sa.Column("priority", sa.Integer(), server_default="0", nullable=False),
+        sa.ForeignKeyConstraint(["body_id"], ["bodies.id"], name=op.f("fk_routing_rules_body_id_bodies")),
+        sa.ForeignKeyConstraint(["layer_id"], ["area_layers.id"], name=op.f("fk_routing_rules_layer_id_area_layers")),
+        sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_routing_rules_service_id_services")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_rules")),
+    )
+
 
 def downgrade() -> None:
+
+    op.drop_table("routing_rules")
     with op.batch_alter_table("areas", schema=None) as batch_op:
         batch_op.drop_index("ix_areas_layer_key")
 
