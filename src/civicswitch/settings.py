@@ -21,6 +21,10 @@ class Settings(BaseSettings):
         default=False, description="Answer 404 to a non-empty jurisdiction_id other than ours"
     )
     jurisdiction_name: str = "Civic Switchboard"
+    coverage_layer: str = Field(
+        default="",
+        description="Area layer whose areas are this jurisdiction; set it to route requests by location",
+    )
     timezone: str = Field(default="UTC", description="IANA zone for dates shown to people (APIs stay in UTC)")
     public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
     contact: str = "311 Open Data team, open311@example.gov"

@@ -215,6 +215,7 @@ class MemoryRequestStore:
             attributes=copy.deepcopy(r.attributes),
             source_ref=r.source_ref,
             sla_hours=service.sla_hours,
+            areas=copy.deepcopy(r.areas),
         )
 
     def find(self, query: RequestQuery) -> list[RequestView]:

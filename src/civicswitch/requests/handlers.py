@@ -19,6 +19,7 @@ from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.commands import PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, ServiceRequest, Status
+from civicswitch.routing.intake import Geography, referral_note, route
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,13 @@ def check_media_url(url: str) -> str:
     return url
 
 
-def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Limits = Limits()) -> SubmitResult:
+def submit_request(
+    uow: UnitOfWork,
+    clock: Clock,
+    cmd: SubmitRequest,
+    limits: Limits = Limits(),
+    geography: Geography | None = None,
+) -> SubmitResult:
     """POST Service Request: validate everything first, then write the request, its media and timeline."""
     with uow:
         client = authenticate(uow, cmd.api_key, Scope.SUBMIT)
@@ -94,6 +101,10 @@ def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Li
             accept_upload(u, max_bytes=limits.max_media_bytes, allowed=limits.media_types, at=now) for u in cmd.uploads
         ]
         media_url = f"/media/{stored_media[0].id}" if stored_media else (media_urls[0] if media_urls else None)
+        routing = None
+        if geography is not None and lat is not None and long is not None:
+            bodies = {b.code: b for b in uow.catalog.bodies()}
+            routing = route(service, lat, long, geography, uow.catalog.rules(), bodies)
         request = ServiceRequest(
             service_code=service.code,
             requested_at=now,
@@ -106,7 +117,8 @@ def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Li
             zipcode=_text(cmd.zipcode, "zipcode", 20),
             media_url=media_url,
             attributes=attributes,
-            body_code=service.body_code,
+            body_code=routing.body if routing else service.body_code,
+            areas=routing.areas if routing else None,
             expected_at=None if service.sla_hours is None else now + timedelta(hours=service.sla_hours),
             client_id=client.id,
             device_id=_text(cmd.device_id, "device_id", 200),
@@ -114,6 +126,10 @@ def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Li
             token=secrets.token_urlsafe(16) if service.type == ServiceType.BATCH else None,
         )
         request.record_submission(now, client_id=client.id)
+        if routing is not None:
+            request.record_routing(now, routing.note(), rule=routing.rule.describe() if routing.rule else None)
+            if routing.referred_to is not None:
+                request.transition(Status.CLOSED, now, reason=CloseReason.REFERRED, note=referral_note(routing))
         for extra in media_urls[1:] if not stored_media else media_urls:
             request.add_note(now, "Additional media", media_url=extra, client_id=client.id)
         for item in stored_media:
@@ -128,7 +144,7 @@ def submit_request(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest, limits: Li
         client.name,
         cmd.channel,
     )
-    notice = sla_notice(service.sla_hours)
+    notice = referral_note(routing) if routing and routing.referred_to else sla_notice(service.sla_hours)
     if service.type == ServiceType.BATCH:
         return SubmitResult(None, request.token, notice, request.account_id)
     if service.type == ServiceType.BLACKBOX:

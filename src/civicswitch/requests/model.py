@@ -147,6 +147,7 @@ class ServiceRequest:
     zipcode: str | None = None
     media_url: str | None = None
     attributes: dict[str, str | list[str]] = field(default_factory=dict)
+    areas: dict[str, str] | None = None
     status: Status = Status.NEW
     close_reason: CloseReason | None = None
     status_notes: str | None = None
@@ -205,6 +206,12 @@ class ServiceRequest:
                 description="Request received",
             )
         )
+
+    def record_routing(self, at: datetime, note: str, *, rule: str | None) -> Event:
+        """Where the request went and why (the rule that decided); staff-facing, not public."""
+        event = Event(at=at, kind="routed", description=note, public=False, data={"rule": rule, "areas": self.areas})
+        self.pending_events.append(event)
+        return event
 
     def transition(
         self,

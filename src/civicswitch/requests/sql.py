@@ -70,6 +70,7 @@ _VIEW_COLUMNS = (
     sr.c.attributes,
     sr.c.source_ref,
     services.c.sla_hours,
+    sr.c.areas,
 )
 
 
@@ -141,6 +142,7 @@ class SqlRequestStore:
             "token": r.token,
             "source_ref": r.source_ref,
             "attributes": r.attributes,
+            "areas": r.areas,
         }
 
     # -- writes --------------------------------------------------------------------------------------
@@ -227,6 +229,7 @@ class SqlRequestStore:
             zipcode=row.zipcode,
             media_url=row.media_url,
             attributes=row.attributes,
+            areas=row.areas,
             status=Status(row.status),
             close_reason=None if row.close_reason is None else CloseReason(row.close_reason),
             status_notes=row.status_notes,

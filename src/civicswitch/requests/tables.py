@@ -55,6 +55,7 @@ service_requests = Table(
     Column("token", String(64), nullable=True, unique=True),
     Column("source_ref", String(120), nullable=True, unique=True),
     Column("attributes", JSON, nullable=False),
+    Column("areas", JSON, nullable=True),  # layer → area key where the request was routed
     Index("ix_service_requests_requested", "requested_at", "id"),
     Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
     Index("ix_service_requests_public_requested", "public_status", "requested_at", "id"),

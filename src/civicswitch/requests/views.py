@@ -47,6 +47,7 @@ class RequestView(NamedTuple):
     attributes: dict[str, Any]
     source_ref: str | None
     sla_hours: float | None
+    areas: dict[str, str] | None = None
 
 
 @dataclass(frozen=True, slots=True)

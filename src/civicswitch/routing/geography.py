@@ -66,6 +66,11 @@ class AreaIndex:
     def layers(self) -> list[str]:
         return list(self._layers)
 
+    def area_names(self, layer: str) -> list[str]:
+        """The names of a layer's areas, sorted (empty for an unknown layer)."""
+        found = self._layers.get(layer)
+        return [] if found is None else sorted(found.names)
+
     def _chosen(self, layers: Sequence[str] | None) -> list[str]:
         if layers is None:
             return self.layers

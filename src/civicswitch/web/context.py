@@ -10,6 +10,7 @@ from fastapi import Request
 from civicswitch.core.clock import Clock
 from civicswitch.core.ports import UnitOfWork
 from civicswitch.routing.geography import AreaIndex, IndexCache
+from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
 
 
@@ -27,6 +28,12 @@ class AppContext:
 
     def writer(self) -> UnitOfWork:
         return self.make_writer()
+
+    def geography(self) -> Geography | None:
+        """Routing by location, when a coverage layer is configured."""
+        if not self.settings.coverage_layer:
+            return None
+        return Geography(self.area_index(), self.settings.coverage_layer)
 
     def area_index(self) -> AreaIndex:
         """The areas in force now; rebuilt only after a layer is loaded."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-28 15:03:42.477726
+Create Date: 2026-11-28 15:07:03.391465
 """
 
 from __future__ import annotations
@@ -60,9 +60,14 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["service_id"], ["services.id"], name=op.f("fk_routing_rules_service_id_services")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_routing_rules")),
     )
+    with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("areas", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+
+    with op.batch_alter_table("service_requests", schema=None) as batch_op:
+        batch_op.drop_column("areas")
 
     op.drop_table("routing_rules")
     with op.batch_alter_table("areas", schema=None) as batch_op:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -188,3 +189,19 @@ async def uploads_from(form: FormData) -> tuple[Upload, ...]:
                 continue  # an empty file input
             found.append(Upload(filename=value.filename, content_type=value.content_type or "", data=data))
     return tuple(found)
+
+
+def point(lat: str | None, long: str | None) -> tuple[float, float] | None:
+    """An optional ``lat``/``long`` pair: both or neither, decimal WGS84."""
+    lat, long = present(lat), present(long)
+    if lat is None and long is None:
+        return None
+    if lat is None or long is None:
+        raise Invalid("lat and long must be sent together", field="lat")
+    try:
+        y, x = float(lat), float(long)
+    except ValueError:
+        raise Invalid(f"lat and long must be decimal numbers (WGS84), got {lat!r}, {long!r}", field="lat") from None
+    if not (math.isfinite(y) and math.isfinite(x)) or abs(y) > 90 or abs(x) > 180:
+        raise Invalid("lat must be within ±90 and long within ±180", field="lat")
+    return y, x

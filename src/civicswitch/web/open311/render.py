@@ -176,6 +176,7 @@ def request_payload(
             "token": v.token,
             "source_ref": v.source_ref,
             "attributes": v.attributes,
+            "areas": v.areas,
         }
         item["notes"] = [note_payload(e, base_url) for e in events]
     return item

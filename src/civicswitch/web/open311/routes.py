@@ -17,6 +17,7 @@ from civicswitch.requests.commands import PostUpdate, SubmitRequest
 from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.views import RequestQuery
+from civicswitch.routing.intake import available_services
 from civicswitch.web.context import AppContext, context
 from civicswitch.web.open311 import params
 from civicswitch.web.open311.render import (
@@ -102,12 +103,20 @@ def discovery(request: Request, fmt: Fmt) -> Response:
 
 # -- services -----------------------------------------------------------------------------------------
 @router.get("/services.{fmt}", summary="GET Service List")
-def service_list(request: Request, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None) -> Response:
+def service_list(
+    request: Request, fmt: Fmt, jurisdiction_id: Opt = None, api_key: Opt = None, lat: Opt = None, long: Opt = None
+) -> Response:
+    """With ``lat`` and ``long`` (FixMyStreet's extension), only the services available at that point."""
     fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
+    point = params.point(lat, long)
+    geography = ctx.geography() if point is not None else None
     with ctx.reader() as uow:
         services = uow.catalog.services()
+        if point is not None and geography is not None:
+            services = available_services(services, point[0], point[1], geography, uow.catalog.rules(),
+                                          {b.code: b for b in uow.catalog.bodies()})  # fmt: skip
     return respond(fmt, "services", [service_payload(s) for s in services])
 
 
@@ -330,7 +339,7 @@ async def request_create(request: Request, fmt: Fmt) -> Response:
         uploads=await params.uploads_from(form),
     )
     limits = Limits(max_media_bytes=ctx.settings.max_media_bytes, media_types=ctx.settings.media_types)
-    result = await run_in_threadpool(submit_request, ctx.writer(), ctx.clock, cmd, limits)
+    result = await run_in_threadpool(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
     item: dict[str, Any] = {}
     if result.service_request_id is not None:
         item["service_request_id"] = result.service_request_id
