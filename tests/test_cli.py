@@ -23,7 +23,12 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     url = f"sqlite:///{tmp_path / 'nested' / 'city.db'}"
     monkeypatch.setenv("CIVICSWITCH_DATABASE_URL", url)
     monkeypatch.chdir(tmp_path)
-    for name in ("CIVICSWITCH_JURISDICTION_NAME", "CIVICSWITCH_JURISDICTION_ID", "CIVICSWITCH_TIMEZONE"):
+    for name in (
+        "CIVICSWITCH_JURISDICTION_NAME",
+        "CIVICSWITCH_JURISDICTION_ID",
+        "CIVICSWITCH_TIMEZONE",
+        "CIVICSWITCH_COVERAGE_LAYER",
+    ):
         monkeypatch.setenv(name, "")  # so that the variables `demo` sets are removed again afterwards
         monkeypatch.delenv(name)
     return url

@@ -81,7 +81,7 @@ def demo(
     load_only: Annotated[bool, typer.Option("--load-only", help="Install the demo city, do not serve")] = False,
 ) -> None:
     """Open (or create) the demo database, load New York City's real 311 data once, and serve it."""
-    from civicswitch.demo.city import install
+    from civicswitch.demo.city import COVERAGE_LAYER, install
 
     os.environ.setdefault("CIVICSWITCH_DATABASE_URL", DEMO_DATABASE)
     settings = Settings()
@@ -94,9 +94,12 @@ def demo(
     os.environ.setdefault("CIVICSWITCH_JURISDICTION_NAME", jurisdiction["name"])
     os.environ.setdefault("CIVICSWITCH_JURISDICTION_ID", jurisdiction["id"])
     os.environ.setdefault("CIVICSWITCH_TIMEZONE", jurisdiction.get("timezone", "UTC"))
+    os.environ.setdefault("CIVICSWITCH_COVERAGE_LAYER", COVERAGE_LAYER)
     out = Console(soft_wrap=True)
     out.print(f"[bold]{jurisdiction['name']}[/bold] demo city in {_safe_url(settings.database_url)}")
     out.print(f"  {result.services} request types, {result.bodies} departments")
+    if result.layers_loaded:
+        out.print(f"  boundary layers loaded: {', '.join(result.layers_loaded)}")
     out.print(f"  requests: {result.requests.inserted} imported now, {result.requests.already_present} already there")
     if result.app_key:
         out.print(f"  demo app key (POST requests; shown once): [bold]{result.app_key}[/bold]")

@@ -124,3 +124,13 @@ def test_services__with_location__only_services_available_there(routed: Any) -> 
     assert sea.status_code == 200 and "<service>" not in sea.text
     bad = client.get("/open311/v2/services.json?lat=0.5")
     assert bad.status_code == 400 and "lat and long must be sent together" in bad.json()[0]["description"]
+
+
+def test_intake__coverage_layer_not_loaded__requests_accepted_and_warning_logged(
+    client: TestClient, keys: dict[str, str], app: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    app.state.ctx.settings = Settings(database_url="sqlite:///unused.db", coverage_layer="boroughs")
+    data = {"api_key": keys["submit"], "service_code": "graffiti", "lat": "5", "long": "5"}
+    reply = client.post("/open311/v2/requests.json", data=data)
+    assert reply.status_code == 200, reply.text
+    assert "coverage layer 'boroughs' is not loaded" in caplog.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -12,6 +13,8 @@ from civicswitch.core.ports import UnitOfWork
 from civicswitch.routing.geography import AreaIndex, IndexCache
 from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,9 +34,15 @@ class AppContext:
 
     def geography(self) -> Geography | None:
         """Routing by location, when a coverage layer is configured."""
-        if not self.settings.coverage_layer:
+        layer = self.settings.coverage_layer
+        if not layer:
             return None
-        return Geography(self.area_index(), self.settings.coverage_layer)
+        index = self.area_index()
+        if layer not in index.layers:
+            # A coverage layer that is not loaded would refuse every request: route nothing, and say so.
+            log.warning("coverage layer %r is not loaded: requests are not routed by location", layer)
+            return None
+        return Geography(index, layer)
 
     def area_index(self) -> AreaIndex:
         """The areas in force now; rebuilt only after a layer is loaded."""

@@ -1,0 +1,55 @@
+"""The demo city routes by location: in the city to the owning agency, in Nassau or Westchester a referral."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from civicswitch.core.clock import FixedClock
+from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.demo.city import COVERAGE_LAYER, install
+from civicswitch.settings import Settings
+from civicswitch.web.app import create_app
+
+
+@pytest.fixture
+def demo(engine: Engine, clock: FixedClock) -> Iterator[tuple[TestClient, str]]:
+    result = install(SqlUnitOfWork(engine), clock)
+    assert result.app_key is not None
+    settings = Settings(database_url="sqlite:///unused.db", coverage_layer=COVERAGE_LAYER)
+    with TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False) as client:
+        yield client, result.app_key
+
+
+@pytest.mark.parametrize(
+    ("lat", "long", "agency", "status", "notice"),
+    [
+        (40.7062, -73.6187, "Nassau County Department of Public Works", "closed", "This location is in Nassau County"),
+        (40.9312, -73.8988, "Westchester County Department of Public Works", "closed", "in Westchester County"),
+        (40.7359, -73.9911, "Department of Sanitation", "open", "Target response time"),
+    ],
+)
+def test_demo__dead_animal_report__routed_or_referred_by_location(
+    demo: tuple[TestClient, str], lat: float, long: float, agency: str, status: str, notice: str
+) -> None:
+    client, key = demo
+    data: dict[str, Any] = {"api_key": key, "service_code": "dead-animal", "lat": lat, "long": long}
+    reply = client.post("/open311/v2/requests.json", data=data)
+    assert reply.status_code == 200, reply.text
+    assert notice in reply.json()[0]["service_notice"]
+    rid = reply.json()[0]["service_request_id"]
+    shown = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").json()[0]
+    assert (shown["agency_responsible"], shown["status"]) == (agency, status)
+
+
+def test_demo__install_twice__layers_and_rules_once(engine: Engine, clock: FixedClock) -> None:
+    first = install(SqlUnitOfWork(engine), clock)
+    second = install(SqlUnitOfWork(engine), clock)
+    assert first.layers_loaded == ("boroughs", "community_districts", "counties") and second.layers_loaded == ()
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        assert len(uow.catalog.rules()) == 2
+        assert len([a for a in uow.catalog.areas() if a.layer == "boroughs"]) == 5
