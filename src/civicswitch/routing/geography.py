@@ -27,29 +27,48 @@ class _Layer:
     def __init__(self, areas: Sequence[Area]) -> None:
         self.keys = [a.key for a in areas]
         self.names = [a.name for a in areas]
-        geometries = np.array([a.geometry for a in areas], dtype=object)
-        shapely.prepare(geometries)
-        self.tree = shapely.STRtree(geometries)
+        # Copies, so that preparing them leaves the caller's geometries as they were.
+        self.geometries = np.array([shapely.from_wkb(shapely.to_wkb(a.geometry)) for a in areas], dtype=object)
+        shapely.prepare(self.geometries)
+        self.tree = shapely.STRtree(self.geometries)
 
-    def locate(self, points: NDArray[np.object_]) -> NDArray[np.int64]:
+    def locate(self, points: _Points) -> NDArray[np.int64]:
         """For each point, the index of the area holding it (the first on a shared border), or -1."""
-        found = np.full(len(points), -1, dtype=np.int64)
-        pairs = self.tree.query(points, predicate="intersects")
-        if pairs.shape[1]:
+        found = np.full(len(points.xs), -1, dtype=np.int64)
+        # Bounding boxes from the tree, then an exact, vectorised point-in-polygon test on prepared geometries.
+        candidates = self.tree.query(points.geometries)
+        if candidates.shape[1]:
+            point_idx, area_idx = candidates[0], candidates[1]
+            inside = shapely.contains_xy(self.geometries[area_idx], points.xs[point_idx], points.ys[point_idx])
+            # covers the boundary too, as intersects would: a point exactly on an edge still belongs somewhere
+            edge = ~inside
+            if edge.any():
+                inside[edge] = shapely.intersects_xy(
+                    self.geometries[area_idx[edge]], points.xs[point_idx[edge]], points.ys[point_idx[edge]]
+                )
+            point_idx, area_idx = point_idx[inside], area_idx[inside]
             # Several hits for one point (a shared border): keep the lowest area index, deterministically.
-            order = np.lexsort((pairs[1], pairs[0]))
-            point_idx, area_idx = pairs[0][order], pairs[1][order]
+            order = np.lexsort((area_idx, point_idx))
+            point_idx, area_idx = point_idx[order], area_idx[order]
             first = np.ones(len(point_idx), dtype=bool)
             first[1:] = point_idx[1:] != point_idx[:-1]
             found[point_idx[first]] = area_idx[first]
         return found
 
 
-def _points(lats: Sequence[float], longs: Sequence[float]) -> NDArray[np.object_]:
+@dataclass(frozen=True, slots=True)
+class _Points:
+    xs: NDArray[np.float64]
+    ys: NDArray[np.float64]
+    geometries: NDArray[np.object_]
+
+
+def _points(lats: Sequence[float], longs: Sequence[float]) -> _Points:
     if len(lats) != len(longs):
         raise Invalid("as many latitudes as longitudes are needed")
-    made = shapely.points(np.asarray(longs, dtype=float), np.asarray(lats, dtype=float))
-    return np.atleast_1d(np.asarray(made, dtype=object))
+    xs = np.atleast_1d(np.asarray(longs, dtype=np.float64))
+    ys = np.atleast_1d(np.asarray(lats, dtype=np.float64))
+    return _Points(xs, ys, np.atleast_1d(np.asarray(shapely.points(xs, ys), dtype=object)))
 
 
 class AreaIndex:
