@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,6 +13,7 @@ from civicswitch.core.auth import authenticate
 from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.commands import PostUpdate, SubmitRequest, SubmitResult, UpdateResult
@@ -41,18 +41,6 @@ def _text(value: str | None, name: str, limit: int = 500) -> str | None:
     return value or None
 
 
-def _coordinate(value: str | None, name: str, bound: float) -> float | None:
-    if value is None or value.strip() == "":
-        return None
-    try:
-        number = float(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a decimal number (WGS84), got {value!r}", field=name) from None
-    if not math.isfinite(number) or abs(number) > bound:
-        raise Invalid(f"{name} must be between -{bound:g} and {bound:g}, got {value!r}", field=name)
-    return number
-
-
 def check_media_url(url: str) -> str:
     url = url.strip()
     parts = urlsplit(url)
@@ -77,8 +65,8 @@ def submit_request(
         service = uow.catalog.service(code)
         if service is None or not service.active:
             raise NotFound(f"service_code {code!r} is not in the service list", field="service_code")
-        lat = _coordinate(cmd.lat, "lat", 90.0)
-        long = _coordinate(cmd.long, "long", 180.0)
+        lat = parse_coordinate(cmd.lat, "lat", 90.0)
+        long = parse_coordinate(cmd.long, "long", 180.0)
         if (lat is None) != (long is None):
             raise Invalid("lat and long must be sent together", field="lat")
         address = _text(cmd.address_string, "address_string", 500)

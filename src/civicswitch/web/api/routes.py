@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
 from civicswitch.core.errors import Invalid
+from civicswitch.core.geo import parse_coordinate
 from civicswitch.web.context import context
 from civicswitch.web.open311 import params
 
 router = APIRouter(prefix="/api/v1", tags=["Civic Switchboard API"])
 
 
-def _coordinate(value: str | None, name: str, bound: float) -> float:
-    value = params.present(value)
-    if value is None:
+def _required(value: str | None, name: str, bound: float) -> float:
+    number = parse_coordinate(value, name, bound)
+    if number is None:
         raise Invalid(f"{name} is required", field=name)
-    try:
-        number = float(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a decimal number (WGS84), got {value!r}", field=name) from None
-    if not math.isfinite(number) or abs(number) > bound:
-        raise Invalid(f"{name} must be between -{bound:g} and {bound:g}", field=name)
     return number
 
 
@@ -34,7 +28,7 @@ def areas_at(
     long: Annotated[str | None, Query(description="WGS84 longitude")] = None,
     layer: Annotated[str | None, Query(description="comma list of layers (default: all)")] = None,
 ) -> dict[str, Any]:
-    point = (_coordinate(lat, "lat", 90.0), _coordinate(long, "long", 180.0))
+    point = (_required(lat, "lat", 90.0), _required(long, "long", 180.0))
     ctx = context(request)
     index = ctx.area_index()
     found = index.locate(point[0], point[1], params.csv_list(layer))

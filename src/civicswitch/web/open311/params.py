@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import UTC, datetime, timedelta
 
 from starlette.datastructures import FormData, UploadFile
 
 from civicswitch.core.errors import Invalid
+from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.commands import Upload
 from civicswitch.requests.handlers import request_id_from
@@ -193,15 +193,9 @@ async def uploads_from(form: FormData) -> tuple[Upload, ...]:
 
 def point(lat: str | None, long: str | None) -> tuple[float, float] | None:
     """An optional ``lat``/``long`` pair: both or neither, decimal WGS84."""
-    lat, long = present(lat), present(long)
-    if lat is None and long is None:
+    y, x = parse_coordinate(lat, "lat", 90.0), parse_coordinate(long, "long", 180.0)
+    if y is None and x is None:
         return None
-    if lat is None or long is None:
+    if y is None or x is None:
         raise Invalid("lat and long must be sent together", field="lat")
-    try:
-        y, x = float(lat), float(long)
-    except ValueError:
-        raise Invalid(f"lat and long must be decimal numbers (WGS84), got {lat!r}, {long!r}", field="lat") from None
-    if not (math.isfinite(y) and math.isfinite(x)) or abs(y) > 90 or abs(x) > 180:
-        raise Invalid("lat must be within ±90 and long within ±180", field="lat")
     return y, x
