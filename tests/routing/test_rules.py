@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from shapely.geometry import box
 
-from civicswitch.catalog.areas import Area
+from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.loader import export_catalog, load_catalog
 from civicswitch.core.errors import Invalid
 from civicswitch.core.ports import UnitOfWork
@@ -76,44 +76,39 @@ def test_parse_rules__star_means_any__and_bad_entries_invalid() -> None:
         parse_rules({"body": "DOT"})
 
 
+@pytest.fixture
+def with_boroughs(store_uow_factory: Callable[[], UnitOfWork]) -> Callable[[], UnitOfWork]:
+    """A store holding the boroughs layer of AREAS, for rules to refer to."""
+    with store_uow_factory() as uow:
+        uow.catalog.add_layer_version(AreaLayer("boroughs", "code"), [a for a in AREAS if a.layer == "boroughs"], None)
+        uow.commit()
+    return store_uow_factory
+
+
 def _document(catalog_data: dict[str, Any], rules: list[dict[str, Any]]) -> dict[str, Any]:
     return {**catalog_data, "routing_rules": rules}
 
 
 def test_load_catalog__rules__stored_and_exported_round_trip(
-    store_uow_factory: Callable[[], UnitOfWork], catalog_data: dict[str, Any]
+    with_boroughs: Callable[[], UnitOfWork], catalog_data: dict[str, Any]
 ) -> None:
-    uow = store_uow_factory()
-    with uow:
-        uow.catalog.add_layer_version(*_layer())
-        uow.commit()
     rules = [
         {"service": "pothole", "layer": "boroughs", "area": "1", "body": "DOT", "priority": 1},
         {"service": "*", "layer": "boroughs", "area": "*", "body": "DSNY", "priority": 0},
     ]
-    load_catalog(store_uow_factory(), _document(catalog_data, rules))
-    exported = export_catalog(store_uow_factory())
+    load_catalog(with_boroughs(), _document(catalog_data, rules))
+    exported = export_catalog(with_boroughs())
     assert exported["routing_rules"] == rules
     assert {s["code"] for s in exported["services"]} == {s["code"] for s in catalog_data["services"]}
-    load_catalog(store_uow_factory(), exported)  # the export loads back unchanged
-    assert export_catalog(store_uow_factory()) == exported
+    load_catalog(with_boroughs(), exported)  # the export loads back unchanged
+    assert export_catalog(with_boroughs()) == exported
 
 
 def test_load_catalog__bad_rule__nothing_loaded(
-    store_uow_factory: Callable[[], UnitOfWork], catalog_data: dict[str, Any]
+    with_boroughs: Callable[[], UnitOfWork], catalog_data: dict[str, Any]
 ) -> None:
-    uow = store_uow_factory()
-    with uow:
-        uow.catalog.add_layer_version(*_layer())
-        uow.commit()
     bad = [{"service": "pothole", "layer": "boroughs", "body": "NOBODY"}]
     with pytest.raises(Invalid, match="unknown body 'NOBODY'"):
-        load_catalog(store_uow_factory(), _document(catalog_data, bad))
-    with store_uow_factory() as check:
+        load_catalog(with_boroughs(), _document(catalog_data, bad))
+    with with_boroughs() as check:
         assert check.catalog.services() == [] and check.catalog.rules() == []
-
-
-def _layer() -> tuple[Any, list[Area], None]:
-    from civicswitch.catalog.areas import AreaLayer
-
-    return AreaLayer("boroughs", "code"), [a for a in AREAS if a.layer == "boroughs"], None

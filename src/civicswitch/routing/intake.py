@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from civicswitch.catalog.model import Body, BodyKind, Service
 from civicswitch.core.errors import Invalid
-from civicswitch.routing.geography import AreaIndex
+from civicswitch.routing.geography import AreaIndex, Hit
 from civicswitch.routing.rules import RoutingRule, decide
 
 
@@ -40,10 +40,14 @@ def route(
     geography: Geography,
     rules: Sequence[RoutingRule],
     bodies: Mapping[str, Body],
+    *,
+    hits: Mapping[str, Hit | None] | None = None,
 ) -> Routing:
     """The owner of a request at a point; a point outside the jurisdiction is referred to the external body whose
-    rule covers it, and a point nobody covers is refused (400) naming the area served."""
-    hits = geography.index.locate(lat, long)
+    rule covers it, and a point nobody covers is refused (400) naming the area served. ``hits``: the point's areas
+    when the caller has already looked them up."""
+    if hits is None:
+        hits = geography.index.locate(lat, long)
     areas = {layer: hit.key for layer, hit in hits.items() if hit is not None}
     decision = decide(service.code, areas, rules)
     if areas.get(geography.coverage_layer) is not None:
@@ -79,10 +83,11 @@ def available_services(
 ) -> list[Service]:
     """The services a resident can file at a point: all of them inside the jurisdiction; outside it, those an
     external body takes there (they will be referred); none where nobody serves."""
+    hits = geography.index.locate(lat, long)  # once for the point, not once per service
     found = []
     for service in services:
         try:
-            route(service, lat, long, geography, rules, bodies)
+            route(service, lat, long, geography, rules, bodies, hits=hits)
         except Invalid:
             continue
         found.append(service)
