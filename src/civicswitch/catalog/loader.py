@@ -5,10 +5,26 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from civicswitch.catalog.model import Attribute, AttributeValue, Body, BodyKind, Datatype, Service, ServiceType
+from civicswitch.catalog.model import (
+    Attribute,
+    AttributeValue,
+    Body,
+    BodyKind,
+    Datatype,
+    DuplicatePolicy,
+    Service,
+    ServiceType,
+)
 from civicswitch.core.errors import Invalid
 from civicswitch.core.ports import UnitOfWork
 from civicswitch.routing.rules import check_rules, parse_rules, rule_document
+
+
+def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:
+    try:
+        return DuplicatePolicy.from_document(service.get("duplicates"))
+    except Invalid as exc:
+        raise Invalid(f"service {service.get('code')!r}: {exc.description}") from None
 
 
 def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
@@ -28,6 +44,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 body_code=s.get("body"),
                 sla_hours=s.get("sla_hours"),
                 active=bool(s.get("active", True)),
+                duplicates=_duplicates(s),
                 attributes=tuple(
                     Attribute(
                         code=a["code"],
@@ -87,7 +104,7 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
             {
                 "code": s.code, "name": s.name, "description": s.description, "group": s.group,
                 "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
-                "active": s.active,
+                "active": s.active, "duplicates": s.duplicates.document(),
                 "attributes": [
                     {
                         "code": a.code, "description": a.description, "datatype": str(a.datatype),

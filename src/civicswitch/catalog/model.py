@@ -133,6 +133,55 @@ class Attribute:
         return value
 
 
+MAX_DUPLICATE_RADIUS_M = 1000.0
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicatePolicy:
+    """When two requests of a service are likely the same problem: within ``radius_m`` metres of each other, the
+    earlier one still open and filed in the last ``open_days`` days, or closed in the last ``closed_days`` days."""
+
+    radius_m: float = 75.0
+    open_days: float = 30.0
+    closed_days: float = 3.0
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if not (0 < self.radius_m <= MAX_DUPLICATE_RADIUS_M):
+            raise Invalid(f"duplicates.radius_m must be above 0 and at most {MAX_DUPLICATE_RADIUS_M:g} metres")
+        if not (0 < self.open_days <= 365):
+            raise Invalid("duplicates.open_days must be above 0 and at most 365")
+        if not (0 <= self.closed_days <= 90):
+            raise Invalid("duplicates.closed_days must be between 0 and 90")
+
+    def document(self) -> dict[str, float | bool]:
+        if not self.enabled:
+            return {"enabled": False}
+        return {"radius_m": self.radius_m, "open_days": self.open_days, "closed_days": self.closed_days}
+
+    @classmethod
+    def from_document(cls, data: object) -> DuplicatePolicy:
+        """``{"radius_m": 50, "open_days": 30, "closed_days": 3}`` (any may be left out), ``false`` (off), or
+        absent/``null`` (the defaults)."""
+        if data is None or data is True:
+            return cls()
+        if data is False:
+            return cls(enabled=False)
+        if not isinstance(data, dict):
+            raise Invalid(f"duplicates must be an object, true or false, got {data!r}")
+        unknown = set(data) - {"radius_m", "open_days", "closed_days", "enabled"}
+        if unknown:
+            raise Invalid(f"duplicates: unknown setting {', '.join(sorted(unknown))}")
+        numbers = {}
+        for name in ("radius_m", "open_days", "closed_days"):
+            if name in data:
+                value = data[name]
+                if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+                    raise Invalid(f"duplicates.{name} must be a number, got {value!r}")
+                numbers[name] = float(value)
+        return cls(**numbers, enabled=bool(data.get("enabled", True)))
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     code: str
@@ -145,6 +194,7 @@ class Service:
     sla_hours: float | None = None
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
     active: bool = True
+    duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     id: int | None = None
 
     def __post_init__(self) -> None:

@@ -17,6 +17,7 @@ from civicswitch.catalog.model import (
     Body,
     BodyKind,
     Datatype,
+    DuplicatePolicy,
     Service,
     ServiceType,
     sla_notice,
@@ -70,6 +71,7 @@ class SqlCatalogStore:
             "sla_hours": service.sla_hours,
             "service_notice": sla_notice(service.sla_hours),
             "active": service.active,
+            "duplicates": None if service.duplicates == DuplicatePolicy() else service.duplicates.document(),
         }
         existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()
         if existing is None:
@@ -151,6 +153,7 @@ class SqlCatalogStore:
                 sla_hours=r.sla_hours,
                 attributes=tuple(attrs.get(r.id, ())),
                 active=r.active,
+                duplicates=DuplicatePolicy.from_document(r.duplicates),
                 id=r.id,
             )
             for r in rows

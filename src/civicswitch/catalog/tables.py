@@ -45,6 +45,8 @@ services = Table(
     # The Open311 service_notice derived from sla_hours, kept so lists can be rendered inside the database.
     Column("service_notice", Text, nullable=True),
     Column("active", Boolean, nullable=False, server_default=true()),
+    # The service's duplicate policy (DuplicatePolicy.document()); NULL means the defaults.
+    Column("duplicates", JSON, nullable=True),
 )
 
 service_attributes = Table(

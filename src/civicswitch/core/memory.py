@@ -18,9 +18,9 @@ from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.core.errors import Conflict, Invalid
 from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStore
-from civicswitch.requests.model import Contact, Event, ServiceRequest
+from civicswitch.requests.model import CloseReason, Contact, Event, Follower, ServiceRequest, Status
 from civicswitch.requests.projection import open311_request
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.rules import RoutingRule
 
 
@@ -30,6 +30,7 @@ class MemoryDatabase:
     services: dict[str, Service] = field(default_factory=dict)
     requests: dict[int, ServiceRequest] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
+    followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
     clients: dict[int, ApiClient] = field(default_factory=dict)
@@ -311,6 +312,59 @@ class MemoryRequestStore:
 
     def count(self) -> int:
         return len(self._db.requests)
+
+    def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:
+        q = query
+        found = []
+        for r in self._db.requests.values():
+            if (
+                r.service_code != q.service_code
+                or r.lat is None
+                or r.long is None
+                or r.id == q.exclude_id
+                or r.parent_id is not None
+                or r.requested_at < q.requested_since
+                or not (q.south <= r.lat <= q.north and q.west <= r.long <= q.east)
+            ):
+                continue
+            if r.status == Status.CLOSED and (
+                r.closed_at is None
+                or r.closed_at < q.closed_since
+                or r.close_reason in (CloseReason.DUPLICATE, CloseReason.CANCELLED)
+            ):
+                continue
+            assert r.id is not None
+            found.append(
+                NearbyRequest(
+                    r.id,
+                    str(r.status),
+                    None if r.close_reason is None else str(r.close_reason),
+                    r.description,
+                    r.lat,
+                    r.long,
+                    r.address,
+                    r.requested_at,
+                    r.closed_at,
+                )
+            )
+        found.sort(key=lambda n: (n.requested_at, n.id), reverse=True)
+        return found[: q.limit]
+
+    def add_follower(self, request_id: int, follower: Follower) -> Follower:
+        if request_id not in self._db.requests:
+            raise Invalid(f"request {request_id} does not exist")
+        stored = dataclasses.replace(follower, id=self._db.take_id("follower"))
+        self._db.followers[request_id].append(stored)
+        return stored
+
+    def followers(self, request_id: int) -> list[Follower]:
+        return list(self._db.followers.get(request_id, []))
+
+    def delete_followers(self, request_id: int) -> None:
+        self._db.followers.pop(request_id, None)
+
+    def merged_count(self) -> int:
+        return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
 
 
 class MemoryClientStore:

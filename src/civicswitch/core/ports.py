@@ -11,8 +11,8 @@ from typing import Protocol, Self
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
-from civicswitch.requests.model import Contact, Event, ServiceRequest
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
+from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.rules import RoutingRule
 
 
@@ -98,6 +98,20 @@ class RequestStore(Protocol):
     def count(self) -> int: ...
     def status_counts(self) -> dict[str, int]:
         """How many requests are in each canonical status."""
+        ...
+
+    def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:
+        """Candidates for the duplicate check (see :class:`NearbyQuery`); an index probe per grid cell in SQL."""
+        ...
+
+    def add_follower(self, request_id: int, follower: Follower) -> Follower: ...
+    def followers(self, request_id: int) -> list[Follower]:
+        """A request's followers, oldest first."""
+        ...
+
+    def delete_followers(self, request_id: int) -> None: ...
+    def merged_count(self) -> int:
+        """How many requests have been merged into another one."""
         ...
 
 

@@ -40,6 +40,7 @@ class SubmitResult:
     token: str | None
     service_notice: str | None
     account_id: str | None
+    possible_duplicates: tuple[DuplicateHint, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,3 +61,66 @@ class PostUpdate:
 class UpdateResult:
     update_id: str
     duplicate: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateHint:
+    """A likely duplicate offered to the resident at intake: "follow this one instead"."""
+
+    service_request_id: str
+    distance_m: float
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class FollowRequest:
+    """A resident chose to follow an existing request instead of filing a new one."""
+
+    api_key: str | None
+    service_request_id: str
+    contact: Contact = field(default_factory=Contact)
+    account_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FollowResult:
+    service_request_id: str  # the request now followed (a merged request's parent)
+    followers: int
+    added: bool  # False: this person already followed it
+
+
+@dataclass(frozen=True, slots=True)
+class MergeRequests:
+    """Staff: the child is the same problem as the parent."""
+
+    api_key: str | None
+    child_id: str
+    parent_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class MergeResult:
+    parent_id: str
+    child_id: str
+    followers_moved: int
+    notes_carried: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeRequest:
+    """Staff changed a request's service and/or location; routing runs again."""
+
+    api_key: str | None
+    service_request_id: str
+    service_code: str | None = None
+    lat: str | None = None
+    long: str | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeResult:
+    service_request_id: str
+    body: str | None
+    transferred: bool
+    referred: bool

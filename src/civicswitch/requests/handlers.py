@@ -16,9 +16,10 @@ from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.timefmt import parse_datetime
-from civicswitch.requests.commands import PostUpdate, SubmitRequest, SubmitResult, UpdateResult
+from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, ServiceRequest, Status
+from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,11 @@ def submit_request(
             request.record_routing(now, routing.note(), rule=routing.rule.describe() if routing.rule else None)
             if routing.referred_to is not None:
                 request.transition(Status.CLOSED, now, reason=CloseReason.REFERRED, note=referral_note(routing))
+        duplicates = []
+        if lat is not None and long is not None and request.status != Status.CLOSED:
+            duplicates = find_duplicates(uow.requests, service, lat, long, description, now, limit=DUPLICATE_HINTS)
+            if duplicates:
+                request.record_possible_duplicates(now, [m.document() for m in duplicates])
         for extra in media_urls[1:] if not stored_media else media_urls:
             request.add_note(now, "Additional media", media_url=extra, client_id=client.id)
         for item in stored_media:
@@ -133,11 +139,26 @@ def submit_request(
         cmd.channel,
     )
     notice = referral_note(routing) if routing and routing.referred_to else sla_notice(service.sla_hours)
+    hints = tuple(DuplicateHint(str(m.request.id), round(m.distance_m, 1), round(m.score, 3)) for m in duplicates)
+    if hints:
+        notice = " ".join(filter(None, (notice, duplicate_notice(duplicates[0]))))
     if service.type == ServiceType.BATCH:
-        return SubmitResult(None, request.token, notice, request.account_id)
+        return SubmitResult(None, request.token, notice, request.account_id, hints)
     if service.type == ServiceType.BLACKBOX:
-        return SubmitResult(None, None, notice, request.account_id)
-    return SubmitResult(str(request_id), None, notice, request.account_id)
+        return SubmitResult(None, None, notice, request.account_id, hints)
+    return SubmitResult(str(request_id), None, notice, request.account_id, hints)
+
+
+DUPLICATE_HINTS = 5
+
+
+def duplicate_notice(best: Match) -> str:
+    r = best.request
+    state = "already reported" if r.status != "closed" else f"closed ({r.close_reason or 'fixed'}) recently"
+    return (
+        f"A similar request was {state} {best.distance_m:.0f} m away (request {r.id}); "
+        "staff may merge yours into it, and you can follow it for updates."
+    )
 
 
 # FixMyStreet's upper-case update statuses → (canonical target, close reason). None: a note only.

@@ -132,6 +132,36 @@ class Contact:
         return not any((self.first_name, self.last_name, self.email, self.phone))
 
 
+class FollowVia(StrEnum):
+    FOLLOW = "follow"  # chose "follow this one instead" of filing again
+    MERGE = "merge"  # filed or followed a request that staff merged into this one
+
+
+@dataclass(frozen=True, slots=True)
+class Follower:
+    """Someone to tell about a request besides its filer. Personal data: never in public output."""
+
+    contact: Contact
+    via: FollowVia
+    created_at: datetime
+    account_id: str | None = None
+    from_request_id: int | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        check_text(self.account_id, "account_id", REQUEST_LIMITS["account_id"])
+        if self.contact.is_empty() and not self.account_id:
+            raise Invalid("a follower needs an email, a phone number or an account_id", field="email")
+
+    def same_person(self, other: Follower) -> bool:
+        mine, theirs = self.contact, other.contact
+        return bool(
+            (mine.email and theirs.email and mine.email.casefold() == theirs.email.casefold())
+            or (mine.phone and theirs.phone and mine.phone == theirs.phone)
+            or (self.account_id and self.account_id == other.account_id)
+        )
+
+
 @dataclass(slots=True)
 class ServiceRequest:
     """The case. Status changes only through :meth:`transition`, which appends to the timeline."""
@@ -160,6 +190,7 @@ class ServiceRequest:
     account_id: str | None = None
     token: str | None = None
     source_ref: str | None = None
+    parent_id: int | None = None  # the request this one was merged into
     id: int | None = None
     pending_events: list[Event] = field(default_factory=list)
 
@@ -210,6 +241,19 @@ class ServiceRequest:
     def record_routing(self, at: datetime, note: str, *, rule: str | None) -> Event:
         """Where the request went and why (the rule that decided); staff-facing, not public."""
         event = Event(at=at, kind="routed", description=note, public=False, data={"rule": rule, "areas": self.areas})
+        self.pending_events.append(event)
+        return event
+
+    def record_possible_duplicates(self, at: datetime, matches: list[dict[str, Any]]) -> Event:
+        """The likely duplicates found at intake, for staff to confirm (merge) or ignore; not public."""
+        ids = ", ".join(str(m["service_request_id"]) for m in matches)
+        event = Event(
+            at=at,
+            kind="possible_duplicates",
+            description=f"Possible duplicate of request(s) {ids}",
+            public=False,
+            data={"candidates": matches},
+        )
         self.pending_events.append(event)
         return event
 
@@ -284,6 +328,141 @@ class ServiceRequest:
         )
         if public and note:
             self.status_notes = note
+        self.updated_at = max(at, self.updated_at or at)
+        self.pending_events.append(event)
+        return event
+
+    # -- staff changes -------------------------------------------------------------------------------
+    def reassign(
+        self,
+        at: datetime,
+        *,
+        service_code: str,
+        lat: float | None,
+        long: float | None,
+        body_code: str | None,
+        areas: dict[str, str] | None,
+        expected_at: datetime | None,
+        body_names: dict[str | None, str],
+        rule: str | None,
+        note: str = "",
+        client_id: int | None = None,
+    ) -> Event:
+        """Staff changed the service or the location and the rules were run again. A new owner is a
+        **transfer** (a public ``transferred`` entry naming both bodies); otherwise a staff-only ``changed`` entry."""
+        if self.status == Status.CLOSED:
+            raise IllegalTransition(
+                f"request {self.id} is closed; reopen it before changing its service or location", field="status"
+            )
+        changes: dict[str, Any] = {}
+        if service_code != self.service_code:
+            changes["service_code"] = [self.service_code, service_code]
+        if (lat, long) != (self.lat, self.long):
+            changes["location"] = [[self.lat, self.long], [lat, long]]
+        if body_code != self.body_code:
+            changes["body"] = [self.body_code, body_code]
+        if areas != self.areas:
+            changes["areas"] = [self.areas, areas]
+        if not changes:
+            raise Invalid(
+                "nothing to change: the service and location are the ones the request has", field="service_code"
+            )
+        transfer = body_code != self.body_code
+        if transfer:
+            old, new = body_names.get(self.body_code, "no owner"), body_names.get(body_code, "no owner")
+            text = f"Transferred from {old} to {new}"
+        else:
+            what = " and ".join(k.replace("_code", "") for k in changes if k != "areas") or "areas"
+            text = f"Changed {what}; owner unchanged"
+        if note:
+            text = f"{text}: {note}"
+        event = Event(
+            at=at,
+            kind="transferred" if transfer else "changed",
+            description=text,
+            status_from=self.status,
+            public=transfer,
+            client_id=client_id,
+            data={**changes, "rule": rule},
+        )
+        self.service_code, self.body_code, self.areas, self.expected_at = service_code, body_code, areas, expected_at
+        if (lat, long) != (self.lat, self.long):
+            self.lat, self.long = lat, long
+            self.__post_init__()  # the same checks and rounding as a new request
+        self.updated_at = max(at, self.updated_at or at)
+        self.pending_events.append(event)
+        return event
+
+    def close_as_duplicate_of(self, parent: ServiceRequest, at: datetime, *, client_id: int | None = None) -> Event:
+        """Merge this request into ``parent``: it closes as ``duplicate`` pointing at the parent."""
+        if parent.id is None or self.id is None:
+            raise ValueError("merge needs stored requests")
+        if parent.id == self.id:
+            raise Invalid("a request cannot be merged into itself", field="parent")
+        if self.parent_id is not None:
+            raise IllegalTransition(
+                f"request {self.id} was already merged into request {self.parent_id}", field="status"
+            )
+        if parent.parent_id is not None:
+            raise Invalid(
+                f"request {parent.id} was itself merged into request {parent.parent_id}: merge into that one",
+                field="parent",
+            )
+        if parent.service_code != self.service_code:
+            raise Invalid(
+                f"request {self.id} is {self.service_code!r} and request {parent.id} is {parent.service_code!r}: "
+                "change the service first (requests of different services are different problems)",
+                field="parent",
+            )
+        if self.status == Status.CLOSED:
+            raise IllegalTransition(f"request {self.id} is already closed ({self.close_reason})", field="status")
+        event = self.transition(
+            Status.CLOSED,
+            at,
+            reason=CloseReason.DUPLICATE,
+            note=f"Duplicate of request {parent.id}; follow that request for updates.",
+            client_id=client_id,
+        )
+        self.parent_id = parent.id
+        return event
+
+    def absorb(
+        self, child: ServiceRequest, notes: list[Event], at: datetime, *, followers: int, client_id: int | None = None
+    ) -> Event:
+        """The parent's side of a merge: the child's report and its notes are carried onto this timeline (with
+        their media and visibility) and a staff ``merged`` entry counts what came across."""
+        assert child.id is not None
+        if child.description or child.media_url:
+            self.add_note(
+                at,
+                f"Also reported as request {child.id}" + (f": {child.description}" if child.description else ""),
+                media_url=child.media_url,
+                client_id=client_id,
+                public=False,
+            )
+        for note in notes:
+            carried = Event(
+                at=at,
+                kind="note",
+                description=f"From request {child.id}: {note.description}" if note.description else "",
+                status_from=self.status,
+                public=note.public,
+                client_id=client_id,
+                media_url=note.media_url,
+                data={"merged_from": child.id, "event": note.id, "at": note.at.isoformat()},
+            )
+            self.pending_events.append(carried)
+        event = Event(
+            at=at,
+            kind="merged",
+            description=(
+                f"Request {child.id} merged into this one ({followers} follower(s), {len(notes)} note(s) carried)"
+            ),
+            status_from=self.status,
+            public=False,
+            client_id=client_id,
+            data={"child": child.id, "followers": followers, "notes": len(notes)},
+        )
         self.updated_at = max(at, self.updated_at or at)
         self.pending_events.append(event)
         return event

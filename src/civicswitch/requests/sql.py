@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import weakref
 from collections import defaultdict
 from collections.abc import Sequence
@@ -15,12 +16,15 @@ from sqlalchemy import (
     Engine,
     Select,
     String,
+    and_,
     case,
     cast,
+    delete,
     func,
     insert,
     literal,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -36,11 +40,14 @@ from civicswitch.requests.model import (
     CloseReason,
     Contact,
     Event,
+    Follower,
+    FollowVia,
     ServiceRequest,
     Status,
 )
-from civicswitch.requests.tables import media, request_contacts, request_events, service_requests
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.tables import media, request_contacts, request_events, request_followers, service_requests
+from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
+from civicswitch.routing.grid import cell_of
 
 sr = service_requests
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
@@ -143,6 +150,8 @@ class SqlRequestStore:
             "source_ref": r.source_ref,
             "attributes": r.attributes,
             "areas": r.areas,
+            "grid_cell": cell_of(r.lat, r.long),
+            "parent_id": r.parent_id,
         }
 
     # -- writes --------------------------------------------------------------------------------------
@@ -242,6 +251,7 @@ class SqlRequestStore:
             account_id=row.account_id,
             token=row.token,
             source_ref=row.source_ref,
+            parent_id=row.parent_id,
         )
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:
@@ -478,3 +488,83 @@ class SqlRequestStore:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(sr)).scalar_one())
+
+    # -- duplicates and followers --------------------------------------------------------------------
+    def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:
+        ids = self._service_ids_for([query.service_code] if storable(query.service_code) else [])
+        if not ids or not query.cells:
+            return []
+        closed_recently = and_(
+            sr.c.closed_at >= query.closed_since,
+            sr.c.close_reason.notin_([str(CloseReason.DUPLICATE), str(CloseReason.CANCELLED)]),
+        )
+        stmt = (
+            select(
+                sr.c.id,
+                sr.c.status,
+                sr.c.close_reason,
+                sr.c.description,
+                sr.c.lat,
+                sr.c.long,
+                sr.c.address,
+                sr.c.requested_at,
+                sr.c.closed_at,
+            )
+            .where(
+                sr.c.service_id == ids[0],
+                sr.c.grid_cell.in_(query.cells),
+                sr.c.requested_at >= query.requested_since,
+                sr.c.lat.between(query.south, query.north),
+                sr.c.long.between(query.west, query.east),
+                or_(sr.c.public_status == "open", closed_recently),
+                sr.c.parent_id.is_(None),
+            )
+            .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+            .limit(query.limit)
+        )
+        if query.exclude_id is not None:
+            stmt = stmt.where(sr.c.id != query.exclude_id)
+        return [NearbyRequest(*row) for row in self._conn.execute(stmt)]
+
+    def add_follower(self, request_id: int, follower: Follower) -> Follower:
+        c = follower.contact
+        new_id = self._conn.execute(
+            insert(request_followers)
+            .values(
+                request_id=request_id,
+                first_name=c.first_name,
+                last_name=c.last_name,
+                email=c.email,
+                phone=c.phone,
+                account_id=follower.account_id,
+                via=str(follower.via),
+                from_request_id=follower.from_request_id,
+                created_at=follower.created_at,
+            )
+            .returning(request_followers.c.id)
+        ).scalar_one()
+        return dataclasses.replace(follower, id=new_id)
+
+    def followers(self, request_id: int) -> list[Follower]:
+        rows = self._conn.execute(
+            select(request_followers)
+            .where(request_followers.c.request_id == request_id)
+            .order_by(request_followers.c.id)
+        )
+        return [
+            Follower(
+                contact=Contact(first_name=r.first_name, last_name=r.last_name, email=r.email, phone=r.phone),
+                via=FollowVia(r.via),
+                created_at=r.created_at,
+                account_id=r.account_id,
+                from_request_id=r.from_request_id,
+                id=r.id,
+            )
+            for r in rows
+        ]
+
+    def delete_followers(self, request_id: int) -> None:
+        self._conn.execute(delete(request_followers).where(request_followers.c.request_id == request_id))
+
+    def merged_count(self) -> int:
+        return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())

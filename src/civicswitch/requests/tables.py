@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Computed,
@@ -56,11 +57,17 @@ service_requests = Table(
     Column("source_ref", String(120), nullable=True, unique=True),
     Column("attributes", JSON, nullable=False),
     Column("areas", JSON, nullable=True),  # layer → area key where the request was routed
+    # routing/grid.py's cell of (lat, long): the duplicate check's index. NULL without coordinates.
+    Column("grid_cell", BigInteger, nullable=True),
+    # The request this one was merged into (closed as a duplicate of).
+    Column("parent_id", Integer, ForeignKey("service_requests.id"), nullable=True),
     Index("ix_service_requests_requested", "requested_at", "id"),
     Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
     Index("ix_service_requests_public_requested", "public_status", "requested_at", "id"),
     Index("ix_service_requests_service_public_requested", "service_id", "public_status", "requested_at", "id"),
     Index("ix_service_requests_updated", "updated_at", "id"),
+    Index("ix_service_requests_service_cell_requested", "service_id", "grid_cell", "requested_at"),
+    Index("ix_service_requests_parent", "parent_id"),
 )
 
 request_contacts = Table(
@@ -71,6 +78,24 @@ request_contacts = Table(
     Column("last_name", String(200), nullable=True),
     Column("email", String(320), nullable=True),
     Column("phone", String(50), nullable=True),
+)
+
+# People who asked to hear about a request other than its filer: those who chose "follow this one instead", and
+# the filers and followers of requests merged into it. Personal data, like request_contacts.
+request_followers = Table(
+    "request_followers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("first_name", String(200), nullable=True),
+    Column("last_name", String(200), nullable=True),
+    Column("email", String(320), nullable=True),
+    Column("phone", String(50), nullable=True),
+    Column("account_id", String(200), nullable=True),
+    Column("via", String(20), nullable=False),  # follow | merge
+    Column("from_request_id", Integer, nullable=True),  # the merged request they came from
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_request_followers_request", "request_id", "id"),
 )
 
 request_events = Table(

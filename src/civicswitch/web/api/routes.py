@@ -1,13 +1,22 @@
-"""``/api/v1``: geography for now."""
+"""``/api/v1``: the platform's own API — geography, duplicates (check, follow, merge) and staff changes.
+
+Writes take an API key in the ``X-Api-Key`` header (or ``api_key`` in the JSON body) and a JSON body; errors
+are the Open311 JSON error list, as on ``/open311``."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.geo import parse_coordinate
+from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests
+from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import change_request, check_duplicates, duplicates_of, follow_request, merge_requests
+from civicswitch.routing.duplicates import Match
 from civicswitch.web.context import context
 from civicswitch.web.open311 import params
 
@@ -36,4 +45,121 @@ def areas_at(
         "lat": point[0],
         "long": point[1],
         "areas": {name: None if hit is None else {"key": hit.key, "name": hit.name} for name, hit in found.items()},
+    }
+
+
+def _matches(request: Request, found: list[Match]) -> dict[str, Any]:
+    base = str(request.base_url).rstrip("/")
+    return {
+        "duplicates": [
+            {**m.document(), "follow_url": f"{base}/api/v1/requests/{m.request.id}/followers"} for m in found
+        ]
+    }
+
+
+@router.get("/duplicates", summary="Before filing: open requests a report would likely duplicate, best first")
+def duplicates_check(
+    request: Request,
+    service_code: Annotated[str, Query(description="the service the resident chose")],
+    lat: Annotated[str | None, Query(description="WGS84 latitude")] = None,
+    long: Annotated[str | None, Query(description="WGS84 longitude")] = None,
+    description: Annotated[str, Query(max_length=4000, description="what the resident wrote so far")] = "",
+    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+) -> dict[str, Any]:
+    ctx = context(request)
+    found = check_duplicates(ctx.reader(), ctx.clock, service_code, lat, long, description, limit=limit)
+    return _matches(request, found)
+
+
+@router.get("/requests/{service_request_id}/duplicates", summary="A stored request's likely duplicates")
+def request_duplicates(
+    request: Request, service_request_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 5
+) -> dict[str, Any]:
+    ctx = context(request)
+    return _matches(request, duplicates_of(ctx.reader(), ctx.clock, service_request_id, limit=limit))
+
+
+class _Keyed(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    api_key: str | None = Field(default=None, description="or send it in the X-Api-Key header")
+
+
+class FollowBody(_Keyed):
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=50)
+    first_name: str | None = Field(default=None, max_length=200)
+    last_name: str | None = Field(default=None, max_length=200)
+    account_id: str | None = Field(default=None, max_length=200)
+
+
+class MergeBody(_Keyed):
+    into: str = Field(description="the service_request_id of the request to keep (the parent)")
+
+
+class ChangeBody(_Keyed):
+    service_code: str | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    long: float | None = Field(default=None, ge=-180, le=180)
+    note: str = Field(default="", max_length=4000)
+
+
+def _key(body: _Keyed, header: str | None) -> str | None:
+    return header or body.api_key
+
+
+@router.post(
+    "/requests/{service_request_id}/followers",
+    status_code=201,
+    summary="Follow this request instead of filing a new one (submit scope)",
+)
+async def follow(
+    request: Request, service_request_id: str, body: FollowBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    cmd = FollowRequest(
+        api_key=_key(body, x_api_key),
+        service_request_id=service_request_id,
+        contact=Contact(first_name=body.first_name, last_name=body.last_name, email=body.email, phone=body.phone),
+        account_id=body.account_id,
+    )
+    result = await run_in_threadpool(lambda: follow_request(ctx.writer(), ctx.clock, cmd))
+    return {"service_request_id": result.service_request_id, "followers": result.followers, "added": result.added}
+
+
+@router.post("/requests/{service_request_id}/merge", summary="Staff: close this request as a duplicate of another")
+async def merge(
+    request: Request, service_request_id: str, body: MergeBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    cmd = MergeRequests(api_key=_key(body, x_api_key), child_id=service_request_id, parent_id=body.into)
+    result = await run_in_threadpool(lambda: merge_requests(ctx.writer(), ctx.clock, cmd))
+    return {
+        "service_request_id": result.child_id,
+        "merged_into": result.parent_id,
+        "followers_moved": result.followers_moved,
+        "notes_carried": result.notes_carried,
+    }
+
+
+@router.patch("/requests/{service_request_id}", summary="Staff: change service and/or location; routing runs again")
+async def change(
+    request: Request, service_request_id: str, body: ChangeBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    if (body.lat is None) != (body.long is None):
+        raise Invalid("lat and long must be sent together", field="lat")
+    cmd = ChangeRequest(
+        api_key=_key(body, x_api_key),
+        service_request_id=service_request_id,
+        service_code=body.service_code,
+        lat=None if body.lat is None else repr(body.lat),
+        long=None if body.long is None else repr(body.long),
+        note=body.note,
+    )
+    result = await run_in_threadpool(lambda: change_request(ctx.writer(), ctx.clock, cmd, ctx.geography()))
+    return {
+        "service_request_id": result.service_request_id,
+        "owner": result.body,
+        "transferred": result.transferred,
+        "referred": result.referred,
     }

@@ -1,0 +1,214 @@
+"""Use cases around duplicates and ownership: check, follow, merge, and change a request's service or location
+(re-routing with a transfer record). Each takes a unit of work and commits."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import Clock
+from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.geo import parse_coordinate
+from civicswitch.core.ports import UnitOfWork
+from civicswitch.requests.commands import (
+    ChangeRequest,
+    ChangeResult,
+    FollowRequest,
+    FollowResult,
+    MergeRequests,
+    MergeResult,
+)
+from civicswitch.requests.handlers import parse_request_id
+from civicswitch.requests.model import CloseReason, Contact, Event, Follower, FollowVia, ServiceRequest, Status
+from civicswitch.routing.duplicates import Match, find_duplicates
+from civicswitch.routing.intake import Geography, referral_note, route
+
+log = logging.getLogger(__name__)
+
+
+def _load(uow: UnitOfWork, public_id: str, field: str = "service_request_id") -> ServiceRequest:
+    request = uow.requests.get(parse_request_id(public_id))
+    if request is None:
+        raise NotFound(f"{field} {public_id.strip()!r} does not exist", field=field)
+    return request
+
+
+def check_duplicates(
+    uow: UnitOfWork,
+    clock: Clock,
+    service_code: str,
+    lat: str | None,
+    long: str | None,
+    description: str = "",
+    *,
+    limit: int = 5,
+) -> list[Match]:
+    """Before filing: the requests a report of ``service_code`` at (lat, long) would likely duplicate."""
+    with uow:
+        service = uow.catalog.service((service_code or "").strip())
+        if service is None or not service.active:
+            raise NotFound(f"service_code {service_code!r} is not in the service list", field="service_code")
+        point_lat, point_long = parse_coordinate(lat, "lat", 90.0), parse_coordinate(long, "long", 180.0)
+        if point_lat is None or point_long is None:
+            raise Invalid("lat and long are required", field="lat")
+        if not 1 <= limit <= 50:
+            raise Invalid("limit must be between 1 and 50", field="limit")
+        return find_duplicates(
+            uow.requests, service, point_lat, point_long, description.strip(), clock.now(), limit=limit
+        )
+
+
+def duplicates_of(uow: UnitOfWork, clock: Clock, public_id: str, *, limit: int = 5) -> list[Match]:
+    """On demand, for a stored request: the other requests it likely duplicates."""
+    with uow:
+        request = _load(uow, public_id)
+        service = uow.catalog.service(request.service_code)
+        if service is None or request.lat is None or request.long is None:
+            return []
+        return find_duplicates(
+            uow.requests,
+            service,
+            request.lat,
+            request.long,
+            request.description,
+            clock.now(),
+            exclude_id=request.id,
+            limit=limit,
+        )
+
+
+def _resolve_parent(uow: UnitOfWork, request: ServiceRequest) -> ServiceRequest:
+    """A merged request's surviving parent (merges never chain, but a parent could not be loaded twice)."""
+    seen = set()
+    while request.parent_id is not None and request.parent_id not in seen:
+        seen.add(request.parent_id)
+        parent = uow.requests.get(request.parent_id)
+        if parent is None:
+            break
+        request = parent
+    return request
+
+
+def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowResult:
+    """'Follow this one instead': the person is told about the request (or, if it was merged, its parent)."""
+    with uow:
+        authenticate(uow, cmd.api_key, Scope.SUBMIT)
+        request = _resolve_parent(uow, _load(uow, cmd.service_request_id))
+        assert request.id is not None
+        account = (cmd.account_id or "").strip() or None
+        follower = Follower(contact=cmd.contact, via=FollowVia.FOLLOW, created_at=clock.now(), account_id=account)
+        existing = uow.requests.followers(request.id)
+        filer = _filer(uow, request, follower.created_at)
+        already = any(f.same_person(follower) for f in [*existing, *([filer] if filer else [])])
+        if not already:
+            uow.requests.add_follower(request.id, follower)
+            request.pending_events.append(
+                Event(at=follower.created_at, kind="followed", description="A resident started following", public=False)
+            )
+            uow.requests.save(request)
+        uow.commit()
+    log.info("request %s followed (%s)", request.id, "new follower" if not already else "already following")
+    return FollowResult(str(request.id), len(existing) + (0 if already else 1), not already)
+
+
+def _filer(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> Follower | None:
+    """The person who filed a request, as a follower (None when they left no way to reach them)."""
+    assert request.id is not None
+    contact = uow.requests.contact(request.id) or Contact()
+    if contact.is_empty() and not request.account_id:
+        return None
+    return Follower(contact, FollowVia.MERGE, at, account_id=request.account_id)
+
+
+def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeResult:
+    """Staff merge: the child closes as ``duplicate`` of the parent; its filer and followers follow the parent
+    and its notes are carried onto the parent's timeline. Refused, with nothing written, when either is
+    missing, they are the same, of different services, the child is closed, or the parent was itself merged."""
+    with uow:
+        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
+        child = _load(uow, cmd.child_id, "service_request_id")
+        parent = _load(uow, cmd.parent_id, "parent")
+        assert child.id is not None and parent.id is not None
+        now = max(clock.now(), parent.updated_at or clock.now(), child.updated_at or clock.now())
+        child.close_as_duplicate_of(parent, now, client_id=client.id)
+        kept = uow.requests.followers(parent.id)
+        parent_filer = _filer(uow, parent, now)
+        if parent_filer is not None:
+            kept.append(parent_filer)
+        child_filer = _filer(uow, child, now)
+        incoming = [*([child_filer] if child_filer else []), *uow.requests.followers(child.id)]
+        moved = 0
+        for follower in incoming:
+            if any(k.same_person(follower) for k in kept):
+                continue
+            carried = Follower(
+                follower.contact, FollowVia.MERGE, now, account_id=follower.account_id, from_request_id=child.id
+            )
+            uow.requests.add_follower(parent.id, carried)
+            kept.append(carried)
+            moved += 1
+        uow.requests.delete_followers(child.id)
+        notes = [e for e in uow.requests.events([child.id], public_only=False).get(child.id, []) if e.kind == "note"]
+        parent.absorb(child, notes, now, followers=moved, client_id=client.id)
+        uow.requests.save(child)
+        uow.requests.save(parent)
+        uow.commit()
+    log.info(
+        "request %s merged into %s by %s: %d followers, %d notes", child.id, parent.id, client.name, moved, len(notes)
+    )
+    return MergeResult(str(parent.id), str(child.id), moved, len(notes))
+
+
+def change_request(
+    uow: UnitOfWork, clock: Clock, cmd: ChangeRequest, geography: Geography | None = None
+) -> ChangeResult:
+    """Staff changed the service and/or the location: the routing rules run again. A new owner is recorded as
+    a transfer; a point now outside the jurisdiction is referred as at intake; nowhere served is refused."""
+    with uow:
+        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
+        request = _load(uow, cmd.service_request_id)
+        code = (cmd.service_code or "").strip() or request.service_code
+        service = uow.catalog.service(code)
+        if service is None or not service.active:
+            raise NotFound(f"service_code {code!r} is not in the service list", field="service_code")
+        lat, long = parse_coordinate(cmd.lat, "lat", 90.0), parse_coordinate(cmd.long, "long", 180.0)
+        if (lat is None) != (long is None):
+            raise Invalid("lat and long must be sent together", field="lat")
+        if lat is None:
+            lat, long = request.lat, request.long
+        note = (cmd.note or "").strip()
+        if len(note) > 4000:
+            raise Invalid("note is longer than 4000 characters", field="note")
+        now = max(clock.now(), request.updated_at or clock.now())
+        old_body = request.body_code
+        bodies = {b.code: b for b in uow.catalog.bodies()}
+        routing = None
+        if geography is not None and lat is not None and long is not None:
+            routing = route(service, lat, long, geography, uow.catalog.rules(), bodies)
+        body = routing.body if routing else service.body_code
+        names: dict[str | None, str] = {code: b.name for code, b in bodies.items()}
+        expected = None if service.sla_hours is None else request.requested_at + timedelta(hours=service.sla_hours)
+        request.reassign(
+            now,
+            service_code=service.code,
+            lat=lat,
+            long=long,
+            body_code=body,
+            areas=routing.areas if routing else (request.areas if (lat, long) == (request.lat, request.long) else None),
+            expected_at=expected,
+            body_names=names,
+            rule=routing.rule.describe() if routing and routing.rule else None,
+            note=note,
+            client_id=client.id,
+        )
+        referred = routing is not None and routing.referred_to is not None
+        if referred:
+            assert routing is not None
+            request.transition(Status.CLOSED, now, reason=CloseReason.REFERRED, note=referral_note(routing))
+        uow.requests.save(request)
+        uow.commit()
+    transferred = body != old_body
+    log.info("request %s changed by %s: service=%s owner=%s", request.id, client.name, service.code, body)
+    return ChangeResult(str(request.id), body, transferred, referred)
