@@ -152,3 +152,23 @@ def test_request__parent_id__round_trips(store_uow_factory: MakeUow, catalog_dat
     with store_uow_factory() as uow:
         stored = uow.requests.get(b)
         assert stored is not None and stored.parent_id == a
+
+
+def test_catalog__duplicate_policy__round_trips_and_exports(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    from civicswitch.catalog.loader import export_catalog
+    from civicswitch.catalog.model import DuplicatePolicy
+
+    services = catalog_data["services"]
+    services[0]["duplicates"] = {"radius_m": 30, "open_days": 14, "closed_days": 1}
+    services[1]["duplicates"] = False
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        first, second, third = (uow.catalog.service(s["code"]) for s in services[:3])
+    assert first is not None and first.duplicates == DuplicatePolicy(30, 14, 1)
+    assert second is not None and second.duplicates.enabled is False
+    assert third is not None and third.duplicates == DuplicatePolicy()
+    exported = {s["code"]: s["duplicates"] for s in export_catalog(store_uow_factory())["services"]}
+    assert exported[services[1]["code"]] == {"enabled": False}
+    assert exported[services[0]["code"]] == {"radius_m": 30.0, "open_days": 14.0, "closed_days": 1.0}

@@ -134,3 +134,85 @@ def test_intake__coverage_layer_not_loaded__requests_accepted_and_warning_logged
     reply = client.post("/open311/v2/requests.json", data=data)
     assert reply.status_code == 200, reply.text
     assert "coverage layer 'boroughs' is not loaded" in caplog.text
+
+
+# -- re-routing when staff change the service or the location --------------------------------------------
+@pytest.fixture
+def staff_key(loaded: dict[str, str]) -> str:
+    return loaded["update"]
+
+
+def _change(client: TestClient, key: str, request_id: str, **body: Any) -> Any:
+    return client.patch(f"/api/v1/requests/{request_id}", json=body, headers={"X-Api-Key": key})
+
+
+def _timeline(engine: Engine, request_id: str) -> list[Any]:
+    with SqlUnitOfWork(engine) as uow:
+        return uow.requests.events([int(request_id)], public_only=False)[int(request_id)]
+
+
+def test_change__location_into_another_district__transfer_recorded_with_the_rule(routed: Any, staff_key: str) -> None:
+    client, key, engine = routed
+    rid = _post(client, key, "pothole", 0.5, 0.5, **{"attribute[size]": "small"}).json()[0]["service_request_id"]
+
+    reply = _change(client, staff_key, rid, lat=0.5, long=1.5, note="Caller gave the wrong side of the bridge")
+
+    assert reply.status_code == 200, reply.text
+    assert reply.json() == {"service_request_id": rid, "owner": "DOT-EAST", "transferred": True, "referred": False}
+    (transfer,) = [e for e in _timeline(engine, rid) if e.kind == "transferred"]
+    assert transfer.public and transfer.description == (
+        "Transferred from Department of Transportation to DOT East Yard: Caller gave the wrong side of the bridge"
+    )
+    assert transfer.data["body"] == ["DOT", "DOT-EAST"] and "east" in transfer.data["rule"]
+    assert transfer.data["location"] == [[0.5, 0.5], [0.5, 1.5]]
+    shown = client.get(f"/open311/v2/requests/{rid}.json?extensions=true").json()[0]
+    assert shown["agency_responsible"] == "DOT East Yard"
+    assert shown["extended_attributes"]["areas"] == {"city": "east"}
+
+
+def test_change__service_with_the_same_owner__staff_only_change_no_transfer(routed: Any, staff_key: str) -> None:
+    client, key, engine = routed
+    rid = _post(client, key, "graffiti", 0.5, 0.5).json()[0]["service_request_id"]
+    reply = _change(client, staff_key, rid, service_code="bulk-pickup")  # both are DSNY's
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["transferred"] is False
+    (changed,) = [e for e in _timeline(engine, rid) if e.kind in ("changed", "transferred")]
+    assert (changed.kind, changed.public) == ("changed", False)
+    assert changed.data["service_code"] == ["graffiti", "bulk-pickup"] and "body" not in changed.data
+    assert client.get(f"/open311/v2/requests/{rid}.json").json()[0]["service_code"] == "bulk-pickup"
+
+
+def test_change__moved_into_the_county__referred_and_closed(routed: Any, staff_key: str) -> None:
+    client, key, _ = routed
+    rid = _post(client, key, "graffiti", 0.5, 0.5).json()[0]["service_request_id"]
+    reply = _change(client, staff_key, rid, lat=0.5, long=2.5)
+    assert reply.json() == {"service_request_id": rid, "owner": "NASSAU", "transferred": True, "referred": True}
+    shown = client.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert shown["status"] == "closed" and "Nassau County" in shown["status_notes"]
+
+
+def test_change__refusals__clear_errors_and_nothing_written(routed: Any, staff_key: str) -> None:
+    client, key, engine = routed
+    rid = _post(client, key, "graffiti", 0.5, 0.5).json()[0]["service_request_id"]
+    before = (_count(engine), len(_timeline(engine, rid)))
+    replies = {
+        "sea": _change(client, staff_key, rid, lat=5.0, long=5.0),
+        "unknown service": _change(client, staff_key, rid, service_code="nope"),
+        "nothing": _change(client, staff_key, rid, service_code="graffiti"),
+        "half point": _change(client, staff_key, rid, lat=0.5),
+        "submit key": _change(client, key, rid, lat=0.5, long=1.5),
+        "no request": _change(client, staff_key, "999", lat=0.5, long=1.5),
+    }
+    assert {k: r.status_code for k, r in replies.items()} == {
+        "sea": 400, "unknown service": 404, "nothing": 400, "half point": 400, "submit key": 403, "no request": 404,
+    }  # fmt: skip
+    assert "outside the area" in replies["sea"].json()[0]["description"]
+    assert (_count(engine), len(_timeline(engine, rid))) == before
+
+
+def test_change__closed_request__refused_until_reopened(routed: Any, staff_key: str) -> None:
+    client, key, _ = routed
+    rid = _post(client, key, "graffiti", 0.5, 0.5).json()[0]["service_request_id"]
+    _change(client, staff_key, rid, lat=0.5, long=2.5)  # referred: closed
+    reply = _change(client, staff_key, rid, lat=0.5, long=0.5)
+    assert reply.status_code == 400 and "reopen it" in reply.json()[0]["description"]

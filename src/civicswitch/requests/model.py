@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from civicswitch.core.errors import IllegalTransition, Invalid, check_text
+from civicswitch.core.errors import Conflict, IllegalTransition, Invalid, check_text
 
 
 class Status(StrEnum):
@@ -400,9 +400,7 @@ class ServiceRequest:
         if parent.id == self.id:
             raise Invalid("a request cannot be merged into itself", field="parent")
         if self.parent_id is not None:
-            raise IllegalTransition(
-                f"request {self.id} was already merged into request {self.parent_id}", field="status"
-            )
+            raise Conflict(f"request {self.id} was already merged into request {self.parent_id}")
         if parent.parent_id is not None:
             raise Invalid(
                 f"request {parent.id} was itself merged into request {parent.parent_id}: merge into that one",

@@ -73,6 +73,8 @@ def rank(
     window = policy.open_days
     found = []
     for c in candidates:
+        if c.requested_at > now:  # filed after the moment asked about (a replay of history)
+            continue
         distance = distance_m(lat, long, c.lat, c.long)
         if distance > policy.radius_m:
             continue

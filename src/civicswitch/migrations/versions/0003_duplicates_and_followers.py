@@ -75,8 +75,10 @@ def downgrade() -> None:
     op.drop_table("request_followers")
     op.drop_index("ix_service_requests_parent", table_name="service_requests")
     op.drop_index("ix_service_requests_service_cell_requested", table_name="service_requests")
-    with op.batch_alter_table("service_requests") as batch_op:
-        batch_op.drop_column("parent_id")
-        batch_op.drop_column("grid_cell")
-    with op.batch_alter_table("services") as batch_op:
-        batch_op.drop_column("duplicates")
+    # SQLite ≥ 3.35 drops these columns in place (a batch rebuild would trip over the generated public_status).
+    for table, column in (
+        ("service_requests", "parent_id"),
+        ("service_requests", "grid_cell"),
+        ("services", "duplicates"),
+    ):
+        op.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
