@@ -12,6 +12,7 @@ import typer
 import uvicorn
 from rich.console import Console
 
+from civicswitch.catalog.files import CatalogFormat
 from civicswitch.core import migrate as migrations
 from civicswitch.core.auth import create_client
 from civicswitch.core.clients import Scope
@@ -19,6 +20,7 @@ from civicswitch.core.clock import SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import DomainError
 from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.profiles import Profile
 from civicswitch.settings import Settings
 
 app = typer.Typer(help="Civic Switchboard: one 311 front door, every back office connected.", no_args_is_help=True)
@@ -246,39 +248,61 @@ def areas_locate(
 
 @catalog.command("import")
 def catalog_import(
-    file: Annotated[Path, typer.Argument(help="Catalog JSON (bodies, services, routing_rules)", exists=True)],
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Catalog file: .json, .yaml or .yml (bodies, services, routing_rules)", exists=True, dir_okay=False
+        ),
+    ] = None,
+    profile: Annotated[
+        Profile | None, typer.Option("--profile", help="Load a shipped city profile instead of a file")
+    ] = None,
 ) -> None:
-    """Load a catalog file: bodies and services are upserted; routing_rules, when present, replace the rules."""
-    import json
-
+    """Load a catalog file or profile: bodies and services are upserted; routing_rules, when present, replace the
+    rules."""
+    from civicswitch.catalog.files import read_catalog_document
     from civicswitch.catalog.loader import load_catalog
+    from civicswitch.profiles import layer_command, profile_document
 
-    try:
-        document = json.loads(file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        _fail(f"{file} is not JSON: {exc}")
+    if file is not None and profile is not None:
+        _fail("give a catalog file or --profile, not both")
         return
-    if not isinstance(document, dict):
-        _fail(f"{file}: expected a JSON object with bodies and services")
+    try:
+        if profile is not None:
+            document = profile_document(profile)
+        elif file is not None:
+            document = read_catalog_document(file)
+        else:
+            _fail("give a catalog file (.json, .yaml, .yml) or --profile boston|chicago|nyc")
+            return
+    except DomainError as exc:
+        _fail(exc.description)
         return
     try:
         bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
     except DomainError as exc:
-        _fail(exc.description)
+        layers = document.get("layers") if profile is not None else None
+        hint = "".join(f"\n  {layer_command(layer)}" for layer in layers or ())
+        _fail(exc.description + (f"\nits layers, to load first (DATA = ../shared/data):{hint}" if hint else ""))
         return
     rules = len(document.get("routing_rules") or []) if "routing_rules" in document else "unchanged"
     err.print(f"catalog loaded: {bodies_n} bodies, {services_n} services, routing rules: {rules}")
+    if profile is not None:
+        err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
+        for layer in document["layers"]:
+            err.print(f"  {layer_command(layer)}", highlight=False)
 
 
 @catalog.command("export")
-def catalog_export() -> None:
-    """Print the catalog (bodies, services, routing rules) as JSON, for version control."""
-    import json
-
+def catalog_export(
+    fmt: Annotated[CatalogFormat, typer.Option("--format", help="json or yaml")] = CatalogFormat.JSON,
+) -> None:
+    """Print the catalog (bodies, services, routing rules) as JSON or YAML, for version control."""
+    from civicswitch.catalog.files import dump_catalog_document
     from civicswitch.catalog.loader import export_catalog
 
     document = export_catalog(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
-    print(json.dumps(document, indent=1, ensure_ascii=False))
+    print(dump_catalog_document(document, fmt), end="")
 
 
 @routing.command("list")
