@@ -8,7 +8,14 @@ baseline measured in the same run.
   the naive way (for each point, test every polygon with ``contains`` until one holds it).
 - Routing: ``routing.intake.route`` for one request at a time (all layers looked up, rules decided), p50/p95,
   beside the naive lookup for one point.
-Duplicate detection (issue 3) is not implemented yet, so it is not measured here.
+
+With ``--db sqlite,postgres`` it also measures, on each database (``bench/geo_db.py``):
+- the duplicate check (``routing.duplicates.find_duplicates``: the grid-cell index query, then ranking) with
+  ``--rows`` (default 1,000,000) recent requests stored, p50/p95 over ``--checks`` points, beside the naive
+  query (same service, time window and bounding box, no grid cell: the service/time index) in the same run,
+  and that both return the same matches;
+- routing per request on the database: the whole ``submit_request`` use case (validation, point → areas,
+  rules, duplicate check, insert, commit) with routing by location on, beside the same use case with routing off.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -37,6 +45,11 @@ def main() -> None:
     parser.add_argument("--naive-points", type=int, default=5_000)
     parser.add_argument("--routes", type=int, default=5_000)
     parser.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
+    parser.add_argument("--db", default="", help="comma list of sqlite, postgres: the per-database part")
+    parser.add_argument("--rows", type=int, default=1_000_000, help="requests stored for the duplicate check")
+    parser.add_argument("--checks", type=int, default=2_000)
+    parser.add_argument("--submits", type=int, default=500)
+    parser.add_argument("--reuse", action="store_true", help="keep and reuse the generated databases")
     args = parser.parse_args()
     boundaries = args.data / "nyc" / "boundaries"
     if not boundaries.exists():
@@ -92,7 +105,13 @@ def main() -> None:
         "naive_single_lookup_ms_p50": round(statistics.median(naive_one), 4),
         "routes_timed": len(times),
     }
-    print(json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1), flush=True)
+    if args.db:
+        sys.path.insert(0, str(REPO))
+        from bench import geo_db
+
+        for kind in args.db.split(","):
+            print(json.dumps(geo_db.run(kind.strip(), args), indent=1), flush=True)
 
 
 if __name__ == "__main__":

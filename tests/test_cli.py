@@ -149,3 +149,40 @@ def test_catalog_import_export_and_routing_explain(db_url: str, tmp_path: Path) 
     bad.write_text(json.dumps({**document, "routing_rules": [{"layer": "nowhere", "body": "EAST"}]}))
     refused = runner.invoke(app, ["catalog", "import", str(bad)])
     assert refused.exit_code == 2 and "unknown layer 'nowhere'" in refused.output
+
+
+def test_requests_duplicates_merge_change__operator_at_the_cli(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    from civicswitch.core.clock import SystemClock
+    from civicswitch.requests.commands import SubmitRequest
+    from civicswitch.requests.handlers import submit_request
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    catalog = {
+        "bodies": [{"code": "DOT", "name": "Transportation"}, {"code": "DSNY", "name": "Sanitation"}],
+        "services": [{"code": "graffiti", "name": "Graffiti", "body": "DOT"},
+                     {"code": "litter", "name": "Litter", "body": "DSNY"}],
+    }  # fmt: skip
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    assert runner.invoke(app, ["catalog", "import", str(tmp_path / "catalog.json")]).exit_code == 0
+    key = runner.invoke(app, ["apikey", "create", "App"]).stdout.strip().splitlines()[-1]
+    engine = make_engine(db_url)
+    for lat in ("40.7359", "40.7361", "40.7363"):
+        cmd = SubmitRequest(service_code="graffiti", api_key=key, lat=lat, long="-73.9911", description="tags")
+        submit_request(SqlUnitOfWork(engine), SystemClock(), cmd)
+
+    listed = runner.invoke(app, ["requests", "duplicates", "3"])
+    merged = runner.invoke(app, ["requests", "merge", "3", "--into", "1"])
+    changed = runner.invoke(app, ["requests", "change", "2", "--service", "litter", "--note", "It is litter"])
+    refused = runner.invoke(app, ["requests", "merge", "2", "--into", "1"])
+
+    assert listed.exit_code == 0 and [line.split("\t")[0] for line in listed.stdout.splitlines()][1:] == ["2", "1"]
+    assert merged.exit_code == 0 and "request 3 merged into 1" in merged.output
+    assert changed.exit_code == 0 and "transferred to DSNY" in changed.output
+    assert refused.exit_code != 0 and "change the service first" in refused.output
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        child, moved = uow.requests.get(3), uow.requests.get(2)
+        assert child is not None and child.parent_id == 1 and moved is not None and moved.body_code == "DSNY"
+        (transfer,) = [e for e in uow.requests.events([2])[2] if e.kind == "transferred"]
+        assert transfer.client_id is None and transfer.description.endswith("It is litter")

@@ -32,3 +32,15 @@ def test_home__empty_database__still_renders(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert "No requests yet" in page.text
+
+
+def test_home__after_a_merge__counts_the_merged_report(client: TestClient, keys: dict[str, str]) -> None:
+    point = {"api_key": keys["submit"], "service_code": "graffiti", "lat": "40.7359", "long": "-73.9911"}
+    first, second = (client.post("/open311/v2/requests.json", data=point).json()[0] for _ in range(2))
+    merged = client.post(
+        f"/api/v1/requests/{second['service_request_id']}/merge",
+        json={"into": first["service_request_id"]},
+        headers={"X-Api-Key": keys["update"]},
+    )
+    assert merged.status_code == 200
+    assert "of which 1 merged into an earlier report" in client.get("/").text

@@ -96,6 +96,7 @@ class MergeRequests:
     api_key: str | None
     child_id: str
     parent_id: str
+    operator: bool = False  # the CLI on the server: trusted, no key (timeline entries name no client)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +117,7 @@ class ChangeRequest:
     lat: str | None = None
     long: str | None = None
     note: str = ""
+    operator: bool = False  # the CLI on the server: trusted, no key (timeline entries name no client)
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,14 @@ from civicswitch.routing.intake import Geography, referral_note, route
 log = logging.getLogger(__name__)
 
 
+def _staff(uow: UnitOfWork, api_key: str | None, operator: bool) -> tuple[int | None, str]:
+    """(client id, name) of who acts: an ``update``-scope API client, or the operator at the CLI."""
+    if operator:
+        return None, "operator (CLI)"
+    client = authenticate(uow, api_key, Scope.UPDATE)
+    return client.id, client.name
+
+
 def _load(uow: UnitOfWork, public_id: str, field: str = "service_request_id") -> ServiceRequest:
     request = uow.requests.get(parse_request_id(public_id))
     if request is None:
@@ -127,12 +135,12 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
     and its notes are carried onto the parent's timeline. Refused, with nothing written, when either is
     missing, they are the same, of different services, the child is closed, or the parent was itself merged."""
     with uow:
-        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
+        client_id, actor = _staff(uow, cmd.api_key, cmd.operator)
         child = _load(uow, cmd.child_id, "service_request_id")
         parent = _load(uow, cmd.parent_id, "parent")
         assert child.id is not None and parent.id is not None
         now = max(clock.now(), parent.updated_at or clock.now(), child.updated_at or clock.now())
-        child.close_as_duplicate_of(parent, now, client_id=client.id)
+        child.close_as_duplicate_of(parent, now, client_id=client_id)
         kept = uow.requests.followers(parent.id)
         parent_filer = _filer(uow, parent, now)
         if parent_filer is not None:
@@ -151,13 +159,11 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
             moved += 1
         uow.requests.delete_followers(child.id)
         notes = [e for e in uow.requests.events([child.id], public_only=False).get(child.id, []) if e.kind == "note"]
-        parent.absorb(child, notes, now, followers=moved, client_id=client.id)
+        parent.absorb(child, notes, now, followers=moved, client_id=client_id)
         uow.requests.save(child)
         uow.requests.save(parent)
         uow.commit()
-    log.info(
-        "request %s merged into %s by %s: %d followers, %d notes", child.id, parent.id, client.name, moved, len(notes)
-    )
+    log.info("request %s merged into %s by %s: %d followers, %d notes", child.id, parent.id, actor, moved, len(notes))
     return MergeResult(str(parent.id), str(child.id), moved, len(notes))
 
 
@@ -167,7 +173,7 @@ def change_request(
     """Staff changed the service and/or the location: the routing rules run again. A new owner is recorded as
     a transfer; a point now outside the jurisdiction is referred as at intake; nowhere served is refused."""
     with uow:
-        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
+        client_id, actor = _staff(uow, cmd.api_key, cmd.operator)
         request = _load(uow, cmd.service_request_id)
         code = (cmd.service_code or "").strip() or request.service_code
         service = uow.catalog.service(code)
@@ -201,7 +207,7 @@ def change_request(
             body_names=names,
             rule=routing.rule.describe() if routing and routing.rule else None,
             note=note,
-            client_id=client.id,
+            client_id=client_id,
         )
         referred = routing is not None and routing.referred_to is not None
         if referred:
@@ -210,5 +216,5 @@ def change_request(
         uow.requests.save(request)
         uow.commit()
     transferred = body != old_body
-    log.info("request %s changed by %s: service=%s owner=%s", request.id, client.name, service.code, body)
+    log.info("request %s changed by %s: service=%s owner=%s", request.id, actor, service.code, body)
     return ChangeResult(str(request.id), body, transferred, referred)

@@ -35,6 +35,7 @@ def home(request: Request) -> HTMLResponse:
         bodies = uow.catalog.bodies()
         recent = uow.requests.find(RequestQuery(limit=25))
         counts = uow.requests.status_counts()
+        merged = uow.requests.merged_count()
     groups: dict[str, list[str]] = defaultdict(list)
     for s in services:
         groups[s.group or "Other"].append(s.name)
@@ -53,6 +54,7 @@ def home(request: Request) -> HTMLResponse:
         total=sum(counts.values()),
         open_count=open_count,
         closed_count=counts.get("closed", 0),
+        merged=merged,
         zone=ctx.settings.timezone,
         recent=[
             {
