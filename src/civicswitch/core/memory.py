@@ -18,6 +18,9 @@ from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
 from civicswitch.core.errors import Conflict, Invalid
 from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStore
+from civicswitch.hub.memory import HubData, MemoryHubStore
+from civicswitch.hub.outbox import write_outbox
+from civicswitch.hub.ports import HubStore
 from civicswitch.requests.model import CloseReason, Contact, Event, Follower, ServiceRequest, Status
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
@@ -31,6 +34,7 @@ class MemoryDatabase:
     requests: dict[int, ServiceRequest] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
+    hub: HubData = field(default_factory=HubData)
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
     clients: dict[int, ApiClient] = field(default_factory=dict)
@@ -134,6 +138,11 @@ class MemoryCatalogStore:
 class MemoryRequestStore:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
+        self._changes: list[tuple[ServiceRequest, list[Event]]] = []
+
+    def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
+        taken, self._changes = self._changes, []
+        return taken
 
     def _check(self, request: ServiceRequest) -> None:
         if request.service_code not in self._db.services:
@@ -146,8 +155,10 @@ class MemoryRequestStore:
             if request.source_ref and other.source_ref == request.source_ref and other.id != request.id:
                 raise Conflict(f"source_ref {request.source_ref!r} already stored")
 
-    def _store_events(self, request: ServiceRequest) -> None:
+    def _store_events(self, request: ServiceRequest, *, announce: bool = True) -> None:
         assert request.id is not None
+        if announce and request.pending_events:
+            self._changes.append((request, list(request.pending_events)))
         for e in request.pending_events:
             if (
                 e.client_id is not None
@@ -169,7 +180,10 @@ class MemoryRequestStore:
 
     def add_many(self, requests: Sequence[ServiceRequest]) -> int:
         for r in requests:
-            self.add(r, None)
+            self._check(r)
+            r.id = self._db.take_id("request")
+            self._store_events(r, announce=False)  # imported history: nothing to deliver
+            self._db.requests[r.id] = copy.deepcopy(r)
         return len(requests)
 
     def get(self, request_id: int) -> ServiceRequest | None:
@@ -399,6 +413,7 @@ class MemoryUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    hub: HubStore
 
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -409,6 +424,7 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalogStore(self._work)
         self.requests = MemoryRequestStore(self._work)
         self.clients = MemoryClientStore(self._work)
+        self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
 
     def __enter__(self) -> Self:
         self._open()
@@ -420,6 +436,7 @@ class MemoryUnitOfWork:
         del self._work
 
     def commit(self) -> None:
+        write_outbox(self)
         self.db.__dict__.update(copy.deepcopy(self._work).__dict__)
         self.committed += 1
 

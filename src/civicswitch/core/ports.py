@@ -11,6 +11,7 @@ from typing import Protocol, Self
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import Body, Service
 from civicswitch.core.clients import ApiClient
+from civicswitch.hub.ports import HubStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.rules import RoutingRule
@@ -114,6 +115,11 @@ class RequestStore(Protocol):
         """How many requests have been merged into another one."""
         ...
 
+    def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
+        """The requests added or saved in this unit of work with the events they gained (not bulk imports),
+        handed over once: the unit of work turns them into outbox rows before it commits."""
+        ...
+
 
 class ClientStore(Protocol):
     def add(self, client: ApiClient) -> ApiClient: ...
@@ -126,6 +132,7 @@ class UnitOfWork(Protocol):
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    hub: HubStore
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -3,6 +3,7 @@
 from civicswitch.catalog import tables as catalog_tables
 from civicswitch.core import tables as core_tables
 from civicswitch.core.db import metadata
+from civicswitch.hub import tables as hub_tables
 from civicswitch.requests import tables as request_tables
 
-__all__ = ["catalog_tables", "core_tables", "metadata", "request_tables"]
+__all__ = ["catalog_tables", "core_tables", "hub_tables", "metadata", "request_tables"]

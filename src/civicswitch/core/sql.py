@@ -15,6 +15,9 @@ from civicswitch.core.clients import ApiClient, Scope
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.ports import CatalogStore, ClientStore, RequestStore
 from civicswitch.core.tables import api_clients
+from civicswitch.hub.outbox import write_outbox
+from civicswitch.hub.ports import HubStore
+from civicswitch.hub.sql import SqlHubStore
 from civicswitch.requests.sql import SqlRequestStore
 
 
@@ -98,6 +101,7 @@ class SqlUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    hub: HubStore
 
     def __init__(self, engine: Engine, *, writing: bool = True) -> None:
         self._engine = engine
@@ -121,6 +125,7 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
         self.clients = SqlClientStore(conn)
+        self.hub = SqlHubStore(conn)
         return self
 
     def __exit__(
@@ -140,9 +145,12 @@ class SqlUnitOfWork:
             self._queued = None
 
     def commit(self) -> None:
+        """Write the outbox rows for what changed (same transaction), then commit."""
         assert self._conn is not None
+        write_outbox(self)
         self._conn.commit()
 
     def rollback(self) -> None:
         assert self._conn is not None
         self._conn.rollback()
+        self.requests.take_changes()  # rolled back: nothing to announce

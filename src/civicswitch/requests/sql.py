@@ -104,6 +104,11 @@ class SqlRequestStore:
         self._conn = conn
         self._service_ids: dict[str, int] = {}
         self._body_ids: dict[str, int] = {}
+        self._changes: list[tuple[ServiceRequest, list[Event]]] = []
+
+    def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
+        taken, self._changes = self._changes, []
+        return taken
 
     # -- ids of catalog rows, cached for the unit of work --------------------------------------------
     def _service_id(self, code: str) -> int:
@@ -211,6 +216,7 @@ class SqlRequestStore:
     def _flush_events(self, request: ServiceRequest) -> None:
         assert request.id is not None
         if request.pending_events:
+            self._changes.append((request, list(request.pending_events)))
             with unique_as_conflict("update"):
                 self._conn.execute(insert(request_events), [_event_row(request.id, e) for e in request.pending_events])
             request.pending_events.clear()

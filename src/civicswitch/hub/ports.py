@@ -1,0 +1,56 @@
+"""The hub store port (``hub/sql.py``, fake in ``hub/memory.py``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from civicswitch.hub.model import Connector, DeliveryState
+from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, Settlement
+
+
+class HubStore(Protocol):
+    def add_connector(self, connector: Connector, at: datetime) -> Connector:
+        """Insert, or update the connector with the same code (a ``None`` secret keeps the stored one)."""
+        ...
+
+    def connectors(self) -> list[Connector]: ...
+    def connector(self, code: str) -> Connector | None: ...
+    def set_enabled(self, code: str, enabled: bool, reason: str | None) -> bool: ...
+    def enqueue(self, rows: Sequence[NewDelivery]) -> None: ...
+    def claim(self, worker: str, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
+        """Mark up to ``limit`` due heads of line in flight for ``worker`` until ``now + lease`` and return them:
+        pending/retrying rows whose time has come or in-flight rows whose lease ran out, of enabled connectors,
+        with no earlier open row for the same request and connector (order per request is kept)."""
+        ...
+
+    def settle(self, results: Sequence[Settlement]) -> None: ...
+    def deliveries(
+        self,
+        *,
+        states: Sequence[DeliveryState] | None = None,
+        connector: str | None = None,
+        body: str | None = None,
+        manual: bool | None = None,
+        request_id: int | None = None,
+        limit: int = 100,
+    ) -> list[DeliveryView]: ...
+    def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:
+        """Dead deliveries (all, these ids, or this connector's) back to pending, due now; returns how many."""
+        ...
+
+    def complete_manual(self, delivery_id: int, external_id: str | None, minutes: float, by: str, now: datetime) -> int:
+        """Mark a manual bridge task done (with the effort it took); returns its request id."""
+        ...
+
+    def add_external_ref(self, request_id: int, body_code: str, external_id: str, at: datetime) -> None: ...
+    def external_id(self, request_id: int, body_code: str) -> str | None: ...
+    def request_for_external(self, body_code: str, external_id: str) -> int | None: ...
+    def seen_message(self, connector: str, message_id: str, now: datetime) -> bool:
+        """Record an inbound message id; True if it had been received before (a replay)."""
+        ...
+
+    def cursor(self, connector: str) -> str | None: ...
+    def set_cursor(self, connector: str, cursor: str | None, now: datetime) -> None: ...
+    def health_rows(self, now: datetime) -> list[HealthCounts]: ...
