@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 import uvicorn
@@ -30,6 +31,14 @@ areas = typer.Typer(help="Area layers: boundaries used for routing and analytics
 app.add_typer(areas, name="areas")
 catalog = typer.Typer(help="The catalog file: bodies, services and routing rules.", no_args_is_help=True)
 app.add_typer(catalog, name="catalog")
+connectors_app = typer.Typer(help="Connectors: how each body's own system is reached.", no_args_is_help=True)
+app.add_typer(connectors_app, name="connectors")
+deliveries_app = typer.Typer(help="The outbox: deliveries, dead letters, replay.", no_args_is_help=True)
+app.add_typer(deliveries_app, name="deliveries")
+manual_app = typer.Typer(
+    help="The manual bridge: requests a person re-keys into a body's system.", no_args_is_help=True
+)
+app.add_typer(manual_app, name="manual")
 requests_app = typer.Typer(help="Staff work on stored requests: duplicates, merges, changes.", no_args_is_help=True)
 app.add_typer(requests_app, name="requests")
 routing = typer.Typer(help="Routing rules: which body owns a service where.", no_args_is_help=True)
@@ -83,6 +92,7 @@ def demo(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8311,
     load_only: Annotated[bool, typer.Option("--load-only", help="Install the demo city, do not serve")] = False,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run a delivery worker in-process")] = False,
 ) -> None:
     """Open (or create) the demo database, load New York City's real 311 data once, and serve it."""
     from civicswitch.demo.city import COVERAGE_LAYER, install
@@ -116,7 +126,56 @@ def demo(
     out.print(f"  API reference: {base}/docs\n")
     if load_only:
         return
-    uvicorn.run("civicswitch.web.asgi:app", host=host, port=port, log_level="warning")
+    stop = threading.Event()
+    if not no_worker:
+        thread = threading.Thread(target=_run_worker, args=(engine, stop), name="civicswitch-worker", daemon=True)
+        thread.start()
+        out.print("  delivery worker: running in this process (--no-worker to leave it to `civicswitch worker`)")
+    try:
+        uvicorn.run("civicswitch.web.asgi:app", host=host, port=port, log_level="warning")
+    finally:
+        stop.set()
+
+
+def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False) -> None:
+    import asyncio
+
+    from civicswitch.hub.connectors.registry import default_pollers, default_senders
+    from civicswitch.hub.worker import Worker
+
+    worker = Worker(
+        lambda: SqlUnitOfWork(engine), SystemClock(), default_senders(), pollers=default_pollers(), batch=batch
+    )
+
+    async def main() -> None:
+        if once:
+            while await worker.run_once():
+                pass
+            await worker.poll_due()
+            return
+        await worker.run(stop)
+
+    asyncio.run(main())
+
+
+@app.command()
+def worker(
+    batch: Annotated[int, typer.Option(min=1, max=1000, help="Messages claimed per round")] = 50,
+    once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit")] = False,
+) -> None:
+    """Deliver the outbox: claim due messages, send them through their connectors, retry, dead-letter.
+
+    Run as many as you like against PostgreSQL (they share the work); on SQLite one is enough."""
+    import signal
+
+    settings = Settings()
+    _logging(settings.log_level)
+    engine = make_engine(settings.database_url)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    err.print(f"worker on {_safe_url(settings.database_url)} (Ctrl-C to stop)")
+    _run_worker(engine, stop, batch, once)
 
 
 @apikey.command("create")
@@ -181,9 +240,13 @@ def areas_load(
     try:
         since = parse_datetime(valid_from) if valid_from else None
         loaded = load_layer(
-            SqlUnitOfWork(make_engine(settings.database_url)), layer, file.read_bytes(),
-            key_property=key, name_property=name, valid_from=since,
-        )  # fmt: skip
+            SqlUnitOfWork(make_engine(settings.database_url)),
+            layer,
+            file.read_bytes(),
+            key_property=key,
+            name_property=name,
+            valid_from=since,
+        )
     except ValueError as exc:
         _fail(f"--valid-from: {exc}")
         return
@@ -281,6 +344,14 @@ def catalog_import(
         _fail(exc.description)
         return
     try:
+        if "connectors" in document:
+            from civicswitch.hub.handlers import check_connector_documents
+
+            with _uow(writing=False) as uow:
+                known = {b.code for b in uow.catalog.bodies()}
+            check_connector_documents(
+                document["connectors"], known | {b.get("code") for b in document.get("bodies", [])}
+            )
         bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
     except DomainError as exc:
         layers = document.get("layers") if profile is not None else None
@@ -289,6 +360,14 @@ def catalog_import(
         return
     rules = len(document.get("routing_rules") or []) if "routing_rules" in document else "unchanged"
     err.print(f"catalog loaded: {bodies_n} bodies, {services_n} services, routing rules: {rules}")
+    if "connectors" in document:
+        from civicswitch.hub.handlers import load_connectors
+
+        made = load_connectors(_uow(), SystemClock(), document["connectors"])
+        err.print(f"connectors loaded: {len(made)}")
+        for m in made:
+            if m.secret:
+                err.print(f"  {m.connector.code}: new signing secret (shown once): {m.secret}", highlight=False)
     if profile is not None:
         err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
         for layer in document["layers"]:
@@ -302,8 +381,10 @@ def catalog_export(
     """Print the catalog (bodies, services, routing rules) as JSON or YAML, for version control."""
     from civicswitch.catalog.files import dump_catalog_document
     from civicswitch.catalog.loader import export_catalog
+    from civicswitch.hub.handlers import connector_documents
 
     document = export_catalog(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
+    document["connectors"] = connector_documents(_uow(writing=False))  # settings only: secrets are never exported
     print(dump_catalog_document(document, fmt), end="")
 
 
@@ -354,8 +435,9 @@ def requests_duplicates(
     from civicswitch.requests.staff import duplicates_of
 
     try:
-        found = duplicates_of(SqlUnitOfWork(make_engine(Settings().database_url), writing=False), SystemClock(),
-                              request_id, limit=limit)  # fmt: skip
+        found = duplicates_of(
+            SqlUnitOfWork(make_engine(Settings().database_url), writing=False), SystemClock(), request_id, limit=limit
+        )
     except DomainError as exc:
         _fail(exc.description)
         return
@@ -378,13 +460,18 @@ def requests_merge(
     from civicswitch.requests.staff import merge_requests
 
     try:
-        result = merge_requests(SqlUnitOfWork(make_engine(Settings().database_url)), SystemClock(),
-                                MergeRequests(None, child, into, operator=True))  # fmt: skip
+        result = merge_requests(
+            SqlUnitOfWork(make_engine(Settings().database_url)),
+            SystemClock(),
+            MergeRequests(None, child, into, operator=True),
+        )
     except DomainError as exc:
         _fail(exc.description)
         return
-    err.print(f"request {result.child_id} merged into {result.parent_id}: "
-              f"{result.followers_moved} follower(s) and {result.notes_carried} note(s) carried")  # fmt: skip
+    err.print(
+        f"request {result.child_id} merged into {result.parent_id}: "
+        f"{result.followers_moved} follower(s) and {result.notes_carried} note(s) carried"
+    )
 
 
 @requests_app.command("change")
@@ -410,16 +497,210 @@ def requests_change(
             geography = Geography(index, settings.coverage_layer)
         else:
             err.print(f"coverage layer {settings.coverage_layer!r} is not loaded: not routing by location")
-    cmd = ChangeRequest(None, request_id, service_code=service, lat=None if lat is None else repr(lat),
-                        long=None if long is None else repr(long), note=note, operator=True)  # fmt: skip
+    cmd = ChangeRequest(
+        None,
+        request_id,
+        service_code=service,
+        lat=None if lat is None else repr(lat),
+        long=None if long is None else repr(long),
+        note=note,
+        operator=True,
+    )
     try:
         result = change_request(SqlUnitOfWork(engine), SystemClock(), cmd, geography)
     except DomainError as exc:
         _fail(exc.description)
         return
     what = "transferred to" if result.transferred else "owner unchanged:"
-    err.print(f"request {result.service_request_id} {what} {result.body or 'no owner'}"
-              + (" (referred: outside the jurisdiction)" if result.referred else ""))  # fmt: skip
+    err.print(
+        f"request {result.service_request_id} {what} {result.body or 'no owner'}"
+        + (" (referred: outside the jurisdiction)" if result.referred else "")
+    )
+
+
+def _uow(writing: bool = True) -> SqlUnitOfWork:
+    return SqlUnitOfWork(make_engine(Settings().database_url), writing=writing)
+
+
+@connectors_app.command("add")
+def connectors_add(
+    kind: Annotated[str, typer.Argument(help="webhook, open311, batch, email, nats or manual")],
+    body: Annotated[str, typer.Option(help="The body (department, partner, external government) it serves")],
+    code: Annotated[str, typer.Option(help="A short name, e.g. dot-webhook")],
+    setting: Annotated[
+        list[str] | None, typer.Option("--set", help="KEY=VALUE (JSON values allowed), repeatable")
+    ] = None,
+    status_map: Annotated[Path | None, typer.Option(help="JSON file with inbound/outbound status maps")] = None,
+    secret_env: Annotated[
+        str | None, typer.Option(help="Take the secret (password, API key) from this variable")
+    ] = None,
+) -> None:
+    """Add (or update) a connector. A new webhook connector gets a signing secret, shown once."""
+    import json
+
+    from civicswitch.hub.handlers import add_connector
+
+    config: dict[str, Any] = {}
+    for item in setting or []:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--set takes KEY=VALUE, got {item!r}")
+            return
+        try:
+            config[key.strip()] = json.loads(value)
+        except ValueError:
+            config[key.strip()] = value
+    secret = os.environ.get(secret_env) if secret_env else None
+    if secret_env and not secret:
+        _fail(f"environment variable {secret_env} is not set")
+        return
+    try:
+        smap = json.loads(status_map.read_text(encoding="utf-8")) if status_map else None
+        made = add_connector(
+            _uow(), SystemClock(), code=code, kind=kind, body=body, config=config, status_map=smap, secret=secret
+        )
+    except (DomainError, ValueError) as exc:
+        _fail(getattr(exc, "description", str(exc)))
+        return
+    err.print(f"connector {made.connector.code} ({made.connector.kind}) serves {made.connector.body_code}")
+    if made.secret:
+        err.print("signing secret (Standard Webhooks; shown once, give it to the department):")
+        print(made.secret)
+    if made.api_key:
+        err.print("API key for its back end (servicerequestupdates; shown once):")
+        print(made.api_key)
+
+
+@connectors_app.command("list")
+def connectors_list() -> None:
+    """Every connector and its settings (never its secret)."""
+    import json
+
+    from civicswitch.hub.handlers import connector_documents
+
+    for doc in connector_documents(_uow(writing=False)):
+        state = "enabled" if doc["enabled"] else "DISABLED"
+        print(f"{doc['code']}\t{doc['kind']}\t{doc['body']}\t{state}\t{json.dumps(doc['config'], sort_keys=True)}")
+
+
+@connectors_app.command("health")
+def connectors_health(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Per connector: messages by state, oldest open, latency, last success and error; alerts first."""
+    import json
+
+    from civicswitch.hub.handlers import health
+
+    found = health(_uow(writing=False), SystemClock())
+    if as_json:
+        print(json.dumps(found, indent=1))
+        return
+    out = Console(soft_wrap=True)
+    for h in sorted(found, key=lambda h: h["status"] != "alert"):
+        c = h["counts"]
+        p50 = "-" if h["latency_p50_s"] is None else f"{h['latency_p50_s']:.2f}s"
+        out.print(
+            f"{h['status'].upper():8} {h['connector']:20} {h['body']:12} pending {c['pending']} in flight "
+            f"{c['in_flight']} retrying {c['retrying']} delivered {c['delivered']} dead {c['dead']} p50 {p50}"
+            + (f"  ({'; '.join(h['problems'])})" if h["problems"] else ""),
+            highlight=False,
+        )
+
+
+@connectors_app.command("enable")
+def connectors_enable(code: str) -> None:
+    """Resume a connector (e.g. after its endpoint answered 410 Gone and was fixed)."""
+    from civicswitch.hub.handlers import set_enabled
+
+    try:
+        set_enabled(_uow(), code, True)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    err.print(f"connector {code} enabled")
+
+
+@connectors_app.command("disable")
+def connectors_disable(code: str, reason: Annotated[str, typer.Option()] = "disabled by an operator") -> None:
+    """Pause a connector: its messages wait (they are not lost) until it is enabled again."""
+    from civicswitch.hub.handlers import set_enabled
+
+    try:
+        set_enabled(_uow(), code, False, reason)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    err.print(f"connector {code} disabled")
+
+
+@deliveries_app.command("list")
+def deliveries_list(
+    state: Annotated[str | None, typer.Option(help="pending, in_flight, retrying, delivered or dead")] = "dead",
+    connector: Annotated[str | None, typer.Option()] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10000)] = 100,
+) -> None:
+    """Deliveries (dead letters by default), tab-separated."""
+    from civicswitch.hub.handlers import deliveries
+
+    try:
+        rows = deliveries(_uow(writing=False), state=state, connector=connector, manual=False, limit=limit)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    print("id\tconnector\trequest\ttype\tstate\tattempts\tlast_error")
+    for r in rows:
+        print(f"{r.id}\t{r.connector_code}\t{r.request_id}\t{r.type}\t{r.state}\t{r.attempts}\t{r.last_error or ''}")
+
+
+@deliveries_app.command("replay")
+def deliveries_replay(
+    ids: Annotated[list[int] | None, typer.Argument(help="delivery ids (default: every dead one)")] = None,
+    connector: Annotated[str | None, typer.Option(help="only this connector's")] = None,
+) -> None:
+    """Send dead deliveries again (same idempotency key, attempts reset)."""
+    from civicswitch.hub.handlers import replay
+
+    try:
+        n = replay(_uow(), SystemClock(), ids=ids or None, connector=connector)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    err.print(f"{n} dead deliveries queued again")
+
+
+@manual_app.command("list")
+def manual_list(
+    body: Annotated[str | None, typer.Option()] = None,
+    done: Annotated[bool, typer.Option("--done", help="show finished tasks")] = False,
+) -> None:
+    """The manual bridge queue: requests to re-key into a body's own system."""
+    from civicswitch.hub.handlers import deliveries
+
+    rows = deliveries(
+        _uow(writing=False), state="delivered" if done else "pending", manual=True, body=body, limit=10000
+    )
+    print("task\tbody\trequest\tservice\taddress\tdescription")
+    for r in rows:
+        data = r.payload.get("data", {})
+        text = " ".join(str(data.get("description") or "").split())[:80]
+        print(f"{r.id}\t{r.body_code}\t{r.request_id}\t{data.get('service_code')}\t{data.get('address') or ''}\t{text}")
+
+
+@manual_app.command("done")
+def manual_done(
+    task: Annotated[int, typer.Argument(help="task id from `manual list`")],
+    minutes: Annotated[float, typer.Option(help="how long re-keying it took")],
+    by: Annotated[str, typer.Option(help="who did it")],
+    external_id: Annotated[str | None, typer.Option(help="the id the department's system gave it")] = None,
+) -> None:
+    """Record that a person entered the request into the department's system, and the effort it took."""
+    from civicswitch.hub.handlers import complete_manual
+
+    try:
+        rid = complete_manual(_uow(), SystemClock(), task, external_id=external_id, minutes=minutes, by=by)
+    except DomainError as exc:
+        _fail(exc.description)
+        return
+    err.print(f"task {task} done: request {rid}" + (f" is {external_id} there" if external_id else ""))
 
 
 def _safe_url(url: str) -> str:

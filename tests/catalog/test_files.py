@@ -157,6 +157,7 @@ def test_cli_catalog_import__bad_yaml__clear_error_and_nothing_loaded(db_url: st
         "bodies": [],
         "services": [],
         "routing_rules": [],
+        "connectors": [],
     }
 
 

@@ -15,6 +15,7 @@ from civicswitch.core.errors import NotFound
 from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.settings import Settings
 from civicswitch.web import errors, pages
+from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
 from civicswitch.web.open311.routes import router as open311_router
@@ -44,6 +45,7 @@ def create_app(
     errors.install(app)
     app.include_router(open311_router)
     app.include_router(api_router)
+    app.include_router(hub_router)
     app.include_router(pages.router)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])

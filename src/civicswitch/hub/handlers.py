@@ -1,0 +1,341 @@
+"""Use cases of the hub: connectors, health, dead letters and replay, the manual bridge, signed inbound updates."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+from civicswitch.core.auth import create_client
+from civicswitch.core.clients import Scope
+from civicswitch.core.clock import Clock
+from civicswitch.core.errors import Conflict, Invalid, NotFound
+from civicswitch.core.ports import UnitOfWork
+from civicswitch.core.timefmt import parse_datetime
+from civicswitch.hub.connectors.registry import SIGNED, check_config
+from civicswitch.hub.inbound import InboundResult, apply_update
+from civicswitch.hub.model import (
+    Connector,
+    ConnectorKind,
+    DeliveryState,
+    InboundUpdate,
+    StatusMap,
+    parse_retry_schedule,
+)
+from civicswitch.hub.signing import new_secret, verify
+from civicswitch.hub.views import DeliveryView
+
+log = logging.getLogger(__name__)
+
+STUCK_AFTER = timedelta(minutes=15)  # a connector whose oldest open message is older than this raises an alert
+
+
+@dataclass(frozen=True, slots=True)
+class NewConnector:
+    connector: Connector
+    secret: str | None  # shown once: the signing secret generated for it
+    api_key: str | None  # shown once: the key its back end may use for Open311 servicerequestupdates
+
+
+def add_connector(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    code: str,
+    kind: str,
+    body: str,
+    config: Mapping[str, Any] | None = None,
+    status_map: object = None,
+    retry_schedule: object = None,
+    secret: str | None = None,
+    enabled: bool = True,
+) -> NewConnector:
+    """Create or update a connector. A new one gets its own API client (its inbound identity) and, for signed
+    kinds, a fresh signing secret; an update keeps both (the secret changes only when one is given)."""
+    try:
+        connector_kind = ConnectorKind(kind)
+    except ValueError:
+        raise Invalid(f"connector kind {kind!r} is not one of {', '.join(k.value for k in ConnectorKind)}") from None
+    checked = check_config(connector_kind, config or {})
+    with uow:
+        if uow.catalog.body(body) is None:
+            raise NotFound(f"body {body!r} does not exist; add it to the catalog first", field="body")
+        existing = uow.hub.connector(code)
+        if existing is not None and existing.kind != connector_kind:
+            raise Conflict(f"connector {code!r} is a {existing.kind} connector; it cannot become {connector_kind}")
+        made_secret = None
+        if secret is None and existing is None and connector_kind in SIGNED:
+            secret = made_secret = new_secret()
+        connector = Connector(
+            code=code,
+            kind=connector_kind,
+            body_code=body,
+            config=checked,
+            secret=secret,
+            status_map=StatusMap.from_document(status_map),
+            retry_schedule=parse_retry_schedule(retry_schedule),
+            enabled=enabled,
+            client_id=existing.client_id if existing else None,
+        )
+        uow.commit()
+    key = None
+    if connector.client_id is None:
+        client, key = create_client(uow, clock, f"connector:{code}", frozenset({Scope.UPDATE}))
+        connector = replace(connector, client_id=client.id)
+    with uow:
+        stored = uow.hub.add_connector(connector, clock.now())
+        uow.commit()
+    log.info("connector %s (%s) for %s %s", code, connector_kind, body, "updated" if existing else "added")
+    return NewConnector(stored, made_secret, key)
+
+
+def set_enabled(uow: UnitOfWork, code: str, enabled: bool, reason: str | None = None) -> None:
+    with uow:
+        if not uow.hub.set_enabled(code, enabled, reason or "disabled by an operator"):
+            raise NotFound(f"connector {code!r} does not exist", field="connector")
+        uow.commit()
+
+
+def connector_documents(uow: UnitOfWork) -> list[dict[str, Any]]:
+    """Connectors for the catalog file (no secrets)."""
+    with uow:
+        found = uow.hub.connectors()
+    return [
+        {
+            "code": c.code,
+            "kind": str(c.kind),
+            "body": c.body_code,
+            "config": dict(c.config),
+            "status_map": c.status_map.document(),
+            "retry_schedule": list(c.retry_schedule),
+            "enabled": c.enabled,
+        }
+        for c in found
+    ]
+
+
+def check_connector_documents(documents: object, bodies: set[str]) -> list[dict[str, Any]]:
+    """Check a catalog file's ``connectors`` list whole, before anything is loaded."""
+    if not isinstance(documents, list) or not all(isinstance(d, dict) for d in documents):
+        raise Invalid("connectors must be a list of objects")
+    allowed = {"code", "kind", "body", "config", "status_map", "retry_schedule", "enabled"}
+    for d in documents:
+        unknown = set(d) - allowed
+        if unknown or not {"code", "kind", "body"} <= set(d):
+            raise Invalid(f"connector {d.get('code')!r}: needs code, kind and body; unknown {sorted(unknown)}")
+        try:
+            kind = ConnectorKind(d["kind"])
+        except ValueError:
+            raise Invalid(f"connector {d['code']!r}: unknown kind {d['kind']!r}") from None
+        try:
+            check_config(kind, d.get("config") or {})
+            StatusMap.from_document(d.get("status_map"))
+            parse_retry_schedule(d.get("retry_schedule"))
+        except Invalid as exc:
+            raise Invalid(f"connector {d['code']!r}: {exc.description}") from None
+        if d["body"] not in bodies:
+            raise Invalid(f"connector {d['code']!r}: unknown body {d['body']!r}")
+    return documents
+
+
+def load_connectors(uow: UnitOfWork, clock: Clock, documents: object) -> list[NewConnector]:
+    """The ``connectors`` list of a catalog file, created or updated (checked by the caller)."""
+    assert isinstance(documents, list)
+    return [
+        add_connector(
+            uow,
+            clock,
+            code=d["code"],
+            kind=d["kind"],
+            body=d["body"],
+            config=d.get("config"),
+            status_map=d.get("status_map"),
+            retry_schedule=d.get("retry_schedule"),
+            enabled=bool(d.get("enabled", True)),
+        )
+        for d in documents
+    ]
+
+
+# -- health ------------------------------------------------------------------------------------------------
+def _percentile(values: Sequence[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 3)
+
+
+def health(uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
+    """Per connector (and per body's manual bridge): counts by state, oldest open message, delivery latency,
+    last success and error, and a status — ``ok``, ``idle``, ``disabled`` or ``alert`` (stuck or dead letters)."""
+    now = clock.now()
+    with uow:
+        rows = uow.hub.health_rows(now)
+        connectors = {c.code: c for c in uow.hub.connectors()}
+    out: list[dict[str, Any]] = []
+    seen = set()
+    for r in rows:
+        c = connectors.get(r.connector_code) if r.connector_code else None
+        seen.add(r.connector_code)
+        counts = {s.value: r.counts.get(s.value, 0) for s in DeliveryState}
+        age = (now - r.oldest_pending_at).total_seconds() if r.oldest_pending_at else None
+        problems = []
+        if c is not None and not c.enabled:
+            problems.append(f"disabled: {c.disabled_reason or 'by an operator'}")
+        if age is not None and r.connector_code and age > STUCK_AFTER.total_seconds():
+            problems.append(f"oldest open message waiting {age / 60:.0f} min")
+        if counts["dead"]:
+            problems.append(f"{counts['dead']} dead message(s): replay after fixing the cause")
+        status = "disabled" if c is not None and not c.enabled else ("alert" if problems else "ok")
+        out.append(
+            {
+                "connector": r.connector_code or "manual",
+                "kind": str(c.kind) if c else "manual",
+                "body": r.body_code,
+                "status": status,
+                "problems": problems,
+                "counts": counts,
+                "oldest_open_age_s": age,
+                "latency_p50_s": _percentile(r.latencies_s, 0.5),
+                "latency_p95_s": _percentile(r.latencies_s, 0.95),
+                "delivered_24h": len(r.latencies_s),
+                "last_success_at": r.last_success_at.isoformat() if r.last_success_at else None,
+                "last_error_at": r.last_error_at.isoformat() if r.last_error_at else None,
+                "last_error": r.last_error,
+                "manual_minutes": r.effort_minutes if not r.connector_code else None,
+            }
+        )
+    for code, c in connectors.items():
+        if code not in seen:
+            out.append(
+                {
+                    "connector": code,
+                    "kind": str(c.kind),
+                    "body": c.body_code,
+                    "status": "disabled" if not c.enabled else "idle",
+                    "problems": [] if c.enabled else [f"disabled: {c.disabled_reason}"],
+                    "counts": {s.value: 0 for s in DeliveryState},
+                    "oldest_open_age_s": None,
+                    "latency_p50_s": None,
+                    "latency_p95_s": None,
+                    "delivered_24h": 0,
+                    "last_success_at": None,
+                    "last_error_at": None,
+                    "last_error": None,
+                    "manual_minutes": None,
+                }
+            )
+    for item in out:
+        if item["status"] == "alert":
+            log.warning("connector %s alert: %s", item["connector"], "; ".join(map(str, item["problems"] or ())))
+    return sorted(out, key=lambda i: (i["connector"], i["body"]))
+
+
+# -- dead letters, replay, manual bridge ------------------------------------------------------------------------
+def replay(uow: UnitOfWork, clock: Clock, *, ids: Sequence[int] | None = None, connector: str | None = None) -> int:
+    with uow:
+        n = uow.hub.replay(ids, connector, clock.now())
+        uow.commit()
+    log.info("replayed %d dead deliveries (ids=%s connector=%s)", n, ids, connector)
+    return n
+
+
+def deliveries(
+    uow: UnitOfWork, *, state: str | None = None, connector: str | None = None, manual: bool | None = None,
+    body: str | None = None, limit: int = 100,
+) -> list[DeliveryView]:  # fmt: skip
+    try:
+        states = None if state is None else [DeliveryState(state)]
+    except ValueError:
+        raise Invalid(f"state must be one of {', '.join(s.value for s in DeliveryState)}", field="state") from None
+    with uow:
+        return uow.hub.deliveries(states=states, connector=connector, manual=manual, body=body, limit=limit)
+
+
+def complete_manual(
+    uow: UnitOfWork, clock: Clock, task_id: int, *, external_id: str | None, minutes: float, by: str
+) -> int:
+    """A person re-keyed a request into the department's own system: record its reference and the minutes it
+    took (the dashboard's measure of manual effort), and note it on the request's timeline (staff only)."""
+    if not 0 < minutes <= 24 * 60:
+        raise Invalid("minutes must be above 0 and at most 1440", field="minutes")
+    by = by.strip()
+    if not by or len(by) > 200:
+        raise Invalid("say who did it (at most 200 characters)", field="by")
+    ref = (external_id or "").strip() or None
+    if ref is not None and len(ref) > 200:
+        raise Invalid("external_id is longer than 200 characters", field="external_id")
+    with uow:
+        now = clock.now()
+        request_id = uow.hub.complete_manual(task_id, ref, minutes, by, now)
+        request = uow.requests.get(request_id)
+        assert request is not None
+        text = f"Entered into {request.body_code}'s own system by {by}" + (f" as {ref}" if ref else "")
+        request.add_note(now, f"{text} ({minutes:g} min)", public=False)
+        uow.requests.save(request)
+        uow.commit()
+    return request_id
+
+
+# -- signed inbound updates ------------------------------------------------------------------------------------
+def receive_signed_update(
+    uow: UnitOfWork, clock: Clock, code: str, headers: Mapping[str, str], body: bytes
+) -> InboundResult:
+    """A body's system pushes an update, signed with the connector's secret (Standard Webhooks). Tampered, stale
+    or unsigned messages are refused (403); a replayed message id is refused (409); nothing is written then."""
+    now = clock.now()
+    with uow:
+        connector = uow.hub.connector(code)
+        if connector is None:
+            raise NotFound(f"connector {code!r} does not exist", field="connector")
+        if not connector.secret:
+            raise Invalid(f"connector {code!r} has no signing secret: it cannot receive signed updates")
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Invalid("the body is not UTF-8") from None
+        message_id = verify(connector.secret, headers, text, now)
+        if uow.hub.seen_message(code, message_id, now):
+            raise Conflict(f"message {message_id!r} was already received (a replay); nothing was applied")
+        update = parse_update(text)
+        result = apply_update(uow, connector, update)
+        uow.commit()
+    return result
+
+
+def parse_update(text: str) -> InboundUpdate:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise Invalid(f"the body is not JSON: {exc.msg} (line {exc.lineno})") from None
+    if isinstance(data, dict) and isinstance(data.get("data"), dict) and "specversion" in data:
+        data = data["data"]  # a CloudEvent envelope around the update
+    if not isinstance(data, dict):
+        raise Invalid("the body must be a JSON object")
+    unknown = set(data) - {"update_id", "service_request_id", "external_id", "status", "updated_datetime",
+                           "description", "media_url"}  # fmt: skip
+    if unknown:
+        raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}")
+    for name in ("update_id", "updated_datetime"):
+        if not isinstance(data.get(name), str) or not data[name].strip():
+            raise Invalid(f"{name} is required (a string)", field=name)
+    try:
+        at = parse_datetime(data["updated_datetime"])
+    except ValueError as exc:
+        raise Invalid(f"updated_datetime: {exc}", field="updated_datetime") from None
+    texts = {k: data.get(k) for k in ("service_request_id", "external_id", "status", "description", "media_url")}
+    for k, v in texts.items():
+        if v is not None and not isinstance(v, str | int):
+            raise Invalid(f"{k} must be a string", field=k)
+    return InboundUpdate(
+        update_id=data["update_id"],
+        status=str(texts["status"] or ""),
+        at=at,
+        service_request_id=None if texts["service_request_id"] is None else str(texts["service_request_id"]),
+        external_id=None if texts["external_id"] is None else str(texts["external_id"]),
+        description=str(texts["description"] or ""),
+        media_url=None if texts["media_url"] is None else str(texts["media_url"]),
+    )

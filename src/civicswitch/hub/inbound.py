@@ -1,0 +1,94 @@
+"""Inbound updates from a body's system, whatever the path (signed push, Open311 poll, batch file): mapped by
+the connector's status map, deduplicated by update id, applied in order, and never through an illegal transition
+(such an update is recorded, flagged for staff, and changes nothing)."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.ports import UnitOfWork
+from civicswitch.hub.model import Connector, InboundUpdate
+from civicswitch.requests.handlers import request_id_from
+from civicswitch.requests.model import TRANSITIONS, Event, ServiceRequest
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class InboundResult:
+    request_id: int
+    applied: bool
+    duplicate: bool = False
+    flagged: str | None = None  # why it was recorded but not applied
+
+
+def _find(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> ServiceRequest:
+    request = None
+    if update.service_request_id:
+        rid = request_id_from(update.service_request_id)
+        request = uow.requests.get(rid) if rid is not None else None
+    elif update.external_id:
+        rid = uow.hub.request_for_external(connector.body_code, update.external_id)
+        request = uow.requests.get(rid) if rid is not None else None
+    else:
+        raise Invalid("an update needs service_request_id or external_id", field="service_request_id")
+    if request is None:
+        which = update.service_request_id or f"external id {update.external_id}"
+        raise NotFound(f"no request {which} for connector {connector.code}", field="service_request_id")
+    return request
+
+
+def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> InboundResult:
+    """Apply one update inside the caller's unit of work (the caller commits)."""
+    update_id = update.update_id.strip()
+    if not update_id or len(update_id) > 200:
+        raise Invalid("update_id is required (at most 200 characters)", field="update_id")
+    if len(update.description) > 4000:
+        raise Invalid("description is longer than 4000 characters", field="description")
+    request = _find(uow, connector, update)
+    assert request.id is not None
+    if connector.client_id is not None and uow.requests.has_external_event(connector.client_id, update_id):
+        return InboundResult(request.id, applied=False, duplicate=True)
+    raw = update.status.strip()
+    common = {
+        "client_id": connector.client_id,
+        "external_id": update_id,
+        "external_status": raw[:60] or None,
+        "media_url": update.media_url,
+    }
+    flagged = None
+    if raw:
+        target, reason = connector.status_map.to_canonical(raw)
+        mine = [
+            e for e in uow.requests.events([request.id], public_only=False).get(request.id, [])
+            if connector.client_id is not None and e.client_id == connector.client_id
+        ]  # fmt: skip
+        latest = max((e.at for e in mine), default=None)
+        if latest is not None and update.at < latest:
+            flagged = f"out of order: sent for {update.at.isoformat()}, after an update for {latest.isoformat()}"
+        elif (target, reason) == (request.status, request.close_reason):
+            request.add_note(update.at, update.description, **common)  # type: ignore[arg-type]
+        elif target not in TRANSITIONS[request.status]:
+            flagged = f"cannot go from {request.status} to {target}"
+        else:
+            request.transition(target, update.at, reason=reason, note=update.description, **common)  # type: ignore[arg-type]
+    else:
+        request.add_note(update.at, update.description, **common)  # type: ignore[arg-type]
+    if flagged is not None:
+        request.pending_events.append(
+            Event(
+                at=update.at,
+                kind="update_flagged",
+                description=f"Update {raw!r} from {connector.code} not applied: "
+                f"{flagged}" + (f" ({update.description[:200]})" if update.description else ""),
+                status_from=request.status,
+                public=False,
+                data={"connector": connector.code},
+                **common,  # type: ignore[arg-type]
+            )
+        )
+        log.warning("update %s from %s for request %s flagged: %s", update_id, connector.code, request.id, flagged)
+    uow.requests.save(request)
+    return InboundResult(request.id, applied=flagged is None, flagged=flagged)

@@ -1,0 +1,158 @@
+"""The delivery worker: claims due outbox rows, sends them through their connector, writes the outcome back.
+
+At-least-once: a row is marked in flight with a lease before it is sent and settled after; a worker that dies
+mid-send leaves the row in flight until the lease runs out, then any worker sends it again with the same
+idempotency key (receivers dedupe on it). Order per request and connector is kept by the claim (only the oldest
+open row of a pair is ever claimed). Pollers (Open311, batch files) run on their connector's schedule in the same
+loop and feed :func:`civicswitch.hub.inbound.apply_update`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from civicswitch.core.clock import Clock
+from civicswitch.core.errors import DomainError
+from civicswitch.core.ports import UnitOfWork
+from civicswitch.hub.connectors import Poller, Sender
+from civicswitch.hub.inbound import apply_update
+from civicswitch.hub.model import Connector, ConnectorKind, DeliveryState, Outcome, OutcomeKind
+from civicswitch.hub.views import Claimed, Settlement
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(
+        self,
+        make_uow: Callable[[], UnitOfWork],
+        clock: Clock,
+        senders: Mapping[ConnectorKind, Sender],
+        *,
+        pollers: Mapping[ConnectorKind, Poller] | None = None,
+        name: str | None = None,
+        batch: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+        idle_sleep: float = 0.2,
+    ) -> None:
+        self._make_uow = make_uow
+        self._clock = clock
+        self._senders = dict(senders)
+        self._pollers = dict(pollers or {})
+        self.name = name or f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident() % 100000}"
+        self._batch = batch
+        self._lease = lease
+        self._idle_sleep = idle_sleep
+        self._last_poll: dict[str, float] = {}
+        self.delivered = 0
+
+    async def run_once(self) -> int:
+        """One claim → send → settle round; returns how many messages were attempted."""
+        now = self._clock.now()
+        with self._make_uow() as uow:
+            claimed = uow.hub.claim(self.name, now, self._batch, self._lease)
+            connectors = {c.code: c for c in uow.hub.connectors()} if claimed else {}
+            uow.commit()
+        if not claimed:
+            return 0
+        outcomes = await asyncio.gather(*(self._send(connectors[c.connector_code], c) for c in claimed))
+        settlements, gone = [], {}
+        for item, outcome in zip(claimed, outcomes, strict=True):
+            connector = connectors[item.connector_code]
+            settlements.append(self._settlement(connector, item, outcome))
+            if outcome.kind == OutcomeKind.GONE:
+                gone[connector.code] = outcome.detail
+        with self._make_uow() as uow:
+            uow.hub.settle(settlements)
+            for code, detail in gone.items():
+                uow.hub.set_enabled(code, False, f"disabled after {detail[:200]}")
+            uow.commit()
+        for code, detail in gone.items():
+            log.warning("connector %s disabled: the endpoint answered %s", code, detail[:200])
+        self.delivered += sum(1 for s in settlements if s.state == DeliveryState.DELIVERED)
+        return len(claimed)
+
+    async def _send(self, connector: Connector, item: Claimed) -> Outcome:
+        sender = self._senders.get(connector.kind)
+        if sender is None:
+            return Outcome(OutcomeKind.RETRY, f"no sender for {connector.kind} connectors in this worker")
+        try:
+            return await sender.send(connector, item.message)
+        except Exception as exc:  # a sender bug must not lose the message: retry it, and say so
+            log.exception("sender %s failed on delivery %s", connector.kind, item.message.delivery_id)
+            return Outcome(OutcomeKind.RETRY, f"sender error: {type(exc).__name__}: {exc}"[:500])
+
+    def _settlement(self, connector: Connector, item: Claimed, outcome: Outcome) -> Settlement:
+        at = self._clock.now()
+        attempts = item.attempts + 1
+        delivery = item.message.delivery_id
+
+        def settle(state: DeliveryState, nxt: datetime | None = None, error: str | None = outcome.detail) -> Settlement:
+            return Settlement(delivery, state, attempts, nxt, at, error, outcome.status_code, outcome.external_id)
+
+        if outcome.kind == OutcomeKind.DELIVERED:
+            return settle(DeliveryState.DELIVERED, error=None)
+        if outcome.kind == OutcomeKind.FAILED:
+            log.warning("delivery %s to %s dead: %s", delivery, connector.code, outcome.detail)
+            return settle(DeliveryState.DEAD)
+        if outcome.kind == OutcomeKind.GONE:  # the connector is paused; this message waits for it
+            return settle(DeliveryState.RETRYING, connector.next_attempt(1, at))
+        nxt = connector.next_attempt(attempts, at, outcome.retry_after)
+        if nxt is None:
+            log.warning(
+                "delivery %s to %s dead after %d attempts: %s", delivery, connector.code, attempts, outcome.detail
+            )
+            return settle(DeliveryState.DEAD)
+        return settle(DeliveryState.RETRYING, nxt)
+
+    async def poll_due(self) -> int:
+        """Run the pollers whose connectors are due; returns how many updates were applied or recorded."""
+        if not self._pollers:
+            return 0
+        with self._make_uow() as uow:
+            due = [c for c in uow.hub.connectors() if c.enabled and c.kind in self._pollers]
+        applied = 0
+        for connector in due:
+            every = float(connector.config.get("poll_every_s", 60))
+            if time.monotonic() - self._last_poll.get(connector.code, -1e9) < every:
+                continue
+            self._last_poll[connector.code] = time.monotonic()
+            try:
+                with self._make_uow() as uow:
+                    cursor = uow.hub.cursor(connector.code)
+                updates, new_cursor = await self._pollers[connector.kind].poll(connector, cursor)
+                with self._make_uow() as uow:
+                    for update in updates:
+                        try:
+                            apply_update(uow, connector, update)
+                            applied += 1
+                        except DomainError as exc:
+                            log.warning(
+                                "update %s from %s refused: %s", update.update_id, connector.code, exc.description
+                            )
+                    uow.hub.set_cursor(connector.code, new_cursor, self._clock.now())
+                    uow.commit()
+            except Exception:
+                log.exception("polling %s failed", connector.code)
+        return applied
+
+    async def run(self, stop: threading.Event | asyncio.Event) -> None:
+        """Work until ``stop`` is set: deliver while there is work, poll when due, sleep a little when idle."""
+        log.info("worker %s started", self.name)
+        try:
+            while not stop.is_set():
+                done = await self.run_once()
+                await self.poll_due()
+                if done == 0:
+                    await asyncio.sleep(self._idle_sleep)
+        finally:
+            for sender in self._senders.values():
+                await sender.aclose()
+            log.info("worker %s stopped (%d delivered)", self.name, self.delivered)

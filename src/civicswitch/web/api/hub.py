@@ -1,0 +1,137 @@
+"""``/api/v1`` for the integration hub: signed inbound updates, connector health, dead letters and replay, the
+manual bridge. Everything but the signed endpoint needs an ``admin`` key in ``X-Api-Key``."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from civicswitch.core.auth import authenticate
+from civicswitch.core.clients import Scope
+from civicswitch.hub.handlers import complete_manual, deliveries, health, receive_signed_update, replay
+from civicswitch.hub.views import DeliveryView
+from civicswitch.web.context import AppContext, context
+
+router = APIRouter(prefix="/api/v1", tags=["Integration hub"])
+MAX_UPDATE_BYTES = 64 * 1024
+
+
+def _admin(ctx: AppContext, key: str | None) -> str:
+    with ctx.reader() as uow:
+        return authenticate(uow, key, Scope.ADMIN).name
+
+
+def _row(r: DeliveryView) -> dict[str, Any]:
+    data = r.payload.get("data", {}) if isinstance(r.payload, dict) else {}
+    return {
+        "id": r.id,
+        "connector": r.connector_code,
+        "body": r.body_code,
+        "service_request_id": str(r.request_id),
+        "type": r.type,
+        "idempotency_key": r.idempotency_key,
+        "state": str(r.state),
+        "attempts": r.attempts,
+        "next_attempt_at": r.next_attempt_at.isoformat(),
+        "created_at": r.created_at.isoformat(),
+        "delivered_at": r.delivered_at.isoformat() if r.delivered_at else None,
+        "last_error": r.last_error,
+        "last_status": r.last_status,
+        "external_id": r.external_id,
+        "effort_minutes": r.effort_minutes,
+        "done_by": r.done_by,
+        "service_code": data.get("service_code"),
+        "address": data.get("address"),
+        "description": data.get("description"),
+    }
+
+
+@router.post("/connectors/{code}/updates", summary="A body's system reports a status change (Standard Webhooks)")
+async def signed_update(request: Request, code: str) -> dict[str, Any]:
+    """Signed with the connector's secret: headers ``webhook-id``, ``webhook-timestamp``, ``webhook-signature``.
+    Body: ``{"update_id", "service_request_id" | "external_id", "status", "updated_datetime", "description"}``
+    (or that object as the ``data`` of a CloudEvent). 403: unsigned, tampered or stale; 409: replayed."""
+    ctx = context(request)
+    body = await request.body()
+    if len(body) > MAX_UPDATE_BYTES:
+        from civicswitch.core.errors import TooLarge
+
+        raise TooLarge(f"an update is at most {MAX_UPDATE_BYTES} bytes")
+    headers = dict(request.headers)
+    result = await run_in_threadpool(lambda: receive_signed_update(ctx.writer(), ctx.clock, code, headers, body))
+    return {"service_request_id": str(result.request_id), "applied": result.applied, "duplicate": result.duplicate,
+            "flagged": result.flagged}  # fmt: skip
+
+
+@router.get("/connectors/health", summary="Delivery health per connector (admin)")
+def connectors_health(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+    ctx = context(request)
+    _admin(ctx, x_api_key)
+    return {"connectors": health(ctx.reader(), ctx.clock)}
+
+
+@router.get("/deliveries", summary="Deliveries by state, e.g. dead letters (admin)")
+def deliveries_list(
+    request: Request,
+    state: Annotated[str | None, Query()] = "dead",
+    connector: Annotated[str | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    ctx = context(request)
+    _admin(ctx, x_api_key)
+    rows = deliveries(ctx.reader(), state=state, connector=connector, manual=False, limit=limit)
+    return {"deliveries": [_row(r) for r in rows]}
+
+
+class ReplayBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    ids: list[int] | None = Field(default=None, description="dead delivery ids (default: all)")
+    connector: str | None = None
+
+
+@router.post("/deliveries/replay", summary="Send dead deliveries again (admin)")
+async def deliveries_replay(
+    request: Request, body: ReplayBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    _admin(ctx, x_api_key)
+    n = await run_in_threadpool(lambda: replay(ctx.writer(), ctx.clock, ids=body.ids, connector=body.connector))
+    return {"replayed": n}
+
+
+@router.get("/manual", summary="The manual bridge queue (admin)")
+def manual_queue(
+    request: Request,
+    body: Annotated[str | None, Query()] = None,
+    done: Annotated[bool, Query()] = False,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    ctx = context(request)
+    _admin(ctx, x_api_key)
+    rows = deliveries(ctx.reader(), state="delivered" if done else "pending", manual=True, body=body, limit=1000)
+    return {"tasks": [_row(r) for r in rows]}
+
+
+class DoneBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    minutes: float = Field(gt=0, le=1440, description="how long re-keying took")
+    by: str = Field(min_length=1, max_length=200)
+    external_id: str | None = Field(default=None, max_length=200)
+
+
+@router.post("/manual/{task_id}/done", summary="Record a manual re-keying and its effort (admin)")
+async def manual_done(
+    request: Request, task_id: int, body: DoneBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    _admin(ctx, x_api_key)
+    rid = await run_in_threadpool(
+        lambda: complete_manual(
+            ctx.writer(), ctx.clock, task_id, external_id=body.external_id, minutes=body.minutes, by=body.by
+        )
+    )
+    return {"task": task_id, "service_request_id": str(rid), "state": "delivered"}
