@@ -82,7 +82,7 @@ class SqlHubStore:
             values["secret"] = connector.secret
         existing = self._conn.execute(select(connectors.c.id).where(connectors.c.code == connector.code)).scalar()
         if existing is None:
-            self._conn.execute(insert(connectors).values(values, created_at=at))
+            self._conn.execute(insert(connectors).values({**values, "created_at": at}))
         else:
             self._conn.execute(update(connectors).where(connectors.c.id == existing).values(values))
         found = self.connector(connector.code)
