@@ -119,13 +119,19 @@ def test_catalog_import_export_and_routing_explain(db_url: str, tmp_path: Path) 
             {
                 "type": "FeatureCollection",
                 "features": [
-                    {"type": "Feature", "properties": {"z": z},
-                     "geometry": {"type": "Polygon", "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]]}}
+                    {
+                        "type": "Feature",
+                        "properties": {"z": z},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[x, 0], [x + 1, 0], [x + 1, 1], [x, 1], [x, 0]]],
+                        },
+                    }
                     for z, x in (("west", 0), ("east", 1))
                 ],
             }
         )
-    )  # fmt: skip
+    )
     assert runner.invoke(app, ["areas", "load", "zones", str(zones), "--key", "z"]).exit_code == 0
     document = {
         "bodies": [{"code": "WEST", "name": "West works"}, {"code": "EAST", "name": "East works"}],
@@ -186,3 +192,46 @@ def test_requests_duplicates_merge_change__operator_at_the_cli(db_url: str, tmp_
         assert child is not None and child.parent_id == 1 and moved is not None and moved.body_code == "DSNY"
         (transfer,) = [e for e in uow.requests.events([2])[2] if e.kind == "transferred"]
         assert transfer.client_id is None and transfer.description.endswith("It is litter")
+
+
+def test_connectors_add_list_health__secret_shown_once_and_never_listed(db_url: str, tmp_path: Path) -> None:
+    import json
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    catalog = {
+        "bodies": [{"code": "DSNY", "name": "Sanitation"}],
+        "services": [{"code": "litter", "name": "Litter", "body": "DSNY"}],
+    }
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    assert runner.invoke(app, ["catalog", "import", str(tmp_path / "catalog.json")]).exit_code == 0
+    added = runner.invoke(
+        app,
+        [
+            "connectors",
+            "add",
+            "webhook",
+            "--body",
+            "DSNY",
+            "--code",
+            "dsny-hook",
+            "--set",
+            "url=http://127.0.0.1:9/h",
+            "--set",
+            "timeout_s=2",
+        ],
+    )
+    assert added.exit_code == 0, added.output
+    secret = next(line for line in added.stdout.splitlines() if line.startswith("whsec_"))
+    listed = runner.invoke(app, ["connectors", "list"])
+    health = runner.invoke(app, ["connectors", "health", "--json"])
+    exported = runner.invoke(app, ["catalog", "export"])
+    assert "dsny-hook\twebhook\tDSNY\tenabled" in listed.stdout and secret not in listed.stdout
+    assert json.loads(health.stdout)[0]["status"] == "idle"
+    assert secret not in exported.stdout and json.loads(exported.stdout)["connectors"][0]["config"]["timeout_s"] == 2.0
+    bad = runner.invoke(app, ["connectors", "add", "webhook", "--body", "DSNY", "--code", "x", "--set", "url=ftp://x"])
+    unknown = runner.invoke(app, ["connectors", "add", "carrier-pigeon", "--body", "DSNY", "--code", "y"])
+    assert bad.exit_code != 0 and "url must be an http(s) URL" in bad.output
+    assert unknown.exit_code != 0 and "not one of" in unknown.output
+    assert runner.invoke(app, ["deliveries", "list"]).stdout.splitlines() == [
+        "id\tconnector\trequest\ttype\tstate\tattempts\tlast_error"
+    ]
