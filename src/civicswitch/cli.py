@@ -137,7 +137,7 @@ def demo(
         stop.set()
 
 
-def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False) -> None:
+def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False, lease: float = 60.0) -> None:
     import asyncio
 
     from civicswitch.hub.connectors.registry import default_pollers, default_senders
@@ -162,6 +162,9 @@ def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool 
 def worker(
     batch: Annotated[int, typer.Option(min=1, max=1000, help="Messages claimed per round")] = 50,
     once: Annotated[bool, typer.Option("--once", help="Deliver what is due now, then exit")] = False,
+    lease: Annotated[
+        float, typer.Option(min=5, max=3600, help="Seconds a claimed message is reserved (longer than any send)")
+    ] = 60.0,
 ) -> None:
     """Deliver the outbox: claim due messages, send them through their connectors, retry, dead-letter.
 
@@ -175,7 +178,7 @@ def worker(
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     err.print(f"worker on {_safe_url(settings.database_url)} (Ctrl-C to stop)")
-    _run_worker(engine, stop, batch, once)
+    _run_worker(engine, stop, batch, once, lease)
 
 
 @apikey.command("create")

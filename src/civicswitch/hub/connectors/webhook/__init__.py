@@ -36,8 +36,9 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise Invalid(f"webhook: url must be an http(s) URL, got {url[:100]!r}")
     timeout = config.get("timeout_s", 10)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 120:
-        raise Invalid("webhook: timeout_s must be a number of seconds above 0 and at most 120")
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not 0 < timeout <= 30:
+        # at most half the worker's default lease (60 s), so a slow send is never claimed twice while in flight
+        raise Invalid("webhook: timeout_s must be a number of seconds above 0 and at most 30")
     return {"url": url, "timeout_s": float(timeout), "include_contact": bool(config.get("include_contact", False))}
 
 
