@@ -201,3 +201,62 @@ def test_outbox__import_and_rollback__write_nothing(engine: Engine, clock: Fixed
     with SqlUnitOfWork(engine, writing=False) as uow:
         assert uow.requests.count() == 2
     assert _rows(engine) == []
+
+
+def test_worker__open311_token_only__remembered_then_the_poller_id_becomes_the_reference(
+    engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    from civicswitch.hub.inbound import apply_update
+    from civicswitch.hub.model import InboundUpdate
+
+    add_connector(
+        SqlUnitOfWork(engine),
+        clock,
+        code="dsny-311",
+        kind="open311",
+        body="DSNY",
+        config={"endpoint": "https://dsny.example/open311/v2"},
+        secret="their-key",
+    )
+    rid = _submit(engine, clock, keys["submit"])
+    sender = FakeSender([Outcome.delivered("token=tk-9; the department accepted the request but had not assigned")])
+    worker = Worker(lambda: SqlUnitOfWork(engine), clock, {ConnectorKind.OPEN311: sender})
+    asyncio.run(worker.run_once())
+    with SqlUnitOfWork(engine) as uow:
+        assert "tk-9" in (uow.hub.cursor("dsny-311") or "")
+        connector = uow.hub.connector("dsny-311")
+        assert connector is not None
+        update = InboundUpdate("token:tk-9", "", clock.now(), service_request_id=rid, external_id="DSNY-77")
+        assert apply_update(uow, connector, update).applied
+        uow.commit()
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        assert uow.hub.request_for_external("DSNY", "DSNY-77") == int(rid)
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [("investigating", "acknowledged"), ("fixed", "closed"), ("open", "new")]
+)
+def test_inbound__open311_statuses__understood_without_a_map(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], status: str, expected: str
+) -> None:
+    from civicswitch.hub.inbound import apply_update
+    from civicswitch.hub.model import InboundUpdate
+
+    add_connector(
+        SqlUnitOfWork(engine),
+        clock,
+        code="dsny-311",
+        kind="open311",
+        body="DSNY",
+        config={"endpoint": "https://dsny.example/open311/v2"},
+        secret="k",
+    )
+    rid = _submit(engine, clock, keys["submit"])
+    with SqlUnitOfWork(engine) as uow:
+        connector = uow.hub.connector("dsny-311")
+        assert connector is not None
+        apply_update(uow, connector, InboundUpdate("u1", status, clock.now(), service_request_id=rid))
+        uow.commit()
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        request = uow.requests.get(int(rid))
+        assert request is not None and request.status == expected

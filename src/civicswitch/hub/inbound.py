@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.ports import UnitOfWork
-from civicswitch.hub.model import Connector, InboundUpdate
+from civicswitch.hub.model import Connector, ConnectorKind, InboundUpdate
 from civicswitch.requests.handlers import request_id_from
-from civicswitch.requests.model import TRANSITIONS, Event, ServiceRequest
+from civicswitch.requests.model import TRANSITIONS, CloseReason, Event, ServiceRequest, Status
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,33 @@ def _find(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> Servi
     return request
 
 
+# An Open311 server reports FixMyStreet's lower-case statuses (servicerequestupdates) or open/closed (requests):
+# understood without a status map (a connector's own map comes first). None: a note, no status change.
+OPEN311_STATUSES: dict[str, tuple[Status, CloseReason | None] | None] = {
+    "open": None,
+    "investigating": (Status.ACKNOWLEDGED, None),
+    "in_progress": (Status.IN_PROGRESS, None),
+    "action_scheduled": (Status.IN_PROGRESS, None),
+    "planned": (Status.IN_PROGRESS, None),
+    "fixed": (Status.CLOSED, CloseReason.FIXED),
+    "closed": (Status.CLOSED, CloseReason.FIXED),
+    "duplicate": (Status.CLOSED, CloseReason.DUPLICATE),
+    "not_councils_responsibility": (Status.CLOSED, CloseReason.NOT_OURS),
+    "no_further_action": (Status.CLOSED, CloseReason.NO_ACTION),
+    "internal_referral": None,
+    "unable_to_fix": (Status.CLOSED, CloseReason.NO_ACTION),
+}
+
+
+def _target(connector: Connector, raw: str) -> tuple[Status, CloseReason | None] | None:
+    if connector.kind == ConnectorKind.OPEN311:
+        key = raw.strip().lower().replace(" ", "_")
+        known = {k.casefold() for k in connector.status_map.inbound}
+        if raw.casefold() not in known and key in OPEN311_STATUSES:
+            return OPEN311_STATUSES[key]
+    return connector.status_map.to_canonical(raw)
+
+
 def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> InboundResult:
     """Apply one update inside the caller's unit of work (the caller commits)."""
     update_id = update.update_id.strip()
@@ -49,6 +76,10 @@ def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -
         raise Invalid("description is longer than 4000 characters", field="description")
     request = _find(uow, connector, update)
     assert request.id is not None
+    if update.update_id.startswith("token:") and update.external_id and update.service_request_id:
+        # An Open311 server assigned its id to a request it had accepted with a token only.
+        uow.hub.add_external_ref(request.id, connector.body_code, update.external_id, update.at)
+        return InboundResult(request.id, applied=True)
     if connector.client_id is not None and uow.requests.has_external_event(connector.client_id, update_id):
         return InboundResult(request.id, applied=False, duplicate=True)
     raw = update.status.strip()
@@ -59,8 +90,9 @@ def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -
         "media_url": update.media_url,
     }
     flagged = None
-    if raw:
-        target, reason = connector.status_map.to_canonical(raw)
+    mapped = _target(connector, raw) if raw else None
+    if mapped is not None:
+        target, reason = mapped
         mine = [
             e for e in uow.requests.events([request.id], public_only=False).get(request.id, [])
             if connector.client_id is not None and e.client_id == connector.client_id

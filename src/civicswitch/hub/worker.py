@@ -71,6 +71,7 @@ class Worker:
                 gone[connector.code] = outcome.detail
         with self._make_uow() as uow:
             uow.hub.settle(settlements)
+            self._remember_tokens(uow, claimed, outcomes, connectors)
             for code, detail in gone.items():
                 uow.hub.set_enabled(code, False, f"disabled after {detail[:200]}")
             uow.commit()
@@ -78,6 +79,24 @@ class Worker:
             log.warning("connector %s disabled: the endpoint answered %s", code, detail[:200])
         self.delivered += sum(1 for s in settlements if s.state == DeliveryState.DELIVERED)
         return len(claimed)
+
+    def _remember_tokens(
+        self, uow: UnitOfWork, claimed: list[Claimed], outcomes: list[Outcome], connectors: dict[str, Connector]
+    ) -> None:
+        """An Open311 server that answered with a token only: its poller learns the id later (kept in its cursor)."""
+        from civicswitch.hub.connectors.open311 import remember_token, token_in
+
+        for item, outcome in zip(claimed, outcomes, strict=True):
+            if connectors[item.connector_code].kind != ConnectorKind.OPEN311 or outcome.external_id:
+                continue
+            token = token_in(outcome.detail) if outcome.kind == OutcomeKind.DELIVERED else None
+            if token is not None:
+                code = item.connector_code
+                uow.hub.set_cursor(
+                    code,
+                    remember_token(uow.hub.cursor(code), token, item.message.request_id, self._clock.now()),
+                    self._clock.now(),
+                )
 
     async def _send(self, connector: Connector, item: Claimed) -> Outcome:
         sender = self._senders.get(connector.kind)
@@ -139,8 +158,18 @@ class Worker:
                             )
                     uow.hub.set_cursor(connector.code, new_cursor, self._clock.now())
                     uow.commit()
-            except Exception:
-                log.exception("polling %s failed", connector.code)
+            except Exception as exc:
+                outcome = getattr(exc, "outcome", None)
+                if isinstance(outcome, Outcome):  # the poller says how it failed (e.g. Open311's PollFailed)
+                    log.warning("polling %s failed: %s", connector.code, outcome.detail)
+                    if outcome.kind == OutcomeKind.GONE:
+                        with self._make_uow() as uow:
+                            uow.hub.set_enabled(connector.code, False, f"polling answered {outcome.detail[:200]}")
+                            uow.commit()
+                    elif outcome.retry_after:
+                        self._last_poll[connector.code] = time.monotonic() + outcome.retry_after - every
+                else:
+                    log.exception("polling %s failed", connector.code)
         return applied
 
     async def run(self, stop: threading.Event | asyncio.Event) -> None:
@@ -155,4 +184,8 @@ class Worker:
         finally:
             for sender in self._senders.values():
                 await sender.aclose()
+            for poller in self._pollers.values():
+                close = getattr(poller, "aclose", None)
+                if close is not None:
+                    await close()
             log.info("worker %s stopped (%d delivered)", self.name, self.delivered)
