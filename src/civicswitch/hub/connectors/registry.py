@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from civicswitch.core.errors import Invalid
-from civicswitch.hub.connectors import Poller, Sender, open311, webhook
+from civicswitch.hub.connectors import Poller, Sender, batch, open311, webhook
 from civicswitch.hub.model import ConnectorKind
 
 
@@ -19,6 +19,7 @@ def _manual_config(config: Mapping[str, Any]) -> dict[str, Any]:
 CHECKS: dict[ConnectorKind, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     ConnectorKind.WEBHOOK: webhook.check_config,
     ConnectorKind.OPEN311: open311.check_config,
+    ConnectorKind.BATCH: batch.check_config,
     ConnectorKind.MANUAL: _manual_config,
 }
 # Kinds whose messages are signed with a generated Standard Webhooks secret (the others take theirs, if any).
@@ -34,8 +35,12 @@ def check_config(kind: ConnectorKind, config: Mapping[str, Any]) -> dict[str, An
 
 def default_senders() -> dict[ConnectorKind, Sender]:
     """One sender per available kind (each keeps its own connections)."""
-    return {ConnectorKind.WEBHOOK: webhook.WebhookSender(), ConnectorKind.OPEN311: open311.Open311Sender()}
+    return {
+        ConnectorKind.WEBHOOK: webhook.WebhookSender(),
+        ConnectorKind.OPEN311: open311.Open311Sender(),
+        ConnectorKind.BATCH: batch.BatchSender(),
+    }
 
 
 def default_pollers() -> dict[ConnectorKind, Poller]:
-    return {ConnectorKind.OPEN311: open311.Open311Poller()}
+    return {ConnectorKind.OPEN311: open311.Open311Poller(), ConnectorKind.BATCH: batch.BatchPoller()}
