@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -53,3 +54,20 @@ def test_demo__install_twice__layers_and_rules_once(engine: Engine, clock: Fixed
     with SqlUnitOfWork(engine, writing=False) as uow:
         assert len(uow.catalog.rules()) == 2
         assert len([a for a in uow.catalog.areas() if a.layer == "boroughs"]) == 5
+
+
+def test_demo_connectors__installed_twice__secret_kept_and_url_updated(engine: Engine, tmp_path: Path) -> None:
+    from civicswitch.catalog.loader import load_catalog
+    from civicswitch.core.clock import SystemClock
+    from civicswitch.demo.city import catalog_document, install_connectors
+
+    load_catalog(SqlUnitOfWork(engine), catalog_document())
+    first = install_connectors(
+        SqlUnitOfWork(engine), SystemClock(), simulator_url="http://127.0.0.1:1/webhook", folder=tmp_path
+    )
+    again = install_connectors(
+        SqlUnitOfWork(engine), SystemClock(), simulator_url="http://127.0.0.1:2/webhook", folder=tmp_path
+    )
+    assert first.webhook.secret and again.webhook.secret == first.webhook.secret
+    assert again.webhook.config["url"] == "http://127.0.0.1:2/webhook" and again.batch.body_code == "DEP"
+    assert all(d.is_dir() for d in again.batch_dirs)

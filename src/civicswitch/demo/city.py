@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 from civicswitch.catalog.handlers import load_layer
@@ -13,6 +14,7 @@ from civicswitch.core.auth import create_client
 from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
 from civicswitch.core.ports import UnitOfWork
+from civicswitch.hub.model import Connector
 from civicswitch.requests.importer import ImportResult, import_requests, rows_from_bytes
 
 DEMO_APP = "Demo app (created by civicswitch demo)"
@@ -77,3 +79,53 @@ def install(uow: UnitOfWork, clock: Clock) -> DemoInstall:
         _, backend_key = create_client(uow, clock, DEMO_BACKEND, frozenset({Scope.UPDATE}))
     layers = install_geography(uow)
     return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers)
+
+
+# How the demo's agencies are connected (issue 4): sanitation by webhook to the department simulator, environmental
+# protection by batch files, every other agency through the manual bridge.
+DEMO_STATUS_MAP = {
+    "inbound": {"ACK": "acknowledged", "WIP": "in_progress", "DONE": "closed/fixed"},
+    "outbound": {"new": "NEW", "acknowledged": "ACK", "in_progress": "WIP", "closed": "DONE"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class DemoConnectors:
+    webhook: Connector
+    batch: Connector
+    batch_dirs: tuple[Path, Path]  # (drop folder for the department, folder it answers in)
+
+
+def install_connectors(uow: UnitOfWork, clock: Clock, *, simulator_url: str, folder: Path) -> DemoConnectors:
+    """Connect DSNY by webhook to ``simulator_url`` and DEP by CSV files under ``folder`` (created). Run again, it
+    only updates the webhook URL (the signing secret stays)."""
+    from civicswitch.hub.handlers import add_connector
+
+    out_dir, in_dir = folder / "dep" / "to-dep", folder / "dep" / "from-dep"
+    for d in (out_dir, in_dir):
+        d.mkdir(parents=True, exist_ok=True)
+    webhook = add_connector(
+        uow,
+        clock,
+        code="dsny-webhook",
+        kind="webhook",
+        body="DSNY",
+        config={"url": simulator_url, "timeout_s": 5},
+        status_map=DEMO_STATUS_MAP,
+    ).connector
+    batch = add_connector(
+        uow,
+        clock,
+        code="dep-files",
+        kind="batch",
+        body="DEP",
+        config={
+            "outbox_dir": str(out_dir.resolve()),
+            "inbox_dir": str(in_dir.resolve()),
+            "flush_every_s": 60,
+            "poll_every_s": 30,
+            "timezone": "America/New_York",
+        },
+        status_map={"inbound": {"Completed": "closed/fixed", "In Progress": "in_progress", "Assigned": "acknowledged"}},
+    ).connector
+    return DemoConnectors(webhook, batch, (out_dir, in_dir))
