@@ -46,7 +46,7 @@ def _messages(request: ServiceRequest, event: Event) -> Iterator[tuple[MessageTy
 
 def envelope(
     request: ServiceRequest, event: Event, type_: MessageType, connector: Connector | None, key: str,
-    contact: dict[str, Any] | None,
+    contact: dict[str, Any] | None, service_name: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """The CloudEvents 1.0 envelope (structured JSON mode) of one message."""
     assert request.id is not None
@@ -54,6 +54,7 @@ def envelope(
     data: dict[str, Any] = {
         "service_request_id": str(request.id),
         "service_code": request.service_code,
+        "service_name": service_name,
         "status": canonical_text(request.status, request.close_reason),
         "external_status": status_map.to_external(request.status, request.close_reason) if status_map else None,
         "description": request.description,
@@ -99,8 +100,13 @@ def write_outbox(uow: UnitOfWork) -> int:
             by_body[c.body_code].append(c)
     rows: list[NewDelivery] = []
     contacts: dict[int, dict[str, Any] | None] = {}
+    names: dict[str, str | None] = {}
     for request, events in changes:
         assert request.id is not None
+        if request.service_code not in names:
+            found_service = uow.catalog.service(request.service_code)
+            names[request.service_code] = found_service.name if found_service else None
+        name = names[request.service_code]
         for event in events:
             for type_, body in _messages(request, event):
                 targets = [
@@ -116,7 +122,7 @@ def write_outbox(uow: UnitOfWork) -> int:
                                 request.id,
                                 type_,
                                 key,
-                                envelope(request, event, type_, None, key, None),
+                                envelope(request, event, type_, None, key, None, name),
                                 event.at,
                             )
                         )
@@ -138,7 +144,7 @@ def write_outbox(uow: UnitOfWork) -> int:
                             request.id,
                             type_,
                             key,
-                            envelope(request, event, type_, c, key, contact),
+                            envelope(request, event, type_, c, key, contact, name),
                             event.at,
                         )
                     )

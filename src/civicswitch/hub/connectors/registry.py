@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from civicswitch.core.errors import Invalid
-from civicswitch.hub.connectors import Poller, Sender, batch, open311, webhook
+from civicswitch.hub.connectors import Poller, Sender, batch, email, nats, open311, webhook
 from civicswitch.hub.model import ConnectorKind
 
 
@@ -20,6 +20,8 @@ CHECKS: dict[ConnectorKind, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     ConnectorKind.WEBHOOK: webhook.check_config,
     ConnectorKind.OPEN311: open311.check_config,
     ConnectorKind.BATCH: batch.check_config,
+    ConnectorKind.EMAIL: email.check_config,
+    ConnectorKind.NATS: nats.check_config,
     ConnectorKind.MANUAL: _manual_config,
 }
 # Kinds whose messages are signed with a generated Standard Webhooks secret (the others take theirs, if any).
@@ -39,6 +41,8 @@ def default_senders() -> dict[ConnectorKind, Sender]:
         ConnectorKind.WEBHOOK: webhook.WebhookSender(),
         ConnectorKind.OPEN311: open311.Open311Sender(),
         ConnectorKind.BATCH: batch.BatchSender(),
+        ConnectorKind.EMAIL: email.EmailSender(),
+        ConnectorKind.NATS: nats.NatsSender(),
     }
 
 
