@@ -50,6 +50,7 @@ DEMO_DATABASE = "sqlite:///var/civicswitch-demo.db"
 
 def _logging(level: str) -> None:
     logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is noise; failures are logged by us
 
 
 def _prepare_sqlite(settings: Settings) -> None:
@@ -119,6 +120,23 @@ def demo(
         out.print(f"  demo app key (POST requests; shown once): [bold]{result.app_key}[/bold]")
     if result.backend_key:
         out.print(f"  demo back-end key (POST servicerequestupdates; shown once): [bold]{result.backend_key}[/bold]")
+    from civicswitch.demo.city import install_connectors
+
+    folder = (
+        Path(settings.database_url.removeprefix("sqlite:///")).parent
+        if settings.database_url.startswith("sqlite:///")
+        else Path("var")
+    )
+    wired = install_connectors(
+        SqlUnitOfWork(engine),
+        SystemClock(),
+        simulator_url=f"http://{host}:{port + 1}/webhook",
+        folder=folder / "civicswitch-demo-batch",
+    )
+    out.print(
+        "  integrations: DSNY by webhook (department simulator on port "
+        f"{port + 1}), DEP by CSV files in {wired.batch_dirs[0].parent}, the others through the manual bridge"
+    )
     base = f"http://{host}:{port}"
     out.print(f"\n  Home page:     {base}/")
     out.print(f"  Open311 API:   {base}/open311/v2/discovery.json")
@@ -131,20 +149,37 @@ def demo(
         thread = threading.Thread(target=_run_worker, args=(engine, stop), name="civicswitch-worker", daemon=True)
         thread.start()
         out.print("  delivery worker: running in this process (--no-worker to leave it to `civicswitch worker`)")
+    _start_simulator(host, port + 1, wired.webhook.secret or "", wired.webhook.code, base)
     try:
         uvicorn.run("civicswitch.web.asgi:app", host=host, port=port, log_level="warning")
     finally:
         stop.set()
 
 
+def _start_simulator(host: str, port: int, secret: str, connector: str, callback: str) -> None:
+    """The demo's department simulator (DSNY's work-order system) in a thread: it takes the webhooks and answers
+    with ACK, WIP and DONE updates a few seconds apart."""
+    from civicswitch.simulator.app import SimulatorConfig, create_app
+
+    config = SimulatorConfig(secret=secret, connector=connector, callback=callback, delay=5.0)
+    server = uvicorn.Server(uvicorn.Config(create_app(config), host=host, port=port, log_level="warning"))
+    threading.Thread(target=server.run, name="civicswitch-simulator", daemon=True).start()
+
+
 def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False, lease: float = 60.0) -> None:
     import asyncio
+    from datetime import timedelta
 
     from civicswitch.hub.connectors.registry import default_pollers, default_senders
     from civicswitch.hub.worker import Worker
 
     worker = Worker(
-        lambda: SqlUnitOfWork(engine), SystemClock(), default_senders(), pollers=default_pollers(), batch=batch
+        lambda: SqlUnitOfWork(engine),
+        SystemClock(),
+        default_senders(),
+        pollers=default_pollers(),
+        batch=batch,
+        lease=timedelta(seconds=lease),
     )
 
     async def main() -> None:

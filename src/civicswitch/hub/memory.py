@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections import defaultdict
 from collections.abc import Container, Sequence
@@ -31,6 +32,7 @@ class _Row:
     next_attempt_at: datetime
     created_at: datetime
     claimed_until: datetime | None = None
+    claimed_by: str | None = None
     last_error: str | None = None
     last_status: int | None = None
     last_attempt_at: datetime | None = None
@@ -157,7 +159,9 @@ class MemoryHubStore:
         claimed = {c.message.delivery_id for c in found}
         for row in self._d.deliveries:
             if row.id in claimed:
-                row.state, row.claimed_until = DeliveryState.IN_FLIGHT, now + lease
+                row.state, row.claimed_until, row.claimed_by = DeliveryState.IN_FLIGHT, now + lease, worker
+                row.attempts += 1
+        found = [dataclasses.replace(c, attempts=c.attempts + 1) for c in found]
         found.sort(key=lambda c: c.message.delivery_id)
         return found
 
@@ -167,18 +171,21 @@ class MemoryHubStore:
     def settle(self, results: Sequence[Settlement]) -> None:
         for s in results:
             row = self._row(s.delivery_id)
-            if row is None:
+            if row is None or (
+                s.worker is not None and (row.claimed_by != s.worker or row.state != DeliveryState.IN_FLIGHT)
+            ):
                 continue
             row.state, row.attempts = s.state, s.attempts
             if s.next_attempt_at is not None:
                 row.next_attempt_at = s.next_attempt_at
-            row.last_error, row.last_status, row.claimed_until = s.last_error, s.last_status, None
+            row.last_error, row.last_status, row.claimed_until, row.claimed_by = s.last_error, s.last_status, None, None
             row.last_attempt_at = s.at
             row.delivered_at = s.at if s.state == DeliveryState.DELIVERED else None
             if s.external_id is not None:
                 row.external_id = s.external_id
                 if s.state == DeliveryState.DELIVERED:
-                    self._add_ref(row.request_id, row.body_code, s.external_id)
+                    with contextlib.suppress(Conflict):  # a reused id: keep the delivery, not the reference
+                        self._add_ref(row.request_id, row.body_code, s.external_id)
 
     def _view(self, r: _Row) -> DeliveryView:
         return DeliveryView(

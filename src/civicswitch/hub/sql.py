@@ -3,6 +3,7 @@ PostgreSQL (any number of workers), inside the single-writer transaction on SQLi
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -26,6 +27,7 @@ from civicswitch.hub.tables import connectors, deliveries, external_refs, inboun
 from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, Settlement
 
 d = deliveries
+log = logging.getLogger(__name__)
 _OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.IN_FLIGHT)
 LATENCY_WINDOW = timedelta(hours=24)
 
@@ -160,10 +162,15 @@ class SqlHubStore:
         ids = list(self._conn.execute(pick).scalars())
         if not ids:
             return []
-        self._conn.execute(
+        self._conn.execute(  # the attempt counts from the claim: a worker killed mid-send still used one
             update(d)
             .where(d.c.id.in_(ids))
-            .values(state=str(DeliveryState.IN_FLIGHT), claimed_by=worker, claimed_until=now + lease)
+            .values(
+                state=str(DeliveryState.IN_FLIGHT),
+                claimed_by=worker,
+                claimed_until=now + lease,
+                attempts=d.c.attempts + 1,
+            )
         )
         rows = self._conn.execute(
             select(d, connectors.c.code.label("connector_code"), external_refs.c.external_id.label("ref"))
@@ -195,11 +202,16 @@ class SqlHubStore:
         return list(claimed.values())
 
     def settle(self, results: Sequence[Settlement]) -> None:
+        for worker in {s.worker for s in results}:
+            self._settle([s for s in results if s.worker == worker], worker)
+
+    def _settle(self, results: Sequence[Settlement], worker: str | None) -> None:
         if not results:
             return
+        guard = [] if worker is None else [d.c.claimed_by == worker, d.c.state == str(DeliveryState.IN_FLIGHT)]
         self._conn.execute(
             update(d)
-            .where(d.c.id == bindparam("b_id"))
+            .where(d.c.id == bindparam("b_id"), *guard)
             .values(
                 state=bindparam("b_state"),
                 attempts=bindparam("b_attempts"),
@@ -227,14 +239,15 @@ class SqlHubStore:
                 for s in results
             ],
         )
-        refs = [s for s in results if s.external_id and s.state == DeliveryState.DELIVERED]
-        if refs:
-            for s in refs:
+        for s in results:
+            if s.external_id and s.state == DeliveryState.DELIVERED:
                 row = self._conn.execute(
                     select(d.c.request_id, d.c.body_id, d.c.connector_id).where(d.c.id == s.delivery_id)
                 ).one()
-                assert s.external_id is not None
-                self._add_ref(row.request_id, row.body_id, row.connector_id, s.external_id, s.at)
+                try:
+                    self._add_ref(row.request_id, row.body_id, row.connector_id, s.external_id, s.at)
+                except Conflict as exc:  # the receiver reused an id: keep the delivery, not the reference
+                    log.warning("delivery %s: reference not kept: %s", s.delivery_id, exc.description)
 
     # -- reading and replaying -----------------------------------------------------------------------
     def deliveries(

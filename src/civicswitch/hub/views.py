@@ -41,6 +41,7 @@ class Settlement:
     last_error: str | None = None
     last_status: int | None = None
     external_id: str | None = None
+    worker: str | None = None  # who claimed it: a worker whose lease ran out cannot overwrite a newer outcome
 
 
 @dataclass(frozen=True, slots=True)

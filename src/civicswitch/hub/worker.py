@@ -29,6 +29,13 @@ from civicswitch.hub.views import Claimed, Settlement
 log = logging.getLogger(__name__)
 
 
+def storable_text(text: str | None, limit: int = 2000) -> str | None:
+    """Text any database takes: no NUL, no lone surrogates, bounded."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")[:limit]
+
+
 class Worker:
     def __init__(
         self,
@@ -99,6 +106,11 @@ class Worker:
                 )
 
     async def _send(self, connector: Connector, item: Claimed) -> Outcome:
+        if item.attempts > len(connector.retry_schedule) + 1:  # earlier attempts died with their workers
+            return Outcome(
+                OutcomeKind.FAILED,
+                f"attempt {item.attempts}: the retry schedule is spent (workers died while sending it)",
+            )
         sender = self._senders.get(connector.kind)
         if sender is None:
             return Outcome(OutcomeKind.RETRY, f"no sender for {connector.kind} connectors in this worker")
@@ -110,11 +122,14 @@ class Worker:
 
     def _settlement(self, connector: Connector, item: Claimed, outcome: Outcome) -> Settlement:
         at = self._clock.now()
-        attempts = item.attempts + 1
+        attempts = item.attempts  # counted at the claim
         delivery = item.message.delivery_id
+        external = outcome.external_id if outcome.external_id and outcome.external_id.isprintable() else None
 
         def settle(state: DeliveryState, nxt: datetime | None = None, error: str | None = outcome.detail) -> Settlement:
-            return Settlement(delivery, state, attempts, nxt, at, error, outcome.status_code, outcome.external_id)
+            return Settlement(
+                delivery, state, attempts, nxt, at, storable_text(error), outcome.status_code, external, self.name
+            )
 
         if outcome.kind == OutcomeKind.DELIVERED:
             return settle(DeliveryState.DELIVERED, error=None)
@@ -177,8 +192,13 @@ class Worker:
         log.info("worker %s started", self.name)
         try:
             while not stop.is_set():
-                done = await self.run_once()
-                await self.poll_due()
+                try:
+                    done = await self.run_once()
+                    await self.poll_due()
+                except Exception:  # the database went away, a bug: say so, wait, go on (claims are leased)
+                    log.exception("worker %s: round failed; trying again in 1 s", self.name)
+                    await asyncio.sleep(1.0)
+                    continue
                 if done == 0:
                     await asyncio.sleep(self._idle_sleep)
         finally:

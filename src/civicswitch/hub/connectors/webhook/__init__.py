@@ -9,7 +9,7 @@ fail the message for good (dead-lettered, visible, replayable).
 
 from __future__ import annotations
 
-import json
+import asyncio
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -63,12 +63,14 @@ def _external_id(response: httpx.Response) -> str | None:
         return None
     try:
         data = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # not JSON, not UTF-8, or nested beyond reason: no id, still delivered
         return None
     if isinstance(data, dict):
         found = data.get("external_id") or data.get("id")
-        if isinstance(found, str | int) and not isinstance(found, bool) and str(found).strip():
-            return str(found).strip()[:200]
+        if isinstance(found, str | int) and not isinstance(found, bool):
+            text = str(found).strip()
+            if text and len(text) <= 200 and text.isprintable():  # no NUL, control or lone surrogate characters
+                return text
     return None
 
 
@@ -87,12 +89,12 @@ class WebhookSender:
             "user-agent": "civicswitch-webhook/1",
             **sign_headers(connector.secret, message.idempotency_key, self._now(), body),
         }
+        limit = float(config.get("timeout_s", 10))
         try:
-            response = await self._client.post(
-                config["url"], content=body.encode(), headers=headers, timeout=float(config.get("timeout_s", 10))
-            )
-        except httpx.TimeoutException:
-            return Outcome(OutcomeKind.RETRY, "timed out")
+            async with asyncio.timeout(limit):  # the whole exchange, not each read (a trickling reply is cut off)
+                response = await self._client.post(config["url"], content=body.encode(), headers=headers, timeout=limit)
+        except (httpx.TimeoutException, TimeoutError):
+            return Outcome(OutcomeKind.RETRY, f"timed out after {limit:g} s")
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, f"{type(exc).__name__}: {exc}"[:500])
         code = response.status_code

@@ -60,7 +60,7 @@ def _settle(
 ) -> None:
     with make() as uow:
         (row,) = [d for d in uow.hub.deliveries(limit=1000) if d.idempotency_key == key]
-        uow.hub.settle([Settlement(row.id, state, row.attempts + 1, nxt, at, **kw)])
+        uow.hub.settle([Settlement(row.id, state, row.attempts, nxt, at, **kw)])  # attempts count from the claim
         uow.commit()
 
 
@@ -187,3 +187,28 @@ def test_health_rows__counts_oldest_latency_and_last_error(hub: tuple[MakeUow, l
     assert row.counts == {"delivered": 1, "retrying": 1, "pending": 1}  # c1 was not due at the claim
     assert row.oldest_pending_at == T0 and row.latencies_s == [2.0]
     assert row.last_success_at == T0 + 2 * S and row.last_error == "HTTP 503" and row.last_error_at == T0 + 3 * S
+
+
+def test_settle__worker_whose_lease_ran_out__cannot_overwrite_the_newer_outcome(hub: tuple[MakeUow, list[int]]) -> None:
+    make, (a, _, _) = hub
+    _enqueue(make, _row("dot-hook", a, "a1"))
+    with make() as uow:
+        (first,) = uow.hub.claim("w1", T0, 10, LEASE)
+        uow.commit()
+    with make() as uow:
+        (second,) = uow.hub.claim("w2", T0 + LEASE + S, 10, LEASE)  # w1 stalled past its lease
+        uow.hub.settle(
+            [Settlement(second.message.delivery_id, DeliveryState.DELIVERED, second.attempts, None, T0, worker="w2")]
+        )
+        uow.hub.settle(
+            [
+                Settlement(
+                    first.message.delivery_id, DeliveryState.RETRYING, first.attempts, T0, T0, "timed out", worker="w1"
+                )
+            ]
+        )
+        uow.commit()
+    with make() as uow:
+        (row,) = uow.hub.deliveries()
+    assert (first.attempts, second.attempts) == (1, 2)  # each claim is an attempt, even one whose worker died
+    assert (row.state, row.attempts, row.last_error) == (DeliveryState.DELIVERED, 2, None)
