@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from civicswitch.catalog.tables import bodies
@@ -137,29 +137,33 @@ class SqlHubStore:
         )
 
     def claim(self, worker: str, now: datetime, limit: int, lease: timedelta) -> list[Claimed]:
-        """Due heads of line: pending or retrying rows whose time has come, or in-flight rows whose worker's
-        lease ran out (it died), with no earlier open row for the same request and connector."""
+        """Due heads of line: pending or retrying rows whose time has come (the partial index
+        ``ix_deliveries_waiting``, in due order), then in-flight rows whose worker's lease ran out (it died), with
+        no earlier open row for the same request and connector."""
         earlier = aliased(d)
-        due = or_(
-            and_(d.c.state.in_([str(DeliveryState.PENDING), str(DeliveryState.RETRYING)]), d.c.next_attempt_at <= now),
-            and_(d.c.state == str(DeliveryState.IN_FLIGHT), d.c.claimed_until < now),
-        )
         blocked = exists().where(
             earlier.c.request_id == d.c.request_id,
             earlier.c.connector_id == d.c.connector_id,
             earlier.c.id < d.c.id,
             earlier.c.state.in_([str(s) for s in _OPEN]),
         )
-        pick = (
-            select(d.c.id)
-            .join(connectors, connectors.c.id == d.c.connector_id)
-            .where(due, connectors.c.enabled.is_(True), ~blocked)
-            .order_by(d.c.next_attempt_at, d.c.id)
-            .limit(limit)
-        )
-        if self._conn.dialect.name == "postgresql":
-            pick = pick.with_for_update(of=d, skip_locked=True)
-        ids = list(self._conn.execute(pick).scalars())
+        waiting = d.c.state.in_([str(DeliveryState.PENDING), str(DeliveryState.RETRYING)])
+        lapsed = and_(d.c.state == str(DeliveryState.IN_FLIGHT), d.c.claimed_until < now)
+        ids: list[int] = []
+        for due, order in ((and_(waiting, d.c.next_attempt_at <= now), (d.c.next_attempt_at, d.c.id)),
+                           (lapsed, (d.c.claimed_until, d.c.id))):  # fmt: skip
+            if len(ids) >= limit:
+                break
+            pick = (
+                select(d.c.id)
+                .join(connectors, connectors.c.id == d.c.connector_id)
+                .where(due, connectors.c.enabled.is_(True), ~blocked)
+                .order_by(*order)
+                .limit(limit - len(ids))
+            )
+            if self._conn.dialect.name == "postgresql":
+                pick = pick.with_for_update(of=d, skip_locked=True)
+            ids.extend(self._conn.execute(pick).scalars())
         if not ids:
             return []
         self._conn.execute(  # the attempt counts from the claim: a worker killed mid-send still used one

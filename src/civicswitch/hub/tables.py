@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    text,
     true,
 )
 
@@ -66,6 +67,14 @@ deliveries = Table(
     Column("effort_minutes", Float, nullable=True),  # manual bridge: the minutes a person spent re-keying it
     Column("done_by", String(200), nullable=True),
     Index("ix_deliveries_due", "state", "next_attempt_at", "id"),
+    # The claim's scan: only rows waiting to be sent, in due order (a backlog of delivered rows costs nothing).
+    Index(
+        "ix_deliveries_waiting",
+        "next_attempt_at",
+        "id",
+        postgresql_where=text("state IN ('pending', 'retrying')"),
+        sqlite_where=text("state IN ('pending', 'retrying')"),
+    ),
     Index("ix_deliveries_order", "request_id", "connector_id", "id"),
     Index("ix_deliveries_connector_state", "connector_id", "state"),
     Index("ix_deliveries_body_state", "body_id", "state"),

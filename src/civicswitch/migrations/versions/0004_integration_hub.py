@@ -107,6 +107,13 @@ def upgrade() -> None:
         batch_op.create_index("ix_deliveries_body_state", ["body_id", "state"], unique=False)
         batch_op.create_index("ix_deliveries_connector_state", ["connector_id", "state"], unique=False)
         batch_op.create_index("ix_deliveries_due", ["state", "next_attempt_at", "id"], unique=False)
+        batch_op.create_index(
+            "ix_deliveries_waiting",
+            ["next_attempt_at", "id"],
+            unique=False,
+            postgresql_where=sa.text("state IN ('pending', 'retrying')"),
+            sqlite_where=sa.text("state IN ('pending', 'retrying')"),
+        )
         batch_op.create_index("ix_deliveries_order", ["request_id", "connector_id", "id"], unique=False)
 
     op.create_table(
@@ -144,6 +151,7 @@ def downgrade() -> None:
     op.drop_table("external_refs")
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_order")
+        batch_op.drop_index("ix_deliveries_waiting")
         batch_op.drop_index("ix_deliveries_due")
         batch_op.drop_index("ix_deliveries_connector_state")
         batch_op.drop_index("ix_deliveries_body_state")

@@ -75,9 +75,14 @@ def _external_id(response: httpx.Response) -> str | None:
 
 
 class WebhookSender:
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, now: Any = None) -> None:
+    def __init__(
+        self, *, transport: httpx.AsyncBaseTransport | None = None, now: Any = None, max_in_flight: int = 8
+    ) -> None:
         self._client = httpx.AsyncClient(transport=transport, follow_redirects=False)
         self._now = now or (lambda: datetime.now(UTC))
+        # A worker hands over a whole batch at once; a few connections kept busy beat fifty opened at once
+        # (httpcore checks every pooled connection per request): measured 661 → 802 deliveries/s, bench/delivery.py.
+        self._slots = asyncio.Semaphore(max_in_flight)
 
     async def send(self, connector: Connector, message: OutboundMessage) -> Outcome:
         config = connector.config
@@ -91,7 +96,7 @@ class WebhookSender:
         }
         limit = float(config.get("timeout_s", 10))
         try:
-            async with asyncio.timeout(limit):  # the whole exchange, not each read (a trickling reply is cut off)
+            async with self._slots, asyncio.timeout(limit):  # the whole exchange (a trickling reply is cut off)
                 response = await self._client.post(config["url"], content=body.encode(), headers=headers, timeout=limit)
         except (httpx.TimeoutException, TimeoutError):
             return Outcome(OutcomeKind.RETRY, f"timed out after {limit:g} s")
