@@ -260,3 +260,16 @@ def test_inbound__open311_statuses__understood_without_a_map(
     with SqlUnitOfWork(engine, writing=False) as uow:
         request = uow.requests.get(int(rid))
         assert request is not None and request.status == expected
+
+
+def test_worker__dead_letters__alert_logged_without_anyone_asking(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    _hook(engine, clock)
+    _submit(engine, clock, keys["submit"])
+    worker = _worker(engine, clock, FakeSender([Outcome(OutcomeKind.FAILED, "HTTP 400: unknown field", 400)]))
+    asyncio.run(worker.run_once())
+    worker._last_health = -1e9  # as if a minute had passed
+    with caplog.at_level("WARNING", logger="civicswitch.hub.handlers"):
+        worker._watch_health()
+    assert "connector dsny-hook alert: 1 dead message(s)" in caplog.text

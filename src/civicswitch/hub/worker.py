@@ -27,6 +27,7 @@ from civicswitch.hub.model import Connector, ConnectorKind, DeliveryState, Outco
 from civicswitch.hub.views import Claimed, Settlement
 
 log = logging.getLogger(__name__)
+HEALTH_EVERY_S = 60.0
 
 
 def storable_text(text: str | None, limit: int = 2000) -> str | None:
@@ -58,6 +59,7 @@ class Worker:
         self._lease = lease
         self._idle_sleep = idle_sleep
         self._last_poll: dict[str, float] = {}
+        self._last_health = time.monotonic()
         self.delivered = 0
 
     async def run_once(self) -> int:
@@ -187,6 +189,19 @@ class Worker:
                     log.exception("polling %s failed", connector.code)
         return applied
 
+    def _watch_health(self) -> None:
+        """Every ``HEALTH_EVERY_S``: compute connector health, which logs a warning for each alert (a stuck or
+        disabled connector, dead letters), so an operator sees it without asking."""
+        if time.monotonic() - self._last_health < HEALTH_EVERY_S:
+            return
+        self._last_health = time.monotonic()
+        from civicswitch.hub.handlers import health
+
+        try:
+            health(self._make_uow(), self._clock)
+        except Exception:
+            log.exception("connector health check failed")
+
     async def run(self, stop: threading.Event | asyncio.Event) -> None:
         """Work until ``stop`` is set: deliver while there is work, poll when due, sleep a little when idle."""
         log.info("worker %s started", self.name)
@@ -199,6 +214,7 @@ class Worker:
                     log.exception("worker %s: round failed; trying again in 1 s", self.name)
                     await asyncio.sleep(1.0)
                     continue
+                self._watch_health()
                 if done == 0:
                     await asyncio.sleep(self._idle_sleep)
         finally:
