@@ -38,7 +38,6 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tarfile
@@ -52,8 +51,17 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `bench` importable
+from bench.machine import (
+    HOST,
+    civicswitch_command,
+    free_port,
+    machine_cpu_seconds,
+    proc_stat,
+    wait_quiet,
+)
+
 REPO = Path(__file__).resolve().parents[1]
-HOST = "127.0.0.1"
 PG_ADMIN = os.environ.get("CIVICSWITCH_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 PG_DB = "civicswitch_bench_delivery"
 BODY, SERVICE, CONNECTOR = "dot", "pothole", "bench-hook"
@@ -72,7 +80,6 @@ DESCRIPTIONS = (
     "Several potholes along the block after the water main repair, getting worse.",
     "Sunken patch over a utility cut in front of the school entrance.",
 )
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 BATCH_DEFAULT = 50  # civicswitch worker --batch default
 PLAIN_CONCURRENCY = 8  # the plain httpx baseline: httpcore's pool costs more CPU per request as concurrency grows
 
@@ -231,12 +238,6 @@ class Receiver:
 
 
 # -- processes, CPU ------------------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -247,22 +248,6 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 15.0) -> None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds used) of a live process, from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine (all cores) since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / CLK_TCK
 
 
 def pg_backend_cpu(database: str) -> dict[int, float]:
@@ -277,27 +262,10 @@ def pg_backend_cpu(database: str) -> dict[int, float]:
         except OSError:
             continue
         if title.startswith(b"postgres: ") and needle in title:
-            st = _proc_stat(int(entry))
+            st = proc_stat(int(entry))
             if st is not None:
                 found[int(entry)] = st[1]
     return found
-
-
-def background_cores(seconds: float = 1.0) -> float:
-    m0, t0 = machine_cpu_seconds(), time.perf_counter()
-    time.sleep(seconds)
-    return round((machine_cpu_seconds() - m0) / (time.perf_counter() - t0), 2)
-
-
-def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:
-    """Wait (at most ``max_wait`` s) for the machine to be quiet; returns the last background reading (cores)."""
-    deadline = time.monotonic() + max_wait
-    level = background_cores()
-    if level > threshold and max_wait > 0:
-        log(f"background load {level:.2f} cores; waiting up to {max_wait:.0f} s for it to drop")
-    while level > threshold and time.monotonic() < deadline:
-        level = background_cores()
-    return level
 
 
 @dataclass
@@ -314,8 +282,8 @@ def snapshot(workers: Sequence[int], receiver: int, pg_database: str | None) -> 
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return Snapshot(
         at=time.time(),
-        workers=sum((_proc_stat(p) or (0, 0.0))[1] for p in workers),
-        receiver=(_proc_stat(receiver) or (0, 0.0))[1],
+        workers=sum((proc_stat(p) or (0, 0.0))[1] for p in workers),
+        receiver=(proc_stat(receiver) or (0, 0.0))[1],
         postgres=pg_backend_cpu(pg_database) if pg_database else {},
         driver=usage.ru_utime + usage.ru_stime,
         machine=machine_cpu_seconds(),
@@ -498,13 +466,6 @@ def build_seed(kind: str, workdir: Path, requests: int, receiver_url: str) -> Se
 
 
 # -- workers ---------------------------------------------------------------------------------------------------------
-def civicswitch_command() -> list[str]:
-    exe = Path(sys.executable).with_name("civicswitch")
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from civicswitch.cli import main; sys.argv[0] = 'civicswitch'; main()"]
-
-
 class Workers:
     """``count`` worker processes: the real ``civicswitch worker`` CLI, or (``fake``) this file's worker entry with
     the in-memory FakeSender, which does the same claim + settle rounds without HTTP."""
@@ -826,7 +787,7 @@ def run_config(seed: Seed, workers: int, fail: float | None, args: argparse.Name
     try:
         if receiver is not None and not fake:
             receiver.reset(fail or 0.0, seed=workers * 100 + round((fail or 0) * 100), ids=args.external_ids)
-        result["background_cores_before"] = wait_quiet(args.idle_wait)
+        result["background_cores_before"] = wait_quiet(args.idle_wait, say=log)
         pool = Workers(url, workers, args.workdir, tag, fake=fake, batch=args.batch, log_level=args.log_level)
         receiver_pid = receiver.proc.pid if receiver is not None else 0
 

@@ -34,7 +34,6 @@ import resource
 import shlex
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -52,9 +51,18 @@ from zoneinfo import ZoneInfo
 if TYPE_CHECKING:
     from sqlalchemy import Engine
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: make `bench` importable
+from bench.machine import (
+    HOST,
+    civicswitch_command,
+    free_port,
+    machine_cpu_seconds,
+    proc_stat,
+    wait_quiet,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 CODE = {"root": REPO}  # where the civicswitch code under test lives (--code REF points it at a snapshot)
-HOST = "127.0.0.1"
 LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 API = "/open311/v2"
 NYC_TZ = ZoneInfo("America/New_York")
@@ -71,7 +79,6 @@ BENCH_CLIENT = "civicswitch bench load driver"
 PG_DB_PREFIX = "civicswitch_bench_"
 ERROR_LIMIT = 0.01
 CHANNELS = {"phone": "phone", "online": "web", "mobile": "mobile", "other": "other"}  # as the importer maps them
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 EPOCH_DAY = date(1970, 1, 1)
 
 SR_COLUMNS = (
@@ -158,35 +165,12 @@ def latency_summary(samples: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def civicswitch_command() -> list[str]:
-    exe = Path(sys.executable).with_name("civicswitch")
-    if exe.exists():
-        return [str(exe)]
-    return [sys.executable, "-c", "import sys; from civicswitch.cli import main; sys.argv[0] = 'civicswitch'; main()"]
-
-
-def _proc_stat(pid: int) -> tuple[int, float] | None:
-    """(parent pid, CPU seconds used) of a live process, from /proc."""
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = text.rsplit(")", 1)[1].split()
-    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
 def tree_cpu_seconds(root: int) -> float:
     """CPU seconds used so far by ``root`` and all its live descendants (the uvicorn workers)."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            found = _proc_stat(int(entry))
+            found = proc_stat(int(entry))
             if found is not None:
                 stats[int(entry)] = found
     children: dict[int, list[int]] = defaultdict(list)
@@ -206,7 +190,7 @@ def descendants(root: int) -> list[int]:
     parents: dict[int, int] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            st = _proc_stat(int(entry))
+            st = proc_stat(int(entry))
             if st is not None:
                 parents[int(entry)] = st[0]
     frontier = {root}
@@ -215,12 +199,6 @@ def descendants(root: int) -> list[int]:
         found.extend(sorted(nxt))
         frontier = nxt
     return found
-
-
-def machine_cpu_seconds() -> float:
-    """Busy CPU seconds of the whole machine (all cores) since boot."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]]
-    return (sum(values) - values[3] - values[4]) / CLK_TCK
 
 
 def schema_fingerprint() -> str:
@@ -1001,7 +979,7 @@ def db_backend_cpu(marker: str | None) -> dict[int, float]:
         except OSError:
             continue
         if title.startswith(b"postgres: ") and needle in title:
-            st = _proc_stat(int(entry))
+            st = proc_stat(int(entry))
             if st is not None:
                 found[int(entry)] = st[1]
     return found
@@ -1016,24 +994,6 @@ def _snapshot(server_pid: int, db_marker: str | None) -> dict[str, Any]:
         "db": db_backend_cpu(db_marker),
         "machine": machine_cpu_seconds(),
     }
-
-
-def background_cores(seconds: float = 1.0) -> float:
-    """Cores busy on the whole machine while this benchmark is idle (other people's work, services)."""
-    m0, t0 = machine_cpu_seconds(), time.perf_counter()
-    time.sleep(seconds)
-    return round((machine_cpu_seconds() - m0) / (time.perf_counter() - t0), 2)
-
-
-def wait_quiet(max_wait: float, threshold: float = 0.25) -> float:
-    """Wait (at most ``max_wait`` s) for the machine to be quiet; returns the last background reading."""
-    deadline = time.monotonic() + max_wait
-    level = background_cores()
-    if level > threshold and max_wait > 0:
-        log(f"background load {level:.2f} cores; waiting up to {max_wait:.0f} s for it to drop")
-    while level > threshold and time.monotonic() < deadline:
-        level = background_cores()
-    return level
 
 
 async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
@@ -1479,7 +1439,7 @@ def run_database(
             stored = count_requests(engine)
             entry: dict[str, Any] = {"name": sc.name, "title": TITLES[sc.name], "note": sc.note, "rows_stored": stored}
             tag = f"{kind}-{sc.name}"
-            entry["background_before_db"] = wait_quiet(args.idle_wait)
+            entry["background_before_db"] = wait_quiet(args.idle_wait, say=log)
             entry["db"] = db_baseline(engine, sc, args.db_seconds)
             if sc.call == "list" and not entry["db"]["what"].startswith("SqlRequestStore.find()"):
                 entry["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
@@ -1493,7 +1453,7 @@ def run_database(
             spy_path = args.workdir / f"pyspy-{tag}.txt"
             if args.py_spy and sc.name in PROFILED:
                 during = pyspy_during(server, args.seconds, spy_path)
-            entry["background_before_load"] = wait_quiet(args.idle_wait)
+            entry["background_before_load"] = wait_quiet(args.idle_wait, say=log)
             entry["http"] = run_driver(
                 args.workdir,
                 tag,
