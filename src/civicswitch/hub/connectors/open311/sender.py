@@ -141,20 +141,10 @@ class Open311Sender:
         contact = data.get("contact")
         if settings.include_contact and isinstance(contact, Mapping):
             pairs += [(name, str(contact[name])) for name in CONTACT_FIELDS if contact.get(name)]
-        if connector.secret:
-            pairs.append(("api_key", connector.secret))
-        body, headers = wire.form(pairs)
-        response = await self._client.post(
-            settings.url("requests.json"), content=body, headers=headers, timeout=settings.timeout_s
-        )
-        failed = wire.judge(response, self._clock.now())
-        if failed is not None:
-            return failed
-        try:
-            item = wire.first_item(response)
-        except wire.NotOpen311 as exc:
-            return Outcome(OutcomeKind.RETRY, wire.clip(str(exc)), response.status_code)
-        code = response.status_code
+        answer = await self._post(connector, settings, "requests.json", pairs)
+        if isinstance(answer, Outcome):
+            return answer
+        code, item = answer
         external = wire.text_of(item.get("service_request_id"))
         if external is not None and len(external) > MAX_EXTERNAL_ID:
             return Outcome.delivered(
@@ -231,22 +221,32 @@ class Open311Sender:
             ("updated_datetime", format_datetime(at)),
             ("description", wire.text_of(data.get("note")) or wire.text_of(data.get("status_notes")) or ""),
         ]
+        answer = await self._post(connector, settings, "servicerequestupdates.json", pairs)
+        if isinstance(answer, Outcome):
+            return answer
+        code, item = answer
+        theirs = wire.text_of(item.get("update_id"))
+        detail = f"update_id {theirs}" if theirs else "accepted without an update_id"
+        return Outcome.delivered(detail, status_code=code)
+
+    async def _post(
+        self, connector: Connector, settings: Open311Settings, path: str, pairs: list[tuple[str, str]]
+    ) -> Outcome | tuple[int, Mapping[str, Any]]:
+        """POST a form (with the connector's API key) and read the first item of the Open311 reply; an Outcome
+        when the reply is an error or not Open311."""
         if connector.secret:
-            pairs.append(("api_key", connector.secret))
+            pairs = [*pairs, ("api_key", connector.secret)]
         body, headers = wire.form(pairs)
         response = await self._client.post(
-            settings.url("servicerequestupdates.json"), content=body, headers=headers, timeout=settings.timeout_s
+            settings.url(path), content=body, headers=headers, timeout=settings.timeout_s
         )
         failed = wire.judge(response, self._clock.now())
         if failed is not None:
             return failed
         try:
-            item = wire.first_item(response)
+            return response.status_code, wire.first_item(response)
         except wire.NotOpen311 as exc:
             return Outcome(OutcomeKind.RETRY, wire.clip(str(exc)), response.status_code)
-        theirs = wire.text_of(item.get("update_id"))
-        detail = f"update_id {theirs}" if theirs else "accepted without an update_id"
-        return Outcome.delivered(detail, status_code=response.status_code)
 
     @staticmethod
     def _common(settings: Open311Settings) -> list[tuple[str, str]]:
