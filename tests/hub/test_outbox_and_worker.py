@@ -220,7 +220,14 @@ def test_worker__open311_token_only__remembered_then_the_poller_id_becomes_the_r
     )
     rid = _submit(engine, clock, keys["submit"])
     sender = FakeSender([Outcome.delivered("token=tk-9; the department accepted the request but had not assigned")])
-    worker = Worker(lambda: SqlUnitOfWork(engine), clock, {ConnectorKind.OPEN311: sender})
+    from civicswitch.hub.connectors.open311 import Open311Poller
+
+    worker = Worker(
+        lambda: SqlUnitOfWork(engine),
+        clock,
+        {ConnectorKind.OPEN311: sender},
+        pollers={ConnectorKind.OPEN311: Open311Poller()},
+    )
     asyncio.run(worker.run_once())
     with SqlUnitOfWork(engine) as uow:
         assert "tk-9" in (uow.hub.cursor("dsny-311") or "")

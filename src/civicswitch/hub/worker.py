@@ -80,7 +80,7 @@ class Worker:
                 gone[connector.code] = outcome.detail
         with self._make_uow() as uow:
             uow.hub.settle(settlements)
-            self._remember_tokens(uow, claimed, outcomes, connectors)
+            self._after_delivery(uow, claimed, outcomes, connectors)
             for code, detail in gone.items():
                 uow.hub.set_enabled(code, False, f"disabled after {detail[:200]}")
             uow.commit()
@@ -89,23 +89,22 @@ class Worker:
         self.delivered += sum(1 for s in settlements if s.state == DeliveryState.DELIVERED)
         return len(claimed)
 
-    def _remember_tokens(
+    def _after_delivery(
         self, uow: UnitOfWork, claimed: list[Claimed], outcomes: list[Outcome], connectors: dict[str, Connector]
     ) -> None:
-        """An Open311 server that answered with a token only: its poller learns the id later (kept in its cursor)."""
-        from civicswitch.hub.connectors.open311 import remember_token, token_in
-
+        """A message delivered without the system's id: its poller may want to remember something in its cursor
+        (see :class:`civicswitch.hub.connectors.Poller`)."""
         for item, outcome in zip(claimed, outcomes, strict=True):
-            if connectors[item.connector_code].kind != ConnectorKind.OPEN311 or outcome.external_id:
+            if outcome.kind != OutcomeKind.DELIVERED or outcome.external_id:
                 continue
-            token = token_in(outcome.detail) if outcome.kind == OutcomeKind.DELIVERED else None
-            if token is not None:
-                code = item.connector_code
-                uow.hub.set_cursor(
-                    code,
-                    remember_token(uow.hub.cursor(code), token, item.message.request_id, self._clock.now()),
-                    self._clock.now(),
-                )
+            code = item.connector_code
+            hook = getattr(self._pollers.get(connectors[code].kind), "after_delivery", None)
+            if hook is None:
+                continue
+            now = self._clock.now()
+            cursor = hook(uow.hub.cursor(code), item.message.request_id, outcome, now)
+            if cursor is not None:
+                uow.hub.set_cursor(code, cursor, now)
 
     async def _send(self, connector: Connector, item: Claimed) -> Outcome:
         if item.attempts > len(connector.retry_schedule) + 1:  # earlier attempts died with their workers

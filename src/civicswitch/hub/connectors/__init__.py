@@ -21,6 +21,10 @@ class Sender(Protocol):
 
 class Poller(Protocol):
     """Fetches updates a system does not push (Open311 polling, batch files). ``cursor`` is the high-water mark
-    the last poll returned (None the first time); returns the updates and the new cursor."""
+    the last poll returned (None the first time); returns the updates and the new cursor.
+
+    A poller may also define ``after_delivery(cursor, request_id, outcome, at) -> str | None``: the worker calls
+    it for a message delivered without the system's id, and stores the cursor it returns (e.g. an Open311 token
+    to resolve on the next poll)."""
 
     async def poll(self, connector: Connector, cursor: str | None) -> tuple[Sequence[InboundUpdate], str | None]: ...

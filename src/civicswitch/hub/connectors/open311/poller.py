@@ -29,7 +29,7 @@ from civicswitch.core.errors import Invalid
 from civicswitch.core.timefmt import format_datetime, parse_datetime
 from civicswitch.hub.connectors.open311 import wire
 from civicswitch.hub.connectors.open311.config import Open311Settings
-from civicswitch.hub.connectors.open311.sender import TokenUnknown, lookup_token
+from civicswitch.hub.connectors.open311.sender import TokenUnknown, lookup_token, token_in
 from civicswitch.hub.model import Connector, InboundUpdate, Outcome, OutcomeKind
 
 log = logging.getLogger(__name__)
@@ -130,6 +130,12 @@ class Open311Poller:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    def after_delivery(self, cursor: str | None, request_id: int, outcome: Outcome, at: datetime) -> str | None:
+        """A request the server accepted with a token only: the cursor that remembers the token, so a later poll
+        learns the server's id (None: nothing to remember)."""
+        token = token_in(outcome.detail) if outcome.kind == OutcomeKind.DELIVERED else None
+        return None if token is None else remember_token(cursor, token, request_id, at)
 
     async def poll(self, connector: Connector, cursor: str | None) -> tuple[Sequence[InboundUpdate], str | None]:
         try:
