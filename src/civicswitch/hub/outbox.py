@@ -12,6 +12,7 @@ itself caused (its API client) is not echoed back to it.
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
@@ -133,7 +134,7 @@ def write_outbox(uow: UnitOfWork) -> int:
                         if request.id not in contacts:
                             found = uow.requests.contact(request.id)
                             contacts[request.id] = None if found is None else {
-                                k: v for k, v in vars_of(found).items() if v
+                                k: v for k, v in dataclasses.asdict(found).items() if v
                             }  # fmt: skip
                         contact = contacts[request.id]
                     key = "cs_" + secrets.token_hex(16)
@@ -150,7 +151,3 @@ def write_outbox(uow: UnitOfWork) -> int:
                     )
     uow.hub.enqueue(rows)
     return len(rows)
-
-
-def vars_of(contact: Any) -> dict[str, Any]:
-    return {name: getattr(contact, name) for name in ("first_name", "last_name", "email", "phone")}

@@ -28,6 +28,7 @@ from civicswitch.hub.views import Claimed, Settlement
 
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 60.0
+POLL_CHECK_EVERY_S = 1.0
 
 
 def storable_text(text: str | None, limit: int = 2000) -> str | None:
@@ -60,6 +61,7 @@ class Worker:
         self._idle_sleep = idle_sleep
         self._last_poll: dict[str, float] = {}
         self._last_health = time.monotonic()
+        self._next_poll_check = 0.0
         self.delivered = 0
 
     async def run_once(self) -> int:
@@ -149,8 +151,11 @@ class Worker:
 
     async def poll_due(self) -> int:
         """Run the pollers whose connectors are due; returns how many updates were applied or recorded."""
-        if not self._pollers:
+        # Polls are due seconds apart; between deliveries, look for due connectors at most once a second
+        # instead of opening a transaction every round of the delivery loop.
+        if not self._pollers or time.monotonic() < self._next_poll_check:
             return 0
+        self._next_poll_check = time.monotonic() + POLL_CHECK_EVERY_S
         with self._make_uow() as uow:
             due = [c for c in uow.hub.connectors() if c.enabled and c.kind in self._pollers]
         applied = 0
@@ -194,6 +199,7 @@ class Worker:
         if time.monotonic() - self._last_health < HEALTH_EVERY_S:
             return
         self._last_health = time.monotonic()
+        self._next_poll_check = 0.0
         from civicswitch.hub.handlers import health
 
         try:
