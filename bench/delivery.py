@@ -415,14 +415,14 @@ def build_seed(kind: str, workdir: Path, requests: int, receiver_url: str) -> Se
     from sqlalchemy import text
 
     from civicswitch.catalog.loader import load_catalog
-    from civicswitch.core.auth import create_client
-    from civicswitch.core.clients import Scope
     from civicswitch.core.clock import SystemClock
     from civicswitch.core.db import make_engine
     from civicswitch.core.migrate import upgrade
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.hub.handlers import add_connector
+    from civicswitch.people.auth import create_client
+    from civicswitch.people.clients import Scope
     from civicswitch.requests.handlers import submit_request
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     url = db_url(kind, workdir, seed=True)
     fresh_database(kind, url)
@@ -546,13 +546,13 @@ def worker_main(fake: bool, batch: int, timings: Path | None) -> None:
     timing each round's claim and settle transaction."""
     from civicswitch.core.clock import SystemClock
     from civicswitch.core.db import make_engine
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.hub.connectors.fake import FakeSender
     from civicswitch.hub.connectors.registry import default_pollers, default_senders
     from civicswitch.hub.model import ConnectorKind
     from civicswitch.hub.sql import SqlHubStore
     from civicswitch.hub.worker import Worker
     from civicswitch.settings import Settings
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     settings = Settings()
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -603,8 +603,8 @@ def _open_deliveries(engine: Any) -> int:
 
 
 def _enable(engine: Any) -> None:
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.hub.handlers import set_enabled
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     set_enabled(SqlUnitOfWork(engine), CONNECTOR, True)
 
@@ -765,8 +765,8 @@ def run_config(seed: Seed, workers: int, fail: float | None, args: argparse.Name
     """One configuration on a fresh copy of the seed. ``fail`` None: the DB-only baseline with FakeSender."""
     from civicswitch.core.clock import SystemClock
     from civicswitch.core.db import make_engine
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.requests.handlers import submit_request
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     kind, fake = seed.kind, fail is None
     tag = f"{kind}-{workers}w-" + ("fake" if fake else f"fail{round(fail * 100)}")
@@ -900,8 +900,8 @@ def _sample_messages(seed: Seed, count: int) -> tuple[Any, list[Any]]:
     from sqlalchemy import text
 
     from civicswitch.core.db import make_engine
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.hub.model import MessageType, OutboundMessage
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     engine = make_engine(seed.url)
     try:

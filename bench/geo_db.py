@@ -25,22 +25,22 @@ import numpy as np
 from sqlalchemy import Engine, and_, func, or_, select, text
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.migrate import upgrade
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.demo.city import COVERAGE_LAYER, catalog_document, install_geography
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import CloseReason
 from civicswitch.requests.tables import service_requests as sr
-from civicswitch.requests.views import NearbyRequest
 from civicswitch.routing.duplicates import CANDIDATE_LIMIT, find_duplicates, rank
 from civicswitch.routing.geography import IndexCache
 from civicswitch.routing.grid import box_around
 from civicswitch.routing.intake import Geography
+from civicswitch.routing.nearby import NearbyRequest
+from civicswitch.storage.sql import SqlUnitOfWork
 
 REPO = Path(__file__).resolve().parents[1]
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -32,9 +32,9 @@ import shapely
 
 from civicswitch.catalog.areas import AreaLayer, parse_layer
 from civicswitch.catalog.model import Body, BodyKind, Service
+from civicswitch.catalog.rules import RoutingRule
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography, route
-from civicswitch.routing.rules import RoutingRule
 
 REPO = Path(__file__).resolve().parents[1]
 

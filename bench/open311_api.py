@@ -513,8 +513,8 @@ def create_schema(url: str) -> CatalogInfo:
     from civicswitch.catalog.loader import load_catalog
     from civicswitch.core.db import make_engine
     from civicswitch.core.migrate import upgrade
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.demo.city import catalog_document
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     engine = make_engine(url)
     try:
@@ -1173,8 +1173,8 @@ def _count_rows(result: Any) -> int:
 def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | None = None) -> dict[str, Any]:
     """The store call the route makes, serially in this process, each in its own unit of work like the route."""
     from civicswitch.core.clock import SystemClock
-    from civicswitch.core.sql import SqlUnitOfWork
     from civicswitch.requests.handlers import Limits, submit_request
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     clock, limits = SystemClock(), Limits()
     kind = call or scenario.call
@@ -1223,7 +1223,7 @@ def stage_breakdown(engine: Engine, scenario: Scenario, seconds: float, workdir:
     for comparison, the Python rendering path (find() + request_payload + orjson) that XML and extensions use."""
     from sqlalchemy import event
 
-    from civicswitch.core.sql import SqlUnitOfWork
+    from civicswitch.storage.sql import SqlUnitOfWork
 
     captured: list[tuple[str, Any]] = []
 
@@ -1329,7 +1329,7 @@ def classify_stack(frames: Sequence[str]) -> str:
         if "sqlalchemy/engine/" in leaf or "sqlalchemy/" in leaf or "core/db.py" in leaf or "json" in leaf:
             return "SQLAlchemy: result/type processing"
         return "find(): other"
-    if any("SqlUnitOfWork" in f or "core/sql.py" in f or "sqlalchemy/pool" in f for f in frames):
+    if any("SqlUnitOfWork" in f or "storage/sql.py" in f or "sqlalchemy/pool" in f for f in frames):
         return "DB: connect/checkout/rollback"
     if any("sqlalchemy" in f for f in frames):
         return "SQLAlchemy: other"

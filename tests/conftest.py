@@ -18,15 +18,15 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, create_engine, text
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
 from civicswitch.core.db import make_engine, metadata, normalize_url
-from civicswitch.core.memory import MemoryUnitOfWork
 from civicswitch.core.migrate import upgrade
-from civicswitch.core.ports import UnitOfWork
-from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
 from civicswitch.settings import Settings
+from civicswitch.storage.memory import MemoryUnitOfWork
+from civicswitch.storage.ports import UnitOfWork
+from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[1]

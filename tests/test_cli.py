@@ -9,11 +9,11 @@ from sqlalchemy import inspect
 from typer.testing import CliRunner
 
 from civicswitch.cli import app
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import Forbidden
-from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
+from civicswitch.storage.sql import SqlUnitOfWork
 
 runner = CliRunner()
 

@@ -30,3 +30,10 @@ def test_source__ruff_check__clean() -> None:
 def test_source__mypy_strict__clean() -> None:
     result = subprocess.run([_tool("mypy")], cwd=REPO, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_source__import_layers__kept() -> None:
+    """DESIGN.md §4: core imports no domain, storage is the only place that knows every store, and the domain
+    packages import each other one way only (the contracts are in pyproject.toml, [tool.importlinter])."""
+    result = subprocess.run([_tool("lint-imports")], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stdout + result.stderr

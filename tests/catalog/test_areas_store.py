@@ -11,7 +11,7 @@ from shapely.geometry import box
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import UnitOfWork
+from civicswitch.storage.ports import UnitOfWork
 
 LAYER = AreaLayer("wards", "ward", "name")
 CUT = datetime(2023, 5, 15, tzinfo=UTC)

@@ -21,8 +21,8 @@ from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import export_catalog, load_catalog
 from civicswitch.cli import app
 from civicswitch.core.errors import Invalid
-from civicswitch.core.memory import MemoryUnitOfWork
-from civicswitch.core.ports import UnitOfWork
+from civicswitch.storage.memory import MemoryUnitOfWork
+from civicswitch.storage.ports import UnitOfWork
 
 runner = CliRunner()
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from sqlalchemy import Engine
 
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
+from civicswitch.storage.sql import SqlUnitOfWork
 
 
 def test_install__twice__creates_the_two_demo_keys_once(engine: Engine, clock: FixedClock) -> None:

@@ -11,9 +11,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.demo.city import COVERAGE_LAYER, install
 from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
 
 

@@ -33,13 +33,13 @@ import pytest
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import SystemClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.hub.handlers import add_connector, set_enabled
 from civicswitch.hub.model import DeliveryState
 from civicswitch.hub.views import DeliveryView
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.simulator import SAFE_MALFORMED, STATUS_MAP
+from civicswitch.storage.sql import SqlUnitOfWork
 
 pytestmark = pytest.mark.slow
 

@@ -10,10 +10,10 @@ import pytest
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.errors import Conflict, NotFound
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.hub.model import Connector, ConnectorKind, DeliveryState, MessageType, StatusMap
 from civicswitch.hub.views import NewDelivery, Settlement
 from civicswitch.requests.model import Channel, ServiceRequest
+from civicswitch.storage.ports import UnitOfWork
 
 MakeUow = Callable[[], UnitOfWork]
 T0 = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.hub.handlers import add_connector
 from civicswitch.hub.signing import sign_headers
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
+from civicswitch.storage.sql import SqlUnitOfWork
 
 STATUS_MAP = {"inbound": {"ACK": "acknowledged", "WIP": "in_progress", "DONE": "closed/fixed"},
               "outbound": {"new": "NEW", "closed/fixed": "DONE"}}  # fmt: skip

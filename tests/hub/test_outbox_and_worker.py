@@ -10,13 +10,13 @@ import pytest
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.hub.connectors.fake import FakeSender
 from civicswitch.hub.handlers import add_connector, health, replay
 from civicswitch.hub.model import ConnectorKind, DeliveryState, MessageType, Outcome, OutcomeKind
 from civicswitch.hub.worker import Worker
 from civicswitch.requests.commands import PostUpdate, SubmitRequest
 from civicswitch.requests.handlers import post_update, submit_request
+from civicswitch.storage.sql import SqlUnitOfWork
 
 
 def _submit(engine: Engine, clock: FixedClock, key: str, service: str = "graffiti", **extra: Any) -> str:

@@ -25,8 +25,8 @@ from civicswitch.catalog.areas import AreaLayer, check_layer_name, parse_layer
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import export_catalog, load_catalog, parse_catalog
 from civicswitch.cli import app
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.profiles import Profile, layer_command, profile_document
+from civicswitch.storage.sql import SqlUnitOfWork
 
 REPO = Path(__file__).resolve().parents[2]
 PROFILES = REPO / "src" / "civicswitch" / "profiles"

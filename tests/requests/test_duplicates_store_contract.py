@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.requests.model import Channel, CloseReason, Contact, Follower, FollowVia, ServiceRequest, Status
-from civicswitch.requests.views import NearbyQuery
 from civicswitch.routing.grid import box_around, cells_in
+from civicswitch.routing.nearby import NearbyQuery
+from civicswitch.storage.ports import UnitOfWork
 
 MakeUow = Callable[[], UnitOfWork]
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

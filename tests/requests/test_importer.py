@@ -15,12 +15,12 @@ from sqlalchemy import Engine
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
 from civicswitch.core.errors import Invalid
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.demo.city import catalog_document, install
 from civicswitch.requests import importer
 from civicswitch.requests.importer import import_requests, rows_from_bytes
 from civicswitch.requests.model import Status
 from civicswitch.requests.views import RequestQuery
+from civicswitch.storage.sql import SqlUnitOfWork
 
 RAW = (resources.files("civicswitch.demo") / "data" / "requests.csv.gz").read_bytes()
 

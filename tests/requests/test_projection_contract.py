@@ -11,12 +11,12 @@ import orjson
 import pytest
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.demo.city import catalog_document
 from civicswitch.requests.importer import import_requests, rows_from_bytes
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery
+from civicswitch.storage.ports import UnitOfWork
 
 BASE = "https://311.example.gov"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)

@@ -6,8 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
+from civicswitch.storage.ports import UnitOfWork
 
 T0 = datetime(2026, 5, 1, 9, 0, tzinfo=UTC)
 

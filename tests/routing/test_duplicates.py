@@ -9,8 +9,8 @@ import pytest
 from civicswitch.catalog.loader import parse_catalog
 from civicswitch.catalog.model import DuplicatePolicy, Service
 from civicswitch.core.errors import Invalid
-from civicswitch.requests.views import NearbyRequest
 from civicswitch.routing.duplicates import rank, similarity
+from civicswitch.routing.nearby import NearbyRequest
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 HERE = (40.7359, -73.9911)

@@ -18,10 +18,10 @@ from sqlalchemy import Engine
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.model import DuplicatePolicy
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.requests.model import Channel, ServiceRequest
 from civicswitch.routing.duplicates import find_duplicates
 from civicswitch.routing.grid import distance_m
+from civicswitch.storage.sql import SqlUnitOfWork
 
 RADIUS = DuplicatePolicy().radius_m
 

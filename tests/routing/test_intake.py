@@ -14,9 +14,9 @@ from sqlalchemy import Engine, func, select
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.requests.tables import request_events, service_requests
 from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
 
 # The city is two districts side by side; a neighbouring county lies east of it; the sea is everywhere else.

@@ -10,9 +10,9 @@ from shapely.geometry import box
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.loader import export_catalog, load_catalog
+from civicswitch.catalog.rules import RoutingRule, check_rules, decide, parse_rules
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import UnitOfWork
-from civicswitch.routing.rules import RoutingRule, check_rules, decide, parse_rules
+from civicswitch.storage.ports import UnitOfWork
 
 AREAS = [
     Area("boroughs", "1", "Manhattan", box(0, 0, 1, 1)),

@@ -21,15 +21,15 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.migrate import upgrade
-from civicswitch.core.ports import Media
-from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
+from civicswitch.requests.ports import Media
 from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
 
 pytestmark = pytest.mark.slow

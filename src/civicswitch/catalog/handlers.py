@@ -5,11 +5,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civicswitch.catalog.areas import AreaLayer, check_layer_name, parse_layer
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from civicswitch.catalog.model import (
     Attribute,
@@ -15,9 +15,11 @@ from civicswitch.catalog.model import (
     Service,
     ServiceType,
 )
+from civicswitch.catalog.rules import check_rules, parse_rules, rule_document
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import UnitOfWork
-from civicswitch.routing.rules import check_rules, parse_rules, rule_document
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 
 def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:

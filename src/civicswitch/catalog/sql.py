@@ -22,11 +22,11 @@ from civicswitch.catalog.model import (
     ServiceType,
     sla_notice,
 )
+from civicswitch.catalog.rules import RoutingRule
 from civicswitch.catalog.tables import area_layers, bodies, routing_rules, service_attributes, services
 from civicswitch.catalog.tables import areas as areas_table
 from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
-from civicswitch.routing.rules import RoutingRule
 
 
 class SqlCatalogStore:

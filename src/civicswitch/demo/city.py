@@ -10,12 +10,12 @@ from typing import Any
 
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.hub.model import Connector
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
 from civicswitch.requests.importer import ImportResult, import_requests, rows_from_bytes
+from civicswitch.storage.ports import UnitOfWork
 
 DEMO_APP = "Demo app (created by civicswitch demo)"
 DEMO_BACKEND = "Demo back end (created by civicswitch demo)"

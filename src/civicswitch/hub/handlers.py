@@ -7,13 +7,10 @@ import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Conflict, Invalid, NotFound
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.hub.connectors.registry import SIGNED, check_config
 from civicswitch.hub.inbound import InboundResult, apply_update
@@ -27,6 +24,11 @@ from civicswitch.hub.model import (
 )
 from civicswitch.hub.signing import new_secret, verify
 from civicswitch.hub.views import DeliveryView
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

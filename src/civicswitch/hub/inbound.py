@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import Invalid, NotFound
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.hub.model import Connector, ConnectorKind, InboundUpdate
 from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.model import TRANSITIONS, CloseReason, Event, ServiceRequest, Status
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

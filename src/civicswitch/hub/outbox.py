@@ -23,7 +23,7 @@ from civicswitch.hub.views import NewDelivery
 from civicswitch.requests.model import CloseReason, Event, ServiceRequest
 
 if TYPE_CHECKING:
-    from civicswitch.core.ports import UnitOfWork
+    from civicswitch.storage.ports import UnitOfWork
 
 SOURCE = "urn:civicswitch:requests"
 TYPE_PREFIX = "gov.civicswitch.request."

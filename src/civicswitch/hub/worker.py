@@ -17,14 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import DomainError
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.hub.connectors import Poller, Sender
 from civicswitch.hub.inbound import apply_update
 from civicswitch.hub.model import Connector, ConnectorKind, DeliveryState, Outcome, OutcomeKind
 from civicswitch.hub.views import Claimed, Settlement
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 60.0

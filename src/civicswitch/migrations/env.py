@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from civicswitch.core.db import make_engine
-from civicswitch.core.schema import metadata
+from civicswitch.storage.schema import metadata
 
 config = context.config
 

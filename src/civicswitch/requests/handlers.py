@@ -6,21 +6,24 @@ import logging
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from civicswitch.catalog.model import ServiceType, sla_notice
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.timefmt import parse_datetime
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, ServiceRequest, Status
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

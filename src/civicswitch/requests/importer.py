@@ -8,11 +8,14 @@ import io
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.model import Channel, CloseReason, Event, ServiceRequest, Status
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 BATCH = 2000
 _CHANNELS = {"phone": Channel.PHONE, "online": Channel.WEB, "mobile": Channel.MOBILE, "other": Channel.OTHER}

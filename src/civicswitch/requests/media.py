@@ -7,8 +7,8 @@ import secrets
 from datetime import datetime
 
 from civicswitch.core.errors import Invalid, TooLarge, UnsupportedMediaType
-from civicswitch.core.ports import Media
 from civicswitch.requests.commands import Upload
+from civicswitch.requests.ports import Media
 
 _EXTENSIONS = {
     "image/jpeg": ".jpg",

@@ -33,7 +33,6 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
-from civicswitch.core.ports import Media
 from civicswitch.requests.model import (
     OPEN_STATUSES,
     Channel,
@@ -45,9 +44,11 @@ from civicswitch.requests.model import (
     ServiceRequest,
     Status,
 )
+from civicswitch.requests.ports import Media
 from civicswitch.requests.tables import media, request_contacts, request_events, request_followers, service_requests
-from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
+from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.grid import cell_of
+from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
 sr = service_requests
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)

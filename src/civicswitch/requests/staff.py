@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
-from civicswitch.core.ports import UnitOfWork
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import (
     ChangeRequest,
     ChangeResult,
@@ -24,6 +24,9 @@ from civicswitch.requests.handlers import parse_request_id
 from civicswitch.requests.model import CloseReason, Contact, Event, Follower, FollowVia, ServiceRequest, Status
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,8 @@ from datetime import datetime, timedelta
 from rapidfuzz import fuzz, utils
 
 from civicswitch.catalog.model import Service
-from civicswitch.core.ports import RequestStore
-from civicswitch.requests.views import NearbyQuery, NearbyRequest
 from civicswitch.routing.grid import box_around, cells_in, distance_m
+from civicswitch.routing.nearby import NearbyQuery, NearbyRequest, NearbySource
 
 WEIGHTS = (0.5, 0.2, 0.3)  # closeness, recency, similarity
 CANDIDATE_LIMIT = 200  # the newest this many in the box are ranked (a busy corner, not a whole borough)
@@ -89,7 +88,7 @@ def rank(
 
 
 def find_duplicates(
-    store: RequestStore,
+    store: NearbySource,
     service: Service,
     lat: float,
     long: float,

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 import shapely
@@ -14,7 +15,9 @@ from numpy.typing import NDArray
 
 from civicswitch.catalog.areas import Area
 from civicswitch.core.errors import Invalid, NotFound
-from civicswitch.core.ports import UnitOfWork
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 
 @dataclass(frozen=True, slots=True)

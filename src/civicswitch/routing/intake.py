@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from civicswitch.catalog.model import Body, BodyKind, Service
+from civicswitch.catalog.rules import RoutingRule, decide
 from civicswitch.core.errors import Invalid
 from civicswitch.routing.geography import AreaIndex, Hit
-from civicswitch.routing.rules import RoutingRule, decide
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,8 +12,8 @@ from civicswitch import __version__
 from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web import errors, pages
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.routes import router as api_router

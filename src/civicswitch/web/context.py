@@ -9,10 +9,10 @@ from dataclasses import dataclass, field
 from fastapi import Request
 
 from civicswitch.core.clock import Clock
-from civicswitch.core.ports import UnitOfWork
 from civicswitch.routing.geography import AreaIndex, IndexCache
 from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
+from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from shapely.geometry import box
 from sqlalchemy import Engine
 
 from civicswitch.catalog.handlers import load_layer
-from civicswitch.core.sql import SqlUnitOfWork
+from civicswitch.storage.sql import SqlUnitOfWork
 
 
 def _layer(engine: Engine, name: str, *cells: tuple[str, float]) -> None:

@@ -9,9 +9,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.requests.model import CloseReason, FollowVia, Status
 from civicswitch.requests.tables import request_events, request_followers, service_requests
+from civicswitch.storage.sql import SqlUnitOfWork
 
 HERE = (40.7359, -73.9911)
 NEARBY = (40.7362, -73.9911)  # 33 m north

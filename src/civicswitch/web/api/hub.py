@@ -9,10 +9,10 @@ from fastapi import APIRouter, Header, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.hub.handlers import complete_manual, deliveries, health, receive_signed_update, replay
 from civicswitch.hub.views import DeliveryView
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
 from civicswitch.web.context import AppContext, context
 
 router = APIRouter(prefix="/api/v1", tags=["Integration hub"])

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from civicswitch.core.auth import authenticate
-from civicswitch.core.clients import Scope
 from civicswitch.core.errors import DomainError, Invalid, NotFound, UnsupportedMediaType
+from civicswitch.people.auth import authenticate
+from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import PostUpdate, SubmitRequest
 from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact

@@ -15,12 +15,12 @@ from fastapi.testclient import TestClient
 from open311_client_support import NOW, closed_fixed, message, service_request
 from sqlalchemy import Engine
 
-from civicswitch.core.auth import create_client
-from civicswitch.core.clients import Scope
 from civicswitch.core.clock import FixedClock
-from civicswitch.core.sql import SqlUnitOfWork
 from civicswitch.hub.connectors.open311 import Open311Poller, Open311Sender, check_config, token_in
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, OutboundMessage, Outcome, OutcomeKind
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
+from civicswitch.storage.sql import SqlUnitOfWork
 
 T = TypeVar("T")
 ENDPOINT = "http://testserver/open311/v2"

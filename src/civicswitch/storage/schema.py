@@ -1,9 +1,9 @@
 """Imports every table module so ``metadata`` holds the whole schema (for Alembic and tests)."""
 
 from civicswitch.catalog import tables as catalog_tables
-from civicswitch.core import tables as core_tables
 from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
+from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
 
-__all__ = ["catalog_tables", "core_tables", "hub_tables", "metadata", "request_tables"]
+__all__ = ["catalog_tables", "hub_tables", "metadata", "people_tables", "request_tables"]

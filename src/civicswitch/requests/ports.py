@@ -1,20 +1,15 @@
-"""The storage ports. Each has an SQL implementation and an in-memory fake (``core/memory.py``)."""
+"""The request store port (SQL: ``requests/sql.py``; in-memory fake: ``requests/memory.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
-from civicswitch.catalog.areas import Area, AreaLayer
-from civicswitch.catalog.model import Body, Service
-from civicswitch.core.clients import ApiClient
-from civicswitch.hub.ports import HubStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
-from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
-from civicswitch.routing.rules import RoutingRule
+from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,36 +22,6 @@ class Media:
     created_at: datetime
     data: bytes
     request_id: int | None = None
-
-
-class CatalogStore(Protocol):
-    def add_body(self, body: Body) -> Body: ...
-    def bodies(self) -> list[Body]: ...
-    def body(self, code: str) -> Body | None: ...
-    def add_service(self, service: Service) -> Service:
-        """Insert, or replace the service with the same code (attributes included)."""
-        ...
-
-    def services(self, *, include_inactive: bool = False) -> list[Service]: ...
-    def service(self, code: str) -> Service | None: ...
-    def add_layer_version(self, layer: AreaLayer, areas: Sequence[Area], valid_from: datetime | None) -> AreaLayer:
-        """Store a layer's areas. Without ``valid_from`` they replace the current version; with it, the current
-        version ends at ``valid_from`` and the new one starts there (history is kept)."""
-        ...
-
-    def layers(self) -> list[AreaLayer]: ...
-    def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
-        """Replace every routing rule (they are checked by the caller against bodies, services and layers)."""
-        ...
-
-    def rules(self) -> list[RoutingRule]: ...
-    def areas_version(self) -> tuple[int, int]:
-        """A cheap fingerprint of the stored areas (changes whenever a layer is loaded)."""
-        ...
-
-    def areas(self, layer: str | None = None) -> list[Area]:
-        """Every stored version of every area (of one layer), ordered by layer, key and valid_from."""
-        ...
 
 
 class RequestStore(Protocol):
@@ -119,24 +84,3 @@ class RequestStore(Protocol):
         """The requests added or saved in this unit of work with the events they gained (not bulk imports),
         handed over once: the unit of work turns them into outbox rows before it commits."""
         ...
-
-
-class ClientStore(Protocol):
-    def add(self, client: ApiClient) -> ApiClient: ...
-    def by_hash(self, key_hash: str) -> ApiClient | None: ...
-    def all(self) -> list[ApiClient]: ...
-    def revoke(self, client_id: int, at: datetime) -> bool: ...
-
-
-class UnitOfWork(Protocol):
-    catalog: CatalogStore
-    requests: RequestStore
-    clients: ClientStore
-    hub: HubStore
-
-    def __enter__(self) -> Self: ...
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None: ...
-    def commit(self) -> None: ...
-    def rollback(self) -> None: ...

@@ -1,4 +1,4 @@
-"""In-memory fakes of every storage port, for fast unit tests. Same behaviour as the SQL stores."""
+"""The in-memory request store (a fake of ``requests/sql.py``), over the database of ``storage/memory.py``."""
 
 from __future__ import annotations
 
@@ -6,133 +6,20 @@ import copy
 import dataclasses
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
-from types import TracebackType
-from typing import Self
+from typing import TYPE_CHECKING
 
 import orjson
 
-from civicswitch.catalog.areas import Area, AreaLayer
-from civicswitch.catalog.model import Body, Service
-from civicswitch.core.clients import ApiClient
 from civicswitch.core.errors import Conflict, Invalid
-from civicswitch.core.ports import CatalogStore, ClientStore, Media, RequestStore
-from civicswitch.hub.memory import HubData, MemoryHubStore
-from civicswitch.hub.outbox import write_outbox
-from civicswitch.hub.ports import HubStore
 from civicswitch.requests.model import CloseReason, Contact, Event, Follower, ServiceRequest, Status
+from civicswitch.requests.ports import Media
 from civicswitch.requests.projection import open311_request
-from civicswitch.requests.views import NearbyQuery, NearbyRequest, RequestQuery, RequestView, UpdateView
-from civicswitch.routing.rules import RoutingRule
+from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
-
-@dataclass
-class MemoryDatabase:
-    bodies: dict[str, Body] = field(default_factory=dict)
-    services: dict[str, Service] = field(default_factory=dict)
-    requests: dict[int, ServiceRequest] = field(default_factory=dict)
-    contacts: dict[int, Contact] = field(default_factory=dict)
-    followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
-    hub: HubData = field(default_factory=HubData)
-    events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
-    media: dict[str, Media] = field(default_factory=dict)
-    clients: dict[int, ApiClient] = field(default_factory=dict)
-    layers: dict[str, AreaLayer] = field(default_factory=dict)
-    areas: list[Area] = field(default_factory=list)
-    rules: list[RoutingRule] = field(default_factory=list)
-    next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
-
-    def take_id(self, kind: str) -> int:
-        value = self.next_id[kind]
-        self.next_id[kind] = value + 1
-        return value
-
-
-class MemoryCatalogStore:
-    def __init__(self, db: MemoryDatabase) -> None:
-        self._db = db
-
-    def add_body(self, body: Body) -> Body:
-        existing = self._db.bodies.get(body.code)
-        stored = dataclasses.replace(body, id=existing.id if existing else self._db.take_id("body"))
-        self._db.bodies[body.code] = stored
-        return stored
-
-    def bodies(self) -> list[Body]:
-        return sorted(self._db.bodies.values(), key=lambda b: b.code)
-
-    def body(self, code: str) -> Body | None:
-        return self._db.bodies.get(code)
-
-    def add_service(self, service: Service) -> Service:
-        if service.body_code is not None and service.body_code not in self._db.bodies:
-            raise Invalid(f"service {service.code!r}: unknown body {service.body_code!r}")
-        existing = self._db.services.get(service.code)
-        attributes = tuple(sorted(service.attributes, key=lambda a: a.order))
-        stored = dataclasses.replace(
-            service, attributes=attributes, id=existing.id if existing else self._db.take_id("service")
-        )
-        self._db.services[service.code] = stored
-        return stored
-
-    def services(self, *, include_inactive: bool = False) -> list[Service]:
-        found = [s for s in self._db.services.values() if include_inactive or s.active]
-        return sorted(found, key=lambda s: s.code)
-
-    def service(self, code: str) -> Service | None:
-        return self._db.services.get(code)
-
-    def add_layer_version(self, layer: AreaLayer, areas: Sequence[Area], valid_from: datetime | None) -> AreaLayer:
-        existing = self._db.layers.get(layer.name)
-        stored = dataclasses.replace(layer, id=existing.id if existing else self._db.take_id("layer"))
-        current = [a for a in self._db.areas if a.layer == layer.name and a.valid_to is None]
-        if valid_from is None:
-            self._db.areas = [a for a in self._db.areas if a not in current]
-        else:
-            latest = max((a.valid_from for a in current if a.valid_from is not None), default=None)
-            if latest is not None and latest >= valid_from:
-                raise Invalid(
-                    f"layer {layer.name}: a version valid from {latest:%Y-%m-%d} is loaded; a new version must "
-                    "start later",
-                    field="valid_from",
-                )
-            self._db.areas = [
-                dataclasses.replace(a, valid_to=valid_from) if a in current else a for a in self._db.areas
-            ]
-        self._db.layers[layer.name] = stored
-        for a in areas:
-            self._db.areas.append(
-                dataclasses.replace(
-                    a, layer=layer.name, valid_from=valid_from, valid_to=None, id=self._db.take_id("area")
-                )
-            )
-        return stored
-
-    def areas_version(self) -> tuple[int, int]:
-        return len(self._db.areas), max((a.id or 0 for a in self._db.areas), default=0)
-
-    def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
-        for r in rules:
-            unknown = (
-                r.body if r.body not in self._db.bodies
-                else r.layer if r.layer not in self._db.layers
-                else r.service if r.service is not None and r.service not in self._db.services
-                else None
-            )  # fmt: skip
-            if unknown is not None:
-                raise Invalid(f"routing rule names unknown {unknown!r}")
-        self._db.rules = [dataclasses.replace(r, id=self._db.take_id("rule")) for r in rules]
-
-    def rules(self) -> list[RoutingRule]:
-        return list(self._db.rules)
-
-    def layers(self) -> list[AreaLayer]:
-        return [self._db.layers[k] for k in sorted(self._db.layers)]
-
-    def areas(self, layer: str | None = None) -> list[Area]:
-        found = [a for a in self._db.areas if layer is None or a.layer == layer]
-        return sorted(found, key=lambda a: (a.layer, a.key, a.valid_from is not None, a.valid_from or 0, a.id or 0))
+if TYPE_CHECKING:
+    from civicswitch.storage.memory import MemoryDatabase
 
 
 class MemoryRequestStore:
@@ -379,66 +266,3 @@ class MemoryRequestStore:
 
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
-
-
-class MemoryClientStore:
-    def __init__(self, db: MemoryDatabase) -> None:
-        self._db = db
-
-    def add(self, client: ApiClient) -> ApiClient:
-        if any(c.key_hash == client.key_hash for c in self._db.clients.values()):
-            raise Conflict("key already stored")
-        stored = dataclasses.replace(client, id=self._db.take_id("client"))
-        assert stored.id is not None
-        self._db.clients[stored.id] = stored
-        return stored
-
-    def by_hash(self, key_hash: str) -> ApiClient | None:
-        return next((c for c in self._db.clients.values() if c.key_hash == key_hash), None)
-
-    def all(self) -> list[ApiClient]:
-        return [self._db.clients[k] for k in sorted(self._db.clients)]
-
-    def revoke(self, client_id: int, at: datetime) -> bool:
-        client = self._db.clients.get(client_id)
-        if client is None or client.revoked_at is not None:
-            return False
-        self._db.clients[client_id] = dataclasses.replace(client, revoked_at=at)
-        return True
-
-
-class MemoryUnitOfWork:
-    """Works on a snapshot of the database; :meth:`commit` publishes it, leaving without commit drops it."""
-
-    catalog: CatalogStore
-    requests: RequestStore
-    clients: ClientStore
-    hub: HubStore
-
-    def __init__(self, db: MemoryDatabase | None = None) -> None:
-        self.db = db if db is not None else MemoryDatabase()
-        self.committed = 0
-
-    def _open(self) -> None:
-        self._work = copy.deepcopy(self.db)
-        self.catalog = MemoryCatalogStore(self._work)
-        self.requests = MemoryRequestStore(self._work)
-        self.clients = MemoryClientStore(self._work)
-        self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
-
-    def __enter__(self) -> Self:
-        self._open()
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        del self._work
-
-    def commit(self) -> None:
-        write_outbox(self)
-        self.db.__dict__.update(copy.deepcopy(self._work).__dict__)
-        self.committed += 1
-
-    def rollback(self) -> None:
-        self._open()

@@ -14,9 +14,8 @@ import pytest
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.model import Attribute, AttributeValue, Body, BodyKind, Datatype, Service, ServiceType
-from civicswitch.core.clients import ApiClient, Scope, hash_key
 from civicswitch.core.errors import Conflict, Invalid
-from civicswitch.core.ports import Media, UnitOfWork
+from civicswitch.people.clients import ApiClient, Scope, hash_key
 from civicswitch.requests.model import (
     CONTACT_LIMITS,
     EVENT_LIMITS,
@@ -28,7 +27,9 @@ from civicswitch.requests.model import (
     ServiceRequest,
     Status,
 )
+from civicswitch.requests.ports import Media
 from civicswitch.requests.views import RequestQuery
+from civicswitch.storage.ports import UnitOfWork
 
 MakeUow = Callable[[], UnitOfWork]
 T0 = datetime(2026, 11, 28, 12, 0, 0, tzinfo=UTC)

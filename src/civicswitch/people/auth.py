@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from civicswitch.core.clients import ApiClient, Scope, hash_key, new_key
+from typing import TYPE_CHECKING
+
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Forbidden, Invalid
-from civicswitch.core.ports import UnitOfWork
+from civicswitch.people.clients import ApiClient, Scope, hash_key, new_key
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 
 def authenticate(uow: UnitOfWork, api_key: str | None, scope: Scope) -> ApiClient:

@@ -1,0 +1,21 @@
+"""The ``civicswitch`` command: thin wrappers that build a command and call a use case, one module per domain."""
+
+from __future__ import annotations
+
+from civicswitch.cli import catalog, hub, ops, people, requests
+from civicswitch.cli.common import app
+
+app.add_typer(people.apikey, name="apikey")
+app.add_typer(catalog.areas, name="areas")
+app.add_typer(catalog.catalog, name="catalog")
+app.add_typer(hub.connectors_app, name="connectors")
+app.add_typer(hub.deliveries_app, name="deliveries")
+app.add_typer(hub.manual_app, name="manual")
+app.add_typer(requests.requests_app, name="requests")
+app.add_typer(catalog.routing, name="routing")
+
+__all__ = ["app", "main", "ops"]
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,228 @@
+"""The catalog: area layers, the catalog file, routing rules."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from civicswitch.catalog.files import CatalogFormat
+from civicswitch.cli.common import err, fail, open_uow, setup_logging
+from civicswitch.core.clock import SystemClock
+from civicswitch.core.db import make_engine
+from civicswitch.core.errors import DomainError
+from civicswitch.profiles import Profile
+from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
+
+areas = typer.Typer(help="Area layers: boundaries used for routing and analytics.", no_args_is_help=True)
+catalog = typer.Typer(help="The catalog file: bodies, services and routing rules.", no_args_is_help=True)
+routing = typer.Typer(help="Routing rules: which body owns a service where.", no_args_is_help=True)
+
+
+@areas.command("load")
+def areas_load(
+    layer: Annotated[str, typer.Argument(help="Layer name, e.g. boroughs (a-z, 0-9, _ and -)")],
+    file: Annotated[Path, typer.Argument(help="GeoJSON FeatureCollection (WGS84)", exists=True, dir_okay=False)],
+    key: Annotated[str, typer.Option("--key", help="Feature property holding each area's key")],
+    name: Annotated[str | None, typer.Option("--name", help="Feature property holding its display name")] = None,
+    valid_from: Annotated[
+        str | None, typer.Option("--valid-from", help="Date this version takes effect (keeps the previous one)")
+    ] = None,
+) -> None:
+    """Load (or replace) a layer. Invalid geometries are repaired; the layer loads whole or not at all."""
+    from civicswitch.catalog.handlers import load_layer
+    from civicswitch.core.timefmt import parse_datetime
+
+    settings = Settings()
+    setup_logging(settings.log_level)
+    try:
+        since = parse_datetime(valid_from) if valid_from else None
+        loaded = load_layer(
+            SqlUnitOfWork(make_engine(settings.database_url)),
+            layer,
+            file.read_bytes(),
+            key_property=key,
+            name_property=name,
+            valid_from=since,
+        )
+    except ValueError as exc:
+        fail(f"--valid-from: {exc}")
+        return
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    since_text = f", valid from {loaded.valid_from:%Y-%m-%d}" if loaded.valid_from else ""
+    err.print(f"layer {loaded.layer}: {loaded.areas} areas loaded ({loaded.repaired} repaired){since_text}")
+
+
+@areas.command("list")
+def areas_list() -> None:
+    """Layers and their current areas."""
+    with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
+        layers = uow.catalog.layers()
+        stored = uow.catalog.areas()
+    out = Console()
+    for layer in layers:
+        mine = [a for a in stored if a.layer == layer.name]
+        current = [a for a in mine if a.valid_to is None]
+        out.print(f"{layer.name}\t{len(current)} areas\t{len(mine) - len(current)} retired\tkey={layer.key_property}")
+
+
+@areas.command("locate")
+def areas_locate(
+    file: Annotated[Path | None, typer.Argument(help="CSV with lat and long columns (default: stdin)")] = None,
+    layer: Annotated[list[str] | None, typer.Option("--layer", help="Only these layers (repeat)")] = None,
+) -> None:
+    """Add one column per layer (the area key, empty where none) to CSV rows that have lat/long columns."""
+    import csv
+    import sys
+
+    from civicswitch.routing.geography import load_index
+
+    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
+    handle = file.open(newline="", encoding="utf-8") if file else sys.stdin
+    try:
+        reader = csv.DictReader(handle)
+        fields = list(reader.fieldnames or [])
+        if "lat" not in fields or "long" not in fields:
+            fail("the CSV needs lat and long columns")
+        rows = list(reader)
+    finally:
+        if file:
+            handle.close()
+    lats: list[float] = []
+    longs: list[float] = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            lats.append(float(row["lat"]) if row["lat"] else math.nan)
+            longs.append(float(row["long"]) if row["long"] else math.nan)
+        except ValueError:
+            fail(f"line {line}: lat/long must be decimal numbers, got {row['lat']!r}, {row['long']!r}")
+    try:
+        found = index.locate_keys(lats, longs, layer or None)
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    writer = csv.DictWriter(sys.stdout, fieldnames=[*fields, *[n for n in found if n not in fields]])
+    writer.writeheader()
+    for i, row in enumerate(rows):
+        writer.writerow({**row, **{name: keys[i] for name, keys in found.items()}})
+
+
+@catalog.command("import")
+def catalog_import(
+    file: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Catalog file: .json, .yaml or .yml (bodies, services, routing_rules)", exists=True, dir_okay=False
+        ),
+    ] = None,
+    profile: Annotated[
+        Profile | None, typer.Option("--profile", help="Load a shipped city profile instead of a file")
+    ] = None,
+) -> None:
+    """Load a catalog file or profile: bodies and services are upserted; routing_rules, when present, replace the
+    rules."""
+    from civicswitch.catalog.files import read_catalog_document
+    from civicswitch.catalog.loader import load_catalog
+    from civicswitch.profiles import layer_command, profile_document
+
+    if file is not None and profile is not None:
+        fail("give a catalog file or --profile, not both")
+        return
+    try:
+        if profile is not None:
+            document = profile_document(profile)
+        elif file is not None:
+            document = read_catalog_document(file)
+        else:
+            fail("give a catalog file (.json, .yaml, .yml) or --profile boston|chicago|nyc")
+            return
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    try:
+        if "connectors" in document:
+            from civicswitch.hub.handlers import check_connector_documents
+
+            with open_uow(writing=False) as uow:
+                known = {b.code for b in uow.catalog.bodies()}
+            check_connector_documents(
+                document["connectors"], known | {b.get("code") for b in document.get("bodies", [])}
+            )
+        bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
+    except DomainError as exc:
+        layers = document.get("layers") if profile is not None else None
+        hint = "".join(f"\n  {layer_command(layer)}" for layer in layers or ())
+        fail(exc.description + (f"\nits layers, to load first (DATA = ../shared/data):{hint}" if hint else ""))
+        return
+    rules = len(document.get("routing_rules") or []) if "routing_rules" in document else "unchanged"
+    err.print(f"catalog loaded: {bodies_n} bodies, {services_n} services, routing rules: {rules}")
+    if "connectors" in document:
+        from civicswitch.hub.handlers import load_connectors
+
+        made = load_connectors(open_uow(), SystemClock(), document["connectors"])
+        err.print(f"connectors loaded: {len(made)}")
+        for m in made:
+            if m.secret:
+                err.print(f"  {m.connector.code}: new signing secret (shown once): {m.secret}", highlight=False)
+    if profile is not None:
+        err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
+        for layer in document["layers"]:
+            err.print(f"  {layer_command(layer)}", highlight=False)
+
+
+@catalog.command("export")
+def catalog_export(
+    fmt: Annotated[CatalogFormat, typer.Option("--format", help="json or yaml")] = CatalogFormat.JSON,
+) -> None:
+    """Print the catalog (bodies, services, routing rules) as JSON or YAML, for version control."""
+    from civicswitch.catalog.files import dump_catalog_document
+    from civicswitch.catalog.loader import export_catalog
+    from civicswitch.hub.handlers import connector_documents
+
+    document = export_catalog(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
+    document["connectors"] = connector_documents(open_uow(writing=False))  # settings only: secrets are never exported
+    print(dump_catalog_document(document, fmt), end="")
+
+
+@routing.command("list")
+def routing_list() -> None:
+    """The routing rules, strongest first."""
+    with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
+        rules = uow.catalog.rules()
+    out = Console(soft_wrap=True)
+    for rule in sorted(rules, key=lambda r: r.rank, reverse=True):
+        out.print(rule.describe())
+
+
+@routing.command("explain")
+def routing_explain(
+    service: Annotated[str, typer.Option(help="Service code")],
+    lat: Annotated[float, typer.Option(help="WGS84 latitude")],
+    long: Annotated[float, typer.Option(help="WGS84 longitude")],
+) -> None:
+    """Which body a request for SERVICE at LAT/LONG goes to, and the rule that decides."""
+    from civicswitch.catalog.rules import decide
+    from civicswitch.routing.geography import load_index
+
+    engine = make_engine(Settings().database_url)
+    index = load_index(SqlUnitOfWork(engine, writing=False))
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        known = uow.catalog.service(service)
+        rules = uow.catalog.rules()
+    if known is None:
+        fail(f"unknown service {service!r}")
+        return
+    areas_here = {name: None if hit is None else hit.key for name, hit in index.locate(lat, long).items()}
+    decision = decide(service, areas_here, rules)
+    out = Console(soft_wrap=True)
+    out.print("areas: " + (", ".join(f"{k}={v}" for k, v in areas_here.items() if v) or "none"))
+    if decision.rule is not None:
+        out.print(f"body: {decision.body} (rule: {decision.rule.describe()})")
+    else:
+        out.print(f"body: {known.body_code or 'none'} (no rule matches: the service's default owner)")

@@ -1,0 +1,82 @@
+"""In-memory fakes of every storage port, for fast unit tests. Same behaviour as the SQL stores."""
+
+from __future__ import annotations
+
+import copy
+from collections import defaultdict
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Self
+
+from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.memory import MemoryCatalogStore
+from civicswitch.catalog.model import Body, Service
+from civicswitch.catalog.rules import RoutingRule
+from civicswitch.hub.memory import HubData, MemoryHubStore
+from civicswitch.hub.outbox import write_outbox
+from civicswitch.hub.ports import HubStore
+from civicswitch.people.clients import ApiClient
+from civicswitch.people.memory import MemoryClientStore
+from civicswitch.requests.memory import MemoryRequestStore
+from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
+from civicswitch.requests.ports import Media
+from civicswitch.storage.ports import CatalogStore, ClientStore, RequestStore
+
+
+@dataclass
+class MemoryDatabase:
+    bodies: dict[str, Body] = field(default_factory=dict)
+    services: dict[str, Service] = field(default_factory=dict)
+    requests: dict[int, ServiceRequest] = field(default_factory=dict)
+    contacts: dict[int, Contact] = field(default_factory=dict)
+    followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
+    hub: HubData = field(default_factory=HubData)
+    events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
+    media: dict[str, Media] = field(default_factory=dict)
+    clients: dict[int, ApiClient] = field(default_factory=dict)
+    layers: dict[str, AreaLayer] = field(default_factory=dict)
+    areas: list[Area] = field(default_factory=list)
+    rules: list[RoutingRule] = field(default_factory=list)
+    next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
+
+    def take_id(self, kind: str) -> int:
+        value = self.next_id[kind]
+        self.next_id[kind] = value + 1
+        return value
+
+
+class MemoryUnitOfWork:
+    """Works on a snapshot of the database; :meth:`commit` publishes it, leaving without commit drops it."""
+
+    catalog: CatalogStore
+    requests: RequestStore
+    clients: ClientStore
+    hub: HubStore
+
+    def __init__(self, db: MemoryDatabase | None = None) -> None:
+        self.db = db if db is not None else MemoryDatabase()
+        self.committed = 0
+
+    def _open(self) -> None:
+        self._work = copy.deepcopy(self.db)
+        self.catalog = MemoryCatalogStore(self._work)
+        self.requests = MemoryRequestStore(self._work)
+        self.clients = MemoryClientStore(self._work)
+        self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        del self._work
+
+    def commit(self) -> None:
+        write_outbox(self)
+        self.db.__dict__.update(copy.deepcopy(self._work).__dict__)
+        self.committed += 1
+
+    def rollback(self) -> None:
+        self._open()

@@ -1,0 +1,29 @@
+"""The unit of work: one transaction over every domain's store. Each store's port lives in its domain
+(``catalog/ports.py``, ``requests/ports.py``, ``people/ports.py``, ``hub/ports.py``); each has an SQL
+implementation (``storage/sql.py`` assembles them) and an in-memory fake (``storage/memory.py``)."""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Protocol, Self
+
+from civicswitch.catalog.ports import CatalogStore
+from civicswitch.hub.ports import HubStore
+from civicswitch.people.ports import ClientStore
+from civicswitch.requests.ports import RequestStore
+
+__all__ = ["CatalogStore", "ClientStore", "HubStore", "RequestStore", "UnitOfWork"]
+
+
+class UnitOfWork(Protocol):
+    catalog: CatalogStore
+    requests: RequestStore
+    clients: ClientStore
+    hub: HubStore
+
+    def __enter__(self) -> Self: ...
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+    def commit(self) -> None: ...
+    def rollback(self) -> None: ...
