@@ -26,6 +26,8 @@ class ApiClient:
     created_at: datetime
     revoked_at: datetime | None = None
     id: int | None = None
+    body_code: str | None = None  # an `update` key's body: it changes only requests that body owns
+    rate_limit: int | None = None  # requests per minute; None = the instance default, 0 = no limit
 
     def __post_init__(self) -> None:
         check_text(self.name, "name", 200)

@@ -31,6 +31,23 @@ class MemoryClientStore:
     def all(self) -> list[ApiClient]:
         return [self._db.clients[k] for k in sorted(self._db.clients)]
 
+    def get(self, client_id: int) -> ApiClient | None:
+        return self._db.clients.get(client_id)
+
+    def set_limit(self, client_id: int, rate_limit: int | None) -> bool:
+        client = self._db.clients.get(client_id)
+        if client is None:
+            return False
+        self._db.clients[client_id] = dataclasses.replace(client, rate_limit=rate_limit)
+        return True
+
+    def set_body(self, client_id: int, body_code: str | None) -> bool:
+        client = self._db.clients.get(client_id)
+        if client is None:
+            return False
+        self._db.clients[client_id] = dataclasses.replace(client, body_code=body_code)
+        return True
+
     def revoke(self, client_id: int, at: datetime) -> bool:
         client = self._db.clients.get(client_id)
         if client is None or client.revoked_at is not None:

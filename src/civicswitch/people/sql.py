@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Any
 
@@ -19,15 +20,7 @@ class SqlClientStore:
     def add(self, client: ApiClient) -> ApiClient:
         with unique_as_conflict("api client key"):
             new_id = self._insert(client)
-        return ApiClient(
-            name=client.name,
-            key_prefix=client.key_prefix,
-            key_hash=client.key_hash,
-            scopes=client.scopes,
-            created_at=client.created_at,
-            revoked_at=client.revoked_at,
-            id=new_id,
-        )
+        return dataclasses.replace(client, id=new_id)
 
     def _insert(self, client: ApiClient) -> int:
         new_id: int = self._conn.execute(
@@ -39,6 +32,8 @@ class SqlClientStore:
                 scopes=sorted(str(s) for s in client.scopes),
                 created_at=client.created_at,
                 revoked_at=client.revoked_at,
+                body_code=client.body_code,
+                rate_limit=client.rate_limit,
             )
             .returning(api_clients.c.id)
         ).scalar_one()
@@ -52,6 +47,22 @@ class SqlClientStore:
 
     def all(self) -> list[ApiClient]:
         return [_client(r) for r in self._conn.execute(select(api_clients).order_by(api_clients.c.id))]
+
+    def get(self, client_id: int) -> ApiClient | None:
+        row = self._conn.execute(select(api_clients).where(api_clients.c.id == client_id)).first()
+        return None if row is None else _client(row)
+
+    def set_limit(self, client_id: int, rate_limit: int | None) -> bool:
+        result = self._conn.execute(
+            update(api_clients).where(api_clients.c.id == client_id).values(rate_limit=rate_limit)
+        )
+        return bool(result.rowcount)
+
+    def set_body(self, client_id: int, body_code: str | None) -> bool:
+        result = self._conn.execute(
+            update(api_clients).where(api_clients.c.id == client_id).values(body_code=body_code)
+        )
+        return bool(result.rowcount)
 
     def revoke(self, client_id: int, at: datetime) -> bool:
         result = self._conn.execute(
@@ -71,4 +82,6 @@ def _client(row: Any) -> ApiClient:
         created_at=row.created_at,
         revoked_at=row.revoked_at,
         id=row.id,
+        body_code=row.body_code,
+        rate_limit=row.rate_limit,
     )

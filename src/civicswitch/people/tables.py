@@ -1,8 +1,8 @@
-"""Tables of the core: API clients and their keys."""
+"""Tables of people: API clients and their keys, staff accounts, the audit log."""
 
 from __future__ import annotations
 
-from sqlalchemy import JSON, Column, Integer, String, Table
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Table, Text, false
 
 from civicswitch.core.db import UTCDateTime, metadata
 
@@ -16,4 +16,43 @@ api_clients = Table(
     Column("scopes", JSON, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("revoked_at", UTCDateTime, nullable=True),
+    # the body an `update` key (or a connector's own key) belongs to: it may change only that body's requests
+    Column("body_code", String(64), nullable=True),
+    # requests per minute for this key: NULL = the instance default, 0 = no limit
+    Column("rate_limit", Integer, nullable=True),
+)
+
+staff_users = Table(
+    "staff_users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-case
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("role", String(20), nullable=False),
+    Column("bodies", JSON, nullable=False),  # body codes (role department)
+    Column("areas", JSON, nullable=False),  # "layer:key" (role liaison)
+    Column("org", String(64), nullable=True),  # a partner body's code (role partner)
+    Column("password_hash", Text, nullable=False),
+    Column("must_change_password", Boolean, nullable=False, server_default=false()),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("password_changed_at", UTCDateTime, nullable=False),
+    Column("disabled_at", UTCDateTime, nullable=True),
+)
+
+# Append-only; each row carries the hash of the previous one (people/audit.py), so an edit or a gap shows.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("principal", String(300), nullable=False),  # e.g. "staff:3 ana@city.gov", "client:7 connector:dsny"
+    Column("action", String(60), nullable=False),
+    Column("object_type", String(40), nullable=False),
+    Column("object_id", String(100), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("detail", JSON, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index("ix_audit_log_object", "object_type", "object_id", "id"),
+    Index("ix_audit_log_principal", "principal", "id"),
 )

@@ -61,6 +61,11 @@ service_requests = Table(
     Column("grid_cell", BigInteger, nullable=True),
     # The request this one was merged into (closed as a duplicate of).
     Column("parent_id", Integer, ForeignKey("service_requests.id"), nullable=True),
+    # a partner organisation (a body of kind partner) the owner assigned the work to
+    Column("assigned_org", String(64), nullable=True),
+    # who filed it on a resident's behalf (an agent or liaison), and the consent they recorded
+    Column("filed_by_user_id", Integer, nullable=True),
+    Column("consent", Text, nullable=True),
     Index("ix_service_requests_requested", "requested_at", "id"),
     Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
     Index("ix_service_requests_public_requested", "public_status", "requested_at", "id"),
@@ -68,6 +73,7 @@ service_requests = Table(
     Index("ix_service_requests_updated", "updated_at", "id"),
     Index("ix_service_requests_service_cell_requested", "service_id", "grid_cell", "requested_at"),
     Index("ix_service_requests_parent", "parent_id"),
+    Index("ix_service_requests_assigned_org", "assigned_org"),
 )
 
 request_contacts = Table(
@@ -94,6 +100,8 @@ request_followers = Table(
     Column("account_id", String(200), nullable=True),
     Column("via", String(20), nullable=False),  # follow | merge
     Column("from_request_id", Integer, nullable=True),  # the merged request they came from
+    # an email follower receives nothing until the address confirms (a signed link); NULL: not yet
+    Column("confirmed_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Index("ix_request_followers_request", "request_id", "id"),
 )

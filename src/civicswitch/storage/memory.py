@@ -6,7 +6,7 @@ import copy
 from collections import defaultdict
 from dataclasses import dataclass, field
 from types import TracebackType
-from typing import Self
+from typing import Any, Self
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.memory import MemoryCatalogStore
@@ -21,6 +21,7 @@ from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
 from civicswitch.storage.ports import CatalogStore, ClientStore, RequestStore
+from civicswitch.storage.settings import MemorySettingsStore, SettingsStore
 
 
 @dataclass
@@ -31,6 +32,7 @@ class MemoryDatabase:
     contacts: dict[int, Contact] = field(default_factory=dict)
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
     hub: HubData = field(default_factory=HubData)
+    settings: dict[str, Any] = field(default_factory=dict)
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
     clients: dict[int, ApiClient] = field(default_factory=dict)
@@ -52,6 +54,7 @@ class MemoryUnitOfWork:
     requests: RequestStore
     clients: ClientStore
     hub: HubStore
+    settings: SettingsStore
 
     def __init__(self, db: MemoryDatabase | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -63,6 +66,7 @@ class MemoryUnitOfWork:
         self.requests = MemoryRequestStore(self._work)
         self.clients = MemoryClientStore(self._work)
         self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
+        self.settings = MemorySettingsStore(self._work.settings)
 
     def __enter__(self) -> Self:
         self._open()

@@ -11,8 +11,9 @@ from civicswitch.catalog.ports import CatalogStore
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import ClientStore
 from civicswitch.requests.ports import RequestStore
+from civicswitch.storage.settings import SettingsStore
 
-__all__ = ["CatalogStore", "ClientStore", "HubStore", "RequestStore", "UnitOfWork"]
+__all__ = ["CatalogStore", "ClientStore", "HubStore", "RequestStore", "SettingsStore", "UnitOfWork"]
 
 
 class UnitOfWork(Protocol):
@@ -20,6 +21,7 @@ class UnitOfWork(Protocol):
     requests: RequestStore
     clients: ClientStore
     hub: HubStore
+    settings: SettingsStore
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -5,5 +5,6 @@ from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
 from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
+from civicswitch.storage import tables as storage_tables
 
-__all__ = ["catalog_tables", "hub_tables", "metadata", "people_tables", "request_tables"]
+__all__ = ["catalog_tables", "hub_tables", "metadata", "people_tables", "request_tables", "storage_tables"]

@@ -16,6 +16,7 @@ from civicswitch.hub.sql import SqlHubStore
 from civicswitch.people.sql import SqlClientStore
 from civicswitch.requests.sql import SqlRequestStore
 from civicswitch.storage.ports import CatalogStore, ClientStore, RequestStore
+from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
 
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
@@ -36,6 +37,7 @@ class SqlUnitOfWork:
     requests: RequestStore
     clients: ClientStore
     hub: HubStore
+    settings: SettingsStore
 
     def __init__(self, engine: Engine, *, writing: bool = True) -> None:
         self._engine = engine
@@ -60,6 +62,7 @@ class SqlUnitOfWork:
         self.requests = SqlRequestStore(conn)
         self.clients = SqlClientStore(conn)
         self.hub = SqlHubStore(conn)
+        self.settings = SqlSettingsStore(conn)
         return self
 
     def __exit__(
