@@ -227,11 +227,13 @@ def uow_factory(engine: Engine) -> Any:
 
 @pytest.fixture
 def loaded(engine: Engine, clock: FixedClock) -> dict[str, str]:
-    """The test catalog plus a submit key and an update key."""
+    """The test catalog plus a submit key, update keys of DOT's and DSNY's back ends, and an admin key."""
     load_catalog(SqlUnitOfWork(engine), TEST_CATALOG)
     _, submit = create_client(SqlUnitOfWork(engine), clock, "Test app", frozenset({Scope.SUBMIT}))
-    _, update = create_client(SqlUnitOfWork(engine), clock, "Test back end", frozenset({Scope.UPDATE}))
-    return {"submit": submit, "update": update}
+    _, update = create_client(SqlUnitOfWork(engine), clock, "DOT back end", frozenset({Scope.UPDATE}), body_code="DOT")
+    _, dsny = create_client(SqlUnitOfWork(engine), clock, "DSNY back end", frozenset({Scope.UPDATE}), body_code="DSNY")
+    _, admin = create_client(SqlUnitOfWork(engine), clock, "Test admin", frozenset({Scope.ADMIN}))
+    return {"submit": submit, "update": update, "update_dsny": dsny, "admin": admin}
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import inspect
 from typer.testing import CliRunner
 
+from civicswitch.catalog.loader import load_catalog
 from civicswitch.cli import app
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import Forbidden
@@ -16,6 +17,7 @@ from civicswitch.people.clients import Scope
 from civicswitch.storage.sql import SqlUnitOfWork
 
 runner = CliRunner()
+TEST_CATALOG_BODIES = {"bodies": [{"code": "DOT", "name": "Department of Transportation"}], "services": []}
 
 
 @pytest.fixture
@@ -43,7 +45,10 @@ def test_migrate__fresh_sqlite_file__creates_schema(db_url: str) -> None:
 
 def test_apikey_create__prints_key_alone_on_last_line__and_it_authenticates(db_url: str) -> None:
     assert runner.invoke(app, ["migrate"]).exit_code == 0
-    result = runner.invoke(app, ["apikey", "create", "Pothole app", "--scope", "submit", "--scope", "update"])
+    load_catalog(SqlUnitOfWork(make_engine(db_url)), TEST_CATALOG_BODIES)
+    result = runner.invoke(
+        app, ["apikey", "create", "Pothole app", "--scope", "submit", "--scope", "update", "--body", "DOT"]
+    )
     assert result.exit_code == 0, result.output
     key = result.stdout.strip().splitlines()[-1]
     assert key.startswith("cs_") and " " not in key
@@ -51,6 +56,13 @@ def test_apikey_create__prints_key_alone_on_last_line__and_it_authenticates(db_u
         client = authenticate(uow, key, Scope.UPDATE)
         assert client.name == "Pothole app"
         assert key not in {c.key_hash for c in uow.clients.all()}  # stored hashed
+
+
+def test_apikey_create__update_key_without_body__refused_with_the_fix(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["apikey", "create", "Loose back end", "--scope", "update"])
+    assert result.exit_code == 2
+    assert "--body" in result.output
 
 
 def test_apikey_revoke__key_stops_working(db_url: str) -> None:

@@ -37,6 +37,10 @@ class Settings(BaseSettings):
     max_page_size: int = 1000
     default_window_days: int = 90
     log_level: str = "INFO"
+    secret_key: str = Field(
+        default="",
+        description="Signs staff sessions and links; empty: one is made on first use and kept in the database",
+    )
 
     @field_validator("timezone")
     @classmethod

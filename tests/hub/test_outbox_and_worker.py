@@ -66,7 +66,9 @@ def test_outbox__connector__created_then_note_and_status_in_order_not_echoed(
     rid = _submit(engine, clock, keys["submit"], description="Tags on the wall")
     clock.advance(timedelta(minutes=1))
     post_update(
-        SqlUnitOfWork(engine), clock, PostUpdate(keys["update"], rid, "u1", "IN_PROGRESS", clock.now(), "crew sent")
+        SqlUnitOfWork(engine),
+        clock,
+        PostUpdate(keys["update_dsny"], rid, "u1", "IN_PROGRESS", clock.now(), "crew sent"),
     )
     post_update(
         SqlUnitOfWork(engine), clock, PostUpdate(made.api_key, rid, "u2", "FIXED", clock.now(), "done")
@@ -83,7 +85,7 @@ def test_outbox__connector__created_then_note_and_status_in_order_not_echoed(
 def test_worker__delivers_in_order_per_request(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> None:
     _hook(engine, clock)
     rid = _submit(engine, clock, keys["submit"])
-    post_update(SqlUnitOfWork(engine), clock, PostUpdate(keys["update"], rid, "u1", "INVESTIGATING", clock.now()))
+    post_update(SqlUnitOfWork(engine), clock, PostUpdate(keys["update_dsny"], rid, "u1", "INVESTIGATING", clock.now()))
     sender = FakeSender()
     worker = _worker(engine, clock, sender)
     assert asyncio.run(worker.run_once()) == 1  # the status change waits for the creation
@@ -175,7 +177,7 @@ def test_outbox__transfer__old_owner_told_and_new_owner_gets_it(
     _hook(engine, clock)
     _hook(engine, clock, code="dot-hook", body="DOT")
     rid = _submit(engine, clock, keys["submit"])
-    change_request(SqlUnitOfWork(engine), clock, ChangeRequest(keys["update"], rid, service_code="pothole"))
+    change_request(SqlUnitOfWork(engine), clock, ChangeRequest(keys["admin"], rid, service_code="pothole"))
     rows = _rows(engine)
     assert [(r.connector_code, r.type) for r in rows] == [
         ("dsny-hook", "created"), ("dsny-hook", "transferred"), ("dot-hook", "created"),

@@ -139,7 +139,7 @@ def test_intake__coverage_layer_not_loaded__requests_accepted_and_warning_logged
 # -- re-routing when staff change the service or the location --------------------------------------------
 @pytest.fixture
 def staff_key(loaded: dict[str, str]) -> str:
-    return loaded["update"]
+    return loaded["admin"]
 
 
 def _change(client: TestClient, key: str, request_id: str, **body: Any) -> Any:

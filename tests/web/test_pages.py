@@ -40,7 +40,7 @@ def test_home__after_a_merge__counts_the_merged_report(client: TestClient, keys:
     merged = client.post(
         f"/api/v1/requests/{second['service_request_id']}/merge",
         json={"into": first["service_request_id"]},
-        headers={"X-Api-Key": keys["update"]},
+        headers={"X-Api-Key": keys["admin"]},
     )
     assert merged.status_code == 200
     assert "of which 1 merged into an earlier report" in client.get("/").text

@@ -70,7 +70,9 @@ def api_schema(tmp_path: Path, catalog_data: dict[str, Any], clock: FixedClock) 
     upgrade(engine)
     load_catalog(SqlUnitOfWork(engine), catalog_data)
     _, submit = create_client(SqlUnitOfWork(engine), clock, "Schemathesis app", frozenset({Scope.SUBMIT}))
-    _, update = create_client(SqlUnitOfWork(engine), clock, "Schemathesis back end", frozenset({Scope.UPDATE}))
+    _, update = create_client(
+        SqlUnitOfWork(engine), clock, "Schemathesis back end", frozenset({Scope.UPDATE}), body_code="DSNY"
+    )
     ids = seed(engine, clock)
     settings_ = Settings(database_url="sqlite:///unused.db", max_body_bytes=512 * 1024, max_media_bytes=64 * 1024)
     app = create_app(settings_, engine=engine, clock=clock)

@@ -74,7 +74,10 @@ def demo(
     if result.app_key:
         out.print(f"  demo app key (POST requests; shown once): [bold]{result.app_key}[/bold]")
     if result.backend_key:
-        out.print(f"  demo back-end key (POST servicerequestupdates; shown once): [bold]{result.backend_key}[/bold]")
+        out.print(
+            "  demo back-end key of DOT (POST servicerequestupdates on DOT's requests; shown once): "
+            f"[bold]{result.backend_key}[/bold]"
+        )
     from civicswitch.demo.city import install_connectors
 
     folder = (

@@ -11,7 +11,7 @@ from civicswitch.cli.common import err, fail
 from civicswitch.core.clock import SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import DomainError
-from civicswitch.people.auth import create_client
+from civicswitch.people.auth import create_client, revoke_client
 from civicswitch.people.clients import Scope
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
@@ -25,16 +25,24 @@ def apikey_create(
     scope: Annotated[
         list[Scope] | None, typer.Option(help="What the key may do (repeat for several)", case_sensitive=False)
     ] = None,
+    body: Annotated[
+        str | None, typer.Option(help="An update key's body: it may change only requests this body owns")
+    ] = None,
 ) -> None:
     """Create a key. The key is printed alone on the last line; only its hash is stored."""
     settings = Settings()
     engine = make_engine(settings.database_url)
     try:
-        client, key = create_client(SqlUnitOfWork(engine), SystemClock(), name, frozenset(scope or [Scope.SUBMIT]))
+        client, key = create_client(
+            SqlUnitOfWork(engine), SystemClock(), name, frozenset(scope or [Scope.SUBMIT]), body_code=body
+        )
     except DomainError as exc:
         fail(exc.description)
         return
-    err.print(f"created key {client.key_prefix}… for {client.name!r} (scopes: {', '.join(sorted(client.scopes))})")
+    owner = f", body {client.body_code}" if client.body_code else ""
+    err.print(
+        f"created key {client.key_prefix}… for {client.name!r} (scopes: {', '.join(sorted(client.scopes))}{owner})"
+    )
     print(key)
 
 
@@ -45,18 +53,17 @@ def apikey_list() -> None:
     with SqlUnitOfWork(engine, writing=False) as uow:
         clients = uow.clients.all()
     out = Console(soft_wrap=True)
+    out.print("id\tprefix\tstate\tscopes\tbody\tname")
     for c in clients:
-        state = "revoked" if c.revoked_at else "active"
-        out.print(f"{c.id}\t{c.key_prefix}…\t{state}\t{','.join(sorted(c.scopes))}\t{c.name}")
+        state = "revoked" if c.revoked_at else ("suspended" if c.suspended else "active")
+        out.print(f"{c.id}\t{c.key_prefix}…\t{state}\t{','.join(sorted(c.scopes))}\t{c.body_code or '-'}\t{c.name}")
 
 
 @apikey.command("revoke")
 def apikey_revoke(client_id: Annotated[int, typer.Argument(help="Client id from `apikey list`")]) -> None:
     """Revoke a client's key at once."""
     engine = make_engine(Settings().database_url)
-    with SqlUnitOfWork(engine) as uow:
-        done = uow.clients.revoke(client_id, SystemClock().now())
-        uow.commit()
+    done = revoke_client(SqlUnitOfWork(engine), SystemClock(), client_id)
     if not done:
         fail(f"no active client with id {client_id}")
     err.print(f"revoked client {client_id}")

@@ -10,6 +10,7 @@ from civicswitch.cli.common import err, fail
 from civicswitch.core.clock import SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import DomainError
+from civicswitch.people.policy import OPERATOR
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 
@@ -53,7 +54,7 @@ def requests_merge(
         result = merge_requests(
             SqlUnitOfWork(make_engine(Settings().database_url)),
             SystemClock(),
-            MergeRequests(None, child, into, operator=True),
+            MergeRequests(None, child, into, principal=OPERATOR),
         )
     except DomainError as exc:
         fail(exc.description)
@@ -94,7 +95,7 @@ def requests_change(
         lat=None if lat is None else repr(lat),
         long=None if long is None else repr(long),
         note=note,
-        operator=True,
+        principal=OPERATOR,
     )
     try:
         result = change_request(SqlUnitOfWork(engine), SystemClock(), cmd, geography)

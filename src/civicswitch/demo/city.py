@@ -19,6 +19,7 @@ from civicswitch.storage.ports import UnitOfWork
 
 DEMO_APP = "Demo app (created by civicswitch demo)"
 DEMO_BACKEND = "Demo back end (created by civicswitch demo)"
+DEMO_BACKEND_BODY = "DOT"  # the demo back-end key updates the Department of Transportation's requests
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,7 @@ def install(uow: UnitOfWork, clock: Clock) -> DemoInstall:
     if DEMO_APP not in names:
         _, app_key = create_client(uow, clock, DEMO_APP, frozenset({Scope.SUBMIT}))
     if DEMO_BACKEND not in names:
-        _, backend_key = create_client(uow, clock, DEMO_BACKEND, frozenset({Scope.UPDATE}))
+        _, backend_key = create_client(uow, clock, DEMO_BACKEND, frozenset({Scope.UPDATE}), body_code=DEMO_BACKEND_BODY)
     layers = install_geography(uow)
     return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers)
 

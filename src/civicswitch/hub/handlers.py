@@ -10,7 +10,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from civicswitch.core.clock import Clock
-from civicswitch.core.errors import Conflict, Invalid, NotFound
+from civicswitch.core.errors import Conflict, Forbidden, Invalid, NotFound
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.hub.connectors.registry import SIGNED, check_config
 from civicswitch.hub.inbound import InboundResult, apply_update
@@ -24,8 +24,11 @@ from civicswitch.hub.model import (
 )
 from civicswitch.hub.signing import new_secret, verify
 from civicswitch.hub.views import DeliveryView
+from civicswitch.people import audit
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
+from civicswitch.people.policy import OPERATOR, Action, Principal, Target, authorize, needs_target
+from civicswitch.requests.access import authorize_on
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -54,9 +57,12 @@ def add_connector(
     retry_schedule: object = None,
     secret: str | None = None,
     enabled: bool = True,
+    who: Principal = OPERATOR,
 ) -> NewConnector:
     """Create or update a connector. A new one gets its own API client (its inbound identity) and, for signed
-    kinds, a fresh signing secret; an update keeps both (the secret changes only when one is given)."""
+    kinds, a fresh signing secret; an update keeps both (the secret changes only when one is given). The client's
+    key belongs to the connector's body and is suspended while the connector is disabled."""
+    authorize(who, Action.CONNECTOR_MANAGE)
     try:
         connector_kind = ConnectorKind(kind)
     except ValueError:
@@ -85,19 +91,62 @@ def add_connector(
         uow.commit()
     key = None
     if connector.client_id is None:
-        client, key = create_client(uow, clock, f"connector:{code}", frozenset({Scope.UPDATE}))
+        client, key = create_client(uow, clock, f"connector:{code}", frozenset({Scope.UPDATE}), body_code=body, who=who)
         connector = replace(connector, client_id=client.id)
     with uow:
         stored = uow.hub.add_connector(connector, clock.now())
+        if connector.client_id is not None:
+            uow.clients.set_body(connector.client_id, body)
+            uow.clients.suspend(connector.client_id, None if enabled else "connector disabled")
+        audit.record(
+            uow,
+            clock.now(),
+            who,
+            Action.CONNECTOR_MANAGE,
+            "connector",
+            code,
+            detail={
+                "op": "update" if existing else "add",
+                "kind": str(connector_kind),
+                "body": body,
+                "enabled": enabled,
+            },
+        )
         uow.commit()
     log.info("connector %s (%s) for %s %s", code, connector_kind, body, "updated" if existing else "added")
     return NewConnector(stored, made_secret, key)
 
 
-def set_enabled(uow: UnitOfWork, code: str, enabled: bool, reason: str | None = None) -> None:
+def set_enabled(
+    uow: UnitOfWork,
+    code: str,
+    enabled: bool,
+    reason: str | None = None,
+    *,
+    clock: Clock | None = None,
+    who: Principal = OPERATOR,
+) -> None:
+    """Enable or disable a connector. Disabled, its key and its signatures are refused (403) and its messages
+    wait; enabled again, both work again. ``clock`` and ``who`` go to the audit log (the worker, disabling a
+    connector its system answered 410, passes neither and is logged instead)."""
+    authorize(who, Action.CONNECTOR_MANAGE)
     with uow:
-        if not uow.hub.set_enabled(code, enabled, reason or "disabled by an operator"):
+        connector = uow.hub.connector(code)
+        if connector is None or not uow.hub.set_enabled(code, enabled, reason or "disabled by an operator"):
             raise NotFound(f"connector {code!r} does not exist", field="connector")
+        if connector.client_id is not None:
+            uow.clients.suspend(connector.client_id, None if enabled else "connector disabled")
+        if clock is not None:
+            audit.record(
+                uow,
+                clock.now(),
+                who,
+                Action.CONNECTOR_MANAGE,
+                "connector",
+                code,
+                reason=None if enabled else reason,
+                detail={"op": "enable" if enabled else "disable"},
+            )
         uow.commit()
 
 
@@ -170,9 +219,10 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 3)
 
 
-def health(uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
+def health(uow: UnitOfWork, clock: Clock, *, who: Principal = OPERATOR) -> list[dict[str, Any]]:
     """Per connector (and per body's manual bridge): counts by state, oldest open message, delivery latency,
     last success and error, and a status — ``ok``, ``idle``, ``disabled`` or ``alert`` (stuck or dead letters)."""
+    authorize(who, Action.CONNECTOR_HEALTH)
     now = clock.now()
     with uow:
         rows = uow.hub.health_rows(now)
@@ -237,28 +287,74 @@ def health(uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
 
 
 # -- dead letters, replay, manual bridge ------------------------------------------------------------------------
-def replay(uow: UnitOfWork, clock: Clock, *, ids: Sequence[int] | None = None, connector: str | None = None) -> int:
+def replay(
+    uow: UnitOfWork,
+    clock: Clock,
+    *,
+    ids: Sequence[int] | None = None,
+    connector: str | None = None,
+    who: Principal = OPERATOR,
+) -> int:
+    authorize(who, Action.DELIVERY_REPLAY)
     with uow:
         n = uow.hub.replay(ids, connector, clock.now())
+        audit.record(
+            uow,
+            clock.now(),
+            who,
+            Action.DELIVERY_REPLAY,
+            "delivery",
+            None,
+            detail={"ids": list(ids) if ids is not None else None, "connector": connector, "replayed": n},
+        )
         uow.commit()
     log.info("replayed %d dead deliveries (ids=%s connector=%s)", n, ids, connector)
     return n
 
 
 def deliveries(
-    uow: UnitOfWork, *, state: str | None = None, connector: str | None = None, manual: bool | None = None,
-    body: str | None = None, limit: int = 100,
-) -> list[DeliveryView]:  # fmt: skip
+    uow: UnitOfWork,
+    *,
+    state: str | None = None,
+    connector: str | None = None,
+    manual: bool | None = None,
+    body: str | None = None,
+    limit: int = 100,
+    who: Principal = OPERATOR,
+) -> list[DeliveryView]:
+    """Deliveries, or (``manual=True``) the manual bridge's tasks. A department sees only its bodies' tasks."""
+    action = Action.MANUAL_LIST if manual else Action.DELIVERY_LIST
+    bodies: list[str | None] = [body]
+    if needs_target(who, action):
+        if body is not None:
+            authorize(who, action, Target(owner=body))
+        else:
+            authorize(who, action, Target(owner=next(iter(sorted(who.bodies)), None)))
+            bodies = [*sorted(who.bodies)]
+    else:
+        authorize(who, action)
     try:
         states = None if state is None else [DeliveryState(state)]
     except ValueError:
         raise Invalid(f"state must be one of {', '.join(s.value for s in DeliveryState)}", field="state") from None
     with uow:
-        return uow.hub.deliveries(states=states, connector=connector, manual=manual, body=body, limit=limit)
+        found = [
+            row
+            for code in bodies
+            for row in uow.hub.deliveries(states=states, connector=connector, manual=manual, body=code, limit=limit)
+        ]
+    return sorted(found, key=lambda r: r.id)[:limit]
 
 
 def complete_manual(
-    uow: UnitOfWork, clock: Clock, task_id: int, *, external_id: str | None, minutes: float, by: str
+    uow: UnitOfWork,
+    clock: Clock,
+    task_id: int,
+    *,
+    external_id: str | None,
+    minutes: float,
+    by: str,
+    who: Principal = OPERATOR,
 ) -> int:
     """A person re-keyed a request into the department's own system: record its reference and the minutes it
     took (the dashboard's measure of manual effort), and note it on the request's timeline (staff only)."""
@@ -275,9 +371,20 @@ def complete_manual(
         request_id = uow.hub.complete_manual(task_id, ref, minutes, by, now)
         request = uow.requests.get(request_id)
         assert request is not None
+        authorize_on(uow, who, Action.MANUAL_COMPLETE, request)  # refused: rolled back, nothing written
         text = f"Entered into {request.body_code}'s own system by {by}" + (f" as {ref}" if ref else "")
         request.add_note(now, f"{text} ({minutes:g} min)", public=False)
         uow.requests.save(request)
+        if who.is_staff:
+            audit.record(
+                uow,
+                now,
+                who,
+                Action.MANUAL_COMPLETE,
+                "delivery",
+                task_id,
+                detail={"request": request_id, "minutes": minutes, "by": by, "external_id": ref},
+            )
         uow.commit()
     return request_id
 
@@ -295,6 +402,8 @@ def receive_signed_update(
             raise NotFound(f"connector {code!r} does not exist", field="connector")
         if not connector.secret:
             raise Invalid(f"connector {code!r} has no signing secret: it cannot receive signed updates")
+        if not connector.enabled:
+            raise Forbidden(f"connector {code!r} is disabled: its updates are refused until it is enabled again")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
@@ -317,8 +426,15 @@ def parse_update(text: str) -> InboundUpdate:
         data = data["data"]  # a CloudEvent envelope around the update
     if not isinstance(data, dict):
         raise Invalid("the body must be a JSON object")
-    unknown = set(data) - {"update_id", "service_request_id", "external_id", "status", "updated_datetime",
-                           "description", "media_url"}  # fmt: skip
+    unknown = set(data) - {
+        "update_id",
+        "service_request_id",
+        "external_id",
+        "status",
+        "updated_datetime",
+        "description",
+        "media_url",
+    }
     if unknown:
         raise Invalid(f"unknown field(s) {', '.join(sorted(unknown))}")
     for name in ("update_id", "updated_datetime"):

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.hub.model import Connector, ConnectorKind, InboundUpdate
+from civicswitch.people.policy import Action, Principal, Role
+from civicswitch.requests.access import authorize_on
 from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.model import TRANSITIONS, CloseReason, Event, ServiceRequest, Status
 
@@ -70,6 +72,17 @@ def _target(connector: Connector, raw: str) -> tuple[Status, CloseReason | None]
     return connector.status_map.to_canonical(raw)
 
 
+def connector_principal(connector: Connector) -> Principal:
+    """A connector acts as the back end of its body."""
+    return Principal(
+        kind="client",
+        name=f"connector:{connector.code}",
+        role=Role.BACKEND,
+        bodies=frozenset({connector.body_code}),
+        client_id=connector.client_id,
+    )
+
+
 def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> InboundResult:
     """Apply one update inside the caller's unit of work (the caller commits)."""
     update_id = update.update_id.strip()
@@ -79,6 +92,8 @@ def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -
         raise Invalid("description is longer than 4000 characters", field="description")
     request = _find(uow, connector, update)
     assert request.id is not None
+    # A body's system changes only the requests its body owns, or owned before a transfer (its outstanding work).
+    authorize_on(uow, connector_principal(connector), Action.REQUEST_UPDATE, request)
     if update.update_id.startswith("token:") and update.external_id and update.service_request_id:
         # An Open311 server assigned its id to a request it had accepted with a token only.
         uow.hub.add_external_ref(request.id, connector.body_code, update.external_id, update.at)

@@ -88,6 +88,7 @@ class Worker:
             self._after_delivery(uow, claimed, outcomes, connectors)
             for code, detail in gone.items():
                 uow.hub.set_enabled(code, False, f"disabled after {detail[:200]}")
+                _suspend_key(uow, connectors[code])
             uow.commit()
         for code, detail in gone.items():
             log.warning("connector %s disabled: the endpoint answered %s", code, detail[:200])
@@ -189,6 +190,7 @@ class Worker:
                     if outcome.kind == OutcomeKind.GONE:
                         with self._make_uow() as uow:
                             uow.hub.set_enabled(connector.code, False, f"polling answered {outcome.detail[:200]}")
+                            _suspend_key(uow, connector)
                             uow.commit()
                     elif outcome.retry_after:
                         self._last_poll[connector.code] = time.monotonic() + outcome.retry_after - every
@@ -233,3 +235,9 @@ class Worker:
                 if close is not None:
                     await close()
             log.info("worker %s stopped (%d delivered)", self.name, self.delivered)
+
+
+def _suspend_key(uow: UnitOfWork, connector: Connector) -> None:
+    """A connector disabled by its system's 410 loses its key too, as when an operator disables it."""
+    if connector.client_id is not None:
+        uow.clients.suspend(connector.client_id, "connector disabled")

@@ -28,6 +28,7 @@ class ApiClient:
     id: int | None = None
     body_code: str | None = None  # an `update` key's body: it changes only requests that body owns
     rate_limit: int | None = None  # requests per minute; None = the instance default, 0 = no limit
+    suspended: str | None = None  # why the key may not act now (its connector is disabled)
 
     def __post_init__(self) -> None:
         check_text(self.name, "name", 200)

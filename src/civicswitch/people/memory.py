@@ -1,13 +1,16 @@
-"""The in-memory people store (a fake of ``people/sql.py``), over the database of ``storage/memory.py``."""
+"""The in-memory people stores (a fake of ``people/sql.py``), over the database of ``storage/memory.py``."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import Conflict
+from civicswitch.people.audit import GENESIS, AuditEntry
 from civicswitch.people.clients import ApiClient
+from civicswitch.people.users import StaffUser
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
@@ -41,6 +44,13 @@ class MemoryClientStore:
         self._db.clients[client_id] = dataclasses.replace(client, rate_limit=rate_limit)
         return True
 
+    def suspend(self, client_id: int, reason: str | None) -> bool:
+        client = self._db.clients.get(client_id)
+        if client is None:
+            return False
+        self._db.clients[client_id] = dataclasses.replace(client, suspended=reason)
+        return True
+
     def set_body(self, client_id: int, body_code: str | None) -> bool:
         client = self._db.clients.get(client_id)
         if client is None:
@@ -54,3 +64,65 @@ class MemoryClientStore:
             return False
         self._db.clients[client_id] = dataclasses.replace(client, revoked_at=at)
         return True
+
+
+class MemoryUserStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    def add(self, user: StaffUser) -> StaffUser:
+        if any(u.email == user.email for u in self._db.users.values()):
+            raise Conflict(f"a staff account for {user.email} already exists")
+        stored = dataclasses.replace(user, id=self._db.take_id("user"))
+        assert stored.id is not None
+        self._db.users[stored.id] = stored
+        return stored
+
+    def get(self, user_id: int) -> StaffUser | None:
+        return self._db.users.get(user_id)
+
+    def by_email(self, email: str) -> StaffUser | None:
+        return next((u for u in self._db.users.values() if u.email == email), None)
+
+    def all(self) -> list[StaffUser]:
+        return [self._db.users[k] for k in sorted(self._db.users)]
+
+    def save(self, user: StaffUser) -> None:
+        assert user.id is not None and user.id in self._db.users
+        if any(u.email == user.email and u.id != user.id for u in self._db.users.values()):
+            raise Conflict(f"a staff account for {user.email} already exists")
+        self._db.users[user.id] = user
+
+
+class MemoryAuditStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    def append(self, entry: AuditEntry, hasher: Callable[[AuditEntry], str]) -> AuditEntry:
+        last = self._db.audit[-1] if self._db.audit else None
+        chained = dataclasses.replace(
+            entry, id=(last.id or 0) + 1 if last else 1, prev_hash=last.hash if last else GENESIS
+        )
+        chained = dataclasses.replace(chained, hash=hasher(chained))
+        self._db.audit.append(chained)
+        return chained
+
+    def entries(
+        self,
+        *,
+        principal: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        exact = None if principal is None else (principal if " " in principal else principal + " ")
+        found = [
+            e
+            for e in self._db.audit
+            if (e.id or 0) > after_id
+            and (principal is None or e.principal == principal or e.principal.startswith(exact or ""))
+            and (object_type is None or e.object_type == object_type)
+            and (object_id is None or e.object_id == object_id)
+        ]
+        return found if limit is None else found[:limit]

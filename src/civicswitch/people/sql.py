@@ -1,16 +1,20 @@
-"""SQL store of API clients."""
+"""SQL stores of people: API clients, staff accounts, the audit log."""
 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, func, insert, select, update
 
 from civicswitch.core.db import storable, unique_as_conflict
+from civicswitch.people.audit import GENESIS, AuditEntry
 from civicswitch.people.clients import ApiClient, Scope
-from civicswitch.people.tables import api_clients
+from civicswitch.people.policy import Role
+from civicswitch.people.tables import api_clients, audit_log, staff_users
+from civicswitch.people.users import StaffUser
 
 
 class SqlClientStore:
@@ -34,6 +38,7 @@ class SqlClientStore:
                 revoked_at=client.revoked_at,
                 body_code=client.body_code,
                 rate_limit=client.rate_limit,
+                suspended=client.suspended,
             )
             .returning(api_clients.c.id)
         ).scalar_one()
@@ -56,6 +61,10 @@ class SqlClientStore:
         result = self._conn.execute(
             update(api_clients).where(api_clients.c.id == client_id).values(rate_limit=rate_limit)
         )
+        return bool(result.rowcount)
+
+    def suspend(self, client_id: int, reason: str | None) -> bool:
+        result = self._conn.execute(update(api_clients).where(api_clients.c.id == client_id).values(suspended=reason))
         return bool(result.rowcount)
 
     def set_body(self, client_id: int, body_code: str | None) -> bool:
@@ -84,4 +93,139 @@ def _client(row: Any) -> ApiClient:
         id=row.id,
         body_code=row.body_code,
         rate_limit=row.rate_limit,
+        suspended=row.suspended,
     )
+
+
+class SqlUserStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, user: StaffUser) -> StaffUser:
+        with unique_as_conflict(f"a staff account for {user.email}"):
+            new_id: int = self._conn.execute(
+                insert(staff_users).values(**_user_values(user)).returning(staff_users.c.id)
+            ).scalar_one()
+        return dataclasses.replace(user, id=new_id)
+
+    def get(self, user_id: int) -> StaffUser | None:
+        row = self._conn.execute(select(staff_users).where(staff_users.c.id == user_id)).first()
+        return None if row is None else _user(row)
+
+    def by_email(self, email: str) -> StaffUser | None:
+        if not storable(email):
+            return None
+        row = self._conn.execute(select(staff_users).where(staff_users.c.email == email)).first()
+        return None if row is None else _user(row)
+
+    def all(self) -> list[StaffUser]:
+        return [_user(r) for r in self._conn.execute(select(staff_users).order_by(staff_users.c.id))]
+
+    def save(self, user: StaffUser) -> None:
+        assert user.id is not None
+        with unique_as_conflict(f"a staff account for {user.email}"):
+            self._conn.execute(update(staff_users).where(staff_users.c.id == user.id).values(**_user_values(user)))
+
+
+def _user_values(user: StaffUser) -> dict[str, Any]:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": str(user.role),
+        "bodies": sorted(user.bodies),
+        "areas": sorted(f"{layer}:{key}" for layer, key in user.areas),
+        "org": user.org,
+        "password_hash": user.password_hash,
+        "must_change_password": user.must_change_password,
+        "created_at": user.created_at,
+        "password_changed_at": user.password_changed_at,
+        "disabled_at": user.disabled_at,
+    }
+
+
+def _user(row: Any) -> StaffUser:
+    return StaffUser(
+        email=row.email,
+        role=Role(row.role),
+        password_hash=row.password_hash,
+        created_at=row.created_at,
+        password_changed_at=row.password_changed_at,
+        name=row.name,
+        bodies=frozenset(row.bodies),
+        areas=frozenset(tuple(a.split(":", 1)) for a in row.areas),
+        org=row.org,
+        must_change_password=row.must_change_password,
+        disabled_at=row.disabled_at,
+        id=row.id,
+    )
+
+
+# One fixed key for PostgreSQL's transaction-level advisory lock that serialises audit appends (SQLite writers are
+# serialised already): without it two transactions could chain onto the same previous entry.
+_AUDIT_LOCK = 0x0311_A0D1
+
+
+class SqlAuditStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def append(self, entry: AuditEntry, hasher: Callable[[AuditEntry], str]) -> AuditEntry:
+        if self._conn.dialect.name == "postgresql":
+            self._conn.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+        last = self._conn.execute(
+            select(audit_log.c.id, audit_log.c.hash).order_by(audit_log.c.id.desc()).limit(1)
+        ).first()
+        chained = dataclasses.replace(entry, id=(last.id if last else 0) + 1, prev_hash=last.hash if last else GENESIS)
+        chained = dataclasses.replace(chained, hash=hasher(chained))
+        self._conn.execute(
+            insert(audit_log).values(
+                id=chained.id,
+                at=chained.at,
+                principal=chained.principal,
+                action=chained.action,
+                object_type=chained.object_type,
+                object_id=chained.object_id,
+                reason=chained.reason,
+                detail=dict(chained.detail),
+                prev_hash=chained.prev_hash,
+                hash=chained.hash,
+            )
+        )
+        return chained
+
+    def entries(
+        self,
+        *,
+        principal: str | None = None,
+        object_type: str | None = None,
+        object_id: str | None = None,
+        after_id: int = 0,
+        limit: int | None = None,
+    ) -> list[AuditEntry]:
+        query = select(audit_log).where(audit_log.c.id > after_id).order_by(audit_log.c.id)
+        if principal:
+            exact = principal if " " in principal else principal + " "
+            query = query.where(
+                (audit_log.c.principal == principal) | audit_log.c.principal.startswith(exact, autoescape=True)
+            )
+        if object_type:
+            query = query.where(audit_log.c.object_type == object_type)
+        if object_id is not None:
+            query = query.where(audit_log.c.object_id == object_id)
+        if limit is not None:
+            query = query.limit(limit)
+        return [
+            AuditEntry(
+                at=r.at,
+                principal=r.principal,
+                action=r.action,
+                object_type=r.object_type,
+                object_id=r.object_id,
+                reason=r.reason,
+                detail=r.detail,
+                prev_hash=r.prev_hash,
+                hash=r.hash,
+                id=r.id,
+            )
+            for r in self._conn.execute(query)
+        ]

@@ -20,6 +20,8 @@ api_clients = Table(
     Column("body_code", String(64), nullable=True),
     # requests per minute for this key: NULL = the instance default, 0 = no limit
     Column("rate_limit", Integer, nullable=True),
+    # set while the key may not act (its connector is disabled); clearing it restores the key
+    Column("suspended", Text, nullable=True),
 )
 
 staff_users = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from civicswitch.people.policy import Principal
 from civicswitch.requests.model import Channel, Contact
 
 
@@ -32,6 +33,8 @@ class SubmitRequest:
     media_urls: tuple[str, ...] = ()
     uploads: tuple[Upload, ...] = ()
     channel: Channel = Channel.OPEN311
+    principal: Principal | None = None  # who files, when not an API key (a signed-in agent or liaison)
+    consent: str | None = None  # a liaison records the resident's consent
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class PostUpdate:
     description: str = ""
     media_urls: tuple[str, ...] = ()
     uploads: tuple[Upload, ...] = ()
+    principal: Principal | None = None  # who acts, when not an API key
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,13 +84,17 @@ class FollowRequest:
     service_request_id: str
     contact: Contact = field(default_factory=Contact)
     account_id: str | None = None
+    principal: Principal | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class FollowResult:
+    """The same for a new follower and for someone already following: the answer must not tell a caller whether
+    an address or number is already on a request (private data)."""
+
     service_request_id: str  # the request now followed (a merged request's parent)
-    followers: int
-    added: bool  # False: this person already followed it
+    confirmation: str  # "email" (a link goes to the address before anything else), "none" (an app's account)
+    follower_id: int | None = field(default=None, repr=False)  # internal: the new unconfirmed follower, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,7 +104,7 @@ class MergeRequests:
     api_key: str | None
     child_id: str
     parent_id: str
-    operator: bool = False  # the CLI on the server: trusted, no key (timeline entries name no client)
+    principal: Principal | None = None  # who acts, when not an API key (a signed-in account, the CLI's operator)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +125,7 @@ class ChangeRequest:
     lat: str | None = None
     long: str | None = None
     note: str = ""
-    operator: bool = False  # the CLI on the server: trusted, no key (timeline entries name no client)
+    principal: Principal | None = None  # who acts, when not an API key (a signed-in account, the CLI's operator)
 
 
 @dataclass(frozen=True, slots=True)

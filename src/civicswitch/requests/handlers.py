@@ -14,8 +14,10 @@ from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.timefmt import parse_datetime
-from civicswitch.people.auth import authenticate
+from civicswitch.people import audit
 from civicswitch.people.clients import Scope
+from civicswitch.people.policy import Action, Role, authorize, needs_target
+from civicswitch.requests.access import acting, authorize_on, target_of
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, ServiceRequest, Status
@@ -62,7 +64,12 @@ def submit_request(
 ) -> SubmitResult:
     """POST Service Request: validate everything first, then write the request, its media and timeline."""
     with uow:
-        client = authenticate(uow, cmd.api_key, Scope.SUBMIT)
+        who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
+        if not needs_target(who, Action.REQUEST_SUBMIT):
+            authorize(who, Action.REQUEST_SUBMIT)
+        consent = _text(cmd.consent, "consent", 2000)
+        if who.role is Role.LIAISON and not consent:
+            raise Invalid("a liaison files on a resident's behalf only with their consent: record it", field="consent")
         code = (cmd.service_code or "").strip()
         if not code:
             raise Invalid("service_code is required", field="service_code")
@@ -112,12 +119,16 @@ def submit_request(
             body_code=routing.body if routing else service.body_code,
             areas=routing.areas if routing else None,
             expected_at=None if service.sla_hours is None else now + timedelta(hours=service.sla_hours),
-            client_id=client.id,
+            client_id=who.client_id,
             device_id=_text(cmd.device_id, "device_id", 200),
             account_id=_text(cmd.account_id, "account_id", 200),
             token=secrets.token_urlsafe(16) if service.type == ServiceType.BATCH else None,
+            filed_by_user_id=who.user_id,
+            consent=consent,
         )
-        request.record_submission(now, client_id=client.id)
+        if needs_target(who, Action.REQUEST_SUBMIT):
+            authorize(who, Action.REQUEST_SUBMIT, target_of(request))  # e.g. a liaison: only in its areas
+        request.record_submission(now, client_id=who.client_id)
         if routing is not None:
             request.record_routing(now, routing.note(), rule=routing.rule.describe() if routing.rule else None)
             if routing.referred_to is not None:
@@ -128,19 +139,23 @@ def submit_request(
             if duplicates:
                 request.record_possible_duplicates(now, [m.document() for m in duplicates])
         for extra in media_urls[1:] if not stored_media else media_urls:
-            request.add_note(now, "Additional media", media_url=extra, client_id=client.id)
+            request.add_note(now, "Additional media", media_url=extra, client_id=who.client_id)
         for item in stored_media:
             uow.requests.add_media(item)
         request_id = uow.requests.add(request, cmd.contact)
         uow.requests.attach_media([m.id for m in stored_media], request_id)
+        if who.is_staff:
+            audit.record(
+                uow,
+                now,
+                who,
+                Action.REQUEST_SUBMIT,
+                "request",
+                request_id,
+                detail={"on_behalf": True, "consent": bool(consent)},
+            )
         uow.commit()
-    log.info(
-        "request %s created: service=%s client=%s channel=%s",
-        request_id,
-        service.code,
-        client.name,
-        cmd.channel,
-    )
+    log.info("request %s created: service=%s by=%s channel=%s", request_id, service.code, who.label, cmd.channel)
     notice = referral_note(routing) if routing and routing.referred_to else sla_notice(service.sla_hours)
     hints = tuple(DuplicateHint(str(m.request.id), round(m.distance_m, 1), round(m.score, 3)) for m in duplicates)
     if hints:
@@ -209,8 +224,8 @@ def parse_request_id(value: str) -> int:
 def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits = Limits()) -> UpdateResult:
     """A back end reports progress. Idempotent on (client, update_id); illegal moves are refused."""
     with uow:
-        client = authenticate(uow, cmd.api_key, Scope.UPDATE)
-        assert client.id is not None
+        who = acting(uow, cmd.principal, cmd.api_key, Scope.UPDATE)
+        client_id = who.client_id
         update_id = (cmd.update_id or "").strip()
         if not update_id or len(update_id) > 200:
             raise Invalid("update_id is required (at most 200 characters)", field="update_id")
@@ -223,7 +238,8 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
         request = uow.requests.get(parse_request_id(cmd.service_request_id))
         if request is None:
             raise NotFound(f"service_request_id {cmd.service_request_id!r} does not exist", field="service_request_id")
-        existing = uow.requests.has_external_event(client.id, update_id)
+        authorize_on(uow, who, Action.REQUEST_UPDATE, request)
+        existing = None if client_id is None else uow.requests.has_external_event(client_id, update_id)
         if existing is not None:
             return UpdateResult(update_id=str(existing), duplicate=True)
         now = clock.now()
@@ -245,7 +261,7 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
             request.add_note(
                 at,
                 description,
-                client_id=client.id,
+                client_id=client_id,
                 external_id=update_id,
                 external_status=status_text,
                 media_url=media_url,
@@ -256,7 +272,7 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
                 at,
                 reason=reason,
                 note=description,
-                client_id=client.id,
+                client_id=client_id,
                 external_id=update_id,
                 external_status=status_text,
                 media_url=media_url,
@@ -266,7 +282,17 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
         uow.requests.save(request)
         assert request.id is not None
         uow.requests.attach_media([m.id for m in stored_media], request.id)
-        event_id = uow.requests.has_external_event(client.id, update_id)
+        event_id = None if client_id is None else uow.requests.has_external_event(client_id, update_id)
+        if who.is_staff:
+            audit.record(
+                uow,
+                clock.now(),
+                who,
+                Action.REQUEST_UPDATE,
+                "request",
+                request.id,
+                detail={"status": status_text, "update_id": update_id},
+            )
         uow.commit()
-    log.info("request %s updated by %s: %s (update %s)", request.id, client.name, status_text, update_id)
-    return UpdateResult(update_id=str(event_id), duplicate=False)
+    log.info("request %s updated by %s: %s (update %s)", request.id, who.label, status_text, update_id)
+    return UpdateResult(update_id=update_id if event_id is None else str(event_id), duplicate=False)

@@ -264,5 +264,20 @@ class MemoryRequestStore:
     def delete_followers(self, request_id: int) -> None:
         self._db.followers.pop(request_id, None)
 
+    def confirm_follower(self, follower_id: int, at: datetime) -> bool:
+        for followers in self._db.followers.values():
+            for i, f in enumerate(followers):
+                if f.id == follower_id and f.confirmed_at is None:
+                    followers[i] = dataclasses.replace(f, confirmed_at=at)
+                    return True
+        return False
+
+    def former_owners(self, request_id: int) -> set[str]:
+        return {
+            e.data["body"][0]
+            for e in self._db.events.get(request_id, [])
+            if e.kind == "transferred" and e.data.get("body") and e.data["body"][0]
+        }
+
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)

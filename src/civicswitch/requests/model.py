@@ -146,6 +146,7 @@ class Follower:
     created_at: datetime
     account_id: str | None = None
     from_request_id: int | None = None
+    confirmed_at: datetime | None = None  # an email follower hears nothing until the address is confirmed
     id: int | None = None
 
     def __post_init__(self) -> None:
@@ -191,6 +192,9 @@ class ServiceRequest:
     token: str | None = None
     source_ref: str | None = None
     parent_id: int | None = None  # the request this one was merged into
+    assigned_org: str | None = None  # the partner organisation (a body of kind partner) doing the work
+    filed_by_user_id: int | None = None  # the agent or liaison who filed it on a resident's behalf
+    consent: str | None = None  # the resident's consent as the liaison recorded it
     id: int | None = None
     pending_events: list[Event] = field(default_factory=list)
 

@@ -158,6 +158,9 @@ class SqlRequestStore:
             "areas": r.areas,
             "grid_cell": cell_of(r.lat, r.long),
             "parent_id": r.parent_id,
+            "assigned_org": r.assigned_org,
+            "filed_by_user_id": r.filed_by_user_id,
+            "consent": r.consent,
         }
 
     # -- writes --------------------------------------------------------------------------------------
@@ -259,6 +262,9 @@ class SqlRequestStore:
             token=row.token,
             source_ref=row.source_ref,
             parent_id=row.parent_id,
+            assigned_org=row.assigned_org,
+            filed_by_user_id=row.filed_by_user_id,
+            consent=row.consent,
         )
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:
@@ -547,6 +553,7 @@ class SqlRequestStore:
                 via=str(follower.via),
                 from_request_id=follower.from_request_id,
                 created_at=follower.created_at,
+                confirmed_at=follower.confirmed_at,
             )
             .returning(request_followers.c.id)
         ).scalar_one()
@@ -565,6 +572,7 @@ class SqlRequestStore:
                 created_at=r.created_at,
                 account_id=r.account_id,
                 from_request_id=r.from_request_id,
+                confirmed_at=r.confirmed_at,
                 id=r.id,
             )
             for r in rows
@@ -572,6 +580,21 @@ class SqlRequestStore:
 
     def delete_followers(self, request_id: int) -> None:
         self._conn.execute(delete(request_followers).where(request_followers.c.request_id == request_id))
+
+    def confirm_follower(self, follower_id: int, at: datetime) -> bool:
+        t = request_followers
+        done = self._conn.execute(
+            update(t).where(t.c.id == follower_id, t.c.confirmed_at.is_(None)).values(confirmed_at=at)
+        )
+        return bool(done.rowcount)
+
+    def former_owners(self, request_id: int) -> set[str]:
+        rows = self._conn.execute(
+            select(request_events.c.data).where(
+                request_events.c.request_id == request_id, request_events.c.kind == "transferred"
+            )
+        )
+        return {d["body"][0] for (d,) in rows if isinstance(d, dict) and d.get("body") and d["body"][0]}
 
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())

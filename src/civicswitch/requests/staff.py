@@ -10,8 +10,10 @@ from typing import TYPE_CHECKING
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
-from civicswitch.people.auth import authenticate
+from civicswitch.people import audit
 from civicswitch.people.clients import Scope
+from civicswitch.people.policy import Action, Principal
+from civicswitch.requests.access import acting, authorize_on
 from civicswitch.requests.commands import (
     ChangeRequest,
     ChangeResult,
@@ -31,12 +33,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def _staff(uow: UnitOfWork, api_key: str | None, operator: bool) -> tuple[int | None, str]:
-    """(client id, name) of who acts: an ``update``-scope API client, or the operator at the CLI."""
-    if operator:
-        return None, "operator (CLI)"
-    client = authenticate(uow, api_key, Scope.UPDATE)
-    return client.id, client.name
+def _staff(uow: UnitOfWork, principal: Principal | None, api_key: str | None) -> Principal:
+    """Who does a staff action: a signed-in account or the CLI's operator, else an admin key (a back end's update
+    key is not staff: merging and re-routing are people's decisions)."""
+    return acting(uow, principal, api_key, Scope.ADMIN)
 
 
 def _load(uow: UnitOfWork, public_id: str, field: str = "service_request_id") -> ServiceRequest:
@@ -103,25 +103,52 @@ def _resolve_parent(uow: UnitOfWork, request: ServiceRequest) -> ServiceRequest:
 
 
 def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowResult:
-    """'Follow this one instead': the person is told about the request (or, if it was merged, its parent)."""
+    """'Follow this one instead': the person is told about the request (or, if it was merged, its parent).
+
+    An email or phone number hears nothing until it is confirmed (``confirm_follower``: a signed link sent to the
+    address), so nobody can subscribe someone else. The answer is the same whether or not the person already
+    followed, and nothing about other followers is revealed."""
     with uow:
-        authenticate(uow, cmd.api_key, Scope.SUBMIT)
+        who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
         request = _resolve_parent(uow, _load(uow, cmd.service_request_id))
+        authorize_on(uow, who, Action.REQUEST_FOLLOW, request)
         assert request.id is not None
         account = (cmd.account_id or "").strip() or None
-        follower = Follower(contact=cmd.contact, via=FollowVia.FOLLOW, created_at=clock.now(), account_id=account)
+        now = clock.now()
+        reachable = not cmd.contact.is_empty()
+        follower = Follower(
+            contact=cmd.contact,
+            via=FollowVia.FOLLOW,
+            created_at=now,
+            account_id=account,
+            confirmed_at=None if reachable else now,  # an app's own account needs no confirmation
+        )
         existing = uow.requests.followers(request.id)
-        filer = _filer(uow, request, follower.created_at)
+        filer = _filer(uow, request, now)
         already = any(f.same_person(follower) for f in [*existing, *([filer] if filer else [])])
+        new_id = None
         if not already:
-            uow.requests.add_follower(request.id, follower)
+            new_id = uow.requests.add_follower(request.id, follower).id
             request.pending_events.append(
-                Event(at=follower.created_at, kind="followed", description="A resident started following", public=False)
+                Event(at=now, kind="followed", description="A resident started following", public=False)
             )
             uow.requests.save(request)
         uow.commit()
     log.info("request %s followed (%s)", request.id, "new follower" if not already else "already following")
-    return FollowResult(str(request.id), len(existing) + (0 if already else 1), not already)
+    return FollowResult(
+        str(request.id),
+        "email" if cmd.contact.email else ("none" if not reachable else "pending"),
+        follower_id=new_id if reachable else None,
+    )
+
+
+def confirm_follower(uow: UnitOfWork, clock: Clock, follower_id: int) -> bool:
+    """The address answered the signed link: from now on it hears about the request. False: already confirmed
+    or no longer following (e.g. the request was merged and the follower moved)."""
+    with uow:
+        done = uow.requests.confirm_follower(follower_id, clock.now())
+        uow.commit()
+    return done
 
 
 def _filer(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> Follower | None:
@@ -138,9 +165,11 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
     and its notes are carried onto the parent's timeline. Refused, with nothing written, when either is
     missing, they are the same, of different services, the child is closed, or the parent was itself merged."""
     with uow:
-        client_id, actor = _staff(uow, cmd.api_key, cmd.operator)
+        who = _staff(uow, cmd.principal, cmd.api_key)
+        client_id = who.client_id
         child = _load(uow, cmd.child_id, "service_request_id")
         parent = _load(uow, cmd.parent_id, "parent")
+        authorize_on(uow, who, Action.REQUEST_MERGE, child)
         assert child.id is not None and parent.id is not None
         now = max(clock.now(), parent.updated_at or clock.now(), child.updated_at or clock.now())
         child.close_as_duplicate_of(parent, now, client_id=client_id)
@@ -155,7 +184,13 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
             if any(k.same_person(follower) for k in kept):
                 continue
             carried = Follower(
-                follower.contact, FollowVia.MERGE, now, account_id=follower.account_id, from_request_id=child.id
+                follower.contact,
+                FollowVia.MERGE,
+                now,
+                account_id=follower.account_id,
+                from_request_id=child.id,
+                # a filer gave their contact themselves; a follower stays as (un)confirmed as it was
+                confirmed_at=follower.confirmed_at if follower.id is not None else now,
             )
             uow.requests.add_follower(parent.id, carried)
             kept.append(carried)
@@ -165,8 +200,19 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
         parent.absorb(child, notes, now, followers=moved, client_id=client_id)
         uow.requests.save(child)
         uow.requests.save(parent)
+        audit.record(
+            uow,
+            now,
+            who,
+            Action.REQUEST_MERGE,
+            "request",
+            child.id,
+            detail={"into": parent.id, "followers_moved": moved, "notes": len(notes)},
+        )
         uow.commit()
-    log.info("request %s merged into %s by %s: %d followers, %d notes", child.id, parent.id, actor, moved, len(notes))
+    log.info(
+        "request %s merged into %s by %s: %d followers, %d notes", child.id, parent.id, who.label, moved, len(notes)
+    )
     return MergeResult(str(parent.id), str(child.id), moved, len(notes))
 
 
@@ -176,8 +222,10 @@ def change_request(
     """Staff changed the service and/or the location: the routing rules run again. A new owner is recorded as
     a transfer; a point now outside the jurisdiction is referred as at intake; nowhere served is refused."""
     with uow:
-        client_id, actor = _staff(uow, cmd.api_key, cmd.operator)
+        who = _staff(uow, cmd.principal, cmd.api_key)
+        client_id = who.client_id
         request = _load(uow, cmd.service_request_id)
+        authorize_on(uow, who, Action.REQUEST_CHANGE, request)
         code = (cmd.service_code or "").strip() or request.service_code
         service = uow.catalog.service(code)
         if service is None or not service.active:
@@ -217,7 +265,17 @@ def change_request(
             assert routing is not None
             request.transition(Status.CLOSED, now, reason=CloseReason.REFERRED, note=referral_note(routing))
         uow.requests.save(request)
+        audit.record(
+            uow,
+            now,
+            who,
+            Action.REQUEST_CHANGE,
+            "request",
+            request.id,
+            reason=note or None,
+            detail={"service": service.code, "owner": [old_body, body], "referred": referred},
+        )
         uow.commit()
     transferred = body != old_body
-    log.info("request %s changed by %s: service=%s owner=%s", request.id, actor, service.code, body)
+    log.info("request %s changed by %s: service=%s owner=%s", request.id, who.label, service.code, body)
     return ChangeResult(str(request.id), body, transferred, referred)

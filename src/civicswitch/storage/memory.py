@@ -15,12 +15,14 @@ from civicswitch.catalog.rules import RoutingRule
 from civicswitch.hub.memory import HubData, MemoryHubStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
+from civicswitch.people.audit import AuditEntry
 from civicswitch.people.clients import ApiClient
-from civicswitch.people.memory import MemoryClientStore
+from civicswitch.people.memory import MemoryAuditStore, MemoryClientStore, MemoryUserStore
+from civicswitch.people.users import StaffUser
 from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
-from civicswitch.storage.ports import CatalogStore, ClientStore, RequestStore
+from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, RequestStore, UserStore
 from civicswitch.storage.settings import MemorySettingsStore, SettingsStore
 
 
@@ -36,6 +38,8 @@ class MemoryDatabase:
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
     clients: dict[int, ApiClient] = field(default_factory=dict)
+    users: dict[int, StaffUser] = field(default_factory=dict)
+    audit: list[AuditEntry] = field(default_factory=list)
     layers: dict[str, AreaLayer] = field(default_factory=dict)
     areas: list[Area] = field(default_factory=list)
     rules: list[RoutingRule] = field(default_factory=list)
@@ -53,6 +57,8 @@ class MemoryUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    users: UserStore
+    audit: AuditStore
     hub: HubStore
     settings: SettingsStore
 
@@ -65,6 +71,8 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalogStore(self._work)
         self.requests = MemoryRequestStore(self._work)
         self.clients = MemoryClientStore(self._work)
+        self.users = MemoryUserStore(self._work)
+        self.audit = MemoryAuditStore(self._work)
         self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
         self.settings = MemorySettingsStore(self._work.settings)
 

@@ -9,17 +9,28 @@ from typing import Protocol, Self
 
 from civicswitch.catalog.ports import CatalogStore
 from civicswitch.hub.ports import HubStore
-from civicswitch.people.ports import ClientStore
+from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.ports import RequestStore
 from civicswitch.storage.settings import SettingsStore
 
-__all__ = ["CatalogStore", "ClientStore", "HubStore", "RequestStore", "SettingsStore", "UnitOfWork"]
+__all__ = [
+    "AuditStore",
+    "CatalogStore",
+    "ClientStore",
+    "HubStore",
+    "RequestStore",
+    "SettingsStore",
+    "UnitOfWork",
+    "UserStore",
+]
 
 
 class UnitOfWork(Protocol):
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    users: UserStore
+    audit: AuditStore
     hub: HubStore
     settings: SettingsStore
 

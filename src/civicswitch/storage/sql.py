@@ -13,9 +13,9 @@ from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
-from civicswitch.people.sql import SqlClientStore
+from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
 from civicswitch.requests.sql import SqlRequestStore
-from civicswitch.storage.ports import CatalogStore, ClientStore, RequestStore
+from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, RequestStore, UserStore
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
 
 _WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
@@ -36,6 +36,8 @@ class SqlUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     clients: ClientStore
+    users: UserStore
+    audit: AuditStore
     hub: HubStore
     settings: SettingsStore
 
@@ -61,6 +63,8 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
         self.clients = SqlClientStore(conn)
+        self.users = SqlUserStore(conn)
+        self.audit = SqlAuditStore(conn)
         self.hub = SqlHubStore(conn)
         self.settings = SqlSettingsStore(conn)
         return self

@@ -6,7 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, select, text
 
 from civicswitch.core.clock import FixedClock
 from civicswitch.requests.model import CloseReason, FollowVia, Status
@@ -78,20 +78,35 @@ def test_post_request__near_an_open_request__notice_names_it_and_staff_see_the_c
     assert public["status"] == "open"
 
 
-def test_follow__instead_of_filing__adds_a_follower_once(
+def test_follow__instead_of_filing__adds_a_follower_once_unconfirmed(
     client: TestClient, keys: dict[str, str], engine: Engine
 ) -> None:
     first = _file(client, keys["submit"], email="filer@example.org")
     url = f"/api/v1/requests/{first['service_request_id']}/followers"
     body = {"email": "Neighbour@Example.org", "first_name": "Ana"}
     reply = client.post(url, json=body, headers={"X-Api-Key": keys["submit"]})
-    again = client.post(url, json={"email": "neighbour@example.org", "api_key": keys["submit"]})
-    filer = client.post(url, json={"email": "filer@example.org"}, headers={"X-Api-Key": keys["submit"]})
-    assert reply.status_code == 201 and reply.json() == {
-        "service_request_id": first["service_request_id"], "followers": 1, "added": True,
-    }  # fmt: skip
-    assert again.json()["added"] is False and filer.json()["added"] is False
+    client.post(url, json={"email": "neighbour@example.org", "api_key": keys["submit"]})  # the same person again
+    client.post(url, json={"email": "filer@example.org"}, headers={"X-Api-Key": keys["submit"]})  # the filer
+    assert reply.status_code == 202 and reply.json()["confirmation"] == "email"
     assert _rows(engine)[0:3:2] == (1, 1)  # one request, one follower
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT confirmed_at FROM request_followers")).scalar_one() is None
+
+
+def test_follow__already_following_or_the_filer__the_same_answer_as_a_new_follower(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    """No yes/no oracle on private contact data: whether an address already follows (or filed) the request,
+    the status and the body of the answer are the same as for a new address."""
+    first = _file(client, keys["submit"], email="filer@example.org")
+    url = f"/api/v1/requests/{first['service_request_id']}/followers"
+    head = {"X-Api-Key": keys["submit"]}
+    new = client.post(url, json={"email": "new@example.org"}, headers=head)
+    again = client.post(url, json={"email": "new@example.org"}, headers=head)
+    filer = client.post(url, json={"email": "filer@example.org"}, headers=head)
+    other = client.post(url, json={"email": "other@example.org"}, headers=head)
+    answers = {(r.status_code, r.text) for r in (new, again, filer, other)}
+    assert len(answers) == 1, answers
 
 
 def test_follow__bad_input__refused_and_nothing_written(
@@ -123,13 +138,13 @@ def test_merge__child_into_parent__closed_duplicate_and_every_follower_and_note_
     client.post(f"/api/v1/requests/{cid}/followers", json={"email": "parent@example.org"}, headers=submit)  # both
     client.post(f"/api/v1/requests/{pid}/followers", json={"phone": "555-0199"}, headers=submit)
     note = client.post("/open311/v2/servicerequestupdates.json", data={
-        "api_key": keys["update"], "service_request_id": cid, "update_id": "u1", "status": "OPEN",
+        "api_key": keys["update_dsny"], "service_request_id": cid, "update_id": "u1", "status": "OPEN",
         "updated_datetime": clock.now().isoformat(), "description": "Crew saw it too",
     })  # fmt: skip
     assert note.status_code == 200, note.text
     clock.advance(timedelta(hours=1))
 
-    reply = client.post(f"/api/v1/requests/{cid}/merge", json={"into": pid}, headers={"X-Api-Key": keys["update"]})
+    reply = client.post(f"/api/v1/requests/{cid}/merge", json={"into": pid}, headers={"X-Api-Key": keys["admin"]})
 
     assert reply.status_code == 200, reply.text
     assert reply.json() == {"service_request_id": cid, "merged_into": pid, "followers_moved": 2, "notes_carried": 1}
@@ -160,7 +175,7 @@ def test_merge__refusals__clear_errors_and_nothing_written(
     a = _file(client, keys["submit"])["service_request_id"]
     b = _file(client, keys["submit"], at=NEARBY)["service_request_id"]
     pothole = _file(client, keys["submit"], service="pothole", **{"attribute[size]": "small"})["service_request_id"]
-    staff = {"X-Api-Key": keys["update"]}
+    staff = {"X-Api-Key": keys["admin"]}
     before = _rows(engine)
     cases = {
         "self": client.post(f"/api/v1/requests/{a}/merge", json={"into": a}, headers=staff),
@@ -188,11 +203,11 @@ def test_merge__refusals__clear_errors_and_nothing_written(
 def test_follow__a_merged_request__follows_its_parent(client: TestClient, keys: dict[str, str]) -> None:
     a = _file(client, keys["submit"])["service_request_id"]
     b = _file(client, keys["submit"], at=NEARBY)["service_request_id"]
-    client.post(f"/api/v1/requests/{b}/merge", json={"into": a}, headers={"X-Api-Key": keys["update"]})
+    client.post(f"/api/v1/requests/{b}/merge", json={"into": a}, headers={"X-Api-Key": keys["admin"]})
     reply = client.post(
         f"/api/v1/requests/{b}/followers", json={"email": "x@example.org"}, headers={"X-Api-Key": keys["submit"]}
     )
-    assert reply.status_code == 201 and reply.json()["service_request_id"] == a
+    assert reply.status_code == 202 and reply.json()["service_request_id"] == a
 
 
 def test_request_duplicates__on_demand__lists_the_others_not_itself(client: TestClient, keys: dict[str, str]) -> None:
@@ -200,3 +215,19 @@ def test_request_duplicates__on_demand__lists_the_others_not_itself(client: Test
     b = _file(client, keys["submit"], at=NEARBY)["service_request_id"]
     found = client.get(f"/api/v1/requests/{b}/duplicates").json()["duplicates"]
     assert [m["service_request_id"] for m in found] == [a]
+
+
+def test_merge_and_change__a_back_ends_update_key__403_and_nothing_written(
+    client: TestClient, keys: dict[str, str], engine: Engine
+) -> None:
+    """Merging and re-routing are staff decisions: a body's back-end key may not do them, even on its own body's
+    requests (graffiti is DSNY's)."""
+    a = _file(client, keys["submit"])["service_request_id"]
+    b = _file(client, keys["submit"], at=NEARBY)["service_request_id"]
+    before = _rows(engine)
+    merge = client.post(f"/api/v1/requests/{b}/merge", json={"into": a}, headers={"X-Api-Key": keys["update_dsny"]})
+    change = client.patch(
+        f"/api/v1/requests/{b}", json={"service_code": "pothole"}, headers={"X-Api-Key": keys["update_dsny"]}
+    )
+    assert (merge.status_code, change.status_code) == (403, 403)
+    assert _rows(engine) == before

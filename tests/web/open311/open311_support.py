@@ -198,9 +198,13 @@ class Open311:
         status: str,
         fmt: str = "json",
         *,
-        key: str | None = "update",
+        key: str | None = "owner",
         **extra: str,
     ) -> httpx.Response:
+        """POST servicerequestupdates with the key of the request's owner's back end (``key="owner"``), another
+        named key of the fixture, or none."""
+        if key == "owner":
+            key = self.owner_key(request_id)
         data = {
             "service_request_id": request_id,
             "update_id": update_id,
@@ -212,6 +216,17 @@ class Open311:
         if key is not None:
             data["api_key"] = self.keys[key]
         return self.client.post(url("servicerequestupdates", fmt), data=data)
+
+    def owner_key(self, request_id: str) -> str:
+        """The fixture key of the back end that owns the request: DOT's, DSNY's, or admin for no owner."""
+        reply = self.client.get(url(f"requests/{request_id}", "json"))
+        if reply.status_code != 200:
+            return "update"
+        found = items(reply, "json")
+        agency = found[0].get("agency_responsible") if found else None
+        return {"Department of Transportation": "update", "Department of Sanitation": "update_dsny"}.get(
+            agency or "", "admin"
+        )
 
     def requests(self, fmt: str = "json", **params: str) -> list[dict[str, Any]]:
         return items(self.client.get(url("requests", fmt), params=params), fmt)

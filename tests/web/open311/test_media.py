@@ -106,7 +106,7 @@ def test_post_update__photo_upload__media_url_in_update_list(api: Open311, fmt: 
     rid = api.create(GRAFFITI)
     response = api.client.post(
         url("servicerequestupdates", fmt),
-        data={"api_key": api.keys["update"], "service_request_id": rid, "update_id": "p-1", "status": "FIXED",
+        data={"api_key": api.keys["update_dsny"], "service_request_id": rid, "update_id": "p-1", "status": "FIXED",
               "updated_datetime": "2026-11-28T12:00:00Z", "description": "After"},
         files={"photo1": ("after.png", PNG, "image/png")},
     )  # fmt: skip

@@ -99,7 +99,7 @@ def test_post_update__key_in_query_string__accepted(api: Open311, fmt: str) -> N
     rid = api.create(GRAFFITI)
     response = api.client.post(
         url("servicerequestupdates", fmt),
-        params={"api_key": api.keys["update"]},
+        params={"api_key": api.keys["update_dsny"]},
         data={"service_request_id": rid, "update_id": "q-1", "status": "FIXED",
               "updated_datetime": w3c(NOW), "description": "done"},
     )  # fmt: skip
@@ -342,3 +342,27 @@ def test_updates__wrong_method_or_suffix__405_or_404(api: Open311, fmt: str) -> 
     """[ERR-03][GEN-01] PUT is 405 in the suffix's format; an unknown suffix is 404."""
     assert_error(api.client.put(url("servicerequestupdates", fmt)), fmt, 405)
     assert_error(api.client.get(url("servicerequestupdates", "rss")), "json", 404)
+
+
+# -- POST: who may update which request ------------------------------------------------------------------------
+def test_post_update__another_bodys_key__403_and_nothing_written(api: Open311, fmt: str) -> None:
+    """[KEY-01] a back end's update key changes only the requests its body owns: DOT's key on DSNY's graffiti
+    request is refused and nothing is written."""
+    rid = api.create(GRAFFITI)
+    before = api.counts()
+    response = api.post_update(rid, "x-1", "FIXED", fmt, key="update")
+    assert response.status_code == 403
+    assert "owned by DOT" in response.text
+    assert api.counts() == before
+    assert api.request(rid)["status"] == "open"
+
+
+def test_post_update__own_bodys_key__applied(api: Open311, fmt: str) -> None:
+    rid = api.create(POTHOLE)
+    assert api.post_update(rid, "x-2", "FIXED", fmt, key="update").status_code == 200
+    assert api.request(rid)["status"] == "closed"
+
+
+def test_post_update__submit_only_key__403(api: Open311, fmt: str) -> None:
+    rid = api.create(GRAFFITI)
+    assert api.post_update(rid, "x-3", "FIXED", fmt, key="submit").status_code == 403

@@ -67,6 +67,7 @@ def upgrade() -> None:
     # trip over its generated column.
     op.add_column("api_clients", sa.Column("body_code", sa.String(length=64), nullable=True))
     op.add_column("api_clients", sa.Column("rate_limit", sa.Integer(), nullable=True))
+    op.add_column("api_clients", sa.Column("suspended", sa.Text(), nullable=True))
     op.add_column("request_followers", sa.Column("confirmed_at", sa.DateTime(timezone=True), nullable=True))
     op.add_column("service_requests", sa.Column("assigned_org", sa.String(length=64), nullable=True))
     op.add_column("service_requests", sa.Column("filed_by_user_id", sa.Integer(), nullable=True))
@@ -79,6 +80,11 @@ def upgrade() -> None:
         "UPDATE api_clients SET body_code = (SELECT b.code FROM connectors c JOIN bodies b ON b.id = c.body_id"
         " WHERE c.client_id = api_clients.id) WHERE id IN (SELECT client_id FROM connectors WHERE client_id IS NOT NULL)"
     )
+    # A disabled connector's key is suspended until the connector is enabled again.
+    op.execute(
+        "UPDATE api_clients SET suspended = 'connector disabled' WHERE id IN"
+        " (SELECT client_id FROM connectors WHERE client_id IS NOT NULL AND enabled = false)"
+    )
     # Followers stored before confirmation existed were never written to; they count as confirmed.
     op.execute("UPDATE request_followers SET confirmed_at = created_at")
 
@@ -90,6 +96,7 @@ def downgrade() -> None:
         ("service_requests", "filed_by_user_id"),
         ("service_requests", "assigned_org"),
         ("request_followers", "confirmed_at"),
+        ("api_clients", "suspended"),
         ("api_clients", "rate_limit"),
         ("api_clients", "body_code"),
     ):

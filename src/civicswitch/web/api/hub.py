@@ -1,5 +1,6 @@
 """``/api/v1`` for the integration hub: signed inbound updates, connector health, dead letters and replay, the
-manual bridge. Everything but the signed endpoint needs an ``admin`` key in ``X-Api-Key``."""
+manual bridge. Everything but the signed endpoint takes an ``admin`` key in ``X-Api-Key`` or a signed-in staff
+account whose role allows it (people/policy.py)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,18 @@ from starlette.concurrency import run_in_threadpool
 
 from civicswitch.hub.handlers import complete_manual, deliveries, health, receive_signed_update, replay
 from civicswitch.hub.views import DeliveryView
-from civicswitch.people.auth import authenticate
 from civicswitch.people.clients import Scope
-from civicswitch.web.context import AppContext, context
+from civicswitch.people.policy import Principal
+from civicswitch.web.context import context
+from civicswitch.web.principals import api_principal
 
 router = APIRouter(prefix="/api/v1", tags=["Integration hub"])
 MAX_UPDATE_BYTES = 64 * 1024
 
 
-def _admin(ctx: AppContext, key: str | None) -> str:
-    with ctx.reader() as uow:
-        return authenticate(uow, key, Scope.ADMIN).name
+def _who(request: Request, key: str | None) -> Principal:
+    """An admin key, or a signed-in account; what each may do is the policy's (people/policy.py)."""
+    return api_principal(request, key, Scope.ADMIN)
 
 
 def _row(r: DeliveryView) -> dict[str, Any]:
@@ -69,8 +71,8 @@ async def signed_update(request: Request, code: str) -> dict[str, Any]:
 @router.get("/connectors/health", summary="Delivery health per connector (admin)")
 def connectors_health(request: Request, x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
     ctx = context(request)
-    _admin(ctx, x_api_key)
-    return {"connectors": health(ctx.reader(), ctx.clock)}
+    who = _who(request, x_api_key)
+    return {"connectors": health(ctx.reader(), ctx.clock, who=who)}
 
 
 @router.get("/deliveries", summary="Deliveries by state, e.g. dead letters (admin)")
@@ -82,8 +84,8 @@ def deliveries_list(
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
-    _admin(ctx, x_api_key)
-    rows = deliveries(ctx.reader(), state=state, connector=connector, manual=False, limit=limit)
+    who = _who(request, x_api_key)
+    rows = deliveries(ctx.reader(), state=state, connector=connector, manual=False, limit=limit, who=who)
     return {"deliveries": [_row(r) for r in rows]}
 
 
@@ -98,8 +100,10 @@ async def deliveries_replay(
     request: Request, body: ReplayBody, x_api_key: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     ctx = context(request)
-    _admin(ctx, x_api_key)
-    n = await run_in_threadpool(lambda: replay(ctx.writer(), ctx.clock, ids=body.ids, connector=body.connector))
+    who = await run_in_threadpool(_who, request, x_api_key)
+    n = await run_in_threadpool(
+        lambda: replay(ctx.writer(), ctx.clock, ids=body.ids, connector=body.connector, who=who)
+    )
     return {"replayed": n}
 
 
@@ -111,8 +115,10 @@ def manual_queue(
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
-    _admin(ctx, x_api_key)
-    rows = deliveries(ctx.reader(), state="delivered" if done else "pending", manual=True, body=body, limit=1000)
+    who = _who(request, x_api_key)
+    rows = deliveries(
+        ctx.reader(), state="delivered" if done else "pending", manual=True, body=body, limit=1000, who=who
+    )
     return {"tasks": [_row(r) for r in rows]}
 
 
@@ -128,10 +134,10 @@ async def manual_done(
     request: Request, task_id: int, body: DoneBody, x_api_key: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     ctx = context(request)
-    _admin(ctx, x_api_key)
+    who = await run_in_threadpool(_who, request, x_api_key)
     rid = await run_in_threadpool(
         lambda: complete_manual(
-            ctx.writer(), ctx.clock, task_id, external_id=body.external_id, minutes=body.minutes, by=body.by
+            ctx.writer(), ctx.clock, task_id, external_id=body.external_id, minutes=body.minutes, by=body.by, who=who
         )
     )
     return {"task": task_id, "service_request_id": str(rid), "state": "delivered"}

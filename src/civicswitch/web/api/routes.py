@@ -13,12 +13,14 @@ from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.geo import parse_coordinate
+from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests
 from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import change_request, check_duplicates, duplicates_of, follow_request, merge_requests
 from civicswitch.routing.duplicates import Match
 from civicswitch.web.context import context
 from civicswitch.web.open311 import params
+from civicswitch.web.principals import api_principal
 
 router = APIRouter(prefix="/api/v1", tags=["Civic Switchboard API"])
 
@@ -107,23 +109,37 @@ def _key(body: _Keyed, header: str | None) -> str | None:
     return header or body.api_key
 
 
+_FOLLOW_MESSAGES = {
+    "email": "If this address is not following the request yet, a link to confirm it is on its way; "
+    "nothing else is sent before the address is confirmed.",
+    "pending": "Updates by phone start once the number is confirmed.",
+    "none": "The account follows the request.",
+}
+
+
 @router.post(
     "/requests/{service_request_id}/followers",
-    status_code=201,
+    status_code=202,
     summary="Follow this request instead of filing a new one (submit scope)",
 )
 async def follow(
     request: Request, service_request_id: str, body: FollowBody, x_api_key: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     ctx = context(request)
+    who = await run_in_threadpool(api_principal, request, _key(body, x_api_key), Scope.SUBMIT)
     cmd = FollowRequest(
-        api_key=_key(body, x_api_key),
+        principal=who,
+        api_key=None,
         service_request_id=service_request_id,
         contact=Contact(first_name=body.first_name, last_name=body.last_name, email=body.email, phone=body.phone),
         account_id=body.account_id,
     )
     result = await run_in_threadpool(lambda: follow_request(ctx.writer(), ctx.clock, cmd))
-    return {"service_request_id": result.service_request_id, "followers": result.followers, "added": result.added}
+    return {
+        "service_request_id": result.service_request_id,
+        "confirmation": result.confirmation,
+        "message": _FOLLOW_MESSAGES[result.confirmation],
+    }
 
 
 @router.post("/requests/{service_request_id}/merge", summary="Staff: close this request as a duplicate of another")
@@ -131,7 +147,8 @@ async def merge(
     request: Request, service_request_id: str, body: MergeBody, x_api_key: Annotated[str | None, Header()] = None
 ) -> dict[str, Any]:
     ctx = context(request)
-    cmd = MergeRequests(api_key=_key(body, x_api_key), child_id=service_request_id, parent_id=body.into)
+    who = await run_in_threadpool(api_principal, request, _key(body, x_api_key), Scope.ADMIN)
+    cmd = MergeRequests(api_key=None, child_id=service_request_id, parent_id=body.into, principal=who)
     result = await run_in_threadpool(lambda: merge_requests(ctx.writer(), ctx.clock, cmd))
     return {
         "service_request_id": result.child_id,
@@ -148,8 +165,10 @@ async def change(
     ctx = context(request)
     if (body.lat is None) != (body.long is None):
         raise Invalid("lat and long must be sent together", field="lat")
+    who = await run_in_threadpool(api_principal, request, _key(body, x_api_key), Scope.ADMIN)
     cmd = ChangeRequest(
-        api_key=_key(body, x_api_key),
+        principal=who,
+        api_key=None,
         service_request_id=service_request_id,
         service_code=body.service_code,
         lat=None if body.lat is None else repr(body.lat),

@@ -165,7 +165,9 @@ def test_poll_requests__status_change_on_our_server__seen_as_closed(
 def test_send_status_changed__our_server_with_updates__request_closed_there(
     app: FastAPI, client: TestClient, engine: Engine, clock: FixedClock
 ) -> None:
-    _, key = create_client(SqlUnitOfWork(engine), clock, "DOT back end", frozenset({Scope.SUBMIT, Scope.UPDATE}))
+    _, key = create_client(
+        SqlUnitOfWork(engine), clock, "DOT back end", frozenset({Scope.SUBMIT, Scope.UPDATE}), body_code="DOT"
+    )
     connector = dot(key, updates_supported=True)
     theirs = send(app, clock, connector, created()).external_id
     assert theirs is not None
