@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from civicswitch.catalog.areas import AreaLayer, check_layer_name, parse_layer
 from civicswitch.core.errors import Invalid
+from civicswitch.people.policy import OPERATOR, Action, Principal, authorize
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -32,8 +33,10 @@ def load_layer(
     key_property: str,
     name_property: str | None = None,
     valid_from: datetime | None = None,
+    who: Principal = OPERATOR,
 ) -> LoadedLayer:
     """Check and repair every feature first, then store the layer in one transaction (whole or nothing)."""
+    authorize(who, Action.CATALOG_MANAGE)
     if not key_property.strip():
         raise Invalid("--key names the property that holds each area's key", field="key")
     layer = AreaLayer(check_layer_name(name), key_property.strip(), (name_property or "").strip() or None)

@@ -17,6 +17,7 @@ from civicswitch.catalog.model import (
 )
 from civicswitch.catalog.rules import check_rules, parse_rules, rule_document
 from civicswitch.core.errors import Invalid
+from civicswitch.people.policy import OPERATOR, Action, Principal, authorize
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -72,9 +73,10 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
     return bodies, services
 
 
-def load_catalog(uow: UnitOfWork, data: Mapping[str, Any]) -> tuple[int, int]:
+def load_catalog(uow: UnitOfWork, data: Mapping[str, Any], *, who: Principal = OPERATOR) -> tuple[int, int]:
     """Upsert every body and service of ``data`` and, when the document has ``routing_rules``, replace the
     routing rules — all in one transaction; returns (bodies, services)."""
+    authorize(who, Action.CATALOG_MANAGE)
     bodies, services = parse_catalog(data)
     rules = parse_rules(data.get("routing_rules")) if "routing_rules" in data else None
     with uow:

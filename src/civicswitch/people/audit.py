@@ -78,17 +78,18 @@ class Problem:
     what: str
 
 
-def verify(entries: Iterable[AuditEntry]) -> tuple[int, list[Problem]]:
+def verify(entries: Iterable[AuditEntry], start: tuple[str, int] = (GENESIS, 0)) -> tuple[int, list[Problem]]:
     """Walk the chain in id order: (entries checked, problems). An edit shows as a hash mismatch at that entry;
     a deleted entry as a gap in the ids (each entry takes the previous id + 1) and a broken link; an inserted one
     as a broken link after it. Removing the newest entries leaves a shorter valid chain: compare the head hash
     with one noted earlier (``civicswitch audit verify`` prints it)."""
     problems: list[Problem] = []
-    prev, prev_id, n = GENESIS, 0, 0
+    (prev, prev_id), n = start, 0
     for e in entries:
         n += 1
         if e.id is not None and e.id != prev_id + 1:
-            problems.append(Problem(e.id, f"gap: entry {prev_id + 1}…{e.id - 1} missing"))
+            missing = f"{prev_id + 1}" if e.id == prev_id + 2 else f"{prev_id + 1}…{e.id - 1}"
+            problems.append(Problem(e.id, f"gap: entry {missing} missing" if e.id > prev_id else "out of order"))
         if e.prev_hash != prev:
             problems.append(Problem(e.id, "broken link: prev_hash is not the previous entry's hash"))
         if entry_hash(e) != e.hash:

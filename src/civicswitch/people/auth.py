@@ -47,7 +47,12 @@ def client_principal(client: ApiClient, scope: Scope) -> Principal:
     return Principal(kind="client", name=client.name, role=role, bodies=bodies, client_id=client.id)
 
 
-def key_principal(uow: UnitOfWork, api_key: str | None, scope: Scope) -> Principal:
+def key_principal(uow: UnitOfWork, api_key: str | None, scope: Scope | None) -> Principal:
+    """The key's principal for a method of ``scope`` (None: whatever the key is, its widest scope)."""
+    if scope is None:
+        found = uow.clients.by_hash(hash_key(api_key.strip())) if api_key else None
+        held = found.scopes if found is not None else frozenset()
+        scope = next((s for s in (Scope.ADMIN, Scope.UPDATE, Scope.SUBMIT) if s in held), Scope.SUBMIT)
     return client_principal(authenticate(uow, api_key, scope), scope)
 
 

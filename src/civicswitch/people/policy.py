@@ -38,7 +38,7 @@ class Action(StrEnum):
     REQUEST_UPDATE = "request.update"  # a status change or a note (Open311 servicerequestupdates, signed updates)
     REQUEST_CHANGE = "request.change"  # change service or location: routing runs again (re-route, transfer)
     REQUEST_MERGE = "request.merge"  # close as a duplicate of another request
-    REQUEST_READ_STAFF = "request.read_staff"  # staff-only timeline entries, duplicates, routing notes
+    REQUEST_ASSIGN = "request.assign"  # give the work to a partner organisation (or take it back)
     REQUEST_READ_CONTACT = "request.read_contact"  # the filer's name, email and phone (audited)
     MANUAL_LIST = "manual.list"
     MANUAL_COMPLETE = "manual.complete"
@@ -47,7 +47,6 @@ class Action(StrEnum):
     CONNECTOR_HEALTH = "connector.health"
     CONNECTOR_MANAGE = "connector.manage"
     CATALOG_MANAGE = "catalog.manage"  # catalog file, area layers, routing rules
-    SETTINGS_MANAGE = "settings.manage"
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"
     AUDIT_READ = "audit.read"
@@ -73,8 +72,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
                         _R.BACKEND: _.OWN_BODY_OR_FORMER},
     _A.REQUEST_CHANGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.REQUEST_MERGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
-    _A.REQUEST_READ_STAFF: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.EXECUTIVE: _.ANY, _R.DEPARTMENT: _.OWN_BODY,
-                            _R.PARTNER: _.ASSIGNED_ORG, _R.LIAISON: _.OWN_AREA},
+    _A.REQUEST_ASSIGN: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.REQUEST_READ_CONTACT: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY,
                               _R.PARTNER: _.ASSIGNED_ORG, _R.LIAISON: _.FILED_BY_SELF},
     _A.MANUAL_LIST: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.EXECUTIVE: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
@@ -84,7 +82,6 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.CONNECTOR_HEALTH: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.CONNECTOR_MANAGE: {_R.ADMIN: _.ANY},
     _A.CATALOG_MANAGE: {_R.ADMIN: _.ANY},
-    _A.SETTINGS_MANAGE: {_R.ADMIN: _.ANY},
     _A.USER_MANAGE: {_R.ADMIN: _.ANY},
     _A.APIKEY_MANAGE: {_R.ADMIN: _.ANY},
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},

@@ -7,8 +7,9 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from civicswitch.catalog.model import BodyKind
 from civicswitch.core.clock import Clock
-from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.errors import IllegalTransition, Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.people import audit
 from civicswitch.people.clients import Scope
@@ -279,3 +280,72 @@ def change_request(
     transferred = body != old_body
     log.info("request %s changed by %s: service=%s owner=%s", request.id, who.label, service.code, body)
     return ChangeResult(str(request.id), body, transferred, referred)
+
+
+def read_contact(
+    uow: UnitOfWork, clock: Clock, public_id: str, *, who: Principal, reason: str | None = None
+) -> Contact | None:
+    """The filer's contact data, for someone whose role and scope allow it. Every read is audited (who, which
+    request, why), whether or not there was anything to show."""
+    with uow:
+        request = _load(uow, public_id)
+        authorize_on(uow, who, Action.REQUEST_READ_CONTACT, request)
+        assert request.id is not None
+        contact = uow.requests.contact(request.id)
+        audit.record(
+            uow,
+            clock.now(),
+            who,
+            Action.REQUEST_READ_CONTACT,
+            "request",
+            request.id,
+            reason=(reason or "").strip() or None,
+            detail={"found": contact is not None},
+        )
+        uow.commit()
+    return contact
+
+
+def assign_request(
+    uow: UnitOfWork, clock: Clock, public_id: str, org: str | None, *, who: Principal, note: str = ""
+) -> ServiceRequest:
+    """The owner gives the work to a partner organisation (a body of kind partner), or takes it back (None).
+    The partner's staff then see and work it; a staff-only timeline entry and the audit log record it."""
+    with uow:
+        request = _load(uow, public_id)
+        authorize_on(uow, who, Action.REQUEST_ASSIGN, request)
+        assert request.id is not None
+        code = (org or "").strip() or None
+        if code is not None:
+            body = uow.catalog.body(code)
+            if body is None or body.kind != BodyKind.PARTNER:
+                raise Invalid(f"{code!r} is not a partner organisation (a body of kind partner)", field="org")
+        if request.status == Status.CLOSED:
+            raise IllegalTransition(f"request {request.id} is closed; reopen it before assigning it", field="status")
+        now = max(clock.now(), request.updated_at or clock.now())
+        before = request.assigned_org
+        request.assigned_org = code
+        text = f"Assigned to {code}" if code else f"Taken back from {before or 'no one'}"
+        request.pending_events.append(
+            Event(
+                at=now,
+                kind="assigned",
+                description=f"{text}: {note}" if note else text,
+                public=False,
+                client_id=who.client_id,
+                data={"org": [before, code]},
+            )
+        )
+        uow.requests.save(request)
+        audit.record(
+            uow,
+            now,
+            who,
+            Action.REQUEST_ASSIGN,
+            "request",
+            request.id,
+            reason=note or None,
+            detail={"org": [before, code]},
+        )
+        uow.commit()
+    return request

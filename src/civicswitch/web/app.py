@@ -14,8 +14,9 @@ from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import errors, pages
+from civicswitch.web import errors, pages, staff
 from civicswitch.web.api.hub import router as hub_router
+from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
 from civicswitch.web.open311.routes import router as open311_router
@@ -46,7 +47,9 @@ def create_app(
     app.include_router(open311_router)
     app.include_router(api_router)
     app.include_router(hub_router)
+    app.include_router(people_router)
     app.include_router(pages.router)
+    app.include_router(staff.router)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])
     def media_file(request: Request, media_id: str) -> Response:

@@ -111,7 +111,7 @@ def check_csrf(session: Session, token: str | None) -> None:
         raise Forbidden("the form is out of date (CSRF check failed); reload the page and try again")
 
 
-def api_principal(request: Request, api_key: str | None, scope: Scope) -> Principal:
+def api_principal(request: Request, api_key: str | None, scope: Scope | None) -> Principal:
     """For ``/api/v1``: an API key if one is sent, else a signed-in account. A cookie-authenticated write must
     carry the session's CSRF token in ``X-CSRF-Token`` (a form on another site cannot set that header)."""
     ctx = context(request)

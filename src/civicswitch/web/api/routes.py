@@ -16,7 +16,15 @@ from civicswitch.core.geo import parse_coordinate
 from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests
 from civicswitch.requests.model import Contact
-from civicswitch.requests.staff import change_request, check_duplicates, duplicates_of, follow_request, merge_requests
+from civicswitch.requests.staff import (
+    assign_request,
+    change_request,
+    check_duplicates,
+    duplicates_of,
+    follow_request,
+    merge_requests,
+    read_contact,
+)
 from civicswitch.routing.duplicates import Match
 from civicswitch.web.context import context
 from civicswitch.web.open311 import params
@@ -182,3 +190,38 @@ async def change(
         "transferred": result.transferred,
         "referred": result.referred,
     }
+
+
+@router.get(
+    "/requests/{service_request_id}/contact",
+    summary="Staff: the filer's contact data (audited; agents, the owner's staff, an assigned partner, admin keys)",
+)
+def request_contact(
+    request: Request,
+    service_request_id: str,
+    reason: Annotated[str | None, Query(max_length=500, description="why you need it (kept in the audit log)")] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    ctx = context(request)
+    who = api_principal(request, x_api_key, Scope.ADMIN)
+    found = read_contact(ctx.writer(), ctx.clock, service_request_id, who=who, reason=reason)
+    fields = ("first_name", "last_name", "email", "phone")
+    return {"service_request_id": service_request_id, "contact": None if found is None else {
+        f: getattr(found, f) for f in fields}}  # fmt: skip
+
+
+class AssignBody(_Keyed):
+    org: str | None = Field(default=None, max_length=64, description="a partner body's code; null takes it back")
+    note: str = Field(default="", max_length=4000)
+
+
+@router.post("/requests/{service_request_id}/assign", summary="Staff: give the work to a partner organisation")
+async def assign(
+    request: Request, service_request_id: str, body: AssignBody, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    who = await run_in_threadpool(api_principal, request, _key(body, x_api_key), Scope.ADMIN)
+    done = await run_in_threadpool(
+        lambda: assign_request(ctx.writer(), ctx.clock, service_request_id, body.org, who=who, note=body.note)
+    )
+    return {"service_request_id": str(done.id), "assigned_org": done.assigned_org}

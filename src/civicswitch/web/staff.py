@@ -1,0 +1,171 @@
+"""Staff pages: sign in, who am I, change password, sign out. Server-rendered, no JavaScript needed.
+
+Forms carry a CSRF token: before sign-in a random token in a short-lived cookie (double submit), after it the
+session's own token. Sign-in is rate-limited per email and per client address (failures only)."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from limits import RateLimitItemPerMinute, storage, strategies
+from starlette.concurrency import run_in_threadpool
+
+from civicswitch.core.errors import DomainError, Forbidden
+from civicswitch.people.auth import sign_in
+from civicswitch.people.handlers import change_own_password
+from civicswitch.people.policy import POLICY, Role
+from civicswitch.people.users import MIN_PASSWORD
+from civicswitch.web.context import context
+from civicswitch.web.pages import templates
+from civicswitch.web.principals import check_csrf, end_session, read_session, session_principal, start_session
+
+router = APIRouter(prefix="/staff", include_in_schema=False)
+LOGIN_CSRF_COOKIE = "cs_login"
+
+# Failed sign-ins: 10 per email and 30 per address in 15 minutes (a moving window, per process).
+_FAILURES = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+_PER_EMAIL = RateLimitItemPerMinute(10, 15)
+_PER_ADDRESS = RateLimitItemPerMinute(30, 15)
+
+ROLE_TEXT = {
+    Role.ADMIN: "everything, for every body",
+    Role.AGENT: "files for callers, reads their contact data, works the manual bridge",
+    Role.DEPARTMENT: "works the requests your bodies own",
+    Role.PARTNER: "sees and works the requests assigned to your organisation",
+    Role.LIAISON: "files on residents' behalf in your areas, with their consent",
+    Role.EXECUTIVE: "reads everything except contact data; changes nothing",
+}
+
+
+def _page(request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
+    ctx = context(request)
+    html = templates.get_template(template).render(name=ctx.settings.jurisdiction_name, **values)
+    return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+def _next(value: str | None) -> str:
+    """Only a path on this site's staff pages (no open redirect)."""
+    if value and value.startswith("/staff/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/staff/me"
+
+
+def _login_page(request: Request, *, status: int = 200, error: str = "", email: str = "", nxt: str = "",
+                notice: str = "") -> HTMLResponse:  # fmt: skip
+    token = secrets.token_urlsafe(24)
+    response = _page(request, "staff_login.html", status, title="Sign in", csrf=token, error=error, email=email,
+                     next=_next(nxt), notice=notice, signed_in=False)  # fmt: skip
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/staff")
+    return response
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "") -> HTMLResponse:
+    return _login_page(request, nxt=next)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    password: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    next: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not secrets.compare_digest(cookie, csrf):
+        return _login_page(request, status=403, error="The form was out of date. Please sign in again.", email=email,
+                           nxt=next)  # fmt: skip
+    address = request.client.host if request.client else "-"
+    keys = (("email", email.strip().lower()), ("address", address))
+    if not all(_FAILURES.test(item, *key) for item, key in zip((_PER_EMAIL, _PER_ADDRESS), keys, strict=True)):
+        response = _login_page(request, status=429, error="Too many failed sign-ins. Wait 15 minutes and try again.",
+                               email=email, nxt=next)  # fmt: skip
+        response.headers["retry-after"] = "900"
+        return response
+    ctx = context(request)
+    try:
+        user = await run_in_threadpool(sign_in, ctx.writer(), ctx.clock, email, password)
+    except Forbidden as exc:
+        for item, key in zip((_PER_EMAIL, _PER_ADDRESS), keys, strict=True):
+            _FAILURES.hit(item, *key)
+        return _login_page(request, status=403, error=exc.description, email=email, nxt=next)
+    target = "/staff/password" if user.must_change_password else _next(next)
+    redirect = RedirectResponse(target, status_code=303)
+    start_session(request, redirect, user)
+    redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff")
+    return redirect
+
+
+@router.get("/me", response_class=HTMLResponse)
+def me(request: Request, notice: str = "") -> Response:
+    found = session_principal(request)
+    if found is None:
+        return RedirectResponse(f"/staff/login?next={quote('/staff/me')}", status_code=303)
+    principal, session = found
+    ctx = context(request)
+    with ctx.reader() as uow:
+        user = uow.users.get(session.user_id)
+    assert user is not None
+    if user.must_change_password:
+        return RedirectResponse("/staff/password", status_code=303)
+    actions = [f"{action} ({row[principal.role]})" for action, row in POLICY.items() if principal.role in row]
+    saved = {"password": "Your new password is saved."}.get(notice, "")
+    return _page(request, "staff_me.html", title="Who am I", user=user, role_text=ROLE_TEXT.get(principal.role, ""),
+                 bodies=sorted(user.bodies), areas=sorted(f"{a}:{k}" for a, k in user.areas), actions=actions,
+                 csrf=session.csrf, signed_in=True, notice=saved)  # fmt: skip
+
+
+@router.get("/password", response_class=HTMLResponse)
+def password_form(request: Request) -> Response:
+    found = session_principal(request)
+    if found is None:
+        return RedirectResponse("/staff/login?next=/staff/password", status_code=303)
+    _, session = found
+    ctx = context(request)
+    with ctx.reader() as uow:
+        user = uow.users.get(session.user_id)
+    return _page(request, "staff_password.html", title="New password", csrf=session.csrf, signed_in=True,
+                 must=bool(user and user.must_change_password), min_length=MIN_PASSWORD, error="")  # fmt: skip
+
+
+@router.post("/password")
+async def password_change(
+    request: Request,
+    current: Annotated[str, Form(max_length=1024)] = "",
+    new: Annotated[str, Form(max_length=1024)] = "",
+    again: Annotated[str, Form(max_length=1024)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    found = await run_in_threadpool(session_principal, request)
+    if found is None:
+        return RedirectResponse("/staff/login?next=/staff/password", status_code=303)
+    _, session = found
+    check_csrf(session, csrf)
+    ctx = context(request)
+    error = "The two new passwords differ." if new != again else ""
+    if not error:
+        try:
+            user = await run_in_threadpool(change_own_password, ctx.writer(), ctx.clock, session.user_id, current, new)
+        except DomainError as exc:
+            error = exc.description
+    if error:
+        return _page(request, "staff_password.html", 400, title="New password", csrf=session.csrf, signed_in=True,
+                     must=False, min_length=MIN_PASSWORD, error=error)  # fmt: skip
+    response = RedirectResponse("/staff/me?notice=password", status_code=303)
+    start_session(request, response, user)  # the old session's stamp no longer matches: a fresh one
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form(max_length=100)] = "") -> Response:
+    session = read_session(request)
+    if session is not None:
+        check_csrf(session, csrf)
+    response = RedirectResponse("/staff/login", status_code=303)
+    end_session(response)
+    return response
