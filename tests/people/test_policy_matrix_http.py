@@ -1,0 +1,245 @@
+"""The generated permission matrix over HTTP, on SQLite and PostgreSQL: API keys (app, a DOT back end, admin)
+and signed-in staff accounts of every role call the real endpoints. Allowed cases answer 2xx; refused ones 403
+with nothing written (every table's row count is unchanged)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+from policy_cases import (
+    CATALOG,
+    LAYER,
+    OTHER_BODY,
+    OTHER_ORG,
+    OWN_BODY,
+    OWN_ORG,
+    POINT_A,
+    POINT_B,
+    SQUARE_A,
+    SQUARE_B,
+    Case,
+    cases,
+)
+from sqlalchemy import Engine, inspect, text
+
+from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.loader import load_catalog
+from civicswitch.core.clock import FixedClock
+from civicswitch.hub.handlers import deliveries
+from civicswitch.people.auth import create_client
+from civicswitch.people.clients import Scope
+from civicswitch.people.handlers import AddUser, add_user
+from civicswitch.people.policy import OPERATOR, Action, Role
+from civicswitch.requests.commands import SubmitRequest
+from civicswitch.requests.handlers import submit_request
+from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import assign_request
+from civicswitch.routing.geography import AreaIndex
+from civicswitch.routing.intake import Geography
+from civicswitch.settings import Settings
+from civicswitch.storage.sql import SqlUnitOfWork
+from civicswitch.web.app import create_app
+
+PASSWORD = "correct horse battery staple"
+KEY_ROLES = {Role.APP: "app", Role.BACKEND: "backend", Role.ADMIN: "admin"}
+# Actions people reach only through the CLI on the server today (no HTTP endpoint yet): the memory matrix
+# covers them; the staff workspace (next issue) adds pages for some.
+CLI_ONLY = {Action.CONNECTOR_MANAGE, Action.CATALOG_MANAGE, Action.USER_MANAGE, Action.APIKEY_MANAGE}
+# Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
+KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
+
+
+@dataclass
+class City:
+    client: TestClient
+    engine: Engine
+    ids: dict[str, str]
+    tasks: dict[str, int]
+    keys: dict[str, str]
+    csrf: str = ""
+
+    def counts(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            tables = inspect(conn).get_table_names()
+            return {t: int(conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()) for t in tables}
+
+
+def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
+    uow = lambda: SqlUnitOfWork(engine)  # noqa: E731
+    load_catalog(uow(), CATALOG)
+    with uow() as u:
+        u.catalog.add_layer_version(
+            AreaLayer(LAYER, "key"), [Area(LAYER, "A", "A", SQUARE_A), Area(LAYER, "B", "B", SQUARE_B)], None
+        )
+        u.commit()
+    geography = Geography(AreaIndex([Area(LAYER, "A", "A", SQUARE_A), Area(LAYER, "B", "B", SQUARE_B)]), LAYER)
+    # The person under test, when a staff role: scope on the 'own' side (as policy_cases.principal).
+    scope: dict[str, Any] = {
+        Role.DEPARTMENT: {"bodies": (OWN_BODY,)},
+        Role.PARTNER: {"org": OWN_ORG},
+        Role.LIAISON: {"areas": (f"{LAYER}:A",)},
+    }.get(role, {})
+    staff_role = role if role not in KEY_ROLES or role is Role.ADMIN else Role.AGENT
+    user = add_user(uow(), clock, AddUser("me@city.gov", str(staff_role), password=PASSWORD, **scope)).user
+    filer = user.principal() if role is Role.LIAISON else OPERATOR  # the liaison filed the 'own' requests
+    ids: dict[str, str] = {}
+    for name, service, (lat, long) in (
+        ("own", "pothole", POINT_A),
+        ("own2", "pothole", POINT_A),
+        ("other", "graffiti", POINT_B),
+        ("other2", "graffiti", POINT_B),
+    ):
+        who = filer if name.startswith("own") else OPERATOR
+        cmd = SubmitRequest(
+            service_code=service,
+            api_key=None,
+            lat=lat,
+            long=long,
+            principal=who,
+            consent="yes",
+            contact=Contact(email=f"{name}@example.org"),
+        )
+        rid = submit_request(uow(), clock, cmd, geography=geography).service_request_id
+        assert rid is not None
+        ids[name] = rid
+    for name, org in (("own", OWN_ORG), ("own2", OWN_ORG), ("other", OTHER_ORG)):
+        assign_request(uow(), clock, ids[name], org, who=OPERATOR)
+    tasks = {}
+    for side, body in (("own", OWN_BODY), ("other", OTHER_BODY)):
+        found = deliveries(uow(), manual=True, state="pending", body=body)
+        tasks[side] = next(t.id for t in found if str(t.request_id) == ids[side])
+    keys = {
+        "app": create_client(uow(), clock, "App", frozenset({Scope.SUBMIT}))[1],
+        "backend": create_client(uow(), clock, "DOT system", frozenset({Scope.UPDATE}), body_code=OWN_BODY)[1],
+        "admin": create_client(uow(), clock, "Admin", frozenset({Scope.ADMIN}))[1],
+    }
+    settings = Settings(database_url="sqlite:///unused.db", coverage_layer=LAYER, jurisdiction_name="Matrixville")
+    client = TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False)
+    return City(client, engine, ids, tasks, keys)
+
+
+def _sign_in(city: City) -> None:
+    form = city.client.get("/staff/login")
+    token = form.cookies.get("cs_login") or city.client.cookies.get("cs_login")
+    reply = city.client.post(
+        "/staff/login",
+        data={"email": "me@city.gov", "password": PASSWORD, "csrf": token, "next": "/staff/me"},
+        follow_redirects=False,
+    )
+    assert reply.status_code == 303, reply.text
+    me = city.client.get("/api/v1/whoami")
+    assert me.status_code == 200, me.text
+    # the session's CSRF token, as the staff pages embed it
+    page = city.client.get("/staff/me").text
+    city.csrf = page.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+
+
+Call = Callable[[City, dict[str, str], str], httpx.Response]
+
+
+def _form(c: City, h: dict[str, str], data: dict[str, str]) -> dict[str, str]:
+    return {**data, "api_key": h["X-Api-Key"]} if "X-Api-Key" in h else data
+
+
+CALLS: dict[Action, Call] = {
+    Action.REQUEST_SUBMIT: lambda c, h, side: c.client.post(
+        "/open311/v2/requests.json",
+        data=_form(
+            c,
+            h,
+            {
+                "service_code": "pothole",
+                "lat": (POINT_A if side == "own" else POINT_B)[0],
+                "long": (POINT_A if side == "own" else POINT_B)[1],
+            },
+        ),
+    ),
+    Action.REQUEST_UPDATE: lambda c, h, side: c.client.post(
+        "/open311/v2/servicerequestupdates.json",
+        data=_form(
+            c,
+            h,
+            {
+                "service_request_id": c.ids[side],
+                "update_id": "u1",
+                "status": "IN_PROGRESS",
+                "updated_datetime": "2026-11-28T12:01:00Z",
+                "description": "crew sent",
+            },
+        ),
+    ),
+    Action.REQUEST_FOLLOW: lambda c, h, side: c.client.post(
+        f"/api/v1/requests/{c.ids[side]}/followers", json={"email": "n@example.org"}, headers=h
+    ),
+    Action.REQUEST_CHANGE: lambda c, h, side: c.client.patch(
+        f"/api/v1/requests/{c.ids[side]}",
+        json={"note": "moved", "lat": 40.711, "long": -74.011 if side == "own" else -73.989},
+        headers=h,
+    ),
+    Action.REQUEST_MERGE: lambda c, h, side: c.client.post(
+        f"/api/v1/requests/{c.ids[side]}/merge", json={"into": c.ids[f"{side}2"]}, headers=h
+    ),
+    Action.REQUEST_ASSIGN: lambda c, h, side: c.client.post(
+        f"/api/v1/requests/{c.ids[side]}/assign", json={"org": None}, headers=h
+    ),
+    Action.REQUEST_READ_CONTACT: lambda c, h, side: c.client.get(f"/api/v1/requests/{c.ids[side]}/contact", headers=h),
+    Action.MANUAL_LIST: lambda c, h, side: c.client.get(
+        "/api/v1/manual", params={"body": OWN_BODY if side == "own" else OTHER_BODY}, headers=h
+    ),
+    Action.MANUAL_COMPLETE: lambda c, h, side: c.client.post(
+        f"/api/v1/manual/{c.tasks[side]}/done", json={"minutes": 4, "by": "clerk"}, headers=h
+    ),
+    Action.DELIVERY_LIST: lambda c, h, side: c.client.get("/api/v1/deliveries", headers=h),
+    Action.DELIVERY_REPLAY: lambda c, h, side: c.client.post("/api/v1/deliveries/replay", json={"ids": []}, headers=h),
+    Action.CONNECTOR_HEALTH: lambda c, h, side: c.client.get("/api/v1/connectors/health", headers=h),
+    Action.AUDIT_READ: lambda c, h, side: c.client.get("/api/v1/audit", headers=h),
+}
+
+
+def _http_cases() -> list[Case]:
+    out = []
+    for case in cases():
+        if case.action in CLI_ONLY:
+            continue
+        if case.action in KEYS_ONLY and case.role not in KEY_ROLES:
+            continue
+        out.append(case)
+    return out
+
+
+def test_http_matrix__every_action_has_an_endpoint_or_is_named_cli_only() -> None:
+    assert set(CALLS) | CLI_ONLY == set(Action)
+
+
+@pytest.fixture
+def city_factory(database_url: str, clock: FixedClock) -> Iterator[Callable[[Role], City]]:
+    from civicswitch.core.db import make_engine
+
+    engine = make_engine(database_url)
+    yield lambda role: _city(engine, clock, role)
+    engine.dispose()
+
+
+@pytest.mark.parametrize("case", _http_cases(), ids=lambda c: c.id)
+def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
+    case: Case, city_factory: Callable[[Role], City]
+) -> None:
+    city = city_factory(case.role)
+    with city.client:
+        if case.role in KEY_ROLES:
+            headers = {"X-Api-Key": city.keys[KEY_ROLES[case.role]]}
+        else:
+            _sign_in(city)
+            headers = {"X-CSRF-Token": city.csrf}
+        before = city.counts()
+        reply = CALLS[case.action](city, headers, "own" if case.side == "any" else case.side)
+        if case.allowed:
+            assert 200 <= reply.status_code < 300, (reply.status_code, reply.text)
+        else:
+            assert reply.status_code == 403, (reply.status_code, reply.text)
+            assert city.counts() == before, "a refused request wrote something"
