@@ -152,3 +152,103 @@ def test_admin_api__health_dead_letters_and_manual_bridge(
     assert manual["connector"] == "manual" and manual["manual_minutes"] == 6 and manual["counts"]["delivered"] == 1
     assert client.get("/api/v1/deliveries", headers=staff).json() == {"deliveries": []}
     assert client.post("/api/v1/deliveries/replay", json={}, headers=staff).json() == {"replayed": 0}
+
+
+# -- scope: a connector changes only its body's requests; a disabled connector changes nothing ----------------
+def _counts(engine: Engine) -> dict[str, int]:
+    from sqlalchemy import inspect, text
+
+    with engine.connect() as conn:
+        return {
+            t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in inspect(conn).get_table_names()
+        }
+
+
+def test_signed_update__another_bodys_request__403_and_nothing_written(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    """DSNY's connector, correctly signed, on DOT's pothole request: refused, nothing written."""
+    secret, _ = _setup(client, engine, clock, keys)
+    pothole = client.post(
+        "/open311/v2/requests.json",
+        data={"api_key": keys["submit"], "service_code": "pothole", "lat": "40.7", "long": "-73.9",
+              "attribute[size]": "small"},
+    ).json()[0]["service_request_id"]  # fmt: skip
+    before = _counts(engine)
+    reply = _push(client, secret, clock, _update(pothole, "DONE", clock))
+    assert reply.status_code == 403, reply.text
+    assert "owned by DSNY" in reply.text
+    assert _counts(engine) == before
+    assert _shown(client, pothole)["status"] == "open"
+
+
+def test_connector_key__another_bodys_request__403_own_body_200(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    made = add_connector(SqlUnitOfWork(engine), clock, code="dsny-o311", kind="open311", body="DSNY",
+                         config={"endpoint": "https://dsny.example.gov/open311/v2"})  # fmt: skip
+    assert made.api_key is not None
+    post = lambda rid, uid: client.post("/open311/v2/servicerequestupdates.json", data={  # noqa: E731
+        "api_key": made.api_key, "service_request_id": rid, "update_id": uid, "status": "IN_PROGRESS",
+        "updated_datetime": clock.now().isoformat()})  # fmt: skip
+    graffiti = client.post("/open311/v2/requests.json", data={
+        "api_key": keys["submit"], "service_code": "graffiti", "lat": "40.7", "long": "-73.9"}).json()[0]  # fmt: skip
+    pothole = client.post("/open311/v2/requests.json", data={
+        "api_key": keys["submit"], "service_code": "pothole", "lat": "40.7", "long": "-73.9",
+        "attribute[size]": "small"}).json()[0]  # fmt: skip
+    assert post(pothole["service_request_id"], "a").status_code == 403
+    assert post(graffiti["service_request_id"], "b").status_code == 200
+
+
+def test_connector_disabled__key_and_signatures_refused__enabled_again_both_work(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    from civicswitch.hub.handlers import set_enabled
+
+    secret, rid = _setup(client, engine, clock, keys)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        connector = uow.hub.connector("dsny-hook")
+    assert connector is not None and connector.client_id is not None
+    made_key = add_connector(SqlUnitOfWork(engine), clock, code="dsny-o311", kind="open311", body="DSNY",
+                             config={"endpoint": "https://dsny.example.gov/open311/v2"}).api_key  # fmt: skip
+    form = {"api_key": made_key, "service_request_id": rid, "status": "IN_PROGRESS",
+            "updated_datetime": clock.now().isoformat()}  # fmt: skip
+    set_enabled(SqlUnitOfWork(engine), "dsny-hook", False, "maintenance", clock=clock)
+    set_enabled(SqlUnitOfWork(engine), "dsny-o311", False, "maintenance", clock=clock)
+    before = _counts(engine)
+    signed = _push(client, secret, clock, _update(rid, "WIP", clock))
+    keyed = client.post("/open311/v2/servicerequestupdates.json", data={**form, "update_id": "k1"})
+    assert (signed.status_code, keyed.status_code) == (403, 403)
+    assert "disabled" in signed.text and "suspended" in keyed.text
+    assert _counts(engine) == before
+    set_enabled(SqlUnitOfWork(engine), "dsny-hook", True, clock=clock)
+    set_enabled(SqlUnitOfWork(engine), "dsny-o311", True, clock=clock)
+    assert _push(client, secret, clock, _update(rid, "WIP", clock), msg="msg_2").status_code == 200
+    clock.advance(timedelta(minutes=1))
+    again = client.post("/open311/v2/servicerequestupdates.json", data={
+        **form, "update_id": "k2", "status": "CLOSED", "updated_datetime": clock.now().isoformat()})  # fmt: skip
+    assert again.status_code == 200, again.text
+
+
+def test_connector_disabled_by_a_410__its_key_suspended_too(
+    engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    """The worker disables a connector whose system answered 410; its key is refused like an operator's disable."""
+    import asyncio
+
+    from civicswitch.hub.connectors.fake import FakeSender
+    from civicswitch.hub.model import ConnectorKind, Outcome, OutcomeKind
+    from civicswitch.hub.worker import Worker
+    from civicswitch.requests.commands import SubmitRequest
+    from civicswitch.requests.handlers import submit_request
+
+    made = add_connector(SqlUnitOfWork(engine), clock, code="dsny-hook", kind="webhook", body="DSNY",
+                         config={"url": "https://dsny.example.gov/h"})  # fmt: skip
+    submit_request(SqlUnitOfWork(engine), clock, SubmitRequest("graffiti", keys["submit"], lat="40.7", long="-73.9"))
+    sender = FakeSender([Outcome(OutcomeKind.GONE, detail="410 Gone", status_code=410)])
+    worker = Worker(lambda: SqlUnitOfWork(engine), clock, {ConnectorKind.WEBHOOK: sender})
+    asyncio.run(worker.run_once())
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        client = uow.clients.get(made.connector.client_id or 0)
+        assert uow.hub.connector("dsny-hook").enabled is False  # type: ignore[union-attr]
+    assert client is not None and client.suspended == "connector disabled"

@@ -18,7 +18,7 @@ from fastapi import Request, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
 from civicswitch.core.errors import Forbidden
-from civicswitch.people.auth import key_principal, staff_principal
+from civicswitch.people.auth import key_principal
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import Principal
 from civicswitch.people.users import StaffUser
@@ -101,9 +101,9 @@ def session_principal(request: Request) -> tuple[Principal, Session] | None:
         return None
     with context(request).reader() as uow:
         user = uow.users.get(session.user_id)
-        if user is None or not hmac.compare_digest(_stamp(user), session.stamp):
-            return None
-        return staff_principal(uow, session.user_id), session
+        if user is None or not user.active or not hmac.compare_digest(_stamp(user), session.stamp):
+            return None  # a disabled account or a reset password ends the session
+        return user.principal(), session
 
 
 def check_csrf(session: Session, token: str | None) -> None:

@@ -26,8 +26,7 @@ from civicswitch.web.principals import check_csrf, end_session, read_session, se
 router = APIRouter(prefix="/staff", include_in_schema=False)
 LOGIN_CSRF_COOKIE = "cs_login"
 
-# Failed sign-ins: 10 per email and 30 per address in 15 minutes (a moving window, per process).
-_FAILURES = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+# Failed sign-ins: 10 per email and 30 per address in 15 minutes (a moving window, per process and app).
 _PER_EMAIL = RateLimitItemPerMinute(10, 15)
 _PER_ADDRESS = RateLimitItemPerMinute(30, 15)
 
@@ -39,6 +38,13 @@ ROLE_TEXT = {
     Role.LIAISON: "files on residents' behalf in your areas, with their consent",
     Role.EXECUTIVE: "reads everything except contact data; changes nothing",
 }
+
+
+def _failures(request: Request) -> strategies.MovingWindowRateLimiter:
+    found: strategies.MovingWindowRateLimiter | None = getattr(request.app.state, "sign_in_failures", None)
+    if found is None:
+        found = request.app.state.sign_in_failures = strategies.MovingWindowRateLimiter(storage.MemoryStorage())
+    return found
 
 
 def _page(request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
@@ -80,9 +86,10 @@ async def login(
     if not cookie or not secrets.compare_digest(cookie, csrf):
         return _login_page(request, status=403, error="The form was out of date. Please sign in again.", email=email,
                            nxt=next)  # fmt: skip
+    failures = _failures(request)
     address = request.client.host if request.client else "-"
     keys = (("email", email.strip().lower()), ("address", address))
-    if not all(_FAILURES.test(item, *key) for item, key in zip((_PER_EMAIL, _PER_ADDRESS), keys, strict=True)):
+    if not all(failures.test(item, *key) for item, key in zip((_PER_EMAIL, _PER_ADDRESS), keys, strict=True)):
         response = _login_page(request, status=429, error="Too many failed sign-ins. Wait 15 minutes and try again.",
                                email=email, nxt=next)  # fmt: skip
         response.headers["retry-after"] = "900"
@@ -92,7 +99,7 @@ async def login(
         user = await run_in_threadpool(sign_in, ctx.writer(), ctx.clock, email, password)
     except Forbidden as exc:
         for item, key in zip((_PER_EMAIL, _PER_ADDRESS), keys, strict=True):
-            _FAILURES.hit(item, *key)
+            failures.hit(item, *key)
         return _login_page(request, status=403, error=exc.description, email=email, nxt=next)
     target = "/staff/password" if user.must_change_password else _next(next)
     redirect = RedirectResponse(target, status_code=303)
