@@ -12,6 +12,7 @@ from rich.console import Console
 from civicswitch.catalog.files import CatalogFormat
 from civicswitch.cli.common import err, fail, open_uow, setup_logging
 from civicswitch.core.clock import SystemClock
+from civicswitch.core.csvsafe import neutralise_row
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import DomainError
 from civicswitch.profiles import Profile
@@ -83,34 +84,45 @@ def areas_locate(
 
     from civicswitch.routing.geography import load_index
 
-    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
-    handle = file.open(newline="", encoding="utf-8") if file else sys.stdin
+    try:
+        handle = file.open(newline="", encoding="utf-8-sig") if file else sys.stdin
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+        return
     try:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
-        if "lat" not in fields or "long" not in fields:
-            fail("the CSV needs lat and long columns")
         rows = list(reader)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        fail(f"{file or 'stdin'} is not a UTF-8 CSV file: {exc}")
+        return
     finally:
         if file:
             handle.close()
+    if "lat" not in fields or "long" not in fields:
+        fail(f"the CSV needs lat and long columns (it has: {', '.join(fields) or 'no header'})")
+        return
+    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
     lats: list[float] = []
     longs: list[float] = []
     for line, row in enumerate(rows, start=2):
+        lat, long = (row.get("lat") or "").strip(), (row.get("long") or "").strip()
         try:
-            lats.append(float(row["lat"]) if row["lat"] else math.nan)
-            longs.append(float(row["long"]) if row["long"] else math.nan)
+            lats.append(float(lat) if lat else math.nan)
+            longs.append(float(long) if long else math.nan)
         except ValueError:
-            fail(f"line {line}: lat/long must be decimal numbers, got {row['lat']!r}, {row['long']!r}")
+            fail(f"line {line}: lat/long must be decimal numbers, got {lat!r}, {long!r}")
     try:
         found = index.locate_keys(lats, longs, layer or None)
     except DomainError as exc:
         fail(exc.description)
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=[*fields, *[n for n in found if n not in fields]])
-    writer.writeheader()
+    columns = [*fields, *[n for n in found if n not in fields]]
+    writer = csv.writer(sys.stdout)
+    writer.writerow(neutralise_row(columns))  # the user's own cells and header go out neutralised (CSV injection)
     for i, row in enumerate(rows):
-        writer.writerow({**row, **{name: keys[i] for name, keys in found.items()}})
+        merged = {**row, **{name: keys[i] for name, keys in found.items()}}
+        writer.writerow(neutralise_row(merged.get(c) for c in columns))
 
 
 @catalog.command("import")

@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from civicswitch.core.clock import Clock, SystemClock
+from civicswitch.core.csvsafe import neutralise_row, restore
 from civicswitch.hub.connectors.batch import sftp
 from civicswitch.hub.connectors.batch.config import BatchSettings
 from civicswitch.hub.connectors.batch.cursor import Cursor, SourceState
-from civicswitch.hub.connectors.batch.files import atomic_write, file_digest, locked, move
+from civicswitch.hub.connectors.batch.files import atomic_write, file_digest, locked, make_dirs, move
 from civicswitch.hub.connectors.batch.formats import (
     ID_COLUMNS,
     INBOUND_COLUMNS,
@@ -189,8 +190,8 @@ def read_updates(content: bytes, settings: BatchSettings, now: datetime, state: 
         values: dict[str, str] = {}
         reason = None
         for column, name, cell in zip(columns, names, cells, strict=True):
-            if column is not None:
-                values[column] = cell.strip()
+            if column is not None:  # a value we wrote with a protecting apostrophe comes back as it was
+                values[column] = restore(cell.strip())
             elif not normalise_header(name) and cell.strip():
                 reason = "a value under a column with no name in the header"
         reason = reason or _check(values)
@@ -227,7 +228,7 @@ def render_rejects(file: str, rejects: list[Reject]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(QUARANTINE_COLUMNS)
     for reject in rejects:
-        writer.writerow([file, reject.line, reject.reason, reject.row])
+        writer.writerow(neutralise_row([file, reject.line, reject.reason, reject.row]))
     return out.getvalue().encode("utf-8")
 
 
@@ -263,8 +264,8 @@ class BatchPoller:
     def _poll(self, settings: BatchSettings, state: Cursor, now: datetime) -> tuple[list[InboundUpdate], str]:
         if not settings.inbox_dir.is_dir():
             raise FileNotFoundError(2, "the inbox folder (inbox_dir) does not exist", str(settings.inbox_dir))
-        settings.archive_dir.mkdir(parents=True, exist_ok=True)
-        settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(settings.archive_dir)
+        make_dirs(settings.quarantine_dir)
         with locked(settings.archive_dir / ".poll.lock"):
             done = set(state.done)
             read: list[str] = []
@@ -284,7 +285,9 @@ class BatchPoller:
                 result = read_updates(content, settings, now, state.source(source))
                 if result.rejects:
                     name = f"{Path(rel).name}.{digest}.rejects.csv"
-                    atomic_write(settings.quarantine_dir / Path(rel).parent / name, render_rejects(rel, result.rejects))
+                    target = settings.quarantine_dir / Path(rel).parent / name
+                    make_dirs(target.parent)
+                    atomic_write(target, render_rejects(rel, result.rejects))
                     log.warning(
                         "batch: %s: %d row(s) quarantined%s",
                         rel,
