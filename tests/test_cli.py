@@ -218,6 +218,7 @@ def test_connectors_add_list_health__secret_shown_once_and_never_listed(db_url: 
             "url=http://127.0.0.1:9/h",
             "--set",
             "timeout_s=2",
+            "--allow-private",
         ],
     )
     assert added.exit_code == 0, added.output

@@ -12,7 +12,7 @@ from civicswitch.core.csvsafe import neutralise, restore
 @pytest.mark.parametrize(
     ("value", "written"),
     [
-        ("=HYPERLINK(\"http://x.example\")", "'=HYPERLINK(\"http://x.example\")"),
+        ('=HYPERLINK("http://x.example")', '\'=HYPERLINK("http://x.example")'),
         ("+1+cmd|' /C calc'!A0", "'+1+cmd|' /C calc'!A0"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),

@@ -32,6 +32,14 @@ def connectors_add(
     secret_env: Annotated[
         str | None, typer.Option(help="Take the secret (password, API key) from this variable")
     ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let a webhook or Open311 connector reach a loopback, private or link-local address "
+            "(refused by default; stored in its config as allow_private)",
+        ),
+    ] = False,
 ) -> None:
     """Add (or update) a connector. A new webhook connector gets a signing secret, shown once."""
     import json
@@ -48,6 +56,8 @@ def connectors_add(
             config[key.strip()] = json.loads(value)
         except ValueError:
             config[key.strip()] = value
+    if allow_private:
+        config["allow_private"] = True
     secret = os.environ.get(secret_env) if secret_env else None
     if secret_env and not secret:
         fail(f"environment variable {secret_env} is not set")

@@ -112,7 +112,7 @@ def install_connectors(uow: UnitOfWork, clock: Clock, *, simulator_url: str, fol
         code="dsny-webhook",
         kind="webhook",
         body="DSNY",
-        config={"url": simulator_url, "timeout_s": 5},
+        config={"url": simulator_url, "timeout_s": 5, "allow_private": True},  # the simulator runs on this machine
         status_map=DEMO_STATUS_MAP,
     ).connector
     batch = add_connector(

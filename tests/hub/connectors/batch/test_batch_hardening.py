@@ -48,9 +48,7 @@ def test_send__formula_in_zipcode_phone_address_and_external_id__every_cell_neut
     make_connector: MakeConnector, folders: dict[str, Path]
 ) -> None:
     connector = make_connector(include_contact=True)
-    base = message(
-        1, zipcode="=1+2", address="@SUM(A1)", status_notes="+cmd|' /C calc'!A0", attributes={"pole": "=A1"}
-    )
+    base = message(1, zipcode="=1+2", address="@SUM(A1)", status_notes="+cmd|' /C calc'!A0", attributes={"pole": "=A1"})
     data = dict(base.envelope["data"], contact={"phone": "-2+3+cmd", "last_name": "\t=evil"})
     sent = OutboundMessage(1, base.idempotency_key, base.type, 1001, dict(base.envelope, data=data), "=EXT(1)")
 

@@ -16,7 +16,6 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
-
 FILE_MODE = 0o640
 DIR_MODE = 0o750
 
