@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from civicswitch.catalog.ports import CatalogStore
+from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import ClientStore
 from civicswitch.requests.ports import RequestStore
@@ -22,6 +23,8 @@ class UnitOfWork(Protocol):
     clients: ClientStore
     hub: HubStore
     settings: SettingsStore
+    # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
+    clock: Clock | None
 
     def __enter__(self) -> Self: ...
     def __exit__(
