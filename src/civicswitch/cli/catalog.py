@@ -66,11 +66,11 @@ def areas_list() -> None:
     with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
         layers = uow.catalog.layers()
         stored = uow.catalog.areas()
-    out = Console()
+    print("layer\tareas\tretired\tkey_property")
     for layer in layers:
         mine = [a for a in stored if a.layer == layer.name]
         current = [a for a in mine if a.valid_to is None]
-        out.print(f"{layer.name}\t{len(current)} areas\t{len(mine) - len(current)} retired\tkey={layer.key_property}")
+        print(f"{layer.name}\t{len(current)}\t{len(mine) - len(current)}\t{layer.key_property}")
 
 
 @areas.command("locate")
@@ -207,9 +207,10 @@ def routing_list() -> None:
     """The routing rules, strongest first."""
     with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
         rules = uow.catalog.rules()
-    out = Console(soft_wrap=True)
+    print("priority\tservice\tlayer\tarea\tbody")
     for rule in sorted(rules, key=lambda r: r.rank, reverse=True):
-        out.print(rule.describe())
+        cells = (rule.priority, rule.service or "*", rule.layer, rule.area or "*", rule.body)
+        print("\t".join(str(c) for c in cells))
 
 
 @routing.command("explain")

@@ -304,7 +304,22 @@ def health(uow: UnitOfWork, clock: Clock) -> list[dict[str, Any]]:
 
 # -- dead letters, replay, manual bridge ------------------------------------------------------------------------
 def replay(uow: UnitOfWork, clock: Clock, *, ids: Sequence[int] | None = None, connector: str | None = None) -> int:
+    """Dead deliveries back to pending (all, these ids, or this connector's). Ids that do not name a dead delivery
+    of a connector are refused, naming each, and nothing is replayed."""
     with uow:
+        if ids:
+            wanted = sorted(set(ids))
+            found = {v.id: v for v in uow.hub.deliveries(ids=wanted, limit=len(wanted))}
+            unknown = [i for i in wanted if i not in found]
+            if unknown:
+                raise NotFound(f"no delivery {', '.join(map(str, unknown))}; nothing was replayed", field="ids")
+            wrong = [
+                f"{v.id} is {'a manual bridge task' if v.connector_code is None else v.state}"
+                for v in found.values()
+                if v.connector_code is None or v.state != DeliveryState.DEAD
+            ]
+            if wrong:
+                raise Conflict(f"only dead deliveries can be replayed: {'; '.join(wrong)}; nothing was replayed")
         n = uow.hub.replay(ids, connector, clock.now())
         uow.commit()
     log.info("replayed %d dead deliveries (ids=%s connector=%s)", n, ids, connector)

@@ -225,6 +225,7 @@ class MemoryHubStore:
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]:
         rows = [
@@ -235,6 +236,7 @@ class MemoryHubStore:
             and (body is None or r.body_code == body)
             and (manual is None or (r.connector_code is None) == manual)
             and (request_id is None or r.request_id == request_id)
+            and (ids is None or r.id in ids)
         ]
         return [self._view(r) for r in sorted(rows, key=lambda r: r.id)[:limit]]
 

@@ -34,6 +34,7 @@ class HubStore(Protocol):
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]: ...
     def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:

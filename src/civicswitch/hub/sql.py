@@ -272,6 +272,7 @@ class SqlHubStore:
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]:
         query = (
@@ -289,6 +290,8 @@ class SqlHubStore:
             query = query.where(d.c.connector_id.is_(None) if manual else d.c.connector_id.is_not(None))
         if request_id is not None:
             query = query.where(d.c.request_id == request_id)
+        if ids is not None:
+            query = query.where(d.c.id.in_([i for i in ids if 0 < i < 2**31]))
         rows = self._conn.execute(query.order_by(d.c.id).limit(limit))
         return [
             DeliveryView(

@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -75,6 +76,9 @@ class Worker:
         self._last_health = time.monotonic()
         self._next_poll_check = 0.0
         self.delivered = 0
+        # What this worker did, for `civicswitch worker --once`: attempted, delivered, retrying, dead, polls,
+        # polls_failed, updates_applied, rows_quarantined.
+        self.counts: Counter[str] = Counter()
 
     async def run_once(self) -> int:
         """One claim → send → settle round; returns how many messages were attempted."""
@@ -101,6 +105,8 @@ class Worker:
         for code, detail in gone.items():
             log.warning("connector %s disabled: the endpoint answered %s", code, detail[:200])
         self.delivered += sum(1 for s in settlements if s.state == DeliveryState.DELIVERED)
+        self.counts["attempted"] += len(claimed)
+        self.counts.update(str(s.state) for s in settlements)
         return len(claimed)
 
     def _after_delivery(
@@ -194,6 +200,9 @@ class Worker:
                     uow.commit()
                 if refused:
                     problems += await self._quarantine(poller, connector, refused)
+                self.counts["polls"] += 1
+                self.counts["updates_applied"] += len(updates) - len(refused)
+                self.counts["rows_quarantined"] += len(problems)
                 with self._make_uow() as uow:
                     uow.hub.clear_problems(connector.code, ProblemKind.POLL_FAILED)
                     uow.hub.record_problems(connector.code, problems)
@@ -212,6 +221,7 @@ class Worker:
                 else:
                     log.exception("polling %s failed", connector.code)
                     detail = f"{type(exc).__name__}: {exc}"
+                self.counts["polls_failed"] += 1
                 self._record_poll_failure(connector, detail)
         return applied
 
@@ -256,6 +266,15 @@ class Worker:
             )
             for u, reason in refused
         ]
+
+    def summary(self) -> str:
+        """One line of what this worker did (``worker --once``)."""
+        c = self.counts
+        return (
+            f"{c['attempted']} message(s) attempted: {c['delivered']} delivered, {c['retrying']} to retry, "
+            f"{c['dead']} dead; {c['polls']} poll(s) ({c['polls_failed']} failed): {c['updates_applied']} "
+            f"update(s) applied, {c['rows_quarantined']} row(s) quarantined"
+        )
 
     def _watch_health(self) -> None:
         """Every ``HEALTH_EVERY_S``: compute connector health, which logs a warning for each alert (a stuck or
