@@ -141,7 +141,7 @@ def catalog_import(
     rules."""
     from civicswitch.catalog.files import read_catalog_document
     from civicswitch.catalog.loader import load_catalog
-    from civicswitch.profiles import layer_command, profile_document
+    from civicswitch.profiles import layer_command, load_shipped_layers, profile_document, shipped_file
 
     if file is not None and profile is not None:
         fail("give a catalog file or --profile, not both")
@@ -166,6 +166,10 @@ def catalog_import(
             check_connector_documents(
                 document["connectors"], known | {b.get("code") for b in document.get("bodies", [])}
             )
+        if profile is not None:
+            shipped = load_shipped_layers(SqlUnitOfWork(make_engine(Settings().database_url)), document)
+            if shipped:
+                err.print(f"boundary layers loaded from the package: {', '.join(shipped)}")
         bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
     except DomainError as exc:
         layers = document.get("layers") if profile is not None else None
@@ -183,9 +187,14 @@ def catalog_import(
             if m.secret:
                 err.print(f"  {m.connector.code}: new signing secret (shown once): {m.secret}", highlight=False)
     if profile is not None:
-        err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
-        for layer in document["layers"]:
-            err.print(f"  {layer_command(layer)}", highlight=False)
+        to_load = [layer for layer in document["layers"] if shipped_file(layer) is None]
+        if to_load:
+            err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
+            for layer in to_load:
+                err.print(f"  {layer_command(layer)}", highlight=False)
+        else:
+            names = ", ".join(layer["layer"] for layer in document["layers"])
+            err.print(f"{profile} routes and reports by the layers shipped with it ({names}): loaded")
 
 
 @catalog.command("export")
