@@ -374,7 +374,10 @@ ignores: `profile` (name, the script that built it, its source files and record 
 name, time zone) and `layers`: the boundary layers the city routes and reports by, each with its file in the
 shared real-data set (`DATA` = `../shared/data`), the `--key` and `--name` properties, an optional
 `--valid-from`, and the ready `civicswitch areas load` command. `nyc` is not a file here: it is the demo city's
-`catalog.json` and `routing.json` (in `civicswitch/demo/data`) merged, with its layers described the same way.
+`catalog.json` and `routing.json` (in `civicswitch/demo/data`) merged. Its layers ship in the package
+(`civicswitch/demo/data/areas`: counties, boroughs, community districts; each layer entry has `shipped`, the file in
+the package), and `catalog import --profile nyc` loads the ones the database does not have yet, so it imports on
+any installation without the shared data set.
 
 No city publishes a "type → department → SLA" table; these profiles are derived from the records. An
 integration admin should review them (`civicswitch catalog export --format yaml`), edit and re-import.

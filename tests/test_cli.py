@@ -230,6 +230,7 @@ def test_connectors_add_list_health__secret_shown_once_and_never_listed(db_url: 
             "url=http://127.0.0.1:9/h",
             "--set",
             "timeout_s=2",
+            "--allow-private",
         ],
     )
     assert added.exit_code == 0, added.output
@@ -247,3 +248,77 @@ def test_connectors_add_list_health__secret_shown_once_and_never_listed(db_url: 
     assert runner.invoke(app, ["deliveries", "list"]).stdout.splitlines() == [
         "id\tconnector\trequest\ttype\tstate\tattempts\tlast_error"
     ]
+
+
+# -- issue 8: the hub's commands answer a user's mistakes plainly ----------------------------------------------
+def _small_catalog(tmp_path: Path) -> None:
+    import json
+
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    catalog = {
+        "bodies": [{"code": "DSNY", "name": "Sanitation"}],
+        "services": [{"code": "litter", "name": "Litter", "body": "DSNY"}],
+    }
+    (tmp_path / "catalog.json").write_text(json.dumps(catalog))
+    assert runner.invoke(app, ["catalog", "import", str(tmp_path / "catalog.json")]).exit_code == 0
+
+
+def test_connectors_add__loopback_url_without_allow_private__refused_naming_the_flag(
+    db_url: str, tmp_path: Path
+) -> None:
+    _small_catalog(tmp_path)
+    args = ["connectors", "add", "webhook", "--body", "DSNY", "--code", "hook", "--set", "url=http://169.254.169.254/x"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "allow-private" in refused.output and "Traceback" not in refused.output
+    allowed = runner.invoke(app, [*args, "--allow-private"])
+    assert allowed.exit_code == 0, allowed.output
+    listed = runner.invoke(app, ["connectors", "list"]).stdout.splitlines()
+    assert listed[0] == "code\tkind\tbody\tstate\tconfig" and '"allow_private": true' in listed[1]
+
+
+def test_deliveries_replay__unknown_ids__says_so_and_exits_non_zero(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["deliveries", "replay", "99999", "12"])
+    assert (
+        result.exit_code == 2 and "no delivery 12, 99999" in result.output and "nothing was replayed" in result.output
+    )
+
+
+def test_areas_locate__missing_file__one_line_no_traceback(db_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["areas", "locate", str(tmp_path / "nope.csv")])
+    assert result.exit_code == 2 and "cannot read" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_areas_locate__cells_a_spreadsheet_would_run__neutralised(db_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    (tmp_path / "in.csv").write_text('lat,long,=label\n40.7,-73.9,"=HYPERLINK(""http://x"")"\n')
+    result = runner.invoke(app, ["areas", "locate", str(tmp_path / "in.csv")])
+    assert result.exit_code == 0, result.output
+    header, row = result.stdout.splitlines()[:2]
+    assert header == "lat,long,'=label" and row == '40.7,-73.9,"\'=HYPERLINK(""http://x"")"'
+
+
+def test_catalog_import__missing_section__named(db_url: str, tmp_path: Path) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    (tmp_path / "c.yaml").write_text("bodies:\n  - {code: X, name: X}\n")
+    result = runner.invoke(app, ["catalog", "import", str(tmp_path / "c.yaml")])
+    assert result.exit_code == 2 and "no 'services' section" in result.output
+
+
+def test_worker_once__prints_what_it_did(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    result = runner.invoke(app, ["worker", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "0 message(s) attempted: 0 delivered, 0 to retry, 0 dead; 0 poll(s)" in result.stdout
+
+
+def test_manual_list__done__header_with_who_minutes_and_reference(db_url: str) -> None:
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    assert runner.invoke(app, ["manual", "list", "--done"]).stdout.splitlines() == [
+        "task\tbody\trequest\tdone_at\tby\tminutes\treference"
+    ]
+    assert runner.invoke(app, ["manual", "list"]).stdout.startswith(
+        "task\tbody\trequest\tservice\taddress\tzipcode\tlat\tlong"
+    )

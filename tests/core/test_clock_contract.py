@@ -106,3 +106,18 @@ def test_fixed_clock__set_earlier__rejected_so_time_never_goes_back() -> None:
         clock.set(START - timedelta(seconds=1))
     clock.set(START)
     assert clock.now() == START
+
+
+def test_clock__precise__aware_utc_never_before_now_and_never_back(any_clock: Clock) -> None:
+    readings = []
+    for _ in range(200):
+        whole, exact = any_clock.now(), any_clock.precise()
+        assert exact.utcoffset() == timedelta(0) and exact >= whole
+        readings.append(exact)
+    assert readings == sorted(readings)
+
+
+def test_fixed_clock__precise__keeps_the_fraction_it_was_advanced_by() -> None:
+    clock = FixedClock(START)
+    clock.advance(timedelta(milliseconds=250))
+    assert clock.precise() == START + timedelta(milliseconds=250) and clock.now() == START

@@ -176,7 +176,7 @@ class Rig:
             code=CODE,
             kind="webhook",
             body="DOT",
-            config={"url": f"http://127.0.0.1:{port}/webhook", "timeout_s": timeout_s},
+            config={"url": f"http://127.0.0.1:{port}/webhook", "timeout_s": timeout_s, "allow_private": True},
             status_map=STATUS_MAP,
             retry_schedule=schedule,
         )

@@ -27,7 +27,7 @@ def _setup(client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str
         code="dsny-hook",
         kind="webhook",
         body="DSNY",
-        config={"url": "http://127.0.0.1:9/h"},
+        config={"url": "http://127.0.0.1:9/h", "allow_private": True},
         status_map=STATUS_MAP,
     )
     assert made.secret is not None

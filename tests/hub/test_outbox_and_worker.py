@@ -42,7 +42,7 @@ def _hook(engine: Engine, clock: FixedClock, code: str = "dsny-hook", body: str 
         code=code,
         kind="webhook",
         body=body,
-        config={"url": "http://127.0.0.1:9/hook"},
+        config={"url": "http://127.0.0.1:9/hook", "allow_private": True},
         **kw,
     )
 

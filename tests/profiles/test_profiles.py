@@ -25,7 +25,7 @@ from civicswitch.catalog.areas import AreaLayer, check_layer_name, parse_layer
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import export_catalog, load_catalog, parse_catalog
 from civicswitch.cli import app
-from civicswitch.profiles import Profile, layer_command, profile_document
+from civicswitch.profiles import Profile, layer_command, profile_document, shipped_file
 from civicswitch.storage.sql import SqlUnitOfWork
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,8 +84,9 @@ def test_profile_layers__real_boundary_files__load_with_the_documented_keys(
 ) -> None:
     document = profile_document(profile)
     for layer in document["layers"]:
+        path = shipped_file(layer) or shared_data_dir / layer["file"]
         areas = parse_layer(
-            (shared_data_dir / layer["file"]).read_bytes(),
+            path.read_bytes(),
             AreaLayer(layer["layer"], layer["key_property"], layer.get("name_property")),
         )
         keys = {a.key for a in areas}
@@ -206,12 +207,25 @@ def test_cli_catalog_import_profile__boston__loads_and_names_the_layers_to_load(
     assert "body: ISD (no rule matches" in explained.stdout
 
 
-def test_cli_catalog_import_profile__nyc_without_its_counties_layer__refused_with_the_command(cli_db: str) -> None:
+def test_cli_catalog_import_profile__nyc_on_a_fresh_clone__loads_its_shipped_layers_and_routes(cli_db: str) -> None:
     result = runner.invoke(app, ["catalog", "import", "--profile", "nyc"])
-    assert result.exit_code == 2
-    assert "unknown layer 'counties'" in result.output
-    assert "civicswitch areas load counties DATA/nyc/boundaries/new_york_state_counties.geojson" in result.output
-    assert runner.invoke(app, ["catalog", "export"]).stdout.count('"code"') == 0  # nothing loaded
+
+    assert result.exit_code == 0, result.output
+    assert "boundary layers loaded from the package: counties, boroughs, community_districts" in result.output
+    assert "DATA/" not in result.output
+    listed = runner.invoke(app, ["areas", "list"]).stdout.splitlines()
+    assert listed[0] == "layer\tareas\tretired\tkey_property" and len(listed) == 4
+    explained = runner.invoke(app, ["routing", "explain", "--service", "noise", "--lat", "40.73", "--long", "-73.6"])
+    assert "body: NASSAU" in explained.stdout  # Nassau County: the rule refers it
+    again = runner.invoke(app, ["catalog", "import", "--profile", "nyc"])
+    assert again.exit_code == 0 and "loaded from the package" not in again.output
+
+
+def test_profile_nyc__layers__every_one_ships_in_the_package() -> None:
+    for layer in profile_document(Profile.NYC)["layers"]:
+        path = shipped_file(layer)
+        assert path is not None and path.is_file(), layer
+        assert str(path) in layer["command"]
 
 
 def test_cli_catalog_import_profile__unknown_name__refused(cli_db: str) -> None:

@@ -68,7 +68,7 @@ def test_nearby__same_service_in_the_box__found_newest_first(
     assert found[0].lat == pytest.approx(lat + 0.0004) and found[0].status == "new"
 
 
-def test_nearby__closed_requests__only_recent_closures_that_are_not_duplicates_or_cancellations(
+def test_nearby__closed_requests__only_recent_closures_not_duplicates_cancellations_or_referrals(
     store_uow_factory: MakeUow, catalog_data: dict[str, Any]
 ) -> None:
     lat, long = HERE
@@ -79,10 +79,15 @@ def test_nearby__closed_requests__only_recent_closures_that_are_not_duplicates_o
         _closed(_request(lat, long, T0 - 10 * DAY), T0 - 5 * DAY),  # fixed 5 days ago: too old
         _closed(_request(lat, long, T0 - 10 * DAY), T0 - DAY, CloseReason.DUPLICATE),
         _closed(_request(lat, long, T0 - 10 * DAY), T0 - DAY, CloseReason.CANCELLED),
+        _closed(_request(lat, long, T0 - 10 * DAY), T0 - DAY, CloseReason.REFERRED),
+        _closed(_request(lat, long, T0 - 10 * DAY), T0 - DAY, CloseReason.NO_ACTION),  # closed for what it said
     )
     with store_uow_factory() as uow:
         found = uow.requests.nearby(_query())
-    assert [(n.id, n.status, n.close_reason) for n in found] == [(ids[0], "closed", "fixed")]
+    assert sorted((n.id, n.status, n.close_reason) for n in found) == [
+        (ids[0], "closed", "fixed"),
+        (ids[5], "closed", "no_action"),
+    ]
 
 
 def test_nearby__merged_request_and_excluded_id__left_out_and_limit_applies(

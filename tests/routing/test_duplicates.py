@@ -69,3 +69,9 @@ def test_policy__bad_document__clear_error_naming_the_service(document: object, 
     with pytest.raises(Invalid, match=message) as caught:
         parse_catalog(catalog)
     assert "'graffiti'" in caught.value.description
+
+
+@pytest.mark.parametrize(("reason", "offered"), [("fixed", True), ("referred", False), ("cancelled", False)])
+def test_rank__closed_as_referred_or_cancelled__never_offered_whatever_the_source(reason: str, offered: bool) -> None:
+    closed = _nearby(1, 0.0001, 1, status="closed")._replace(close_reason=reason)
+    assert [m.request.id for m in rank([closed], *HERE, "", NOW, SERVICE)] == ([1] if offered else [])

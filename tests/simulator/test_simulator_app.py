@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,7 @@ def make_client(sleeps: Sleeps) -> Iterator[Callable[..., TestClient]]:
     clients: list[TestClient] = []
 
     def make(transport: httpx.AsyncBaseTransport | None = None, **settings: Any) -> TestClient:
+        settings.setdefault("run", "")  # plain work-order numbers; the run prefix has its own tests
         client = TestClient(create_app(SimulatorConfig(secret=SECRET, **settings), transport=transport, sleep=sleeps))
         client.__enter__()
         clients.append(client)
@@ -186,6 +188,32 @@ def test_state_file__new_app_on_same_file__still_knows_what_it_did(
     assert again == {"external_id": ext, "duplicate": True}
     assert post(restarted, "cs_b").json()["external_id"] == "WO-000002"
     assert stats(restarted)["received"] == 3
+
+
+def test_no_state_file__restarted__never_hands_out_a_number_it_gave_before(
+    make_client: Callable[..., TestClient],
+) -> None:
+    first = make_client(run=None)
+    before = {post(first, f"cs_{n}").json()["external_id"] for n in range(3)}
+
+    restarted = make_client(run=None)
+    after = {post(restarted, f"cs_new_{n}").json()["external_id"] for n in range(3)}
+
+    assert len(before) == len(after) == 3 and not before & after
+    assert all(re.fullmatch(r"WO-[0-9a-f]{4}-00000[1-3]", ext) for ext in before | after)
+
+
+def test_state_file__restarted_twice__numbers_go_on_and_old_effects_remembered(
+    make_client: Callable[..., TestClient], tmp_path: Path
+) -> None:
+    path = tmp_path / "sim.json"
+    numbers = []
+    for run in range(3):
+        client = make_client(state_file=path, run=None)
+        numbers.append(post(client, f"cs_{run}").json()["external_id"])
+        assert post(client, "cs_0").json() == {"external_id": "WO-000001", "duplicate": True}
+
+    assert numbers == ["WO-000001", "WO-000002", "WO-000003"]
 
 
 # -- failure modes ----------------------------------------------------------------------------------------------

@@ -30,12 +30,48 @@ def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:
         raise Invalid(f"service {service.get('code')!r}: {exc.description}") from None
 
 
+SECTIONS = ("bodies", "services")
+
+
+def _check_sections(data: Mapping[str, Any]) -> None:
+    """Both sections present and lists of objects (either may be empty), named when not."""
+    for section in SECTIONS:
+        if section not in data:
+            present = ", ".join(sorted(map(str, data))) or "none"
+            raise Invalid(
+                f"the catalog file has no {section!r} section (sections found: {present}); "
+                f"give it, as a list (it may be empty: {section}: [])",
+                field=section,
+            )
+        entries = data[section]
+        if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
+            raise Invalid(f"the catalog file's {section!r} section must be a list of objects", field=section)
+
+
+def _entry(section: str, data: Mapping[str, Any], exc: Exception) -> str:
+    """Which entry of the document a parse error is in (the first one that fails on its own)."""
+    for i, entry in enumerate(data[section], start=1):
+        try:
+            if section == "bodies":
+                Body(code=entry["code"], name=entry["name"], kind=BodyKind(entry.get("kind", "department")))
+            else:
+                entry["code"], entry["name"]
+        except (KeyError, TypeError, ValueError, Invalid) as found:
+            what = f"missing field {found.args[0]!r}" if isinstance(found, KeyError) else str(found)
+            return f"{section} entry {i} (code {entry.get('code')!r}): {what}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
-    """Validate a catalog document; raises :class:`Invalid` naming the first bad entry."""
+    """Validate a catalog document; raises :class:`Invalid` naming the missing section or the first bad entry."""
+    _check_sections(data)
     try:
         bodies = [
             Body(code=b["code"], name=b["name"], kind=BodyKind(b.get("kind", "department"))) for b in data["bodies"]
         ]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Invalid(f"catalog file is not valid: {_entry('bodies', data, exc)}") from None
+    try:
         services = [
             Service(
                 code=s["code"],
@@ -65,7 +101,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
             for s in data["services"]
         ]
     except (KeyError, TypeError, ValueError) as exc:
-        raise Invalid(f"catalog file is not valid: {exc!r}") from None
+        raise Invalid(f"catalog file is not valid: {_entry('services', data, exc)}") from None
     known = {b.code for b in bodies}
     for s in services:
         if s.body_code is not None and s.body_code not in known:

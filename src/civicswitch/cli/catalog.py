@@ -12,6 +12,7 @@ from rich.console import Console
 from civicswitch.catalog.files import CatalogFormat
 from civicswitch.cli.common import err, fail, open_uow, setup_logging
 from civicswitch.core.clock import SystemClock
+from civicswitch.core.csvsafe import neutralise_row
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import DomainError
 from civicswitch.profiles import Profile
@@ -65,11 +66,11 @@ def areas_list() -> None:
     with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
         layers = uow.catalog.layers()
         stored = uow.catalog.areas()
-    out = Console()
+    print("layer\tareas\tretired\tkey_property")
     for layer in layers:
         mine = [a for a in stored if a.layer == layer.name]
         current = [a for a in mine if a.valid_to is None]
-        out.print(f"{layer.name}\t{len(current)} areas\t{len(mine) - len(current)} retired\tkey={layer.key_property}")
+        print(f"{layer.name}\t{len(current)}\t{len(mine) - len(current)}\t{layer.key_property}")
 
 
 @areas.command("locate")
@@ -83,34 +84,45 @@ def areas_locate(
 
     from civicswitch.routing.geography import load_index
 
-    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
-    handle = file.open(newline="", encoding="utf-8") if file else sys.stdin
+    try:
+        handle = file.open(newline="", encoding="utf-8-sig") if file else sys.stdin
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc.strerror or exc}")
+        return
     try:
         reader = csv.DictReader(handle)
         fields = list(reader.fieldnames or [])
-        if "lat" not in fields or "long" not in fields:
-            fail("the CSV needs lat and long columns")
         rows = list(reader)
+    except (csv.Error, UnicodeDecodeError) as exc:
+        fail(f"{file or 'stdin'} is not a UTF-8 CSV file: {exc}")
+        return
     finally:
         if file:
             handle.close()
+    if "lat" not in fields or "long" not in fields:
+        fail(f"the CSV needs lat and long columns (it has: {', '.join(fields) or 'no header'})")
+        return
+    index = load_index(SqlUnitOfWork(make_engine(Settings().database_url), writing=False))
     lats: list[float] = []
     longs: list[float] = []
     for line, row in enumerate(rows, start=2):
+        lat, long = (row.get("lat") or "").strip(), (row.get("long") or "").strip()
         try:
-            lats.append(float(row["lat"]) if row["lat"] else math.nan)
-            longs.append(float(row["long"]) if row["long"] else math.nan)
+            lats.append(float(lat) if lat else math.nan)
+            longs.append(float(long) if long else math.nan)
         except ValueError:
-            fail(f"line {line}: lat/long must be decimal numbers, got {row['lat']!r}, {row['long']!r}")
+            fail(f"line {line}: lat/long must be decimal numbers, got {lat!r}, {long!r}")
     try:
         found = index.locate_keys(lats, longs, layer or None)
     except DomainError as exc:
         fail(exc.description)
         return
-    writer = csv.DictWriter(sys.stdout, fieldnames=[*fields, *[n for n in found if n not in fields]])
-    writer.writeheader()
+    columns = [*fields, *[n for n in found if n not in fields]]
+    writer = csv.writer(sys.stdout)
+    writer.writerow(neutralise_row(columns))  # the user's own cells and header go out neutralised (CSV injection)
     for i, row in enumerate(rows):
-        writer.writerow({**row, **{name: keys[i] for name, keys in found.items()}})
+        merged = {**row, **{name: keys[i] for name, keys in found.items()}}
+        writer.writerow(neutralise_row(merged.get(c) for c in columns))
 
 
 @catalog.command("import")
@@ -129,7 +141,7 @@ def catalog_import(
     rules."""
     from civicswitch.catalog.files import read_catalog_document
     from civicswitch.catalog.loader import load_catalog
-    from civicswitch.profiles import layer_command, profile_document
+    from civicswitch.profiles import layer_command, load_shipped_layers, profile_document, shipped_file
 
     if file is not None and profile is not None:
         fail("give a catalog file or --profile, not both")
@@ -154,6 +166,10 @@ def catalog_import(
             check_connector_documents(
                 document["connectors"], known | {b.get("code") for b in document.get("bodies", [])}
             )
+        if profile is not None:
+            shipped = load_shipped_layers(SqlUnitOfWork(make_engine(Settings().database_url)), document)
+            if shipped:
+                err.print(f"boundary layers loaded from the package: {', '.join(shipped)}")
         bodies_n, services_n = load_catalog(SqlUnitOfWork(make_engine(Settings().database_url)), document)
     except DomainError as exc:
         layers = document.get("layers") if profile is not None else None
@@ -171,9 +187,14 @@ def catalog_import(
             if m.secret:
                 err.print(f"  {m.connector.code}: new signing secret (shown once): {m.secret}", highlight=False)
     if profile is not None:
-        err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
-        for layer in document["layers"]:
-            err.print(f"  {layer_command(layer)}", highlight=False)
+        to_load = [layer for layer in document["layers"] if shipped_file(layer) is None]
+        if to_load:
+            err.print(f"{profile} routes and reports by these layers (DATA = ../shared/data):")
+            for layer in to_load:
+                err.print(f"  {layer_command(layer)}", highlight=False)
+        else:
+            names = ", ".join(layer["layer"] for layer in document["layers"])
+            err.print(f"{profile} routes and reports by the layers shipped with it ({names}): loaded")
 
 
 @catalog.command("export")
@@ -195,9 +216,10 @@ def routing_list() -> None:
     """The routing rules, strongest first."""
     with SqlUnitOfWork(make_engine(Settings().database_url), writing=False) as uow:
         rules = uow.catalog.rules()
-    out = Console(soft_wrap=True)
+    print("priority\tservice\tlayer\tarea\tbody")
     for rule in sorted(rules, key=lambda r: r.rank, reverse=True):
-        out.print(rule.describe())
+        cells = (rule.priority, rule.service or "*", rule.layer, rule.area or "*", rule.body)
+        print("\t".join(str(c) for c in cells))
 
 
 @routing.command("explain")

@@ -7,6 +7,7 @@ import logging
 import typer
 from rich.console import Console
 
+from civicswitch.core.clock import SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
@@ -34,7 +35,7 @@ def fail(message: str) -> None:
 
 
 def open_uow(writing: bool = True) -> SqlUnitOfWork:
-    return SqlUnitOfWork(make_engine(Settings().database_url), writing=writing)
+    return SqlUnitOfWork(make_engine(Settings().database_url), writing=writing, clock=SystemClock())
 
 
 def safe_url(url: str) -> str:

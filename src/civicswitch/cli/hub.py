@@ -32,6 +32,14 @@ def connectors_add(
     secret_env: Annotated[
         str | None, typer.Option(help="Take the secret (password, API key) from this variable")
     ] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Let a webhook or Open311 connector reach a loopback, private or link-local address "
+            "(refused by default; stored in its config as allow_private)",
+        ),
+    ] = False,
 ) -> None:
     """Add (or update) a connector. A new webhook connector gets a signing secret, shown once."""
     import json
@@ -48,6 +56,8 @@ def connectors_add(
             config[key.strip()] = json.loads(value)
         except ValueError:
             config[key.strip()] = value
+    if allow_private:
+        config["allow_private"] = True
     secret = os.environ.get(secret_env) if secret_env else None
     if secret_env and not secret:
         fail(f"environment variable {secret_env} is not set")
@@ -76,6 +86,7 @@ def connectors_list() -> None:
 
     from civicswitch.hub.handlers import connector_documents
 
+    print("code\tkind\tbody\tstate\tconfig")
     for doc in connector_documents(open_uow(writing=False)):
         state = "enabled" if doc["enabled"] else "DISABLED"
         print(f"{doc['code']}\t{doc['kind']}\t{doc['body']}\t{state}\t{json.dumps(doc['config'], sort_keys=True)}")
@@ -165,22 +176,49 @@ def deliveries_replay(
     err.print(f"{n} dead deliveries queued again")
 
 
+def _cell(value: object) -> str:
+    """One tab-separated cell: no tabs or line breaks inside."""
+    return " ".join(str("" if value is None else value).split())
+
+
 @manual_app.command("list")
 def manual_list(
     body: Annotated[str | None, typer.Option()] = None,
-    done: Annotated[bool, typer.Option("--done", help="show finished tasks")] = False,
+    done: Annotated[
+        bool, typer.Option("--done", help="finished tasks: who, when, minutes, the department's ref")
+    ] = False,
+    withdrawn: Annotated[
+        bool, typer.Option("--withdrawn", help="tasks taken out of the queue (transferred, merged, closed…) and why")
+    ] = False,
 ) -> None:
-    """The manual bridge queue: requests to re-key into a body's own system."""
+    """The manual bridge queue: requests to re-key into a body's own system (tab-separated, with a header)."""
     from civicswitch.hub.handlers import deliveries
 
-    rows = deliveries(
-        open_uow(writing=False), state="delivered" if done else "pending", manual=True, body=body, limit=10000
-    )
-    print("task\tbody\trequest\tservice\taddress\tdescription")
+    if done and withdrawn:
+        fail("give --done or --withdrawn, not both")
+        return
+    state = "delivered" if done else "withdrawn" if withdrawn else "pending"
+    rows = deliveries(open_uow(writing=False), state=state, manual=True, body=body, limit=10000)
+    if done:
+        print("task\tbody\trequest\tdone_at\tby\tminutes\treference")
+        for r in rows:
+            at = r.delivered_at.isoformat(timespec="seconds") if r.delivered_at else ""
+            minutes = "" if r.effort_minutes is None else f"{r.effort_minutes:g}"
+            print("\t".join(map(_cell, (r.id, r.body_code, r.request_id, at, r.done_by, minutes, r.external_id))))
+        return
+    if withdrawn:
+        print("task\tbody\trequest\tservice\twhy")
+        for r in rows:
+            data = r.payload.get("data", {})
+            print("\t".join(map(_cell, (r.id, r.body_code, r.request_id, data.get("service_code"), r.last_error))))
+        return
+    print("task\tbody\trequest\tservice\taddress\tzipcode\tlat\tlong\tdescription")
     for r in rows:
         data = r.payload.get("data", {})
         text = " ".join(str(data.get("description") or "").split())[:80]
-        print(f"{r.id}\t{r.body_code}\t{r.request_id}\t{data.get('service_code')}\t{data.get('address') or ''}\t{text}")
+        cells = (r.id, r.body_code, r.request_id, data.get("service_code"), data.get("address"), data.get("zipcode"),
+                 data.get("lat"), data.get("long"), text)  # fmt: skip
+        print("\t".join(map(_cell, cells)))
 
 
 @manual_app.command("done")

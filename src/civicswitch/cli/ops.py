@@ -124,7 +124,7 @@ def _start_simulator(host: str, port: int, secret: str, connector: str, callback
     threading.Thread(target=server.run, name="civicswitch-simulator", daemon=True).start()
 
 
-def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False, lease: float = 60.0) -> None:
+def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool = False, lease: float = 60.0) -> str:
     import asyncio
     from datetime import timedelta
 
@@ -149,6 +149,7 @@ def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool 
         await worker.run(stop)
 
     asyncio.run(main())
+    return worker.summary()
 
 
 @app.command()
@@ -170,5 +171,7 @@ def worker(
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    err.print(f"worker on {safe_url(settings.database_url)} (Ctrl-C to stop)")
-    _run_worker(engine, stop, batch, once, lease)
+    err.print(f"worker on {safe_url(settings.database_url)}" + (" (once)" if once else " (Ctrl-C to stop)"))
+    done = _run_worker(engine, stop, batch, once, lease)
+    if once:
+        print(done)

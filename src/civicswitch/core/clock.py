@@ -11,6 +11,11 @@ class Clock(Protocol):
         """The current instant, timezone-aware, in UTC."""
         ...
 
+    def precise(self) -> datetime:
+        """The current instant with its fraction of a second (never before :meth:`now`): for measurements such
+        as delivery latency, where whole seconds would hide everything that matters."""
+        ...
+
 
 class SystemClock:
     """The wall clock, truncated to whole seconds (Open311 has second precision)."""
@@ -18,11 +23,15 @@ class SystemClock:
     def now(self) -> datetime:
         return datetime.now(UTC).replace(microsecond=0)
 
+    def precise(self) -> datetime:
+        return datetime.now(UTC)
+
 
 class FixedClock:
     """A clock for tests and replays: stands still until told to move, and only ever moves forward.
 
-    It keeps the port's promises: reads are aware UTC in whole seconds and never go back.
+    It keeps the port's promises: reads are aware UTC in whole seconds (``precise`` keeps the fraction it was
+    set or advanced to) and never go back.
     """
 
     def __init__(self, at: datetime) -> None:
@@ -36,6 +45,9 @@ class FixedClock:
 
     def now(self) -> datetime:
         return self._at.replace(microsecond=0)
+
+    def precise(self) -> datetime:
+        return self._at
 
     def advance(self, delta: timedelta) -> None:
         if delta < timedelta(0):

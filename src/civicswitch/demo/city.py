@@ -105,13 +105,15 @@ def install_connectors(uow: UnitOfWork, clock: Clock, *, simulator_url: str, fol
     out_dir, in_dir = folder / "dep" / "to-dep", folder / "dep" / "from-dep"
     for d in (out_dir, in_dir):
         d.mkdir(parents=True, exist_ok=True)
+        for part in (folder, folder / "dep", d):
+            part.chmod(0o750)  # residents' reports: owner and group only
     webhook = add_connector(
         uow,
         clock,
         code="dsny-webhook",
         kind="webhook",
         body="DSNY",
-        config={"url": simulator_url, "timeout_s": 5},
+        config={"url": simulator_url, "timeout_s": 5, "allow_private": True},  # the simulator runs on this machine
         status_map=DEMO_STATUS_MAP,
     ).connector
     batch = add_connector(

@@ -19,11 +19,12 @@ from civicswitch.hub.model import (
     ConnectorKind,
     DeliveryState,
     InboundUpdate,
+    ProblemKind,
     StatusMap,
     parse_retry_schedule,
 )
 from civicswitch.hub.signing import new_secret, verify
-from civicswitch.hub.views import DeliveryView
+from civicswitch.hub.views import DeliveryView, ProblemSummary
 from civicswitch.people import audit
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 STUCK_AFTER = timedelta(minutes=15)  # a connector whose oldest open message is older than this raises an alert
+QUARANTINE_ALERT_WINDOW = timedelta(hours=24)  # quarantined inbound rows keep a connector on alert this long
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,14 +221,75 @@ def _percentile(values: Sequence[float], q: float) -> float | None:
     return round(ordered[min(len(ordered) - 1, max(0, int(q * len(ordered) + 0.5) - 1))], 3)
 
 
+def _empty_health(c: Connector) -> dict[str, Any]:
+    return {
+        "connector": c.code,
+        "kind": str(c.kind),
+        "body": c.body_code,
+        "status": "disabled" if not c.enabled else "idle",
+        "problems": [] if c.enabled else [f"disabled: {c.disabled_reason}"],
+        "counts": {s.value: 0 for s in DeliveryState},
+        "oldest_open_age_s": None,
+        "latency_p50_s": None,
+        "latency_p95_s": None,
+        "delivered_24h": 0,
+        "last_success_at": None,
+        "last_error_at": None,
+        "last_error": None,
+        "manual_minutes": None,
+    }
+
+
+def _inbound_problems(item: dict[str, Any], found: list[ProblemSummary]) -> None:
+    """Failed polls (current until a poll succeeds) and rows quarantined in the last day turn a connector to
+    ``alert``, naming the latest."""
+    inbound: dict[str, Any] = {
+        "poll_failures": 0,
+        "failing_since": None,
+        "quarantined_24h": 0,
+        "last_quarantined": None,
+    }
+    for summary in found:
+        latest = summary.latest
+        if summary.kind == ProblemKind.POLL_FAILED:
+            inbound["poll_failures"] = summary.count
+            inbound["failing_since"] = summary.first_at.isoformat()
+            item["problems"].append(
+                f"polling failing since {summary.first_at.isoformat(timespec='seconds')} "
+                f"({summary.count} failed poll(s)): {latest.detail[:300]}"
+            )
+        else:
+            inbound["quarantined_24h"] = summary.count
+            inbound["last_quarantined"] = {
+                "at": latest.at.isoformat(),
+                "file": latest.file,
+                "line": latest.line,
+                "reason": latest.detail,
+            }
+            where = f"{latest.file} line {latest.line}: " if latest.file else ""
+            item["problems"].append(
+                f"{summary.count} inbound row(s) quarantined in the last 24 h (latest: {where}{latest.detail[:300]})"
+            )
+    item["inbound"] = inbound
+
+
 def health(uow: UnitOfWork, clock: Clock, *, who: Principal = OPERATOR) -> list[dict[str, Any]]:
     """Per connector (and per body's manual bridge): counts by state, oldest open message, delivery latency,
-    last success and error, and a status — ``ok``, ``idle``, ``disabled`` or ``alert`` (stuck or dead letters)."""
+    last success and error, inbound problems, and a status — ``ok``, ``idle``, ``disabled`` or ``alert``.
+
+    ``alert`` says something needs attention now: the connector is failing right now (its latest attempt failed
+    after its latest success and messages are waiting to be retried, or its last poll failed), a message has
+    waited more than 15 minutes, there are dead letters, or inbound rows were quarantined in the last 24 hours
+    (a bad row, an unknown request, a status the map does not know)."""
     authorize(who, Action.CONNECTOR_HEALTH)
-    now = clock.now()
+    now = clock.precise()
     with uow:
         rows = uow.hub.health_rows(now)
         connectors = {c.code: c for c in uow.hub.connectors()}
+        summaries = uow.hub.problem_summaries(now - QUARANTINE_ALERT_WINDOW)
+    by_connector: dict[str, list[ProblemSummary]] = {}
+    for summary in summaries:
+        by_connector.setdefault(summary.connector_code, []).append(summary)
     out: list[dict[str, Any]] = []
     seen = set()
     for r in rows:
@@ -237,17 +300,28 @@ def health(uow: UnitOfWork, clock: Clock, *, who: Principal = OPERATOR) -> list[
         problems = []
         if c is not None and not c.enabled:
             problems.append(f"disabled: {c.disabled_reason or 'by an operator'}")
+        failing = (
+            r.connector_code is not None
+            and counts["retrying"] > 0
+            and r.last_error_at is not None
+            and (r.last_success_at is None or r.last_error_at >= r.last_success_at)
+        )
+        if failing:
+            assert r.last_error_at is not None
+            problems.append(
+                f"failing now: the last attempt ({r.last_error_at.isoformat(timespec='seconds')}) failed: "
+                f"{(r.last_error or '')[:300]}; {counts['retrying']} message(s) waiting to be retried"
+            )
         if age is not None and r.connector_code and age > STUCK_AFTER.total_seconds():
             problems.append(f"oldest open message waiting {age / 60:.0f} min")
         if counts["dead"]:
             problems.append(f"{counts['dead']} dead message(s): replay after fixing the cause")
-        status = "disabled" if c is not None and not c.enabled else ("alert" if problems else "ok")
         out.append(
             {
                 "connector": r.connector_code or "manual",
                 "kind": str(c.kind) if c else "manual",
                 "body": r.body_code,
-                "status": status,
+                "status": "",
                 "problems": problems,
                 "counts": counts,
                 "oldest_open_age_s": age,
@@ -262,25 +336,17 @@ def health(uow: UnitOfWork, clock: Clock, *, who: Principal = OPERATOR) -> list[
         )
     for code, c in connectors.items():
         if code not in seen:
-            out.append(
-                {
-                    "connector": code,
-                    "kind": str(c.kind),
-                    "body": c.body_code,
-                    "status": "disabled" if not c.enabled else "idle",
-                    "problems": [] if c.enabled else [f"disabled: {c.disabled_reason}"],
-                    "counts": {s.value: 0 for s in DeliveryState},
-                    "oldest_open_age_s": None,
-                    "latency_p50_s": None,
-                    "latency_p95_s": None,
-                    "delivered_24h": 0,
-                    "last_success_at": None,
-                    "last_error_at": None,
-                    "last_error": None,
-                    "manual_minutes": None,
-                }
-            )
+            out.append(_empty_health(c))
     for item in out:
+        c = connectors.get(item["connector"]) if item["kind"] != "manual" else None
+        if c is not None:
+            _inbound_problems(item, by_connector.get(c.code, []))
+        if c is not None and not c.enabled:
+            item["status"] = "disabled"
+        elif [p for p in item["problems"] if not p.startswith("disabled")]:
+            item["status"] = "alert"
+        elif not item["status"]:
+            item["status"] = "ok"
         if item["status"] == "alert":
             log.warning("connector %s alert: %s", item["connector"], "; ".join(map(str, item["problems"] or ())))
     return sorted(out, key=lambda i: (i["connector"], i["body"]))
@@ -295,8 +361,23 @@ def replay(
     connector: str | None = None,
     who: Principal = OPERATOR,
 ) -> int:
+    """Dead deliveries back to pending (all, these ids, or this connector's). Ids that do not name a dead delivery
+    of a connector are refused, naming each, and nothing is replayed."""
     authorize(who, Action.DELIVERY_REPLAY)
     with uow:
+        if ids:
+            wanted = sorted(set(ids))
+            found = {v.id: v for v in uow.hub.deliveries(ids=wanted, limit=len(wanted))}
+            unknown = [i for i in wanted if i not in found]
+            if unknown:
+                raise NotFound(f"no delivery {', '.join(map(str, unknown))}; nothing was replayed", field="ids")
+            wrong = [
+                f"{v.id} is {'a manual bridge task' if v.connector_code is None else v.state}"
+                for v in found.values()
+                if v.connector_code is None or v.state != DeliveryState.DEAD
+            ]
+            if wrong:
+                raise Conflict(f"only dead deliveries can be replayed: {'; '.join(wrong)}; nothing was replayed")
         n = uow.hub.replay(ids, connector, clock.now())
         audit.record(
             uow,

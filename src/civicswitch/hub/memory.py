@@ -11,8 +11,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from civicswitch.core.errors import Conflict, Invalid, NotFound
-from civicswitch.hub.model import Connector, DeliveryState, MessageType, OutboundMessage
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, Settlement
+from civicswitch.hub.model import (
+    PROBLEM_RETENTION,
+    Connector,
+    DeliveryState,
+    MessageType,
+    OutboundMessage,
+    Problem,
+    ProblemKind,
+)
+from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
 
 _OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.IN_FLIGHT)
 LATENCY_WINDOW = timedelta(hours=24)
@@ -49,6 +57,7 @@ class HubData:
     refs: dict[tuple[str, str], int] = field(default_factory=dict)  # (body, external id) → request
     seen: set[tuple[str, str]] = field(default_factory=set)
     cursors: dict[str, str | None] = field(default_factory=dict)
+    problems: list[tuple[str, Problem]] = field(default_factory=list)  # (connector, problem), oldest first
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
 
     def take(self, kind: str) -> int:
@@ -216,6 +225,7 @@ class MemoryHubStore:
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]:
         rows = [
@@ -226,6 +236,7 @@ class MemoryHubStore:
             and (body is None or r.body_code == body)
             and (manual is None or (r.connector_code is None) == manual)
             and (request_id is None or r.request_id == request_id)
+            and (ids is None or r.id in ids)
         ]
         return [self._view(r) for r in sorted(rows, key=lambda r: r.id)[:limit]]
 
@@ -255,6 +266,48 @@ class MemoryHubStore:
         row.state, row.delivered_at, row.attempts = DeliveryState.DELIVERED, now, row.attempts + 1
         row.external_id, row.effort_minutes, row.done_by = external_id, minutes, by
         return row.request_id
+
+    def withdraw_manual(
+        self, request_id: int, reason: str, at: datetime, *, only: str | None = None, keep: str | None = None
+    ) -> int:
+        n = 0
+        for r in self._d.deliveries:
+            if (
+                r.request_id == request_id
+                and r.connector_code is None
+                and r.state in _OPEN
+                and (only is None or r.body_code == only)
+                and (keep is None or r.body_code != keep)
+            ):
+                r.state, r.last_error, r.last_attempt_at = DeliveryState.WITHDRAWN, reason[:2000], at
+                n += 1
+        return n
+
+    def record_problems(self, connector: str, problems: Sequence[Problem]) -> None:
+        self._need(connector)
+        if not problems:
+            return
+        oldest = max(p.at for p in problems) - PROBLEM_RETENTION
+        self._d.problems = [(c, p) for c, p in self._d.problems if c != connector or p.at >= oldest]
+        for p in problems:
+            kept = dataclasses.replace(p, detail=p.detail[:2000], file=None if p.file is None else p.file[:300])
+            self._d.problems.append((connector, kept))
+
+    def clear_problems(self, connector: str, kind: ProblemKind) -> int:
+        self._need(connector)
+        before = len(self._d.problems)
+        self._d.problems = [(c, p) for c, p in self._d.problems if not (c == connector and p.kind == kind)]
+        return before - len(self._d.problems)
+
+    def problem_summaries(self, since: datetime) -> list[ProblemSummary]:
+        groups: dict[tuple[str, ProblemKind], list[Problem]] = defaultdict(list)
+        for c, p in self._d.problems:
+            if p.at >= since and c in self._d.connectors:
+                groups[(c, p.kind)].append(p)
+        return [
+            ProblemSummary(c, kind, len(found), min(p.at for p in found), found[-1])
+            for (c, kind), found in sorted(groups.items())
+        ]
 
     def _add_ref(self, request_id: int, body: str, external_id: str) -> None:
         existing = self._d.refs.get((body, external_id))
@@ -298,7 +351,10 @@ class MemoryHubStore:
                 counts[str(r.state)] += 1
             open_ = [r.created_at for r in rows if r.state in _OPEN]
             done = [r.delivered_at for r in rows if r.delivered_at is not None]
-            errors = sorted((r for r in rows if r.last_error), key=lambda r: r.id)
+            errors = sorted(
+                (r for r in rows if r.last_error and r.state != DeliveryState.WITHDRAWN),
+                key=lambda r: (r.last_attempt_at or r.created_at, r.id),
+            )
             recent = sorted(
                 (r for r in rows if r.delivered_at and r.delivered_at >= now - LATENCY_WINDOW and r.connector_code),
                 key=lambda r: r.id,

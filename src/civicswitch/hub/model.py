@@ -28,6 +28,7 @@ class DeliveryState(StrEnum):
     RETRYING = "retrying"
     DELIVERED = "delivered"
     DEAD = "dead"
+    WITHDRAWN = "withdrawn"  # a manual bridge task whose request was transferred, merged, referred or closed
 
 
 class MessageType(StrEnum):
@@ -38,6 +39,8 @@ class MessageType(StrEnum):
     NOTE = "note"
     TRANSFERRED = "transferred"  # moved away from this body
 
+
+PROBLEM_RETENTION = timedelta(days=7)
 
 # Seconds to wait after the 1st, 2nd, … failed attempt; when spent the delivery is dead (about 8 h in all).
 DEFAULT_RETRY_SCHEDULE: tuple[int, ...] = (10, 30, 120, 600, 1800, 3600, 7200, 14400)
@@ -181,6 +184,32 @@ class Outcome:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where an inbound update was read: a batch file (relative to the inbox), the line its row starts on, and
+    the row as it was (CSV text), so a refused update can be quarantined like a bad row."""
+
+    file: str
+    line: int
+    row: str = ""
+
+
+class ProblemKind(StrEnum):
+    POLL_FAILED = "poll_failed"  # the last poll(s) failed; cleared by the next good poll
+    QUARANTINED = "quarantined"  # an inbound row or update refused (bad row, unknown request, unmapped status)
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Something wrong with a connector's inbound side, kept for its health."""
+
+    kind: ProblemKind
+    at: datetime
+    detail: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class InboundUpdate:
     """A status change or note a body's system reports (webhook push, Open311 poll, batch file row)."""
 
@@ -191,6 +220,7 @@ class InboundUpdate:
     external_id: str | None = None
     description: str = ""
     media_url: str | None = None
+    origin: Origin | None = field(default=None, compare=False)  # where it was read (batch files)
 
 
 def parse_retry_schedule(data: object) -> tuple[int, ...]:

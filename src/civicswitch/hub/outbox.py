@@ -8,22 +8,39 @@ Who gets what (the owning body at the time of the event):
 A body with connectors gets one row per connector (enabled or not: a paused connector's rows wait). A body with
 no connector (or only a ``manual`` one) gets a manual bridge task for ``created`` messages. An event a connector
 itself caused (its API client) is not echoed back to it.
+
+The manual bridge queue stays true: when a request is transferred away from a body, the body's open task is
+withdrawn; when it is closed (fixed elsewhere, merged into another request, cancelled…), every open task is; a
+referral withdraws the tasks of bodies other than the one it was referred to. Each withdrawn task says why.
+
+Media: a photo uploaded to us is stored with a path (``/media/<id>``); the envelope carries it as an absolute URL
+under the public URL (the ``public_url`` instance setting, or ``CIVICSWITCH_PUBLIC_URL``), so a department can
+fetch it. With no public URL set, such a photo is left out of the envelope (``media_url`` null) and a warning is
+logged: a relative path means nothing to another system.
+
+Rows are stamped with the unit of work's clock (``precise``: sub-second) when it has one, else with the event's
+time; delivery latency is measured from that stamp.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
+import os
 import secrets
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonical_text
 from civicswitch.hub.views import NewDelivery
-from civicswitch.requests.model import CloseReason, Event, ServiceRequest
+from civicswitch.requests.model import CloseReason, Event, ServiceRequest, Status
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
+
+log = logging.getLogger(__name__)
 
 SOURCE = "urn:civicswitch:requests"
 TYPE_PREFIX = "gov.civicswitch.request."
@@ -45,11 +62,32 @@ def _messages(request: ServiceRequest, event: Event) -> Iterator[tuple[MessageTy
             yield MessageType.CREATED, new
 
 
+def public_base(uow: UnitOfWork) -> str | None:
+    """The public URL clients and departments see: ``CIVICSWITCH_PUBLIC_URL`` overrides the stored setting."""
+    found = os.environ.get("CIVICSWITCH_PUBLIC_URL", "").strip()
+    if not found:
+        stored = uow.settings.all().get("public_url")
+        found = stored.strip() if isinstance(stored, str) else ""
+    return found.rstrip("/") or None
+
+
+def absolute_media_url(url: str | None, base: str | None) -> str | None:
+    """An http(s) URL as it is; our own path (``/media/<id>``) under ``base``; None when it cannot be made absolute."""
+    if not url:
+        return None
+    if url.lower().startswith(("http://", "https://")):
+        return url
+    if base is None or not url.startswith("/"):
+        return None
+    return base + url
+
+
 def envelope(
     request: ServiceRequest, event: Event, type_: MessageType, connector: Connector | None, key: str,
-    contact: dict[str, Any] | None, service_name: str | None = None,
+    contact: dict[str, Any] | None, service_name: str | None = None, media_url: str | None = None,
 ) -> dict[str, Any]:  # fmt: skip
-    """The CloudEvents 1.0 envelope (structured JSON mode) of one message."""
+    """The CloudEvents 1.0 envelope (structured JSON mode) of one message. ``media_url``: the request's photo as
+    an absolute URL (see :func:`absolute_media_url`; not given: the request's own, when it is absolute)."""
     assert request.id is not None
     status_map = connector.status_map if connector is not None else None
     data: dict[str, Any] = {
@@ -63,7 +101,7 @@ def envelope(
         "long": request.long,
         "address": request.address,
         "zipcode": request.zipcode,
-        "media_url": request.media_url,
+        "media_url": media_url if media_url is not None else absolute_media_url(request.media_url, None),
         "attributes": request.attributes,
         "areas": request.areas,
         "agency": request.body_code,
@@ -90,8 +128,40 @@ def envelope(
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Withdrawal:
+    """Open manual bridge tasks of a request to take out of the queue: ``only`` this body's, or all but ``keep``'s
+    (neither: all), and why."""
+
+    reason: str
+    only: str | None = None
+    keep: str | None = None
+
+    def hits(self, row: NewDelivery) -> bool:
+        return (
+            row.connector_code is None
+            and (self.only is None or row.body_code == self.only)
+            and (self.keep is None or row.body_code != self.keep)
+        )
+
+
+def _withdrawal(request: ServiceRequest, event: Event) -> _Withdrawal | None:
+    if event.kind == "transferred":
+        old, new = (event.data.get("body") or [None, None])[:2]
+        return _Withdrawal(f"withdrawn: request transferred to {new or 'no owner'}", only=old) if old else None
+    if event.kind != "status_changed" or event.status_to != Status.CLOSED:
+        return None
+    if event.close_reason == CloseReason.REFERRED:
+        return _Withdrawal(f"withdrawn: request referred to {request.body_code}", keep=request.body_code)
+    if event.close_reason == CloseReason.DUPLICATE:
+        parent = f" into request {request.parent_id}" if request.parent_id else ""
+        return _Withdrawal(f"withdrawn: request merged{parent} (closed as a duplicate)")
+    return _Withdrawal(f"withdrawn: request closed elsewhere ({event.close_reason or 'fixed'})")
+
+
 def write_outbox(uow: UnitOfWork) -> int:
-    """Turn the unit of work's request changes into delivery rows; returns how many were written."""
+    """Turn the unit of work's request changes into delivery rows (and withdraw the manual bridge tasks they make
+    stale); returns how many rows were written."""
     changes = uow.requests.take_changes()
     if not changes:
         return 0
@@ -99,16 +169,34 @@ def write_outbox(uow: UnitOfWork) -> int:
     for c in uow.hub.connectors():
         if c.kind != ConnectorKind.MANUAL:
             by_body[c.body_code].append(c)
+    stamp = uow.clock.precise() if uow.clock is not None else None
     rows: list[NewDelivery] = []
     contacts: dict[int, dict[str, Any] | None] = {}
     names: dict[str, str | None] = {}
+    base: list[str | None] = []  # looked up once, and only when a request has a photo of ours
     for request, events in changes:
         assert request.id is not None
         if request.service_code not in names:
             found_service = uow.catalog.service(request.service_code)
             names[request.service_code] = found_service.name if found_service else None
         name = names[request.service_code]
+        media = request.media_url
+        if media and not media.lower().startswith(("http://", "https://")):
+            if not base:
+                base.append(public_base(uow))
+            media = absolute_media_url(media, base[0])
+            if media is None:
+                log.warning(
+                    "request %s: its photo %s is not sent to departments: set the public URL "
+                    "(civicswitch settings set public_url https://…, or CIVICSWITCH_PUBLIC_URL)",
+                    request.id,
+                    request.media_url,
+                )
         for event in events:
+            gone = _withdrawal(request, event)
+            if gone is not None:
+                rows = [r for r in rows if r.request_id != request.id or not gone.hits(r)]
+                uow.hub.withdraw_manual(request.id, gone.reason, stamp or event.at, only=gone.only, keep=gone.keep)
             for type_, body in _messages(request, event):
                 targets = [
                     c for c in by_body.get(body, []) if event.client_id is None or c.client_id != event.client_id
@@ -123,8 +211,8 @@ def write_outbox(uow: UnitOfWork) -> int:
                                 request.id,
                                 type_,
                                 key,
-                                envelope(request, event, type_, None, key, None, name),
-                                event.at,
+                                envelope(request, event, type_, None, key, None, name, media),
+                                stamp or event.at,
                             )
                         )
                     continue
@@ -145,8 +233,8 @@ def write_outbox(uow: UnitOfWork) -> int:
                             request.id,
                             type_,
                             key,
-                            envelope(request, event, type_, c, key, contact, name),
-                            event.at,
+                            envelope(request, event, type_, c, key, contact, name, media),
+                            stamp or event.at,
                         )
                     )
     uow.hub.enqueue(rows)

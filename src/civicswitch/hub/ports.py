@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from civicswitch.hub.model import Connector, DeliveryState
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, Settlement
+from civicswitch.hub.model import Connector, DeliveryState, Problem, ProblemKind
+from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
 
 
 class HubStore(Protocol):
@@ -34,6 +34,7 @@ class HubStore(Protocol):
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]: ...
     def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:
@@ -54,3 +55,18 @@ class HubStore(Protocol):
     def cursor(self, connector: str) -> str | None: ...
     def set_cursor(self, connector: str, cursor: str | None, now: datetime) -> None: ...
     def health_rows(self, now: datetime) -> list[HealthCounts]: ...
+    def record_problems(self, connector: str, problems: Sequence[Problem]) -> None:
+        """Keep problems of a connector's inbound side (rows older than a week are pruned)."""
+        ...
+
+    def clear_problems(self, connector: str, kind: ProblemKind) -> int: ...
+    def problem_summaries(self, since: datetime) -> list[ProblemSummary]:
+        """Per connector and kind: the problems at or after ``since``."""
+        ...
+
+    def withdraw_manual(
+        self, request_id: int, reason: str, at: datetime, *, only: str | None = None, keep: str | None = None
+    ) -> int:
+        """Take a request's open manual bridge tasks out of the queue (``only`` this body's, or all but ``keep``'s),
+        saying why; returns how many."""
+        ...

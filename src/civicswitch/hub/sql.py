@@ -9,22 +9,32 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from civicswitch.catalog.tables import bodies
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.hub.model import (
+    PROBLEM_RETENTION,
     Connector,
     ConnectorKind,
     DeliveryState,
     MessageType,
     OutboundMessage,
+    Problem,
+    ProblemKind,
     StatusMap,
 )
-from civicswitch.hub.tables import connectors, deliveries, external_refs, inbound_messages, poll_cursors
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, Settlement
+from civicswitch.hub.tables import (
+    connector_problems,
+    connectors,
+    deliveries,
+    external_refs,
+    inbound_messages,
+    poll_cursors,
+)
+from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
 
 d = deliveries
 log = logging.getLogger(__name__)
@@ -262,6 +272,7 @@ class SqlHubStore:
         body: str | None = None,
         manual: bool | None = None,
         request_id: int | None = None,
+        ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]:
         query = (
@@ -279,6 +290,8 @@ class SqlHubStore:
             query = query.where(d.c.connector_id.is_(None) if manual else d.c.connector_id.is_not(None))
         if request_id is not None:
             query = query.where(d.c.request_id == request_id)
+        if ids is not None:
+            query = query.where(d.c.id.in_([i for i in ids if 0 < i < 2**31]))
         rows = self._conn.execute(query.order_by(d.c.id).limit(limit))
         return [
             DeliveryView(
@@ -339,6 +352,85 @@ class SqlHubStore:
         if external_id:
             self._add_ref(row.request_id, row.body_id, None, external_id, now)
         return int(row.request_id)
+
+    def withdraw_manual(
+        self, request_id: int, reason: str, at: datetime, *, only: str | None = None, keep: str | None = None
+    ) -> int:
+        where = [
+            d.c.request_id == request_id,
+            d.c.connector_id.is_(None),
+            d.c.state.in_([str(s) for s in _OPEN]),
+        ]
+        if only is not None:
+            where.append(d.c.body_id == select(bodies.c.id).where(bodies.c.code == only).scalar_subquery())
+        if keep is not None:
+            where.append(d.c.body_id.not_in(select(bodies.c.id).where(bodies.c.code == keep)))
+        result = self._conn.execute(
+            update(d)
+            .where(*where)
+            .values(state=str(DeliveryState.WITHDRAWN), last_error=reason[:2000], last_attempt_at=at)
+        )
+        return int(result.rowcount)
+
+    # -- problems of the inbound side -----------------------------------------------------------------
+    def record_problems(self, connector: str, problems: Sequence[Problem]) -> None:
+        if not problems:
+            return
+        cid = self._connector_id(connector)
+        newest = max(p.at for p in problems)
+        self._conn.execute(
+            delete(connector_problems).where(
+                connector_problems.c.connector_id == cid, connector_problems.c.at < newest - PROBLEM_RETENTION
+            )
+        )
+        self._conn.execute(
+            insert(connector_problems),
+            [
+                {
+                    "connector_id": cid,
+                    "kind": str(p.kind),
+                    "at": p.at,
+                    "detail": p.detail[:2000],
+                    "file": None if p.file is None else p.file[:300],
+                    "line": p.line,
+                }
+                for p in problems
+            ],
+        )
+
+    def clear_problems(self, connector: str, kind: ProblemKind) -> int:
+        cid = self._connector_id(connector)
+        result = self._conn.execute(
+            delete(connector_problems).where(
+                connector_problems.c.connector_id == cid, connector_problems.c.kind == str(kind)
+            )
+        )
+        return int(result.rowcount)
+
+    def problem_summaries(self, since: datetime) -> list[ProblemSummary]:
+        p = connector_problems
+        groups = self._conn.execute(
+            select(
+                p.c.connector_id,
+                connectors.c.code,
+                p.c.kind,
+                func.count().label("n"),
+                func.min(p.c.at).label("first_at"),
+                func.max(p.c.id).label("latest_id"),
+            )
+            .join(connectors, connectors.c.id == p.c.connector_id)
+            .where(p.c.at >= since)
+            .group_by(p.c.connector_id, connectors.c.code, p.c.kind)
+        ).all()
+        if not groups:
+            return []
+        latest = {r.id: r for r in self._conn.execute(select(p).where(p.c.id.in_([g.latest_id for g in groups])))}
+        found = []
+        for g in sorted(groups, key=lambda g: (g.code, g.kind)):
+            row = latest[g.latest_id]
+            problem = Problem(ProblemKind(row.kind), row.at, row.detail, row.file, row.line)
+            found.append(ProblemSummary(g.code, ProblemKind(g.kind), int(g.n), g.first_at, problem))
+        return found
 
     # -- external references, inbound bookkeeping --------------------------------------------------------
     def _add_ref(self, request_id: int, body_id: int, connector_id: int | None, external_id: str, at: datetime) -> None:
@@ -434,10 +526,10 @@ class SqlHubStore:
         for r in self._conn.execute(stats):
             extra[(r.connector, r.body)] = r
         errors: dict[tuple[str | None, str], tuple[datetime | None, str | None]] = {}
-        last_error = (
+        last_error = (  # the latest failed attempt (a withdrawn manual task's note is not an error)
             base.add_columns(d.c.last_error, d.c.last_attempt_at)
-            .where(d.c.last_error.is_not(None))
-            .order_by(d.c.id.desc())
+            .where(d.c.last_error.is_not(None), d.c.state != str(DeliveryState.WITHDRAWN))
+            .order_by(d.c.last_attempt_at.desc(), d.c.id.desc())
         )
         for r in self._conn.execute(last_error.limit(1000)):
             errors.setdefault((r.connector, r.body), (r[3], r.last_error))

@@ -109,3 +109,18 @@ poll_cursors = Table(
     Column("cursor", Text, nullable=True),
     Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# What went wrong on a connector's inbound side (failed polls, quarantined rows), for its health. Failed polls are
+# cleared by the next good poll; rows older than a week are pruned when new ones are written.
+connector_problems = Table(
+    "connector_problems",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("connector_id", Integer, ForeignKey("connectors.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("file", String(300), nullable=True),
+    Column("line", Integer, nullable=True),
+    Index("ix_connector_problems_connector_kind_at", "connector_id", "kind", "at"),
+)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from civicswitch.hub.model import DeliveryState, MessageType, OutboundMessage
+from civicswitch.hub.model import DeliveryState, MessageType, OutboundMessage, Problem, ProblemKind
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +78,14 @@ class HealthCounts:
     last_error_at: datetime | None
     last_error: str | None
     effort_minutes: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemSummary:
+    """One connector's problems of one kind since a moment: how many, the first, and the latest in full."""
+
+    connector_code: str
+    kind: ProblemKind
+    count: int
+    first_at: datetime
+    latest: Problem

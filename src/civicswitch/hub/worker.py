@@ -15,6 +15,7 @@ import os
 import socket
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -23,7 +24,16 @@ from civicswitch.core.clock import Clock
 from civicswitch.core.errors import DomainError
 from civicswitch.hub.connectors import Poller, Sender
 from civicswitch.hub.inbound import apply_update
-from civicswitch.hub.model import Connector, ConnectorKind, DeliveryState, Outcome, OutcomeKind
+from civicswitch.hub.model import (
+    Connector,
+    ConnectorKind,
+    DeliveryState,
+    InboundUpdate,
+    Outcome,
+    OutcomeKind,
+    Problem,
+    ProblemKind,
+)
 from civicswitch.hub.views import Claimed, Settlement
 
 if TYPE_CHECKING:
@@ -66,10 +76,13 @@ class Worker:
         self._last_health = time.monotonic()
         self._next_poll_check = 0.0
         self.delivered = 0
+        # What this worker did, for `civicswitch worker --once`: attempted, delivered, retrying, dead, polls,
+        # polls_failed, updates_applied, rows_quarantined.
+        self.counts: Counter[str] = Counter()
 
     async def run_once(self) -> int:
         """One claim → send → settle round; returns how many messages were attempted."""
-        now = self._clock.now()
+        now = self._clock.precise()  # rows are stamped to the microsecond: a whole-second "now" would wait for them
         with self._make_uow() as uow:
             claimed = uow.hub.claim(self.name, now, self._batch, self._lease)
             connectors = {c.code: c for c in uow.hub.connectors()} if claimed else {}
@@ -93,6 +106,8 @@ class Worker:
         for code, detail in gone.items():
             log.warning("connector %s disabled: the endpoint answered %s", code, detail[:200])
         self.delivered += sum(1 for s in settlements if s.state == DeliveryState.DELIVERED)
+        self.counts["attempted"] += len(claimed)
+        self.counts.update(str(s.state) for s in settlements)
         return len(claimed)
 
     def _after_delivery(
@@ -128,7 +143,7 @@ class Worker:
             return Outcome(OutcomeKind.RETRY, f"sender error: {type(exc).__name__}: {exc}"[:500])
 
     def _settlement(self, connector: Connector, item: Claimed, outcome: Outcome) -> Settlement:
-        at = self._clock.now()
+        at = self._clock.precise()  # delivered_at, last_attempt_at: latency is measured to the microsecond
         attempts = item.attempts  # counted at the claim
         delivery = item.message.delivery_id
         external = outcome.external_id if outcome.external_id and outcome.external_id.isprintable() else None
@@ -171,22 +186,33 @@ class Worker:
             try:
                 with self._make_uow() as uow:
                     cursor = uow.hub.cursor(connector.code)
-                updates, new_cursor = await self._pollers[connector.kind].poll(connector, cursor)
+                poller = self._pollers[connector.kind]
+                updates, new_cursor = await poller.poll(connector, cursor)
+                problems = self._take_rejects(poller, connector)
+                refused: list[tuple[InboundUpdate, str]] = []
                 with self._make_uow() as uow:
                     for update in updates:
                         try:
                             apply_update(uow, connector, update)
                             applied += 1
                         except DomainError as exc:
-                            log.warning(
-                                "update %s from %s refused: %s", update.update_id, connector.code, exc.description
-                            )
+                            refused.append((update, exc.description))
                     uow.hub.set_cursor(connector.code, new_cursor, self._clock.now())
+                    uow.commit()
+                if refused:
+                    problems += await self._quarantine(poller, connector, refused)
+                self.counts["polls"] += 1
+                self.counts["updates_applied"] += len(updates) - len(refused)
+                self.counts["rows_quarantined"] += len(problems)
+                with self._make_uow() as uow:
+                    uow.hub.clear_problems(connector.code, ProblemKind.POLL_FAILED)
+                    uow.hub.record_problems(connector.code, problems)
                     uow.commit()
             except Exception as exc:
                 outcome = getattr(exc, "outcome", None)
                 if isinstance(outcome, Outcome):  # the poller says how it failed (e.g. Open311's PollFailed)
                     log.warning("polling %s failed: %s", connector.code, outcome.detail)
+                    detail = outcome.detail
                     if outcome.kind == OutcomeKind.GONE:
                         with self._make_uow() as uow:
                             uow.hub.set_enabled(connector.code, False, f"polling answered {outcome.detail[:200]}")
@@ -196,7 +222,61 @@ class Worker:
                         self._last_poll[connector.code] = time.monotonic() + outcome.retry_after - every
                 else:
                     log.exception("polling %s failed", connector.code)
+                    detail = f"{type(exc).__name__}: {exc}"
+                self.counts["polls_failed"] += 1
+                self._record_poll_failure(connector, detail)
         return applied
+
+    def _record_poll_failure(self, connector: Connector, detail: str) -> None:
+        """A failed poll shows in the connector's health at once (until a poll succeeds)."""
+        try:
+            with self._make_uow() as uow:
+                problem = Problem(ProblemKind.POLL_FAILED, self._clock.precise(), storable_text(detail) or "")
+                uow.hub.record_problems(connector.code, [problem])
+                uow.commit()
+        except Exception:
+            log.exception("could not record the failed poll of %s", connector.code)
+
+    @staticmethod
+    def _take_rejects(poller: Poller, connector: Connector) -> list[Problem]:
+        """The rows the poller quarantined while reading (bad rows), as problems for the connector's health."""
+        take = getattr(poller, "take_rejects", None)
+        return list(take(connector)) if take is not None else []
+
+    async def _quarantine(
+        self, poller: Poller, connector: Connector, refused: list[tuple[InboundUpdate, str]]
+    ) -> list[Problem]:
+        """Updates the hub refused (no such request, a status the map does not know): into the poller's
+        quarantine where it has one (batch files: with file, line and reason), and into the connector's health."""
+        at = self._clock.precise()
+        for update, reason in refused:
+            where = f" ({update.origin.file} line {update.origin.line})" if update.origin else ""
+            log.warning("update %s from %s refused%s: %s", update.update_id, connector.code, where, reason)
+        keep = getattr(poller, "quarantine", None)
+        if keep is not None:
+            try:
+                await keep(connector, refused)
+            except Exception:
+                log.exception("could not quarantine the refused updates of %s", connector.code)
+        return [
+            Problem(
+                ProblemKind.QUARANTINED,
+                at,
+                storable_text(f"update {u.update_id} refused: {reason}") or "",
+                u.origin.file if u.origin else None,
+                u.origin.line if u.origin else None,
+            )
+            for u, reason in refused
+        ]
+
+    def summary(self) -> str:
+        """One line of what this worker did (``worker --once``)."""
+        c = self.counts
+        return (
+            f"{c['attempted']} message(s) attempted: {c['delivered']} delivered, {c['retrying']} to retry, "
+            f"{c['dead']} dead; {c['polls']} poll(s) ({c['polls_failed']} failed): {c['updates_applied']} "
+            f"update(s) applied, {c['rows_quarantined']} row(s) quarantined"
+        )
 
     def _watch_health(self) -> None:
         """Every ``HEALTH_EVERY_S``: compute connector health, which logs a warning for each alert (a stuck or

@@ -180,3 +180,13 @@ def _scope_text(reach: Reach, who: Principal) -> str:
         case Reach.FILED_BY_SELF:
             return "filed by this account"
     return "of its scope"
+
+
+def policy_markdown() -> str:
+    """The table as Markdown, for ``docs/security.md`` (a test keeps the two equal)."""
+    roles = [*Role]
+    lines = ["| action | " + " | ".join(roles) + " |", "|---|" + "---|" * len(roles)]
+    for action, row in POLICY.items():
+        cells = [str(row[r]) if r in row else "—" for r in roles]
+        lines.append(f"| `{action}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -3,7 +3,8 @@ the cities' own 311 records) and New York City (the demo city's catalog and rout
 
 A profile is a catalog document (``bodies``, ``services``, optionally ``routing_rules``) plus keys the loader
 ignores: ``profile``, ``jurisdiction`` and ``layers`` (the boundary layers the city routes by, with the
-``civicswitch areas load`` command for each). See README.md in this folder.
+``civicswitch areas load`` command for each; a layer with ``shipped`` names a file in this package, which
+``catalog import --profile`` loads itself). See README.md in this folder.
 """
 
 from __future__ import annotations
@@ -11,7 +12,11 @@ from __future__ import annotations
 import json
 from enum import StrEnum
 from importlib import resources
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 
 class Profile(StrEnum):
@@ -20,41 +25,73 @@ class Profile(StrEnum):
     NYC = "nyc"
 
 
-#: The layers the NYC profile routes by, from the shared real-data set. ``civicswitch demo`` loads simplified
-#: copies of the same boundaries with the same keys.
+#: The layers the NYC profile routes by. They ship in the package (``civicswitch/demo/data/areas``, the demo's
+#: simplified copies of the city's boundaries, built by scripts/build_demo_areas.py), so the profile imports on any
+#: installation: ``catalog import --profile nyc`` loads those not loaded yet (``shipped``: the file in the package).
 NYC_LAYERS: list[dict[str, Any]] = [
     {
         "layer": "counties",
-        "file": "nyc/boundaries/new_york_state_counties.geojson",
+        "shipped": "demo/data/areas/counties.geojson",
         "key_property": "geoid",
         "name_property": "name",
-        "note": "Needed before import: the routing rules refer Nassau and Westchester County requests to them.",
+        "note": "Nassau and Westchester: the routing rules refer requests filed there to those counties.",
     },
     {
         "layer": "boroughs",
-        "file": "nyc/boundaries/nyc_community_districts_simplified.geojson",
-        "key_property": "BOROUGH",
-        "name_property": "BOROUGH",
-        "note": "The five boroughs (districts sharing a borough are merged); the coverage layer.",
+        "shipped": "demo/data/areas/boroughs.geojson",
+        "key_property": "name",
+        "name_property": "name",
+        "note": "The five boroughs; the coverage layer (settings: coverage_layer boroughs).",
     },
     {
         "layer": "community_districts",
-        "file": "nyc/boundaries/nyc_community_districts_simplified.geojson",
-        "key_property": "GEOCODE",
-        "name_property": "GEONAME",
-        "note": "59 community districts and 12 joint-interest areas (parks, airports), keyed 101 ... 595.",
+        "shipped": "demo/data/areas/community_districts.geojson",
+        "key_property": "code",
+        "name_property": "name",
+        "note": "The community districts and joint-interest areas (parks, airports).",
     },
 ]
 
 
+def shipped_file(layer: dict[str, Any]) -> Path | None:
+    """The boundary file a profile layer names in the installed package (None: it is in the shared data set)."""
+    if not layer.get("shipped"):
+        return None
+    return Path(str(resources.files("civicswitch").joinpath(*layer["shipped"].split("/"))))
+
+
 def layer_command(layer: dict[str, Any], data: str = "DATA") -> str:
     """The ``civicswitch areas load`` command for one entry of a profile's ``layers``."""
-    command = f"civicswitch areas load {layer['layer']} {data}/{layer['file']} --key {layer['key_property']}"
+    shipped = shipped_file(layer)
+    where = str(shipped) if shipped is not None else f"{data}/{layer['file']}"
+    command = f"civicswitch areas load {layer['layer']} {where} --key {layer['key_property']}"
     if layer.get("name_property"):
         command += f" --name {layer['name_property']}"
     if layer.get("valid_from"):
         command += f" --valid-from {layer['valid_from']}"
     return command
+
+
+def load_shipped_layers(uow: UnitOfWork, document: dict[str, Any]) -> list[str]:
+    """Load the profile's shipped boundary layers that the database does not have yet; returns their names."""
+    from civicswitch.catalog.handlers import load_layer
+
+    with uow:
+        present = {layer.name for layer in uow.catalog.layers()}
+    loaded = []
+    for layer in document.get("layers") or ():
+        shipped = shipped_file(layer)
+        if shipped is None or layer["layer"] in present:
+            continue
+        load_layer(
+            uow,
+            layer["layer"],
+            shipped.read_bytes(),
+            key_property=layer["key_property"],
+            name_property=layer.get("name_property"),
+        )
+        loaded.append(layer["layer"])
+    return loaded
 
 
 def _routing() -> dict[str, Any]:

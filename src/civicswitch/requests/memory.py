@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import orjson
 
 from civicswitch.core.errors import Conflict, Invalid
-from civicswitch.requests.model import CloseReason, Contact, Event, Follower, ServiceRequest, Status
+from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest, Status
 from civicswitch.requests.ports import Media
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
-from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
+from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
@@ -231,7 +231,7 @@ class MemoryRequestStore:
             if r.status == Status.CLOSED and (
                 r.closed_at is None
                 or r.closed_at < q.closed_since
-                or r.close_reason in (CloseReason.DUPLICATE, CloseReason.CANCELLED)
+                or (r.close_reason is not None and str(r.close_reason) in NOT_TARGETS)
             ):
                 continue
             assert r.id is not None

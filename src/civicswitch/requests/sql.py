@@ -48,7 +48,7 @@ from civicswitch.requests.ports import Media
 from civicswitch.requests.tables import media, request_contacts, request_events, request_followers, service_requests
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.grid import cell_of
-from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
+from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
 
 sr = service_requests
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
@@ -509,7 +509,7 @@ class SqlRequestStore:
             return []
         closed_recently = and_(
             sr.c.closed_at >= query.closed_since,
-            sr.c.close_reason.notin_([str(CloseReason.DUPLICATE), str(CloseReason.CANCELLED)]),
+            or_(sr.c.close_reason.is_(None), sr.c.close_reason.notin_(sorted(NOT_TARGETS))),
         )
         stmt = (
             select(

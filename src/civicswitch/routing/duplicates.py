@@ -19,7 +19,7 @@ from rapidfuzz import fuzz, utils
 
 from civicswitch.catalog.model import Service
 from civicswitch.routing.grid import box_around, cells_in, distance_m
-from civicswitch.routing.nearby import NearbyQuery, NearbyRequest, NearbySource
+from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest, NearbySource
 
 WEIGHTS = (0.5, 0.2, 0.3)  # closeness, recency, similarity
 CANDIDATE_LIMIT = 200  # the newest this many in the box are ranked (a busy corner, not a whole borough)
@@ -73,6 +73,8 @@ def rank(
     found = []
     for c in candidates:
         if c.requested_at > now:  # filed after the moment asked about (a replay of history)
+            continue
+        if c.status == "closed" and c.close_reason in NOT_TARGETS:  # whatever the source: never point at these
             continue
         distance = distance_m(lat, long, c.lat, c.long)
         if distance > policy.radius_m:

@@ -7,11 +7,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
+# A closed request is a duplicate target only if it was closed for what it reported (fixed, no action, not ours):
+# one closed as a duplicate points elsewhere, one referred went to another government, one cancelled never was.
+NOT_TARGETS: frozenset[str] = frozenset({"duplicate", "cancelled", "referred"})
+
 
 @dataclass(frozen=True, slots=True)
 class NearbyQuery:
     """Requests of one service whose point lies in ``box`` (routing/grid.py), filed at or after
-    ``requested_since``, still open or closed at or after ``closed_since`` (not as duplicates nor cancelled),
+    ``requested_since``, still open or closed at or after ``closed_since`` (not for a reason in :data:`NOT_TARGETS`),
     and not merged into another request; newest first, at most ``limit``."""
 
     service_code: str

@@ -91,6 +91,9 @@ class SimulatorConfig:
     malformed: tuple[str, ...] = ("truncated",)  # broken replies used in turn, one per effect
     ref: str = "external_id"  # how status updates name the request: external_id or service_request_id
     state_file: Path | None = None
+    # Without a state file, work-order numbers carry a prefix of this run (None: random) so that a restart never
+    # reuses one; "" gives plain numbers (tests that count them).
+    run: str | None = None
     seed: int | None = None
     callback_attempts: int = 8
 
@@ -138,7 +141,7 @@ def create_app(
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Starlette:
     """The simulator. ``transport`` and ``sleep`` are for tests (callbacks without a network, no waiting)."""
-    ledger = Ledger.open(config.state_file)
+    ledger = Ledger.open(config.state_file, config.run)
     state = Runtime(config.mode, config.fail_rate, config.delay, config.slow_s, config.slow_style, config.burst)
     rng = random.Random(config.seed)  # fault injection, not security
     verifier = Webhook(config.secret)

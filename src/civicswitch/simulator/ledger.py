@@ -2,12 +2,16 @@
 redelivery counted as a detected duplicate, answers by mode, and the status updates it sent back.
 
 A ledger can live in a JSON file (``--state-file``) so a restarted simulator still knows what it has done,
-as a real department system with a database would; it is rewritten (atomically) after every change."""
+as a real department system with a database would; it is rewritten (atomically) after every change, and its
+work-order numbers go on from the last one (``WO-000042`` → ``WO-000043``). A ledger in memory only numbers its
+work orders under a prefix of its own run (``WO-3f9a-000001``), so a restarted simulator never hands out a number
+it gave before: the hub keeps every department id it received, and a reused one would name an old request."""
 
 from __future__ import annotations
 
 import json
 import os
+import secrets
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -38,6 +42,7 @@ class Ledger:
     callbacks: Counter[str] = field(default_factory=Counter)  # sent, applied, flagged, duplicate, failed, attempts
     open311_updates: set[str] = field(default_factory=set)  # update_id of Open311 servicerequestupdates
     path: Path | None = None
+    run: str = ""  # the prefix of this run's work-order numbers ("" with a state file: numbers go on)
 
     # -- counting -------------------------------------------------------------------------------------
     def arrived(self, mode: str) -> None:
@@ -58,7 +63,8 @@ class Ledger:
             found.deliveries += 1
             self.save()
             return found, True
-        effect = Effect(key, f"WO-{len(self.effects) + 1:06d}", type_, service_request_id, at, malformed=malformed)
+        number = f"{self.run}-{len(self.effects) + 1:06d}" if self.run else f"{len(self.effects) + 1:06d}"
+        effect = Effect(key, f"WO-{number}", type_, service_request_id, at, malformed=malformed)
         self.effects[key] = effect
         self.save()
         return effect, False
@@ -102,9 +108,12 @@ class Ledger:
         os.replace(temporary, self.path)
 
     @classmethod
-    def open(cls, path: Path | None) -> Ledger:
-        """A ledger kept in ``path`` (loaded when the file exists), or in memory only."""
-        if path is None or not path.exists():
+    def open(cls, path: Path | None, run: str | None = None) -> Ledger:
+        """A ledger kept in ``path`` (loaded when the file exists), or in memory only; ``run``: the work-order
+        prefix of an in-memory ledger (default: four random hex digits; "" for plain numbers)."""
+        if path is None:
+            return cls(run=secrets.token_hex(2) if run is None else run)
+        if not path.exists():
             return cls(path=path)
         data = json.loads(path.read_text(encoding="utf-8"))
         return cls(

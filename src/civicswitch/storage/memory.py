@@ -12,6 +12,7 @@ from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.memory import MemoryCatalogStore
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
+from civicswitch.core.clock import Clock
 from civicswitch.hub.memory import HubData, MemoryHubStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
@@ -62,8 +63,9 @@ class MemoryUnitOfWork:
     hub: HubStore
     settings: SettingsStore
 
-    def __init__(self, db: MemoryDatabase | None = None) -> None:
+    def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
+        self.clock = clock
         self.committed = 0
 
     def _open(self) -> None:

@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from civicswitch.catalog.ports import CatalogStore
+from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.ports import RequestStore
@@ -33,6 +34,8 @@ class UnitOfWork(Protocol):
     audit: AuditStore
     hub: HubStore
     settings: SettingsStore
+    # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
+    clock: Clock | None
 
     def __enter__(self) -> Self: ...
     def __exit__(

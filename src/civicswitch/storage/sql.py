@@ -10,6 +10,7 @@ from typing import Self
 from sqlalchemy import Connection, Engine
 
 from civicswitch.catalog.sql import SqlCatalogStore
+from civicswitch.core.clock import Clock
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
@@ -41,9 +42,10 @@ class SqlUnitOfWork:
     hub: HubStore
     settings: SettingsStore
 
-    def __init__(self, engine: Engine, *, writing: bool = True) -> None:
+    def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
         self._writing = writing
+        self.clock = clock
         self._conn: Connection | None = None
         self._queued: threading.RLock | None = None
 

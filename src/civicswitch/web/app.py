@@ -35,11 +35,12 @@ def create_app(
         version=__version__,
         description="One front door for residents: Open311 GeoReport v2 (JSON and XML) and the city's own API.",
     )
+    the_clock = clock or SystemClock()
     app.state.ctx = AppContext(
         settings=settings,
-        clock=clock or SystemClock(),
+        clock=the_clock,
         make_reader=lambda: SqlUnitOfWork(bound_engine, writing=False),
-        make_writer=lambda: SqlUnitOfWork(bound_engine, writing=True),
+        make_writer=lambda: SqlUnitOfWork(bound_engine, writing=True, clock=the_clock),
         changeset=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     app.state.engine = engine

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select, text
 
@@ -231,3 +232,23 @@ def test_merge_and_change__a_back_ends_update_key__403_and_nothing_written(
     )
     assert (merge.status_code, change.status_code) == (403, 403)
     assert _rows(engine) == before
+
+
+@pytest.mark.parametrize("reason", ["referred", "cancelled"])
+def test_post_request__near_a_request_closed_as_referred_or_cancelled__notice_does_not_point_at_it(
+    client: TestClient, keys: dict[str, str], engine: Engine, clock: FixedClock, reason: str
+) -> None:
+    first = _file(client, keys["submit"])
+    with SqlUnitOfWork(engine) as uow:
+        request = uow.requests.get(int(first["service_request_id"]))
+        assert request is not None
+        request.transition(Status.CLOSED, clock.now(), reason=CloseReason(reason))
+        uow.requests.save(request)
+        uow.commit()
+    clock.advance(timedelta(hours=1))
+
+    second = _file(client, keys["submit"], at=NEARBY)
+    offered = client.get("/api/v1/duplicates", params={"service_code": "graffiti", "lat": NEARBY[0], "long": NEARBY[1]})
+
+    assert first["service_request_id"] not in (second.get("service_notice") or "")
+    assert first["service_request_id"] not in {d["service_request_id"] for d in offered.json()["duplicates"]}

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.hub.handlers import complete_manual, deliveries, health, receive_signed_update, replay
+from civicswitch.hub.model import DeliveryState
 from civicswitch.hub.views import DeliveryView
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import Principal
@@ -47,7 +48,11 @@ def _row(r: DeliveryView) -> dict[str, Any]:
         "done_by": r.done_by,
         "service_code": data.get("service_code"),
         "address": data.get("address"),
+        "zipcode": data.get("zipcode"),
+        "lat": data.get("lat"),
+        "long": data.get("long"),
         "description": data.get("description"),
+        "withdrawn_reason": r.last_error if r.state == DeliveryState.WITHDRAWN else None,
     }
 
 
@@ -111,14 +116,14 @@ async def deliveries_replay(
 def manual_queue(
     request: Request,
     body: Annotated[str | None, Query()] = None,
-    done: Annotated[bool, Query()] = False,
+    done: Annotated[bool, Query(description="finished tasks: done_by, effort_minutes, external_id")] = False,
+    withdrawn: Annotated[bool, Query(description="tasks taken out of the queue, with withdrawn_reason")] = False,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
     who = _who(request, x_api_key)
-    rows = deliveries(
-        ctx.reader(), state="delivered" if done else "pending", manual=True, body=body, limit=1000, who=who
-    )
+    state = "delivered" if done else "withdrawn" if withdrawn else "pending"
+    rows = deliveries(ctx.reader(), state=state, manual=True, body=body, limit=1000, who=who)
     return {"tasks": [_row(r) for r in rows]}
 
 

@@ -28,6 +28,7 @@ def test_check_config__endpoint_only__fills_every_default() -> None:
         "poll_every_s": 300,
         "updates_supported": False,
         "include_contact": False,
+        "allow_private": False,
     }
 
 

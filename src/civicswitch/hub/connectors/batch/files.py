@@ -1,4 +1,8 @@
-"""Durable file steps: every file another party may pick up appears whole (written beside, fsynced, renamed)."""
+"""Durable file steps: every file another party may pick up appears whole (written beside, fsynced, renamed).
+
+Everything the connector creates is for its owner and group only: files ``0o640``, folders ``0o750``, whatever
+the process's umask (the mode is set explicitly after creation). Batch files hold residents' reports and, with
+``include_contact``, their contact details: give the department's account the group, not the world."""
 
 from __future__ import annotations
 
@@ -11,6 +15,38 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+
+FILE_MODE = 0o640
+DIR_MODE = 0o750
+
+
+def make_dirs(path: Path) -> None:
+    """``mkdir -p`` whose new folders are ``0o750`` (folders that exist are left as they are)."""
+    missing = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=DIR_MODE)
+        except FileExistsError:
+            continue
+        os.chmod(folder, DIR_MODE)  # mkdir's mode is masked by the umask
+
+
+def create_file(path: Path, flags: int) -> int:
+    """``os.open`` with ``O_CREAT``: a new file gets ``0o640`` whatever the umask; returns the descriptor."""
+    fd = os.open(path, flags | os.O_CREAT, FILE_MODE)
+    try:
+        if os.fstat(fd).st_mode & 0o7777 != FILE_MODE:
+            os.fchmod(fd, FILE_MODE)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
 
 
 def file_digest(content: bytes) -> str:
@@ -38,7 +74,7 @@ def atomic_write(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that a reader sees either no file or the whole file: written to a hidden
     ``.<name>.tmp`` beside it, fsynced, then renamed over the final name, and the folder fsynced."""
     temp = path.with_name(f".{path.name}.tmp")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    fd = create_file(temp, os.O_WRONLY | os.O_TRUNC)
     try:
         write_all(fd, data)
         os.fsync(fd)
@@ -55,7 +91,9 @@ def atomic_write(path: Path, data: bytes) -> None:
 def move(source: Path, target: Path) -> None:
     """Move a file, atomically where both are on one filesystem; across filesystems: copy (whole, fsynced,
     renamed into place) and then remove the source."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(target.parent)
+    with contextlib.suppress(PermissionError):  # a file another account owns keeps its mode
+        os.chmod(source, FILE_MODE)  # archived and quarantined files are ours now: owner and group only
     try:
         os.replace(source, target)
     except OSError as exc:
@@ -63,6 +101,7 @@ def move(source: Path, target: Path) -> None:
             raise
         temp = target.with_name(f".{target.name}.tmp")
         shutil.copyfile(source, temp)
+        os.chmod(temp, FILE_MODE)
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)
@@ -81,8 +120,8 @@ def move(source: Path, target: Path) -> None:
 @contextlib.contextmanager
 def locked(path: Path) -> Iterator[None]:
     """An exclusive lock between processes (and threads) on ``path`` (created if missing), held for the block."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(path.parent)
+    fd = create_file(path, os.O_RDWR)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         yield
@@ -93,8 +132,8 @@ def locked(path: Path) -> Iterator[None]:
 @contextlib.contextmanager
 def try_locked(path: Path) -> Iterator[bool]:
     """Like :func:`locked` but without waiting: yields False when another holder has it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    make_dirs(path.parent)
+    fd = create_file(path, os.O_RDWR)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

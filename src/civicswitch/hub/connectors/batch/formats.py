@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, tzinfo
 
+from civicswitch.core.csvsafe import neutralise
 from civicswitch.core.timefmt import format_datetime
 from civicswitch.hub.model import OutboundMessage
 
@@ -41,12 +42,6 @@ OUTBOUND_COLUMNS: tuple[str, ...] = (
     "contact_email",
     "contact_phone",
 )
-# Text a resident typed: a leading = + - @ (or tab/CR) makes a spreadsheet run it as a formula, so with
-# escape_formulas such a value gets a leading apostrophe (OWASP "CSV injection").
-FREE_TEXT = frozenset(
-    {"description", "address", "status_notes", "note", "contact_first_name", "contact_last_name", "contact_email"}
-)
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DATETIMES = frozenset({"requested_datetime", "expected_datetime"})
 
 
@@ -95,10 +90,8 @@ def outbound_row(message: OutboundMessage, *, escape_formulas: bool) -> dict[str
         if column not in row:
             value = data.get(column)
             row[column] = _utc_text(value) if column in _DATETIMES else _cell(value)
-    if escape_formulas:
-        for column in FREE_TEXT:
-            if row[column].startswith(_FORMULA_START):
-                row[column] = "'" + row[column]
+    if escape_formulas:  # every cell: resident text, the department's ids and codes alike (plain numbers stay)
+        row = {column: neutralise(value) for column, value in row.items()}
     return row
 
 

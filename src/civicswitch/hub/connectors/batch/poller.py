@@ -16,10 +16,11 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from civicswitch.core.clock import Clock, SystemClock
+from civicswitch.core.csvsafe import neutralise_row, restore
 from civicswitch.hub.connectors.batch import sftp
 from civicswitch.hub.connectors.batch.config import BatchSettings
 from civicswitch.hub.connectors.batch.cursor import Cursor, SourceState
-from civicswitch.hub.connectors.batch.files import atomic_write, file_digest, locked, move
+from civicswitch.hub.connectors.batch.files import atomic_write, file_digest, locked, make_dirs, move
 from civicswitch.hub.connectors.batch.formats import (
     ID_COLUMNS,
     INBOUND_COLUMNS,
@@ -31,7 +32,7 @@ from civicswitch.hub.connectors.batch.formats import (
     normalise_header,
     parse_when,
 )
-from civicswitch.hub.model import Connector, InboundUpdate
+from civicswitch.hub.model import Connector, InboundUpdate, Origin, Problem, ProblemKind
 
 log = logging.getLogger(__name__)
 
@@ -132,8 +133,11 @@ def _check(values: dict[str, str]) -> str | None:
     return None
 
 
-def read_updates(content: bytes, settings: BatchSettings, now: datetime, state: SourceState) -> FileResult:
-    """The updates of one status-update file not already in ``state`` (which learns them), and its bad rows."""
+def read_updates(
+    content: bytes, settings: BatchSettings, now: datetime, state: SourceState, file: str = ""
+) -> FileResult:
+    """The updates of one status-update file (``file``: its path in the inbox) not already in ``state`` (which
+    learns them), and its bad rows."""
     result = FileResult()
 
     def refuse(line: int, reason: str) -> FileResult:
@@ -189,8 +193,8 @@ def read_updates(content: bytes, settings: BatchSettings, now: datetime, state: 
         values: dict[str, str] = {}
         reason = None
         for column, name, cell in zip(columns, names, cells, strict=True):
-            if column is not None:
-                values[column] = cell.strip()
+            if column is not None:  # a value we wrote with a protecting apostrophe comes back as it was
+                values[column] = restore(cell.strip())
             elif not normalise_header(name) and cell.strip():
                 reason = "a value under a column with no name in the header"
         reason = reason or _check(values)
@@ -217,6 +221,7 @@ def read_updates(content: bytes, settings: BatchSettings, now: datetime, state: 
                 external_id=values.get("external_id") or None,
                 description=values.get("description", ""),
                 media_url=values.get("media_url") or None,
+                origin=Origin(file, line, raw),
             )
         )
     return result
@@ -227,7 +232,7 @@ def render_rejects(file: str, rejects: list[Reject]) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(QUARANTINE_COLUMNS)
     for reject in rejects:
-        writer.writerow([file, reject.line, reject.reason, reject.row])
+        writer.writerow(neutralise_row([file, reject.line, reject.reason, reject.row]))
     return out.getvalue().encode("utf-8")
 
 
@@ -250,6 +255,7 @@ class BatchPoller:
 
     def __init__(self, *, clock: Clock | None = None) -> None:
         self._clock = clock or SystemClock()
+        self._rejects: dict[str, list[Problem]] = {}
 
     async def poll(self, connector: Connector, cursor: str | None) -> tuple[Sequence[InboundUpdate], str | None]:
         settings = BatchSettings.of(connector.config)
@@ -258,13 +264,47 @@ class BatchPoller:
             if not settings.inbox_dir.is_dir():
                 raise FileNotFoundError(2, "the inbox folder (inbox_dir) does not exist", str(settings.inbox_dir))
             await sftp.fetch_inbox(settings.sftp, settings.inbox_dir, settings.settle_s)
-        return await asyncio.to_thread(self._poll, settings, state, self._clock.now())
+        rejects: list[Problem] = []
+        found = await asyncio.to_thread(self._poll, settings, state, self._clock.now(), rejects)
+        self._rejects.setdefault(connector.code, []).extend(rejects)
+        return found
 
-    def _poll(self, settings: BatchSettings, state: Cursor, now: datetime) -> tuple[list[InboundUpdate], str]:
+    def take_rejects(self, connector: Connector) -> list[Problem]:
+        """The rows quarantined by the polls of ``connector`` since the last call (for its health)."""
+        return self._rejects.pop(connector.code, [])
+
+    async def quarantine(self, connector: Connector, refused: Sequence[tuple[InboundUpdate, str]]) -> list[str]:
+        """Rows the hub refused after reading them (no such request, a status the connector's map does not
+        know): written to ``<quarantine_dir>/<file>.<digest>.rejects.csv`` like bad rows (file, line, reason,
+        row). Returns the files written."""
+        settings = BatchSettings.of(connector.config)
+        by_file: dict[str, list[Reject]] = {}
+        for update, reason in refused:
+            if update.origin is not None:
+                by_file.setdefault(update.origin.file, []).append(
+                    Reject(update.origin.line, f"refused: {reason}", update.origin.row)
+                )
+        return await asyncio.to_thread(self._write_refused, settings, by_file)
+
+    @staticmethod
+    def _write_refused(settings: BatchSettings, by_file: dict[str, list[Reject]]) -> list[str]:
+        written = []
+        for rel, rejects in by_file.items():
+            content = render_rejects(rel, sorted(rejects, key=lambda r: r.line))
+            target = settings.quarantine_dir / Path(rel).parent / f"{Path(rel).name}.{file_digest(content)}.rejects.csv"
+            make_dirs(target.parent)
+            atomic_write(target, content)
+            written.append(str(target))
+            log.warning("batch: %s: %d row(s) refused by the hub, quarantined in %s", rel, len(rejects), target)
+        return written
+
+    def _poll(
+        self, settings: BatchSettings, state: Cursor, now: datetime, problems: list[Problem]
+    ) -> tuple[list[InboundUpdate], str]:
         if not settings.inbox_dir.is_dir():
             raise FileNotFoundError(2, "the inbox folder (inbox_dir) does not exist", str(settings.inbox_dir))
-        settings.archive_dir.mkdir(parents=True, exist_ok=True)
-        settings.quarantine_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(settings.archive_dir)
+        make_dirs(settings.quarantine_dir)
         with locked(settings.archive_dir / ".poll.lock"):
             done = set(state.done)
             read: list[str] = []
@@ -281,10 +321,15 @@ class BatchPoller:
                     continue
                 if len(read) >= settings.max_files_per_poll:
                     continue
-                result = read_updates(content, settings, now, state.source(source))
+                result = read_updates(content, settings, now, state.source(source), rel)
                 if result.rejects:
                     name = f"{Path(rel).name}.{digest}.rejects.csv"
-                    atomic_write(settings.quarantine_dir / Path(rel).parent / name, render_rejects(rel, result.rejects))
+                    target = settings.quarantine_dir / Path(rel).parent / name
+                    make_dirs(target.parent)
+                    atomic_write(target, render_rejects(rel, result.rejects))
+                    problems.extend(
+                        Problem(ProblemKind.QUARANTINED, now, r.reason, rel, r.line) for r in result.rejects
+                    )
                     log.warning(
                         "batch: %s: %d row(s) quarantined%s",
                         rel,

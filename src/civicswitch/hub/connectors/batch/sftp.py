@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from civicswitch.hub.connectors.batch.config import SftpSettings
-from civicswitch.hub.connectors.batch.files import file_digest, fsync_dir, try_locked
+from civicswitch.hub.connectors.batch.files import FILE_MODE, file_digest, fsync_dir, try_locked
 
 if TYPE_CHECKING:
     import asyncssh
@@ -120,6 +120,7 @@ async def fetch_inbox(settings: SftpSettings, inbox: Path, settle_s: float) -> l
 
 
 def _settle_download(part: Path, target: Path, mtime: float) -> None:
+    os.chmod(part, FILE_MODE)  # the server's mode (or the umask) does not decide who may read it here
     os.utime(part, (mtime, mtime))
     fd = os.open(part, os.O_RDONLY)
     try:

@@ -28,7 +28,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from civicswitch.hub.connectors.batch.config import BatchSettings
-from civicswitch.hub.connectors.batch.files import atomic_write, file_digest, fsync_dir, locked, write_all
+from civicswitch.hub.connectors.batch.files import (
+    atomic_write,
+    create_file,
+    file_digest,
+    fsync_dir,
+    locked,
+    make_dirs,
+    write_all,
+)
 from civicswitch.hub.connectors.batch.formats import OUTBOUND_COLUMNS
 
 log = logging.getLogger(__name__)
@@ -129,7 +137,7 @@ class Spool:
         """Append whole rows (each one JSON line) to the pending batch, durably; returns the journal's name.
         A pending batch that is due is closed first. Raises ``OSError`` (nothing of these rows stays then)."""
         self._check_outbox()
-        self.dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(self.dir)
         with locked(self.lock):
             journals = self._journals()
             if journals and self._due(journals[-1], now):
@@ -138,7 +146,7 @@ class Spool:
             created = not journals
             if created:
                 path = self.dir / f"open-{self._next_seq():08d}-{int(now.timestamp())}.jsonl"
-                fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_APPEND, 0o644)
+                fd = create_file(path, os.O_RDWR | os.O_EXCL | os.O_APPEND)
             else:
                 path = journals[-1].path
                 fd = os.open(path, os.O_RDWR | os.O_APPEND)

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 
 from civicswitch.core.errors import Invalid
+from civicswitch.hub.connectors.addresses import allow_private_setting, check_url
 
 POLL_MODES = ("requests", "updates", "off")
 DEFAULT_TIMEOUT_S = 10.0
@@ -26,6 +27,7 @@ KNOWN = (
     "poll_every_s",
     "updates_supported",
     "include_contact",
+    "allow_private",
 )
 
 
@@ -41,6 +43,7 @@ class Open311Settings:
     poll_every_s: int = DEFAULT_POLL_EVERY_S
     updates_supported: bool = False
     include_contact: bool = False
+    allow_private: bool = False
 
     def url(self, resource: str) -> str:
         """``requests.json`` → ``{endpoint}/requests.json``."""
@@ -61,6 +64,8 @@ def check_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     ``GET servicerequestupdates.json``) or ``off``. ``poll_every_s`` (default 300). ``updates_supported``
     (default false): status changes and notes are POSTed to ``servicerequestupdates.json``.
     ``include_contact`` (default false): the resident's name, email and phone go with new requests.
+    ``allow_private`` (default false): an endpoint on a loopback, private or link-local address is refused (here,
+    and after DNS resolution at every call; see :mod:`civicswitch.hub.connectors.addresses`).
     The API key is the connector's secret, never a setting.
     """
     if config is None:
@@ -72,8 +77,11 @@ def check_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
     unknown = sorted(str(k) for k in config if k not in KNOWN)
     if unknown:
         raise Invalid(f"unknown Open311 setting(s) {', '.join(unknown)}; known: {', '.join(KNOWN)}")
+    allow_private = allow_private_setting(config, "open311")
+    endpoint = _endpoint(config.get("endpoint"))
+    check_url(endpoint, allow_private=allow_private, kind="open311", setting="endpoint")
     return {
-        "endpoint": _endpoint(config.get("endpoint")),
+        "endpoint": endpoint,
         "jurisdiction_id": _optional_text(config.get("jurisdiction_id"), "jurisdiction_id"),
         "service_code_map": _code_map(config.get("service_code_map")),
         "timeout_s": _timeout(config.get("timeout_s")),
@@ -81,6 +89,7 @@ def check_config(config: Mapping[str, Any] | None) -> dict[str, Any]:
         "poll_every_s": _poll_every(config.get("poll_every_s")),
         "updates_supported": _flag(config.get("updates_supported"), "updates_supported"),
         "include_contact": _flag(config.get("include_contact"), "include_contact"),
+        "allow_private": allow_private,
     }
 
 

@@ -27,6 +27,7 @@ import httpx
 from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.errors import Invalid
 from civicswitch.core.timefmt import format_datetime, parse_datetime
+from civicswitch.hub.connectors.addresses import ReplyTooLarge, Resolver, default_guard
 from civicswitch.hub.connectors.open311 import wire
 from civicswitch.hub.connectors.open311.config import Open311Settings
 from civicswitch.hub.connectors.open311.sender import TokenUnknown, lookup_token, token_in
@@ -124,8 +125,15 @@ class Open311Poller:
     """Poller for ``open311`` connectors. ``poll`` raises :class:`PollFailed` when the feed cannot be read (the
     caller keeps its cursor); a token lookup that fails is simply tried again next time."""
 
-    def __init__(self, *, transport: httpx.AsyncBaseTransport | None = None, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        clock: Clock | None = None,
+        resolver: Resolver | None = None,
+    ) -> None:
         self._client = wire.make_client(transport)
+        self._guard = default_guard(transport, resolver)
         self._clock: Clock = clock or SystemClock()
 
     async def aclose(self) -> None:
@@ -143,6 +151,9 @@ class Open311Poller:
             state = Cursor.load(cursor)
         except Invalid as exc:
             raise PollFailed(Outcome(OutcomeKind.FAILED, f"connector {connector.code!r}: {exc.description}")) from None
+        refused = await self._guard.problem(settings.endpoint, allow_private=settings.allow_private)
+        if refused is not None:
+            raise PollFailed(Outcome(OutcomeKind.FAILED, wire.clip(refused)))
         now = self._clock.now()
         after = state.after or now - FIRST_LOOKBACK
         resolved, state = await self._resolve_tokens(settings, replace(state, after=after), now)
@@ -159,8 +170,8 @@ class Open311Poller:
             raise PollFailed(
                 Outcome(OutcomeKind.RETRY, wire.clip(f"could not reach the Open311 endpoint: {exc!r}"))
             ) from None
-        except wire.NotOpen311 as exc:
-            raise PollFailed(Outcome(OutcomeKind.RETRY, wire.clip(str(exc)))) from None
+        except (wire.NotOpen311, ReplyTooLarge) as exc:
+            raise PollFailed(Outcome(OutcomeKind.RETRY, wire.clip(f"{settings.endpoint}: {exc}"))) from None
         fresh, state = _advance(state, found, now)
         return [*resolved, *fresh], state.dump()
 
@@ -168,7 +179,7 @@ class Open311Poller:
     async def _get(self, settings: Open311Settings, resource: str, params: dict[str, str]) -> list[dict[str, Any]]:
         if settings.jurisdiction_id:
             params["jurisdiction_id"] = settings.jurisdiction_id
-        response = await self._client.get(settings.url(resource), params=params, timeout=settings.timeout_s)
+        response = await wire.get(self._client, settings.url(resource), params=params, timeout=settings.timeout_s)
         failed = wire.judge(response, self._clock.now())
         if failed is not None:
             raise PollFailed(failed)
@@ -254,7 +265,7 @@ class Open311Poller:
             except TokenUnknown as exc:
                 log.warning("Open311 token %s of request %s dropped: %s", token, pending.request_id, exc)
                 continue
-            except (httpx.HTTPError, wire.NotOpen311) as exc:
+            except (httpx.HTTPError, wire.NotOpen311, ReplyTooLarge) as exc:
                 log.info("Open311 token %s not looked up: %r", token, exc)
                 found = None
             if found is not None:

@@ -17,6 +17,7 @@ import httpx
 from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.errors import Invalid
 from civicswitch.core.timefmt import format_datetime, parse_datetime
+from civicswitch.hub.connectors.addresses import ReplyTooLarge, Resolver, default_guard
 from civicswitch.hub.connectors.open311 import wire
 from civicswitch.hub.connectors.open311.config import Open311Settings
 from civicswitch.hub.model import (
@@ -80,8 +81,10 @@ class Open311Sender:
         transport: httpx.AsyncBaseTransport | None = None,
         clock: Clock | None = None,
         sleep: Sleep | None = None,
+        resolver: Resolver | None = None,
     ) -> None:
         self._client = wire.make_client(transport)
+        self._guard = default_guard(transport, resolver)
         self._clock: Clock = clock or SystemClock()
         self._sleep: Sleep = sleep or asyncio.sleep
 
@@ -96,6 +99,9 @@ class Open311Sender:
         data = message.envelope.get("data")
         if not isinstance(data, Mapping):
             return Outcome(OutcomeKind.FAILED, "the message has no data object (not a CloudEvents envelope?)")
+        refused = await self._guard.problem(settings.endpoint, allow_private=settings.allow_private)
+        if refused is not None:
+            return Outcome(OutcomeKind.FAILED, wire.clip(refused))
         try:
             if message.type == MessageType.CREATED:
                 return await self._create(connector, settings, message, data)
@@ -105,6 +111,8 @@ class Open311Sender:
             return Outcome(OutcomeKind.RETRY, wire.clip(f"timed out after {settings.timeout_s:g} s: {_what(exc)}"))
         except httpx.HTTPError as exc:
             return Outcome(OutcomeKind.RETRY, wire.clip(f"could not reach the Open311 endpoint: {_what(exc)}"))
+        except ReplyTooLarge as exc:
+            return Outcome(OutcomeKind.FAILED, wire.clip(f"{settings.endpoint}: {exc}"))
         return Outcome.delivered(
             f"{message.type} messages have no Open311 equivalent: not sent (the request stays open at the department)"
         )
@@ -237,8 +245,8 @@ class Open311Sender:
         if connector.secret:
             pairs = [*pairs, ("api_key", connector.secret)]
         body, headers = wire.form(pairs)
-        response = await self._client.post(
-            settings.url(path), content=body, headers=headers, timeout=settings.timeout_s
+        response = await wire.post(
+            self._client, settings.url(path), content=body, headers=headers, timeout=settings.timeout_s
         )
         failed = wire.judge(response, self._clock.now())
         if failed is not None:
@@ -261,7 +269,9 @@ async def lookup_token(client: httpx.AsyncClient, settings: Open311Settings, tok
     """``GET tokens/{token}.json``: the service_request_id, or None while the server has not assigned one.
     Raises :class:`TokenUnknown` on 404, ``httpx.HTTPError`` or :class:`wire.NotOpen311` on other trouble."""
     params = {"jurisdiction_id": settings.jurisdiction_id} if settings.jurisdiction_id else None
-    response = await client.get(settings.url(f"tokens/{quote(token, safe='')}.json"), params=params, timeout=timeout)
+    response = await wire.get(
+        client, settings.url(f"tokens/{quote(token, safe='')}.json"), params=params, timeout=timeout
+    )
     if response.status_code == 404:
         raise TokenUnknown(f"HTTP 404 from {wire.where(response.request.url)}: {wire.error_description(response)}")
     if not 200 <= response.status_code < 300:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode
 import httpx
 
 from civicswitch import __version__
+from civicswitch.hub.connectors.addresses import bounded_request
 from civicswitch.hub.model import Outcome, OutcomeKind
 
 USER_AGENT = f"civicswitch/{__version__} (Open311 client)"
@@ -28,6 +29,16 @@ def make_client(transport: httpx.AsyncBaseTransport | None) -> httpx.AsyncClient
         follow_redirects=False,
         headers={"user-agent": USER_AGENT, "accept": "application/json"},
     )
+
+
+async def get(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """GET with the reply read to at most 1 MiB (:class:`~civicswitch.hub.connectors.addresses.ReplyTooLarge`)."""
+    return await bounded_request(client, "GET", url, **kwargs)
+
+
+async def post(client: httpx.AsyncClient, url: str, **kwargs: Any) -> httpx.Response:
+    """POST with the reply read to at most 1 MiB."""
+    return await bounded_request(client, "POST", url, **kwargs)
 
 
 def form(pairs: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
