@@ -57,7 +57,7 @@ def demo(
     settings = Settings()
     setup_logging(settings.log_level)
     prepare_sqlite(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrations.upgrade(engine)
     result = install(SqlUnitOfWork(engine), SystemClock())
     jurisdiction = result.jurisdiction
@@ -135,6 +135,7 @@ def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool 
         pollers=default_pollers(),
         batch=batch,
         lease=timedelta(seconds=lease),
+        clock_skew=timedelta(seconds=Settings().clock_skew_seconds),
     )
 
     async def main() -> None:
@@ -163,7 +164,7 @@ def worker(
 
     settings = Settings()
     setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

@@ -49,7 +49,7 @@ def areas_at(
 
 
 def _matches(request: Request, found: list[Match]) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+    base = context(request).base_url(request)  # never the unchecked Host header
     return {
         "duplicates": [
             {**m.document(), "follow_url": f"{base}/api/v1/requests/{m.request.id}/followers"} for m in found
@@ -93,11 +93,11 @@ class FollowBody(_Keyed):
 
 
 class MergeBody(_Keyed):
-    into: str = Field(description="the service_request_id of the request to keep (the parent)")
+    into: str = Field(max_length=200, description="the service_request_id of the request to keep (the parent)")
 
 
 class ChangeBody(_Keyed):
-    service_code: str | None = None
+    service_code: str | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     long: float | None = Field(default=None, ge=-180, le=180)
     note: str = Field(default="", max_length=4000)
