@@ -40,7 +40,8 @@ def install(app: FastAPI) -> None:
     async def domain_error(request: Request, exc: DomainError) -> Response:
         sub = getattr(exc, "errors", None)
         errors = [(exc.code, e.description) for e in sub] if sub else [(exc.code, exc.description)]
-        log.info("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.description)
+        if not getattr(exc, "logged", False):
+            log.info("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.description)
         return error_response(request, exc.code, errors)
 
     @app.exception_handler(StarletteHTTPException)
@@ -163,6 +164,7 @@ class BodyLimit:
             if not started and not answered:
                 answered = True
                 await self._reject(send, path, error.code, error.description)
+                error.logged = True  # type: ignore[attr-defined]
             raise error
 
         async def guarded_receive() -> Message:

@@ -15,6 +15,7 @@ from civicswitch.hub.views import DeliveryView
 from civicswitch.people.auth import authenticate
 from civicswitch.people.clients import Scope
 from civicswitch.web.context import AppContext, context
+from civicswitch.web.open311 import params
 
 router = APIRouter(prefix="/api/v1", tags=["Integration hub"])
 MAX_UPDATE_BYTES = 64 * 1024
@@ -82,7 +83,7 @@ def deliveries_list(
     request: Request,
     state: Annotated[str | None, Query()] = "dead",
     connector: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[params.WholeNumber, Query(ge=1, le=1000)] = 100,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)

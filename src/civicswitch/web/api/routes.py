@@ -64,7 +64,7 @@ def duplicates_check(
     lat: Annotated[str | None, Query(description="WGS84 latitude")] = None,
     long: Annotated[str | None, Query(description="WGS84 longitude")] = None,
     description: Annotated[str, Query(max_length=4000, description="what the resident wrote so far")] = "",
-    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+    limit: Annotated[params.WholeNumber, Query(ge=1, le=50)] = 5,
 ) -> dict[str, Any]:
     ctx = context(request)
     found = check_duplicates(ctx.reader(), ctx.clock, service_code, lat, long, description, limit=limit)
@@ -73,7 +73,7 @@ def duplicates_check(
 
 @router.get("/requests/{service_request_id}/duplicates", summary="A stored request's likely duplicates")
 def request_duplicates(
-    request: Request, service_request_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 5
+    request: Request, service_request_id: str, limit: Annotated[params.WholeNumber, Query(ge=1, le=50)] = 5
 ) -> dict[str, Any]:
     ctx = context(request)
     return _matches(request, duplicates_of(ctx.reader(), ctx.clock, service_request_id, limit=limit))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
+from pydantic import BeforeValidator
 from starlette.datastructures import FormData, UploadFile
 
 from civicswitch.core.errors import Invalid
@@ -72,6 +74,16 @@ def whole_number(value: str | None, name: str) -> int | None:
     if not is_whole(value):
         raise Invalid(f"{name} must be a whole number in ASCII digits, got {shown(value)}", field=name)
     return int(value)
+
+
+def _ascii_whole(value: object) -> object:
+    if isinstance(value, str) and not is_whole(value.strip()):
+        raise ValueError(f"must be a whole number in ASCII digits, got {shown(value)}")
+    return value
+
+
+# A query parameter that is a whole number written in ASCII digits (pydantic alone also takes "1_0").
+WholeNumber = Annotated[int, BeforeValidator(_ascii_whole)]
 
 
 def truthy(value: str | None) -> bool:
