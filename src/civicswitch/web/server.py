@@ -88,6 +88,23 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         super().connection_lost(exc)
 
+    def data_received(self, data: bytes) -> None:
+        if self.transport.is_closing():
+            return  # refused (408/431): what the client still sends is not parsed
+        super().data_received(data)
+
+    def send_400_response(self, msg: str) -> None:
+        if not self.transport.is_closing():  # a callback failing after a refusal must not answer twice
+            super().send_400_response(msg)
+
+    def on_body(self, body: bytes) -> None:
+        if not self.transport.is_closing():
+            super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        if not self.transport.is_closing():
+            super().on_message_complete()
+
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._header_bytes = 0
