@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, field_validator
@@ -41,6 +42,34 @@ class Settings(BaseSettings):
         default="",
         description="Signs staff sessions and links; empty: one is made on first use and kept in the database",
     )
+    # -- hardening (docs/configuration.md, "Security settings") ----------------------------------------------
+    clock_skew_seconds: int = Field(
+        default=300,
+        ge=0,
+        le=86400,
+        description="How far an update's time may be ahead of our clock (or before the request was filed)",
+    )
+    allowed_hosts: str = Field(
+        default="",
+        description="Comma list of Host names answered (e.g. 311.example.gov,*.example.gov); other Hosts get 400. "
+        "Empty: any Host (set public_url then, so links never follow the Host header)",
+    )
+    forwarded_allow_ips: str = Field(
+        default="",
+        description="Comma list of proxy addresses/networks whose X-Forwarded-For/-Proto are honoured; empty: none",
+    )
+    header_timeout_seconds: float = Field(
+        default=10.0, gt=0, description="A client must send a request's headers within this time"
+    )
+    body_timeout_seconds: float = Field(
+        default=60.0, gt=0, description="A client must send a request's whole body within this time"
+    )
+    keep_alive_timeout_seconds: int = Field(default=5, ge=1, description="An idle kept-alive connection is closed")
+    max_header_bytes: int = Field(default=64 * 1024, ge=4096, description="Request line and headers at most")
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = Field(
+        default="FULL",
+        description="SQLite's PRAGMA synchronous: FULL keeps an acknowledged write through a power loss",
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -57,6 +86,19 @@ class Settings(BaseSettings):
         if not value.startswith(("sqlite:", "sqlite+", "postgresql:", "postgresql+", "postgres:")):
             raise ValueError("database_url must be a sqlite:/// or postgresql:// URL")
         return value
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    def host_list(self) -> list[str]:
+        """``allowed_hosts`` as a list (empty: any Host)."""
+        return [h.strip().lower() for h in self.allowed_hosts.split(",") if h.strip()]
+
+    def proxy_list(self) -> list[str]:
+        """``forwarded_allow_ips`` as a list (empty: forwarded headers are ignored)."""
+        return [h.strip() for h in self.forwarded_allow_ips.split(",") if h.strip()]
 
     def sqlite_path(self) -> Path | None:
         """The database file for an SQLite URL (None for in-memory or other databases)."""

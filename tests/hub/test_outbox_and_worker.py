@@ -236,7 +236,7 @@ def test_worker__open311_token_only__remembered_then_the_poller_id_becomes_the_r
         connector = uow.hub.connector("dsny-311")
         assert connector is not None
         update = InboundUpdate("token:tk-9", "", clock.now(), service_request_id=rid, external_id="DSNY-77")
-        assert apply_update(uow, connector, update).applied
+        assert apply_update(uow, connector, update, now=clock.now()).applied
         uow.commit()
     with SqlUnitOfWork(engine, writing=False) as uow:
         assert uow.hub.request_for_external("DSNY", "DSNY-77") == int(rid)
@@ -264,7 +264,7 @@ def test_inbound__open311_statuses__understood_without_a_map(
     with SqlUnitOfWork(engine) as uow:
         connector = uow.hub.connector("dsny-311")
         assert connector is not None
-        apply_update(uow, connector, InboundUpdate("u1", status, clock.now(), service_request_id=rid))
+        apply_update(uow, connector, InboundUpdate("u1", status, clock.now(), service_request_id=rid), now=clock.now())
         uow.commit()
     with SqlUnitOfWork(engine, writing=False) as uow:
         request = uow.requests.get(int(rid))

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
 from civicswitch.core.errors import Invalid, check_text
+from civicswitch.core.numbers import DECIMAL
 
 
 class BodyKind(StrEnum):
@@ -36,7 +36,7 @@ class Datatype(StrEnum):
 _DatetimeParser = Callable[[str], datetime]
 
 # A plain ASCII decimal: float() alone also takes "1_000", "nan" and non-ASCII digits such as "١٢".
-_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_NUMBER = DECIMAL
 
 LIST_DATATYPES = frozenset({Datatype.SINGLEVALUELIST, Datatype.MULTIVALUELIST})
 

@@ -7,6 +7,7 @@ import logging
 import typer
 from rich.console import Console
 
+from civicswitch.core import logs
 from civicswitch.core.clock import SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.settings import Settings
@@ -19,8 +20,10 @@ DEMO_DATABASE = "sqlite:///var/civicswitch-demo.db"
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    """One line per record on stderr, control characters escaped (see :mod:`civicswitch.core.logs`)."""
+    logging.basicConfig(level=level.upper(), format=logs.FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is noise; failures are logged by us
+    logs.install_escaping()
 
 
 def prepare_sqlite(settings: Settings) -> None:
@@ -35,7 +38,12 @@ def fail(message: str) -> None:
 
 
 def open_uow(writing: bool = True) -> SqlUnitOfWork:
-    return SqlUnitOfWork(make_engine(Settings().database_url), writing=writing, clock=SystemClock())
+    settings = Settings()
+    return SqlUnitOfWork(
+        make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous),
+        writing=writing,
+        clock=SystemClock(),
+    )
 
 
 def safe_url(url: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from pathlib import Path
@@ -34,13 +35,25 @@ def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8311,
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+    forwarded_allow_ips: Annotated[
+        str | None,
+        typer.Option(
+            help="Comma list of proxy addresses whose X-Forwarded-For/-Proto are honoured "
+            "(default: CIVICSWITCH_FORWARDED_ALLOW_IPS; empty: none)"
+        ),
+    ] = None,
 ) -> None:
     """Run the HTTP server (Open311 under /open311/v2/)."""
+    from civicswitch.web import server
+
     settings = Settings()
     setup_logging(settings.log_level)
-    uvicorn.run(
-        "civicswitch.web.asgi:app", host=host, port=port, workers=workers, log_level="warning", access_log=False
-    )
+    if not settings.public_url and not settings.host_list():
+        logging.getLogger("civicswitch.web").warning(
+            "CIVICSWITCH_PUBLIC_URL is not set: links in replies use this server's own address; "
+            "set it (and CIVICSWITCH_ALLOWED_HOSTS) before residents' apps use this server"
+        )
+    server.run(settings, host=host, port=port, workers=workers, forwarded_allow_ips=forwarded_allow_ips)
 
 
 @app.command()
@@ -57,7 +70,7 @@ def demo(
     settings = Settings()
     setup_logging(settings.log_level)
     prepare_sqlite(settings)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     migrations.upgrade(engine)
     result = install(SqlUnitOfWork(engine), SystemClock())
     jurisdiction = result.jurisdiction
@@ -109,7 +122,9 @@ def demo(
         out.print("  delivery worker: running in this process (--no-worker to leave it to `civicswitch worker`)")
     _start_simulator(host, port + 1, wired.webhook.secret or "", wired.webhook.code, base)
     try:
-        uvicorn.run("civicswitch.web.asgi:app", host=host, port=port, log_level="warning")
+        from civicswitch.web import server
+
+        server.run(Settings(), host=host, port=port)
     finally:
         stop.set()
 
@@ -138,6 +153,7 @@ def _run_worker(engine: Any, stop: threading.Event, batch: int = 50, once: bool 
         pollers=default_pollers(),
         batch=batch,
         lease=timedelta(seconds=lease),
+        clock_skew=timedelta(seconds=Settings().clock_skew_seconds),
     )
 
     async def main() -> None:
@@ -167,7 +183,7 @@ def worker(
 
     settings = Settings()
     setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url)
+    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

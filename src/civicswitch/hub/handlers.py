@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Conflict, Forbidden, Invalid, NotFound
@@ -30,6 +31,7 @@ from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import OPERATOR, Action, Principal, Target, authorize, needs_target
 from civicswitch.requests.access import authorize_on
+from civicswitch.requests.handlers import DEFAULT_CLOCK_SKEW, check_media_url
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -472,10 +474,18 @@ def complete_manual(
 
 # -- signed inbound updates ------------------------------------------------------------------------------------
 def receive_signed_update(
-    uow: UnitOfWork, clock: Clock, code: str, headers: Mapping[str, str], body: bytes
+    uow: UnitOfWork,
+    clock: Clock,
+    code: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
 ) -> InboundResult:
     """A body's system pushes an update, signed with the connector's secret (Standard Webhooks). Tampered, stale
-    or unsigned messages are refused (403); a replayed message id is refused (409); nothing is written then."""
+    or unsigned messages are refused (403); a replayed message id is refused (409); a body that is not a sane
+    update (deep, huge numbers, lone surrogates, oversized ids, a time outside the request's life) is refused
+    (400); nothing is written then."""
     now = clock.now()
     with uow:
         connector = uow.hub.connector(code)
@@ -493,16 +503,19 @@ def receive_signed_update(
         if uow.hub.seen_message(code, message_id, now):
             raise Conflict(f"message {message_id!r} was already received (a replay); nothing was applied")
         update = parse_update(text)
-        result = apply_update(uow, connector, update)
+        result = apply_update(uow, connector, update, now=now, clock_skew=clock_skew)
         uow.commit()
     return result
 
 
 def parse_update(text: str) -> InboundUpdate:
+    """One update from a JSON body. orjson, not :mod:`json`: it refuses lone surrogates, nesting deeper than 1024
+    and integers beyond 64 bits with one error (where :mod:`json` raises RecursionError or ValueError, or returns
+    text no database can store)."""
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise Invalid(f"the body is not JSON: {exc.msg} (line {exc.lineno})") from None
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"the body is not JSON a database can store: {exc}") from None
     if isinstance(data, dict) and isinstance(data.get("data"), dict) and "specversion" in data:
         data = data["data"]  # a CloudEvent envelope around the update
     if not isinstance(data, dict):
@@ -527,8 +540,10 @@ def parse_update(text: str) -> InboundUpdate:
         raise Invalid(f"updated_datetime: {exc}", field="updated_datetime") from None
     texts = {k: data.get(k) for k in ("service_request_id", "external_id", "status", "description", "media_url")}
     for k, v in texts.items():
-        if v is not None and not isinstance(v, str | int):
+        if v is not None and (not isinstance(v, str | int) or isinstance(v, bool)):
             raise Invalid(f"{k} must be a string", field=k)
+    if isinstance(texts["media_url"], str) and texts["media_url"].strip():
+        check_media_url(texts["media_url"])
     return InboundUpdate(
         update_id=data["update_id"],
         status=str(texts["status"] or ""),

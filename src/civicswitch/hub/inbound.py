@@ -5,14 +5,15 @@ the connector's status map, deduplicated by update id, applied in order, and nev
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.hub.model import Connector, ConnectorKind, InboundUpdate
 from civicswitch.people.policy import Action, Principal, Role
 from civicswitch.requests.access import authorize_on
-from civicswitch.requests.handlers import request_id_from
+from civicswitch.requests.handlers import DEFAULT_CLOCK_SKEW, check_media_url, request_id_from, update_time
 from civicswitch.requests.model import TRANSITIONS, CloseReason, Event, ServiceRequest, Status
 
 if TYPE_CHECKING:
@@ -83,17 +84,65 @@ def connector_principal(connector: Connector) -> Principal:
     )
 
 
-def apply_update(uow: UnitOfWork, connector: Connector, update: InboundUpdate) -> InboundResult:
-    """Apply one update inside the caller's unit of work (the caller commits)."""
+MAX_ID = 200  # update_id, service_request_id, external_id and status: longer is not an id (400)
+
+
+def _check_sizes(update: InboundUpdate) -> None:
+    for name, value in (
+        ("service_request_id", update.service_request_id),
+        ("external_id", update.external_id),
+        ("status", update.status),
+    ):
+        if value is not None and len(value) > MAX_ID:
+            raise Invalid(f"{name} is longer than {MAX_ID} characters", field=name)
+        if value is not None and "\x00" in value:
+            raise Invalid(f"{name} contains a NUL character (\\x00), which is not allowed", field=name)
+
+
+def _media_url(connector: Connector, update: InboundUpdate) -> str | None:
+    """The update's photo link, when it is an http(s) URL; anything else is dropped (and logged), not stored as a
+    link staff or residents would follow (a signed push is refused earlier, in :func:`parse_update`)."""
+    if not update.media_url or not update.media_url.strip():
+        return None
+    try:
+        return check_media_url(update.media_url)
+    except Invalid:
+        log.warning(
+            "update %s from %s: media_url dropped (not an http(s) URL): %.100r",
+            update.update_id,
+            connector.code,
+            update.media_url,
+        )
+        return None
+
+
+def apply_update(
+    uow: UnitOfWork,
+    connector: Connector,
+    update: InboundUpdate,
+    *,
+    now: datetime,
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+) -> InboundResult:
+    """Apply one update inside the caller's unit of work (the caller commits).
+
+    ``now`` is the receiver's clock: an update more than ``clock_skew`` in the future, or from before its
+    request was filed, is refused (:func:`civicswitch.requests.handlers.update_time`)."""
     update_id = update.update_id.strip()
-    if not update_id or len(update_id) > 200:
-        raise Invalid("update_id is required (at most 200 characters)", field="update_id")
+    if not update_id or len(update_id) > MAX_ID:
+        raise Invalid(f"update_id is required (at most {MAX_ID} characters)", field="update_id")
     if len(update.description) > 4000:
         raise Invalid("description is longer than 4000 characters", field="description")
+    _check_sizes(update)
     request = _find(uow, connector, update)
     assert request.id is not None
     # A body's system changes only the requests its body owns, or owned before a transfer (its outstanding work).
     authorize_on(uow, connector_principal(connector), Action.REQUEST_UPDATE, request)
+    update = replace(
+        update,
+        at=update_time(update.at, request.requested_at, now, clock_skew),
+        media_url=_media_url(connector, update),
+    )
     if update.update_id.startswith("token:") and update.external_id and update.service_request_id:
         # An Open311 server assigned its id to a request it had accepted with a token only.
         uow.hub.add_external_ref(request.id, connector.body_code, update.external_id, update.at)

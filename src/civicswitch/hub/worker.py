@@ -35,6 +35,7 @@ from civicswitch.hub.model import (
     ProblemKind,
 )
 from civicswitch.hub.views import Claimed, Settlement
+from civicswitch.requests.handlers import DEFAULT_CLOCK_SKEW
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -63,6 +64,7 @@ class Worker:
         batch: int = 50,
         lease: timedelta = timedelta(seconds=60),
         idle_sleep: float = 0.2,
+        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
         self._make_uow = make_uow
         self._clock = clock
@@ -72,6 +74,7 @@ class Worker:
         self._batch = batch
         self._lease = lease
         self._idle_sleep = idle_sleep
+        self._clock_skew = clock_skew
         self._last_poll: dict[str, float] = {}
         self._last_health = time.monotonic()
         self._next_poll_check = 0.0
@@ -193,7 +196,7 @@ class Worker:
                 with self._make_uow() as uow:
                     for update in updates:
                         try:
-                            apply_update(uow, connector, update)
+                            apply_update(uow, connector, update, now=self._clock.now(), clock_skew=self._clock_skew)
                             applied += 1
                         except DomainError as exc:
                             refused.append((update, exc.description))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -13,7 +13,7 @@ from civicswitch.catalog.model import ServiceType, sla_notice
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
-from civicswitch.core.timefmt import parse_datetime
+from civicswitch.core.timefmt import format_datetime, parse_datetime
 from civicswitch.people import audit
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import Action, Role, authorize, needs_target
@@ -32,10 +32,36 @@ log = logging.getLogger(__name__)
 MAX_DESCRIPTION = 4000
 
 
+# How far a reported time may be ahead of our clock (``CIVICSWITCH_CLOCK_SKEW_SECONDS``).
+DEFAULT_CLOCK_SKEW = timedelta(minutes=5)
+
+
 @dataclass(frozen=True, slots=True)
 class Limits:
     max_media_bytes: int = 5 * 1024 * 1024
     media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
+    clock_skew: timedelta = DEFAULT_CLOCK_SKEW
+
+
+def update_time(
+    at: datetime, filed: datetime, now: datetime, skew: timedelta = DEFAULT_CLOCK_SKEW, name: str = "updated_datetime"
+) -> datetime:
+    """When a reported update happened, checked against the request and our clock.
+
+    Refused (400): more than ``skew`` in the future, or more than ``skew`` before the request was filed. A time
+    within ``skew`` before the filing (a back end whose clock is a little behind ours) is recorded at the filing
+    time, so a request's timeline never starts with its updates."""
+    if at > now + skew:
+        raise Invalid(
+            f"{name} {format_datetime(at)} is in the future (now is {format_datetime(now)}; "
+            f"at most {skew.total_seconds():g} s of clock difference is allowed)",
+            field=name,
+        )
+    if at < filed - skew:
+        raise Invalid(
+            f"{name} {format_datetime(at)} is before the request was filed ({format_datetime(filed)})", field=name
+        )
+    return max(at, filed)
 
 
 def _text(value: str | None, name: str, limit: int = 500) -> str | None:
@@ -201,6 +227,7 @@ FMS_UPDATE_STATUSES: dict[str, tuple[Status | None, CloseReason | None]] = {
 
 # Request ids are INTEGER columns: PostgreSQL refuses a larger number in a comparison (it does not just miss).
 MAX_REQUEST_ID = 2**31 - 1
+MAX_ID_TEXT = 200  # longer is not an id of any system: 400, not a 404 that echoes it
 
 
 def request_id_from(value: str) -> int | None:
@@ -215,6 +242,8 @@ def request_id_from(value: str) -> int | None:
 
 
 def parse_request_id(value: str) -> int:
+    if len(value.strip()) > MAX_ID_TEXT:
+        raise Invalid(f"service_request_id is longer than {MAX_ID_TEXT} characters", field="service_request_id")
     found = request_id_from(value)
     if found is None:
         raise NotFound(f"service_request_id {value.strip()!r} does not exist", field="service_request_id")
@@ -243,8 +272,7 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
         if existing is not None:
             return UpdateResult(update_id=str(existing), duplicate=True)
         now = clock.now()
-        if cmd.updated_datetime > now + timedelta(minutes=5):
-            raise Invalid("updated_datetime is in the future", field="updated_datetime")
+        at = update_time(cmd.updated_datetime, request.requested_at, now, limits.clock_skew)
         description = (cmd.description or "").strip()
         if len(description) > MAX_DESCRIPTION:
             raise Invalid(f"description is longer than {MAX_DESCRIPTION} characters", field="description")
@@ -256,7 +284,6 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
         target, reason = FMS_UPDATE_STATUSES[status_text]
         if status_text == "OPEN" and request.status == Status.CLOSED:
             target = Status.REOPENED
-        at = cmd.updated_datetime
         if target is None or (target == request.status and reason == request.close_reason):
             request.add_note(
                 at,

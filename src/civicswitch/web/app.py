@@ -14,7 +14,7 @@ from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import errors, pages, staff
+from civicswitch.web import docs, errors, pages, security, staff
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
@@ -28,12 +28,14 @@ def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
     settings = settings or Settings()
-    engine = engine or make_engine(settings.database_url)
+    engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     bound_engine = engine
     app = FastAPI(
         title="Civic Switchboard",
         version=__version__,
         description="One front door for residents: Open311 GeoReport v2 (JSON and XML) and the city's own API.",
+        docs_url=None,  # served by civicswitch.web.docs, from this server rather than a CDN
+        redoc_url=None,
     )
     the_clock = clock or SystemClock()
     app.state.ctx = AppContext(
@@ -51,6 +53,7 @@ def create_app(
     app.include_router(people_router)
     app.include_router(pages.router)
     app.include_router(staff.router)
+    docs.install(app)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])
     def media_file(request: Request, media_id: str) -> Response:
@@ -74,5 +77,11 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
-    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
+    # Outermost last: security headers on every answer, then the Host check, HEAD as GET, and the body guard.
+    app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds)
+    app.add_middleware(security.HeadAsGet)
+    hosts = settings.host_list()
+    if hosts and "*" not in hosts:
+        app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
+    app.add_middleware(security.SecurityHeaders)
     return app

@@ -26,6 +26,25 @@ class AppContext:
     changeset: str
     areas: IndexCache = field(default_factory=IndexCache)
 
+    def base_url(self, request: Request) -> str:
+        """The origin every absolute link starts with: ``public_url`` when set; else the request's Host when
+        ``allowed_hosts`` restricts it (a Host outside it never gets this far); else this server's own address.
+        Never a Host header nobody checked: a forged Host would otherwise plant its links in our replies."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/")
+        hosts = self.settings.host_list()
+        if hosts and "*" not in hosts:
+            return str(request.base_url).rstrip("/")
+        scheme = request.url.scheme
+        server = request.scope.get("server")
+        if not server or server[1] is None:
+            host = "localhost"
+        else:
+            name, port = str(server[0]), int(server[1])
+            name = f"[{name}]" if ":" in name else name
+            host = name if (scheme, port) in (("http", 80), ("https", 443)) else f"{name}:{port}"
+        return f"{scheme}://{host}{request.scope.get('root_path', '')}".rstrip("/")
+
     def reader(self) -> UnitOfWork:
         return self.make_reader()
 

@@ -42,7 +42,7 @@ def home(request: Request) -> HTMLResponse:
     newest = recent[0].requested_at if recent else ctx.clock.now()
     start = (newest - timedelta(days=7)).strftime("%Y-%m-%d")
     end = newest.strftime("%Y-%m-%d")
-    base = (ctx.settings.public_url or str(request.base_url)).rstrip("/") + "/open311/v2"
+    base = ctx.base_url(request) + "/open311/v2"
     open_count = sum(n for status, n in counts.items() if open311_status(status) == "open")
     page = templates.get_template("home.html").render(
         name=ctx.settings.jurisdiction_name,

@@ -85,13 +85,14 @@ def test_post_update__note_status__status_unchanged_text_kept(api: Open311) -> N
 
 
 @pytest.mark.parametrize(
-    "when", ["2026-11-28 11:00:00+00:00", "2026-11-28T06:00:00-05:00", "2026-11-28T11:00:00.5Z", "2026-11-28T11:00:00"]
+    "when", ["2026-11-28 12:30:00+00:00", "2026-11-28T07:30:00-05:00", "2026-11-28T12:30:00.5Z", "2026-11-28T12:30:00"]
 )
 def test_post_update__lenient_updated_datetime__accepted(api: Open311, when: str) -> None:
     """[DT-03] updated_datetime is read leniently (offsets, fractions, a space, no zone as UTC)."""
-    rid = api.create(GRAFFITI)
+    rid = api.create(GRAFFITI)  # filed at 12:00
+    api.clock.advance(timedelta(hours=1))
     assert api.post_update(rid, "u-1", "IN_PROGRESS", updated_datetime=when).status_code == 200
-    assert updates(api)[0]["updated_datetime"] == "2026-11-28T11:00:00Z"
+    assert updates(api)[0]["updated_datetime"] == "2026-11-28T12:30:00Z"
 
 
 def test_post_update__key_in_query_string__accepted(api: Open311, fmt: str) -> None:

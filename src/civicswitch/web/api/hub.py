@@ -4,9 +4,10 @@ account whose role allows it (people/policy.py)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Header, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
@@ -16,6 +17,7 @@ from civicswitch.hub.views import DeliveryView
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import Principal
 from civicswitch.web.context import context
+from civicswitch.web.open311 import params
 from civicswitch.web.principals import api_principal
 
 router = APIRouter(prefix="/api/v1", tags=["Integration hub"])
@@ -68,7 +70,10 @@ async def signed_update(request: Request, code: str) -> dict[str, Any]:
 
         raise TooLarge(f"an update is at most {MAX_UPDATE_BYTES} bytes")
     headers = dict(request.headers)
-    result = await run_in_threadpool(lambda: receive_signed_update(ctx.writer(), ctx.clock, code, headers, body))
+    skew = timedelta(seconds=ctx.settings.clock_skew_seconds)
+    result = await run_in_threadpool(
+        lambda: receive_signed_update(ctx.writer(), ctx.clock, code, headers, body, clock_skew=skew)
+    )
     return {"service_request_id": str(result.request_id), "applied": result.applied, "duplicate": result.duplicate,
             "flagged": result.flagged}  # fmt: skip
 
@@ -85,7 +90,7 @@ def deliveries_list(
     request: Request,
     state: Annotated[str | None, Query()] = "dead",
     connector: Annotated[str | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    limit: Annotated[params.WholeNumber, Query(ge=1, le=1000)] = 100,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
@@ -94,10 +99,15 @@ def deliveries_list(
     return {"deliveries": [_row(r) for r in rows]}
 
 
+# Delivery and task ids are INTEGER columns: a larger number is no id (400), not a database error (500).
+MAX_ID = 2**31 - 1
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+
 class ReplayBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ids: list[int] | None = Field(default=None, description="dead delivery ids (default: all)")
-    connector: str | None = None
+    ids: list[RowId] | None = Field(default=None, max_length=10_000, description="dead delivery ids (default: all)")
+    connector: str | None = Field(default=None, max_length=200)
 
 
 @router.post("/deliveries/replay", summary="Send dead deliveries again (admin)")
@@ -136,7 +146,10 @@ class DoneBody(BaseModel):
 
 @router.post("/manual/{task_id}/done", summary="Record a manual re-keying and its effort (admin)")
 async def manual_done(
-    request: Request, task_id: int, body: DoneBody, x_api_key: Annotated[str | None, Header()] = None
+    request: Request,
+    task_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    body: DoneBody,
+    x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
     who = await run_in_threadpool(_who, request, x_api_key)

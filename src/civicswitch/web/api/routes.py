@@ -59,7 +59,7 @@ def areas_at(
 
 
 def _matches(request: Request, found: list[Match]) -> dict[str, Any]:
-    base = str(request.base_url).rstrip("/")
+    base = context(request).base_url(request)  # never the unchecked Host header
     return {
         "duplicates": [
             {**m.document(), "follow_url": f"{base}/api/v1/requests/{m.request.id}/followers"} for m in found
@@ -74,7 +74,7 @@ def duplicates_check(
     lat: Annotated[str | None, Query(description="WGS84 latitude")] = None,
     long: Annotated[str | None, Query(description="WGS84 longitude")] = None,
     description: Annotated[str, Query(max_length=4000, description="what the resident wrote so far")] = "",
-    limit: Annotated[int, Query(ge=1, le=50)] = 5,
+    limit: Annotated[params.WholeNumber, Query(ge=1, le=50)] = 5,
 ) -> dict[str, Any]:
     ctx = context(request)
     found = check_duplicates(ctx.reader(), ctx.clock, service_code, lat, long, description, limit=limit)
@@ -83,7 +83,7 @@ def duplicates_check(
 
 @router.get("/requests/{service_request_id}/duplicates", summary="A stored request's likely duplicates")
 def request_duplicates(
-    request: Request, service_request_id: str, limit: Annotated[int, Query(ge=1, le=50)] = 5
+    request: Request, service_request_id: str, limit: Annotated[params.WholeNumber, Query(ge=1, le=50)] = 5
 ) -> dict[str, Any]:
     ctx = context(request)
     return _matches(request, duplicates_of(ctx.reader(), ctx.clock, service_request_id, limit=limit))
@@ -103,11 +103,11 @@ class FollowBody(_Keyed):
 
 
 class MergeBody(_Keyed):
-    into: str = Field(description="the service_request_id of the request to keep (the parent)")
+    into: str = Field(max_length=200, description="the service_request_id of the request to keep (the parent)")
 
 
 class ChangeBody(_Keyed):
-    service_code: str | None = None
+    service_code: str | None = Field(default=None, max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     long: float | None = Field(default=None, ge=-180, le=180)
     note: str = Field(default="", max_length=4000)

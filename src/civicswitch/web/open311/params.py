@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Annotated
 
+from pydantic import BeforeValidator
 from starlette.datastructures import FormData, UploadFile
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.geo import parse_coordinate
+from civicswitch.core.numbers import is_whole, shown
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.requests.commands import Upload
 from civicswitch.requests.handlers import request_id_from
@@ -64,13 +67,23 @@ def csv_list(value: str | None) -> tuple[str, ...] | None:
 
 
 def whole_number(value: str | None, name: str) -> int | None:
+    """A whole number in ASCII digits: ``int()`` alone also takes ``1_0`` and ``１`` (full-width)."""
     value = present(value)
     if value is None:
         return None
-    try:
-        return int(value)
-    except ValueError:
-        raise Invalid(f"{name} must be a whole number, got {value!r}", field=name) from None
+    if not is_whole(value):
+        raise Invalid(f"{name} must be a whole number in ASCII digits, got {shown(value)}", field=name)
+    return int(value)
+
+
+def _ascii_whole(value: object) -> object:
+    if isinstance(value, str) and not is_whole(value.strip()):
+        raise ValueError(f"must be a whole number in ASCII digits, got {shown(value)}")
+    return value
+
+
+# A query parameter that is a whole number written in ASCII digits (pydantic alone also takes "1_0").
+WholeNumber = Annotated[int, BeforeValidator(_ascii_whole)]
 
 
 def truthy(value: str | None) -> bool:
@@ -100,6 +113,12 @@ def request_query(
     """
     ids = csv_list(service_request_id)
     if ids is not None:
+        if len(ids) > max_page_size:
+            # Capped like every other list: 10,000 ids would otherwise ask for a 16 MB reply.
+            raise Invalid(
+                f"service_request_id lists at most {max_page_size} ids; got {len(ids)}: ask in several requests",
+                field="service_request_id",
+            )
         numeric = tuple(n for n in map(request_id_from, ids) if n is not None)
         return RequestQuery(ids=numeric, limit=len(numeric))
     statuses: tuple[str, ...] | None = None

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -51,10 +53,14 @@ def check_url(request: Request, fmt: str) -> str:
     """The format suffix (404 if unknown), then no NUL in the path or a query value: 400, where PostgreSQL
     would otherwise fail the query with a 500."""
     fmt = check_format(fmt)
+    refuse_nul_in_url(request)
+    return fmt
+
+
+def refuse_nul_in_url(request: Request) -> None:
     params.refuse_nul("the URL path", request.scope["path"])
     for name, value in request.query_params.multi_items():
         params.refuse_nul(name, value)
-    return fmt
 
 
 def respond(fmt: str, root: str, payload: Any, *, status_code: int = 200, plain_type: bool = False) -> Response:
@@ -75,7 +81,7 @@ def check_jurisdiction(ctx: AppContext, jurisdiction_id: str | None) -> None:
 
 
 def base_url(ctx: AppContext, request: Request) -> str:
-    return (ctx.settings.public_url or str(request.base_url)).rstrip("/")
+    return ctx.base_url(request)
 
 
 # -- discovery ----------------------------------------------------------------------------------------
@@ -258,10 +264,30 @@ async def read_form(request: Request) -> FormData:
         raise Invalid(f"the form body could not be read: {getattr(exc, 'detail', exc)}") from (
             None if status == 400 else exc
         )
+    return form
+
+
+def check_form(form: FormData) -> None:
+    """No NUL in a field name, value or file name (GEN-03)."""
     for name, value in form.multi_items():
         params.refuse_nul("a form field name", name)
         params.refuse_nul(name, value if isinstance(value, str) else value.filename)
-    return form
+
+
+def form_key(request: Request, form: FormData) -> str | None:
+    return params.field(form, "api_key") or params.present(request.query_params.get("api_key"))
+
+
+@asynccontextmanager
+async def key_first(ctx: AppContext, api_key: str | None, scope: Scope) -> AsyncIterator[None]:
+    """KEY-01: a missing or wrong key is a 403 before anything in the body is judged. The key is checked here only
+    when the body is refused (the use case checks it on the way in anyway), so a good request pays nothing."""
+    try:
+        yield
+    except DomainError as exc:
+        if exc.code != 403:
+            await run_in_threadpool(check_key, ctx, api_key, scope)
+        raise
 
 
 @router.post(
@@ -313,13 +339,35 @@ async def read_form(request: Request) -> FormData:
     },
 )
 async def request_create(request: Request, fmt: Fmt) -> Response:
-    fmt = check_url(request, fmt)
+    fmt = check_format(fmt)
     ctx = context(request)
     form = await read_form(request)
-    check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
-    cmd = SubmitRequest(
+    api_key = form_key(request, form)
+    async with key_first(ctx, api_key, Scope.SUBMIT):
+        refuse_nul_in_url(request)
+        check_form(form)
+        check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
+        cmd = await submit_command(request, form, api_key)
+    limits = Limits(
+        max_media_bytes=ctx.settings.max_media_bytes,
+        media_types=ctx.settings.media_types,
+        clock_skew=timedelta(seconds=ctx.settings.clock_skew_seconds),
+    )
+    result = await run_in_threadpool(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
+    item: dict[str, Any] = {}
+    if result.service_request_id is not None:
+        item["service_request_id"] = result.service_request_id
+    if result.token is not None:
+        item["token"] = result.token
+    item["service_notice"] = result.service_notice
+    item["account_id"] = result.account_id
+    return respond(fmt, "service_requests", [item])
+
+
+async def submit_command(request: Request, form: FormData, api_key: str | None) -> SubmitRequest:
+    return SubmitRequest(
         service_code=params.field(form, "service_code") or "",
-        api_key=params.field(form, "api_key") or params.present(request.query_params.get("api_key")),
+        api_key=api_key,
         lat=params.field(form, "lat"),
         long=params.field(form, "long"),
         address_string=params.field(form, "address_string"),
@@ -338,16 +386,6 @@ async def request_create(request: Request, fmt: Fmt) -> Response:
         media_urls=params.fields(form, "media_url"),
         uploads=await params.uploads_from(form),
     )
-    limits = Limits(max_media_bytes=ctx.settings.max_media_bytes, media_types=ctx.settings.media_types)
-    result = await run_in_threadpool(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
-    item: dict[str, Any] = {}
-    if result.service_request_id is not None:
-        item["service_request_id"] = result.service_request_id
-    if result.token is not None:
-        item["token"] = result.token
-    item["service_notice"] = result.service_notice
-    item["account_id"] = result.account_id
-    return respond(fmt, "service_requests", [item])
 
 
 # -- FixMyStreet update extension ---------------------------------------------------------------------
@@ -415,13 +453,15 @@ def updates_list(
     },
 )
 async def update_create(request: Request, fmt: Fmt) -> Response:
-    fmt = check_url(request, fmt)
+    fmt = check_format(fmt)
     ctx = context(request)
     form = await read_form(request)
-    check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
-    api_key = params.field(form, "api_key") or params.present(request.query_params.get("api_key"))
+    api_key = form_key(request, form)
     # KEY-01: a missing or wrong key is a 403 before anything in the body is judged.
     await run_in_threadpool(check_key, ctx, api_key, Scope.UPDATE)
+    refuse_nul_in_url(request)
+    check_form(form)
+    check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
     missing = [
         name
         for name in ("service_request_id", "update_id", "status", "updated_datetime")
@@ -440,6 +480,10 @@ async def update_create(request: Request, fmt: Fmt) -> Response:
         media_urls=params.fields(form, "media_url"),
         uploads=await params.uploads_from(form),
     )
-    limits = Limits(max_media_bytes=ctx.settings.max_media_bytes, media_types=ctx.settings.media_types)
+    limits = Limits(
+        max_media_bytes=ctx.settings.max_media_bytes,
+        media_types=ctx.settings.media_types,
+        clock_skew=timedelta(seconds=ctx.settings.clock_skew_seconds),
+    )
     result = await run_in_threadpool(post_update, ctx.writer(), ctx.clock, cmd, limits)
     return respond(fmt, "service_request_updates", [{"update_id": result.update_id}])

@@ -1,0 +1,39 @@
+"""SQLite is opened with synchronous=FULL unless configured otherwise (issue 8 §3): an acknowledged request
+survives a power loss."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from civicswitch.core.db import make_engine
+from civicswitch.settings import Settings
+from civicswitch.web.app import create_app
+
+FULL, NORMAL = 2, 1  # what PRAGMA synchronous answers
+
+
+def _synchronous(engine: object) -> int:
+    with engine.connect() as conn:  # type: ignore[attr-defined]
+        return int(conn.execute(text("PRAGMA synchronous")).scalar_one())
+
+
+def test_make_engine__sqlite__synchronous_full_by_default(tmp_path: Path) -> None:
+    assert _synchronous(make_engine(f"sqlite:///{tmp_path / 'a.db'}")) == FULL
+
+
+def test_make_engine__sqlite__synchronous_as_configured(tmp_path: Path) -> None:
+    assert _synchronous(make_engine(f"sqlite:///{tmp_path / 'a.db'}", sqlite_synchronous="normal")) == NORMAL
+    with pytest.raises(ValueError, match="sqlite_synchronous"):
+        make_engine(f"sqlite:///{tmp_path / 'a.db'}", sqlite_synchronous="SOMETIMES")
+
+
+def test_settings__sqlite_synchronous_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICSWITCH_DATABASE_URL", f"sqlite:///{tmp_path / 'b.db'}")
+    monkeypatch.setenv("CIVICSWITCH_SQLITE_SYNCHRONOUS", "normal")
+    app = create_app(Settings())
+    assert _synchronous(app.state.engine) == NORMAL
+    monkeypatch.delenv("CIVICSWITCH_SQLITE_SYNCHRONOUS")
+    assert _synchronous(create_app(Settings()).state.engine) == FULL

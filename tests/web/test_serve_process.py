@@ -1,0 +1,206 @@
+"""A real ``civicswitch serve`` process and raw sockets (issue 8 §3): slow clients are cut off (headers and
+body), oversized headers refused, log lines escape control characters, and forwarded headers count only from a
+configured proxy. Every wait is bounded; the server's timeouts are set to 1 s here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+BIN = Path(sys.executable).parent
+GIVE_UP_S = 15.0  # far above the 1 s timeouts: only a server that never cuts the client off gets here
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Served:
+    port: int
+    log: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=GIVE_UP_S)
+        return sock
+
+    def log_text(self) -> str:
+        return self.log.read_bytes().decode("utf-8", "replace")
+
+
+def _serve(tmp_path: Path, sqlite_template: Path, name: str, *args: str, **env: str) -> Iterator[Served]:
+    db = tmp_path / f"{name}.db"
+    shutil.copy(sqlite_template, db)
+    port = free_port()
+    log = tmp_path / f"{name}.log"
+    environment = {
+        **os.environ,
+        "CIVICSWITCH_DATABASE_URL": f"sqlite:///{db}",
+        "CIVICSWITCH_HEADER_TIMEOUT_SECONDS": "1",
+        "CIVICSWITCH_BODY_TIMEOUT_SECONDS": "1",
+        "CIVICSWITCH_LOG_LEVEL": "INFO",
+        **env,
+    }
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "civicswitch"), "serve", "--port", str(port), *args], env=environment, stdout=out, stderr=out
+        )
+    served = Served(port, log, process)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{served.base}/healthz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, served.log_text()
+            time.sleep(0.2)
+        yield served
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Served]:
+    yield from _serve(tmp_path_factory.mktemp("serve"), sqlite_template, "plain")
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path) -> Iterator[Served]:
+    yield from _serve(
+        tmp_path_factory.mktemp("proxy"), sqlite_template, "proxied", "--forwarded-allow-ips", "127.0.0.1",
+        CIVICSWITCH_ALLOWED_HOSTS="311.example.gov,127.0.0.1",
+    )  # fmt: skip
+
+
+def _read_until_closed(sock: socket.socket, dribble: bytes | None = None) -> bytes:
+    """Read what the server sends until it closes the connection; with ``dribble``, send it every 0.3 s."""
+    got = b""
+    deadline = time.monotonic() + GIVE_UP_S
+    sock.settimeout(0.3)
+    while time.monotonic() < deadline:
+        try:
+            chunk = sock.recv(65536)
+        except TimeoutError:
+            if dribble is not None:
+                try:
+                    sock.sendall(dribble)
+                except OSError:
+                    return got
+            continue
+        except ConnectionResetError:
+            return got
+        if not chunk:
+            return got
+        got += chunk
+    raise AssertionError(f"the server kept the connection open for {GIVE_UP_S} s; got {got[:200]!r}")
+
+
+def test_serve__headers_sent_slowly__408_and_closed(served: Served) -> None:
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        got = _read_until_closed(sock, dribble=b"X-Slow: yes\r\n")
+    assert got.startswith(b"HTTP/1.1 408 "), got[:200]
+    assert "the request headers were not received within 1 s" in served.log_text()
+
+
+def test_serve__connection_that_sends_nothing__closed(served: Served) -> None:
+    with served.connect() as sock:
+        got = _read_until_closed(sock)
+    assert got.startswith(b"HTTP/1.1 408 "), got[:200]
+
+
+def test_serve__kept_alive_connection_then_slow_headers__closed(served: Served) -> None:
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(GIVE_UP_S)
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 "), first[:200]
+        sock.sendall(b"GET /healthz HTTP/1.1\r\n")
+        got = _read_until_closed(sock, dribble=b"X-Slow: yes\r\n")
+    assert got.startswith(b"HTTP/1.1 408 "), got[:200]
+
+
+def test_serve__body_sent_slowly__408_in_the_url_format_and_closed(served: Served) -> None:
+    with served.connect() as sock:
+        sock.sendall(
+            b"POST /open311/v2/requests.xml HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\nservice_code="
+        )
+        got = _read_until_closed(sock, dribble=b"a")
+    assert got.startswith(b"HTTP/1.1 408 "), got[:300]
+    assert b"<code>408</code>" in got and b"connection: close" in got.lower()
+
+
+def test_serve__oversized_headers__431(served: Served) -> None:
+    with served.connect() as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        try:
+            for n in range(100):  # 100 x 1 KB, over the 64 KiB default
+                sock.sendall(f"X-Big-{n}: {'v' * 1000}\r\n".encode())
+            sock.sendall(b"\r\n")
+        except OSError:
+            pass  # the server may close while we still write
+        got = _read_until_closed(sock)
+    assert got.startswith(b"HTTP/1.1 431 "), got[:200]
+
+
+def test_serve__url_with_control_characters__logged_escaped(served: Served) -> None:
+    reply = httpx.get(f"{served.base}/open311/v2/no%1b[31mwhere%07.json", timeout=GIVE_UP_S)
+    assert reply.status_code == 404
+    deadline = time.monotonic() + GIVE_UP_S
+    while "no\\x1b[31mwhere\\x07.json" not in served.log_text():
+        assert time.monotonic() < deadline, served.log_text()
+        time.sleep(0.1)
+    raw = served.log.read_bytes()
+    assert b"\x1b" not in raw and b"\x07" not in raw
+
+
+def test_serve__security_headers_and_head(served: Served) -> None:
+    head = httpx.head(f"{served.base}/open311/v2/services.json", timeout=GIVE_UP_S)
+    assert head.status_code == 200 and head.content == b""
+    assert (
+        head.headers["x-frame-options"] == "DENY"
+        and "frame-ancestors 'none'" in head.headers["content-security-policy"]
+    )
+    assert "server" not in head.headers
+
+
+def test_serve__forwarded_headers_ignored_unless_from_a_configured_proxy(served: Served) -> None:
+    forged = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9"}
+    url = httpx.get(f"{served.base}/open311/v2/discovery.json", headers=forged, timeout=GIVE_UP_S).json()
+    assert url["endpoints"][0]["url"] == f"{served.base}/open311/v2"
+
+
+def test_serve__forwarded_headers_honoured_from_the_proxy_and_hosts_checked(behind_proxy: Served) -> None:
+    proxied = {"x-forwarded-proto": "https", "x-forwarded-for": "203.0.113.9", "host": "311.example.gov"}
+    reply = httpx.get(f"{behind_proxy.base}/open311/v2/discovery.json", headers=proxied, timeout=GIVE_UP_S)
+    assert reply.json()["endpoints"][0]["url"] == "https://311.example.gov/open311/v2"
+    other = httpx.get(f"{behind_proxy.base}/open311/v2/discovery.xml", headers={"host": "evil.example"})
+    assert other.status_code == 400 and b"<code>400</code>" in other.content
