@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicswitch.cli import catalog, hub, ops, people, requests
+from civicswitch.cli import catalog, hub, ops, people, requests, settings
 from civicswitch.cli.common import app
 
 app.add_typer(people.apikey, name="apikey")
@@ -13,6 +13,7 @@ app.add_typer(hub.deliveries_app, name="deliveries")
 app.add_typer(hub.manual_app, name="manual")
 app.add_typer(requests.requests_app, name="requests")
 app.add_typer(catalog.routing, name="routing")
+app.add_typer(settings.settings_app, name="settings")
 
 __all__ = ["app", "main", "ops"]
 

@@ -139,3 +139,20 @@ def unique_as_conflict(what: str) -> Iterator[None]:
 def storable(text: str) -> bool:
     """Whether a store can hold ``text``: PostgreSQL cannot even compare a NUL, so a key with one finds nothing."""
     return "\x00" not in text
+
+
+def safe_url(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL (None for in-memory databases and other kinds)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else path
