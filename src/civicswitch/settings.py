@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
         default="INFO", description="Logging level"
     )
+    access_log: bool = Field(default=True, description="`serve`: one log line per request (at INFO)")
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +146,7 @@ STORABLE: tuple[str, ...] = (
 ENV_ONLY: dict[str, str] = {
     "database_url": "it says where the stored settings are",
     "log_level": "it is set per process",
+    "access_log": "it is set per process",
 }
 
 

@@ -69,7 +69,7 @@ def _serve(host: str, port: int, workers: int, settings: Settings) -> None:
         workers=workers,
         log_config=uvicorn_log_config(settings.log_level),
         log_level=settings.log_level.lower(),
-        access_log=True,
+        access_log=settings.access_log,
     )
 
 

@@ -90,7 +90,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             json_serializer=_json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_sqlite_json_loads,
             connect_args={"check_same_thread": False, "timeout": 10},
             **pooling,
         )
@@ -111,6 +111,11 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
+
+
+def _sqlite_json_loads(value: Any) -> Any:
+    # A JSON column has numeric affinity in SQLite: a bare JSON number comes back as an int or a float.
+    return value if isinstance(value, (int, float)) else orjson.loads(value)
 
 
 def _json_dumps(value: Any) -> str:
