@@ -109,6 +109,18 @@ def test_command__database_not_migrated__one_line_naming_migrate(
     assert "Traceback" not in result.output
 
 
+def test_command__database_error_during_a_command__one_line_not_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    _clean_environment(monkeypatch, tmp_path)
+    assert runner.invoke(app, ["migrate"]).exit_code == 0
+    with sqlite3.connect(tmp_path / "var" / "civicswitch.db") as damaged:
+        damaged.execute("DROP TABLE api_clients")
+    result = runner.invoke(app, ["apikey", "list"])
+    assert result.exit_code == 2 and result.exception is not None and "Traceback" not in result.output
+    assert "no such table: api_clients (is the database migrated? run `civicswitch migrate`)" in result.output
+
+
 @pytest.mark.postgres
 def test_command__postgres_database_missing__one_line(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, postgres_database: str

@@ -45,7 +45,10 @@ class InstanceGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except DBAPIError as exc:
-            url = safe_url(Settings().database_url)
+            try:
+                url = safe_url(Settings().database_url)
+            except ValueError:
+                url = "(CIVICSWITCH_DATABASE_URL)"
             reason = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else type(exc).__name__
             hint = ""
             if any(s in reason for s in ("no such table", "does not exist", "no such column")):
