@@ -203,7 +203,7 @@ def test_cli_catalog_import_profile__boston__loads_and_names_the_layers_to_load(
     explained = runner.invoke(
         app, ["routing", "explain", "--service", "rodent-activity", "--lat", "42.3", "--long", "-71"]
     )
-    assert "body: ISD (no rule matches" in explained.stdout
+    assert "body: ISD (the service's default owner" in explained.stdout  # no coverage layer: as intake
 
 
 def test_cli_catalog_import_profile__nyc_without_its_counties_layer__refused_with_the_command(cli_db: str) -> None:
