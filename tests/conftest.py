@@ -23,7 +23,7 @@ from civicswitch.core.db import make_engine, metadata, normalize_url
 from civicswitch.core.migrate import upgrade
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
-from civicswitch.settings import Settings
+from civicswitch.settings import Settings, use_stored_settings
 from civicswitch.storage.memory import MemoryUnitOfWork
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.storage.sql import SqlUnitOfWork
@@ -43,6 +43,14 @@ def shared_data(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"../shared/data not present ({path}): real-data test skipped")
     return path
+
+
+@pytest.fixture(autouse=True)
+def _process_stored_settings() -> Iterator[None]:
+    """No test sees the stored settings a command of another test loaded into this process."""
+    use_stored_settings({})
+    yield
+    use_stored_settings({})
 
 
 # -- databases ------------------------------------------------------------------------------------------

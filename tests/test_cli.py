@@ -89,7 +89,7 @@ def test_demo_load_only__twice__loads_city_once(db_url: str) -> None:
     assert "New York City" in first.stdout and "demo app key" in first.stdout
     second = runner.invoke(app, ["demo", "--load-only"])
     assert second.exit_code == 0, second.output
-    assert "0 imported now" in second.stdout and "demo app key" not in second.stdout
+    assert "not loaded again" in second.stdout and "demo app key" not in second.stdout
     with SqlUnitOfWork(make_engine(db_url), writing=False) as uow:
         assert uow.requests.count() > 15_000
 
@@ -159,6 +159,7 @@ def test_catalog_import_export_and_routing_explain(db_url: str, tmp_path: Path) 
     assert exported["routing_rules"] == [
         {"service": "pothole", "layer": "zones", "area": "east", "body": "EAST", "priority": 0}
     ]
+    assert runner.invoke(app, ["settings", "set", "coverage_layer", "zones"]).exit_code == 0
     east = runner.invoke(app, ["routing", "explain", "--service", "pothole", "--lat", "0.5", "--long", "1.5"])
     assert "body: EAST" in east.stdout and "zones=east" in east.stdout
     west = runner.invoke(app, ["routing", "explain", "--service", "pothole", "--lat", "0.5", "--long", "0.5"])

@@ -1,17 +1,38 @@
-"""Typed settings, read from the environment (prefix ``CIVICSWITCH_``) and an optional ``.env`` file."""
+"""Typed settings: defaults < instance settings stored in the database < environment variables (prefix
+``CIVICSWITCH_``, or an ``.env`` file).
+
+Which settings may be stored is an explicit list (:data:`STORABLE`): the database URL and the log level are read
+from the environment only (the database URL says where the stored settings are). A process reads the stored
+settings once at start (``civicswitch serve`` and ``worker`` at start-up, every other command when it runs): a
+change made with ``civicswitch settings set`` reaches a running server when it restarts.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    DotEnvSettingsSource,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+ENV_PREFIX = "CIVICSWITCH_"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="CIVICSWITCH_", env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
 
     database_url: str = Field(
         default="sqlite:///var/civicswitch.db",
@@ -21,23 +42,31 @@ class Settings(BaseSettings):
     jurisdiction_strict: bool = Field(
         default=False, description="Answer 404 to a non-empty jurisdiction_id other than ours"
     )
-    jurisdiction_name: str = "Civic Switchboard"
+    jurisdiction_name: str = Field(default="Civic Switchboard", description="The name shown on the pages")
     coverage_layer: str = Field(
         default="",
         description="Area layer whose areas are this jurisdiction; set it to route requests by location",
     )
     timezone: str = Field(default="UTC", description="IANA zone for dates shown to people (APIs stay in UTC)")
     public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
-    contact: str = "311 Open Data team, open311@example.gov"
-    key_service: str = "Ask the 311 Open Data team for an API key: open311@example.gov"
-    endpoint_type: str = "production"
-    max_body_bytes: int = 12 * 1024 * 1024
-    max_media_bytes: int = 5 * 1024 * 1024
-    media_types: tuple[str, ...] = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic")
-    default_page_size: int = 1000
-    max_page_size: int = 1000
-    default_window_days: int = 90
-    log_level: str = "INFO"
+    contact: str = Field(default="311 Open Data team, open311@example.gov", description="Discovery's contact")
+    key_service: str = Field(
+        default="Ask the 311 Open Data team for an API key: open311@example.gov", description="Discovery's key_service"
+    )
+    endpoint_type: Literal["production", "test"] = Field(default="production", description="Discovery's type")
+    max_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1024, description="Largest request body (bytes)")
+    max_media_bytes: int = Field(default=5 * 1024 * 1024, ge=1, description="Largest uploaded photo (bytes)")
+    media_types: tuple[str, ...] = Field(
+        default=("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic"),
+        description="Photo types accepted (comma-separated)",
+    )
+    default_page_size: int = Field(default=1000, ge=1, description="GET requests page size")
+    max_page_size: int = Field(default=1000, ge=1, description="GET requests largest page size")
+    default_window_days: int = Field(default=90, ge=1, description="GET requests date window (days)")
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = Field(
+        default="INFO", description="Logging level"
+    )
+    access_log: bool = Field(default=True, description="`serve`: one log line per request (at INFO)")
     secret_key: str = Field(
         default="",
         description="Signs staff sessions and links; empty: one is made on first use and kept in the database",
@@ -100,9 +129,209 @@ class Settings(BaseSettings):
         """``forwarded_allow_ips`` as a list (empty: forwarded headers are ignored)."""
         return [h.strip() for h in self.forwarded_allow_ips.split(",") if h.strip()]
 
+    @field_validator("public_url")
+    @classmethod
+    def _absolute_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError(f"public_url must be an http(s) URL such as https://311.example.gov, got {value!r}")
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("media_types", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str) and not value.lstrip().startswith("["):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # First wins: arguments, then the environment (and .env), then the stored instance settings, then defaults.
+        return init_settings, env_settings, dotenv_settings, StoredSettingsSource(settings_cls), file_secret_settings
+
     def sqlite_path(self) -> Path | None:
         """The database file for an SQLite URL (None for in-memory or other databases)."""
         if not self.database_url.startswith("sqlite"):
             return None
         path = self.database_url.split(":///", 1)[-1]
         return None if path in ("", ":memory:") else Path(path)
+
+
+#: The settings an operator may store in the database (``civicswitch settings set``, a catalog file's
+#: ``settings``). Everything else comes from the environment only.
+STORABLE: tuple[str, ...] = (
+    "jurisdiction_name",
+    "jurisdiction_id",
+    "jurisdiction_strict",
+    "timezone",
+    "coverage_layer",
+    "public_url",
+    "contact",
+    "key_service",
+    "endpoint_type",
+    "max_body_bytes",
+    "max_media_bytes",
+    "media_types",
+    "default_page_size",
+    "max_page_size",
+    "default_window_days",
+)
+ENV_ONLY: dict[str, str] = {
+    "database_url": "it says where the stored settings are",
+    "log_level": "it is set per process",
+    "access_log": "it is set per process",
+}
+
+
+class SettingError(ValueError):
+    """A setting that cannot be stored or used, with a message fit for an operator."""
+
+
+# The stored settings this process loaded (``use_stored_settings``); ``effective_settings`` overrides them for one
+# call. A module value rather than a context variable alone: threads a command starts (the demo's worker, the web
+# server's thread pool) must see them too.
+_process_stored: dict[str, Any] = {}
+_stored_override: ContextVar[Mapping[str, Any] | None] = ContextVar("civicswitch_stored_settings", default=None)
+
+
+def _stored_now() -> Mapping[str, Any]:
+    override = _stored_override.get()
+    return _process_stored if override is None else override
+
+
+class StoredSettingsSource(PydanticBaseSettingsSource):
+    """The instance settings stored in the database, as loaded by this process (only the :data:`STORABLE` ones)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        stored = _stored_now()
+        return stored.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {key: value for key, value in _stored_now().items() if key in STORABLE}
+
+
+def use_stored_settings(values: Mapping[str, Any]) -> None:
+    """Make ``values`` (read from the database) the stored settings every ``Settings()`` of this process sees."""
+    global _process_stored
+    _process_stored = {key: value for key, value in values.items() if key in STORABLE}
+
+
+@contextmanager
+def _stored(values: Mapping[str, Any]) -> Iterator[None]:
+    token = _stored_override.set(values)
+    try:
+        yield
+    finally:
+        _stored_override.reset(token)
+
+
+def environment_keys() -> set[str]:
+    """The settings the environment (or ``.env``) gives a value, which override stored ones."""
+    found = set(EnvSettingsSource(Settings)()) | set(DotEnvSettingsSource(Settings)())
+    return {key for key in found if key in Settings.model_fields}
+
+
+def _explain(exc: ValidationError, stored: Mapping[str, Any]) -> str:
+    from_env = environment_keys()
+    parts = []
+    for error in exc.errors():
+        key = str(error["loc"][0]) if error["loc"] else "settings"
+        if key in from_env:
+            where = f"{ENV_PREFIX}{key.upper()}"
+        elif key in stored:
+            where = f"stored setting {key} (civicswitch settings set|unset {key})"
+        else:
+            where = key
+        message = str(error["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
+
+
+def effective_settings(stored: Mapping[str, Any] | None = None, **values: Any) -> Settings:
+    """Defaults < ``stored`` (this process's stored settings when None) < environment < ``values``; an invalid
+    value raises :class:`SettingError` naming where it came from."""
+    chosen = _stored_now() if stored is None else {k: v for k, v in stored.items() if k in STORABLE}
+    try:
+        with _stored(chosen):
+            return Settings(**values)
+    except ValidationError as exc:
+        raise SettingError(_explain(exc, chosen)) from None
+
+
+def parse_setting(key: str, text: str) -> Any:
+    """A value typed on the command line, for ``key``: JSON lists, numbers and booleans as pydantic reads them."""
+    check_key(key)
+    if key == "media_types" and text.lstrip().startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise SettingError(f"media_types: not a JSON list ({exc.msg})") from None
+    return text
+
+
+def check_key(key: str) -> None:
+    if key in ENV_ONLY:
+        raise SettingError(f"{key} is read from {ENV_PREFIX}{key.upper()} only ({ENV_ONLY[key]}); it cannot be stored")
+    if key not in STORABLE:
+        raise SettingError(f"unknown setting {key!r}; the settings you can store are: {', '.join(STORABLE)}")
+
+
+def check_stored(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate settings to store (only :data:`STORABLE` keys) exactly as they are validated when read; returns
+    them in their stored (JSON) form. Raises :class:`SettingError` naming the first bad one."""
+    for key in values:
+        check_key(key)
+    try:
+        model = Settings.model_validate(dict(values))  # no environment: the values alone
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = str(error["loc"][0]) if error["loc"] else "settings"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        got = repr(values.get(key))
+        raise SettingError(f"{key}: {message}" + ("" if got in message else f" (got {got})")) from None
+    dumped = model.model_dump(mode="json", include=set(values))
+    return {key: dumped[key] for key in values}
+
+
+def describe(key: str) -> str:
+    info = Settings.model_fields[key]
+    return info.description or ""
+
+
+def default_of(key: str) -> Any:
+    return Settings.model_fields[key].get_default(call_default_factory=True)
+
+
+def environment_variable(key: str) -> str:
+    return f"{ENV_PREFIX}{key.upper()}"
+
+
+def environment_overrides(keys: set[str] | None = None) -> dict[str, str]:
+    """``{key: variable}`` for the storable settings set in the environment (they win over stored values)."""
+    found = environment_keys() if keys is None else keys
+    return {key: environment_variable(key) for key in STORABLE if key in found}
+
+
+__all__ = [
+    "ENV_ONLY",
+    "STORABLE",
+    "SettingError",
+    "Settings",
+    "check_stored",
+    "effective_settings",
+    "environment_keys",
+    "parse_setting",
+    "use_stored_settings",
+]

@@ -154,6 +154,7 @@ def test_cli_catalog_import__bad_yaml__clear_error_and_nothing_loaded(db_url: st
     assert result.exit_code == 2
     assert "catalog.yaml is not valid YAML (line 6" in result.output
     assert json.loads(runner.invoke(app, ["catalog", "export"]).stdout) == {
+        "settings": {},
         "bodies": [],
         "services": [],
         "routing_rules": [],

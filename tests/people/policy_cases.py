@@ -18,6 +18,7 @@ import shapely
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.loader import load_catalog
+from civicswitch.catalog.settings import set_settings
 from civicswitch.core.clock import FixedClock
 from civicswitch.hub.handlers import add_connector, complete_manual, deliveries, health, replay
 from civicswitch.people.auth import create_client
@@ -154,6 +155,10 @@ def _catalog(w: World, p: Principal, side: str) -> object:
     return load_catalog(w.uow, {"bodies": [{"code": "NEW", "name": "New body"}], "services": []}, who=p)
 
 
+def _settings(w: World, p: Principal, side: str) -> object:
+    return set_settings(w.uow, w.clock, {"jurisdiction_name": "Renamed"}, who=p)
+
+
 def _user(w: World, p: Principal, side: str) -> object:
     return add_user(w.uow, w.clock, AddUser("new@city.gov", "agent", password="a long enough password"), who=p)
 
@@ -190,6 +195,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.CONNECTOR_HEALTH: lambda w, p, side: health(w.uow, w.clock, who=p),
     Action.CONNECTOR_MANAGE: _connector,
     Action.CATALOG_MANAGE: _catalog,
+    Action.SETTINGS_MANAGE: _settings,
     Action.USER_MANAGE: _user,
     Action.APIKEY_MANAGE: _apikey,
     Action.AUDIT_READ: lambda w, p, side: audit_entries(w.uow, who=p),

@@ -49,7 +49,13 @@ PASSWORD = "correct horse battery staple"
 KEY_ROLES = {Role.APP: "app", Role.BACKEND: "backend", Role.ADMIN: "admin"}
 # Actions people reach only through the CLI on the server today (no HTTP endpoint yet): the memory matrix
 # covers them; the staff workspace (next issue) adds pages for some.
-CLI_ONLY = {Action.CONNECTOR_MANAGE, Action.CATALOG_MANAGE, Action.USER_MANAGE, Action.APIKEY_MANAGE}
+CLI_ONLY = {
+    Action.CONNECTOR_MANAGE,
+    Action.CATALOG_MANAGE,
+    Action.SETTINGS_MANAGE,
+    Action.USER_MANAGE,
+    Action.APIKEY_MANAGE,
+}
 # Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
 KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
 

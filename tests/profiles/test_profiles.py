@@ -204,7 +204,7 @@ def test_cli_catalog_import_profile__boston__loads_and_names_the_layers_to_load(
     explained = runner.invoke(
         app, ["routing", "explain", "--service", "rodent-activity", "--lat", "42.3", "--long", "-71"]
     )
-    assert "body: ISD (no rule matches" in explained.stdout
+    assert "body: ISD (the service's default owner" in explained.stdout  # no coverage layer: as intake
 
 
 def test_cli_catalog_import_profile__nyc_on_a_fresh_clone__loads_its_shipped_layers_and_routes(cli_db: str) -> None:

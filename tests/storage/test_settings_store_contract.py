@@ -45,3 +45,14 @@ def test_settings__rolled_back__nothing_stored(store_uow_factory: Callable[[], U
         uow.settings.set("timezone", "Europe/London", AT)
     with store_uow_factory() as uow:
         assert uow.settings.all() == {}
+
+
+def test_settings__scalar_values__round_trip_with_their_types(store_uow_factory: Callable[[], UnitOfWork]) -> None:
+    values = {"max_page_size": 200, "ratio": 0.5, "jurisdiction_strict": True, "name": "42", "media_types": ["a"]}
+    with store_uow_factory() as uow:
+        for key, value in values.items():
+            uow.settings.set(key, value, AT)
+        uow.commit()
+    with store_uow_factory() as uow:
+        found = uow.settings.all()
+    assert found == values and {k: type(v) for k, v in found.items()} == {k: type(v) for k, v in values.items()}

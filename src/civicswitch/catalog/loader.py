@@ -16,8 +16,11 @@ from civicswitch.catalog.model import (
     ServiceType,
 )
 from civicswitch.catalog.rules import check_rules, parse_rules, rule_document
+from civicswitch.catalog.settings import store_settings
+from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.errors import Invalid
 from civicswitch.people.policy import OPERATOR, Action, Principal, authorize
+from civicswitch.settings import STORABLE
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -109,12 +112,18 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
     return bodies, services
 
 
-def load_catalog(uow: UnitOfWork, data: Mapping[str, Any], *, who: Principal = OPERATOR) -> tuple[int, int]:
-    """Upsert every body and service of ``data`` and, when the document has ``routing_rules``, replace the
-    routing rules — all in one transaction; returns (bodies, services)."""
+def load_catalog(
+    uow: UnitOfWork, data: Mapping[str, Any], clock: Clock | None = None, *, who: Principal = OPERATOR
+) -> tuple[int, int]:
+    """Upsert every body and service of ``data``; when the document has ``routing_rules``, replace the routing
+    rules; when it has ``settings``, store those instance settings — all in one transaction; returns (bodies,
+    services)."""
     authorize(who, Action.CATALOG_MANAGE)
     bodies, services = parse_catalog(data)
     rules = parse_rules(data.get("routing_rules")) if "routing_rules" in data else None
+    settings = data.get("settings")
+    if settings is not None and not isinstance(settings, Mapping):
+        raise Invalid("catalog file: settings must be a mapping of setting → value", field="settings")
     with uow:
         for body in bodies:
             uow.catalog.add_body(body)
@@ -128,17 +137,22 @@ def load_catalog(uow: UnitOfWork, data: Mapping[str, Any], *, who: Principal = O
                 areas=uow.catalog.areas(),
             )
             uow.catalog.replace_rules(rules)
+        if settings:
+            store_settings(uow, settings, (clock or SystemClock()).now())
         uow.commit()
     return len(bodies), len(services)
 
 
 def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
-    """The catalog as a document ``load_catalog`` takes back: bodies, services and routing rules."""
+    """The catalog as a document ``load_catalog`` takes back: stored instance settings, bodies, services and
+    routing rules."""
     with uow:
         bodies = uow.catalog.bodies()
         services = uow.catalog.services(include_inactive=True)
         rules = uow.catalog.rules()
+        stored = uow.settings.all()
     return {
+        "settings": {key: stored[key] for key in STORABLE if key in stored},
         "bodies": [{"code": b.code, "name": b.name, "kind": str(b.kind)} for b in bodies],
         "services": [
             {

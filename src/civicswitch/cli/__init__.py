@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicswitch.cli import catalog, hub, ops, people, requests, users
+from civicswitch.cli import catalog, hub, ops, people, requests, settings, users
 from civicswitch.cli.common import app
 
 app.add_typer(people.apikey, name="apikey")
@@ -15,6 +15,7 @@ app.add_typer(requests.requests_app, name="requests")
 app.add_typer(catalog.routing, name="routing")
 app.add_typer(users.users, name="users")
 app.add_typer(users.audit_app, name="audit")
+app.add_typer(settings.settings_app, name="settings")
 
 __all__ = ["app", "main", "ops"]
 

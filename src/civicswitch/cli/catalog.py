@@ -228,23 +228,41 @@ def routing_explain(
     lat: Annotated[float, typer.Option(help="WGS84 latitude")],
     long: Annotated[float, typer.Option(help="WGS84 longitude")],
 ) -> None:
-    """Which body a request for SERVICE at LAT/LONG goes to, and the rule that decides."""
-    from civicswitch.catalog.rules import decide
+    """Which body a request for SERVICE at LAT/LONG goes to, and why: the same decision intake makes (with the
+    coverage layer setting), including a referral outside the jurisdiction or a refusal (exit code 1)."""
     from civicswitch.routing.geography import load_index
+    from civicswitch.routing.intake import geography_for, route
 
-    engine = make_engine(Settings().database_url)
+    settings = Settings()
+    engine = make_engine(settings.database_url)
     index = load_index(SqlUnitOfWork(engine, writing=False))
     with SqlUnitOfWork(engine, writing=False) as uow:
         known = uow.catalog.service(service)
         rules = uow.catalog.rules()
-    if known is None:
-        fail(f"unknown service {service!r}")
+        bodies = {b.code: b for b in uow.catalog.bodies()}
+    if known is None or not known.active:
+        fail(f"service_code {service!r} is not in the service list")
         return
-    areas_here = {name: None if hit is None else hit.key for name, hit in index.locate(lat, long).items()}
-    decision = decide(service, areas_here, rules)
-    out = Console(soft_wrap=True)
-    out.print("areas: " + (", ".join(f"{k}={v}" for k, v in areas_here.items() if v) or "none"))
-    if decision.rule is not None:
-        out.print(f"body: {decision.body} (rule: {decision.rule.describe()})")
+    hits = index.locate(lat, long)
+    out = Console(soft_wrap=True, highlight=False)
+    out.print("areas: " + (", ".join(f"{k}={v.key}" for k, v in hits.items() if v) or "none"))
+    layer = settings.coverage_layer
+    geography = geography_for(index, layer)
+    if geography is None:
+        why = f"coverage layer {layer!r} is not loaded" if layer else "no coverage layer is set"
+        out.print(
+            f"body: {known.body_code or 'none'} (the service's default owner: requests are not routed by location, "
+            f"{why}; `civicswitch settings set coverage_layer LAYER`)"
+        )
+        return
+    try:
+        routed = route(known, lat, long, geography, rules, bodies, hits=hits)
+    except DomainError as exc:
+        out.print(f"refused (intake answers 400): {exc.description}")
+        raise typer.Exit(code=1) from None
+    how = f"rule: {routed.rule.describe()}" if routed.rule else "no rule matches: the service's default owner"
+    if routed.referred_to is not None:
+        where = f"in {routed.outside}" if routed.outside else "outside the jurisdiction"
+        out.print(f"body: {routed.body} (referred: the point is {where}, outside {layer}; {how})")
     else:
-        out.print(f"body: {known.body_code or 'none'} (no rule matches: the service's default owner)")
+        out.print(f"body: {routed.body or 'none'} ({how})")

@@ -77,17 +77,15 @@ def requests_change(
     from civicswitch.requests.commands import ChangeRequest
     from civicswitch.requests.staff import change_request
     from civicswitch.routing.geography import load_index
-    from civicswitch.routing.intake import Geography
+    from civicswitch.routing.intake import geography_for
 
-    settings = Settings()
+    settings = Settings()  # with the stored instance settings: the coverage layer intake routes by
     engine = make_engine(settings.database_url)
-    geography = None
-    if settings.coverage_layer:
-        index = load_index(SqlUnitOfWork(engine, writing=False))
-        if settings.coverage_layer in index.layers:
-            geography = Geography(index, settings.coverage_layer)
-        else:
-            err.print(f"coverage layer {settings.coverage_layer!r} is not loaded: not routing by location")
+    layer = settings.coverage_layer
+    geography = geography_for(load_index(SqlUnitOfWork(engine, writing=False)), layer) if layer else None
+    if geography is None and (lat is not None or long is not None):
+        why = f"coverage layer {layer!r} is not loaded" if layer else "no coverage layer is set"
+        err.print(f"not routing by location ({why}, as at intake): the service's default owner applies")
     cmd = ChangeRequest(
         None,
         request_id,

@@ -107,7 +107,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL
             url,
             echo=echo,
             json_serializer=_json_dumps,
-            json_deserializer=orjson.loads,
+            json_deserializer=_sqlite_json_loads,
             connect_args={"check_same_thread": False, "timeout": 10},
             **pooling,
         )
@@ -128,6 +128,11 @@ def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL
         json_serializer=_json_dumps,
         json_deserializer=orjson.loads,
     )
+
+
+def _sqlite_json_loads(value: Any) -> Any:
+    # A JSON column has numeric affinity in SQLite: a bare JSON number comes back as an int or a float.
+    return value if isinstance(value, (int, float)) else orjson.loads(value)
 
 
 def _json_dumps(value: Any) -> str:
@@ -156,3 +161,20 @@ def unique_as_conflict(what: str) -> Iterator[None]:
 def storable(text: str) -> bool:
     """Whether a store can hold ``text``: PostgreSQL cannot even compare a NUL, so a key with one finds nothing."""
     return "\x00" not in text
+
+
+def safe_url(url: str) -> str:
+    """The URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        return f"{scheme}://{creds.split(':', 1)[0]}@{host}"
+    return url
+
+
+def sqlite_file(url: str) -> str | None:
+    """The file of an SQLite URL (None for in-memory databases and other kinds)."""
+    if not url.startswith("sqlite"):
+        return None
+    path = url.split(":///", 1)[-1] if ":///" in url else ""
+    return None if path in ("", ":memory:") else path

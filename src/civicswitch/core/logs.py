@@ -19,7 +19,8 @@ from typing import Any
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 _CONTROL_BUT_NEWLINE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
 _PLAIN = (int, float, bool, type(None))
-FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+FORMAT = "%(asctime)s %(levelname)s [%(process)d] %(name)s: %(message)s"
+ACCESS_FORMAT = '%(asctime)s %(levelname)s [%(process)d] %(name)s: %(client_addr)s "%(request_line)s" %(status_code)s'
 
 
 def _escaped(match: re.Match[str]) -> str:
@@ -64,29 +65,41 @@ class EscapeControl(logging.Filter):
         return True
 
 
-def logging_config(level: str) -> dict[str, Any]:
-    """A :func:`logging.config.dictConfig` document: the root logger writes to stderr through
-    :class:`EscapeControl`; uvicorn's loggers pass their records up to it instead of keeping their own handlers."""
+def logging_config(level: str, *, access: bool = True) -> dict[str, Any]:
+    """A :func:`logging.config.dictConfig` document for the web server, applied in every worker process
+    (``serve --workers N``): the application's lines and one access line per request (``access``) go to stderr
+    at ``level``, each with the process id, through :class:`EscapeControl`."""
+    level = level.upper()
     return {
         "version": 1,
         "disable_existing_loggers": False,
         "filters": {"escape": {"()": EscapeControl}},
-        "formatters": {"line": {"format": FORMAT}},
+        "formatters": {
+            "line": {"format": FORMAT},
+            "access": {"()": "uvicorn.logging.AccessFormatter", "fmt": ACCESS_FORMAT, "use_colors": False},
+        },
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
                 "formatter": "line",
                 "filters": ["escape"],
-            }
+            },
+            "access": {
+                "class": "logging.StreamHandler",
+                "stream": "ext://sys.stderr",
+                "formatter": "access",
+                "filters": ["escape"],
+            },
         },
-        "root": {"level": level.upper(), "handlers": ["stderr"]},
+        "root": {"level": level, "handlers": ["stderr"]},
         "loggers": {
-            "uvicorn": {"handlers": [], "propagate": True},
-            "uvicorn.error": {"handlers": [], "propagate": True},
-            "uvicorn.access": {"handlers": [], "propagate": True},
+            "uvicorn": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "uvicorn.access": {"level": level if access else "WARNING", "handlers": ["access"], "propagate": False},
             # One line per delivery is noise; failures are logged by the hub itself.
             "httpx": {"level": "WARNING"},
+            "alembic": {"level": "WARNING"},  # the schema check at start-up, not a migration
         },
     }
 

@@ -1,4 +1,8 @@
-"""Install the demo city: catalog, historical requests and a demo app key. Safe to run again."""
+"""The demo city: catalog, boundaries, historical requests, two demo keys, its instance settings and connectors.
+
+``open_demo`` installs it once per database (an ``installed`` marker is stored with the instance settings) and on
+every later start changes nothing an operator may have edited since; ``install`` is the loader itself (safe to
+run again)."""
 
 from __future__ import annotations
 
@@ -10,7 +14,10 @@ from typing import Any
 
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import load_catalog
+from civicswitch.catalog.settings import set_settings
 from civicswitch.core.clock import Clock
+from civicswitch.core.errors import Conflict
+from civicswitch.core.timefmt import format_datetime
 from civicswitch.hub.model import Connector
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
@@ -132,3 +139,119 @@ def install_connectors(uow: UnitOfWork, clock: Clock, *, simulator_url: str, fol
         status_map={"inbound": {"Completed": "closed/fixed", "In Progress": "in_progress", "Assigned": "acknowledged"}},
     ).connector
     return DemoConnectors(webhook, batch, (out_dir, in_dir))
+
+
+# -- once per database ----------------------------------------------------------------------------------------
+#: Stored with the instance settings (not a setting): {"state": "installing"|"installed", "at": ..., "simulator_url":
+#: the webhook URL the demo gave DSNY's connector}.
+MARKER = "demo_installed"
+WEBHOOK = "dsny-webhook"
+
+
+def demo_settings(jurisdiction: dict[str, Any]) -> dict[str, Any]:
+    """The instance settings the demo city stores on its first start."""
+    return {
+        "jurisdiction_name": jurisdiction["name"],
+        "jurisdiction_id": jurisdiction["id"],
+        "timezone": jurisdiction.get("timezone", "UTC"),
+        "coverage_layer": COVERAGE_LAYER,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DemoStart:
+    first: bool  # loaded now (else found installed: nothing reloaded)
+    installed_at: str
+    bodies: int
+    services: int
+    requests: int
+    webhook: Connector | None  # DSNY's connector when it still points at the demo's simulator
+    installed: DemoInstall | None = None
+    connectors: DemoConnectors | None = None
+    note: str = ""
+
+
+def _marker(uow: UnitOfWork) -> dict[str, Any] | None:
+    with uow:
+        value = uow.settings.all().get(MARKER)
+    return dict(value) if isinstance(value, dict) else None
+
+
+def _mark(uow: UnitOfWork, clock: Clock, value: dict[str, Any]) -> None:
+    with uow:
+        uow.settings.set(MARKER, value, clock.now())
+        uow.commit()
+
+
+def open_demo(uow: UnitOfWork, clock: Clock, *, simulator_url: str, folder: Path) -> DemoStart:
+    """Install the demo city in this database the first time (catalog, requests, keys, boundaries, instance
+    settings, connectors), then never again: a later start keeps every catalog, setting and connector edit and
+    only points DSNY's webhook at the simulator's new address when it still points at the old one. A database
+    holding another catalog is refused (the demo would mix New York City into it)."""
+    marker = _marker(uow)
+    with uow:
+        services = uow.catalog.services(include_inactive=True)
+        clients = {c.name for c in uow.clients.all()}
+        webhook = uow.hub.connector(WEBHOOK)
+    if marker is None and services and DEMO_APP in clients:
+        # Installed by an earlier version (which kept no marker): adopt it as it is.
+        _store_missing_settings(uow, clock)
+        marker = {"state": "installed", "at": format_datetime(clock.now()), "simulator_url": _url(webhook)}
+        _mark(uow, clock, marker)
+    if marker is None and services:
+        raise Conflict(
+            f"this database already holds a catalog ({len(services)} services) that the demo did not load; "
+            "the demo would mix New York City into it. Give the demo its own database, e.g. "
+            "CIVICSWITCH_DATABASE_URL=sqlite:///var/demo.db civicswitch demo"
+        )
+    if marker is None or marker.get("state") != "installed":
+        started = format_datetime(clock.now())
+        _mark(uow, clock, {"state": "installing", "at": started})
+        loaded = install(uow, clock)
+        wired = install_connectors(uow, clock, simulator_url=simulator_url, folder=folder)
+        _store_missing_settings(uow, clock)
+        _mark(uow, clock, {"state": "installed", "at": started, "simulator_url": simulator_url})
+        return DemoStart(
+            True, started, loaded.bodies, loaded.services, loaded.requests.inserted + loaded.requests.already_present,
+            wired.webhook, loaded, wired,
+        )  # fmt: skip
+    note = ""
+    if webhook is not None and _url(webhook) == marker.get("simulator_url") and _url(webhook) != simulator_url:
+        webhook = _repoint(uow, clock, webhook, simulator_url)
+        _mark(uow, clock, {**marker, "simulator_url": simulator_url})
+        note = f"DSNY's webhook now points at the simulator on {simulator_url}"
+    with uow:
+        bodies, total = len(uow.catalog.bodies()), uow.requests.count()
+    ours = webhook is not None and webhook.enabled and _url(webhook) == simulator_url
+    return DemoStart(
+        False, str(marker.get("at", "")), bodies, len(services), total, webhook if ours else None, note=note
+    )
+
+
+def _url(connector: Connector | None) -> str | None:
+    return None if connector is None else connector.config.get("url")
+
+
+def _repoint(uow: UnitOfWork, clock: Clock, webhook: Connector, url: str) -> Connector:
+    from civicswitch.hub.handlers import add_connector
+
+    return add_connector(
+        uow,
+        clock,
+        code=webhook.code,
+        kind=str(webhook.kind),
+        body=webhook.body_code,
+        config={**webhook.config, "url": url},
+        status_map=webhook.status_map.document(),
+        retry_schedule=list(webhook.retry_schedule),
+        enabled=webhook.enabled,
+    ).connector
+
+
+def _store_missing_settings(uow: UnitOfWork, clock: Clock) -> None:
+    """The demo's instance settings, except those already stored (an operator's choice stays)."""
+    with uow:
+        stored = uow.settings.all()
+    missing = {k: v for k, v in demo_settings(catalog_document()["jurisdiction"]).items() if k not in stored}
+    if missing:
+        set_settings(uow, clock, missing)

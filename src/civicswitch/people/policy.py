@@ -47,6 +47,7 @@ class Action(StrEnum):
     CONNECTOR_HEALTH = "connector.health"
     CONNECTOR_MANAGE = "connector.manage"
     CATALOG_MANAGE = "catalog.manage"  # catalog file, area layers, routing rules
+    SETTINGS_MANAGE = "settings.manage"  # instance settings stored in the database
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"
     AUDIT_READ = "audit.read"
@@ -82,6 +83,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.CONNECTOR_HEALTH: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.CONNECTOR_MANAGE: {_R.ADMIN: _.ANY},
     _A.CATALOG_MANAGE: {_R.ADMIN: _.ANY},
+    _A.SETTINGS_MANAGE: {_R.ADMIN: _.ANY},
     _A.USER_MANAGE: {_R.ADMIN: _.ANY},
     _A.APIKEY_MANAGE: {_R.ADMIN: _.ANY},
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},

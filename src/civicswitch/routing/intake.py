@@ -19,6 +19,14 @@ class Geography:
     coverage_layer: str
 
 
+def geography_for(index: AreaIndex, coverage_layer: str) -> Geography | None:
+    """Routing by location for the configured coverage layer: None when none is set, or when it is not loaded (it
+    would refuse every request; the caller says so)."""
+    if not coverage_layer or coverage_layer not in index.layers:
+        return None
+    return Geography(index, coverage_layer)
+
+
 @dataclass(frozen=True, slots=True)
 class Routing:
     body: str | None

@@ -9,10 +9,12 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import Engine, text
 
 from civicswitch import __version__
+from civicswitch.catalog.settings import instance_settings
+from civicswitch.core import migrate
 from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
-from civicswitch.settings import Settings
+from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web import docs, errors, pages, security, staff
 from civicswitch.web.api.hub import router as hub_router
@@ -24,10 +26,42 @@ from civicswitch.web.open311.routes import router as open311_router
 log = logging.getLogger(__name__)
 
 
+class NotReady(RuntimeError):
+    """The database cannot serve yet (missing, not migrated, unreachable, or a stored setting is invalid)."""
+
+
+def load_instance(database_url: str | None = None) -> tuple[Settings, Engine]:
+    """The settings in force for the configured database (defaults < stored < environment) and its engine, read
+    once at start-up: a stored setting changed later reaches this process when it restarts."""
+    url = database_url or Settings().database_url
+    problem = migrate.database_problem(url)
+    if problem is not None:
+        raise NotReady(problem)
+    engine = make_engine(url)
+    try:
+        settings = instance_settings(SqlUnitOfWork(engine, writing=False))
+    except SettingError as exc:
+        raise NotReady(str(exc)) from None
+    return settings, engine
+
+
 def create_app(
     settings: Settings | None = None, *, engine: Engine | None = None, clock: Clock | None = None
 ) -> FastAPI:
-    settings = settings or Settings()
+    """The web application. Without ``settings`` it reads the instance's settings from the configured database
+    (stored ones, overridden by the environment); tests pass their own."""
+    if settings is None:
+        settings, engine = (
+            load_instance() if engine is None else (instance_settings(SqlUnitOfWork(engine, writing=False)), engine)
+        )
+        log.info(
+            "instance %s (jurisdiction_id %r), time zone %s, coverage layer %s, public URL %s",
+            settings.jurisdiction_name,
+            settings.jurisdiction_id,
+            settings.timezone,
+            settings.coverage_layer or "none (requests are not routed by location)",
+            settings.public_url or "from each request",
+        )
     engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
     bound_engine = engine
     app = FastAPI(

@@ -10,7 +10,7 @@ from fastapi import Request
 
 from civicswitch.core.clock import Clock
 from civicswitch.routing.geography import AreaIndex, IndexCache
-from civicswitch.routing.intake import Geography
+from civicswitch.routing.intake import Geography, geography_for
 from civicswitch.settings import Settings
 from civicswitch.storage.ports import UnitOfWork
 
@@ -56,12 +56,11 @@ class AppContext:
         layer = self.settings.coverage_layer
         if not layer:
             return None
-        index = self.area_index()
-        if layer not in index.layers:
+        found = geography_for(self.area_index(), layer)
+        if found is None:
             # A coverage layer that is not loaded would refuse every request: route nothing, and say so.
             log.warning("coverage layer %r is not loaded: requests are not routed by location", layer)
-            return None
-        return Geography(index, layer)
+        return found
 
     def area_index(self) -> AreaIndex:
         """The areas in force now; rebuilt only after a layer is loaded."""

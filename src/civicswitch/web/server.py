@@ -151,9 +151,9 @@ def config(
         proxy_headers=bool(proxies),
         forwarded_allow_ips=proxies or None,
         server_header=False,
-        log_config=logging_config(settings.log_level),
-        log_level="warning",
-        access_log=False,
+        log_config=logging_config(settings.log_level, access=settings.access_log),
+        log_level=settings.log_level.lower(),
+        access_log=settings.access_log,
     )
     made.civicswitch_header_timeout = settings.header_timeout_seconds  # type: ignore[attr-defined]
     made.civicswitch_max_header_bytes = settings.max_header_bytes  # type: ignore[attr-defined]
