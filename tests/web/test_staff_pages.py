@@ -60,7 +60,7 @@ def test_sign_in__wrong_password_or_unknown_email__the_same_answer(client: TestC
     wrong = _sign_in(client, staff, "not the password at all")
     unknown = _sign_in(client, "nobody@city.gov", PASSWORD)
     assert wrong.status_code == unknown.status_code == 403  # type: ignore[attr-defined]
-    message = "email or password is not right, or the account is disabled"
+    message = "Email or password is not right, or the account is disabled."
     assert message in wrong.text and message in unknown.text  # type: ignore[attr-defined]
     assert client.get("/staff/me", follow_redirects=False).status_code == 303
 

@@ -134,7 +134,7 @@ def sign_in(uow: UnitOfWork, clock: Clock, email: str, password: str) -> StaffUs
         uow.commit()
     if not ok or user is None:
         log.info("sign-in refused for %r", address)
-        raise Forbidden("email or password is not right, or the account is disabled")
+        raise Forbidden("Email or password is not right, or the account is disabled.")
     return user
 
 

@@ -1,0 +1,90 @@
+"""A real browser for the people-facing pages: Debian's Chromium driven by Playwright (``executable_path``),
+against the app served by uvicorn on a free local port, with an axe-core check helper.
+
+Skips with the reason when Chromium or Playwright is missing (``.ci/run`` installs both: ``apt-get install
+chromium`` and the ``test`` extra)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+CHROMIUM = os.environ.get("CIVICSWITCH_TEST_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+SCREENSHOTS = Path(os.environ.get("CIVICSWITCH_SCREENSHOTS", "/tmp/civicswitch-screenshots"))
+# As the machine's probe starts it: no sandbox as root, and no calls home on a machine without a network.
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    required = bool(os.environ.get("CIVICSWITCH_TEST_REQUIRE_BROWSER"))  # CI: a missing browser is a failure
+    if not Path(CHROMIUM).exists():
+        reason = f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CIVICSWITCH_TEST_CHROMIUM)"
+        pytest.fail(reason) if required else pytest.skip(reason)
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        reason = "playwright is not installed: pip install -e '.[test]'"
+        pytest.fail(reason) if required else pytest.skip(reason)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield browser
+        browser.close()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def served(app: FastAPI) -> Iterator[str]:
+    """The test app on a real socket; yields its base URL."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(locale="en-US", java_script_enabled=True)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def axe_violations(page: Any) -> list[str]:
+    """axe-core's violations on the page (WCAG 2.1 A and AA rules and best practices), one line each."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} node(s))" for v in results.response["violations"]]
+
+
+def screenshot(page: Any, name: str) -> Path:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    path = SCREENSHOTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    return path
