@@ -121,7 +121,7 @@ def connectors_enable(code: str) -> None:
     from civicswitch.hub.handlers import set_enabled
 
     try:
-        set_enabled(open_uow(), code, True)
+        set_enabled(open_uow(), code, True, clock=SystemClock())
     except DomainError as exc:
         fail(exc.description)
         return
@@ -134,7 +134,7 @@ def connectors_disable(code: str, reason: Annotated[str, typer.Option()] = "disa
     from civicswitch.hub.handlers import set_enabled
 
     try:
-        set_enabled(open_uow(), code, False, reason)
+        set_enabled(open_uow(), code, False, reason, clock=SystemClock())
     except DomainError as exc:
         fail(exc.description)
         return

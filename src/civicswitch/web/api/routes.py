@@ -118,9 +118,8 @@ def _key(body: _Keyed, header: str | None) -> str | None:
 
 
 _FOLLOW_MESSAGES = {
-    "email": "If this address is not following the request yet, a link to confirm it is on its way; "
-    "nothing else is sent before the address is confirmed.",
-    "pending": "Updates by phone start once the number is confirmed.",
+    "email": "Kept unconfirmed: nothing is sent to this address until its owner confirms it.",
+    "pending": "Kept unconfirmed: nothing is sent to this number until its owner confirms it.",
     "none": "The account follows the request.",
 }
 
