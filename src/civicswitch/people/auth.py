@@ -27,16 +27,31 @@ def authenticate(uow: UnitOfWork, api_key: str | None, scope: Scope) -> ApiClien
 
 
 def create_client(
-    uow: UnitOfWork, clock: Clock, name: str, scopes: frozenset[Scope] = frozenset({Scope.SUBMIT})
+    uow: UnitOfWork,
+    clock: Clock,
+    name: str,
+    scopes: frozenset[Scope] = frozenset({Scope.SUBMIT}),
+    rate_limit: int | None = None,
 ) -> tuple[ApiClient, str]:
-    """Create a client and its key. The key is returned once; only its hash is stored."""
+    """Create a client and its key. The key is returned once; only its hash is stored.
+
+    ``rate_limit``: writes a minute for this key (None: the instance default, 0: no limit)."""
     name = name.strip()
     if not name:
         raise Invalid("a client needs a name (the app or back end the key is for)")
+    if rate_limit is not None and rate_limit < 0:
+        raise Invalid("a key's rate limit is a number of requests a minute, 0 for none")
     key = new_key()
     with uow:
         client = uow.clients.add(
-            ApiClient(name=name, key_prefix=key[:10], key_hash=hash_key(key), scopes=scopes, created_at=clock.now())
+            ApiClient(
+                name=name,
+                key_prefix=key[:10],
+                key_hash=hash_key(key),
+                scopes=scopes,
+                created_at=clock.now(),
+                rate_limit=rate_limit,
+            )
         )
         uow.commit()
     return client, key

@@ -14,7 +14,7 @@ from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import errors, pages
+from civicswitch.web import errors, pages, ratelimit
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
@@ -70,5 +70,18 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    if settings.rate_limit_enabled:
+        ctx: AppContext = app.state.ctx
+
+        def key_limit(key_hash: str) -> ratelimit.KeyLimit | None:
+            with ctx.reader() as uow:
+                found = uow.clients.by_hash(key_hash)
+            if found is None or not found.active or found.id is None:
+                return None
+            return ratelimit.KeyLimit(found.id, found.rate_limit)
+
+        app.state.limiter = ratelimit.RateLimiter(settings, key_limit)
+        app.add_middleware(ratelimit.RateLimit, limiter=app.state.limiter)
+    # Outermost: the body limit also bounds what the rate limiter reads ahead to find an api_key.
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes)
     return app
