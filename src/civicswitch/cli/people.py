@@ -107,7 +107,7 @@ def apikey_limit(
         uow.commit()
     if not done:
         fail(f"no client with id {client_id}")
-    err.print(f"client {client_id}: rate limit {describe_limit(rate_limit)}")
+    err.print(f"client {client_id}: rate limit set to {describe_limit(rate_limit)}")
 
 
 @apikey.command("list")
