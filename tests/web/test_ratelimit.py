@@ -114,6 +114,35 @@ def test_counter__memory__refuses_over_the_limit_with_seconds_to_wait__buckets_a
     assert counter.hit("key:2", 3) == 0
 
 
+def test_counter__memory__starts_no_thread_per_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    import limits.storage.memory
+
+    counter = Counter("memory://", "test")
+    started: list[object] = []
+    real_timer = limits.storage.memory.threading.Timer
+
+    def counting_timer(*args: Any, **kwargs: Any) -> Any:
+        started.append(args)
+        return real_timer(*args, **kwargs)
+
+    monkeypatch.setattr(limits.storage.memory.threading, "Timer", counting_timer)
+    for n in range(50):
+        counter.hit(f"addr-r:192.0.2.{n}", 100)
+    assert started == []  # limits' own MemoryStorage would start a timer thread after a hit
+
+
+def test_counter__memory__sweep_drops_expired_counters() -> None:
+    counter = Counter("memory://", "test")
+    counter.hit("addr-r:192.0.2.1", 100)
+    storage = counter.storage
+    assert isinstance(storage, ratelimit.SweepingMemoryStorage) and storage.expirations
+    for key in storage.expirations:
+        storage.expirations[key] = 0.0  # as if the window had long passed
+    storage._next_sweep = 0.0
+    counter.hit("addr-r:192.0.2.2", 100)
+    assert all(key.startswith("LIMITER/addr-r:192.0.2.2/") for key in storage.expirations), storage.expirations
+
+
 def test_counter__redis_not_answering__counts_in_memory_instead() -> None:
     counter = Counter(f"redis://127.0.0.1:{_closed_port()}", f"test-{uuid.uuid4().hex}")
     assert [counter.hit("key:1", 2) for _ in range(2)] == [0, 0]
