@@ -118,6 +118,7 @@ def test_counter__memory__starts_no_thread_per_hit(monkeypatch: pytest.MonkeyPat
     import limits.storage.memory
 
     counter = Counter("memory://", "test")
+    counter.storage.timer.join()  # type: ignore[attr-defined]  # the one limits starts with the storage
     started: list[object] = []
     real_timer = limits.storage.memory.threading.Timer
 
