@@ -457,7 +457,7 @@ class RateLimit:
         path: str = scope["path"]
         if self.limiter.should_log(decision.bucket):
             log.warning(
-                "rate limit: %s %s from %s over %d a minute (%s); answering 429 for %d s",
+                "rate limit: %s %r from %s over %d a minute (%s); answering 429 for %d s",
                 scope["method"], path, address, decision.per_minute, decision.bucket, retry_after,
             )  # fmt: skip
         description = (
