@@ -1506,7 +1506,7 @@ def run_database(
     base: Server | None = None
     if args.baseline_root is not None:
         base = Server(prepared.url, args.server_workers, args.workdir / f"server-{kind}-baseline.log",
-                      code=args.baseline_root)  # fmt: skip
+                      env={**BENCH_SERVER_ENV, **args.baseline_env}, code=args.baseline_root)  # fmt: skip
     try:
         catalog = catalog_info(engine)
         api_key = create_api_key(prepared.url)
@@ -1564,6 +1564,7 @@ def run_database(
             base.start()
             result["ab"] = {
                 "baseline_code": args.baseline_code,
+                "baseline_env": args.baseline_env,
                 "baseline_commit": args.baseline_commit,
                 "baseline_imports": code_of(base.extra_env, base.code),
                 "test_imports": code_of(server.extra_env, None),
@@ -1681,9 +1682,11 @@ def print_tables(report: dict[str, Any]) -> None:
         if ab:
             print()
             rounds = len(ab["scenarios"][0]["rounds"]["test"]) if ab["scenarios"] else 0
+            extra = " with " + ", ".join(f"{k}={v}" for k, v in ab.get("baseline_env", {}).items())
             print(
                 f"A/B, same run, same database: code under test vs baseline {ab['baseline_code']} "
-                f"({ab['baseline_commit'][:12]}), {rounds} alternating rounds each, medians; ratio = test / baseline"
+                f"({ab['baseline_commit'][:12]}){extra if ab.get('baseline_env') else ''}, {rounds} alternating "
+                "rounds each, medians; ratio = test / baseline"
             )
             heads = ("server CPU ms/req", "c=1 p50 ms", "p50 ms (load)", "req/s")
             print(f"{'scenario':41}  " + "  ".join(f"{h:>22}" for h in heads))
@@ -1771,10 +1774,20 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="REF",
         help="also run a server on the committed code at REF and measure --ab-scenarios on both, alternating",
     )
+    p.add_argument(
+        "--baseline-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the baseline server only (repeat), e.g. CIVICSWITCH_RATE_LIMIT_ENABLED=false",
+    )
     p.add_argument("--ab-scenarios", default=",".join(AB_SCENARIOS), help="scenarios of the A/B comparison")
     p.add_argument("--ab-rounds", type=int, default=2, help="alternating rounds per server in the A/B comparison")
     args = p.parse_args(argv)
     args.ab_scenarios = [s.strip() for s in args.ab_scenarios.split(",") if s.strip()]
+    if any("=" not in item for item in args.baseline_env):
+        p.error("--baseline-env takes NAME=VALUE")
+    args.baseline_env = dict(item.split("=", 1) for item in args.baseline_env)
     args.baseline_root = None
     args.baseline_commit = None
     args.rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
