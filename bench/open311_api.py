@@ -35,6 +35,7 @@ import shlex
 import shutil
 import signal
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -76,6 +77,11 @@ ITEMS_PER_SCENARIO = 4096
 TOP_SERVICES = 5
 CHUNK = 50_000
 BENCH_CLIENT = "civicswitch bench load driver"
+# Rate limits (docs/configuration.md): the bench's key is made with --no-limit, so its POSTs are never refused
+# (the server still reads the body for the key and looks the key up); anonymous GETs from the driver's one
+# address are counted against a per-address limit raised so high that it never refuses one.
+BENCH_SERVER_ENV = {"CIVICSWITCH_RATE_LIMIT_ADDRESS_READS": "100000000"}
+AB_SCENARIOS = ("by_id", "post")
 PG_DB_PREFIX = "civicswitch_bench_"
 ERROR_LIMIT = 0.01
 CHANNELS = {"phone": "phone", "online": "web", "mobile": "mobile", "other": "other"}  # as the importer maps them
@@ -903,10 +909,14 @@ def build_scenarios(
 class Server:
     """``civicswitch serve`` in its own process group, stopped (and killed if need be) by ``stop``."""
 
-    def __init__(self, url: str, workers: int, log_path: Path) -> None:
+    def __init__(
+        self, url: str, workers: int, log_path: Path, *, env: dict[str, str] | None = None, code: Path | None = None
+    ) -> None:
         self.url = url
         self.workers = workers
         self.log_path = log_path
+        self.extra_env = dict(BENCH_SERVER_ENV if env is None else env)
+        self.code = code  # another snapshot's src/ first on PYTHONPATH (the A/B baseline), else the code under test
         self.port = 0
         self.db_marker = urlsplit(url).path.lstrip("/") if url.startswith("postgres") else None
         self.proc: subprocess.Popen[bytes] | None = None
@@ -922,7 +932,9 @@ class Server:
         self.port = free_port()
         cmd = [*civicswitch_command(), "serve", "--host", HOST, "--port", str(self.port)]
         cmd += ["--workers", str(self.workers)]
-        env = {**os.environ, "CIVICSWITCH_DATABASE_URL": self.url}
+        env = {**os.environ, "CIVICSWITCH_DATABASE_URL": self.url, **self.extra_env}
+        if self.code is not None:
+            env["PYTHONPATH"] = str(self.code)
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed in stop()
         self._log.write(f"\n=== {datetime.now().isoformat()} {shlex.join(cmd)}\n".encode())
         self._log.flush()
@@ -1388,17 +1400,79 @@ def pyspy_during(server: Server, seconds: float, path: Path) -> Callable[[], Cal
 
 # -- a database's run ---------------------------------------------------------------------------------
 def create_api_key(url: str) -> str:
-    """Through the real CLI: the key is the last line of stdout."""
+    """Through the real CLI: the key is the last line of stdout. ``--no-limit``, so that the rate limiter never
+    refuses the benchmark's POSTs (code from before rate limits has no such option: then without it)."""
+    for extra in (["--no-limit"], []):
+        done = subprocess.run(
+            [*civicswitch_command(), "apikey", "create", BENCH_CLIENT, *extra],
+            cwd=REPO,
+            env={**os.environ, "CIVICSWITCH_DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if done.returncode == 0:
+            return done.stdout.strip().splitlines()[-1].strip()
+        if not (extra and "--no-limit" in done.stderr):
+            break
+    raise RuntimeError(f"civicswitch apikey create failed ({done.returncode}): {done.stderr.strip()[-500:]}")
+
+
+def code_of(server_env: dict[str, str], code: Path | None) -> str:
+    """Where a server started like this imports civicswitch from (checks that the A/B baseline is what it says)."""
+    env = {**os.environ, **server_env}
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
     done = subprocess.run(
-        [*civicswitch_command(), "apikey", "create", BENCH_CLIENT],
-        cwd=REPO,
-        env={**os.environ, "CIVICSWITCH_DATABASE_URL": url},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    )
-    return done.stdout.strip().splitlines()[-1].strip()
+        [sys.executable, "-c", "import civicswitch, os; print(os.path.dirname(civicswitch.__file__))"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    return done.stdout.strip()
+
+
+def _pass_summary(run: dict[str, Any]) -> dict[str, Any]:
+    rps = run["rps"] or math.nan
+    return {
+        "rps": run["rps"],
+        "p50_ms": run["latency"]["p50_ms"],
+        "server_cpu_ms": round(1000 * run["cpu_cores"]["server"] / rps, 3),
+        "errors": run["errors"],
+        "other_cores": run["cpu_cores"]["other"],
+    }
+
+
+def ab_compare(
+    kind: str, args: argparse.Namespace, scenarios: Sequence[Scenario], test: Server, base: Server
+) -> list[dict[str, Any]]:
+    """The same scenarios against the code under test and the baseline, alternating, on one database."""
+    out = []
+    for sc in scenarios:
+        if sc.name not in args.ab_scenarios:
+            continue
+        rounds: dict[str, list[dict[str, Any]]] = {"test": [], "base": []}
+        for r in range(args.ab_rounds):
+            order = (("base", base), ("test", test)) if r % 2 == 0 else (("test", test), ("base", base))
+            for label, server in order:
+                tag = f"{kind}-ab-{sc.name}-{label}-{r}"
+                c1 = run_driver(args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0,
+                                seconds=args.serial_seconds)  # fmt: skip
+                wait_quiet(args.idle_wait, say=log)
+                load = run_driver(args.workdir, tag, server, sc, concurrency=args.concurrency, warmup=args.warmup,
+                                  seconds=args.seconds)  # fmt: skip
+                one = {"c1_p50_ms": c1["latency"]["p50_ms"], "c1_server_cpu_ms": _pass_summary(c1)["server_cpu_ms"]}
+                rounds[label].append({**one, **_pass_summary(load)})
+        summary: dict[str, Any] = {"name": sc.name, "title": TITLES[sc.name], "rounds": rounds}
+        for field in ("server_cpu_ms", "c1_p50_ms", "p50_ms", "rps", "c1_server_cpu_ms"):
+            t = statistics.median(x[field] for x in rounds["test"])
+            b = statistics.median(x[field] for x in rounds["base"])
+            summary[field] = {"test": t, "base": b, "ratio": round(t / b, 3) if b else None}
+        out.append(summary)
+        log(
+            f"{kind} A/B {sc.name}: server CPU ms/request {summary['server_cpu_ms']['test']} vs "
+            f"{summary['server_cpu_ms']['base']} (x{summary['server_cpu_ms']['ratio']}), c=1 p50 "
+            f"{summary['c1_p50_ms']['test']} vs {summary['c1_p50_ms']['base']} ms (x{summary['c1_p50_ms']['ratio']})"
+        )
+    return out
 
 
 def run_database(
@@ -1429,6 +1503,10 @@ def run_database(
         result["server_version"] = sqlite3.sqlite_version
     engine = make_engine(prepared.url)
     server = Server(prepared.url, args.server_workers, args.workdir / f"server-{kind}.log")
+    base: Server | None = None
+    if args.baseline_root is not None:
+        base = Server(prepared.url, args.server_workers, args.workdir / f"server-{kind}-baseline.log",
+                      env={**BENCH_SERVER_ENV, **args.baseline_env}, code=args.baseline_root)  # fmt: skip
     try:
         catalog = catalog_info(engine)
         api_key = create_api_key(prepared.url)
@@ -1481,7 +1559,25 @@ def run_database(
                     )
                 if run and not run["requests"]:
                     failures.append(f"{kind} {sc.name} ({label}): no request completed")
+        if base is not None:
+            log(f"{kind}: starting the A/B baseline server ({args.baseline_code}) beside the one under test")
+            base.start()
+            result["ab"] = {
+                "baseline_code": args.baseline_code,
+                "baseline_env": args.baseline_env,
+                "baseline_commit": args.baseline_commit,
+                "baseline_imports": code_of(base.extra_env, base.code),
+                "test_imports": code_of(server.extra_env, None),
+                "scenarios": ab_compare(kind, args, scenarios, server, base),
+            }
+            for entry in result["ab"]["scenarios"]:
+                for label in ("test", "base"):
+                    for n, run in enumerate(entry["rounds"][label]):
+                        if run["errors"]:
+                            failures.append(f"{kind} A/B {entry['name']} {label} round {n}: {run['errors']} errors")
     finally:
+        if base is not None:
+            base.stop()
         server.stop()
         engine.dispose()
         with contextlib.suppress(Exception):
@@ -1582,6 +1678,24 @@ def print_tables(report: dict[str, Any]) -> None:
             "database; other = everything else on the machine (other users' jobs, kernel); idle-bg = machine "
             "load just before the pass. CPU ms/request does not depend on how busy the machine was."
         )
+        ab = db.get("ab")
+        if ab:
+            print()
+            rounds = len(ab["scenarios"][0]["rounds"]["test"]) if ab["scenarios"] else 0
+            extra = " with " + ", ".join(f"{k}={v}" for k, v in ab.get("baseline_env", {}).items())
+            print(
+                f"A/B, same run, same database: code under test vs baseline {ab['baseline_code']} "
+                f"({ab['baseline_commit'][:12]}){extra if ab.get('baseline_env') else ''}, {rounds} alternating "
+                "rounds each, medians; ratio = test / baseline"
+            )
+            heads = ("server CPU ms/req", "c=1 p50 ms", "p50 ms (load)", "req/s")
+            print(f"{'scenario':41}  " + "  ".join(f"{h:>22}" for h in heads))
+            for e in ab["scenarios"]:
+                cells = []
+                for field, spec in (("server_cpu_ms", ".3f"), ("c1_p50_ms", ".2f"), ("p50_ms", ".1f"), ("rps", ".0f")):
+                    v = e[field]
+                    cells.append(f"{format(v['test'], spec)} / {format(v['base'], spec)} = {v['ratio']:.3f}")
+                print(f"{e['title']:41}  " + "  ".join(f"{c:>22}" for c in cells))
         for sc in db["scenarios"]:
             b = sc.get("breakdown")
             if b:
@@ -1654,7 +1768,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         metavar="REF",
         help="benchmark the committed code at REF (git archive), not the work tree",
     )
+    p.add_argument(
+        "--baseline-code",
+        default=None,
+        metavar="REF",
+        help="also run a server on the committed code at REF and measure --ab-scenarios on both, alternating",
+    )
+    p.add_argument(
+        "--baseline-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an environment variable for the baseline server only (repeat), e.g. CIVICSWITCH_RATE_LIMIT_ENABLED=false",
+    )
+    p.add_argument("--ab-scenarios", default=",".join(AB_SCENARIOS), help="scenarios of the A/B comparison")
+    p.add_argument("--ab-rounds", type=int, default=2, help="alternating rounds per server in the A/B comparison")
     args = p.parse_args(argv)
+    args.ab_scenarios = [s.strip() for s in args.ab_scenarios.split(",") if s.strip()]
+    if any("=" not in item for item in args.baseline_env):
+        p.error("--baseline-env takes NAME=VALUE")
+    args.baseline_env = dict(item.split("=", 1) for item in args.baseline_env)
+    args.baseline_root = None
+    args.baseline_commit = None
     args.rows = args.rows if args.rows is not None else (50_000 if args.quick else 1_000_000)
     args.seconds = args.seconds if args.seconds is not None else (5.0 if args.quick else 15.0)
     args.serial_seconds = args.serial_seconds if args.serial_seconds is not None else (2.0 if args.quick else 3.0)
@@ -1691,6 +1826,17 @@ def select_code(ref: str | None, workdir: Path) -> dict[str, Any]:
         return info
     if "civicswitch" in sys.modules:
         raise SystemExit("--code must be applied before civicswitch is imported")
+    sha, root = extract_code(ref, workdir)
+    src = str(root / "src")
+    sys.path.insert(0, src)
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
+    CODE["root"] = root
+    info.update({"ref": ref, "commit": sha, "tree": str(root)})
+    return info
+
+
+def extract_code(ref: str, workdir: Path) -> tuple[str, Path]:
+    """``ref``'s src/ and scripts/ extracted with ``git archive`` into the workdir (once): (commit, folder)."""
     sha = _git("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
     root = workdir / f"code-{sha[:12]}"
     if not (root / "src" / "civicswitch").is_dir():
@@ -1705,12 +1851,7 @@ def select_code(ref: str | None, workdir: Path) -> dict[str, Any]:
         )
         subprocess.run(["tar", "-x", "-C", str(tmp)], input=archive.stdout, timeout=120, check=True)
         tmp.rename(root)
-    src = str(root / "src")
-    sys.path.insert(0, src)
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (src, os.environ.get("PYTHONPATH", "")) if p)
-    CODE["root"] = root
-    info.update({"ref": ref, "commit": sha, "tree": str(root)})
-    return info
+    return sha, root
 
 
 def _terminate(signum: int, frame: Any) -> None:
@@ -1736,6 +1877,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"these {machine['cpus_usable']} cores; the CPU table shows who used what"
     )
     code = select_code(args.code, args.workdir)
+    if args.baseline_code:
+        args.baseline_commit, baseline = extract_code(args.baseline_code, args.workdir)
+        args.baseline_root = baseline / "src"
+        print(f"A/B baseline: {args.baseline_code} = {args.baseline_commit[:12]}, extracted to {args.baseline_root}")
     import civicswitch
 
     where = Path(civicswitch.__file__).resolve().parent.parent
@@ -1764,6 +1909,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             "scenarios": args.scenarios,
             "load_indexes": args.load_indexes,
             "seed": args.seed,
+            "server_env": BENCH_SERVER_ENV,
+            "baseline_code": args.baseline_code,
+            "ab_scenarios": args.ab_scenarios if args.baseline_code else None,
+            "ab_rounds": args.ab_rounds if args.baseline_code else None,
         },
         "source": source,
         "code": code,

@@ -29,6 +29,10 @@ from civicswitch.storage.ports import UnitOfWork
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
 
+# Rate limits are on by default; tests of other features (and the servers they start) run without them.
+# tests/web/test_ratelimit.py turns them on explicitly.
+os.environ.setdefault("CIVICSWITCH_RATE_LIMIT_ENABLED", "false")
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 POSTGRES_URL = os.environ.get("CIVICSWITCH_TEST_POSTGRES_URL", "")

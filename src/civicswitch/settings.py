@@ -9,12 +9,13 @@ change made with ``civicswitch settings set`` reaches a running server when it r
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -24,10 +25,13 @@ from pydantic_settings import (
     BaseSettings,
     DotEnvSettingsSource,
     EnvSettingsSource,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
 
+RATE_LIMIT_STORAGE_SCHEMES = ("memory://", "redis://", "rediss://", "redis+unix://", "redis+sentinel://",
+                              "redis+cluster://")  # fmt: skip
 ENV_PREFIX = "CIVICSWITCH_"
 
 
@@ -99,6 +103,25 @@ class Settings(BaseSettings):
         default="FULL",
         description="SQLite's PRAGMA synchronous: FULL keeps an acknowledged write through a power loss",
     )
+    # Rate limits (docs/configuration.md#rate-limits): requests a minute; 0 turns that limit off.
+    rate_limit_enabled: bool = Field(default=True, description="Answer 429 to clients over their limit")
+    rate_limit_key_writes: int = Field(
+        default=60, ge=0, description="Writes a minute per API key, unless the key has its own limit"
+    )
+    rate_limit_address_writes: int = Field(
+        default=30, ge=0, description="Writes a minute per client address without a valid API key"
+    )
+    rate_limit_address_reads: int = Field(
+        default=300, ge=0, description="Reads (GET, HEAD) a minute per client address without a valid API key"
+    )
+    rate_limit_exempt: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description="Addresses or networks never limited, comma-separated: 10.0.0.5,192.168.0.0/24"
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="Where counts live: memory:// (each process its own) or redis://host:port (shared)",
+    )
+    rate_limit_prefix: str = Field(default="civicswitch", description="Prefix of the counters' keys in Redis")
 
     @field_validator("timezone")
     @classmethod
@@ -161,6 +184,32 @@ class Settings(BaseSettings):
         # First wins: arguments, then the environment (and .env), then the stored instance settings, then defaults.
         return init_settings, env_settings, dotenv_settings, StoredSettingsSource(settings_cls), file_secret_settings
 
+    @field_validator("rate_limit_exempt", mode="before")
+    @classmethod
+    def _split_exempt(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("rate_limit_exempt")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"rate_limit_exempt: {item!r} is not an IP address or network (CIDR)") from None
+        return value
+
+    @field_validator("rate_limit_storage")
+    @classmethod
+    def _storage(cls, value: str) -> str:
+        if not value.startswith(RATE_LIMIT_STORAGE_SCHEMES):
+            raise ValueError(
+                f"rate_limit_storage must start with one of {', '.join(RATE_LIMIT_STORAGE_SCHEMES)}, got {value!r}"
+            )
+        return value
+
     def sqlite_path(self) -> Path | None:
         """The database file for an SQLite URL (None for in-memory or other databases)."""
         if not self.database_url.startswith("sqlite"):
@@ -187,6 +236,9 @@ STORABLE: tuple[str, ...] = (
     "default_page_size",
     "max_page_size",
     "default_window_days",
+    "rate_limit_key_writes",
+    "rate_limit_address_writes",
+    "rate_limit_address_reads",
 )
 ENV_ONLY: dict[str, str] = {
     "database_url": "it says where the stored settings are",

@@ -95,7 +95,11 @@ def add_connector(
         uow.commit()
     key = None
     if connector.client_id is None:
-        client, key = create_client(uow, clock, f"connector:{code}", frozenset({Scope.UPDATE}), body_code=body, who=who)
+        # A connector's key is the body's own system, which may post updates in bursts: no rate limit (an operator
+        # can set one with `apikey limit`).
+        client, key = create_client(
+            uow, clock, f"connector:{code}", frozenset({Scope.UPDATE}), body_code=body, rate_limit=0, who=who
+        )
         connector = replace(connector, client_id=client.id)
     with uow:
         stored = uow.hub.add_connector(connector, clock.now())

@@ -66,8 +66,9 @@ def create_client(
     rate_limit: int | None = None,
     who: Principal = OPERATOR,
 ) -> tuple[ApiClient, str]:
-    """Create a client and its key (in the caller's unit of work when it is open, else in its own). The key is
-    returned once; only its hash is stored. An ``update`` key belongs to a body; other keys to none."""
+    """Create a client and its key. The key is returned once; only its hash is stored. An ``update`` key belongs
+    to a body; other keys to none. ``rate_limit``: writes a minute for this key (None: the instance default, 0:
+    no limit)."""
     authorize(who, Action.APIKEY_MANAGE)
     name = name.strip()
     if not name:
@@ -77,7 +78,7 @@ def create_client(
     if body_code and Scope.UPDATE not in scopes:
         raise Invalid("only an update key belongs to a body (--body goes with --scope update)")
     if rate_limit is not None and rate_limit < 0:
-        raise Invalid("a rate limit is a number of requests per minute (0: no limit)")
+        raise Invalid("a key's rate limit is a number of requests a minute, 0 for none")
     key = new_key()
     with uow:
         if body_code and uow.catalog.body(body_code) is None:
@@ -112,6 +113,29 @@ def revoke_client(uow: UnitOfWork, clock: Clock, client_id: int, *, who: Princip
         done = uow.clients.revoke(client_id, clock.now())
         if done:
             audit.record(uow, clock.now(), who, Action.APIKEY_MANAGE, "api_client", client_id, detail={"op": "revoke"})
+        uow.commit()
+    return done
+
+
+def set_client_limit(
+    uow: UnitOfWork, clock: Clock, client_id: int, rate_limit: int | None, *, who: Principal = OPERATOR
+) -> bool:
+    """A key's own rate limit (writes a minute; None: the instance default, 0: none). False: no such key."""
+    authorize(who, Action.APIKEY_MANAGE)
+    if rate_limit is not None and rate_limit < 0:
+        raise Invalid("a key's rate limit is a number of requests a minute, 0 for none")
+    with uow:
+        done = uow.clients.set_limit(client_id, rate_limit)
+        if done:
+            audit.record(
+                uow,
+                clock.now(),
+                who,
+                Action.APIKEY_MANAGE,
+                "api_client",
+                client_id,
+                detail={"op": "limit", "rate_limit": rate_limit},
+            )
         uow.commit()
     return done
 

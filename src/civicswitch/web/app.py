@@ -16,7 +16,7 @@ from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import docs, errors, pages, security, staff
+from civicswitch.web import docs, errors, pages, ratelimit, security, staff
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
@@ -111,6 +111,18 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    if settings.rate_limit_enabled:
+        ctx: AppContext = app.state.ctx
+
+        def key_limit(key_hash: str) -> ratelimit.KeyLimit | None:
+            with ctx.reader() as uow:
+                found = uow.clients.by_hash(key_hash)
+            if found is None or not found.active or found.id is None:
+                return None
+            return ratelimit.KeyLimit(found.id, found.rate_limit)
+
+        app.state.limiter = ratelimit.RateLimiter(settings, key_limit)
+        app.add_middleware(ratelimit.RateLimit, limiter=app.state.limiter)
     # Outermost last: security headers on every answer, then the Host check, HEAD as GET, and the body guard.
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds)
     app.add_middleware(security.HeadAsGet)

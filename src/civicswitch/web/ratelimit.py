@@ -1,0 +1,480 @@
+"""Rate limits (issue 8 §3): per API key for writes, per client address for writes without a key and for
+anonymous reads. Over the limit → 429 with ``Retry-After``, in the URL's format (Open311 XML or JSON errors).
+
+* A **write** is POST, PUT, PATCH or DELETE; a **read** is GET or HEAD. Anything else (OPTIONS) is not counted.
+* The **key** is looked for in the ``X-Api-Key`` header, then the ``api_key`` query parameter, then, for a
+  write, the ``api_key`` field of the body (url-encoded or multipart form, or a JSON object), within its first
+  :data:`KEY_SCAN_BYTES`. A key that is not valid (unknown or revoked) counts as no key.
+* A write with a valid key counts against that key: its own limit (``apikey limit``), else
+  ``rate_limit_key_writes``; a key with no limit (``--no-limit``) is never counted. A read with a valid key is
+  not limited. Without a valid key, writes count against ``rate_limit_address_writes`` and reads against
+  ``rate_limit_address_reads`` for the client's address (an IPv6 address by its /64 network).
+* Addresses in ``rate_limit_exempt`` are never limited.
+
+Counting is the ``limits`` library's sliding-window counter (a token bucket in effect: N a rolling minute)
+on its memory storage (each process counts for itself) or Redis (every process shares the counts). Which key
+has which limit is cached for :data:`KEY_CACHE_SECONDS`, so a change with ``apikey limit`` takes effect within
+that time and a request costs no database query. If Redis stops answering, each process counts in memory
+for :data:`FALLBACK_SECONDS` and then tries Redis again; requests are never refused because Redis is down.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import lru_cache
+from urllib.parse import parse_qsl
+
+import orjson
+from limits import RateLimitItem, RateLimitItemPerMinute
+from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.strategies import SlidingWindowCounterRateLimiter
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from civicswitch.people.clients import hash_key
+from civicswitch.settings import Settings
+from civicswitch.web.errors import error_body
+
+log = logging.getLogger("civicswitch.web.ratelimit")
+
+KEY_CACHE_SECONDS = 5.0  # how long a key's limit (and whether the key is valid) is remembered per process
+KEY_CACHE_SIZE = 10_000  # keys remembered at most; the cache starts over when full
+KEY_SCAN_BYTES = 1024 * 1024  # how far into a write's body the api_key field is looked for
+FALLBACK_SECONDS = 30.0  # after a Redis failure, count in memory for this long before trying Redis again
+LOG_EVERY_SECONDS = 60.0  # one log line per limited client (bucket) and minute at most
+SWEEP_SECONDS = 10.0  # how often expired in-memory counters are dropped
+
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+class Kind(StrEnum):
+    WRITE = "write"
+    READ = "read"
+    OTHER = "other"
+
+
+def classify(method: str) -> Kind:
+    """Which limit a request's method falls under."""
+    method = method.upper()
+    if method in WRITE_METHODS:
+        return Kind.WRITE
+    if method in READ_METHODS:
+        return Kind.READ
+    return Kind.OTHER
+
+
+@dataclass(frozen=True, slots=True)
+class KeyLimit:
+    """What the limiter needs to know about a valid key."""
+
+    client_id: int
+    rate_limit: int | None  # per minute; None = the instance default, 0 = no limit
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The bucket one request is counted in, and its size."""
+
+    bucket: str  # e.g. "key:7", "addr-w:203.0.113.9"
+    per_minute: int
+    who: str  # for the error message: "this API key" / "this address"
+
+
+@lru_cache(maxsize=65536)
+def address_bucket(address: str) -> str:
+    """The address a client is counted by: IPv6 by its /64 (one subscriber's prefix), IPv4 as is."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if ip.version == 6 else str(ip)
+
+
+def decide(kind: Kind, key: KeyLimit | None, address: str, settings: Settings) -> Decision | None:
+    """The bucket a request counts against, or None when it is not limited."""
+    if kind is Kind.OTHER:
+        return None
+    if key is not None:
+        if kind is Kind.READ:
+            return None
+        per_minute = settings.rate_limit_key_writes if key.rate_limit is None else key.rate_limit
+        return Decision(f"key:{key.client_id}", per_minute, "this API key") if per_minute > 0 else None
+    if kind is Kind.WRITE:
+        per_minute, tag = settings.rate_limit_address_writes, "addr-w"
+    else:
+        per_minute, tag = settings.rate_limit_address_reads, "addr-r"
+    return Decision(f"{tag}:{address_bucket(address)}", per_minute, "this address") if per_minute > 0 else None
+
+
+class Exempt:
+    """Addresses and networks that are never limited."""
+
+    def __init__(self, entries: tuple[str, ...]) -> None:
+        self.networks = tuple(ipaddress.ip_network(e, strict=False) for e in entries)
+        self.contains = lru_cache(maxsize=4096)(self._contains)
+
+    def _contains(self, address: str) -> bool:
+        if not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        if ip.version == 6 and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        return any(ip in net for net in self.networks if net.version == ip.version)
+
+
+class KeyCache:
+    """Key → :class:`KeyLimit` (or None for a key that is not valid), remembered for ``ttl`` seconds."""
+
+    def __init__(self, lookup: Callable[[str], KeyLimit | None], ttl: float = KEY_CACHE_SECONDS) -> None:
+        self.lookup = lookup
+        self.ttl = ttl
+        self._items: dict[str, tuple[float, KeyLimit | None]] = {}
+
+    def cached(self, key_hash: str) -> tuple[bool, KeyLimit | None]:
+        hit = self._items.get(key_hash)
+        if hit is not None and hit[0] > time.monotonic():
+            return True, hit[1]
+        return False, None
+
+    def forget(self) -> None:
+        self._items.clear()
+
+    def load(self, key_hash: str) -> KeyLimit | None:
+        """The database's answer (call it off the event loop), remembered."""
+        found = self.lookup(key_hash)
+        if len(self._items) >= KEY_CACHE_SIZE:
+            self._items.clear()
+        self._items[key_hash] = (time.monotonic() + self.ttl, found)
+        return found
+
+
+class SweepingMemoryStorage(MemoryStorage):
+    """``limits``' memory storage, except that expired counters are swept inline at most every
+    :data:`SWEEP_SECONDS`, instead of by a new timer thread after every hit: starting a thread per request
+    costs 0.05–0.4 ms of CPU at ordinary request rates (bench/ratelimit.py), more than the rest of the limiter.
+    Counts are the same either way: the storage drops an expired counter whenever it reads one; the sweep
+    only frees the memory of counters nobody reads any more."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._next_sweep = time.monotonic() + SWEEP_SECONDS
+
+    def _MemoryStorage__schedule_expiry(self) -> None:  # replaces MemoryStorage's private timer hook
+        now = time.monotonic()
+        if now >= self._next_sweep:
+            self._next_sweep = now + SWEEP_SECONDS
+            self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
+
+
+class Counter:
+    """Counts hits per bucket in the configured ``limits`` storage, with a per-process fallback."""
+
+    def __init__(self, storage_uri: str, prefix: str) -> None:
+        self.uri = storage_uri
+        self.shared = not storage_uri.startswith("memory://")
+        if self.shared:
+            # A limiter must not hold up requests: short timeouts, then the in-memory fallback.
+            storage = storage_from_string(storage_uri, wrap_exceptions=True, key_prefix=prefix, socket_timeout=0.5,
+                                          socket_connect_timeout=0.5)  # fmt: skip
+            assert isinstance(storage, Storage)  # a synchronous storage: the scheme has no "async+"
+            self.storage = storage
+        else:
+            self.storage = SweepingMemoryStorage()
+        self.limiter = SlidingWindowCounterRateLimiter(self.storage)
+        self.fallback = SlidingWindowCounterRateLimiter(SweepingMemoryStorage()) if self.shared else self.limiter
+        self._down_until = 0.0
+        self._items: dict[int, RateLimitItem] = {}
+        self._lock = threading.Lock()
+
+    def item(self, per_minute: int) -> RateLimitItem:
+        found = self._items.get(per_minute)
+        if found is None:
+            found = self._items[per_minute] = RateLimitItemPerMinute(per_minute)
+        return found
+
+    def hit(self, bucket: str, per_minute: int) -> int:
+        """0 if the hit is allowed, else the seconds until the next one is (at least 1)."""
+        item = self.item(per_minute)
+        limiter = self.limiter if time.monotonic() >= self._down_until else self.fallback
+        try:
+            return self._hit(limiter, item, bucket)
+        except Exception as exc:  # limits wraps every storage error in StorageError; be safe with the rest too
+            if limiter is self.fallback:
+                raise
+            with self._lock:
+                self._down_until = time.monotonic() + FALLBACK_SECONDS
+            log.warning(
+                "rate-limit storage %s failed (%s: %s): counting in this process for %.0f s",
+                _redact(self.uri), type(exc).__name__, exc, FALLBACK_SECONDS,
+            )  # fmt: skip
+            return self._hit(self.fallback, item, bucket)
+
+    @staticmethod
+    def _hit(limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, bucket: str) -> int:
+        if limiter.hit(item, bucket):
+            return 0
+        reset = limiter.get_window_stats(item, bucket).reset_time
+        return max(1, math.ceil(reset - time.time()))
+
+    def check(self) -> bool:
+        """Whether the storage answers (Redis: a PING)."""
+        return bool(self.storage.check())
+
+
+def _redact(uri: str) -> str:
+    """A storage URI without its password, for logs."""
+    scheme, sep, rest = uri.partition("://")
+    return f"{scheme}{sep}{rest.rsplit('@', 1)[-1]}" if "@" in rest else uri
+
+
+class RateLimiter:
+    """The limiter of one application: settings, exempt list, key cache and counter."""
+
+    def __init__(self, settings: Settings, lookup: Callable[[str], KeyLimit | None]) -> None:
+        self.settings = settings
+        self.exempt = Exempt(settings.rate_limit_exempt)
+        self.keys = KeyCache(lookup)
+        self.counter = Counter(settings.rate_limit_storage, settings.rate_limit_prefix)
+        self._logged: dict[str, float] = {}
+
+    async def key_limit(self, api_key: str | None) -> KeyLimit | None:
+        if not api_key or not api_key.strip():
+            return None
+        key_hash = hash_key(api_key.strip())
+        known, found = self.keys.cached(key_hash)
+        if known:
+            return found
+        return await run_in_threadpool(self.keys.load, key_hash)
+
+    def should_log(self, bucket: str) -> bool:
+        now = time.monotonic()
+        if self._logged.get(bucket, 0.0) > now:
+            return False
+        if len(self._logged) >= KEY_CACHE_SIZE:
+            self._logged.clear()
+        self._logged[bucket] = now + LOG_EVERY_SECONDS
+        return True
+
+
+# -- where the key is -----------------------------------------------------------------------------------
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def key_from_url(scope: Scope) -> str | None:
+    """The key from the ``X-Api-Key`` header or the ``api_key`` query parameter."""
+    header = _header(scope, b"x-api-key")
+    if header and header.strip():
+        return header
+    query: bytes = scope.get("query_string", b"")
+    if b"api_key=" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=False):
+            if name == "api_key" and value.strip():
+                return value
+    return None
+
+
+class _MultipartKey:
+    """Streams a multipart body looking for the ``api_key`` field."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.found: str | None = None
+        self._field = b""
+        self._value = b""
+        self._name: bytes | None = None
+        self._data = bytearray()
+        self._in_key = False
+        self.broken = False
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_header_field": lambda d, s, e: self._add("_field", d[s:e]),
+                "on_header_value": lambda d, s, e: self._add("_value", d[s:e]),
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+            },
+        )
+
+    def _add(self, attr: str, chunk: bytes) -> None:
+        setattr(self, attr, getattr(self, attr) + chunk)
+
+    def _header_end(self) -> None:
+        if self._field.lower() == b"content-disposition":
+            self._name = parse_options_header(self._value)[1].get(b"name")
+        self._field = self._value = b""
+
+    def _headers_finished(self) -> None:
+        self._in_key = self._name == b"api_key"
+        self._name = None
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._in_key and len(self._data) < 1024:
+            self._data += data[start:end]
+
+    def _part_end(self) -> None:
+        if self._in_key and self.found is None:
+            self.found = self._data.decode("utf-8", "replace").strip() or None
+        self._in_key = False
+        self._data.clear()
+
+    def feed(self, chunk: bytes) -> bool:
+        """True when done: the key was found, or the body is not multipart after all."""
+        if self.found is None and not self.broken:
+            try:
+                self.parser.write(chunk)
+            except Exception:  # python-multipart raises several kinds; the application will judge the body
+                self.broken = True
+        return self.found is not None or self.broken
+
+
+def _key_in(media: str, body: bytes, complete: bool) -> str | None:
+    """The ``api_key`` of a url-encoded or JSON body (whole, or the complete fields of its start)."""
+    if media == "application/x-www-form-urlencoded":
+        if b"api_key=" not in body:
+            return None
+        text = body.decode("utf-8", "replace")
+        for name, value in parse_qsl(text if complete else text.rsplit("&", 1)[0]):
+            if name == "api_key" and value.strip():
+                return value
+        return None
+    if media == "application/json" and complete and b'"api_key"' in body:
+        try:
+            document = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return None
+        found = document.get("api_key") if isinstance(document, dict) else None
+        return found if isinstance(found, str) and found.strip() else None
+    return None
+
+
+async def key_from_body(scope: Scope, receive: Receive) -> tuple[str | None, Receive]:
+    """The ``api_key`` field of a write's body, and a ``receive`` that hands the app the whole body again.
+
+    Reads at most :data:`KEY_SCAN_BYTES` ahead of the application (a multipart body only until the field is
+    found); whatever was read is replayed first."""
+    ctype = _header(scope, b"content-type") or ""
+    media, options = parse_options_header(ctype)
+    media_type = media.decode("latin-1").lower()
+    multipart: _MultipartKey | None = None
+    if media_type == "multipart/form-data":
+        boundary = options.get(b"boundary")
+        if not boundary:
+            return None, receive
+        multipart = _MultipartKey(boundary)
+    elif media_type not in ("application/x-www-form-urlencoded", "application/json"):
+        return None, receive
+    messages: list[Message] = []
+    body = bytearray()
+    size = 0
+    complete = False
+    # Errors from ``receive`` (a body over the size limit) propagate: the body limit outside answers them.
+    while size < KEY_SCAN_BYTES:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":
+            break
+        chunk: bytes = message.get("body", b"")
+        size += len(chunk)
+        if multipart is not None:
+            if multipart.feed(chunk):
+                break
+        else:
+            body += chunk
+        if not message.get("more_body", False):
+            complete = True
+            break
+    key = multipart.found if multipart is not None else _key_in(media_type, bytes(body), complete)
+    return key, _replay(messages, receive)
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay
+
+
+# -- the middleware -------------------------------------------------------------------------------------
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+class RateLimit:
+    """ASGI middleware: counts each request against its bucket and answers 429 over the limit."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter) -> None:
+        self.app = app
+        self.limiter = limiter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        kind = classify(scope["method"])
+        address = client_address(scope)
+        if kind is Kind.OTHER or (self.limiter.exempt.networks and self.limiter.exempt.contains(address)):
+            await self.app(scope, receive, send)
+            return
+        api_key = key_from_url(scope)
+        if api_key is None and kind is Kind.WRITE:
+            api_key, receive = await key_from_body(scope, receive)
+        key = await self.limiter.key_limit(api_key)
+        decision = decide(kind, key, address, self.limiter.settings)
+        if decision is None:
+            await self.app(scope, receive, send)
+            return
+        retry_after = self.limiter.counter.hit(decision.bucket, decision.per_minute)
+        if not retry_after:
+            await self.app(scope, receive, send)
+            return
+        await self._refuse(scope, send, decision, retry_after, address)
+
+    async def _refuse(self, scope: Scope, send: Send, decision: Decision, retry_after: int, address: str) -> None:
+        path: str = scope["path"]
+        if self.limiter.should_log(decision.bucket):
+            log.warning(
+                "rate limit: %s %r from %s over %d a minute (%s); answering 429 for %d s",
+                scope["method"], path, address, decision.per_minute, decision.bucket, retry_after,
+            )  # fmt: skip
+        description = (
+            f"too many requests: {decision.who} may make {decision.per_minute} "
+            f"{'writes' if decision.bucket.startswith(('key:', 'addr-w:')) else 'reads'} a minute; "
+            f"try again in {retry_after} s"
+        )
+        body, media = error_body(path, [(429, description)])
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 429,
+                "headers": [
+                    (b"content-type", media.encode()),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"retry-after", str(retry_after).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"" if scope["method"] == "HEAD" else body})
