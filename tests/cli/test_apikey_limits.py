@@ -48,8 +48,8 @@ def test_apikey_create__limit_options__stored_and_listed(
     assert result.stdout.strip().splitlines()[-1].startswith("cs_")  # the key is still the last line
     assert stored_limit(db_url, 1) == stored
     listed = runner.invoke(app, ["apikey", "list"]).stdout.splitlines()
-    assert listed[0].split("\t") == ["id", "key", "state", "scopes", "rate limit", "name"]
-    assert listed[1].split("\t")[4:] == [shown, "Bulk partner"]
+    assert listed[0].split("\t") == ["id", "key", "state", "scopes", "body", "rate limit", "name"]
+    assert listed[1].split("\t")[5:] == [shown, "Bulk partner"]
 
 
 @pytest.mark.parametrize(
