@@ -138,3 +138,33 @@ def test_audit__concurrent_writers_on_postgres__one_chain_no_fork(database_url: 
     assert [e.id for e in entries] == list(range(1, 41))
     assert audit.verify(entries) == (40, [])
     engine.dispose()
+
+
+def test_clients__body_limit_and_suspension__set_read_back_and_cleared(
+    store_uow_factory: Callable[[], UnitOfWork],
+) -> None:
+    from civicswitch.people.clients import ApiClient, Scope
+
+    client = ApiClient(name="DOT system", key_prefix="cs_abc", key_hash="h" * 64, scopes=frozenset({Scope.UPDATE}),
+                       created_at=AT, body_code="DOT")  # fmt: skip
+    with store_uow_factory() as uow:
+        stored = uow.clients.add(client)
+        uow.commit()
+    assert stored.id is not None and stored.body_code == "DOT"
+    with store_uow_factory() as uow:
+        assert uow.clients.set_limit(stored.id, 0) and uow.clients.suspend(stored.id, "connector disabled")
+        assert uow.clients.set_body(stored.id, "DSNY")
+        assert not uow.clients.set_limit(999, 5) and not uow.clients.suspend(999, "x")
+        uow.commit()
+    with store_uow_factory() as uow:
+        found = uow.clients.get(stored.id)
+        assert found is not None and (found.rate_limit, found.suspended, found.body_code) == (
+            0,
+            "connector disabled",
+            "DSNY",
+        )
+        uow.clients.suspend(stored.id, None)
+        uow.commit()
+    with store_uow_factory() as uow:
+        again = uow.clients.by_hash("h" * 64)
+        assert again is not None and again.suspended is None

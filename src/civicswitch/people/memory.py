@@ -37,26 +37,21 @@ class MemoryClientStore:
     def get(self, client_id: int) -> ApiClient | None:
         return self._db.clients.get(client_id)
 
-    def set_limit(self, client_id: int, rate_limit: int | None) -> bool:
+    def _set(self, client_id: int, **values: object) -> bool:
         client = self._db.clients.get(client_id)
         if client is None:
             return False
-        self._db.clients[client_id] = dataclasses.replace(client, rate_limit=rate_limit)
+        self._db.clients[client_id] = dataclasses.replace(client, **values)  # type: ignore[arg-type]
         return True
+
+    def set_limit(self, client_id: int, rate_limit: int | None) -> bool:
+        return self._set(client_id, rate_limit=rate_limit)
 
     def suspend(self, client_id: int, reason: str | None) -> bool:
-        client = self._db.clients.get(client_id)
-        if client is None:
-            return False
-        self._db.clients[client_id] = dataclasses.replace(client, suspended=reason)
-        return True
+        return self._set(client_id, suspended=reason)
 
     def set_body(self, client_id: int, body_code: str | None) -> bool:
-        client = self._db.clients.get(client_id)
-        if client is None:
-            return False
-        self._db.clients[client_id] = dataclasses.replace(client, body_code=body_code)
-        return True
+        return self._set(client_id, body_code=body_code)
 
     def revoke(self, client_id: int, at: datetime) -> bool:
         client = self._db.clients.get(client_id)

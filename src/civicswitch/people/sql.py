@@ -57,21 +57,18 @@ class SqlClientStore:
         row = self._conn.execute(select(api_clients).where(api_clients.c.id == client_id)).first()
         return None if row is None else _client(row)
 
+    def _set(self, client_id: int, **values: object) -> bool:
+        done = self._conn.execute(update(api_clients).where(api_clients.c.id == client_id).values(**values))
+        return bool(done.rowcount)
+
     def set_limit(self, client_id: int, rate_limit: int | None) -> bool:
-        result = self._conn.execute(
-            update(api_clients).where(api_clients.c.id == client_id).values(rate_limit=rate_limit)
-        )
-        return bool(result.rowcount)
+        return self._set(client_id, rate_limit=rate_limit)
 
     def suspend(self, client_id: int, reason: str | None) -> bool:
-        result = self._conn.execute(update(api_clients).where(api_clients.c.id == client_id).values(suspended=reason))
-        return bool(result.rowcount)
+        return self._set(client_id, suspended=reason)
 
     def set_body(self, client_id: int, body_code: str | None) -> bool:
-        result = self._conn.execute(
-            update(api_clients).where(api_clients.c.id == client_id).values(body_code=body_code)
-        )
-        return bool(result.rowcount)
+        return self._set(client_id, body_code=body_code)
 
     def revoke(self, client_id: int, at: datetime) -> bool:
         result = self._conn.execute(
