@@ -130,7 +130,9 @@ def catalog_import(
     file: Annotated[
         Path | None,
         typer.Argument(
-            help="Catalog file: .json, .yaml or .yml (bodies, services, routing_rules)", exists=True, dir_okay=False
+            help="Catalog file: .json, .yaml or .yml (settings, bodies, services, routing_rules, connectors)",
+            exists=True,
+            dir_okay=False,
         ),
     ] = None,
     profile: Annotated[
@@ -138,7 +140,7 @@ def catalog_import(
     ] = None,
 ) -> None:
     """Load a catalog file or profile: bodies and services are upserted; routing_rules, when present, replace the
-    rules."""
+    rules; settings, when present, are stored; connectors are created or updated (a file carries no secrets)."""
     from civicswitch.catalog.files import read_catalog_document
     from civicswitch.catalog.loader import load_catalog
     from civicswitch.profiles import layer_command, load_shipped_layers, profile_document, shipped_file
@@ -201,7 +203,8 @@ def catalog_import(
 def catalog_export(
     fmt: Annotated[CatalogFormat, typer.Option("--format", help="json or yaml")] = CatalogFormat.JSON,
 ) -> None:
-    """Print the catalog (bodies, services, routing rules) as JSON or YAML, for version control."""
+    """Print the catalog (settings, bodies, services, routing rules and connectors without their secrets) as JSON
+    or YAML, for version control."""
     from civicswitch.catalog.files import dump_catalog_document
     from civicswitch.catalog.loader import export_catalog
     from civicswitch.hub.handlers import connector_documents
