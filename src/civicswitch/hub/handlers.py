@@ -444,7 +444,7 @@ def complete_manual(
     who: Principal = OPERATOR,
 ) -> int:
     """A person re-keyed a request into the department's own system: record its reference and the minutes it
-    took (the dashboard's measure of manual effort), and note it on the request's timeline (staff only)."""
+    took (the manual effort health reports per body), and note it on the request's timeline (staff only)."""
     if not 0 < minutes <= 24 * 60:
         raise Invalid("minutes must be above 0 and at most 1440", field="minutes")
     by = by.strip()
