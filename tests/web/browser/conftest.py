@@ -26,8 +26,10 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
         "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Module scope, not session: sync Playwright keeps an event loop running in this thread while it is open,
+    and tests of other modules on the same worker that start their own loop (anyio.run) must not meet it."""
     required = bool(os.environ.get("CIVICSWITCH_TEST_REQUIRE_BROWSER"))  # CI: a missing browser is a failure
     if not Path(CHROMIUM).exists():
         reason = f"Chromium not found at {CHROMIUM}: apt-get install chromium (or set CIVICSWITCH_TEST_CHROMIUM)"
