@@ -136,11 +136,31 @@ def test_serve__connection_that_sends_nothing__closed(served: Served) -> None:
     assert got.startswith(b"HTTP/1.1 408 "), got[:200]
 
 
+def _read_one_response(sock: socket.socket) -> bytes:
+    """One whole response (headers, then content-length bytes of body), however the segments arrive."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(
+        (int(line.split(b":", 1)[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")), 0
+    )
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body
+
+
 def test_serve__kept_alive_connection_then_slow_headers__closed(served: Served) -> None:
     with served.connect() as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         sock.settimeout(GIVE_UP_S)
-        first = sock.recv(65536)
+        first = _read_one_response(sock)
         assert first.startswith(b"HTTP/1.1 200 "), first[:200]
         sock.sendall(b"GET /healthz HTTP/1.1\r\n")
         got = _read_until_closed(sock, dribble=b"X-Slow: yes\r\n")
