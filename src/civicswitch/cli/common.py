@@ -31,8 +31,6 @@ err = Console(stderr=True, soft_wrap=True)
 CREATES_DATABASE = frozenset({"migrate", "demo"})
 _ARGS = "civicswitch.args"
 
-LOG_FORMAT = logs.FORMAT
-
 
 class InstanceGroup(TyperGroup):
     """The root command: remembers the arguments (so the instance check can let ``--help`` through) and turns a
@@ -115,7 +113,7 @@ def load_stored_settings(database_url: str) -> Settings:
 
 def setup_logging(level: str) -> None:
     """One line per record on stderr, control characters escaped (see :mod:`civicswitch.core.logs`)."""
-    logging.basicConfig(level=level.upper(), format=LOG_FORMAT)
+    logging.basicConfig(level=level.upper(), format=logs.FORMAT)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per delivery is noise; failures are logged by us
     logs.install_escaping()
 

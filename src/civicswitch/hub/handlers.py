@@ -411,15 +411,10 @@ def deliveries(
 ) -> list[DeliveryView]:
     """Deliveries, or (``manual=True``) the manual bridge's tasks. A department sees only its bodies' tasks."""
     action = Action.MANUAL_LIST if manual else Action.DELIVERY_LIST
-    bodies: list[str | None] = [body]
-    if needs_target(who, action):
-        if body is not None:
-            authorize(who, action, Target(owner=body))
-        else:
-            authorize(who, action, Target(owner=next(iter(sorted(who.bodies)), None)))
-            bodies = [*sorted(who.bodies)]
-    else:
-        authorize(who, action)
+    scoped = needs_target(who, action)  # e.g. a department: its own bodies' tasks, or one of them
+    bodies: list[str | None] = [body] if body is not None or not scoped else [*sorted(who.bodies)] or [None]
+    for code in bodies:
+        authorize(who, action, Target(owner=code) if scoped else None)
     try:
         states = None if state is None else [DeliveryState(state)]
     except ValueError:

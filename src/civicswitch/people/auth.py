@@ -160,11 +160,3 @@ def sign_in(uow: UnitOfWork, clock: Clock, email: str, password: str) -> StaffUs
         log.info("sign-in refused for %r", address)
         raise Forbidden("Email or password is not right, or the account is disabled.")
     return user
-
-
-def staff_principal(uow: UnitOfWork, user_id: int) -> Principal:
-    """The principal of a signed-in account, read afresh (a disabled account's session stops working at once)."""
-    user = uow.users.get(user_id)
-    if user is None or not user.active:
-        raise Forbidden("this account is disabled; sign in again")
-    return user.principal()

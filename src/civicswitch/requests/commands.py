@@ -93,8 +93,7 @@ class FollowResult:
     an address or number is already on a request (private data)."""
 
     service_request_id: str  # the request now followed (a merged request's parent)
-    confirmation: str  # "email" (a link goes to the address before anything else), "none" (an app's account)
-    follower_id: int | None = field(default=None, repr=False)  # internal: the new unconfirmed follower, if any
+    confirmation: str  # "email" / "pending" (kept unconfirmed: nothing is sent), "none" (an app's account)
 
 
 @dataclass(frozen=True, slots=True)

@@ -264,14 +264,6 @@ class MemoryRequestStore:
     def delete_followers(self, request_id: int) -> None:
         self._db.followers.pop(request_id, None)
 
-    def confirm_follower(self, follower_id: int, at: datetime) -> bool:
-        for followers in self._db.followers.values():
-            for i, f in enumerate(followers):
-                if f.id == follower_id and f.confirmed_at is None:
-                    followers[i] = dataclasses.replace(f, confirmed_at=at)
-                    return True
-        return False
-
     def former_owners(self, request_id: int) -> set[str]:
         return {
             e.data["body"][0]

@@ -581,13 +581,6 @@ class SqlRequestStore:
     def delete_followers(self, request_id: int) -> None:
         self._conn.execute(delete(request_followers).where(request_followers.c.request_id == request_id))
 
-    def confirm_follower(self, follower_id: int, at: datetime) -> bool:
-        t = request_followers
-        done = self._conn.execute(
-            update(t).where(t.c.id == follower_id, t.c.confirmed_at.is_(None)).values(confirmed_at=at)
-        )
-        return bool(done.rowcount)
-
     def former_owners(self, request_id: int) -> set[str]:
         rows = self._conn.execute(
             select(request_events.c.data).where(

@@ -106,8 +106,8 @@ def _resolve_parent(uow: UnitOfWork, request: ServiceRequest) -> ServiceRequest:
 def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowResult:
     """'Follow this one instead': the person is told about the request (or, if it was merged, its parent).
 
-    An email or phone number hears nothing until it is confirmed (``confirm_follower``: a signed link sent to the
-    address), so nobody can subscribe someone else. The answer is the same whether or not the person already
+    An email or phone number is stored unconfirmed and hears nothing until it is confirmed, so nobody can
+    subscribe someone else. The answer is the same whether or not the person already
     followed, and nothing about other followers is revealed."""
     with uow:
         who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
@@ -127,9 +127,8 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowR
         existing = uow.requests.followers(request.id)
         filer = _filer(uow, request, now)
         already = any(f.same_person(follower) for f in [*existing, *([filer] if filer else [])])
-        new_id = None
         if not already:
-            new_id = uow.requests.add_follower(request.id, follower).id
+            uow.requests.add_follower(request.id, follower)
             request.pending_events.append(
                 Event(at=now, kind="followed", description="A resident started following", public=False)
             )
@@ -139,17 +138,7 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowR
     return FollowResult(
         str(request.id),
         "email" if cmd.contact.email else ("none" if not reachable else "pending"),
-        follower_id=new_id if reachable else None,
     )
-
-
-def confirm_follower(uow: UnitOfWork, clock: Clock, follower_id: int) -> bool:
-    """The address answered the signed link: from now on it hears about the request. False: already confirmed
-    or no longer following (e.g. the request was merged and the follower moved)."""
-    with uow:
-        done = uow.requests.confirm_follower(follower_id, clock.now())
-        uow.commit()
-    return done
 
 
 def _filer(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> Follower | None:

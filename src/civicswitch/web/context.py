@@ -25,6 +25,7 @@ class AppContext:
     make_writer: Callable[[], UnitOfWork]
     changeset: str
     areas: IndexCache = field(default_factory=IndexCache)
+    session_secret: str | None = None  # web/principals.py: read from the settings or the database once
 
     def base_url(self, request: Request) -> str:
         """The origin every absolute link starts with: ``public_url`` when set; else the request's Host when

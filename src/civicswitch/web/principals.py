@@ -41,16 +41,15 @@ def session_secret(ctx: AppContext) -> str:
     and kept in the database (so every process of the instance shares it)."""
     if ctx.settings.secret_key:
         return ctx.settings.secret_key
-    cached: str | None = getattr(ctx, "_session_secret", None)
-    if cached:
-        return cached
+    if ctx.session_secret:
+        return ctx.session_secret
     with ctx.writer() as uow:
         stored = uow.settings.all().get(SECRET_SETTING)
         if not isinstance(stored, str) or len(stored) < 32:
             stored = secrets.token_urlsafe(48)
             uow.settings.set(SECRET_SETTING, stored, ctx.clock.now())
             uow.commit()
-    ctx._session_secret = stored  # type: ignore[attr-defined]
+    ctx.session_secret = stored
     return stored
 
 
