@@ -24,11 +24,26 @@ from civicswitch.hub.handlers import add_connector, complete_manual, deliveries,
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
+from civicswitch.people.links import FollowLinks
 from civicswitch.people.policy import POLICY, Action, Principal, Reach, Role
-from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests, PostUpdate, SubmitRequest
+from civicswitch.requests.commands import (
+    ChangeRequest,
+    ConfirmFollow,
+    FollowRequest,
+    MergeRequests,
+    PostUpdate,
+    SubmitRequest,
+)
 from civicswitch.requests.handlers import post_update, submit_request
 from civicswitch.requests.model import Contact
-from civicswitch.requests.staff import assign_request, change_request, follow_request, merge_requests, read_contact
+from civicswitch.requests.staff import (
+    assign_request,
+    change_request,
+    confirm_follow,
+    follow_request,
+    merge_requests,
+    read_contact,
+)
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
 from civicswitch.storage.memory import MemoryUnitOfWork
@@ -62,7 +77,7 @@ ROLES = [*Role]
 
 def principal(role: Role) -> Principal:
     """A principal of ``role`` whose scope is the 'own' side: body DOT, organisation FIXIT, district A."""
-    kind = "client" if role in (Role.APP, Role.BACKEND) else "staff"
+    kind = "client" if role in (Role.APP, Role.BACKEND) else "link" if role is Role.RESIDENT else "staff"
     return Principal(
         kind=kind,
         name=f"{role} under test",
@@ -76,6 +91,8 @@ def principal(role: Role) -> Principal:
 
 
 ADMIN = Principal(kind="operator", name="setup", role=Role.ADMIN)
+FOLLOWER = "follower@example.org"
+LINKS = FollowLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 FILER = dataclasses.replace(principal(Role.LIAISON), name="the liaison who filed")
 
 
@@ -124,6 +141,8 @@ def world() -> World:
     for side, body in (("own", OWN_BODY), ("other", OTHER_BODY)):
         found = deliveries(uow, manual=True, state="pending", body=body, who=ADMIN)
         tasks[side] = next(t.id for t in found if str(t.request_id) == ids[side])
+    # someone follows the 'own' request by email, unconfirmed: the resident's link confirms it
+    follow_request(uow, clock, FollowRequest(None, ids["own"], Contact(email=FOLLOWER), principal=ADMIN))
     clock.advance(timedelta(minutes=5))
     return World(uow, clock, geography, ids, tasks)
 
@@ -163,6 +182,11 @@ def _user(w: World, p: Principal, side: str) -> object:
     return add_user(w.uow, w.clock, AddUser("new@city.gov", "agent", password="a long enough password"), who=p)
 
 
+def _confirm(w: World, p: Principal, side: str) -> object:
+    token = LINKS.token(int(w.ids["own"]), FOLLOWER, w.clock.now())
+    return confirm_follow(w.uow, w.clock, ConfirmFollow(token, p), LINKS)
+
+
 def _apikey(w: World, p: Principal, side: str) -> object:
     return create_client(w.uow, w.clock, "New app", frozenset({Scope.SUBMIT}), who=p)
 
@@ -199,6 +223,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.USER_MANAGE: _user,
     Action.APIKEY_MANAGE: _apikey,
     Action.AUDIT_READ: lambda w, p, side: audit_entries(w.uow, who=p),
+    Action.FOLLOW_CONFIRM: _confirm,
 }
 
 

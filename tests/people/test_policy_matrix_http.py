@@ -34,6 +34,7 @@ from civicswitch.hub.handlers import deliveries
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
+from civicswitch.people.links import FollowLinks
 from civicswitch.people.policy import OPERATOR, Action, Role
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
@@ -56,6 +57,9 @@ CLI_ONLY = {
     Action.USER_MANAGE,
     Action.APIKEY_MANAGE,
 }
+# The confirmation page takes no key and no session: whoever holds the signed link acts as a resident, so only
+# the resident's case has an HTTP form (the memory matrix covers every role).
+LINK_ONLY = {Action.FOLLOW_CONFIRM}
 # Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
 KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
 
@@ -90,7 +94,7 @@ def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
         Role.PARTNER: {"org": OWN_ORG},
         Role.LIAISON: {"areas": (f"{LAYER}:A",)},
     }.get(role, {})
-    staff_role = role if role not in KEY_ROLES or role is Role.ADMIN else Role.AGENT
+    staff_role = role if role not in (*KEY_ROLES, Role.RESIDENT) or role is Role.ADMIN else Role.AGENT
     user = add_user(uow(), clock, AddUser("me@city.gov", str(staff_role), password=PASSWORD, **scope)).user
     filer = user.principal() if role is Role.LIAISON else OPERATOR  # the liaison filed the 'own' requests
     ids: dict[str, str] = {}
@@ -204,7 +208,19 @@ CALLS: dict[Action, Call] = {
     Action.DELIVERY_REPLAY: lambda c, h, side: c.client.post("/api/v1/deliveries/replay", json={"ids": []}, headers=h),
     Action.CONNECTOR_HEALTH: lambda c, h, side: c.client.get("/api/v1/connectors/health", headers=h),
     Action.AUDIT_READ: lambda c, h, side: c.client.get("/api/v1/audit", headers=h),
+    Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
 }
+
+
+def _link(c: City) -> str:
+    """A confirmation link's token for a follow of the 'own' request (made through the API, as a resident's app)."""
+    app_key = {"X-Api-Key": c.keys["app"]}
+    url = f"/api/v1/requests/{c.ids['own']}/followers"
+    reply = c.client.post(url, json={"email": "n@example.org"}, headers=app_key)
+    assert reply.status_code == 202, reply.text
+    ctx = c.client.app.state.ctx  # type: ignore[attr-defined]
+    links = FollowLinks(ctx.session_secret, "http://testserver")
+    return links.token(int(c.ids["own"]), "n@example.org", ctx.clock.now())
 
 
 def _http_cases() -> list[Case]:
@@ -213,6 +229,8 @@ def _http_cases() -> list[Case]:
         if case.action in CLI_ONLY:
             continue
         if case.action in KEYS_ONLY and case.role not in KEY_ROLES:
+            continue
+        if case.action in LINK_ONLY and case.role is not Role.RESIDENT:
             continue
         out.append(case)
     return out
@@ -239,6 +257,8 @@ def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
     with city.client:
         if case.role in KEY_ROLES:
             headers = {"X-Api-Key": city.keys[KEY_ROLES[case.role]]}
+        elif case.role is Role.RESIDENT:
+            headers = {}  # a member of the public: no key, no session (only a signed link, where one applies)
         else:
             _sign_in(city)
             headers = {"X-CSRF-Token": city.csrf}

@@ -10,7 +10,16 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.requests.model import Channel, CloseReason, Contact, Follower, FollowVia, ServiceRequest, Status
+from civicswitch.requests.model import (
+    Channel,
+    CloseReason,
+    Contact,
+    Follower,
+    FollowVia,
+    Notice,
+    ServiceRequest,
+    Status,
+)
 from civicswitch.routing.grid import box_around, cells_in
 from civicswitch.routing.nearby import NearbyQuery
 from civicswitch.storage.ports import UnitOfWork
@@ -144,6 +153,37 @@ def test_followers__add_list_delete__round_trip(store_uow_factory: MakeUow, cata
         uow.commit()
     with store_uow_factory() as uow:
         assert uow.requests.followers(rid) == []
+
+
+def test_followers__confirm__stamps_once_and_only_that_follower(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    (rid,) = _store(store_uow_factory, catalog_data, _request(*HERE, T0))
+    with store_uow_factory() as uow:
+        a = uow.requests.add_follower(rid, Follower(Contact(email="a@example.org"), FollowVia.FOLLOW, T0))
+        uow.requests.add_follower(rid, Follower(Contact(email="b@example.org"), FollowVia.FOLLOW, T0))
+        uow.commit()
+    assert a.id is not None
+    for at in (T0 + DAY, T0 + 2 * DAY):  # the second confirmation changes nothing
+        with store_uow_factory() as uow:
+            uow.requests.confirm_follower(a.id, at)
+            uow.commit()
+    with store_uow_factory() as uow:
+        assert [f.confirmed_at for f in uow.requests.followers(rid)] == [T0 + DAY, None]
+
+
+def test_notices__taken_once__and_gone_after_a_rollback(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    (rid,) = _store(store_uow_factory, catalog_data, _request(*HERE, T0))
+    with store_uow_factory() as uow:
+        uow.requests.add_notice(Notice(rid, "follow_confirmation", "a@example.org", T0))
+        taken = uow.requests.take_notices()
+        assert [(n.request_id, n.to) for n in taken] == [(rid, "a@example.org")]
+        assert uow.requests.take_notices() == []
+        uow.requests.add_notice(Notice(rid, "follow_confirmation", "b@example.org", T0))
+        uow.rollback()
+        assert uow.requests.take_notices() == []
 
 
 def test_request__parent_id__round_trips(store_uow_factory: MakeUow, catalog_data: dict[str, Any]) -> None:

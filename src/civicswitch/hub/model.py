@@ -38,6 +38,8 @@ class MessageType(StrEnum):
     STATUS_CHANGED = "status_changed"
     NOTE = "note"
     TRANSFERRED = "transferred"  # moved away from this body
+    # To a resident, through the instance's residents' mail connector (hub/residents.py), never to a body:
+    FOLLOW_CONFIRMATION = "follow_confirmation"  # "confirm you want updates on request N": a signed link
 
 
 PROBLEM_RETENTION = timedelta(days=7)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonical_text
+from civicswitch.hub.residents import for_residents, notice_rows
 from civicswitch.hub.views import NewDelivery
 from civicswitch.requests.model import CloseReason, Event, ServiceRequest, Status
 
@@ -161,15 +162,22 @@ def _withdrawal(request: ServiceRequest, event: Event) -> _Withdrawal | None:
 
 def write_outbox(uow: UnitOfWork) -> int:
     """Turn the unit of work's request changes into delivery rows (and withdraw the manual bridge tasks they make
-    stale); returns how many rows were written."""
+    stale), and the unit of work's notices into mail to residents; returns how many rows were written."""
     changes = uow.requests.take_changes()
-    if not changes:
+    notices = uow.requests.take_notices()
+    if not changes and not notices:
         return 0
-    by_body: dict[str, list[Connector]] = defaultdict(list)
-    for c in uow.hub.connectors():
-        if c.kind != ConnectorKind.MANUAL:
-            by_body[c.body_code].append(c)
+    connectors = uow.hub.connectors()
     stamp = uow.clock.precise() if uow.clock is not None else None
+    to_residents = notice_rows(notices, connectors, stamp or notices[0].at) if notices else []
+    if to_residents:
+        uow.hub.enqueue(to_residents)
+    if not changes:
+        return len(to_residents)
+    by_body: dict[str, list[Connector]] = defaultdict(list)
+    for c in connectors:
+        if c.kind != ConnectorKind.MANUAL and not for_residents(c):  # a residents' connector: notices only
+            by_body[c.body_code].append(c)
     rows: list[NewDelivery] = []
     contacts: dict[int, dict[str, Any] | None] = {}
     names: dict[str, str | None] = {}
@@ -238,4 +246,4 @@ def write_outbox(uow: UnitOfWork) -> int:
                         )
                     )
     uow.hub.enqueue(rows)
-    return len(rows)
+    return len(rows) + len(to_residents)

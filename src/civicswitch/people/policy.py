@@ -27,6 +27,7 @@ class Role(StrEnum):
     EXECUTIVE = "executive"  # reads everything except contact data; changes nothing
     APP = "app"  # an Open311 app's key (scope submit): files and follows
     BACKEND = "backend"  # a body's own system (an update key or a connector's key): updates that body's requests
+    RESIDENT = "resident"  # a member of the public, proven only by a signed link we sent (no account, no key)
 
 
 STAFF_ROLES = (Role.ADMIN, Role.AGENT, Role.DEPARTMENT, Role.PARTNER, Role.LIAISON, Role.EXECUTIVE)
@@ -51,6 +52,7 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"
     AUDIT_READ = "audit.read"
+    FOLLOW_CONFIRM = "follow.confirm"  # the owner of an address confirms a follow (the signed link names it)
 
 
 class Reach(StrEnum):
@@ -87,12 +89,14 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.USER_MANAGE: {_R.ADMIN: _.ANY},
     _A.APIKEY_MANAGE: {_R.ADMIN: _.ANY},
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},
+    _A.FOLLOW_CONFIRM: {_R.RESIDENT: _.ANY},  # consent comes from the address's owner, never from staff
 }  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
 class Principal:
-    """Who acts. ``kind`` is ``client`` (an API key), ``staff`` (a signed-in account) or ``operator`` (the CLI)."""
+    """Who acts. ``kind`` is ``client`` (an API key), ``staff`` (a signed-in account), ``operator`` (the CLI) or
+    ``link`` (a resident holding a signed link we sent)."""
 
     kind: str
     name: str

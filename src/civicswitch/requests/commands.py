@@ -97,6 +97,20 @@ class FollowResult:
 
 
 @dataclass(frozen=True, slots=True)
+class ConfirmFollow:
+    """A resident opened the confirmation link (``token``) and pressed the button."""
+
+    token: str
+    principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class ConfirmResult:
+    service_request_id: str  # the request now followed (a merged request's parent)
+    newly_confirmed: bool  # False: the link was used before (the link's holder may know that)
+
+
+@dataclass(frozen=True, slots=True)
 class MergeRequests:
     """Staff: the child is the same problem as the parent."""
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import orjson
 
 from civicswitch.core.errors import Conflict, Invalid
-from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest, Status
+from civicswitch.requests.model import Contact, Event, Follower, Notice, ServiceRequest, Status
 from civicswitch.requests.ports import Media
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
@@ -26,9 +26,17 @@ class MemoryRequestStore:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
         self._changes: list[tuple[ServiceRequest, list[Event]]] = []
+        self._notices: list[Notice] = []
 
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
         taken, self._changes = self._changes, []
+        return taken
+
+    def add_notice(self, notice: Notice) -> None:
+        self._notices.append(notice)
+
+    def take_notices(self) -> list[Notice]:
+        taken, self._notices = self._notices, []
         return taken
 
     def _check(self, request: ServiceRequest) -> None:
@@ -263,6 +271,12 @@ class MemoryRequestStore:
 
     def delete_followers(self, request_id: int) -> None:
         self._db.followers.pop(request_id, None)
+
+    def confirm_follower(self, follower_id: int, at: datetime) -> None:
+        for followers in self._db.followers.values():
+            for i, f in enumerate(followers):
+                if f.id == follower_id and f.confirmed_at is None:
+                    followers[i] = dataclasses.replace(f, confirmed_at=at)
 
     def former_owners(self, request_id: int) -> set[str]:
         return {

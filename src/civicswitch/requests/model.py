@@ -132,6 +132,20 @@ class Contact:
         return not any((self.first_name, self.last_name, self.email, self.phone))
 
 
+@dataclass(slots=True)
+class Notice:
+    """A message to a resident (not to a department), handed to the outbox when the unit of work commits. Not
+    part of the timeline: it carries the address. ``queued`` is set by the outbox writer when an instance's
+    residents' mail connector takes it (none configured: it is dropped, and the follower stays unconfirmed)."""
+
+    request_id: int
+    kind: str  # "follow_confirmation"
+    to: str  # the resident's address
+    at: datetime
+    data: dict[str, Any] = field(default_factory=dict)
+    queued: bool = False
+
+
 class FollowVia(StrEnum):
     FOLLOW = "follow"  # chose "follow this one instead" of filing again
     MERGE = "merge"  # filed or followed a request that staff merged into this one

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
+from civicswitch.requests.model import Contact, Event, Follower, Notice, ServiceRequest
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
@@ -76,6 +76,10 @@ class RequestStore(Protocol):
         ...
 
     def delete_followers(self, request_id: int) -> None: ...
+    def confirm_follower(self, follower_id: int, at: datetime) -> None:
+        """The follower's address is confirmed (a no-op when it already was)."""
+        ...
+
     def former_owners(self, request_id: int) -> set[str]:
         """The bodies this request was transferred away from (its ``transferred`` timeline entries)."""
         ...
@@ -87,4 +91,12 @@ class RequestStore(Protocol):
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
         """The requests added or saved in this unit of work with the events they gained (not bulk imports),
         handed over once: the unit of work turns them into outbox rows before it commits."""
+        ...
+
+    def add_notice(self, notice: Notice) -> None:
+        """A message to a resident, written to the outbox with this unit of work's commit (never before)."""
+        ...
+
+    def take_notices(self) -> list[Notice]:
+        """The notices of this unit of work, handed over once (the outbox writer takes them)."""
         ...

@@ -41,6 +41,7 @@ from civicswitch.requests.model import (
     Event,
     Follower,
     FollowVia,
+    Notice,
     ServiceRequest,
     Status,
 )
@@ -106,9 +107,17 @@ class SqlRequestStore:
         self._service_ids: dict[str, int] = {}
         self._body_ids: dict[str, int] = {}
         self._changes: list[tuple[ServiceRequest, list[Event]]] = []
+        self._notices: list[Notice] = []
 
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:
         taken, self._changes = self._changes, []
+        return taken
+
+    def add_notice(self, notice: Notice) -> None:
+        self._notices.append(notice)
+
+    def take_notices(self) -> list[Notice]:
+        taken, self._notices = self._notices, []
         return taken
 
     # -- ids of catalog rows, cached for the unit of work --------------------------------------------
@@ -580,6 +589,13 @@ class SqlRequestStore:
 
     def delete_followers(self, request_id: int) -> None:
         self._conn.execute(delete(request_followers).where(request_followers.c.request_id == request_id))
+
+    def confirm_follower(self, follower_id: int, at: datetime) -> None:
+        self._conn.execute(
+            update(request_followers)
+            .where(request_followers.c.id == follower_id, request_followers.c.confirmed_at.is_(None))
+            .values(confirmed_at=at)
+        )
 
     def former_owners(self, request_id: int) -> set[str]:
         rows = self._conn.execute(

@@ -13,18 +13,30 @@ from civicswitch.core.errors import IllegalTransition, Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.people import audit
 from civicswitch.people.clients import Scope
-from civicswitch.people.policy import Action, Principal
+from civicswitch.people.links import FOLLOW_LINK_DAYS, FollowLinks, LinkProblem
+from civicswitch.people.policy import Action, Principal, authorize
 from civicswitch.requests.access import acting, authorize_on
 from civicswitch.requests.commands import (
     ChangeRequest,
     ChangeResult,
+    ConfirmFollow,
+    ConfirmResult,
     FollowRequest,
     FollowResult,
     MergeRequests,
     MergeResult,
 )
 from civicswitch.requests.handlers import parse_request_id
-from civicswitch.requests.model import CloseReason, Contact, Event, Follower, FollowVia, ServiceRequest, Status
+from civicswitch.requests.model import (
+    CloseReason,
+    Contact,
+    Event,
+    Follower,
+    FollowVia,
+    Notice,
+    ServiceRequest,
+    Status,
+)
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
 
@@ -32,6 +44,7 @@ if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
+RESEND_AFTER = timedelta(hours=1)  # a follow asked again while unconfirmed gets a new link at most this often
 
 
 def _staff(uow: UnitOfWork, principal: Principal | None, api_key: str | None) -> Principal:
@@ -103,12 +116,13 @@ def _resolve_parent(uow: UnitOfWork, request: ServiceRequest) -> ServiceRequest:
     return request
 
 
-def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowResult:
+def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest, links: FollowLinks | None = None) -> FollowResult:
     """'Follow this one instead': the person is told about the request (or, if it was merged, its parent).
 
     An email or phone number is stored unconfirmed and hears nothing until it is confirmed, so nobody can
-    subscribe someone else. The answer is the same whether or not the person already
-    followed, and nothing about other followers is revealed."""
+    subscribe someone else. With ``links`` (the web passes them), a new email follower — or one still unconfirmed
+    who asks again — is sent a confirmation link through the outbox (the residents' mail connector). The answer
+    is the same whether or not the person already followed, and nothing about other followers is revealed."""
     with uow:
         who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
         request = _resolve_parent(uow, _load(uow, cmd.service_request_id))
@@ -126,19 +140,76 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest) -> FollowR
         )
         existing = uow.requests.followers(request.id)
         filer = _filer(uow, request, now)
-        already = any(f.same_person(follower) for f in [*existing, *([filer] if filer else [])])
-        if not already:
+        same = [f for f in [*existing, *([filer] if filer else [])] if f.same_person(follower)]
+        # Asked again while still unconfirmed (the mail was lost, the link expired): a new link, at most one per
+        # RESEND_AFTER, so a script cannot flood someone's mailbox through us.
+        again = (
+            bool(same)
+            and all(f.confirmed_at is None and f.via == FollowVia.FOLLOW for f in same)
+            and now - max(f.created_at for f in same) >= RESEND_AFTER
+        )
+        if not same or again:
             uow.requests.add_follower(request.id, follower)
+        if not same:
             request.pending_events.append(
                 Event(at=now, kind="followed", description="A resident started following", public=False)
             )
             uow.requests.save(request)
+        email = cmd.contact.email
+        if email and links is not None and (not same or again):
+            service = uow.catalog.service(request.service_code)
+            uow.requests.add_notice(
+                Notice(
+                    request.id,
+                    "follow_confirmation",
+                    email,
+                    now,
+                    {
+                        "confirm_url": links.url(request.id, email, now),
+                        "link_days": FOLLOW_LINK_DAYS,
+                        "service_name": service.name if service else request.service_code,
+                        "address": request.address,
+                    },
+                )
+            )
         uow.commit()
-    log.info("request %s followed (%s)", request.id, "new follower" if not already else "already following")
+    log.info("request %s followed (%s)", request.id, "new follower" if not same else "already following")
     return FollowResult(
         str(request.id),
         "email" if cmd.contact.email else ("none" if not reachable else "pending"),
     )
+
+
+def confirm_follow(uow: UnitOfWork, clock: Clock, cmd: ConfirmFollow, links: FollowLinks) -> ConfirmResult:
+    """The owner of an address opened the link we sent and confirmed: from now on it may be told about the
+    request. Works after a merge too (the link names the request it was sent for; the follow moved with it)."""
+    authorize(cmd.principal, Action.FOLLOW_CONFIRM)
+    now = clock.now()
+    claim = links.read(cmd.token, now)
+    with uow:
+        first = uow.requests.get(claim.request_id)
+        if first is None:
+            raise LinkProblem("The request this link was sent for no longer exists.")
+        request = _resolve_parent(uow, first)
+        assert request.id is not None
+        matching = [f for f in uow.requests.followers(request.id) if claim.matches(f.contact.email)]
+        if not matching:
+            raise LinkProblem(
+                f"This link no longer matches a follow of request {request.id}. Follow the request again to get a "
+                "new link."
+            )
+        fresh = [f for f in matching if f.confirmed_at is None]
+        for f in fresh:
+            assert f.id is not None
+            uow.requests.confirm_follower(f.id, now)
+        if fresh:
+            request.pending_events.append(
+                Event(at=now, kind="follow_confirmed", description="A follower confirmed their address", public=False)
+            )
+            uow.requests.save(request)
+            uow.commit()
+    log.info("request %s: follow %s", request.id, "confirmed" if fresh else "already confirmed")
+    return ConfirmResult(str(request.id), newly_confirmed=bool(fresh))
 
 
 def _filer(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> Follower | None:

@@ -97,3 +97,4 @@ class SqlUnitOfWork:
         assert self._conn is not None
         self._conn.rollback()
         self.requests.take_changes()  # rolled back: nothing to announce
+        self.requests.take_notices()

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.geo import parse_coordinate
+from civicswitch.hub.residents import residents_connector
 from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests
 from civicswitch.requests.model import Contact
@@ -29,6 +30,7 @@ from civicswitch.routing.duplicates import Match
 from civicswitch.web.context import context
 from civicswitch.web.open311 import params
 from civicswitch.web.principals import api_principal
+from civicswitch.web.public import follow_links
 
 router = APIRouter(prefix="/api/v1", tags=["Civic Switchboard API"])
 
@@ -118,10 +120,19 @@ def _key(body: _Keyed, header: str | None) -> str | None:
 
 
 _FOLLOW_MESSAGES = {
-    "email": "Kept unconfirmed: nothing is sent to this address until its owner confirms it.",
+    "email": "Unless this address already follows the request, a link to confirm it is on its way to it; nothing "
+    "else is sent to it until its owner opens that link and confirms.",
+    "email-no-mail": "Kept unconfirmed: this instance sends no mail to residents (no residents' mail connector), "
+    "so nothing is sent to this address.",
     "pending": "Kept unconfirmed: nothing is sent to this number until its owner confirms it.",
     "none": "The account follows the request.",
 }
+
+
+def _mail_to_residents(request: Request) -> bool:
+    """Whether this instance can mail residents at all (a fact about the instance, not about any address)."""
+    with context(request).reader() as uow:
+        return residents_connector(uow.hub.connectors()) is not None
 
 
 @router.post(
@@ -141,11 +152,15 @@ async def follow(
         contact=Contact(first_name=body.first_name, last_name=body.last_name, email=body.email, phone=body.phone),
         account_id=body.account_id,
     )
-    result = await run_in_threadpool(lambda: follow_request(ctx.writer(), ctx.clock, cmd))
+    links = await run_in_threadpool(follow_links, request)
+    result = await run_in_threadpool(lambda: follow_request(ctx.writer(), ctx.clock, cmd, links))
+    message = result.confirmation
+    if message == "email" and not await run_in_threadpool(_mail_to_residents, request):
+        message = "email-no-mail"
     return {
         "service_request_id": result.service_request_id,
         "confirmation": result.confirmation,
-        "message": _FOLLOW_MESSAGES[result.confirmation],
+        "message": _FOLLOW_MESSAGES[message],
     }
 
 

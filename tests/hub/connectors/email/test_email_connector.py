@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import email
 import email.policy
 import socket
@@ -170,7 +171,52 @@ def test_check_config__minimal_settings__defaults_filled_in() -> None:
         "subject_prefix": "[311]",
         "html": False,
         "include_contact": False,
+        "audience": "department",
     }
+
+
+def test_check_config__residents_audience__no_to_of_its_own_and_no_contact_block() -> None:
+    config = check_config({"from": "City 311 <noreply@city.example.org>", "smtp_host": "mail", "audience": "residents"})
+    assert config["audience"] == "residents" and config["to"] == []
+    with pytest.raises(Invalid, match="to must be left out"):
+        check_config({"to": "x@city.example.org", "from": "n@x.org", "smtp_host": "m", "audience": "residents"})
+    with pytest.raises(Invalid, match="include_contact"):
+        check_config({"from": "n@x.org", "smtp_host": "m", "audience": "residents", "include_contact": True})
+    with pytest.raises(Invalid, match="audience must be one of department, residents"):
+        check_config({"to": "x@city.example.org", "from": "n@x.org", "smtp_host": "m", "audience": "everyone"})
+
+
+def test_build_email__residents_audience__to_the_resident_with_the_link_and_no_department_fields() -> None:
+    config = check_config(
+        {"from": "City 311 <noreply@city.example.org>", "smtp_host": "mail", "audience": "residents", "html": True}
+    )
+    message = OutboundMessage(
+        delivery_id=1,
+        idempotency_key="cs_abc",
+        type=MessageType.FOLLOW_CONFIRMATION,
+        request_id=42,
+        envelope={
+            "type": "gov.civicswitch.request.follow_confirmation",
+            "data": {
+                "service_request_id": "42",
+                "to": "Ana <ana@example.org>",
+                "confirm_url": "https://city.example.org/follow/confirm?token=abc.def",
+                "link_days": 7,
+                "service_name": "Pothole",
+                "address": "1 Main St",
+            },
+        },
+    )
+    built = build_email(config, message, datetime(2026, 12, 1, tzinfo=UTC))
+    assert built["To"] == "Ana <ana@example.org>"
+    assert built["Subject"] == "Confirm that you want updates on request 42"
+    text = built.get_body(("plain",)).get_content()  # type: ignore[union-attr]
+    assert "https://city.example.org/follow/confirm?token=abc.def" in text and "Pothole, 1 Main St" in text
+    assert "7 days" in text and "ignore this message" in text
+    page = built.get_body(("html",)).get_content()  # type: ignore[union-attr]
+    assert 'href="https://city.example.org/follow/confirm?token=abc.def"' in page
+    with pytest.raises(ValueError, match="no created messages"):
+        build_email(config, dataclasses.replace(message, type=MessageType.CREATED), datetime(2026, 12, 1, tzinfo=UTC))
 
 
 def test_check_config__comma_separated_to_with_quoted_name__split_into_addresses() -> None:

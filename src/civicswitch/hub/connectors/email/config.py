@@ -21,7 +21,9 @@ SETTINGS = (
     "subject_prefix",
     "html",
     "include_contact",
+    "audience",
 )
+AUDIENCES = ("department", "residents")
 MAX_RECIPIENTS = 20
 
 # A plain ASCII addr-spec: local@domain.tld (no quoting, no comments, no IP literals), the form mail systems
@@ -122,7 +124,17 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
     unknown = set(config) - set(SETTINGS)
     if unknown:
         raise Invalid(f"email: unknown setting {', '.join(sorted(unknown))} (known: {', '.join(SETTINGS)})")
-    to = _addresses(config.get("to"))
+    audience = config.get("audience", "department")
+    if audience not in AUDIENCES:
+        raise _fail("audience", f"must be one of {', '.join(AUDIENCES)}, got {audience!r}")
+    if audience == "residents":
+        if config.get("to") not in (None, "", []):
+            raise _fail("to", "must be left out: a residents' connector writes to each resident's own address")
+        if config.get("include_contact"):
+            raise _fail("include_contact", "does not apply to a residents' connector")
+        to: list[str] = []
+    else:
+        to = _addresses(config.get("to"))
     sender = check_address(config.get("from"), "from")
 
     host = config.get("smtp_host")
@@ -169,4 +181,5 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "subject_prefix": prefix.strip(),
         "html": _bool(config, "html", False),
         "include_contact": _bool(config, "include_contact", False),
+        "audience": audience,
     }

@@ -15,6 +15,7 @@ from email.utils import format_datetime
 from typing import Any
 
 from civicswitch.hub.connectors.email.config import bare_address
+from civicswitch.hub.connectors.email.residents import build_resident_email
 from civicswitch.hub.model import MessageType, OutboundMessage
 
 SUBJECT_LIMIT = 200
@@ -235,7 +236,11 @@ def _html_value(value: str) -> str:
 
 
 def build_email(config: Mapping[str, Any], message: OutboundMessage, now: datetime) -> EmailMessage:
-    """The email for one outbound message, with the connector's checked settings."""
+    """The email for one outbound message, with the connector's checked settings (a residents' connector: the
+    resident's email, see ``residents.py``)."""
+    if config.get("audience") == "residents":
+        mid = message_id(message.idempotency_key, config["from"])
+        return build_resident_email(config, message, now, message_id=mid)
     fields = Fields(message, config)
     email = EmailMessage(policy=POLICY)
     email["Subject"] = fields.subject(str(config.get("subject_prefix", "[311]")))

@@ -70,7 +70,8 @@ class EmailSender:
             email = build_email(config, message, self._now())
             payload = email.as_bytes()
             sender = bare_address(config["from"])
-            recipients = [bare_address(a) for a in config["to"]]
+            to = [str(email["To"])] if config.get("audience") == "residents" else config["to"]
+            recipients = [bare_address(a) for a in to]
             key: _LinkKey = (
                 str(config["smtp_host"]),
                 int(config.get("smtp_port", 25)),

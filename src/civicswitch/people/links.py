@@ -1,0 +1,97 @@
+"""Signed links we send to residents: today the "confirm you want updates" link of a follow by email.
+
+A link carries the request, a digest of the address (not the address itself: the URL may end up in logs or a
+browser's history) and when it was made, signed with the instance's secret (``CIVICSWITCH_SECRET_KEY``, or the
+one stored in the database: ``web/principals.session_secret``). It is good for :data:`FOLLOW_LINK_DAYS` days and
+proves only that whoever opens it can read mail sent to that address: the page behind it asks for one click
+(a POST) before it confirms, so a mail scanner that opens links confirms nothing.
+
+Time comes from the caller's clock, never from the system clock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+from civicswitch.core.errors import Invalid
+from civicswitch.people.policy import Principal, Role
+
+FOLLOW_LINK_DAYS = 7
+CONFIRM_PATH = "/follow/confirm"
+_SALT = "civicswitch.follow-confirm"
+
+# Who acts when a resident opens a link: the policy's ``resident`` role (``follow.confirm`` only).
+LINK_HOLDER = Principal(kind="link", name="resident with a signed link", role=Role.RESIDENT)
+
+
+class LinkProblem(Invalid):
+    """A link that is not ours, was altered, or is too old: the page says so and what to do."""
+
+
+@dataclass(frozen=True, slots=True)
+class FollowClaim:
+    """What a valid confirmation link says: this address (by digest) wants updates on this request."""
+
+    request_id: int
+    address_digest: str
+    issued_at: datetime
+
+    def matches(self, email: str | None) -> bool:
+        return bool(email) and hmac.compare_digest(self.address_digest, address_digest(email or ""))
+
+
+def address_digest(email: str) -> str:
+    """The address as the link names it: case-insensitive, not reversible at a glance."""
+    return hashlib.sha256(email.strip().casefold().encode()).hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class FollowLinks:
+    """Makes and reads confirmation links. ``base_url``: the instance's public URL (no trailing slash)."""
+
+    secret: str
+    base_url: str
+
+    def _serializer(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret, salt=_SALT)
+
+    def token(self, request_id: int, email: str, at: datetime) -> str:
+        payload = {"r": request_id, "a": address_digest(email), "t": int(at.timestamp())}
+        token: Any = self._serializer().dumps(payload)
+        return str(token)
+
+    def url(self, request_id: int, email: str, at: datetime) -> str:
+        return f"{self.base_url.rstrip('/')}{CONFIRM_PATH}?token={quote(self.token(request_id, email, at))}"
+
+    def read(self, token: str, now: datetime) -> FollowClaim:
+        """The claim of a link, or :class:`LinkProblem` saying why it cannot be used."""
+        if not token or len(token) > 500:
+            raise LinkProblem("This confirmation link is incomplete: open the whole link from the email.")
+        try:
+            data: Any = self._serializer().loads(token)
+        except BadSignature:
+            raise LinkProblem(
+                "This confirmation link is not valid: it may have been cut short or changed. "
+                "Open the whole link from the email."
+            ) from None
+        if not (
+            isinstance(data, dict)
+            and isinstance(data.get("r"), int)
+            and isinstance(data.get("a"), str)
+            and isinstance(data.get("t"), int)
+        ):
+            raise LinkProblem("This confirmation link is not valid.")
+        issued = datetime.fromtimestamp(data["t"], UTC)
+        if now - issued > timedelta(days=FOLLOW_LINK_DAYS):
+            raise LinkProblem(
+                f"This confirmation link has expired (links are good for {FOLLOW_LINK_DAYS} days). "
+                "Follow the request again to get a new one."
+            )
+        return FollowClaim(data["r"], data["a"], issued)

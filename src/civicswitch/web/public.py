@@ -1,0 +1,69 @@
+"""Pages for residents. Today: confirming a follow by email (the link in the confirmation mail).
+
+The link opens a page with one button (a POST) rather than confirming on sight: mail scanners open links, and a
+scanner must not subscribe anyone. The token in the form is the only credential (it is signed and names the
+address), so the form needs no other CSRF token. The residents' front door (reporting, tracking) comes with
+its own issue and grows this module."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
+
+from civicswitch.core.errors import DomainError
+from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem
+from civicswitch.requests.commands import ConfirmFollow
+from civicswitch.requests.staff import confirm_follow
+from civicswitch.web.context import context
+from civicswitch.web.pages import templates
+from civicswitch.web.principals import session_secret
+
+log = logging.getLogger(__name__)
+router = APIRouter(include_in_schema=False)
+TITLE = "Confirm that you want updates"
+
+
+def follow_links(request: Request) -> FollowLinks:
+    """The signer of this instance's follow links, rooted at its public URL (never an unchecked Host)."""
+    ctx = context(request)
+    return FollowLinks(session_secret(ctx), ctx.base_url(request))
+
+
+def _page(request: Request, status: int = 200, **values: object) -> HTMLResponse:
+    ctx = context(request)
+    html = templates.get_template("follow_confirm.html").render(
+        name=ctx.settings.jurisdiction_name, title=TITLE, **values
+    )
+    return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+@router.get("/follow/confirm", response_class=HTMLResponse)
+async def confirm_form(request: Request, token: Annotated[str, Query(max_length=1000)] = "") -> HTMLResponse:
+    ctx = context(request)
+    links = await run_in_threadpool(follow_links, request)
+    try:
+        claim = links.read(token, ctx.clock.now())
+    except LinkProblem as problem:
+        log.info("follow confirmation link refused (page): %s", problem)
+        return _page(request, 400, problem=str(problem))
+    with ctx.reader() as uow:
+        found = uow.requests.get(claim.request_id)
+        service = uow.catalog.service(found.service_code) if found is not None else None
+    return _page(request, request_id=claim.request_id, service=service.name if service else "", token=token)
+
+
+@router.post("/follow/confirm", response_class=HTMLResponse)
+async def confirm(request: Request, token: Annotated[str, Form(max_length=1000)] = "") -> HTMLResponse:
+    ctx = context(request)
+    links = await run_in_threadpool(follow_links, request)
+    cmd = ConfirmFollow(token=token, principal=LINK_HOLDER)
+    try:
+        result = await run_in_threadpool(lambda: confirm_follow(ctx.writer(), ctx.clock, cmd, links))
+    except DomainError as problem:  # a LinkProblem, or e.g. the request was deleted meanwhile
+        log.info("follow confirmation refused: %s", problem)
+        return _page(request, 400, problem=str(problem))
+    return _page(request, done=True, newly=result.newly_confirmed, request_id=result.service_request_id)
