@@ -186,6 +186,11 @@ def test_check_config__residents_audience__no_to_of_its_own_and_no_contact_block
         check_config({"to": "x@city.example.org", "from": "n@x.org", "smtp_host": "m", "audience": "everyone"})
 
 
+def test_check_config__allow_private__refused_with_what_it_is_for() -> None:
+    with pytest.raises(Invalid, match="smtp_host may be on a private network without it"):
+        check_config({"to": "x@city.example.org", "from": "n@x.org", "smtp_host": "10.0.0.5", "allow_private": True})
+
+
 def test_build_email__residents_audience__to_the_resident_with_the_link_and_no_department_fields() -> None:
     config = check_config(
         {"from": "City 311 <noreply@city.example.org>", "smtp_host": "mail", "audience": "residents", "html": True}

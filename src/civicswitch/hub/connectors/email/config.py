@@ -122,6 +122,12 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
     """Validate and normalise email settings (see the package docstring); raises :class:`Invalid` naming the
     setting."""
     unknown = set(config) - set(SETTINGS)
+    if "allow_private" in unknown:
+        raise Invalid(
+            "email: --allow-private is for connectors that call a URL (webhook, open311); an email connector's "
+            "smtp_host may be on a private network without it",
+            field="allow_private",
+        )
     if unknown:
         raise Invalid(f"email: unknown setting {', '.join(sorted(unknown))} (known: {', '.join(SETTINGS)})")
     audience = config.get("audience", "department")
