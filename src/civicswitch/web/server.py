@@ -16,7 +16,7 @@ What uvicorn offers, and what this adds (docs/configuration.md, "Slow clients"):
   whichever worker wakes first takes the whole burst of connections waiting there; kept alive, they stay on it
   (issue 9: one process served all 16 clients, the other idled). On Linux :func:`run` gives each worker its own
   ``SO_REUSEPORT`` socket on the address instead, and the kernel spreads new connections over them by a hash of
-  the client's address and port (docs/deployment.md, "Web processes").
+  the client's address and port (docs/deployment.md, "How connections reach the `--workers`").
 """
 
 from __future__ import annotations
@@ -204,7 +204,7 @@ def _family(host: str) -> socket.AddressFamily:
 
 def reuse_port_balances() -> bool:
     """Whether sockets bound with ``SO_REUSEPORT`` share the connections to their address: Linux (3.9+). Elsewhere
-    (macOS, the BSDs) the option exists but the last socket bound gets every connection."""
+    (macOS, the BSDs) the option exists but does not spread connections over the sockets."""
     return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
 
 
@@ -218,21 +218,42 @@ def reserved(made: uvicorn.Config) -> Iterator[OwnSocket | None]:
     ``serve`` already listening was refused before (``civicswitch serve`` checks the port without
     ``SO_REUSEPORT``), and one started later is refused too: the reserved socket has no ``SO_REUSEADDR``, so even a
     bind with ``SO_REUSEADDR`` fails on it."""
-    host, workers = made.host, made.workers
-    if not reuse_port_balances():
-        log.warning(
-            "SO_REUSEPORT does not balance connections on %s: the %d worker processes share one listening socket, "
-            "and a burst of new connections may all go to one of them",
-            sys.platform,
-            workers,
-        )
+    holder = _hold(made) if reuse_port_balances() else None
+    if holder is None:
+        if not reuse_port_balances():
+            log.warning(
+                "SO_REUSEPORT does not balance connections on %s: the %d worker processes share one listening "
+                "socket, and a burst of new connections may all go to one of them",
+                sys.platform,
+                made.workers,
+            )
         yield None
         return
-    holder = socket.socket(_family(host), socket.SOCK_STREAM)
+    with holder:
+        host, port = made.host, holder.getsockname()[1]  # --port 0: the one the kernel chose, for every worker
+        log.info(
+            "Listening on http://%s:%d: %d worker processes, each with its own SO_REUSEPORT socket (the kernel "
+            "spreads new connections over them)",
+            f"[{host}]" if ":" in host else host,
+            port,
+            made.workers,
+        )
+        yield OwnSocket(holder.family, (host, port))
+
+
+def _hold(made: uvicorn.Config) -> socket.socket | None:
+    """The reserved socket of :func:`reserved`; ``None`` (and a log line) if this kernel refuses ``SO_REUSEPORT``.
+    Exits with status 3, as uvicorn does, when the address cannot be bound."""
+    holder = socket.socket(_family(made.host), socket.SOCK_STREAM)
     try:
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    except OSError as exc:
+        holder.close()
+        log.warning("SO_REUSEPORT is refused (%s): the %d worker processes share one socket", exc, made.workers)
+        return None
+    try:
         try:
-            holder.bind((host, made.port))
+            holder.bind((made.host, made.port))
         except OSError as exc:
             if exc.errno != errno.EADDRINUSE:
                 raise
@@ -240,26 +261,12 @@ def reserved(made: uvicorn.Config) -> Iterator[OwnSocket | None]:
             # SO_REUSEPORT (e.g. `serve` with one worker) may still be in TIME_WAIT: bind as servers do. Until the
             # workers listen, a bind with SO_REUSEADDR would then succeed beside it (another `serve`'s check).
             holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            holder.bind((host, made.port))
+            holder.bind((made.host, made.port))
     except OSError as exc:
         holder.close()
-        if exc.errno == errno.ENOPROTOOPT:  # a kernel without it after all
-            log.warning("SO_REUSEPORT is not available (%s): the %d worker processes share one socket", exc, workers)
-            yield None
-            return
-        log.error("cannot listen on %s:%d: %s", host, made.port, exc.strerror)
+        log.error("cannot listen on %s:%d: %s", made.host, made.port, exc.strerror)
         raise SystemExit(STARTUP_FAILURE) from None
-    with holder:
-        port = holder.getsockname()[1]  # --port 0: the one the kernel chose, for every worker
-        shown = f"[{host}]" if ":" in host else host
-        log.info(
-            "Listening on http://%s:%d: %d worker processes, each with its own SO_REUSEPORT socket (the kernel "
-            "spreads new connections over them)",
-            shown,
-            port,
-            workers,
-        )
-        yield OwnSocket(holder.family, (host, port))
+    return holder
 
 
 class OwnSocket:
