@@ -83,6 +83,7 @@ class MemoryRequestStore:
         self._check(request)
         self._store_events(request)
         self._db.requests[request.id] = copy.deepcopy(request)
+        self._db.revisions[request.id] = self._db.revisions.get(request.id, 1) + 1  # list_validator
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:
         for r in self._db.requests.values():
@@ -273,3 +274,8 @@ class MemoryRequestStore:
 
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
+
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        ids = [v.id for v in self.find(query)]
+        listed = ",".join(f"{i}.{self._db.revisions.get(i, 1)}" for i in ids)
+        return len(ids), f"{self._db.catalog_version}:{listed}"

@@ -88,3 +88,12 @@ class RequestStore(Protocol):
         """The requests added or saved in this unit of work with the events they gained (not bulk imports),
         handed over once: the unit of work turns them into outbox rows before it commits."""
         ...
+
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        """How many requests ``find(query)`` selects, and a string that changes whenever anything a public view of
+        them may show has changed: which requests are selected and in what order, any of them being saved again
+        (a status, note, transfer, merge or photo is a save: each save is a new revision of the row, and the
+        timeline is written with it), and the catalog version (service and body names and service notices come
+        from the catalog). It is the catalog version, then each selected request's id and revision in the list's
+        order: one query over the same index as ``find``, reading two columns a row, and no rendering."""
+        ...

@@ -30,7 +30,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from civicswitch.catalog.tables import bodies, services
+from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
 from civicswitch.requests.model import (
@@ -212,7 +212,8 @@ class SqlRequestStore:
             raise ValueError("save() needs a stored request")
         row = self._row(request)
         with unique_as_conflict("request"):
-            updated = self._conn.execute(update(sr).where(sr.c.id == request.id).values(row)).rowcount
+            bumped = {**row, "revision": sr.c.revision + 1}  # list_validator: every write is a new revision
+            updated = self._conn.execute(update(sr).where(sr.c.id == request.id).values(bumped)).rowcount
         if updated == 0:
             raise ValueError("save() needs a stored request")
         self._flush_events(request)
@@ -591,3 +592,22 @@ class SqlRequestStore:
 
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())
+
+    # -- cache validators ----------------------------------------------------------------------------
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        """One aggregate over the rows ``find(query)`` selects (their ids and revisions only, no rendering), and
+        the catalog version in the same statement."""
+        page = self._filtered(select(sr.c.id, sr.c.revision, sr.c.requested_at.label("at")), query).order_by(
+            sr.c.requested_at.desc(), sr.c.id.desc()
+        )
+        if query.ids is None:
+            page = page.limit(query.limit).offset(query.offset)
+        rows = page.subquery("page")
+        item = cast(rows.c.id, String) + literal(".", String) + cast(rows.c.revision, String)
+        if self._conn.dialect.name == "postgresql":
+            listed = func.string_agg(item, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc()))
+        else:
+            listed = func.group_concat(item, literal(",", String))  # rows arrive in the page's order
+        catalog = select(catalog_version.c.version).where(catalog_version.c.id == 1).scalar_subquery()
+        count, ids, version = self._conn.execute(select(func.count(), listed, catalog).select_from(rows)).one()
+        return int(count), f"{version or 0}:{ids or ''}"
