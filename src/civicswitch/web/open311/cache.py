@@ -1,6 +1,6 @@
 """Conditional GETs for the Open311 reads: validators, ``304 Not Modified``, and the catalog's rendered documents.
 
-docs/open311.md#caching states the rules for clients. In short:
+docs/open311.md#caching-and-conditional-gets states the rules for clients. In short:
 
 * **Catalog documents** (discovery, the service list, service definitions) depend only on the catalog and on this
   process's settings. Each is rendered once per catalog version and kept in :class:`CatalogDocuments`. A request
