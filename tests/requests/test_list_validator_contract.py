@@ -148,3 +148,20 @@ def test_list_validator__unknown_id__counts_nothing(stored: tuple[MakeUow, list[
     make, ids = stored
     assert validator(make, RequestQuery(ids=(max(ids) + 100,), limit=1))[0] == 0
     assert validator(make, RequestQuery(ids=(ids[0],), limit=1))[0] == 1
+
+
+def test_view_with_validator__the_view_find_gives_and_the_validator_of_its_query(
+    stored: tuple[MakeUow, list[int]],
+) -> None:
+    make, ids = stored
+    change(make, ids[2], lambda r: r.add_note(T0 + 10 * H, "Seen"))
+    one = RequestQuery(ids=(ids[2],), limit=1)
+    with make() as uow:
+        found = uow.requests.view_with_validator(ids[2])
+        assert found is not None
+        assert found == (uow.requests.find(one)[0], uow.requests.list_validator(one)[1])
+        assert uow.requests.view_with_validator(max(ids) + 100) is None
+    change(make, ids[2], lambda r: r.transition(Status.ACKNOWLEDGED, T0 + 11 * H))
+    with make() as uow:
+        after = uow.requests.view_with_validator(ids[2])
+    assert after is not None and after[1] != found[1]

@@ -279,3 +279,9 @@ class MemoryRequestStore:
         ids = [v.id for v in self.find(query)]
         listed = ",".join(f"{i}.{self._db.revisions.get(i, 1)}" for i in ids)
         return len(ids), f"{self._db.catalog_version}:{listed}"
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        found = self.find(RequestQuery(ids=(request_id,), limit=1))
+        if not found:
+            return None
+        return found[0], f"{self._db.catalog_version}:{request_id}.{self._db.revisions.get(request_id, 1)}"

@@ -97,3 +97,8 @@ class RequestStore(Protocol):
         from the catalog). It is the catalog version, then each selected request's id and revision in the list's
         order: one query over the same index as ``find``, reading two columns a row, and no rendering."""
         ...
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        """The request as ``find(RequestQuery(ids=(request_id,), limit=1))`` shows it, and ``list_validator``'s string
+        for that query, from one query (GET one request needs both on every call); None when it does not exist."""
+        ...

@@ -611,3 +611,13 @@ class SqlRequestStore:
         catalog = select(catalog_version.c.version).where(catalog_version.c.id == 1).scalar_subquery()
         count, ids, version = self._conn.execute(select(func.count(), listed, catalog).select_from(rows)).one()
         return int(count), f"{version or 0}:{ids or ''}"
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        """``find`` of one id with its revision and the catalog version as two more columns: one query."""
+        catalog = select(catalog_version.c.version).where(catalog_version.c.id == 1).scalar_subquery()
+        query = self._list_query(RequestQuery(ids=(request_id,), limit=1)).add_columns(sr.c.revision, catalog)
+        row = self._conn.execute(query).first()
+        if row is None:
+            return None
+        *view, revision, version = row
+        return RequestView(*view), f"{version or 0}:{request_id}.{revision}"

@@ -1,4 +1,6 @@
-"""Conditional GETs (issue 9 §2; docs/open311.md#caching-and-conditional-gets): ETag, Last-Modified, 304, on SQLite and PostgreSQL.
+"""Conditional GETs (issue 9 §2): ETag, Last-Modified and 304, on SQLite and PostgreSQL.
+
+The rules are in docs/open311.md#caching-and-conditional-gets.
 
 Catalog documents are rendered once per catalog version and answered 304 while the catalog is unchanged, whoever
 changed it; request lists and single requests carry an ETag of the data they show and answer 304 while it is

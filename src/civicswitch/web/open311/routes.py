@@ -18,7 +18,6 @@ from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import PostUpdate, SubmitRequest
 from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact
-from civicswitch.requests.views import RequestQuery
 from civicswitch.routing.intake import available_services
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import AppContext, context
@@ -270,19 +269,16 @@ def request_one(
     if rid is None:
         raise missing
     base = base_url(ctx, request)
-    query = RequestQuery(ids=(rid,), limit=1)
     with ctx.reader() as uow:
-        found, validator = uow.requests.list_validator(query)
-        if not found:
+        found = uow.requests.view_with_validator(rid)  # one query: the row and its validator
+        if found is None:
             raise missing
+        view, validator = found
         headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))
         if cache.not_modified(request.headers, headers["etag"]):
             return cache.not_modified_response(headers)
-        views = uow.requests.find(query)
-        events = uow.requests.events([v.id for v in views]) if with_ext else {}
-    if not views:
-        raise missing
-    payload = [request_payload(v, base, extensions=with_ext, events=events.get(v.id, ())) for v in views]
+        events = uow.requests.events([view.id]) if with_ext else {}
+    payload = [request_payload(view, base, extensions=with_ext, events=events.get(view.id, ()))]
     return Response(render(fmt, "service_requests", payload), headers={"content-type": media_type(fmt), **headers})
 
 
