@@ -265,14 +265,14 @@ def request_one(
     check_jurisdiction(ctx, jurisdiction_id)
     rid = request_id_from(service_request_id)
     with_ext = params.truthy(extensions)
-    missing = NotFound(f"service_request_id {service_request_id!r} does not exist")
+    missing = f"service_request_id {service_request_id!r} does not exist"
     if rid is None:
-        raise missing
+        raise NotFound(missing)
     base = base_url(ctx, request)
     with ctx.reader() as uow:
         found = uow.requests.view_with_validator(rid)  # one query: the row and its validator
         if found is None:
-            raise missing
+            raise NotFound(missing)
         view, validator = found
         headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))
         if cache.not_modified(request.headers, headers["etag"]):
