@@ -165,3 +165,56 @@ def test_view_with_validator__the_view_find_gives_and_the_validator_of_its_query
     with make() as uow:
         after = uow.requests.view_with_validator(ids[2])
     assert after is not None and after[1] != found[1]
+
+
+EVERY_KIND_OF_FILTER = {
+    "everything": RequestQuery(),
+    "one service": RequestQuery(service_codes=("pothole",)),
+    "two services": RequestQuery(service_codes=("pothole", "graffiti")),
+    "unknown service": RequestQuery(service_codes=("nope",)),
+    "known and unknown service": RequestQuery(service_codes=("nope", "graffiti")),
+    "open": RequestQuery(statuses=("new", "acknowledged", "in_progress", "on_hold", "reopened")),
+    "closed": RequestQuery(statuses=("closed",)),
+    "open and closed": RequestQuery(statuses=("new", "acknowledged", "in_progress", "on_hold", "reopened", "closed")),
+    "some statuses": RequestQuery(statuses=("acknowledged", "new")),
+    "one status": RequestQuery(statuses=("closed",), service_codes=("graffiti",)),
+    "requested from": RequestQuery(requested_from=T0 + 3 * H),
+    "requested window": RequestQuery(requested_from=T0 + H, requested_to=T0 + 6 * H),
+    "requested to": RequestQuery(requested_to=T0 + 2 * H),
+    "updated after": RequestQuery(updated_from=T0 + 9 * H),
+    "updated before": RequestQuery(updated_to=T0 + 9 * H),
+    "updated window, open pothole": RequestQuery(
+        service_codes=("pothole",), statuses=("new",), updated_from=T0, updated_to=T0 + 20 * H
+    ),
+    "page 2 of 3": RequestQuery(limit=3, offset=3),
+    "page past the end": RequestQuery(limit=3, offset=30),
+    "ids": RequestQuery(ids=(3, 1, 7, 999), limit=4),
+    "ids beat the filters": RequestQuery(ids=(2,), service_codes=("nope",), limit=1),
+    "no ids": RequestQuery(ids=(), limit=0),
+}
+
+
+@pytest.mark.parametrize("name", list(EVERY_KIND_OF_FILTER))
+def test_list_validator__every_kind_of_filter__the_rows_find_selects_in_its_order(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any], name: str
+) -> None:
+    """The validator lists exactly find()'s rows, in find()'s order (the SQL store builds its own statement)."""
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        for i in range(10):
+            r = request(T0 + i * H)
+            if i % 3 == 0:
+                r.service_code, r.body_code, r.attributes = "pothole", "DOT", {"size": "small"}
+            if i % 4 == 1:
+                r.transition(Status.ACKNOWLEDGED, T0 + (i + 5) * H)
+            if i % 4 == 2:
+                r.transition(Status.CLOSED, T0 + (i + 8) * H)
+            uow.requests.add(r, None)
+        uow.commit()
+    query = EVERY_KIND_OF_FILTER[name]
+    with store_uow_factory() as uow:
+        expected = [v.id for v in uow.requests.find(query)]
+        count, validator = uow.requests.list_validator(query)
+    listed = validator.split(":", 1)[1]
+    assert [int(item.split(".")[0]) for item in listed.split(",") if item] == expected
+    assert count == len(expected)

@@ -36,6 +36,9 @@ from civicswitch.catalog.tables import areas as areas_table
 from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
 
+# Read on every cacheable Open311 GET: built once (building a statement costs more than running this one).
+_VERSION = select(catalog_version.c.version).where(catalog_version.c.id == 1)
+
 
 class SqlCatalogStore:
     def __init__(self, conn: Connection) -> None:
@@ -43,7 +46,7 @@ class SqlCatalogStore:
 
     # -- version ---------------------------------------------------------------------------------------
     def version(self) -> int:
-        found = self._conn.execute(select(catalog_version.c.version).where(catalog_version.c.id == 1)).scalar()
+        found = self._conn.execute(_VERSION).scalar()
         return int(found or 0)
 
     def _changed(self) -> None:
