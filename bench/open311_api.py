@@ -1285,6 +1285,10 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
                 method = uow.requests.list_validator
             elif kind == "catalog":
                 method = lambda _: uow.catalog.version()  # noqa: E731 - what a cached catalog document reads
+            elif hasattr(uow.requests, "view_with_validator") and item.ids is not None and len(item.ids) == 1:
+                # GET requests/{id}: the row and its ETag's validator in one query, where the code has it
+                what = "SqlRequestStore.view_with_validator()"
+                method = lambda q: uow.requests.view_with_validator(q.ids[0])  # noqa: E731
             else:
                 method = uow.requests.find
             result = method(item)
