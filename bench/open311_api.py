@@ -1283,8 +1283,11 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
                 what, method = _list_call(uow.requests)
             elif kind == "validator":
                 method = uow.requests.list_validator
-            elif kind == "catalog":
+            elif kind == "catalog" and hasattr(uow.catalog, "version"):
                 method = lambda _: uow.catalog.version()  # noqa: E731 - what a cached catalog document reads
+            elif kind == "catalog":  # code from before the catalog cache: the route read the list every time
+                what = "SqlCatalogStore.services()"
+                method = lambda _: uow.catalog.services()  # noqa: E731
             elif hasattr(uow.requests, "view_with_validator") and item.ids is not None and len(item.ids) == 1:
                 # GET requests/{id}: the row and its ETag's validator in one query, where the code has it
                 what = "SqlRequestStore.view_with_validator()"
