@@ -132,7 +132,13 @@ EV_COLUMNS = (
     "data",
 )
 EV_TAIL = (None, None, None, None, "{}")  # client_id, external_id, external_status, media_url, data
-SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "post", "services")
+DEFAULT_SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "post")
+# Issue 9 §2, run as --pairs by default (and as scenarios when named): the catalog's cached service list beside
+# /healthz, and a list answered 304 beside the same list answered 200.
+PAIR_SCENARIOS = ("services", "healthz", "filtered_304", "filtered_200")
+SCENARIOS = DEFAULT_SCENARIOS + PAIR_SCENARIOS
+PAIRS = ("services/healthz", "filtered_304/filtered_200")
+PAIR_LIST_TARGETS = 256  # each is fetched once before a 304 pass, for its ETag
 CONNECTS = ("ramp", "burst")  # how the load's clients open their connections (--connect)
 TITLES = {
     "filtered": "GET requests.json service+open+30d",
@@ -141,6 +147,9 @@ TITLES = {
     "by_id": "GET requests/{id}.json",
     "post": "POST requests.json",
     "services": "GET services.json",
+    "healthz": "GET /healthz",
+    "filtered_304": "GET requests.json filtered, If-None-Match: 304",
+    "filtered_200": "GET requests.json filtered, same URLs: 200",
 }
 PROFILED = frozenset({"filtered", "default_window"})
 
@@ -820,8 +829,10 @@ class Scenario:
     targets: list[str]  # paths with query strings
     bodies: list[str] | None  # urlencoded POST bodies, same order as targets
     calls: list[Any]  # RequestQuery or SubmitRequest, same order as targets
-    call: str  # what the route asks the store for: "list" (GET requests.json), "find" or "submit"
+    call: str  # what the route asks the store for: "list" (GET requests.json), "find", "submit", "validator"
+    # (list_validator only: a 304), "catalog" (the catalog version only: a cached catalog document) or "healthz"
     note: str = ""
+    conditional: bool = False  # each target is fetched once first and then asked with If-None-Match: its ETag
 
 
 def _iso(epoch: int) -> str:
@@ -922,11 +933,50 @@ def build_scenarios(
             targets = [f"{API}/requests.json"] * len(bodies)
             out.append(Scenario(name, "POST", targets, bodies, calls, "submit", note))
         elif name == "services":
-            note = f"the service list ({len(catalog.service_ids)} services)"
-            out.append(Scenario(name, "GET", [f"{API}/services.json"], None, [None], "services", note))
+            note = "the whole service list, no If-None-Match: rendered once per catalog version, then from memory"
+            out.append(Scenario(name, "GET", [f"{API}/services.json"], None, [None], "catalog", note))
+        elif name == "healthz":
+            note = "FastAPI route: a pooled connection, SELECT 1, a small JSON object"
+            out.append(Scenario(name, "GET", ["/healthz"], None, [None], "healthz", note))
+        elif name in ("filtered_304", "filtered_200"):
+            # The same URLs for both (their own seed), so the pair differs only in If-None-Match.
+            pair_rng = random.Random(seed + 3)
+            targets, calls = [], []
+            for _ in range(PAIR_LIST_TARGETS):
+                start = now - pair_rng.randrange(WINDOW_DAYS * DAY, YEAR_DAYS * DAY)
+                given = {
+                    "service_code": pair_rng.choice(top),
+                    "status": "open",
+                    "start_date": _iso(start),
+                    "end_date": _iso(start + WINDOW_DAYS * DAY),
+                }
+                targets.append(f"{API}/requests.json?{urlencode(given)}")
+                calls.append(query(datetime.fromtimestamp(now, UTC), given))
+            conditional = name == "filtered_304"
+            note = f"{PAIR_LIST_TARGETS} URLs as in filtered" + (
+                ", each with the ETag of its 200 fetched before the pass: every answer must be 304"
+                if conditional
+                else ", no If-None-Match"
+            )
+            call = "validator" if conditional else "list"
+            out.append(Scenario(name, "GET", targets, None, calls, call, note, conditional=conditional))
         else:
             raise SystemExit(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     return out
+
+
+def prime_etags(server: Server, scenario: Scenario) -> list[dict[str, str]]:
+    """For a conditional scenario: each target's ETag, from one GET each (If-None-Match headers, in order)."""
+    import httpx
+
+    headers = []
+    with httpx.Client(base_url=server.base_url, timeout=60.0) as client:
+        for target in scenario.targets:
+            response = client.get(target)
+            if response.status_code != 200 or "etag" not in response.headers:
+                raise RuntimeError(f"{target}: {response.status_code}, no ETag to ask with")
+            headers.append({"if-none-match": response.headers["etag"]})
+    return headers
 
 
 # -- the server ---------------------------------------------------------------------------------------
@@ -1037,6 +1087,12 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
 
     targets: list[str] = spec["targets"]
     bodies: list[str] | None = spec["bodies"]
+    target_headers: list[dict[str, str]] | None = spec.get("headers")
+    expected: set[int] | None = set(spec["expect"]) if spec.get("expect") else None  # else any 2xx
+
+    def good(status: int) -> bool:
+        return status in expected if expected is not None else 200 <= status < 300
+
     concurrency: int = spec["concurrency"]
     warmup: float = spec["warmup"]
     seconds: float = spec["seconds"]
@@ -1083,11 +1139,13 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
                 detail = ""
                 try:
                     if bodies is None:
-                        response = await client.get(targets[j])
+                        response = await client.get(
+                            targets[j], headers=target_headers[j] if target_headers is not None else None
+                        )
                     else:
                         response = await client.post(targets[j], content=bodies[j], headers=headers)
                     status, size = response.status_code, len(response.content)
-                    if not 200 <= status < 300:
+                    if not good(status):
                         detail = response.text[:300]
                 except httpx.HTTPError as exc:
                     status, size, detail = 0, 0, f"{type(exc).__name__}: {exc}"[:300]
@@ -1100,7 +1158,7 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
                 tally["bytes"] += size
                 if t1 <= t_stop:
                     tally["in_window"] += 1
-                if not 200 <= status < 300:
+                if not good(status):
                     tally["errors"] += 1
                     if len(samples) < 5:
                         samples.append(f"{status} {targets[j][:120]}: {detail}")
@@ -1185,6 +1243,8 @@ def run_driver(
         "base_url": server.base_url,
         "targets": scenario.targets,
         "bodies": scenario.bodies,
+        "headers": prime_etags(server, scenario) if scenario.conditional else None,
+        "expect": [304] if scenario.conditional else None,
         "concurrency": concurrency,
         "warmup": warmup,
         "seconds": seconds,
@@ -1229,6 +1289,8 @@ def _list_call(store: Any) -> tuple[str, Callable[[Any], Any]]:
 
 
 def _count_rows(result: Any) -> int:
+    if isinstance(result, tuple) and result and isinstance(result[0], int):  # list_validator: (count, validator)
+        return result[0]
     if isinstance(result, bytes):
         return result.count(b'"service_request_id"')
     return len(result) if isinstance(result, list) else 1
@@ -1245,7 +1307,9 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
     what = {
         "submit": "submit_request() use case",
         "find": "SqlRequestStore.find()",
-        "services": "SqlCatalogStore.services()",
+        "validator": "SqlRequestStore.list_validator()",
+        "catalog": "SqlCatalogStore.version()",
+        "healthz": "engine.connect() + SELECT 1",
     }.get(kind, "")
 
     def run(item: Any) -> tuple[float, Any]:
@@ -1254,12 +1318,28 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
             t0 = time.perf_counter()
             result = submit_request(SqlUnitOfWork(engine), clock, item, limits)
             return time.perf_counter() - t0, result
+        if kind == "healthz":
+            from sqlalchemy import text
+
+            t0 = time.perf_counter()
+            with engine.connect() as conn:
+                result = conn.execute(text("SELECT 1")).scalar()
+            return time.perf_counter() - t0, result
         t0 = time.perf_counter()
         with SqlUnitOfWork(engine, writing=False) as uow:
             if kind == "list":
                 what, method = _list_call(uow.requests)
-            elif kind == "services":
+            elif kind == "validator":
+                method = uow.requests.list_validator
+            elif kind == "catalog" and hasattr(uow.catalog, "version"):
+                method = lambda _: uow.catalog.version()  # noqa: E731 - what a cached catalog document reads
+            elif kind == "catalog":  # code from before the catalog cache: the route read the list every time
+                what = "SqlCatalogStore.services()"
                 method = lambda _: uow.catalog.services()  # noqa: E731
+            elif hasattr(uow.requests, "view_with_validator") and item.ids is not None and len(item.ids) == 1:
+                # GET requests/{id}: the row and its ETag's validator in one query, where the code has it
+                what = "SqlRequestStore.view_with_validator()"
+                method = lambda q: uow.requests.view_with_validator(q.ids[0])  # noqa: E731
             else:
                 method = uow.requests.find
             result = method(item)
@@ -1550,6 +1630,37 @@ def ab_compare(
     return out
 
 
+def pair_compare(
+    kind: str, args: argparse.Namespace, scenarios: dict[str, Scenario], server: Server
+) -> list[dict[str, Any]]:
+    """Each pair ``a/b`` on the same server, loaded passes alternating (``a`` first in even rounds): medians of
+    req/s, p50, p99 and server CPU ms per request, and the ratio a / b, so both sides see the same machine."""
+    out = []
+    for pair in args.pairs:
+        a, b = pair.split("/")
+        rounds: dict[str, list[dict[str, Any]]] = {a: [], b: []}
+        for r in range(args.pair_rounds):
+            for name in (a, b) if r % 2 == 0 else (b, a):
+                wait_quiet(args.idle_wait, say=log)
+                run = run_driver(args.workdir, f"{kind}-pair-{name}-{r}", server, scenarios[name],
+                                 concurrency=args.concurrency, warmup=args.warmup, seconds=args.seconds)  # fmt: skip
+                rounds[name].append(
+                    {**_pass_summary(run), "p99_ms": run["latency"]["p99_ms"], "requests": run["requests"],
+                     "statuses": run["statuses"], "cpu_cores": run["cpu_cores"]}
+                )  # fmt: skip
+        summary: dict[str, Any] = {"pair": pair, "a": a, "b": b, "titles": [TITLES[a], TITLES[b]], "rounds": rounds}
+        for field in ("rps", "p50_ms", "p99_ms", "server_cpu_ms"):
+            va = statistics.median(x[field] for x in rounds[a])
+            vb = statistics.median(x[field] for x in rounds[b])
+            summary[field] = {a: va, b: vb, "ratio": round(va / vb, 3) if vb else None}
+        out.append(summary)
+        log(
+            f"{kind} pair {pair}: {summary['rps'][a]} vs {summary['rps'][b]} req/s (x{summary['rps']['ratio']}), "
+            f"server CPU ms/request {summary['server_cpu_ms'][a]} vs {summary['server_cpu_ms'][b]}"
+        )
+    return out
+
+
 def run_database(
     kind: str, args: argparse.Namespace, templates: Sequence[Template], source: str, failures: list[str]
 ) -> dict[str, Any]:
@@ -1586,6 +1697,8 @@ def run_database(
         catalog = catalog_info(engine)
         api_key = create_api_key(prepared.url)
         scenarios = build_scenarios(args.scenarios, templates, catalog, prepared, api_key, args.seed)
+        pair_names = sorted({n for pair in args.pairs for n in pair.split("/")})
+        paired = {sc.name: sc for sc in build_scenarios(pair_names, templates, catalog, prepared, api_key, args.seed)}
         log(f"{kind}: starting civicswitch serve --workers {args.server_workers}")
         server.start()
         for sc in scenarios:
@@ -1640,6 +1753,16 @@ def run_database(
                         )
                     if run and not run["requests"]:
                         failures.append(f"{kind} {title} ({label}): no request completed")
+        if args.pairs:
+            result["pairs"] = pair_compare(kind, args, paired, server)
+            for entry in result["pairs"]:
+                for name, runs in entry["rounds"].items():
+                    for n, run in enumerate(runs):
+                        if run["errors"] > ERROR_LIMIT * max(1, run["requests"]) or not run["requests"]:
+                            failures.append(
+                                f"{kind} pair {entry['pair']} {name} round {n}: {run['errors']} of "
+                                f"{run['requests']} unexpected answers; statuses {run['statuses']}"
+                            )
         if base is not None:
             log(f"{kind}: starting the A/B baseline server ({args.baseline_code}) beside the one under test")
             base.start()
@@ -1764,6 +1887,24 @@ def print_tables(report: dict[str, Any]) -> None:
             f"[burst]: the {report['settings']['concurrency']} clients connect at once; [ramp]: one after another "
             f"over {report['settings'].get('ramp_seconds', 0):g} s."
         )
+        pairs = db.get("pairs")
+        if pairs:
+            print()
+            rounds = len(next(iter(pairs[0]["rounds"].values()))) if pairs else 0
+            print(
+                f"pairs, same server, loaded passes alternating, {rounds} rounds each, medians; ratio = first / second "
+                f"({report['settings']['concurrency']} clients, {report['settings']['seconds']:g} s a pass)"
+            )
+            heads = ("req/s", "p50 ms", "p99 ms", "server CPU ms/req")
+            print(f"{'pair':60}  " + "  ".join(f"{h:>26}" for h in heads))
+            for e in pairs:
+                a, b = e["a"], e["b"]
+                cells = []
+                for field, spec in (("rps", ".0f"), ("p50_ms", ".2f"), ("p99_ms", ".2f"), ("server_cpu_ms", ".3f")):
+                    v = e[field]
+                    ratio = "-" if v["ratio"] is None else f"{v['ratio']:.3f}"
+                    cells.append(f"{format(v[a], spec)} / {format(v[b], spec)} = {ratio}")
+                print(f"{e['titles'][0] + ' / ' + e['titles'][1]:60}  " + "  ".join(f"{c:>26}" for c in cells))
         ab = db.get("ab")
         if ab:
             print()
@@ -1858,7 +1999,15 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="smoke run: 50,000 rows, 5 s per scenario")
     p.add_argument("--serial-seconds", type=float, default=None, help="one-client HTTP pass (default 3; --quick 2)")
     p.add_argument("--db-seconds", type=float, default=None, help="in-process DB baseline (default 5; --quick 2)")
-    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated subset")
+    p.add_argument(
+        "--scenarios", default=",".join(DEFAULT_SCENARIOS), help=f"comma-separated, of {', '.join(SCENARIOS)}"
+    )
+    p.add_argument(
+        "--pairs",
+        default=",".join(PAIRS),
+        help="a/b,...: scenarios compared on the same server in alternating loaded passes (empty: none)",
+    )
+    p.add_argument("--pair-rounds", type=int, default=3, help="alternating rounds per scenario of each pair")
     p.add_argument("--load-indexes", choices=("after", "during"), default="after", help="build indexes after the load")
     p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres", help="admin database URL")
     p.add_argument("--nyc-data", type=Path, default=REPO.parent / "shared" / "data" / "nyc")
@@ -1904,6 +2053,10 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error(f"--connect takes a comma list of {', '.join(CONNECTS)}")
     if "ramp" in args.connect and not 0 <= args.ramp_seconds < args.warmup:
         p.error("--ramp-seconds must be shorter than --warmup: the ramp ends before the measurement starts")
+    args.pairs = [s.strip() for s in args.pairs.split(",") if s.strip()]
+    for pair in args.pairs:
+        if pair.count("/") != 1 or any(n not in SCENARIOS for n in pair.split("/")):
+            p.error(f"--pairs takes a/b with a and b among {', '.join(SCENARIOS)}; got {pair!r}")
     args.workdir = args.workdir.resolve()
     if args.rows < 1 or args.concurrency < 1 or args.seconds <= 0 or args.server_workers < 1:
         p.error("--rows, --concurrency, --seconds and --server-workers must be positive")
@@ -2018,6 +2171,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "db_seconds": args.db_seconds,
             "server_workers": args.server_workers,
             "scenarios": args.scenarios,
+            "pairs": args.pairs,
+            "pair_rounds": args.pair_rounds,
             "load_indexes": args.load_indexes,
             "seed": args.seed,
             "server_env": BENCH_SERVER_ENV,

@@ -20,10 +20,17 @@ class MemoryCatalogStore:
     def __init__(self, db: MemoryDatabase) -> None:
         self._db = db
 
+    def version(self) -> int:
+        return self._db.catalog_version
+
+    def _changed(self) -> None:
+        self._db.catalog_version += 1
+
     def add_body(self, body: Body) -> Body:
         existing = self._db.bodies.get(body.code)
         stored = dataclasses.replace(body, id=existing.id if existing else self._db.take_id("body"))
         self._db.bodies[body.code] = stored
+        self._changed()
         return stored
 
     def bodies(self) -> list[Body]:
@@ -41,6 +48,7 @@ class MemoryCatalogStore:
             service, attributes=attributes, id=existing.id if existing else self._db.take_id("service")
         )
         self._db.services[service.code] = stored
+        self._changed()
         return stored
 
     def services(self, *, include_inactive: bool = False) -> list[Service]:
@@ -74,6 +82,7 @@ class MemoryCatalogStore:
                     a, layer=layer.name, valid_from=valid_from, valid_to=None, id=self._db.take_id("area")
                 )
             )
+        self._changed()
         return stored
 
     def areas_version(self) -> tuple[int, int]:
@@ -90,6 +99,7 @@ class MemoryCatalogStore:
             if unknown is not None:
                 raise Invalid(f"routing rule names unknown {unknown!r}")
         self._db.rules = [dataclasses.replace(r, id=self._db.take_id("rule")) for r in rules]
+        self._changed()
 
     def rules(self) -> list[RoutingRule]:
         return list(self._db.rules)

@@ -12,6 +12,15 @@ from civicswitch.catalog.rules import RoutingRule
 
 
 class CatalogStore(Protocol):
+    """Every write (``add_body``, ``add_service``, ``add_layer_version``, ``replace_rules``) also moves
+    :meth:`version` on, in the same transaction."""
+
+    def version(self) -> int:
+        """A number that changes with every committed catalog write (0 before the first): one cheap read that tells
+        a process whether what it rendered from the catalog is still current. Seen from another transaction it
+        moves only when the write commits."""
+        ...
+
     def add_body(self, body: Body) -> Body: ...
     def bodies(self) -> list[Body]: ...
     def body(self, code: str) -> Body | None: ...

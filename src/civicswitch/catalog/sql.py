@@ -9,6 +9,7 @@ from typing import Any
 
 import shapely
 from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import (
@@ -23,15 +24,40 @@ from civicswitch.catalog.model import (
     sla_notice,
 )
 from civicswitch.catalog.rules import RoutingRule
-from civicswitch.catalog.tables import area_layers, bodies, routing_rules, service_attributes, services
+from civicswitch.catalog.tables import (
+    area_layers,
+    bodies,
+    catalog_version,
+    routing_rules,
+    service_attributes,
+    services,
+)
 from civicswitch.catalog.tables import areas as areas_table
 from civicswitch.core.db import storable
 from civicswitch.core.errors import Invalid
+
+# Read on every cacheable Open311 GET: built once (building a statement costs more than running this one).
+_VERSION = select(catalog_version.c.version).where(catalog_version.c.id == 1)
 
 
 class SqlCatalogStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+
+    # -- version ---------------------------------------------------------------------------------------
+    def version(self) -> int:
+        found = self._conn.execute(_VERSION).scalar()
+        return int(found or 0)
+
+    def _changed(self) -> None:
+        """Move the version on, in the writer's transaction (an upsert: a truncated table starts again at 1)."""
+        dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
+        stmt = dialect.insert(catalog_version).values(id=1, version=1)
+        self._conn.execute(
+            stmt.on_conflict_do_update(
+                index_elements=[catalog_version.c.id], set_={"version": catalog_version.c.version + 1}
+            )
+        )
 
     def add_body(self, body: Body) -> Body:
         existing = self._conn.execute(select(bodies.c.id).where(bodies.c.code == body.code)).scalar()
@@ -41,6 +67,7 @@ class SqlCatalogStore:
         else:
             self._conn.execute(update(bodies).where(bodies.c.id == existing).values(values))
             new_id = existing
+        self._changed()
         return Body(code=body.code, name=body.name, kind=body.kind, id=new_id)
 
     def bodies(self) -> list[Body]:
@@ -98,6 +125,7 @@ class SqlCatalogStore:
                     for a in service.attributes
                 ],
             )
+        self._changed()
         found = self.service(service.code)
         assert found is not None
         return found
@@ -190,6 +218,7 @@ class SqlCatalogStore:
                     for a in areas
                 ],
             )  # fmt: skip
+        self._changed()
         return AreaLayer(layer.name, layer.key_property, layer.name_property, id=layer_id)
 
     def areas_version(self) -> tuple[int, int]:
@@ -221,6 +250,7 @@ class SqlCatalogStore:
     # -- routing rules ---------------------------------------------------------------------------------
     def replace_rules(self, rules: Sequence[RoutingRule]) -> None:
         self._conn.execute(delete(routing_rules))
+        self._changed()
         if not rules:
             return
         body_ids = {k: v for k, v in self._conn.execute(select(bodies.c.code, bodies.c.id))}

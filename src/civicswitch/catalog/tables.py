@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -98,4 +99,15 @@ routing_rules = Table(
     Column("area_key", String(100), nullable=True),  # null: any area of the layer
     Column("service_id", Integer, ForeignKey("services.id"), nullable=True),  # null: every service
     Column("priority", Integer, nullable=False, server_default="0"),
+)
+
+# One row (id 1) whose version is bumped in the same transaction as every catalog write (bodies, services and
+# their attributes, area layers, routing rules), so a process caching what it renders from the catalog can check
+# with one primary-key read that it is current (web/open311/cache.py). No row yet means version 0 (a catalog never
+# written). Restoring an older backup moves it back: restart the web processes after a restore.
+catalog_version = Table(
+    "catalog_version",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("version", BigInteger, nullable=False),
 )

@@ -91,6 +91,7 @@ class MemoryRequestStore:
         self._check(request)
         self._store_events(request)
         self._db.requests[request.id] = copy.deepcopy(request)
+        self._db.revisions[request.id] = self._db.revisions.get(request.id, 1) + 1  # list_validator
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:
         for r in self._db.requests.values():
@@ -287,3 +288,14 @@ class MemoryRequestStore:
 
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
+
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        ids = [v.id for v in self.find(query)]
+        listed = ",".join(f"{i}.{self._db.revisions.get(i, 1)}" for i in ids)
+        return len(ids), f"{self._db.catalog_version}:{listed}"
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        found = self.find(RequestQuery(ids=(request_id,), limit=1))
+        if not found:
+            return None
+        return found[0], f"{self._db.catalog_version}:{request_id}.{self._db.revisions.get(request_id, 1)}"

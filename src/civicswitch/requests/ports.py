@@ -100,3 +100,17 @@ class RequestStore(Protocol):
     def take_notices(self) -> list[Notice]:
         """The notices of this unit of work, handed over once (the outbox writer takes them)."""
         ...
+
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        """How many requests ``find(query)`` selects, and a string that changes whenever anything a public view of
+        them may show has changed: which requests are selected and in what order, any of them being saved again
+        (a status, note, transfer, merge or photo is a save: each save is a new revision of the row, and the
+        timeline is written with it), and the catalog version (service and body names and service notices come
+        from the catalog). It is the catalog version, then each selected request's id and revision in the list's
+        order: one query over the same index as ``find``, reading two columns a row, and no rendering."""
+        ...
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        """The request as ``find(RequestQuery(ids=(request_id,), limit=1))`` shows it, and ``list_validator``'s string
+        for that query, from one query (GET one request needs both on every call); None when it does not exist."""
+        ...

@@ -14,9 +14,11 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Integer,
     Select,
     String,
     and_,
+    bindparam,
     case,
     cast,
     delete,
@@ -30,7 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
-from civicswitch.catalog.tables import bodies, services
+from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
 from civicswitch.requests.model import (
@@ -221,7 +223,8 @@ class SqlRequestStore:
             raise ValueError("save() needs a stored request")
         row = self._row(request)
         with unique_as_conflict("request"):
-            updated = self._conn.execute(update(sr).where(sr.c.id == request.id).values(row)).rowcount
+            bumped = {**row, "revision": sr.c.revision + 1}  # list_validator: every write is a new revision
+            updated = self._conn.execute(update(sr).where(sr.c.id == request.id).values(bumped)).rowcount
         if updated == 0:
             raise ValueError("save() needs a stored request")
         self._flush_events(request)
@@ -607,3 +610,112 @@ class SqlRequestStore:
 
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())
+
+    # -- cache validators ----------------------------------------------------------------------------
+    def list_validator(self, query: RequestQuery) -> tuple[int, str]:
+        """One aggregate over the rows ``find(query)`` selects (their ids and revisions, no rendering), with the
+        catalog version, by a statement built once per shape of query (see ``_validator_statement``)."""
+        shape, values = self._validator_shape(query)
+        statement = _validator_statement(self._conn.dialect.name, shape)
+        count, ids, version = self._conn.execute(statement, values).one()
+        return int(count), f"{version or 0}:{ids or ''}"
+
+    def _validator_shape(self, q: RequestQuery) -> tuple[_Shape, dict[str, Any]]:
+        """``_filtered``'s conditions for ``q`` as a shape (which conditions) and the values they take."""
+        if q.ids is not None:
+            return _Shape(ids=True), {"ids": list(q.ids)}
+        values: dict[str, Any] = {"limit": q.limit, "offset": q.offset}
+        service = status = None
+        if q.service_codes is not None:
+            ids = self._service_ids_for([c for c in q.service_codes if storable(c)])
+            if len(ids) == 1:
+                service, values["service_id"] = "one", ids[0]
+            else:
+                service, values["service_ids"] = "many", ids
+        if q.statuses is not None:
+            wanted = frozenset(q.statuses)
+            if wanted == _OPEN:
+                status = "open"
+            elif wanted == _CLOSED:
+                status = "closed"
+            elif not wanted >= _OPEN | _CLOSED:
+                status = "list"
+                values["statuses"] = [s for s in wanted if storable(s)]
+        bounds = (q.requested_from, q.requested_to, q.updated_from, q.updated_to)
+        for name, value in zip(_BOUNDS, bounds, strict=True):
+            if value is not None:
+                values[name] = value
+        present = tuple(v is not None for v in bounds)
+        return _Shape(False, service, status, present), values
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        """``find`` of one id with its revision and the catalog version as two more columns: one query, built once."""
+        row = self._conn.execute(_VIEW_WITH_VALIDATOR, {"id": request_id}).first()
+        if row is None:
+            return None
+        *view, revision, version = row
+        return RequestView(*view), f"{version or 0}:{request_id}.{revision}"
+
+
+# -- cache validators: statements built once, executed with each query's values ------------------------------
+# Building a statement and its cache key costs more than running it on a small page, so these are made once per
+# shape of query. list_validator's conditions must select exactly the rows of SqlRequestStore._filtered: the
+# contract test tests/requests/test_list_validator_contract.py holds them equal over every kind of filter.
+_BOUNDS = ("requested_from", "requested_to", "updated_from", "updated_to")
+_CATALOG_VERSION = select(catalog_version.c.version).where(catalog_version.c.id == 1).scalar_subquery()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Shape:
+    ids: bool  # an id list: the other filters do not apply
+    service: str | None = None  # None, "one" or "many"
+    status: str | None = None  # None, "open", "closed" or "list"
+    bounds: tuple[bool, ...] = (False, False, False, False)  # which of _BOUNDS are given
+
+
+_VALIDATORS: dict[tuple[str, _Shape], Select[Any]] = {}
+
+
+def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
+    found = _VALIDATORS.get((dialect, shape))
+    if found is not None:
+        return found
+    conditions: list[ColumnElement[bool]] = []
+    if shape.ids:
+        conditions.append(sr.c.id.in_(bindparam("ids", expanding=True)))
+    if shape.service == "one":
+        conditions.append(sr.c.service_id == bindparam("service_id"))
+    elif shape.service == "many":
+        conditions.append(sr.c.service_id.in_(bindparam("service_ids", expanding=True)))
+    if shape.status in ("open", "closed"):
+        conditions.append(sr.c.public_status == shape.status)
+    elif shape.status == "list":
+        conditions.append(sr.c.status.in_(bindparam("statuses", expanding=True)))
+    columns = (sr.c.requested_at, sr.c.requested_at, sr.c.updated_at, sr.c.updated_at)
+    for name, column, given, lower in zip(_BOUNDS, columns, shape.bounds, (True, False, True, False), strict=True):
+        if given:
+            conditions.append(column >= bindparam(name) if lower else column <= bindparam(name))
+    page = (
+        select(sr.c.id, sr.c.revision, sr.c.requested_at.label("at"))
+        .where(*conditions)
+        .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+    )
+    if not shape.ids:
+        page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    rows = page.subquery("page")
+    item = cast(rows.c.id, String) + literal(".", String) + cast(rows.c.revision, String)
+    if dialect == "postgresql":
+        listed = func.string_agg(item, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc()))
+    else:
+        listed = func.group_concat(item, literal(",", String))  # rows arrive in the page's order
+    found = _VALIDATORS[(dialect, shape)] = select(func.count(), listed, _CATALOG_VERSION).select_from(rows)
+    return found
+
+
+_VIEW_WITH_VALIDATOR = (
+    select(*_VIEW_COLUMNS, sr.c.revision, _CATALOG_VERSION)
+    .select_from(sr)
+    .join(services, services.c.id == sr.c.service_id)
+    .outerjoin(bodies, bodies.c.id == sr.c.body_id)
+    .where(sr.c.id == bindparam("id"))
+)

@@ -66,6 +66,9 @@ service_requests = Table(
     # who filed it on a resident's behalf (an agent or liaison), and the consent they recorded
     Column("filed_by_user_id", Integer, nullable=True),
     Column("consent", Text, nullable=True),
+    # Bumped by every write of the row (and of its timeline, which is written with it): what a public list shows
+    # of a request changes only with its revision (or the catalog's version), so lists are validated by it.
+    Column("revision", Integer, nullable=False, server_default="1"),
     Index("ix_service_requests_requested", "requested_at", "id"),
     Index("ix_service_requests_service_requested", "service_id", "requested_at", "id"),
     Index("ix_service_requests_public_requested", "public_status", "requested_at", "id"),

@@ -44,6 +44,8 @@ class MemoryDatabase:
     layers: dict[str, AreaLayer] = field(default_factory=dict)
     areas: list[Area] = field(default_factory=list)
     rules: list[RoutingRule] = field(default_factory=list)
+    catalog_version: int = 0
+    revisions: dict[int, int] = field(default_factory=dict)  # request id → its row's revision
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
 
     def take_id(self, kind: str) -> int:

@@ -13,6 +13,7 @@ from civicswitch.routing.geography import AreaIndex, IndexCache
 from civicswitch.routing.intake import Geography, geography_for
 from civicswitch.settings import Settings
 from civicswitch.storage.ports import UnitOfWork
+from civicswitch.web.open311.cache import CatalogDocuments
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ class AppContext:
     changeset: str
     areas: IndexCache = field(default_factory=IndexCache)
     session_secret: str | None = None  # web/principals.py: read from the settings or the database once
+    catalog_documents: CatalogDocuments = field(default_factory=CatalogDocuments)  # web/open311/cache.py
 
     def base_url(self, request: Request) -> str:
         """The origin every absolute link starts with: ``public_url`` when set; else the request's Host when

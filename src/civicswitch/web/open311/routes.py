@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Hashable
 from contextlib import asynccontextmanager
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response
@@ -18,10 +18,11 @@ from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import PostUpdate, SubmitRequest
 from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact
-from civicswitch.requests.views import RequestQuery
 from civicswitch.routing.intake import available_services
+from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import AppContext, context
-from civicswitch.web.open311 import params
+from civicswitch.web.open311 import cache, params
+from civicswitch.web.open311.cache import Rendered
 from civicswitch.web.open311.render import (
     JSON_TYPE,
     XML_TYPE,
@@ -63,15 +64,47 @@ def refuse_nul_in_url(request: Request) -> None:
         params.refuse_nul(name, value)
 
 
+def media_type(fmt: str, *, plain_type: bool = False) -> str:
+    if plain_type:
+        return "application/json" if fmt == "json" else "text/xml"
+    return JSON_TYPE if fmt == "json" else XML_TYPE
+
+
 def respond(fmt: str, root: str, payload: Any, *, status_code: int = 200, plain_type: bool = False) -> Response:
-    media = (
-        ("application/json" if fmt == "json" else "text/xml")
-        if plain_type
-        else (JSON_TYPE if fmt == "json" else XML_TYPE)
-    )
     return Response(
-        render(fmt, root, payload), status_code=status_code, media_type=None, headers={"content-type": media}
+        render(fmt, root, payload),
+        status_code=status_code,
+        media_type=None,
+        headers={"content-type": media_type(fmt, plain_type=plain_type)},
     )
+
+
+def catalog_document(
+    request: Request, ctx: AppContext, key: Hashable, make: Callable[[UnitOfWork], Rendered]
+) -> Response:
+    """A document made from the catalog alone (``key`` names it: the output depends on nothing else), from this
+    process's cache when the catalog version is the one it was made for, else made by ``make`` and kept; answered
+    304 when the client has it (web/open311/cache.py). ``jurisdiction_id`` and ``api_key`` are not in the key: they
+    are checked before and change nothing in the output."""
+    documents = ctx.catalog_documents
+    before = ctx.clock.now()
+    with ctx.reader() as uow:
+        version = uow.catalog.version()
+        seen = ctx.clock.now()
+        found = documents.get(version, key)
+        if found is None:
+            found = documents.put(version, key, make(uow))
+    modified: datetime | None = documents.last_modified(version, seen)
+    if modified is not None and modified > before:
+        modified = None  # not yet: see CatalogDocuments.last_modified
+    headers = cache.validators(found.etag, modified)
+    if cache.not_modified(request.headers, found.etag, modified, before):
+        return cache.not_modified_response(headers)
+    return Response(found.body, media_type=None, headers={"content-type": found.content_type, **headers})
+
+
+def rendered(fmt: str, root: str, payload: Any, *, plain_type: bool = False) -> Rendered:
+    return Rendered.of(render(fmt, root, payload), media_type(fmt, plain_type=plain_type))
 
 
 def check_jurisdiction(ctx: AppContext, jurisdiction_id: str | None) -> None:
@@ -90,21 +123,25 @@ def discovery(request: Request, fmt: Fmt) -> Response:
     fmt = check_url(request, fmt)
     ctx = context(request)
     url = base_url(ctx, request) + "/open311/v2"
-    payload = {
-        "changeset": ctx.changeset,
-        "contact": ctx.settings.contact,
-        "key_service": ctx.settings.key_service,
-        "endpoints": [
-            {
-                "specification": "http://wiki.open311.org/GeoReport_v2",
-                "url": url,
-                "changeset": ctx.changeset,
-                "type": ctx.settings.endpoint_type,
-                "formats": ["text/xml", "application/json"],
-            }
-        ],
-    }
-    return respond(fmt, "discovery", payload, plain_type=True)
+
+    def make(uow: UnitOfWork) -> Rendered:
+        payload = {
+            "changeset": ctx.changeset,
+            "contact": ctx.settings.contact,
+            "key_service": ctx.settings.key_service,
+            "endpoints": [
+                {
+                    "specification": "http://wiki.open311.org/GeoReport_v2",
+                    "url": url,
+                    "changeset": ctx.changeset,
+                    "type": ctx.settings.endpoint_type,
+                    "formats": ["text/xml", "application/json"],
+                }
+            ],
+        }
+        return rendered(fmt, "discovery", payload, plain_type=True)
+
+    return catalog_document(request, ctx, ("discovery", fmt, url), make)
 
 
 # -- services -----------------------------------------------------------------------------------------
@@ -117,24 +154,30 @@ def service_list(
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
     point = params.point(lat, long)
-    geography = ctx.geography() if point is not None else None
-    with ctx.reader() as uow:
+
+    def make(uow: UnitOfWork) -> Rendered:
         services = uow.catalog.services()
+        geography = ctx.geography() if point is not None else None  # its areas are catalog data too
         if point is not None and geography is not None:
             services = available_services(services, point[0], point[1], geography, uow.catalog.rules(),
                                           {b.code: b for b in uow.catalog.bodies()})  # fmt: skip
-    return respond(fmt, "services", [service_payload(s) for s in services])
+        return rendered(fmt, "services", [service_payload(s) for s in services])
+
+    return catalog_document(request, ctx, ("services", fmt, point), make)
 
 
 def _definition(request: Request, fmt: str, service_code: str, jurisdiction_id: str | None) -> Response:
     fmt = check_url(request, fmt)
     ctx = context(request)
     check_jurisdiction(ctx, jurisdiction_id)
-    with ctx.reader() as uow:
+
+    def make(uow: UnitOfWork) -> Rendered:
         service = uow.catalog.service(service_code)
-    if service is None or not service.active:
-        raise NotFound(f"service_code {service_code!r} is not in the service list")
-    return respond(fmt, "service_definition", definition_payload(service))
+        if service is None or not service.active:
+            raise NotFound(f"service_code {service_code!r} is not in the service list")
+        return rendered(fmt, "service_definition", definition_payload(service))
+
+    return catalog_document(request, ctx, ("definition", fmt, service_code), make)
 
 
 @router.get("/services/{service_code}.{fmt}", summary="GET Service Definition")
@@ -192,16 +235,20 @@ def request_list(
     )
     with_ext = params.truthy(extensions)
     base = base_url(ctx, request)
-    if fmt == "json" and not with_ext:
-        # The hot path: the database renders each request's JSON; no row objects in Python.
-        with ctx.reader() as uow:
-            body = uow.requests.find_open311_json(query, base)
-        return Response(body, headers={"content-type": JSON_TYPE})
     with ctx.reader() as uow:
+        # The validator first (one query over the same rows, nothing rendered): a client that has the list gets 304.
+        _, validator = uow.requests.list_validator(query)
+        headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))
+        if cache.not_modified(request.headers, headers["etag"]):
+            return cache.not_modified_response(headers)
+        if fmt == "json" and not with_ext:
+            # The hot path: the database renders each request's JSON; no row objects in Python.
+            body = uow.requests.find_open311_json(query, base)
+            return Response(body, headers={"content-type": JSON_TYPE, **headers})
         views = uow.requests.find(query)
         events = uow.requests.events([v.id for v in views]) if with_ext else {}
     payload = [request_payload(v, base, extensions=with_ext, events=events.get(v.id, ())) for v in views]
-    return respond(fmt, "service_requests", payload)
+    return Response(render(fmt, "service_requests", payload), headers={"content-type": media_type(fmt), **headers})
 
 
 @router.get("/requests/{service_request_id}.{fmt}", summary="GET Service Request")
@@ -218,17 +265,21 @@ def request_one(
     check_jurisdiction(ctx, jurisdiction_id)
     rid = request_id_from(service_request_id)
     with_ext = params.truthy(extensions)
-    views = []
-    events = {}
-    if rid is not None:
-        with ctx.reader() as uow:
-            views = uow.requests.find(RequestQuery(ids=(rid,), limit=1))
-            events = uow.requests.events([v.id for v in views]) if with_ext else {}
-    if not views:
-        raise NotFound(f"service_request_id {service_request_id!r} does not exist")
+    missing = f"service_request_id {service_request_id!r} does not exist"
+    if rid is None:
+        raise NotFound(missing)
     base = base_url(ctx, request)
-    payload = [request_payload(v, base, extensions=with_ext, events=events.get(v.id, ())) for v in views]
-    return respond(fmt, "service_requests", payload)
+    with ctx.reader() as uow:
+        found = uow.requests.view_with_validator(rid)  # one query: the row and its validator
+        if found is None:
+            raise NotFound(missing)
+        view, validator = found
+        headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))
+        if cache.not_modified(request.headers, headers["etag"]):
+            return cache.not_modified_response(headers)
+        events = uow.requests.events([view.id]) if with_ext else {}
+    payload = [request_payload(view, base, extensions=with_ext, events=events.get(view.id, ()))]
+    return Response(render(fmt, "service_requests", payload), headers={"content-type": media_type(fmt), **headers})
 
 
 @router.get("/tokens/{token}.{fmt}", summary="GET service_request_id from a token")
