@@ -37,12 +37,15 @@ def load_instance(database_url: str | None = None) -> tuple[Settings, Engine]:
     problem = migrate.database_problem(url)
     if problem is not None:
         raise NotReady(problem)
-    engine = make_engine(url)
+    reading = make_engine(url)
     try:
-        settings = instance_settings(SqlUnitOfWork(engine, writing=False))
+        settings = instance_settings(SqlUnitOfWork(reading, writing=False))
     except SettingError as exc:
         raise NotReady(str(exc)) from None
-    return settings, engine
+    finally:
+        reading.dispose()
+    # The engine that serves is opened with the settings just read (SQLite's synchronous among them).
+    return settings, make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
 def create_app(
