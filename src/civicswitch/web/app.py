@@ -126,11 +126,10 @@ def create_app(
 
         app.state.limiter = ratelimit.RateLimiter(settings, key_limit)
         app.add_middleware(ratelimit.RateLimit, limiter=app.state.limiter)
-    # Outermost last: security headers on every answer, then the Host check, HEAD as GET, and the body guard.
+    # Outermost last: security headers on every answer and HEAD as GET, then the Host check and the body guard.
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds)
-    app.add_middleware(security.HeadAsGet)
     hosts = settings.host_list()
     if hosts and "*" not in hosts:
         app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
-    app.add_middleware(security.SecurityHeaders)
+    app.add_middleware(security.Hardening)
     return app
