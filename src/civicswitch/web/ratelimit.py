@@ -72,6 +72,9 @@ def classify(method: str) -> Kind:
     return Kind.OTHER
 
 
+KINDS = {m: classify(m) for m in (*WRITE_METHODS, *READ_METHODS)}  # the usual spellings, looked up directly
+
+
 @dataclass(frozen=True, slots=True)
 class KeyLimit:
     """What the limiter needs to know about a valid key."""
@@ -180,6 +183,13 @@ class SweepingMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
+# ``limits`` wraps a storage's methods in its error handler again in every subclass (``Storage.__init_subclass__``),
+# so each call here went through the handler twice. This subclass changes none of them: it keeps MemoryStorage's.
+for _name, _method in list(vars(SweepingMemoryStorage).items()):
+    if getattr(_method, "__wrapped__", None) is getattr(MemoryStorage, _name, None):
+        delattr(SweepingMemoryStorage, _name)
+
+
 class Counter:
     """Counts hits per bucket in the configured ``limits`` storage, with a per-process fallback."""
 
@@ -250,6 +260,11 @@ class RateLimiter:
         self.keys = KeyCache(lookup)
         self.counter = Counter(settings.rate_limit_storage, settings.rate_limit_prefix)
         self._logged: dict[str, float] = {}
+        # Requests without a valid key: the same few addresses again and again, each with the same decision.
+        self.address_decision = lru_cache(maxsize=16384)(self._address_decision)
+
+    def _address_decision(self, kind: Kind, address: str) -> Decision | None:
+        return decide(kind, None, address, self.settings)
 
     async def key_limit(self, api_key: str | None) -> KeyLimit | None:
         if not api_key or not api_key.strip():
@@ -434,7 +449,8 @@ class RateLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        kind = classify(scope["method"])
+        method: str = scope["method"]
+        kind = KINDS.get(method) or classify(method)
         address = client_address(scope)
         if kind is Kind.OTHER or (self.limiter.exempt.networks and self.limiter.exempt.contains(address)):
             await self.app(scope, receive, send)
@@ -442,8 +458,12 @@ class RateLimit:
         api_key = key_from_url(scope)
         if api_key is None and kind is Kind.WRITE:
             api_key, receive = await key_from_body(scope, receive)
-        key = await self.limiter.key_limit(api_key)
-        decision = decide(kind, key, address, self.limiter.settings)
+        key = None if api_key is None else await self.limiter.key_limit(api_key)
+        decision = (
+            self.limiter.address_decision(kind, address)
+            if key is None
+            else decide(kind, key, address, self.limiter.settings)
+        )
         if decision is None:
             await self.app(scope, receive, send)
             return
