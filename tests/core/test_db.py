@@ -51,3 +51,19 @@ def test_served_app__sqlite_synchronous_from_the_environment__applies(
     assert app.state.ctx.settings.sqlite_synchronous == "NORMAL"
     assert _synchronous(app.state.engine) == NORMAL
     app.state.engine.dispose()
+
+
+def test_make_engine__sqlite_file__hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    # Its page cache is the one no other connection has written past (a rotation re-read every page).
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    first, second = engine.connect(), engine.connect()
+    first_raw, second_raw = first.connection.dbapi_connection, second.connection.dbapi_connection
+    first.close()
+    second.close()
+    with engine.connect() as again:
+        assert again.connection.dbapi_connection is second_raw
+    second = engine.connect()
+    with engine.connect() as other:
+        assert other.connection.dbapi_connection is first_raw
+    second.close()
+    engine.dispose()
