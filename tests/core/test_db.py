@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from civicswitch.core.db import make_engine
+from civicswitch.core.migrate import upgrade
 from civicswitch.settings import Settings
 from civicswitch.web.app import create_app
 
@@ -37,3 +38,32 @@ def test_settings__sqlite_synchronous_from_the_environment(tmp_path: Path, monke
     assert _synchronous(app.state.engine) == NORMAL
     monkeypatch.delenv("CIVICSWITCH_SQLITE_SYNCHRONOUS")
     assert _synchronous(create_app(Settings()).state.engine) == FULL
+
+
+def test_served_app__sqlite_synchronous_from_the_environment__applies(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'c.db'}"
+    upgrade(make_engine(url))
+    monkeypatch.setenv("CIVICSWITCH_DATABASE_URL", url)
+    monkeypatch.setenv("CIVICSWITCH_SQLITE_SYNCHRONOUS", "normal")
+    app = create_app()  # as `civicswitch serve` builds it: the settings read from the database at start-up
+    assert app.state.ctx.settings.sqlite_synchronous == "NORMAL"
+    assert _synchronous(app.state.engine) == NORMAL
+    app.state.engine.dispose()
+
+
+def test_make_engine__sqlite_file__hands_out_the_connection_returned_last(tmp_path: Path) -> None:
+    # Its page cache is the one no other connection has written past (a rotation re-read every page).
+    engine = make_engine(f"sqlite:///{tmp_path / 'd.db'}")
+    first, second = engine.connect(), engine.connect()
+    first_raw, second_raw = first.connection.dbapi_connection, second.connection.dbapi_connection
+    first.close()
+    second.close()
+    with engine.connect() as again:
+        assert again.connection.dbapi_connection is second_raw
+    second = engine.connect()
+    with engine.connect() as other:
+        assert other.connection.dbapi_connection is first_raw
+    second.close()
+    engine.dispose()

@@ -101,8 +101,12 @@ def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL
             raise ValueError(f"sqlite_synchronous must be one of {', '.join(SQLITE_SYNCHRONOUS)}, not {synchronous!r}")
         memory = url.endswith(":memory:") or url.endswith("://")
         # A file database keeps enough open connections for a busy worker's thread pool, so requests do not
-        # pay for opening a connection and its PRAGMAs.
-        pooling: dict[str, Any] = {"poolclass": StaticPool} if memory else {"pool_size": 20, "max_overflow": 20}
+        # pay for opening a connection and its PRAGMAs. Last in, first out: each connection keeps its own page
+        # cache, which a write through another connection makes stale; handed out in turn (FIFO), every POST
+        # got a connection another had written through since and read its ~400 pages again (bench/README.md).
+        pooling: dict[str, Any] = (
+            {"poolclass": StaticPool} if memory else {"pool_size": 20, "max_overflow": 20, "pool_use_lifo": True}
+        )
         engine = create_engine(
             url,
             echo=echo,

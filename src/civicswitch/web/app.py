@@ -37,12 +37,15 @@ def load_instance(database_url: str | None = None) -> tuple[Settings, Engine]:
     problem = migrate.database_problem(url)
     if problem is not None:
         raise NotReady(problem)
-    engine = make_engine(url)
+    reading = make_engine(url)
     try:
-        settings = instance_settings(SqlUnitOfWork(engine, writing=False))
+        settings = instance_settings(SqlUnitOfWork(reading, writing=False))
     except SettingError as exc:
         raise NotReady(str(exc)) from None
-    return settings, engine
+    finally:
+        reading.dispose()
+    # The engine that serves is opened with the settings just read (SQLite's synchronous among them).
+    return settings, make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
 
 
 def create_app(
@@ -124,11 +127,10 @@ def create_app(
 
         app.state.limiter = ratelimit.RateLimiter(settings, key_limit)
         app.add_middleware(ratelimit.RateLimit, limiter=app.state.limiter)
-    # Outermost last: security headers on every answer, then the Host check, HEAD as GET, and the body guard.
+    # Outermost last: security headers on every answer and HEAD as GET, then the Host check and the body guard.
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds)
-    app.add_middleware(security.HeadAsGet)
     hosts = settings.host_list()
     if hosts and "*" not in hosts:
         app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
-    app.add_middleware(security.SecurityHeaders)
+    app.add_middleware(security.Hardening)
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from fastapi import Request
 
@@ -33,20 +34,22 @@ class AppContext:
         """The origin every absolute link starts with: ``public_url`` when set; else the request's Host when
         ``allowed_hosts`` restricts it (a Host outside it never gets this far); else this server's own address.
         Never a Host header nobody checked: a forged Host would otherwise plant its links in our replies."""
-        if self.settings.public_url:
-            return self.settings.public_url.rstrip("/")
-        hosts = self.settings.host_list()
-        if hosts and "*" not in hosts:
+        settings = self.settings
+        if settings.public_url:
+            return settings.public_url.rstrip("/")
+        if _hosts_checked(settings.allowed_hosts):
             return str(request.base_url).rstrip("/")
-        scheme = request.url.scheme
-        server = request.scope.get("server")
+        # From the scope itself: building request.url (path, query and all) cost more than the rest of a GET.
+        scope = request.scope
+        scheme = str(scope.get("scheme", "http")).lower()
+        server = scope.get("server")
         if not server or server[1] is None:
             host = "localhost"
         else:
             name, port = str(server[0]), int(server[1])
             name = f"[{name}]" if ":" in name else name
             host = name if (scheme, port) in (("http", 80), ("https", 443)) else f"{name}:{port}"
-        return f"{scheme}://{host}{request.scope.get('root_path', '')}".rstrip("/")
+        return f"{scheme}://{host}{scope.get('root_path', '')}".rstrip("/")
 
     def reader(self) -> UnitOfWork:
         return self.make_reader()
@@ -68,6 +71,13 @@ class AppContext:
     def area_index(self) -> AreaIndex:
         """The areas in force now; rebuilt only after a layer is loaded."""
         return self.areas.get(self.reader())
+
+
+@lru_cache(maxsize=32)
+def _hosts_checked(allowed_hosts: str) -> bool:
+    """Whether ``allowed_hosts`` restricts the Host header (so that links may follow the checked Host)."""
+    hosts = Settings.model_construct(allowed_hosts=allowed_hosts).host_list()
+    return bool(hosts) and "*" not in hosts
 
 
 def context(request: Request) -> AppContext:

@@ -1,4 +1,4 @@
-"""The security headers every response carries (added by :class:`civicswitch.web.security.SecurityHeaders`)."""
+"""The security headers every response carries (added by :class:`civicswitch.web.security.Hardening`)."""
 
 from __future__ import annotations
 

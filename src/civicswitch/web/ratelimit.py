@@ -29,11 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from typing import cast
 from urllib.parse import parse_qsl
 
 import orjson
 from limits import RateLimitItem, RateLimitItemPerMinute
-from limits.storage import MemoryStorage, Storage, storage_from_string
+from limits.storage import MemoryStorage, SlidingWindowCounterSupport, Storage, storage_from_string
 from limits.strategies import SlidingWindowCounterRateLimiter
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.concurrency import run_in_threadpool
@@ -70,6 +71,9 @@ def classify(method: str) -> Kind:
     if method in READ_METHODS:
         return Kind.READ
     return Kind.OTHER
+
+
+KINDS = {m: classify(m) for m in (*WRITE_METHODS, *READ_METHODS)}  # the usual spellings, looked up directly
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,6 +184,23 @@ class SweepingMemoryStorage(MemoryStorage):
             self._MemoryStorage__expire_events()  # type: ignore[attr-defined]
 
 
+# ``limits`` wraps a storage's methods in its error handler again in every subclass (``Storage.__init_subclass__``),
+# so each call here went through the handler twice. This subclass changes none of them: it keeps MemoryStorage's.
+for _name, _method in list(vars(SweepingMemoryStorage).items()):
+    if getattr(_method, "__wrapped__", None) is getattr(MemoryStorage, _name, None):
+        delattr(SweepingMemoryStorage, _name)
+
+
+@dataclass(frozen=True, slots=True)
+class _Entry:
+    """One bucket's limit, as the storage is asked about it."""
+
+    item: RateLimitItem
+    bucket: str
+    key: str  # the storage's key for the bucket (limits' RateLimitItem.key_for)
+    expiry: int
+
+
 class Counter:
     """Counts hits per bucket in the configured ``limits`` storage, with a per-process fallback."""
 
@@ -198,6 +219,7 @@ class Counter:
         self.fallback = SlidingWindowCounterRateLimiter(SweepingMemoryStorage()) if self.shared else self.limiter
         self._down_until = 0.0
         self._items: dict[int, RateLimitItem] = {}
+        self._entries: dict[tuple[str, int], _Entry] = {}
         self._lock = threading.Lock()
 
     def item(self, per_minute: int) -> RateLimitItem:
@@ -206,12 +228,19 @@ class Counter:
             found = self._items[per_minute] = RateLimitItemPerMinute(per_minute)
         return found
 
+    def _entry(self, bucket: str, per_minute: int) -> _Entry:
+        item = self.item(per_minute)
+        if len(self._entries) >= KEY_CACHE_SIZE:
+            self._entries.clear()
+        entry = self._entries[bucket, per_minute] = _Entry(item, bucket, item.key_for(bucket), item.get_expiry())
+        return entry
+
     def hit(self, bucket: str, per_minute: int) -> int:
         """0 if the hit is allowed, else the seconds until the next one is (at least 1)."""
-        item = self.item(per_minute)
-        limiter = self.limiter if time.monotonic() >= self._down_until else self.fallback
+        entry = self._entries.get((bucket, per_minute)) or self._entry(bucket, per_minute)
+        limiter = self.limiter if not self.shared or time.monotonic() >= self._down_until else self.fallback
         try:
-            return self._hit(limiter, item, bucket)
+            return self._hit(limiter, entry)
         except Exception as exc:  # limits wraps every storage error in StorageError; be safe with the rest too
             if limiter is self.fallback:
                 raise
@@ -221,13 +250,15 @@ class Counter:
                 "rate-limit storage %s failed (%s: %s): counting in this process for %.0f s",
                 _redact(self.uri), type(exc).__name__, exc, FALLBACK_SECONDS,
             )  # fmt: skip
-            return self._hit(self.fallback, item, bucket)
+            return self._hit(self.fallback, entry)
 
     @staticmethod
-    def _hit(limiter: SlidingWindowCounterRateLimiter, item: RateLimitItem, bucket: str) -> int:
-        if limiter.hit(item, bucket):
+    def _hit(limiter: SlidingWindowCounterRateLimiter, entry: _Entry) -> int:
+        # SlidingWindowCounterRateLimiter.hit, with the storage key made once per bucket rather than on every hit.
+        storage = cast(SlidingWindowCounterSupport, limiter.storage)
+        if storage.acquire_sliding_window_entry(entry.key, entry.item.amount, entry.expiry):
             return 0
-        reset = limiter.get_window_stats(item, bucket).reset_time
+        reset = limiter.get_window_stats(entry.item, entry.bucket).reset_time
         return max(1, math.ceil(reset - time.time()))
 
     def check(self) -> bool:
@@ -250,6 +281,11 @@ class RateLimiter:
         self.keys = KeyCache(lookup)
         self.counter = Counter(settings.rate_limit_storage, settings.rate_limit_prefix)
         self._logged: dict[str, float] = {}
+        # Requests without a valid key: the same few addresses again and again, each with the same decision.
+        self.address_decision = lru_cache(maxsize=16384)(self._address_decision)
+
+    def _address_decision(self, kind: Kind, address: str) -> Decision | None:
+        return decide(kind, None, address, self.settings)
 
     async def key_limit(self, api_key: str | None) -> KeyLimit | None:
         if not api_key or not api_key.strip():
@@ -434,7 +470,8 @@ class RateLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        kind = classify(scope["method"])
+        method: str = scope["method"]
+        kind = KINDS.get(method) or classify(method)
         address = client_address(scope)
         if kind is Kind.OTHER or (self.limiter.exempt.networks and self.limiter.exempt.contains(address)):
             await self.app(scope, receive, send)
@@ -442,8 +479,12 @@ class RateLimit:
         api_key = key_from_url(scope)
         if api_key is None and kind is Kind.WRITE:
             api_key, receive = await key_from_body(scope, receive)
-        key = await self.limiter.key_limit(api_key)
-        decision = decide(kind, key, address, self.limiter.settings)
+        key = None if api_key is None else await self.limiter.key_limit(api_key)
+        decision = (
+            self.limiter.address_decision(kind, address)
+            if key is None
+            else decide(kind, key, address, self.limiter.settings)
+        )
         if decision is None:
             await self.app(scope, receive, send)
             return

@@ -1,4 +1,5 @@
-"""HTTP hardening that holds for every route: security headers, ``HEAD`` wherever ``GET`` is, and the Host check.
+"""HTTP hardening that holds for every route: security headers and ``HEAD`` wherever ``GET`` is (one middleware),
+and the Host check.
 
 Links are built from ``CIVICSWITCH_PUBLIC_URL`` (see :meth:`civicswitch.web.context.AppContext.base_url`);
 ``CIVICSWITCH_ALLOWED_HOSTS`` makes Starlette's :class:`TrustedHostMiddleware` refuse any other ``Host`` with
@@ -9,6 +10,7 @@ them only from ``CIVICSWITCH_FORWARDED_ALLOW_IPS`` (:mod:`civicswitch.web.server
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -20,8 +22,27 @@ from civicswitch.web.headers import SECURITY_HEADERS
 log = logging.getLogger("civicswitch.web")
 
 
-class SecurityHeaders:
-    """Adds :data:`SECURITY_HEADERS` to every response that does not set them itself."""
+SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
+
+
+def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """``headers`` and those of :data:`SECURITY_HEADERS` that they do not set themselves."""
+    out = list(headers)
+    if any(name.lower() in SECURITY_HEADER_NAMES for name, _ in out):
+        present = {name.lower() for name, _ in out}
+        out.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+    else:
+        out.extend(SECURITY_HEADERS)
+    return out
+
+
+class Hardening:
+    """Every response gets :data:`SECURITY_HEADERS` (those it does not set itself), and ``HEAD`` is answered
+    wherever ``GET`` is (RFC 9110 §9.3.2): the ``GET`` route runs, the headers go out (``Content-Length``
+    included) and the body does not. FastAPI routes answer only the methods they name.
+
+    One middleware and one ``send`` wrapper for both, outside every other: each layer costs every request a few
+    microseconds (bench/README.md, issue 8)."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -30,38 +51,19 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        head = scope["method"] == "HEAD"
 
-        async def with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = list(message.get("headers", ()))
-                present = {name.lower() for name, _ in headers}
-                headers.extend(h for h in SECURITY_HEADERS if h[0] not in present)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, with_headers)
-
-
-class HeadAsGet:
-    """``HEAD`` is answered wherever ``GET`` is (RFC 9110 §9.3.2): the ``GET`` route runs, the headers go out
-    (``Content-Length`` included) and the body does not. FastAPI routes answer only the methods they name."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "HEAD":
-            await self.app(scope, receive, send)
-            return
-
-        async def headers_only(message: Message) -> None:
-            if message["type"] == "http.response.body":
+        async def secured(message: Message) -> None:
+            kind = message["type"]
+            if kind == "http.response.start":
+                message["headers"] = with_security_headers(message.get("headers", ()))
+            elif head and kind == "http.response.body":
                 if message.get("more_body", False):
                     return
                 message = {"type": "http.response.body", "body": b"", "more_body": False}
             await send(message)
 
-        await self.app({**scope, "method": "GET"}, receive, headers_only)
+        await self.app({**scope, "method": "GET"} if head else scope, receive, secured)
 
 
 class TrustedHosts:

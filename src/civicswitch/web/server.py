@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 APP = "civicswitch.web.asgi:app"
 
 STATUS = {408: b"408 Request Timeout", 431: b"431 Request Header Fields Too Large"}
+TIMER_SLACK_S = 0.005  # a timer may fire this much before its time (the loop's clock resolution)
 
 
 def _refusal(status: int, text: str) -> bytes:
@@ -61,42 +62,57 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     The deadline starts when the connection opens (a client that sends nothing is closed too) and again when a
     kept-alive connection's next request begins; it ends when the headers are complete. The values come from the
-    uvicorn config (``civicswitch_header_timeout``, ``civicswitch_max_header_bytes``, set by :func:`config`)."""
+    uvicorn config (``civicswitch_header_timeout``, ``civicswitch_max_header_bytes``, set by :func:`config`).
+
+    A connection has at most one timer, not one per request: a request only notes when its headers are due, and the
+    timer, when it fires, either refuses the connection (the headers are still awaited and due) or is set again for
+    the latest due time (another request began since). Arming and cancelling a timer for every request cost more
+    than the rest of this class (bench/README.md, issue 8)."""
 
     def __init__(self, config: uvicorn.Config, *args: Any, **kwargs: Any) -> None:
         super().__init__(config, *args, **kwargs)
         self._header_timeout: float = getattr(config, "civicswitch_header_timeout", 10.0)
         self._max_header_bytes: int = getattr(config, "civicswitch_max_header_bytes", 64 * 1024)
-        self._header_deadline: asyncio.TimerHandle | None = None
+        self._headers_due: float | None = None  # loop time by which the awaited headers must be complete
+        self._header_timer: asyncio.TimerHandle | None = None
         self._header_bytes = 0
 
-    def _arm(self) -> None:
-        if self._header_deadline is None:
-            self._header_deadline = self.loop.call_later(self._header_timeout, self._headers_too_slow)
+    def _await_headers(self) -> None:
+        self._header_bytes = 0
+        self._headers_due = due = self.loop.time() + self._header_timeout
+        if self._header_timer is None:
+            self._header_timer = self.loop.call_at(due, self._check_headers)
 
-    def _disarm(self) -> None:
-        if self._header_deadline is not None:
-            self._header_deadline.cancel()
-            self._header_deadline = None
+    def _check_headers(self) -> None:
+        self._header_timer = None
+        due = self._headers_due
+        if due is None or self.transport.is_closing():
+            return  # the headers came in time; the next request sets the timer again
+        if due - self.loop.time() > TIMER_SLACK_S:
+            self._header_timer = self.loop.call_at(due, self._check_headers)  # a later request's headers
+            return
+        self._refuse(408, f"the request headers were not received within {self._header_timeout:g} s")
+
+    def _stop_timer(self) -> None:
+        self._headers_due = None
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
 
     def _refuse(self, status: int, text: str) -> None:
-        self._disarm()
+        self._stop_timer()
         if not self.transport.is_closing():
             client = "%s:%d" % self.client if self.client else "a client"  # noqa: UP031 (uvicorn's own style)
             log.info("%s: %s -> %d", client, text, status)
             self.transport.write(_refusal(status, text))
             self.transport.close()
 
-    def _headers_too_slow(self) -> None:
-        self._header_deadline = None
-        self._refuse(408, f"the request headers were not received within {self._header_timeout:g} s")
-
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
-        self._arm()
+        self._await_headers()
 
     def connection_lost(self, exc: Exception | None) -> None:
-        self._disarm()
+        self._stop_timer()
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
@@ -118,24 +134,25 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._header_bytes = 0
-        self._arm()
+        self._await_headers()
 
     def on_url(self, url: bytes) -> None:
-        self._count(len(url))
+        self._header_bytes += len(url)
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self._count(len(name) + len(value) + 4)
+        self._header_bytes += len(name) + len(value) + 4
+        if self._header_bytes > self._max_header_bytes:
+            self._too_large()
         super().on_header(name, value)
 
-    def _count(self, n: int) -> None:
-        self._header_bytes += n
-        if self._header_bytes > self._max_header_bytes:
-            self._refuse(431, f"the request line and headers are larger than {self._max_header_bytes} bytes")
+    def _too_large(self) -> None:
+        self._refuse(431, f"the request line and headers are larger than {self._max_header_bytes} bytes")
 
     def on_headers_complete(self) -> None:
-        self._disarm()
+        self._headers_due = None
         if self.transport.is_closing():
             return
         super().on_headers_complete()
