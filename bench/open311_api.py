@@ -4,7 +4,9 @@ It stores at least a million service requests, generated from the distributions 
 records. It starts ``civicswitch serve`` (uvicorn, N worker processes) in a subprocess and drives it
 with concurrent keep-alive clients (asyncio + httpx) from a separate process. For each scenario it
 prints requests/s and p50/p99 latency beside the time the same query takes in-process
-(``SqlRequestStore.find`` or the ``submit_request`` use case), measured in the same run.
+(``SqlRequestStore.find`` or the ``submit_request`` use case), measured in the same run. The clients connect in
+a burst (all at once) and in a ramp (spread over ``--ramp-seconds``), and each server process's CPU is reported,
+so that a server whose connections all landed on one process shows it.
 
     .venv/bin/python bench/open311_api.py --quick              # smoke run: 50,000 rows, 5 s a scenario
     .venv/bin/python bench/open311_api.py                      # 1,000,000 rows, SQLite and PostgreSQL
@@ -130,13 +132,15 @@ EV_COLUMNS = (
     "data",
 )
 EV_TAIL = (None, None, None, None, "{}")  # client_id, external_id, external_status, media_url, data
-SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "post")
+SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "post", "services")
+CONNECTS = ("ramp", "burst")  # how the load's clients open their connections (--connect)
 TITLES = {
     "filtered": "GET requests.json service+open+30d",
     "filtered_p50": "GET requests.json service+open+30d ps=50",
     "default_window": "GET requests.json (default window)",
     "by_id": "GET requests/{id}.json",
     "post": "POST requests.json",
+    "services": "GET services.json",
 }
 PROFILED = frozenset({"filtered", "default_window"})
 
@@ -171,8 +175,8 @@ def latency_summary(samples: Sequence[float]) -> dict[str, float | int | None]:
     }
 
 
-def tree_cpu_seconds(root: int) -> float:
-    """CPU seconds used so far by ``root`` and all its live descendants (the uvicorn workers)."""
+def tree_cpu_seconds(root: int) -> dict[int, float]:
+    """CPU seconds used so far by ``root`` and each of its live descendants (the uvicorn workers), by pid."""
     stats: dict[int, tuple[int, float]] = {}
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -182,13 +186,30 @@ def tree_cpu_seconds(root: int) -> float:
     children: dict[int, list[int]] = defaultdict(list)
     for pid, (ppid, _) in stats.items():
         children[ppid].append(pid)
-    total, stack = 0.0, [root]
+    used: dict[int, float] = {}
+    stack = [root]
     while stack:
         pid = stack.pop()
         if pid in stats:
-            total += stats[pid][1]
+            used[pid] = stats[pid][1]
         stack.extend(children.get(pid, ()))
-    return total
+    return used
+
+
+def server_roles(root: int, pids: Sequence[int]) -> dict[int, str]:
+    """``worker`` for each process that serves requests (``serve --workers N``: the children multiprocessing
+    spawned; with one worker the server process itself), ``parent`` for the supervisor, ``other`` for the rest
+    (multiprocessing's resource tracker)."""
+    roles: dict[int, str] = {}
+    for pid in pids:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            cmdline = b""
+        roles[pid] = "worker" if b"spawn_main" in cmdline else "parent" if pid == root else "other"
+    if "worker" not in roles.values() and root in roles:
+        roles[root] = "worker"
+    return roles
 
 
 def descendants(root: int) -> list[int]:
@@ -900,6 +921,9 @@ def build_scenarios(
             note = f"{len(catalog.postable)} services (real frequencies), jittered real points, real texts"
             targets = [f"{API}/requests.json"] * len(bodies)
             out.append(Scenario(name, "POST", targets, bodies, calls, "submit", note))
+        elif name == "services":
+            note = f"the service list ({len(catalog.service_ids)} services)"
+            out.append(Scenario(name, "GET", [f"{API}/services.json"], None, [None], "services", note))
         else:
             raise SystemExit(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     return out
@@ -1018,17 +1042,26 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
     seconds: float = spec["seconds"]
     server_pid: int = spec["server_pid"]
     db_marker: str | None = spec["db_marker"]
+    connect: str = spec.get("connect", "burst")
+    ramp: float = spec.get("ramp_seconds", 0.0) if connect == "ramp" else 0.0
     latencies: list[float] = []
     statuses: Counter[int] = Counter()
     samples: list[str] = []
     tally = {"in_window": 0, "errors": 0, "bytes": 0, "started": 0}
     marks: dict[str, dict[str, Any]] = {}
     headers = {"content-type": "application/x-www-form-urlencoded"}
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(
-        base_url=spec["base_url"], limits=limits, timeout=httpx.Timeout(spec["timeout"])
-    ) as client:
-        t_measure = time.perf_counter() + warmup
+    # One keep-alive connection per client, opened by its first request: all at once (burst), or client k at
+    # k x ramp / concurrency seconds (ramp).
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(
+                httpx.AsyncClient(base_url=spec["base_url"], limits=limits, timeout=httpx.Timeout(spec["timeout"]))
+            )
+            for _ in range(concurrency)
+        ]
+        t_begin = time.perf_counter()
+        t_measure = t_begin + warmup
         t_stop = t_measure + seconds
 
         async def mark() -> None:
@@ -1038,6 +1071,8 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
             marks["stop"] = _snapshot(server_pid, db_marker)
 
         async def worker(k: int) -> None:
+            client = clients[k]
+            await asyncio.sleep(max(0.0, t_begin + k * ramp / concurrency - time.perf_counter()))
             i = k
             while True:
                 t0 = time.perf_counter()
@@ -1074,10 +1109,16 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
     started = tally["started"]
     start, stop = marks["start"], marks["stop"]
     wall = stop["t"] - start["t"]
-    driver, server, machine = (stop[k] - start[k] for k in ("driver", "server", "machine"))
+    driver, machine = (stop[k] - start[k] for k in ("driver", "machine"))
+    per_process = {pid: cpu - start["server"].get(pid, 0.0) for pid, cpu in stop["server"].items()}
+    server = sum(per_process.values())
     db = sum(cpu - start["db"].get(pid, 0.0) for pid, cpu in stop["db"].items())
+    roles = server_roles(server_pid, sorted(per_process))
+    workers = [round(per_process[pid] / wall, 2) for pid in sorted(per_process) if roles[pid] == "worker"]
     return {
         "concurrency": concurrency,
+        "connect": connect,
+        "ramp_seconds": ramp,
         "seconds": seconds,
         "requests": started,
         "rps": round(tally["in_window"] / seconds, 1),
@@ -1094,6 +1135,11 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
             "other": round(max(0.0, machine - driver - server - db) / wall, 2),
             "machine": round(machine / wall, 2),
         },
+        "server_processes": [
+            {"pid": pid, "role": roles[pid], "cores": round(per_process[pid] / wall, 3)} for pid in sorted(per_process)
+        ],
+        "worker_cores": workers,  # by pid
+        "worker_balance": round(min(workers) / max(workers), 3) if len(workers) > 1 and max(workers) > 0 else None,
     }
 
 
@@ -1122,9 +1168,13 @@ def run_driver(
     concurrency: int,
     warmup: float,
     seconds: float,
+    connect: str = "burst",
+    ramp_seconds: float = 0.0,
     during: Callable[[], Callable[[], None]] | None = None,
 ) -> dict[str, Any]:
-    """One load pass from a separate process. ``during`` is started after the warm-up; it returns its waiter."""
+    """One load pass from a separate process. ``connect``: the clients open their connections all at once
+    (``burst``) or one after another over ``ramp_seconds`` (``ramp``). ``during`` is started after the warm-up; it
+    returns its waiter."""
     assert server.proc is not None
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
@@ -1141,6 +1191,8 @@ def run_driver(
         "timeout": 30.0,
         "server_pid": server.proc.pid,
         "db_marker": server.db_marker,
+        "connect": connect,
+        "ramp_seconds": ramp_seconds,
         "out": str(out),
     }
     spec_path.write_text(json.dumps(spec))
@@ -1190,7 +1242,11 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
 
     clock, limits = SystemClock(), Limits()
     kind = call or scenario.call
-    what = {"submit": "submit_request() use case", "find": "SqlRequestStore.find()"}.get(kind, "")
+    what = {
+        "submit": "submit_request() use case",
+        "find": "SqlRequestStore.find()",
+        "services": "SqlCatalogStore.services()",
+    }.get(kind, "")
 
     def run(item: Any) -> tuple[float, Any]:
         nonlocal what
@@ -1202,6 +1258,8 @@ def db_baseline(engine: Engine, scenario: Scenario, seconds: float, call: str | 
         with SqlUnitOfWork(engine, writing=False) as uow:
             if kind == "list":
                 what, method = _list_call(uow.requests)
+            elif kind == "services":
+                method = lambda _: uow.catalog.services()  # noqa: E731
             else:
                 method = uow.requests.find
             result = method(item)
@@ -1435,10 +1493,21 @@ def _pass_summary(run: dict[str, Any]) -> dict[str, Any]:
     return {
         "rps": run["rps"],
         "p50_ms": run["latency"]["p50_ms"],
+        "p99_ms": run["latency"]["p99_ms"],
         "server_cpu_ms": round(1000 * run["cpu_cores"]["server"] / rps, 3),
         "errors": run["errors"],
         "other_cores": run["cpu_cores"]["other"],
+        "worker_cores": run["worker_cores"],
+        "worker_balance": run["worker_balance"],
     }
+
+
+def titled(name: str, connect: str, connects: Sequence[str]) -> str:
+    return TITLES[name] if len(connects) < 2 else f"{TITLES[name]} [{connect}]"
+
+
+def _balance(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
 
 
 def ab_compare(
@@ -1446,29 +1515,35 @@ def ab_compare(
 ) -> list[dict[str, Any]]:
     """The same scenarios against the code under test and the baseline, alternating, on one database."""
     out = []
-    for sc in scenarios:
+    for sc, connect in itertools.product(scenarios, args.connect):
         if sc.name not in args.ab_scenarios:
             continue
         rounds: dict[str, list[dict[str, Any]]] = {"test": [], "base": []}
         for r in range(args.ab_rounds):
             order = (("base", base), ("test", test)) if r % 2 == 0 else (("test", test), ("base", base))
             for label, server in order:
-                tag = f"{kind}-ab-{sc.name}-{label}-{r}"
+                tag = f"{kind}-ab-{sc.name}-{connect}-{label}-{r}"
                 c1 = run_driver(args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0,
                                 seconds=args.serial_seconds)  # fmt: skip
                 wait_quiet(args.idle_wait, say=log)
                 load = run_driver(args.workdir, tag, server, sc, concurrency=args.concurrency, warmup=args.warmup,
-                                  seconds=args.seconds)  # fmt: skip
+                                  seconds=args.seconds, connect=connect, ramp_seconds=args.ramp_seconds)  # fmt: skip
                 one = {"c1_p50_ms": c1["latency"]["p50_ms"], "c1_server_cpu_ms": _pass_summary(c1)["server_cpu_ms"]}
                 rounds[label].append({**one, **_pass_summary(load)})
-        summary: dict[str, Any] = {"name": sc.name, "title": TITLES[sc.name], "rounds": rounds}
+                log(
+                    f"{kind} A/B {sc.name} [{connect}] {label} round {r}: {load['rps']} req/s, p50 "
+                    f"{load['latency']['p50_ms']} ms, per-worker CPU (cores) {load['worker_cores']}, balance "
+                    f"{_balance(load['worker_balance'])}"
+                )
+        title = titled(sc.name, connect, args.connect)
+        summary: dict[str, Any] = {"name": sc.name, "connect": connect, "title": title, "rounds": rounds}
         for field in ("server_cpu_ms", "c1_p50_ms", "p50_ms", "rps", "c1_server_cpu_ms"):
             t = statistics.median(x[field] for x in rounds["test"])
             b = statistics.median(x[field] for x in rounds["base"])
             summary[field] = {"test": t, "base": b, "ratio": round(t / b, 3) if b else None}
         out.append(summary)
         log(
-            f"{kind} A/B {sc.name}: server CPU ms/request {summary['server_cpu_ms']['test']} vs "
+            f"{kind} A/B {title}: server CPU ms/request {summary['server_cpu_ms']['test']} vs "
             f"{summary['server_cpu_ms']['base']} (x{summary['server_cpu_ms']['ratio']}), c=1 p50 "
             f"{summary['c1_p50_ms']['test']} vs {summary['c1_p50_ms']['base']} ms (x{summary['c1_p50_ms']['ratio']})"
         )
@@ -1515,50 +1590,56 @@ def run_database(
         server.start()
         for sc in scenarios:
             stored = count_requests(engine)
-            entry: dict[str, Any] = {"name": sc.name, "title": TITLES[sc.name], "note": sc.note, "rows_stored": stored}
+            shared: dict[str, Any] = {"rows_stored": stored}
             tag = f"{kind}-{sc.name}"
-            entry["background_before_db"] = wait_quiet(args.idle_wait, say=log)
-            entry["db"] = db_baseline(engine, sc, args.db_seconds)
-            if sc.call == "list" and not entry["db"]["what"].startswith("SqlRequestStore.find()"):
-                entry["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
+            shared["background_before_db"] = wait_quiet(args.idle_wait, say=log)
+            shared["db"] = db_baseline(engine, sc, args.db_seconds)
+            if sc.call == "list" and not shared["db"]["what"].startswith("SqlRequestStore.find()"):
+                shared["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
             if sc.call == "list" and sc.name in PROFILED:
-                entry["breakdown"] = stage_breakdown(engine, sc, args.db_seconds, args.workdir, tag)
+                shared["breakdown"] = stage_breakdown(engine, sc, args.db_seconds, args.workdir, tag)
             if args.serial_seconds > 0:
-                entry["http_c1"] = run_driver(
+                shared["http_c1"] = run_driver(
                     args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0, seconds=args.serial_seconds
                 )
-            during = None
-            spy_path = args.workdir / f"pyspy-{tag}.txt"
-            if args.py_spy and sc.name in PROFILED:
-                during = pyspy_during(server, args.seconds, spy_path)
-            entry["background_before_load"] = wait_quiet(args.idle_wait, say=log)
-            entry["http"] = run_driver(
-                args.workdir,
-                tag,
-                server,
-                sc,
-                concurrency=args.concurrency,
-                warmup=args.warmup,
-                seconds=args.seconds,
-                during=during,
-            )
-            if during is not None and spy_path.exists():
-                entry["pyspy"] = summarize_pyspy(spy_path)
-            result["scenarios"].append(entry)
-            http, db = entry["http"], entry["db"]
-            log(
-                f"{kind} {sc.name}: {http['rps']} req/s, p50 {http['latency']['p50_ms']} ms, "
-                f"p99 {http['latency']['p99_ms']} ms, errors {http['errors']}; "
-                f"DB p50 {db['latency']['p50_ms']} ms"
-            )
-            for label, run in (("load", http), ("c=1", entry.get("http_c1"))):
-                if run and run["requests"] and (run["errors"] / run["requests"]) > ERROR_LIMIT:
-                    failures.append(
-                        f"{kind} {sc.name} ({label}): {run['errors']} of {run['requests']} requests failed; "
-                        f"statuses {run['statuses']}; e.g. {run['error_samples'][:2]}"
-                    )
-                if run and not run["requests"]:
-                    failures.append(f"{kind} {sc.name} ({label}): no request completed")
+            for n, connect in enumerate(args.connect):  # the measurements above hold for every connect pattern
+                title = titled(sc.name, connect, args.connect)
+                entry: dict[str, Any] = {"name": sc.name, "connect": connect, "title": title, "note": sc.note}
+                entry.update(shared)
+                during = None
+                spy_path = args.workdir / f"pyspy-{tag}.txt"
+                if args.py_spy and sc.name in PROFILED and n == 0:
+                    during = pyspy_during(server, args.seconds, spy_path)
+                entry["background_before_load"] = wait_quiet(args.idle_wait, say=log)
+                entry["http"] = run_driver(
+                    args.workdir,
+                    f"{tag}-{connect}",
+                    server,
+                    sc,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
+                    seconds=args.seconds,
+                    connect=connect,
+                    ramp_seconds=args.ramp_seconds,
+                    during=during,
+                )
+                if during is not None and spy_path.exists():
+                    entry["pyspy"] = summarize_pyspy(spy_path)
+                result["scenarios"].append(entry)
+                http, db = entry["http"], entry["db"]
+                log(
+                    f"{kind} {title}: {http['rps']} req/s, p50 {http['latency']['p50_ms']} ms, "
+                    f"p99 {http['latency']['p99_ms']} ms, errors {http['errors']}; DB p50 {db['latency']['p50_ms']} "
+                    f"ms; per-worker CPU (cores) {http['worker_cores']}, balance {_balance(http['worker_balance'])}"
+                )
+                for label, run in (("load", http), ("c=1", entry.get("http_c1") if n == 0 else None)):
+                    if run and run["requests"] and (run["errors"] / run["requests"]) > ERROR_LIMIT:
+                        failures.append(
+                            f"{kind} {title} ({label}): {run['errors']} of {run['requests']} requests failed; "
+                            f"statuses {run['statuses']}; e.g. {run['error_samples'][:2]}"
+                        )
+                    if run and not run["requests"]:
+                        failures.append(f"{kind} {title} ({label}): no request completed")
         if base is not None:
             log(f"{kind}: starting the A/B baseline server ({args.baseline_code}) beside the one under test")
             base.start()
@@ -1574,7 +1655,7 @@ def run_database(
                 for label in ("test", "base"):
                     for n, run in enumerate(entry["rounds"][label]):
                         if run["errors"]:
-                            failures.append(f"{kind} A/B {entry['name']} {label} round {n}: {run['errors']} errors")
+                            failures.append(f"{kind} A/B {entry['title']} {label} round {n}: {run['errors']} errors")
     finally:
         if base is not None:
             base.stop()
@@ -1596,7 +1677,7 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 def print_tables(report: dict[str, Any]) -> None:
     cols = (
-        ("scenario", 41, "<"),
+        ("scenario", 48, "<"),
         ("rows stored", 11, ">"),
         ("req/s", 7, ">"),
         ("p50 ms", 7, ">"),
@@ -1660,23 +1741,28 @@ def print_tables(report: dict[str, Any]) -> None:
         print()
         names = ("driver", "server", "postgres", "other", "machine")
         print(
-            f"{'CPU cores during the loaded pass':41}  "
+            f"{'CPU cores during the loaded pass':48}  "
             + "  ".join(f"{n:>8}" for n in names)
-            + f"  {'idle-bg':>7}   CPU ms/request: server  postgres  driver"
+            + f"  {'idle-bg':>7}   CPU ms/request: server  postgres  driver   per-worker cores  balance"
         )
         for sc in db["scenarios"]:
-            cpu, rps = sc["http"]["cpu_cores"], sc["http"]["rps"] or math.nan
+            http = sc["http"]
+            cpu, rps = http["cpu_cores"], http["rps"] or math.nan
+            workers = "[" + ", ".join(f"{c:.2f}" for c in http.get("worker_cores", [])) + "]"
             print(
-                f"{sc['title']:41}  "
+                f"{sc['title']:48}  "
                 + "  ".join(f"{cpu.get(n, 0.0):>8.2f}" for n in names)
                 + f"  {sc.get('background_before_load', 0.0):>7.2f}"
                 + f"  {' ' * 15}{1000 * cpu['server'] / rps:>6.2f}  {1000 * cpu['postgres'] / rps:>8.2f}"
-                + f"  {1000 * cpu['driver'] / rps:>6.2f}"
+                + f"  {1000 * cpu['driver'] / rps:>6.2f}   {workers:>16}  {_balance(http.get('worker_balance')):>7}"
             )
         print(
             "driver = the httpx load process; server = uvicorn master + workers; postgres = backends of this "
             "database; other = everything else on the machine (other users' jobs, kernel); idle-bg = machine "
-            "load just before the pass. CPU ms/request does not depend on how busy the machine was."
+            "load just before the pass. CPU ms/request does not depend on how busy the machine was. per-worker "
+            "cores: each worker process's CPU, by pid; balance: the least busy worker's / the busiest one's. "
+            f"[burst]: the {report['settings']['concurrency']} clients connect at once; [ramp]: one after another "
+            f"over {report['settings'].get('ramp_seconds', 0):g} s."
         )
         ab = db.get("ab")
         if ab:
@@ -1696,6 +1782,17 @@ def print_tables(report: dict[str, Any]) -> None:
                     v = e[field]
                     cells.append(f"{format(v['test'], spec)} / {format(v['base'], spec)} = {v['ratio']:.3f}")
                 print(f"{e['title']:41}  " + "  ".join(f"{c:>22}" for c in cells))
+            print(f"\n{'A/B rounds, in the order run':48}  {'server':>6}  {'round':>5}  {'req/s':>7}  {'p50 ms':>7}  "
+                  f"{'p99 ms':>7}  {'per-worker cores':>16}  {'balance':>7}")  # fmt: skip
+            for e in ab["scenarios"]:
+                for r in range(len(e["rounds"]["test"])):
+                    for label in ("base", "test") if r % 2 == 0 else ("test", "base"):
+                        run = e["rounds"][label][r]
+                        workers = "[" + ", ".join(f"{c:.2f}" for c in run.get("worker_cores", [])) + "]"
+                        print(
+                            f"{e['title']:48}  {label:>6}  {r:>5}  {_fmt(run['rps']):>7}  {_fmt(run['p50_ms']):>7}  "
+                            f"{_fmt(run.get('p99_ms')):>7}  {workers:>16}  {_balance(run.get('worker_balance')):>7}"
+                        )
         for sc in db["scenarios"]:
             b = sc.get("breakdown")
             if b:
@@ -1748,6 +1845,13 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     p.add_argument("--concurrency", type=int, default=16, help="concurrent keep-alive clients")
     p.add_argument("--seconds", type=float, default=None, help="measured seconds per scenario (default 15; --quick 5)")
     p.add_argument("--warmup", type=float, default=2.0, help="seconds of load before measuring")
+    p.add_argument(
+        "--connect",
+        default=",".join(CONNECTS),
+        help="how the clients connect, each pattern a loaded pass: ramp (one after another over --ramp-seconds), "
+        "burst (all at once)",
+    )
+    p.add_argument("--ramp-seconds", type=float, default=1.0, help="the ramp's length (within the warm-up)")
     p.add_argument("--server-workers", type=int, default=2, help="civicswitch serve --workers")
     p.add_argument("--workdir", type=Path, default=REPO / "bench" / "results")
     p.add_argument("--reuse", action="store_true", help="reuse a generated database of the same row count")
@@ -1795,6 +1899,11 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     args.serial_seconds = args.serial_seconds if args.serial_seconds is not None else (2.0 if args.quick else 3.0)
     args.db_seconds = args.db_seconds if args.db_seconds is not None else (2.0 if args.quick else 5.0)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    args.connect = [c.strip() for c in args.connect.split(",") if c.strip()]
+    if not args.connect or any(c not in CONNECTS for c in args.connect):
+        p.error(f"--connect takes a comma list of {', '.join(CONNECTS)}")
+    if "ramp" in args.connect and not 0 <= args.ramp_seconds < args.warmup:
+        p.error("--ramp-seconds must be shorter than --warmup: the ramp ends before the measurement starts")
     args.workdir = args.workdir.resolve()
     if args.rows < 1 or args.concurrency < 1 or args.seconds <= 0 or args.server_workers < 1:
         p.error("--rows, --concurrency, --seconds and --server-workers must be positive")
@@ -1903,6 +2012,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "concurrency": args.concurrency,
             "seconds": args.seconds,
             "warmup": args.warmup,
+            "connect": args.connect,
+            "ramp_seconds": args.ramp_seconds,
             "serial_seconds": args.serial_seconds,
             "db_seconds": args.db_seconds,
             "server_workers": args.server_workers,

@@ -95,6 +95,23 @@ def test_serve__port_in_use__one_line_suggesting_port(instance: str, busy_port: 
     assert "Traceback" not in result.output
 
 
+@pytest.mark.skipif(not hasattr(socket, "SO_REUSEPORT"), reason="no SO_REUSEPORT here")
+@pytest.mark.parametrize("listening", [True, False], ids=["listening", "bound"])
+def test_serve__workers__port_held_with_so_reuseport_by_another_program__one_line(
+    instance: str, listening: bool
+) -> None:
+    """The workers bind with SO_REUSEPORT, which would let them join another program's SO_REUSEPORT socket of the
+    same user (or another `serve`'s) and share its connections: the port is refused before."""
+    with socket.socket() as held:
+        held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        held.bind(("127.0.0.1", 0))
+        if listening:
+            held.listen()
+        result = runner.invoke(app, ["serve", "--port", str(held.getsockname()[1]), "--workers", "2"])
+    assert result.exit_code == 2 and "is already in use: choose another with --port" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
 # -- backup --------------------------------------------------------------------------------------------------------
 def test_backup__sqlite__copy_restores_the_same_instance(
     instance: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -72,7 +72,12 @@ def _serve(host: str, port: int, workers: int, settings: Settings, forwarded_all
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on")] = 8311,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes")] = 1,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Worker processes (on Linux each listens on its own SO_REUSEPORT socket: connections spread)"
+        ),
+    ] = 1,
     forwarded_allow_ips: Annotated[
         str | None,
         typer.Option(
@@ -83,7 +88,8 @@ def serve(
 ) -> None:
     """Run the HTTP server (Open311 under /open311/v2/) on the configured database, with its stored settings
     (read once at start: restart after `civicswitch settings set`). Every worker logs to stderr, one access line
-    per request."""
+    per request. The port is checked first, without SO_REUSEPORT, so that workers never join another program's
+    (or another `serve`'s) socket on it."""
     settings = Settings()
     setup_logging(settings.log_level)
     check_port(host, port)

@@ -12,15 +12,26 @@ What uvicorn offers, and what this adds (docs/configuration.md, "Slow clients"):
   when the whole body has not arrived within ``CIVICSWITCH_BODY_TIMEOUT_SECONDS`` of the headers.
 - ``proxy_headers``/``forwarded_allow_ips``: ``X-Forwarded-For``/``-Proto`` are honoured only from the addresses
   in ``CIVICSWITCH_FORWARDED_ALLOW_IPS`` (uvicorn would otherwise trust 127.0.0.1, i.e. anyone on the machine).
+- Worker processes (``--workers N``): uvicorn's supervisor binds one socket and every worker accepts from it, and
+  whichever worker wakes first takes the whole burst of connections waiting there; kept alive, they stay on it
+  (issue 9: one process served all 16 clients, the other idled). On Linux :func:`run` gives each worker its own
+  ``SO_REUSEPORT`` socket on the address instead, and the kernel spreads new connections over them by a hash of
+  the client's address and port (docs/deployment.md, "How connections reach the `--workers`").
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import logging
-from typing import Any
+import socket
+import sys
+from collections.abc import Iterator
+from typing import Any, cast
 
 import uvicorn
+from uvicorn.config import STARTUP_FAILURE
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from civicswitch.core.logs import logging_config
@@ -162,20 +173,130 @@ def config(
 
 def run(settings: Settings, **options: Any) -> None:
     """Serve until stopped, with :func:`config`'s bounds (several worker processes when ``workers`` > 1), as
-    :func:`uvicorn.run` does. Exits with status 3 when the server could not start (e.g. the port is taken)."""
+    :func:`uvicorn.run` does. Exits with status 3 when the server could not start (e.g. the port is taken).
+
+    With workers, uvicorn's supervisor runs them: it restarts a worker that dies, stops them all on SIGINT/SIGTERM
+    and exits when a worker fails to start. Where ``SO_REUSEPORT`` balances (Linux), each worker listens on its
+    own socket (:class:`OwnSocket`) while this process holds the address (:func:`reserved`); elsewhere they share
+    one socket, as uvicorn does, and a log line says so."""
     made = config(settings, **options)
     server = uvicorn.Server(made)
     try:
         if made.workers > 1:
             from uvicorn.supervisors import Multiprocess
 
-            Multiprocess(made, sockets=[made.bind_socket()]).run()
+            with reserved(made) as own:
+                if own is None:
+                    Multiprocess(made, sockets=[made.bind_socket()]).run()
+                else:
+                    Multiprocess(made, sockets=cast(list[socket.socket], [own])).run()
         else:
             server.run()
     except KeyboardInterrupt:
         pass
     if made.workers == 1 and not server.started:
         raise SystemExit(3)
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET  # as uvicorn's Config.bind_socket chooses
+
+
+def reuse_port_balances() -> bool:
+    """Whether sockets bound with ``SO_REUSEPORT`` share the connections to their address: Linux (3.9+). Elsewhere
+    (macOS, the BSDs) the option exists but does not spread connections over the sockets."""
+    return sys.platform.startswith("linux") and hasattr(socket, "SO_REUSEPORT")
+
+
+@contextlib.contextmanager
+def reserved(made: uvicorn.Config) -> Iterator[OwnSocket | None]:
+    """Hold ``made``'s address for the workers' own sockets while they run: a socket bound with ``SO_REUSEPORT``
+    that never listens, so it takes no connection, and the :class:`OwnSocket` each worker binds. ``None`` (and a
+    log line) where the workers must share one socket instead.
+
+    Only sockets with ``SO_REUSEPORT`` of the same user can bind beside the reserved one; a program or another
+    ``serve`` already listening was refused before (``civicswitch serve`` checks the port without
+    ``SO_REUSEPORT``), and one started later is refused too: the reserved socket has no ``SO_REUSEADDR``, so even a
+    bind with ``SO_REUSEADDR`` fails on it."""
+    holder = _hold(made) if reuse_port_balances() else None
+    if holder is None:
+        if not reuse_port_balances():
+            log.warning(
+                "SO_REUSEPORT does not balance connections on %s: the %d worker processes share one listening "
+                "socket, and a burst of new connections may all go to one of them",
+                sys.platform,
+                made.workers,
+            )
+        yield None
+        return
+    with holder:
+        host, port = made.host, holder.getsockname()[1]  # --port 0: the one the kernel chose, for every worker
+        log.info(
+            "Listening on http://%s:%d: %d worker processes, each with its own SO_REUSEPORT socket (the kernel "
+            "spreads new connections over them)",
+            f"[{host}]" if ":" in host else host,
+            port,
+            made.workers,
+        )
+        yield OwnSocket(holder.family, (host, port))
+
+
+def _hold(made: uvicorn.Config) -> socket.socket | None:
+    """The reserved socket of :func:`reserved`; ``None`` (and a log line) if this kernel refuses ``SO_REUSEPORT``.
+    Exits with status 3, as uvicorn does, when the address cannot be bound."""
+    holder = socket.socket(_family(made.host), socket.SOCK_STREAM)
+    try:
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    except OSError as exc:
+        holder.close()
+        log.warning("SO_REUSEPORT is refused (%s): the %d worker processes share one socket", exc, made.workers)
+        return None
+    try:
+        try:
+            holder.bind((made.host, made.port))
+        except OSError as exc:
+            if exc.errno != errno.EADDRINUSE:
+                raise
+            # Nothing listens there (the port was checked), but connections of a server that did not set
+            # SO_REUSEPORT (e.g. `serve` with one worker) may still be in TIME_WAIT: bind as servers do. Until the
+            # workers listen, a bind with SO_REUSEADDR would then succeed beside it (another `serve`'s check).
+            holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            holder.bind((made.host, made.port))
+    except OSError as exc:
+        holder.close()
+        log.error("cannot listen on %s:%d: %s", made.host, made.port, exc.strerror)
+        raise SystemExit(STARTUP_FAILURE) from None
+    return holder
+
+
+class OwnSocket:
+    """The listening socket uvicorn's supervisor hands each worker process it starts or restarts, made in that
+    worker: uvicorn pickles the sockets it passes to a worker (``spawn``), and this one unpickles as a new socket
+    bound there with ``SO_REUSEPORT`` to the server's address. The worker listens on it, with its own queue of
+    connections; when it exits, its socket closes with it."""
+
+    def __init__(self, family: socket.AddressFamily, address: tuple[str, int]) -> None:
+        self.family = family
+        self.address = address
+
+    def __reduce__(self) -> tuple[Any, tuple[socket.AddressFamily, tuple[str, int]]]:
+        return (bind_own_socket, (self.family, self.address))
+
+
+def bind_own_socket(family: socket.AddressFamily, address: tuple[str, int]) -> socket.socket:
+    """A socket bound to ``address`` with ``SO_REUSEPORT`` (and ``SO_REUSEADDR``, as uvicorn binds), not listening
+    yet: uvicorn listens on it once the application has started. Run in a worker process (:class:`OwnSocket`)."""
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        # Logging is not configured yet in the worker; the supervisor stops the server on this exit status.
+        print(f"cannot listen on {address[0]}:{address[1]}: {exc.strerror}", file=sys.stderr, flush=True)
+        raise SystemExit(STARTUP_FAILURE) from None
+    return sock
 
 
 def _split(text: str) -> list[str]:
