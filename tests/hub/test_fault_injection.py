@@ -16,11 +16,13 @@ Tests that need a short lease run ``Worker`` in a process of their own (this fil
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -30,7 +32,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from civicswitch.core.clock import SystemClock
 from civicswitch.hub.handlers import add_connector, set_enabled
@@ -116,11 +118,14 @@ class Rig:
         return self.url.startswith("postgres")
 
     # processes
-    def spawn(self, name: str, argv: list[str]) -> Proc:
+    def spawn(self, name: str, argv: list[str], *, group: bool = False) -> Proc:
+        """``group``: in a process group of its own (``serve --workers N``: the master and its workers)."""
         log = self.dir / f"{name}.log"
         env = {**os.environ, "CIVICSWITCH_DATABASE_URL": self.url, "CIVICSWITCH_LOG_LEVEL": "INFO"}
         with log.open("ab") as out:
-            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.dir, env=env)
+            popen = subprocess.Popen(
+                argv, stdout=out, stderr=subprocess.STDOUT, cwd=self.dir, env=env, start_new_session=group
+            )
         proc = Proc(name, popen, log)
         self.procs.append(proc)
         return proc
@@ -137,10 +142,11 @@ class Rig:
     def lease_worker(self, lease: float, name: str = "worker") -> Proc:
         return self.spawn(name, [sys.executable, __file__, "--lease", str(lease)])
 
-    def api(self, port: int) -> str:
-        self.spawn("api", [str(BIN / "civicswitch"), "serve", "--port", str(port)])
+    def api(self, port: int, *, workers: int = 1) -> str:
+        argv = [str(BIN / "civicswitch"), "serve", "--port", str(port), "--workers", str(workers)]
+        self.spawn("api", argv, group=workers > 1)
         base = f"http://127.0.0.1:{port}"
-        self.wait("API listening", lambda: _answers(f"{base}/open311/v2/services.json"), 20)
+        self.wait("API listening", lambda: _answers(f"{base}/open311/v2/services.json"), 30)
         return base
 
     def close(self) -> None:
@@ -410,6 +416,62 @@ def test_worker_killed_mid_delivery__lease_expires_and_next_worker_delivers_each
     assert stats["unique_effects"] == 5
     assert stats["duplicates"] == 5  # the second worker's sends, each caught as a redelivery
     assert took >= 2.0  # not before the lease ran out (3 s from the claim, which came just before the kill)
+
+
+def test_server_killed_during_a_burst_of_posts__every_acknowledged_request_stored_whole(rig: Rig) -> None:
+    """``serve --workers 2`` takes POSTs from 16 clients at once and is killed (SIGKILL, every process) in the
+    middle. Every request it answered 2xx is stored with its timeline and its outbox message; nothing is
+    half-written (no request without them, no message without its request); the database is intact."""
+    rig.connector(free_port())  # no receiver and no worker: the messages wait in the outbox
+    base = rig.api(free_port(), workers=2)
+    api = next(p for p in rig.procs if p.name == "api")
+    acknowledged: list[int] = []
+    refused: list[int] = []
+    guard = threading.Lock()
+    enough = threading.Event()
+
+    def client(n: int) -> None:
+        with httpx.Client(base_url=base, timeout=30) as http:
+            for i in itertools.count():
+                form = {
+                    "api_key": rig.keys["submit"],
+                    "service_code": "pothole",
+                    "lat": f"40.{n:02d}{i:04d}",
+                    "long": "-73.95",
+                    "description": f"burst {n}/{i}",
+                    "attribute[size]": "small",
+                }
+                try:
+                    answer = http.post("/open311/v2/requests.json", data=form)
+                except httpx.HTTPError:
+                    return  # the server is gone
+                with guard:
+                    if answer.is_success:
+                        acknowledged.append(int(answer.json()[0]["service_request_id"]))
+                        if len(acknowledged) >= 150:
+                            enough.set()
+                    else:
+                        refused.append(answer.status_code)
+
+    clients = [threading.Thread(target=client, args=(n,)) for n in range(16)]
+    for c in clients:
+        c.start()
+    assert enough.wait(120), f"too few answers: {len(acknowledged)} 2xx, refused {Counter(refused)}\n{api.tail()}"
+    os.killpg(api.popen.pid, signal.SIGKILL)  # the master and both workers, mid-burst
+    api.popen.wait(10)
+    for c in clients:
+        c.join(60)
+    assert refused == []
+
+    with rig.engine.connect() as conn:
+        if not rig.postgres:
+            assert conn.exec_driver_sql("PRAGMA integrity_check").scalar_one() == "ok"
+        stored = {r[0] for r in conn.execute(text("SELECT id FROM service_requests"))}
+        timeline = {r[0] for r in conn.execute(text("SELECT request_id FROM request_events WHERE kind = 'submitted'"))}
+    messages = Counter(r.request_id for r in rig.rows())
+    assert set(acknowledged) <= stored  # every 2xx was committed
+    assert timeline == stored  # every stored request has its timeline (nothing half-written)
+    assert set(messages) == stored and set(messages.values()) == {1}  # and exactly one outbox message each
 
 
 def test_worker_paused_past_its_lease__its_stale_outcome_does_not_undo_a_delivery(rig: Rig) -> None:

@@ -59,6 +59,7 @@ def normalize_url(url: str) -> str:
 
 
 SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
+SQLITE_BUSY_TIMEOUT_S = 10.0  # how long a writer waits for another to finish before it fails
 
 
 def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
@@ -75,7 +76,9 @@ def _set_pragmas(dbapi_connection: Any, synchronous: str) -> None:
     # FULL (the default): WAL is synced at every commit, so an acknowledged request survives a power loss.
     # NORMAL syncs only at checkpoints: faster, and the last commits can be lost (never corrupted).
     cursor.execute(f"PRAGMA synchronous={synchronous}")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    # Writers that go through the unit of work take turns on a writer lock first (storage/writelock.py) and
+    # rarely meet a busy database; the busy handler is for everyone else (a shell, a migration).
+    cursor.execute(f"PRAGMA busy_timeout={int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
     cursor.execute("PRAGMA cache_size=-65536")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
@@ -112,7 +115,7 @@ def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL
             echo=echo,
             json_serializer=_json_dumps,
             json_deserializer=_sqlite_json_loads,
-            connect_args={"check_same_thread": False, "timeout": 10},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
             **pooling,
         )
         event.listen(engine, "connect", _sqlite_pragmas(synchronous))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from types import TracebackType
@@ -11,6 +12,7 @@ from sqlalchemy import Connection, Engine
 
 from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clock import Clock
+from civicswitch.core.db import SQLITE_BUSY_TIMEOUT_S
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
@@ -18,16 +20,28 @@ from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
 from civicswitch.requests.sql import SqlRequestStore
 from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, RequestStore, UserStore
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
+from civicswitch.storage.writelock import WriterLock
 
-_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+_FILE_LOCKS: dict[str, WriterLock] = {}  # one per database file in this process, whatever the engine
+_MEMORY_LOCKS: weakref.WeakKeyDictionary[Engine, WriterLock] = weakref.WeakKeyDictionary()
 _LOCKS_GUARD = threading.Lock()
 
 
-def _writer_lock(engine: Engine) -> threading.RLock:
+def sqlite_writer_lock(engine: Engine) -> WriterLock:
+    """The writer lock of an SQLite engine's database: shared by every engine on the same file in this
+    process, and through ``<file>-writer.lock`` with other processes."""
+    database = engine.url.database or ""
+    memory = database in ("", ":memory:") or database.startswith("file:") or "mode=memory" in str(engine.url)
     with _LOCKS_GUARD:
-        lock = _WRITER_LOCKS.get(engine)
+        if memory:
+            lock = _MEMORY_LOCKS.get(engine)
+            if lock is None:
+                lock = _MEMORY_LOCKS[engine] = WriterLock(None, SQLITE_BUSY_TIMEOUT_S)
+            return lock
+        path = os.path.abspath(database) + "-writer.lock"
+        lock = _FILE_LOCKS.get(path)
         if lock is None:
-            lock = _WRITER_LOCKS[engine] = threading.RLock()
+            lock = _FILE_LOCKS[path] = WriterLock(path, SQLITE_BUSY_TIMEOUT_S)
         return lock
 
 
@@ -47,13 +61,15 @@ class SqlUnitOfWork:
         self._writing = writing
         self.clock = clock
         self._conn: Connection | None = None
-        self._queued: threading.RLock | None = None
+        self._queued: WriterLock | None = None
 
     def __enter__(self) -> Self:
         # The transaction begins on first use (autobegin); on SQLite a writing unit takes the lock then.
-        # SQLite has one writer at a time: writers of this process queue on a lock first, in order, instead
-        # of polling the database lock with sleeps (which gave POSTs a long latency tail under load).
-        self._queued = _writer_lock(self._engine) if self._writing and self._engine.dialect.name == "sqlite" else None
+        # SQLite has one writer at a time: writers of every process queue on the writer lock first, and the
+        # next is woken the moment the last lets go, instead of polling the database lock with sleeps (which
+        # gave POSTs a latency tail of seconds under load).
+        sqlite = self._writing and self._engine.dialect.name == "sqlite"
+        self._queued = sqlite_writer_lock(self._engine) if sqlite else None
         if self._queued is not None:
             self._queued.acquire()
         try:
