@@ -157,7 +157,7 @@ def _clock(value: time) -> str:
 
 
 def parse_workdays(value: object, code: str) -> frozenset[int]:
-    items: Iterable[object] = value.split(",") if isinstance(value, str) else value if isinstance(value, list) else ()
+    items: Iterable[object] = value.split(",") if isinstance(value, str) else value if isinstance(value, list | tuple) else ()
     found = set()
     for item in items:
         key = str(item).strip().lower()[:3]

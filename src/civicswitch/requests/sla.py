@@ -115,6 +115,8 @@ def _business(start: datetime, days: float, calendar: Calendar, held: list[tuple
         _DAY if closes is None else datetime.combine(start.date(), closes) - datetime.combine(start.date(), opens)
     )
     need = timedelta(seconds=days * day_length.total_seconds())
+    if not need:
+        return start  # a target of nothing is due at once, in or out of hours
     holidays = calendar.holiday_dates()
     day = start.date()
     # Past the last holiday and the last pause every week has a working day: the walk always ends.
