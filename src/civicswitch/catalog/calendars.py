@@ -157,7 +157,9 @@ def _clock(value: time) -> str:
 
 
 def parse_workdays(value: object, code: str) -> frozenset[int]:
-    items: Iterable[object] = value.split(",") if isinstance(value, str) else value if isinstance(value, list | tuple) else ()
+    items: Iterable[object] = (
+        value.split(",") if isinstance(value, str) else value if isinstance(value, list | tuple) else ()
+    )
     found = set()
     for item in items:
         key = str(item).strip().lower()[:3]
@@ -239,7 +241,10 @@ class SlaTarget:
         calendar = data.get("calendar")
         if calendar is not None and not isinstance(calendar, str):
             raise Invalid(f"sla.calendar is a calendar's code, got {calendar!r}", field="sla")
-        return cls(data.get("amount"), data.get("unit", SlaUnit.HOURS), calendar)
+        amount = data.get("amount")
+        if isinstance(amount, bool) or not isinstance(amount, int | float):
+            raise Invalid(f"sla.amount must be a number, got {amount!r}", field="sla")
+        return cls(amount, data.get("unit", SlaUnit.HOURS), calendar)
 
 
 def sla_notice(target: SlaTarget | float | None) -> str | None:
