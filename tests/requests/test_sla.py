@@ -11,8 +11,18 @@ import pytest
 
 from civicswitch.catalog.calendars import Calendar, Holiday, SlaTarget, SlaUnit
 from civicswitch.requests.model import Event, Status
-from civicswitch.requests.sla import DEFAULT_CALENDAR, Pause, SlaState, due_at, hold_pauses, sla_state
+from civicswitch.requests.sla import (
+    DEFAULT_CALENDAR,
+    DEFAULT_DUE_SOON,
+    Pause,
+    SlaState,
+    due_at,
+    due_soon,
+    hold_pauses,
+    sla_state,
+)
 from civicswitch.requests.views import RequestView
+from civicswitch.settings import SettingError, Settings, check_stored
 
 NY = ZoneInfo("America/New_York")
 LABOR_DAY = Holiday(date(2026, 9, 7), "Labor Day")  # a Monday
@@ -108,6 +118,22 @@ def test_due_at__no_calendar__monday_to_friday_office_hours_in_the_default_zone(
 def test_due_at__calendar_without_zone__counts_in_the_default_timezone() -> None:
     local = Calendar(code="local")
     assert due_at(ny(2026, 9, 8, 8), days(1), local, default_timezone="America/New_York") == ny(2026, 9, 8, 17)
+
+
+def test_due_at__zero_target__due_at_once_even_out_of_hours() -> None:
+    saturday = ny(2026, 9, 5, 11)
+    assert due_at(saturday, days(0), OFFICE) == saturday
+    assert due_at(saturday, SlaTarget(0), None) == saturday
+
+
+def test_due_soon__setting__hours_as_a_duration() -> None:
+    assert due_soon(Settings(sla_due_soon_hours=36)) == timedelta(hours=36)
+    assert due_soon(Settings()) == DEFAULT_DUE_SOON == timedelta(hours=24)
+
+
+def test_due_soon__negative_setting__refused() -> None:
+    with pytest.raises(SettingError, match="sla_due_soon_hours"):
+        check_stored({"sla_due_soon_hours": -1})
 
 
 def test_due_at__naive_start__refused() -> None:
@@ -279,3 +305,21 @@ def test_due_at__calendar_days_without_pauses__same_local_clock_time() -> None:
         # The same wall-clock time, unless the start's time does not exist on the due date (a DST gap).
         if local_due.replace(tzinfo=None).time() != local_start.replace(tzinfo=None).time():
             assert abs(local_due.utcoffset() - local_start.utcoffset()) > timedelta(0)  # type: ignore[operator]
+
+
+def test_due_at__business_days__a_pause_wholly_out_of_working_time_changes_nothing() -> None:
+    rng = random.Random("out-of-hours-pause")
+    for _ in range(CASES):
+        calendar = _random_calendar(rng)
+        if calendar.hours is None:
+            continue
+        start = _random_start(rng)
+        target = SlaTarget(rng.uniform(0.1, 10), SlaUnit.BUSINESS_DAYS)
+        # A pause from one closing time to the next opening time of the same calendar (a night off).
+        zone = calendar.zone("UTC")
+        day = start.astimezone(zone).date() + timedelta(days=rng.randint(0, 10))
+        night = Pause(
+            datetime.combine(day, calendar.hours[1], zone),
+            datetime.combine(day + timedelta(1), calendar.hours[0], zone),
+        )
+        assert due_at(start, target, calendar, [night]) == due_at(start, target, calendar), (calendar, start, night)

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from civicswitch.catalog.calendars import Calendar, SlaTarget, SlaUnit
 from civicswitch.core.errors import Invalid
 from civicswitch.requests.model import Event, ServiceRequest, Status
-from civicswitch.settings import effective_settings
+from civicswitch.settings import Settings, effective_settings
 
 if TYPE_CHECKING:
     from civicswitch.catalog.model import Service
@@ -176,6 +176,11 @@ class _Due(Protocol):
     def expected_at(self) -> datetime | None: ...
     @property
     def updated_at(self) -> datetime | None: ...
+
+
+def due_soon(settings: Settings) -> timedelta:
+    """The instance's "due soon" threshold (the ``sla_due_soon_hours`` setting), for :func:`sla_state`."""
+    return timedelta(hours=settings.sla_due_soon_hours)
 
 
 def sla_state(
