@@ -51,7 +51,13 @@ class Settings(BaseSettings):
         default="",
         description="Area layer whose areas are this jurisdiction; set it to route requests by location",
     )
-    timezone: str = Field(default="UTC", description="IANA zone for dates shown to people (APIs stay in UTC)")
+    timezone: str = Field(
+        default="UTC",
+        description="IANA zone for dates shown to people (APIs stay in UTC), and of SLA calendars that name none",
+    )
+    sla_due_soon_hours: float = Field(
+        default=24.0, ge=0, le=24 * 366, description="An open request this close to its due date is 'due soon'"
+    )
     public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
     contact: str = Field(default="311 Open Data team, open311@example.gov", description="Discovery's contact")
     key_service: str = Field(
@@ -225,6 +231,7 @@ STORABLE: tuple[str, ...] = (
     "jurisdiction_id",
     "jurisdiction_strict",
     "timezone",
+    "sla_due_soon_hours",
     "coverage_layer",
     "public_url",
     "contact",

@@ -6,12 +6,14 @@ Every committed catalog write moves it; reads, and writes that are rolled back, 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from itertools import pairwise
 from typing import Any
 
 from shapely.geometry import box
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar, Holiday
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
@@ -33,6 +35,8 @@ def test_catalog_version__each_kind_of_write__moves_it(store_uow_factory: MakeUo
     layer = AreaLayer("wards", "ward", "name")
     writes: list[Callable[[UnitOfWork], Any]] = [
         lambda uow: uow.catalog.add_body(Body("DOT", "Transportation")),
+        lambda uow: uow.catalog.add_calendar(Calendar("city-hall")),
+        lambda uow: uow.catalog.add_calendar(Calendar("city-hall", holidays=(Holiday(date(2026, 12, 25), "Xmas"),))),
         lambda uow: uow.catalog.add_body(Body("DOT", "Dept. of Transportation")),  # the same body renamed
         lambda uow: uow.catalog.add_service(Service("pothole", "Pothole", body_code="DOT")),
         lambda uow: uow.catalog.add_service(Service("pothole", "Pothole", description="A hole.", body_code="DOT")),
@@ -58,6 +62,7 @@ def test_catalog_version__reads_and_rolled_back_writes__leave_it(
         uow.catalog.services()
         uow.catalog.bodies()
         uow.catalog.rules()
+        uow.catalog.calendars()
         uow.catalog.add_body(Body("PARKS", "Parks"))
         assert uow.catalog.version() > before  # the writer sees its own write
         # no commit: dropped

@@ -155,6 +155,7 @@ def test_cli_catalog_import__bad_yaml__clear_error_and_nothing_loaded(db_url: st
     assert "catalog.yaml is not valid YAML (line 6" in result.output
     assert json.loads(runner.invoke(app, ["catalog", "export"]).stdout) == {
         "settings": {},
+        "calendars": [],
         "bodies": [],
         "services": [],
         "routing_rules": [],

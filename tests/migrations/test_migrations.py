@@ -8,10 +8,12 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
 
+from civicswitch.catalog.calendars import SlaTarget, SlaUnit
 from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
 from civicswitch.requests.tables import service_requests
 from civicswitch.routing.grid import cell_of
+from civicswitch.storage.sql import SqlUnitOfWork
 
 POINTS = [
     (40.7359, -73.9911),
@@ -54,3 +56,28 @@ def test_migration_0003__existing_requests__grid_cell_equals_the_python_cell(eng
         )
     assert len(found) == len(POINTS) + 1
     assert [cell for _, _, cell in found] == [cell_of(lat, long) for lat, long, _ in found]
+
+
+def test_migration_0008__stored_sla_hours__become_targets_in_hours_and_back(engine: Engine) -> None:
+    downgrade(engine, "0007_cache_validators")
+    with engine.begin() as conn:
+        old = MetaData()
+        services = Table("services", old, autoload_with=conn)
+        assert "sla_unit" not in services.c
+        conn.execute(
+            insert(services),
+            [{"code": "pothole", "name": "Pothole", "keywords": [], "sla_hours": 72.0, "service_notice": "x"},
+             {"code": "graffiti", "name": "Graffiti", "keywords": [], "sla_hours": None, "service_notice": None}],
+        )  # fmt: skip
+    upgrade(engine)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        pothole, graffiti = uow.catalog.service("pothole"), uow.catalog.service("graffiti")
+    assert pothole is not None and graffiti is not None
+    assert (pothole.sla, pothole.sla_hours, graffiti.sla) == (SlaTarget(72.0, SlaUnit.HOURS), 72.0, None)
+    downgrade(engine, "0007_cache_validators")
+    with engine.connect() as conn:
+        assert "calendars" not in inspect(conn).get_table_names()
+        table = Table("services", MetaData(), autoload_with=conn)
+        hours = {code: value for code, value in conn.execute(select(table.c.code, table.c.sla_hours))}
+    assert hours == {"pothole": 72.0, "graffiti": None}
+    upgrade(engine)

@@ -501,12 +501,12 @@ def test_find__view__carries_the_public_fields(seeded: tuple[MakeUow, dict[str, 
         [tip] = uow.requests.find(RequestQuery(ids=(ids["t_new"],)))
         [closed] = uow.requests.find(RequestQuery(ids=(ids["g_closed"],)))
         [bulk] = uow.requests.find(RequestQuery(ids=(ids["b_prog"],)))
-    assert (ack.service_code, ack.service_name, ack.agency_responsible, ack.sla_hours) == (
-        "pothole", "Pothole", "Department of Transportation", 72)  # fmt: skip
+    assert (ack.service_code, ack.service_name, ack.agency_responsible, ack.service_notice) == (
+        "pothole", "Pothole", "Department of Transportation", "Target response time: 3 days.")  # fmt: skip
     assert (ack.status, ack.close_reason, ack.attributes, ack.channel) == ("acknowledged", None, {"size": "small"},
                                                                            "open311")  # fmt: skip
     assert (ack.requested_at, ack.updated_at, ack.lat, ack.long) == (T0 - 3 * H, T0 + H, 40.7, -74.0)
-    assert (tip.agency_responsible, tip.sla_hours, tip.address, tip.lat) == (None, None, "Somewhere", None)
+    assert (tip.agency_responsible, tip.service_notice, tip.address, tip.lat) == (None, None, "Somewhere", None)
     assert (closed.status, closed.close_reason) == ("closed", "fixed")
     assert bulk.token == "tok-b"
 

@@ -1,10 +1,12 @@
-"""Load a catalog file (bodies and services) into the store: idempotent, all or nothing."""
+"""Load a catalog file (bodies, services, and the SLA calendars their targets name) into the store: idempotent, all
+or nothing."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from civicswitch.catalog.calendars import Calendar, SlaTarget
 from civicswitch.catalog.model import (
     Attribute,
     AttributeValue,
@@ -24,6 +26,32 @@ from civicswitch.settings import STORABLE
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
+
+
+def _sla(service: Mapping[str, Any]) -> SlaTarget | None:
+    """``sla: {amount, unit, calendar}``; ``sla_hours: N`` (the older form) is ``sla: {amount: N, unit: hours}``."""
+    try:
+        hours = service.get("sla_hours")
+        if service.get("sla") is not None:
+            target = SlaTarget.from_document(service["sla"])
+            if hours is not None and target != SlaTarget(hours):
+                raise Invalid(f"sla_hours {hours!r} and sla {service['sla']!r} differ: give one", field="sla")
+            return target
+        return None if hours is None else SlaTarget(hours)
+    except Invalid as exc:
+        raise Invalid(f"service {service.get('code')!r}: {exc.description}", field="sla") from None
+
+
+def parse_calendars(data: Mapping[str, Any]) -> list[Calendar]:
+    """The optional ``calendars`` section: a list of calendars (see :meth:`Calendar.from_document`)."""
+    entries = data.get("calendars") or []
+    if not isinstance(entries, list):
+        raise Invalid("the catalog file's 'calendars' section must be a list of objects", field="calendars")
+    found = [Calendar.from_document(entry) for entry in entries]
+    codes = [c.code for c in found]
+    if len(codes) != len(set(codes)):
+        raise Invalid("the catalog file lists a calendar code twice", field="calendars")
+    return found
 
 
 def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:
@@ -84,7 +112,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 keywords=tuple(s.get("keywords", ())),
                 type=ServiceType(s.get("type", "realtime")),
                 body_code=s.get("body"),
-                sla_hours=s.get("sla_hours"),
+                sla=_sla(s),
                 active=bool(s.get("active", True)),
                 duplicates=_duplicates(s),
                 attributes=tuple(
@@ -115,16 +143,19 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
 def load_catalog(
     uow: UnitOfWork, data: Mapping[str, Any], clock: Clock | None = None, *, who: Principal = OPERATOR
 ) -> tuple[int, int]:
-    """Upsert every body and service of ``data``; when the document has ``routing_rules``, replace the routing
+    """Upsert every calendar, body and service of ``data``; when the document has ``routing_rules``, replace the routing
     rules; when it has ``settings``, store those instance settings — all in one transaction; returns (bodies,
     services)."""
     authorize(who, Action.CATALOG_MANAGE)
     bodies, services = parse_catalog(data)
+    calendars = parse_calendars(data)
     rules = parse_rules(data.get("routing_rules")) if "routing_rules" in data else None
     settings = data.get("settings")
     if settings is not None and not isinstance(settings, Mapping):
         raise Invalid("catalog file: settings must be a mapping of setting → value", field="settings")
     with uow:
+        for calendar in calendars:
+            uow.catalog.add_calendar(calendar)
         for body in bodies:
             uow.catalog.add_body(body)
         for service in services:
@@ -144,20 +175,23 @@ def load_catalog(
 
 
 def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
-    """The catalog as a document ``load_catalog`` takes back: stored instance settings, bodies, services and
-    routing rules."""
+    """The catalog as a document ``load_catalog`` takes back: stored instance settings, SLA calendars, bodies,
+    services and routing rules. A target in hours is also written as ``sla_hours``, for readers of older files."""
     with uow:
+        calendars = uow.catalog.calendars()
         bodies = uow.catalog.bodies()
         services = uow.catalog.services(include_inactive=True)
         rules = uow.catalog.rules()
         stored = uow.settings.all()
     return {
         "settings": {key: stored[key] for key in STORABLE if key in stored},
+        "calendars": [c.document() for c in calendars],
         "bodies": [{"code": b.code, "name": b.name, "kind": str(b.kind)} for b in bodies],
         "services": [
             {
                 "code": s.code, "name": s.name, "description": s.description, "group": s.group,
                 "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
+                "sla": None if s.sla is None else s.sla.document(),
                 "active": s.active, "duplicates": s.duplicates.document(),
                 "attributes": [
                     {

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
 from civicswitch.core.errors import Invalid
@@ -39,7 +40,23 @@ class MemoryCatalogStore:
     def body(self, code: str) -> Body | None:
         return self._db.bodies.get(code)
 
+    def add_calendar(self, calendar: Calendar) -> Calendar:
+        existing = self._db.calendars.get(calendar.code)
+        stored = dataclasses.replace(calendar, id=existing.id if existing else self._db.take_id("calendar"))
+        self._db.calendars[calendar.code] = stored
+        self._changed()
+        return stored
+
+    def calendars(self) -> list[Calendar]:
+        return [self._db.calendars[k] for k in sorted(self._db.calendars)]
+
+    def calendar(self, code: str) -> Calendar | None:
+        return self._db.calendars.get(code)
+
     def add_service(self, service: Service) -> Service:
+        calendar = service.sla.calendar if service.sla is not None else None
+        if calendar is not None and calendar not in self._db.calendars:
+            raise Invalid(f"service {service.code!r}: unknown calendar {calendar!r}", field="sla")
         if service.body_code is not None and service.body_code not in self._db.bodies:
             raise Invalid(f"service {service.code!r}: unknown body {service.body_code!r}")
         existing = self._db.services.get(service.code)

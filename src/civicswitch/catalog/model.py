@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from civicswitch.catalog.calendars import SlaTarget, SlaUnit, sla_notice
 from civicswitch.core.errors import Invalid, check_text
 from civicswitch.core.numbers import DECIMAL
 
@@ -191,13 +192,22 @@ class Service:
     keywords: tuple[str, ...] = ()
     type: ServiceType = ServiceType.REALTIME
     body_code: str | None = None
-    sla_hours: float | None = None
+    sla_hours: float | None = None  # the target when it is in hours (``sla`` says it in any unit)
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
     active: bool = True
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     id: int | None = None
+    sla: SlaTarget | None = None
 
     def __post_init__(self) -> None:
+        # ``sla_hours=N`` (older catalog files and callers) is ``sla=SlaTarget(N, hours)``; both name one target.
+        if self.sla is None and self.sla_hours is not None:
+            object.__setattr__(self, "sla", SlaTarget(self.sla_hours, SlaUnit.HOURS))
+        elif self.sla is not None:
+            hours = self.sla.amount if self.sla.unit is SlaUnit.HOURS else None
+            if self.sla_hours is not None and self.sla_hours != hours:
+                raise Invalid(f"service {self.code!r}: give sla or sla_hours, not two different targets", field="sla")
+            object.__setattr__(self, "sla_hours", hours)
         if not self.code or any(c in self.code for c in "/ ?#%"):
             raise Invalid(f"service code {self.code!r} must be non-empty without spaces, '/', '?', '#' or '%'")
         check_text(self.code, "service code", 100)
@@ -242,11 +252,4 @@ class InvalidAttributes(Invalid):
         self.errors = errors
 
 
-def sla_notice(hours: float | None) -> str | None:
-    """The ``service_notice`` a resident sees: the service's target time, in words."""
-    if hours is None:
-        return None
-    if hours < 48:
-        whole = math.ceil(hours)
-        return f"Target response time: {whole} hour{'s' if whole != 1 else ''}."
-    return f"Target response time: {math.ceil(hours / 24)} days."
+__all__ = ["SlaTarget", "SlaUnit", "sla_notice"]

@@ -7,13 +7,14 @@ from datetime import datetime
 from typing import Protocol
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
 
 
 class CatalogStore(Protocol):
-    """Every write (``add_body``, ``add_service``, ``add_layer_version``, ``replace_rules``) also moves
-    :meth:`version` on, in the same transaction."""
+    """Every write (``add_body``, ``add_calendar``, ``add_service``, ``add_layer_version``, ``replace_rules``) also
+    moves :meth:`version` on, in the same transaction."""
 
     def version(self) -> int:
         """A number that changes with every committed catalog write (0 before the first): one cheap read that tells
@@ -24,8 +25,18 @@ class CatalogStore(Protocol):
     def add_body(self, body: Body) -> Body: ...
     def bodies(self) -> list[Body]: ...
     def body(self, code: str) -> Body | None: ...
+    def add_calendar(self, calendar: Calendar) -> Calendar:
+        """Insert, or replace the calendar with the same code (holidays included)."""
+        ...
+
+    def calendars(self) -> list[Calendar]:
+        """Every calendar with its holidays, by code."""
+        ...
+
+    def calendar(self, code: str) -> Calendar | None: ...
     def add_service(self, service: Service) -> Service:
-        """Insert, or replace the service with the same code (attributes included)."""
+        """Insert, or replace the service with the same code (attributes included). A target's calendar must be
+        stored (:class:`Invalid` when not)."""
         ...
 
     def services(self, *, include_inactive: bool = False) -> list[Service]: ...

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 import shapely
@@ -12,6 +12,7 @@ from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar, Holiday, SlaTarget, SlaUnit
 from civicswitch.catalog.model import (
     Attribute,
     AttributeValue,
@@ -27,6 +28,8 @@ from civicswitch.catalog.rules import RoutingRule
 from civicswitch.catalog.tables import (
     area_layers,
     bodies,
+    calendar_holidays,
+    calendars,
     catalog_version,
     routing_rules,
     service_attributes,
@@ -80,7 +83,75 @@ class SqlCatalogStore:
         r = self._conn.execute(select(bodies).where(bodies.c.code == code)).first()
         return None if r is None else Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id)
 
+    # -- calendars -------------------------------------------------------------------------------------
+    def add_calendar(self, calendar: Calendar) -> Calendar:
+        values = {
+            "code": calendar.code,
+            "name": calendar.name,
+            "timezone": calendar.timezone,
+            "workdays": sorted(calendar.workdays),
+            "opens": None if calendar.hours is None else calendar.hours[0].strftime("%H:%M"),
+            "closes": None if calendar.hours is None else calendar.hours[1].strftime("%H:%M"),
+        }
+        found = self._conn.execute(select(calendars.c.id).where(calendars.c.code == calendar.code)).scalar()
+        if found is None:
+            found = self._conn.execute(insert(calendars).values(values).returning(calendars.c.id)).scalar_one()
+        else:
+            self._conn.execute(update(calendars).where(calendars.c.id == found).values(values))
+            self._conn.execute(delete(calendar_holidays).where(calendar_holidays.c.calendar_id == found))
+        if calendar.holidays:
+            self._conn.execute(
+                insert(calendar_holidays),
+                [{"calendar_id": found, "day": h.day, "name": h.name} for h in calendar.holidays],
+            )
+        self._changed()
+        stored = self.calendar(calendar.code)
+        assert stored is not None
+        return stored
+
+    def calendars(self) -> list[Calendar]:
+        return self._calendars(None)
+
+    def calendar(self, code: str) -> Calendar | None:
+        if not storable(code):
+            return None
+        found = self._calendars(code)
+        return found[0] if found else None
+
+    def _calendars(self, code: str | None) -> list[Calendar]:
+        query = select(calendars).order_by(calendars.c.code)
+        if code is not None:
+            query = query.where(calendars.c.code == code)
+        rows = list(self._conn.execute(query))
+        if not rows:
+            return []
+        days: dict[int, list[Holiday]] = defaultdict(list)
+        for h in self._conn.execute(
+            select(calendar_holidays)
+            .where(calendar_holidays.c.calendar_id.in_([r.id for r in rows]))
+            .order_by(calendar_holidays.c.day)
+        ):
+            days[h.calendar_id].append(Holiday(h.day, h.name))
+        return [
+            Calendar(
+                code=r.code,
+                name=r.name,
+                timezone=r.timezone,
+                workdays=frozenset(r.workdays),
+                hours=None if r.opens is None else (time.fromisoformat(r.opens), time.fromisoformat(r.closes)),
+                holidays=tuple(days.get(r.id, ())),
+                id=r.id,
+            )
+            for r in rows
+        ]
+
+    # -- services --------------------------------------------------------------------------------------
     def add_service(self, service: Service) -> Service:
+        sla = service.sla
+        if sla is not None and sla.calendar is not None:
+            known = self._conn.execute(select(calendars.c.id).where(calendars.c.code == sla.calendar)).scalar()
+            if known is None:
+                raise Invalid(f"service {service.code!r}: unknown calendar {sla.calendar!r}", field="sla")
         body_id = None
         if service.body_code is not None:
             body = self.body(service.body_code)
@@ -96,7 +167,10 @@ class SqlCatalogStore:
             "type": str(service.type),
             "body_id": body_id,
             "sla_hours": service.sla_hours,
-            "service_notice": sla_notice(service.sla_hours),
+            "sla_amount": None if sla is None else sla.amount,
+            "sla_unit": None if sla is None else str(sla.unit),
+            "sla_calendar": None if sla is None else sla.calendar,
+            "service_notice": sla_notice(sla),
             "active": service.active,
             "duplicates": None if service.duplicates == DuplicatePolicy() else service.duplicates.document(),
         }
@@ -178,7 +252,8 @@ class SqlCatalogStore:
                 keywords=tuple(r.keywords),
                 type=ServiceType(r.type),
                 body_code=r.body_code,
-                sla_hours=r.sla_hours,
+                sla=None if r.sla_unit is None else SlaTarget(r.sla_amount, SlaUnit(r.sla_unit), r.sla_calendar),
+                sla_hours=r.sla_hours if r.sla_unit is None else None,  # a row written before 0008's columns
                 attributes=tuple(attrs.get(r.id, ())),
                 active=r.active,
                 duplicates=DuplicatePolicy.from_document(r.duplicates),

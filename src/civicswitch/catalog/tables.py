@@ -7,6 +7,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Column,
+    Date,
     Float,
     ForeignKey,
     Index,
@@ -42,8 +43,14 @@ services = Table(
     Column("keywords", JSON, nullable=False),
     Column("type", String(10), nullable=False, server_default="realtime"),
     Column("body_id", Integer, ForeignKey("bodies.id"), nullable=True),
+    # The SLA target: sla_amount of sla_unit (hours, calendar_days, business_days) on the calendar coded sla_calendar
+    # (a code, not a key: calendars are never renamed or deleted, and the store checks it exists). sla_hours is
+    # the amount when the unit is hours (as before 0008), else null.
     Column("sla_hours", Float, nullable=True),
-    # The Open311 service_notice derived from sla_hours, kept so lists can be rendered inside the database.
+    Column("sla_amount", Float, nullable=True),
+    Column("sla_unit", String(20), nullable=True),
+    Column("sla_calendar", String(64), nullable=True),
+    # The Open311 service_notice derived from the target, kept so lists can be rendered inside the database.
     Column("service_notice", Text, nullable=True),
     Column("active", Boolean, nullable=False, server_default=true()),
     # The service's duplicate policy (DuplicatePolicy.document()); NULL means the defaults.
@@ -64,6 +71,29 @@ service_attributes = Table(
     Column("datatype_description", Text, nullable=False, server_default=""),
     Column("values", JSON, nullable=False),
     UniqueConstraint("service_id", "code"),
+)
+
+# SLA calendars: when work happens, for due dates in business days (catalog/calendars.py).
+calendars = Table(
+    "calendars",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("code", String(64), nullable=False, unique=True),
+    Column("name", String(200), nullable=False, server_default=""),
+    Column("timezone", String(64), nullable=True),  # null: the instance's timezone setting
+    Column("workdays", JSON, nullable=False),  # [0..6], 0 = Monday
+    Column("opens", String(5), nullable=True),  # "08:00"; null with closes: all day
+    Column("closes", String(5), nullable=True),
+)
+
+calendar_holidays = Table(
+    "calendar_holidays",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("calendar_id", Integer, ForeignKey("calendars.id", ondelete="CASCADE"), nullable=False),
+    Column("day", Date, nullable=False),
+    Column("name", String(200), nullable=False),
+    UniqueConstraint("calendar_id", "day"),
 )
 
 area_layers = Table(

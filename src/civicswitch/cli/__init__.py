@@ -7,6 +7,7 @@ from civicswitch.cli.common import app
 
 app.add_typer(people.apikey, name="apikey")
 app.add_typer(catalog.areas, name="areas")
+app.add_typer(catalog.calendars, name="calendars")
 app.add_typer(catalog.catalog, name="catalog")
 app.add_typer(hub.connectors_app, name="connectors")
 app.add_typer(hub.deliveries_app, name="deliveries")

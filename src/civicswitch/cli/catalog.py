@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +23,11 @@ from civicswitch.storage.sql import SqlUnitOfWork
 areas = typer.Typer(help="Area layers: boundaries used for routing and analytics.", no_args_is_help=True)
 catalog = typer.Typer(help="The catalog file: bodies, services and routing rules.", no_args_is_help=True)
 routing = typer.Typer(help="Routing rules: which body owns a service where.", no_args_is_help=True)
+calendars = typer.Typer(
+    help="SLA calendars: working days, hours and holidays for due dates in business days (define them in the "
+    "catalog file's calendars section).",
+    no_args_is_help=True,
+)
 
 
 @areas.command("load")
@@ -269,3 +275,83 @@ def routing_explain(
         out.print(f"body: {routed.body} (referred: the point is {where}, outside {layer}; {how})")
     else:
         out.print(f"body: {routed.body or 'none'} ({how})")
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date (YYYY-MM-DD)") from None
+
+
+@calendars.command("list")
+def calendars_list() -> None:
+    """Every calendar: code, time zone, working days, hours, how many holidays and the next one."""
+    from civicswitch.catalog.handlers import list_calendars
+
+    try:
+        found = list_calendars(open_uow(writing=False))
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    today = SystemClock().now().date()
+    print("code\ttimezone\tworkdays\thours\tholidays\tnext_holiday\tname")
+    for c in found:
+        doc = c.document()
+        upcoming = next((h for h in c.holidays if h.day >= today), None)
+        nxt = f"{upcoming.day.isoformat()} {upcoming.name}" if upcoming else "-"
+        print(
+            f"{c.code}\t{c.timezone or '(instance)'}\t{','.join(doc['workdays'])}\t{doc['hours']}\t"
+            f"{len(c.holidays)}\t{nxt}\t{c.name}"
+        )
+
+
+@calendars.command("show")
+def calendars_show(code: Annotated[str, typer.Argument(help="Calendar code")]) -> None:
+    """One calendar with all its holidays."""
+    from civicswitch.catalog.handlers import show_calendar
+
+    try:
+        c = show_calendar(open_uow(writing=False), code)
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    doc = c.document()
+    print(f"code\t{c.code}\nname\t{c.name}\ntimezone\t{c.timezone or '(instance timezone setting)'}")
+    print(f"workdays\t{','.join(doc['workdays'])}\nhours\t{doc['hours']}\nholidays\t{len(c.holidays)}")
+    for h in c.holidays:
+        print(f"{h.day.isoformat()}\t{h.name}")
+
+
+@calendars.command("add-holiday")
+def calendars_add_holiday(
+    code: Annotated[str, typer.Argument(help="Calendar code")],
+    day: Annotated[str, typer.Argument(help="Date, YYYY-MM-DD (local to the calendar)")],
+    name: Annotated[str, typer.Argument(help="The holiday's name, e.g. 'Labor Day'")],
+) -> None:
+    """Add a holiday (or rename the one on that date). Requests filed from now on count it; due dates already
+    set stay."""
+    from civicswitch.catalog.handlers import add_holiday
+
+    try:
+        c = add_holiday(open_uow(), SystemClock(), code, _day(day), name)
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    err.print(f"calendar {c.code}: holiday {_day(day).isoformat()} {name.strip()} added ({len(c.holidays)} holidays)")
+
+
+@calendars.command("remove-holiday")
+def calendars_remove_holiday(
+    code: Annotated[str, typer.Argument(help="Calendar code")],
+    day: Annotated[str, typer.Argument(help="Date, YYYY-MM-DD")],
+) -> None:
+    """Remove a holiday from a calendar."""
+    from civicswitch.catalog.handlers import remove_holiday
+
+    try:
+        c = remove_holiday(open_uow(), SystemClock(), code, _day(day))
+    except DomainError as exc:
+        fail(exc.description)
+        return
+    err.print(f"calendar {c.code}: holiday {_day(day).isoformat()} removed ({len(c.holidays)} holidays)")

@@ -15,6 +15,7 @@ from civicswitch.people.policy import Action, Principal, Role
 from civicswitch.requests.access import authorize_on
 from civicswitch.requests.handlers import DEFAULT_CLOCK_SKEW, check_media_url, request_id_from, update_time
 from civicswitch.requests.model import TRANSITIONS, CloseReason, Event, ServiceRequest, Status
+from civicswitch.requests.sla import left_hold, refresh_due
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -172,7 +173,10 @@ def apply_update(
         elif target not in TRANSITIONS[request.status]:
             flagged = f"cannot go from {request.status} to {target}"
         else:
+            before = request.status
             request.transition(target, update.at, reason=reason, note=update.description, **common)  # type: ignore[arg-type]
+            if left_hold(before, request):
+                refresh_due(uow, request, update.at)  # the time on hold does not count
     else:
         request.add_note(update.at, update.description, **common)  # type: ignore[arg-type]
     if flagged is not None:

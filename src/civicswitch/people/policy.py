@@ -48,7 +48,7 @@ class Action(StrEnum):
     DELIVERY_REPLAY = "delivery.replay"
     CONNECTOR_HEALTH = "connector.health"
     CONNECTOR_MANAGE = "connector.manage"
-    CATALOG_MANAGE = "catalog.manage"  # catalog file, area layers, routing rules
+    CATALOG_MANAGE = "catalog.manage"  # catalog file, area layers, routing rules, SLA calendars
     SETTINGS_MANAGE = "settings.manage"  # instance settings stored in the database
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"

@@ -21,6 +21,7 @@ from civicswitch.requests.access import acting, authorize_on, target_of
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, ServiceRequest, Status
+from civicswitch.requests.sla import left_hold, refresh_due, service_due
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
 
@@ -144,7 +145,7 @@ def submit_request(
             attributes=attributes,
             body_code=routing.body if routing else service.body_code,
             areas=routing.areas if routing else None,
-            expected_at=None if service.sla_hours is None else now + timedelta(hours=service.sla_hours),
+            expected_at=service_due(uow, service, now),
             client_id=who.client_id,
             device_id=_text(cmd.device_id, "device_id", 200),
             account_id=_text(cmd.account_id, "account_id", 200),
@@ -182,7 +183,7 @@ def submit_request(
             )
         uow.commit()
     log.info("request %s created: service=%s by=%s channel=%s", request_id, service.code, who.label, cmd.channel)
-    notice = referral_note(routing) if routing and routing.referred_to else sla_notice(service.sla_hours)
+    notice = referral_note(routing) if routing and routing.referred_to else sla_notice(service.sla)
     hints = tuple(DuplicateHint(str(m.request.id), round(m.distance_m, 1), round(m.score, 3)) for m in duplicates)
     if hints:
         notice = " ".join(filter(None, (notice, duplicate_notice(duplicates[0]))))
@@ -294,6 +295,7 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
                 media_url=media_url,
             )
         else:
+            before = request.status
             request.transition(
                 target,
                 at,
@@ -304,6 +306,8 @@ def post_update(uow: UnitOfWork, clock: Clock, cmd: PostUpdate, limits: Limits =
                 external_status=status_text,
                 media_url=media_url,
             )
+            if left_hold(before, request):
+                refresh_due(uow, request, at)  # the time on hold does not count
         for item in stored_media:
             uow.requests.add_media(item)
         uow.requests.save(request)

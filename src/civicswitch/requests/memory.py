@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from civicswitch.catalog.calendars import sla_notice
 from civicswitch.core.errors import Conflict, Invalid
 from civicswitch.requests.model import Contact, Event, Follower, Notice, ServiceRequest, Status
 from civicswitch.requests.ports import Media
@@ -125,7 +126,7 @@ class MemoryRequestStore:
             channel=str(r.channel),
             attributes=copy.deepcopy(r.attributes),
             source_ref=r.source_ref,
-            sla_hours=service.sla_hours,
+            service_notice=sla_notice(service.sla),
             areas=copy.deepcopy(r.areas),
         )
 

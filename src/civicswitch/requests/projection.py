@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from civicswitch.catalog.model import sla_notice
 from civicswitch.core.timefmt import format_datetime
 from civicswitch.requests.model import open311_status
 from civicswitch.requests.views import RequestView
@@ -30,7 +29,7 @@ def open311_request(v: RequestView, base_url: str) -> dict[str, Any]:
         "service_code": v.service_code,
         "description": v.description,
         "agency_responsible": v.agency_responsible,
-        "service_notice": sla_notice(v.sla_hours),
+        "service_notice": v.service_notice,
         "requested_datetime": format_datetime(v.requested_at),
         "updated_datetime": format_datetime(v.updated_at),
         "expected_datetime": None if v.expected_at is None else format_datetime(v.expected_at),

@@ -80,7 +80,7 @@ _VIEW_COLUMNS = (
     sr.c.channel,
     sr.c.attributes,
     sr.c.source_ref,
-    services.c.sla_hours,
+    services.c.service_notice,
     sr.c.areas,
 )
 

@@ -37,6 +37,7 @@ from civicswitch.requests.model import (
     ServiceRequest,
     Status,
 )
+from civicswitch.requests.sla import hold_pauses, service_due
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
 
@@ -307,7 +308,11 @@ def change_request(
             routing = route(service, lat, long, geography, uow.catalog.rules(), bodies)
         body = routing.body if routing else service.body_code
         names: dict[str | None, str] = {code: b.name for code, b in bodies.items()}
-        expected = None if service.sla_hours is None else request.requested_at + timedelta(hours=service.sla_hours)
+        expected = None
+        if service.sla is not None:  # from the filing time, without the time it spent on hold
+            assert request.id is not None
+            timeline = uow.requests.events([request.id], public_only=False).get(request.id, [])
+            expected = service_due(uow, service, request.requested_at, hold_pauses(timeline, now))
         request.reassign(
             now,
             service_code=service.code,

@@ -46,7 +46,7 @@ class RequestView(NamedTuple):
     channel: str
     attributes: dict[str, Any]
     source_ref: str | None
-    sla_hours: float | None
+    service_notice: str | None  # the service's target in words (catalog.calendars.sla_notice)
     areas: dict[str, str] | None = None
 
 

@@ -9,6 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar
 from civicswitch.catalog.memory import MemoryCatalogStore
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
@@ -45,6 +46,7 @@ class MemoryDatabase:
     layers: dict[str, AreaLayer] = field(default_factory=dict)
     areas: list[Area] = field(default_factory=list)
     rules: list[RoutingRule] = field(default_factory=list)
+    calendars: dict[str, Calendar] = field(default_factory=dict)
     catalog_version: int = 0
     revisions: dict[int, int] = field(default_factory=dict)  # request id → its row's revision
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
