@@ -20,6 +20,7 @@ from civicswitch.requests.commands import (
     AddNote,
     AssignColleague,
     BulkWork,
+    ChangeRequest,
     PartnerStep,
     PartnerWork,
     SubmitRequest,
@@ -32,6 +33,7 @@ from civicswitch.requests.commands import (
 )
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import CloseReason, Event, ServiceRequest, Status
+from civicswitch.requests.staff import change_request
 from civicswitch.requests.work import (
     add_note,
     assign_colleague,
@@ -404,6 +406,12 @@ def test_transfer_request__bounced_back__counts_each_transfer(city: City) -> Non
     assert (city.request(rid).body_code, city.request(rid).transfers) == ("DOT", 2)
     with city.uow as u:
         assert u.requests.former_owners(int(rid)) == {"DOT", "DSNY"}
+
+
+def test_change_request__service_of_another_body__counted_as_a_transfer_too(city: City) -> None:
+    rid = city.file()
+    change_request(city.uow, city.clock, ChangeRequest(None, rid, service_code="graffiti", principal=city.who("dana")))
+    assert (city.request(rid).body_code, city.request(rid).transfers) == ("DSNY", 1)
 
 
 def test_transfer_request__to_a_body_without_connector__a_manual_bridge_task_for_it(city: City) -> None:
