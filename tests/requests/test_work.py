@@ -231,6 +231,19 @@ def test_work_request__refused__writes_nothing(
     assert city.state() == before
 
 
+def test_work_commands__steps_sent_as_form_text__taken_or_refused_by_name(city: City) -> None:
+    rid = city.file()
+    dana = city.who("dana")
+    as_text = WorkRequest(dana, rid, " Acknowledge ")  # type: ignore[arg-type]
+    assert work_request(city.uow, city.clock, as_text).status is Status.ACKNOWLEDGED
+    before = city.state()
+    with pytest.raises(Invalid, match="step 'finish' is not one of acknowledge, start"):
+        work_request(city.uow, city.clock, WorkRequest(dana, rid, "finish"))  # type: ignore[arg-type]
+    with pytest.raises(Invalid, match="verdict 'maybe' is not one of confirmed, disputed"):
+        verify_fix(city.uow, city.clock, VerifyFix(city.who("lee"), rid, "maybe"))  # type: ignore[arg-type]
+    assert city.state() == before
+
+
 def test_work_request__hold_from_acknowledged_with_a_reason__on_hold(city: City) -> None:
     rid = city.file()
     dana = city.who("dana")

@@ -19,7 +19,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from civicswitch.catalog.model import BodyKind
 from civicswitch.core.clock import Clock
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
 
 log = logging.getLogger(__name__)
+_E = TypeVar("_E", bound=StrEnum)
 
 STEP_TO: dict[WorkStep, Status] = {
     WorkStep.ACKNOWLEDGE: Status.ACKNOWLEDGED,
@@ -94,6 +96,14 @@ def _text(value: str | None, name: str, *, required: str | None = None) -> str:
     if len(text) > MAX_DESCRIPTION:
         raise Invalid(f"{name} is longer than {MAX_DESCRIPTION} characters", field=name)
     return text
+
+
+def _choice(kind: type[_E], value: str, name: str) -> _E:
+    """``value`` as one of ``kind`` (a form sends text): an unknown one is refused, naming the choices."""
+    try:
+        return kind(value.strip().lower() if isinstance(value, str) else value)
+    except ValueError:
+        raise Invalid(f"{name} {value!r} is not one of {', '.join(kind)}", field=name) from None
 
 
 def _by(who: Principal, **more: Any) -> dict[str, Any]:
@@ -154,7 +164,7 @@ def work_request(uow: UnitOfWork, clock: Clock, cmd: WorkRequest) -> WorkResult:
         request = _load(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_WORK, request)
         assert request.id is not None
-        step = WorkStep(cmd.step)
+        step = _choice(WorkStep, cmd.step, "step")
         note = _text(
             cmd.note, "note", required="putting a request on hold needs a reason" if step is WorkStep.HOLD else None
         )
@@ -327,7 +337,7 @@ def partner_work(uow: UnitOfWork, clock: Clock, cmd: PartnerWork, limits: Limits
         request = _load(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_PARTNER_WORK, request)
         assert request.id is not None
-        step = PartnerStep(cmd.step)
+        step = _choice(PartnerStep, cmd.step, "step")
         note = _text(cmd.note, "note", required="a progress note needs some text" if step is PartnerStep.NOTE else None)
         now = _now(clock, request)
         media_url, photo = _photo(cmd.media_urls, cmd.uploads, limits, now)
@@ -392,7 +402,7 @@ def verify_fix(uow: UnitOfWork, clock: Clock, cmd: VerifyFix, limits: Limits = D
         request = _load(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_VERIFY_FIX, request)
         assert request.id is not None
-        verdict = Verdict(cmd.verdict)
+        verdict = _choice(Verdict, cmd.verdict, "verdict")
         note = _text(cmd.note, "note")
         if request.status != Status.CLOSED:
             timeline = uow.requests.events([request.id], public_only=False).get(request.id, [])
