@@ -45,6 +45,7 @@ class Action(StrEnum):
     REQUEST_PARTNER_WORK = "request.partner_work"  # a partner: start, progress notes with photos, work complete
     REQUEST_VERIFY_FIX = "request.verify_fix"  # a liaison: confirm or dispute a fix on site
     REQUEST_READ_CONTACT = "request.read_contact"  # the filer's name, email and phone (audited)
+    REQUEST_VIEW = "request.view"  # the staff view: queue, request page, whole timeline (not contact data)
     MANUAL_LIST = "manual.list"
     MANUAL_COMPLETE = "manual.complete"
     DELIVERY_LIST = "delivery.list"
@@ -86,6 +87,8 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.REQUEST_VERIFY_FIX: {_R.ADMIN: _.ANY, _R.LIAISON: _.OWN_AREA},
     _A.REQUEST_READ_CONTACT: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY,
                               _R.PARTNER: _.ASSIGNED_ORG, _R.LIAISON: _.FILED_BY_SELF},
+    _A.REQUEST_VIEW: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY, _R.PARTNER: _.ASSIGNED_ORG,
+                      _R.LIAISON: _.OWN_AREA, _R.EXECUTIVE: _.ANY},
     _A.MANUAL_LIST: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.EXECUTIVE: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.MANUAL_COMPLETE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.DELIVERY_LIST: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
