@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, Table, insert, inspect, select
+from sqlalchemy import Engine, MetaData, Table, insert, inspect, select, text
 
 from civicswitch.catalog.calendars import SlaTarget, SlaUnit
 from civicswitch.core.db import metadata
@@ -81,3 +81,36 @@ def test_migration_0008__stored_sla_hours__become_targets_in_hours_and_back(engi
         hours = {code: value for code, value in conn.execute(select(table.c.code, table.c.sla_hours))}
     assert hours == {"pothole": 72.0, "graffiti": None}
     upgrade(engine)
+
+
+def test_migration_0009__requests_transferred_before__count_their_transfers_from_the_timeline(engine: Engine) -> None:
+    downgrade(engine, "0007_cache_validators")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        assert "transfers" not in {c["name"] for c in inspect(conn).get_columns("service_requests")}
+        old = MetaData()
+        services, requests, events = (
+            Table(name, old, autoload_with=conn) for name in ("services", "service_requests", "request_events")
+        )
+        service_id = conn.execute(
+            insert(services).values(code="graffiti", name="Graffiti", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+        ids = [
+            conn.execute(
+                insert(requests).values(service_id=service_id, status="new", requested_at=now, updated_at=now,
+                                        channel="open311", attributes={}, description="", address="here")
+                .returning(requests.c.id)
+            ).scalar_one()
+            for _ in range(3)
+        ]  # fmt: skip
+        kinds = {ids[0]: ["submitted"], ids[1]: ["submitted", "transferred"], ids[2]: ["transferred", "transferred"]}
+        conn.execute(
+            insert(events),
+            [{"request_id": rid, "at": now, "kind": kind, "data": {}} for rid, seq in kinds.items() for kind in seq],
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        found = dict(conn.execute(select(service_requests.c.id, service_requests.c.transfers)).all())
+        flags = conn.execute(text("SELECT partners_may_close FROM services")).scalars().all()
+    assert found == {ids[0]: 0, ids[1]: 1, ids[2]: 2}
+    assert flags == [False]

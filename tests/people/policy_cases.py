@@ -31,8 +31,15 @@ from civicswitch.requests.commands import (
     ConfirmFollow,
     FollowRequest,
     MergeRequests,
+    PartnerStep,
+    PartnerWork,
     PostUpdate,
     SubmitRequest,
+    TransferRequest,
+    Verdict,
+    VerifyFix,
+    WorkRequest,
+    WorkStep,
 )
 from civicswitch.requests.handlers import post_update, submit_request
 from civicswitch.requests.model import Contact
@@ -45,6 +52,7 @@ from civicswitch.requests.staff import (
     merge_requests,
     read_contact,
 )
+from civicswitch.requests.work import partner_work, transfer_request, verify_fix, work_request
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
 from civicswitch.storage.memory import MemoryUnitOfWork
@@ -142,6 +150,9 @@ def world() -> World:
     for side, body in (("own", OWN_BODY), ("other", OTHER_BODY)):
         found = deliveries(uow, manual=True, state="pending", body=body, who=ADMIN)
         tasks[side] = next(t.id for t in found if str(t.request_id) == ids[side])
+    # the partner reported the work on the second requests complete: a liaison may check those fixes on site
+    for name in ("own2", "other2"):
+        partner_work(uow, clock, PartnerWork(ADMIN, ids[name], PartnerStep.COMPLETE, "done"))
     # someone follows the 'own' request by email, unconfirmed: the resident's link confirms it
     follow_request(uow, clock, FollowRequest(None, ids["own"], Contact(email=FOLLOWER), principal=ADMIN))
     clock.advance(timedelta(minutes=5))
@@ -210,6 +221,18 @@ INVOKERS: dict[Action, Invoker] = {
         w.uow, w.clock, MergeRequests(None, w.ids[side], w.ids[f"{side}2"], principal=p)
     ),
     Action.REQUEST_ASSIGN: lambda w, p, side: assign_request(w.uow, w.clock, w.ids[side], None, who=p),
+    Action.REQUEST_WORK: lambda w, p, side: work_request(
+        w.uow, w.clock, WorkRequest(p, w.ids[side], WorkStep.ACKNOWLEDGE, "on our list")
+    ),
+    Action.REQUEST_TRANSFER: lambda w, p, side: transfer_request(
+        w.uow, w.clock, TransferRequest(p, w.ids[side], OTHER_BODY if side == "own" else OWN_BODY, "not ours")
+    ),
+    Action.REQUEST_PARTNER_WORK: lambda w, p, side: partner_work(
+        w.uow, w.clock, PartnerWork(p, w.ids[side], PartnerStep.START, "crew on site")
+    ),
+    Action.REQUEST_VERIFY_FIX: lambda w, p, side: verify_fix(
+        w.uow, w.clock, VerifyFix(p, w.ids[f"{side}2"], Verdict.CONFIRMED, "looks good")
+    ),
     Action.REQUEST_READ_CONTACT: lambda w, p, side: read_contact(w.uow, w.clock, w.ids[side], who=p),
     Action.REQUEST_VIEW: lambda w, p, side: staff_request(w.uow, p, w.ids[side]),
     Action.MANUAL_LIST: _manual_list,

@@ -57,6 +57,14 @@ CLI_ONLY = {
     Action.USER_MANAGE,
     Action.APIKEY_MANAGE,
 }
+# Staff work (requests/work.py): the staff workspace's pages and forms (issue 10) call these use cases; until they
+# land the memory matrix covers them.
+WORKSPACE_ONLY = {
+    Action.REQUEST_WORK,
+    Action.REQUEST_TRANSFER,
+    Action.REQUEST_PARTNER_WORK,
+    Action.REQUEST_VERIFY_FIX,
+}
 # The confirmation page takes no key and no session: whoever holds the signed link acts as a resident, so only
 # the resident's case has an HTTP form (the memory matrix covers every role).
 LINK_ONLY = {Action.FOLLOW_CONFIRM}
@@ -227,7 +235,7 @@ def _link(c: City) -> str:
 def _http_cases() -> list[Case]:
     out = []
     for case in cases():
-        if case.action in CLI_ONLY:
+        if case.action in CLI_ONLY or case.action in WORKSPACE_ONLY:
             continue
         if case.action in KEYS_ONLY and case.role not in KEY_ROLES:
             continue
@@ -238,7 +246,7 @@ def _http_cases() -> list[Case]:
 
 
 def test_http_matrix__every_action_has_an_endpoint_or_is_named_cli_only() -> None:
-    assert set(CALLS) | CLI_ONLY == set(Action)
+    assert set(CALLS) | CLI_ONLY | WORKSPACE_ONLY == set(Action)
 
 
 @pytest.fixture

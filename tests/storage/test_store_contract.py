@@ -123,6 +123,7 @@ POTHOLE = Service(
     type=ServiceType.REALTIME,
     body_code="DOT",
     sla_hours=72.0,
+    partners_may_close=True,
     attributes=(
         Attribute("size", Datatype.SINGLEVALUELIST, "How big?", required=True, order=1, datatype_description="One",
                   values=(AttributeValue("small", "Small"), AttributeValue("large", "Large"))),
@@ -232,6 +233,8 @@ def full_request(client_id: int) -> ServiceRequest:
         account_id="acc-1",
         token="tok-abc",
         source_ref="test:1",
+        assignee_user_id=7,
+        transfers=2,
     )
 
 
@@ -292,6 +295,7 @@ def test_requests__save__writes_changes_and_appends_events(catalog: MakeUow) -> 
         r.transition(Status.CLOSED, T0 + 2 * H, reason=CloseReason.DUPLICATE)
         r.attributes = {"size": "small"}
         r.description = "edited"
+        r.assignee_user_id, r.transfers = 3, 1
         uow.requests.save(r)
         assert r.pending_events == []
         uow.commit()

@@ -61,6 +61,13 @@ def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:
         raise Invalid(f"service {service.get('code')!r}: {exc.description}") from None
 
 
+def _partners_may_close(service: Mapping[str, Any]) -> bool:
+    value = service.get("partners_may_close", False)
+    if not isinstance(value, bool):
+        raise Invalid(f"service {service.get('code')!r}: partners_may_close must be true or false, not {value!r}")
+    return value
+
+
 SECTIONS = ("bodies", "services")
 
 
@@ -115,6 +122,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 sla=_sla(s),
                 active=bool(s.get("active", True)),
                 duplicates=_duplicates(s),
+                partners_may_close=_partners_may_close(s),
                 attributes=tuple(
                     Attribute(
                         code=a["code"],
@@ -193,6 +201,7 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
                 "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
                 "sla": None if s.sla is None else s.sla.document(),
                 "active": s.active, "duplicates": s.duplicates.document(),
+                "partners_may_close": s.partners_may_close,
                 "attributes": [
                     {
                         "code": a.code, "description": a.description, "datatype": str(a.datatype),

@@ -196,6 +196,7 @@ class Service:
     attributes: tuple[Attribute, ...] = field(default_factory=tuple)
     active: bool = True
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
+    partners_may_close: bool = False  # a partner's "work complete" closes it (else the owner confirms the fix)
     id: int | None = None
     sla: SlaTarget | None = None
 

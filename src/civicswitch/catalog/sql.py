@@ -173,6 +173,7 @@ class SqlCatalogStore:
             "service_notice": sla_notice(sla),
             "active": service.active,
             "duplicates": None if service.duplicates == DuplicatePolicy() else service.duplicates.document(),
+            "partners_may_close": service.partners_may_close,
         }
         existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()
         if existing is None:
@@ -257,6 +258,7 @@ class SqlCatalogStore:
                 attributes=tuple(attrs.get(r.id, ())),
                 active=r.active,
                 duplicates=DuplicatePolicy.from_document(r.duplicates),
+                partners_may_close=r.partners_may_close,
                 id=r.id,
             )
             for r in rows

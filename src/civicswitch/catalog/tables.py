@@ -55,6 +55,8 @@ services = Table(
     Column("active", Boolean, nullable=False, server_default=true()),
     # The service's duplicate policy (DuplicatePolicy.document()); NULL means the defaults.
     Column("duplicates", JSON, nullable=True),
+    # a partner organisation's "work complete" closes the request (else it goes back to the owner to confirm)
+    Column("partners_may_close", Boolean, nullable=False, server_default=false()),
 )
 
 service_attributes = Table(

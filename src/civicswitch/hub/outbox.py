@@ -3,7 +3,7 @@
 Who gets what (the owning body at the time of the event):
 - ``submitted`` → ``created`` (a referral is a ``created`` with ``"referred": true`` for the external body);
 - ``status_changed`` → ``status_changed`` (not the ``closed/referred`` of a referral: the referred body got it new);
-- a public ``note`` → ``note``;
+- a public ``note`` (or a liaison's ``fix_confirmed`` / ``fix_disputed``) → ``note``;
 - ``transferred`` → ``transferred`` to the old owner and ``created`` to the new one.
 A body with connectors gets one row per connector (enabled or not: a paused connector's rows wait). A body with
 no connector (or only a ``manual`` one) gets a manual bridge task for ``created`` messages. An event a connector
@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonical_text
 from civicswitch.hub.residents import for_residents, notice_rows
 from civicswitch.hub.views import NewDelivery
-from civicswitch.requests.model import CloseReason, Event, ServiceRequest, Status
+from civicswitch.requests.model import NOTE_KINDS, CloseReason, Event, ServiceRequest, Status
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -53,7 +53,7 @@ def _messages(request: ServiceRequest, event: Event) -> Iterator[tuple[MessageTy
         yield MessageType.CREATED, body
     elif event.kind == "status_changed" and body and event.close_reason != CloseReason.REFERRED:
         yield MessageType.STATUS_CHANGED, body
-    elif event.kind == "note" and event.public and body:
+    elif event.kind in NOTE_KINDS and event.public and body:
         yield MessageType.NOTE, body
     elif event.kind == "transferred":
         old, new = (event.data.get("body") or [None, None])[:2]

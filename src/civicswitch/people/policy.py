@@ -39,7 +39,11 @@ class Action(StrEnum):
     REQUEST_UPDATE = "request.update"  # a status change or a note (Open311 servicerequestupdates, signed updates)
     REQUEST_CHANGE = "request.change"  # change service or location: routing runs again (re-route, transfer)
     REQUEST_MERGE = "request.merge"  # close as a duplicate of another request
-    REQUEST_ASSIGN = "request.assign"  # give the work to a partner organisation (or take it back)
+    REQUEST_ASSIGN = "request.assign"  # give the work to a partner organisation or a colleague (or take it back)
+    REQUEST_WORK = "request.work"  # staff: acknowledge, start, hold, close, reopen, public and internal notes
+    REQUEST_TRANSFER = "request.transfer"  # staff: hand it to another body with a reason (a "bounce")
+    REQUEST_PARTNER_WORK = "request.partner_work"  # a partner: start, progress notes with photos, work complete
+    REQUEST_VERIFY_FIX = "request.verify_fix"  # a liaison: confirm or dispute a fix on site
     REQUEST_READ_CONTACT = "request.read_contact"  # the filer's name, email and phone (audited)
     REQUEST_VIEW = "request.view"  # the staff view: queue, request page, whole timeline (not contact data)
     MANUAL_LIST = "manual.list"
@@ -77,6 +81,10 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.REQUEST_CHANGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.REQUEST_MERGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.REQUEST_ASSIGN: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
+    _A.REQUEST_WORK: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
+    _A.REQUEST_TRANSFER: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
+    _A.REQUEST_PARTNER_WORK: {_R.ADMIN: _.ANY, _R.PARTNER: _.ASSIGNED_ORG},
+    _A.REQUEST_VERIFY_FIX: {_R.ADMIN: _.ANY, _R.LIAISON: _.OWN_AREA},
     _A.REQUEST_READ_CONTACT: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY,
                               _R.PARTNER: _.ASSIGNED_ORG, _R.LIAISON: _.FILED_BY_SELF},
     _A.REQUEST_VIEW: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY, _R.PARTNER: _.ASSIGNED_ORG,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 
 from civicswitch.people.policy import Principal
-from civicswitch.requests.model import Channel, Contact
+from civicswitch.requests.model import Channel, Contact, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,3 +148,121 @@ class ChangeResult:
     body: str | None
     transferred: bool
     referred: bool
+
+
+# -- staff work (requests/work.py) --------------------------------------------------------------------------------
+class WorkStep(StrEnum):
+    """A status step staff take on a request (``request.work``)."""
+
+    ACKNOWLEDGE = "acknowledge"
+    START = "start"
+    HOLD = "hold"  # put on hold: a reason is required
+    CLOSE = "close"  # a close reason is required
+    REOPEN = "reopen"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkRequest:
+    """Staff move a request one step through the status model (DESIGN.md §3)."""
+
+    principal: Principal
+    service_request_id: str
+    step: WorkStep
+    note: str = ""  # the reason (required to put on hold); public: residents see it as the status note
+    close_reason: str | None = None  # required to close: fixed, not_ours, no_action, cancelled
+
+
+@dataclass(frozen=True, slots=True)
+class AddNote:
+    """A note on the timeline without a status change: ``public`` (residents, Open311 status_notes, the owning
+    body's systems) or internal (staff only)."""
+
+    principal: Principal
+    service_request_id: str
+    text: str
+    public: bool
+    media_urls: tuple[str, ...] = ()
+    uploads: tuple[Upload, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AssignColleague:
+    """Give the request to a colleague (a staff account allowed to work it), or take it back (``user_id`` None)."""
+
+    principal: Principal
+    service_request_id: str
+    user_id: int | None
+    note: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TransferRequest:
+    """Hand the request to another body, with a reason (required). A transfer by staff is a "bounce"."""
+
+    principal: Principal
+    service_request_id: str
+    body_code: str
+    reason: str
+
+
+class PartnerStep(StrEnum):
+    START = "start"
+    NOTE = "note"  # a progress note, with a photo if there is one
+    COMPLETE = "complete"  # work complete: back to the owner to confirm, or closed where the service allows
+
+
+@dataclass(frozen=True, slots=True)
+class PartnerWork:
+    """A partner organisation's staff on a request assigned to it (``request.partner_work``)."""
+
+    principal: Principal
+    service_request_id: str
+    step: PartnerStep
+    note: str = ""
+    public: bool = True  # a progress note residents see (False: staff only)
+    media_urls: tuple[str, ...] = ()
+    uploads: tuple[Upload, ...] = ()
+
+
+class Verdict(StrEnum):
+    CONFIRMED = "confirmed"
+    DISPUTED = "disputed"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyFix:
+    """A liaison looked on site: the fix is there (confirmed) or not (disputed)."""
+
+    principal: Principal
+    service_request_id: str
+    verdict: Verdict
+    note: str = ""
+    media_urls: tuple[str, ...] = ()
+    uploads: tuple[Upload, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class WorkResult:
+    service_request_id: str
+    status: Status
+    body: str | None
+    assignee_user_id: int | None
+
+
+WorkCommand = WorkRequest | AddNote | AssignColleague | TransferRequest | PartnerWork | VerifyFix
+
+
+@dataclass(frozen=True, slots=True)
+class BulkWork:
+    """The same action on many requests: ``action``'s request id is replaced by each of ``ids`` in turn."""
+
+    ids: tuple[str, ...]
+    action: WorkCommand
+
+
+@dataclass(frozen=True, slots=True)
+class BulkItem:
+    service_request_id: str
+    ok: bool
+    error: str | None = None  # the refusal's message (the request is left as it was)
+    status: Status | None = None  # after the action, when it was done

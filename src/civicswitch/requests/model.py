@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -59,6 +60,10 @@ EVENT_LIMITS = {"kind": 30, "external_id": 200, "external_status": 60}
 _REQUEST_TEXTS = ("service_code", "description", "address", "status_notes", "media_url", "body_code", *REQUEST_LIMITS)
 
 COORDINATE_DECIMALS = 7
+
+# Timeline kinds that are notes to the owning body's systems when public (the outbox sends them as ``note``): a
+# note, and a liaison's verdict on a fix seen on site (requests/work.py).
+NOTE_KINDS = frozenset({"note", "fix_confirmed", "fix_disputed"})
 
 OPEN_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.CLOSED)
 
@@ -209,6 +214,8 @@ class ServiceRequest:
     assigned_org: str | None = None  # the partner organisation (a body of kind partner) doing the work
     filed_by_user_id: int | None = None  # the agent or liaison who filed it on a resident's behalf
     consent: str | None = None  # the resident's consent as the liaison recorded it
+    assignee_user_id: int | None = None  # the colleague (a staff account) working it
+    transfers: int = 0  # how many times it moved to another body (a transfer by staff is a "bounce")
     id: int | None = None
     pending_events: list[Event] = field(default_factory=list)
 
@@ -286,6 +293,7 @@ class ServiceRequest:
         external_id: str | None = None,
         external_status: str | None = None,
         media_url: str | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Event:
         """Move to ``to``; an illegal move raises :class:`IllegalTransition` and changes nothing."""
         if to not in TRANSITIONS[self.status]:
@@ -309,6 +317,7 @@ class ServiceRequest:
             external_id=external_id,
             external_status=external_status,
             media_url=media_url,
+            data=dict(data or {}),
         )
         self.status = to
         self.close_reason = reason
@@ -329,6 +338,7 @@ class ServiceRequest:
         external_status: str | None = None,
         media_url: str | None = None,
         public: bool = True,
+        data: Mapping[str, Any] | None = None,
     ) -> Event:
         """A comment or update that does not change the status. It records the status it was made in
         (``status_from`` and, when closed, ``close_reason``), so update feeds show the status of its time."""
@@ -343,6 +353,7 @@ class ServiceRequest:
             external_status=external_status,
             media_url=media_url,
             public=public,
+            data=dict(data or {}),
         )
         if public and note:
             self.status_notes = note
@@ -365,9 +376,11 @@ class ServiceRequest:
         rule: str | None,
         note: str = "",
         client_id: int | None = None,
+        data: Mapping[str, Any] | None = None,
     ) -> Event:
-        """Staff changed the service or the location and the rules were run again. A new owner is a
-        **transfer** (a public ``transferred`` entry naming both bodies); otherwise a staff-only ``changed`` entry."""
+        """Staff changed the service, the location or the owner (after the rules ran again, or a transfer by hand).
+        A new owner is a **transfer** (a public ``transferred`` entry naming both bodies, counted in ``transfers``);
+        otherwise a staff-only ``changed`` entry. ``data`` is added to the entry's (who, why)."""
         if self.status == Status.CLOSED:
             raise IllegalTransition(
                 f"request {self.id} is closed; reopen it before changing its service or location", field="status"
@@ -401,8 +414,10 @@ class ServiceRequest:
             status_from=self.status,
             public=transfer,
             client_id=client_id,
-            data={**changes, "rule": rule},
+            data={**changes, "rule": rule, **(data or {})},
         )
+        if transfer:
+            self.transfers += 1
         self.service_code, self.body_code, self.areas, self.expected_at = service_code, body_code, areas, expected_at
         if (lat, long) != (self.lat, self.long):
             self.lat, self.long = lat, long

@@ -172,6 +172,8 @@ class SqlRequestStore:
             "assigned_org": r.assigned_org,
             "filed_by_user_id": r.filed_by_user_id,
             "consent": r.consent,
+            "assignee_user_id": r.assignee_user_id,
+            "transfers": r.transfers,
         }
 
     # -- writes --------------------------------------------------------------------------------------
@@ -277,6 +279,8 @@ class SqlRequestStore:
             assigned_org=row.assigned_org,
             filed_by_user_id=row.filed_by_user_id,
             consent=row.consent,
+            assignee_user_id=row.assignee_user_id,
+            transfers=row.transfers,
         )
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:

@@ -66,6 +66,10 @@ service_requests = Table(
     # who filed it on a resident's behalf (an agent or liaison), and the consent they recorded
     Column("filed_by_user_id", Integer, nullable=True),
     Column("consent", Text, nullable=True),
+    # the colleague working it (a staff account: a department user of the owning body, or an admin)
+    Column("assignee_user_id", Integer, nullable=True),
+    # how many times it moved to another body: the queue's "bounced" filter and the escalation query use the index
+    Column("transfers", Integer, nullable=False, server_default="0"),
     # Bumped by every write of the row (and of its timeline, which is written with it): what a public list shows
     # of a request changes only with its revision (or the catalog's version), so lists are validated by it.
     Column("revision", Integer, nullable=False, server_default="1"),
@@ -77,6 +81,8 @@ service_requests = Table(
     Index("ix_service_requests_service_cell_requested", "service_id", "grid_cell", "requested_at"),
     Index("ix_service_requests_parent", "parent_id"),
     Index("ix_service_requests_assigned_org", "assigned_org"),
+    Index("ix_service_requests_assignee", "assignee_user_id"),
+    Index("ix_service_requests_transfers", "transfers"),
 )
 
 request_contacts = Table(
