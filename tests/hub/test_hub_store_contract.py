@@ -152,6 +152,61 @@ def test_manual_tasks__not_claimed__completed_with_effort(hub: tuple[MakeUow, li
         assert health.effort_minutes == 12.5 and health.counts == {"delivered": 1}
 
 
+def test_manual_claim__one_holder_at_a_time__renewed_released_and_lapsing(hub: tuple[MakeUow, list[int]]) -> None:
+    make, (a, _, _) = hub
+    _enqueue(make, _row(None, a, "m1"))
+    with make() as uow:
+        (task,) = uow.hub.deliveries(manual=True)
+        assert task.claimed_by is None
+        assert uow.hub.claim_manual(task.id, "staff:1 ana", T0, T0 + 60 * S) == a
+        uow.commit()
+    with make() as uow:
+        with pytest.raises(Conflict, match="claimed by staff:1 ana"):
+            uow.hub.claim_manual(task.id, "staff:2 bo", T0 + S, T0 + 61 * S)
+        uow.hub.claim_manual(task.id, "staff:1 ana", T0 + 30 * S, T0 + 90 * S)  # renewed by its holder
+        uow.commit()
+    with make() as uow:
+        (held,) = uow.hub.deliveries(manual=True)
+        assert (held.claimed_by, held.claimed_at, held.claimed_until) == ("staff:1 ana", T0, T0 + 90 * S)
+        uow.hub.release_manual(task.id, "staff:2 bo")  # not the holder: nothing happens
+        uow.commit()
+    with make() as uow:
+        assert uow.hub.deliveries(manual=True)[0].claimed_by == "staff:1 ana"
+        uow.hub.claim_manual(task.id, "staff:2 bo", T0 + 91 * S, T0 + 200 * S)  # the claim lapsed: free again
+        uow.commit()
+    with make() as uow:
+        (taken,) = uow.hub.deliveries(manual=True)
+        assert (taken.claimed_by, taken.claimed_at) == ("staff:2 bo", T0 + 91 * S)
+        uow.hub.release_manual(task.id, "staff:2 bo")
+        uow.commit()
+    with make() as uow:
+        assert uow.hub.deliveries(manual=True)[0].claimed_by is None
+        uow.hub.complete_manual(task.id, "SR-1", 5, "Bo", T0 + 300 * S)
+        with pytest.raises(Conflict, match="no longer open"):
+            uow.hub.claim_manual(task.id, "staff:1 ana", T0 + 301 * S, T0 + 400 * S)
+        with pytest.raises(NotFound):
+            uow.hub.claim_manual(999, "staff:1 ana", T0, T0 + S)
+        uow.commit()
+
+
+def test_manual_effort__tasks_and_minutes_per_body_since(hub: tuple[MakeUow, list[int]]) -> None:
+    make, (a, b, _) = hub
+    _enqueue(make, _row(None, a, "m1"), _row(None, b, "m2"), _row(None, a, "m3"))
+    with make() as uow:
+        t1, t2, t3 = uow.hub.deliveries(manual=True)
+        uow.hub.complete_manual(t1.id, None, 4, "Ana", T0)
+        uow.hub.complete_manual(t2.id, None, 6, "Ana", T0 + 10 * S)
+        uow.hub.complete_manual(t3.id, None, 2.5, "Bo", T0 + 20 * S)
+        uow.commit()
+    with make() as uow:
+        everything = uow.hub.manual_effort(T0)
+        later = uow.hub.manual_effort(T0 + 5 * S)
+    bodies = {t.body_code for t in (t1, t2, t3)}
+    assert sum(e.tasks for e in everything) == 3 and sum(e.minutes for e in everything) == 12.5
+    assert {e.body_code for e in everything} == bodies
+    assert sum(e.tasks for e in later) == 2 and sum(e.minutes for e in later) == 8.5
+
+
 def test_external_refs__same_id_for_another_request__conflict(hub: tuple[MakeUow, list[int]]) -> None:
     make, (a, b, _) = hub
     with make() as uow:

@@ -25,7 +25,7 @@ from civicswitch.hub.model import (
     parse_retry_schedule,
 )
 from civicswitch.hub.signing import new_secret, verify
-from civicswitch.hub.views import DeliveryView, ProblemSummary
+from civicswitch.hub.views import DeliveryView, ManualEffort, ProblemSummary
 from civicswitch.people import audit
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
@@ -428,6 +428,46 @@ def deliveries(
     return sorted(found, key=lambda r: r.id)[:limit]
 
 
+#: How long a person's claim on a manual bridge task holds (claiming again renews it): long enough to re-key a
+#: request, short enough that a task a clerk left behind goes back to the queue the same day.
+CLAIM_FOR = timedelta(hours=2)
+
+
+def claim_manual(
+    uow: UnitOfWork, clock: Clock, task_id: int, *, who: Principal, release: bool = False
+) -> DeliveryView | None:
+    """A person takes a manual bridge task so that no one else re-keys the same request (``release``: lets go of
+    it). Whoever may complete the task may claim it; someone else's live claim is a :class:`Conflict`."""
+    with uow:
+        now = clock.now()
+        found = uow.hub.deliveries(manual=True, ids=[task_id], limit=1)
+        if not found:
+            raise NotFound(f"manual task {task_id} does not exist", field="task")
+        request = uow.requests.get(found[0].request_id)
+        assert request is not None
+        authorize_on(uow, who, Action.MANUAL_COMPLETE, request)
+        if release:
+            uow.hub.release_manual(task_id, who.label)
+        else:
+            uow.hub.claim_manual(task_id, who.label, now, now + CLAIM_FOR)
+        uow.commit()
+    with uow:
+        after = uow.hub.deliveries(manual=True, ids=[task_id], limit=1)
+    log.info("manual task %s %s by %s", task_id, "released" if release else "claimed", who.label)
+    return after[0] if after else None
+
+
+def manual_effort(uow: UnitOfWork, clock: Clock, *, days: int = 7, who: Principal = OPERATOR) -> list[ManualEffort]:
+    """Per body, the manual bridge tasks done in the last ``days`` days and the minutes people spent on them: the
+    visible cost of a department that is not integrated."""
+    scoped = needs_target(who, Action.MANUAL_LIST)  # a department: its own bodies' figures only
+    if not scoped:
+        authorize(who, Action.MANUAL_LIST)
+    with uow:
+        found = uow.hub.manual_effort(clock.now() - timedelta(days=days))
+    return [e for e in found if not scoped or e.body_code in who.bodies]
+
+
 def complete_manual(
     uow: UnitOfWork,
     clock: Clock,
@@ -437,9 +477,11 @@ def complete_manual(
     minutes: float,
     by: str,
     who: Principal = OPERATOR,
+    require_reference: bool = False,
 ) -> int:
     """A person re-keyed a request into the department's own system: record its reference and the minutes it
-    took (the manual effort health reports per body), and note it on the request's timeline (staff only)."""
+    took (the manual effort health reports per body), and note it on the request's timeline (staff only).
+    A task someone else has claimed can't be completed by another person until the claim ends."""
     if not 0 < minutes <= 24 * 60:
         raise Invalid("minutes must be above 0 and at most 1440", field="minutes")
     by = by.strip()
@@ -448,8 +490,14 @@ def complete_manual(
     ref = (external_id or "").strip() or None
     if ref is not None and len(ref) > 200:
         raise Invalid("external_id is longer than 200 characters", field="external_id")
+    if ref is None and require_reference:
+        raise Invalid("give the department's reference for the request you entered", field="external_id")
     with uow:
         now = clock.now()
+        task = uow.hub.deliveries(manual=True, ids=[task_id], limit=1)
+        if task and task[0].claimed_by not in (None, who.label) and (task[0].claimed_until or now) > now:
+            raise Conflict(f"manual task {task_id} is claimed by {task[0].claimed_by}; ask them, or wait until "
+                           f"{task[0].claimed_until:%H:%M} UTC")  # fmt: skip
         request_id = uow.hub.complete_manual(task_id, ref, minutes, by, now)
         request = uow.requests.get(request_id)
         assert request is not None

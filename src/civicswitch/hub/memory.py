@@ -20,7 +20,15 @@ from civicswitch.hub.model import (
     Problem,
     ProblemKind,
 )
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
+from civicswitch.hub.views import (
+    Claimed,
+    DeliveryView,
+    HealthCounts,
+    ManualEffort,
+    NewDelivery,
+    ProblemSummary,
+    Settlement,
+)
 
 _OPEN = (DeliveryState.PENDING, DeliveryState.RETRYING, DeliveryState.IN_FLIGHT)
 LATENCY_WINDOW = timedelta(hours=24)
@@ -41,6 +49,7 @@ class _Row:
     created_at: datetime
     claimed_until: datetime | None = None
     claimed_by: str | None = None
+    claimed_at: datetime | None = None
     last_error: str | None = None
     last_status: int | None = None
     last_attempt_at: datetime | None = None
@@ -215,6 +224,9 @@ class MemoryHubStore:
             effort_minutes=r.effort_minutes,
             done_by=r.done_by,
             payload=dict(r.payload),
+            claimed_by=r.claimed_by if r.connector_code is None else None,
+            claimed_at=r.claimed_at if r.connector_code is None else None,
+            claimed_until=r.claimed_until if r.connector_code is None else None,
         )
 
     def deliveries(
@@ -266,6 +278,43 @@ class MemoryHubStore:
         row.state, row.delivered_at, row.attempts = DeliveryState.DELIVERED, now, row.attempts + 1
         row.external_id, row.effort_minutes, row.done_by = external_id, minutes, by
         return row.request_id
+
+    def _manual_row(self, delivery_id: int) -> _Row:
+        row = self._row(delivery_id)
+        if row is None or row.connector_code is not None:
+            raise NotFound(f"manual task {delivery_id} does not exist", field="task")
+        return row
+
+    def claim_manual(self, delivery_id: int, by: str, now: datetime, until: datetime) -> int:
+        row = self._manual_row(delivery_id)
+        if row.state not in _OPEN:
+            raise Conflict(f"manual task {delivery_id} is no longer open ({row.state})")
+        held = row.claimed_by is not None and row.claimed_until is not None and row.claimed_until > now
+        if held and row.claimed_by != by:
+            raise Conflict(
+                f"manual task {delivery_id} is claimed by {row.claimed_by} until {row.claimed_until:%H:%M} UTC"
+            )
+        if not (held and row.claimed_by == by):
+            row.claimed_at = now
+        row.claimed_by, row.claimed_until = by, until
+        return row.request_id
+
+    def release_manual(self, delivery_id: int, by: str) -> None:
+        row = self._manual_row(delivery_id)
+        if row.claimed_by == by:
+            row.claimed_by = row.claimed_until = row.claimed_at = None
+
+    def manual_effort(self, since: datetime) -> list[ManualEffort]:
+        tasks: dict[str, list[float]] = {}
+        for r in self._d.deliveries:
+            if (
+                r.connector_code is None
+                and r.state == DeliveryState.DELIVERED
+                and r.delivered_at
+                and r.delivered_at >= since
+            ):
+                tasks.setdefault(r.body_code, []).append(r.effort_minutes or 0.0)
+        return [ManualEffort(code, len(m), float(sum(m))) for code, m in sorted(tasks.items())]
 
     def withdraw_manual(
         self, request_id: int, reason: str, at: datetime, *, only: str | None = None, keep: str | None = None

@@ -7,7 +7,15 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from civicswitch.hub.model import Connector, DeliveryState, Problem, ProblemKind
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
+from civicswitch.hub.views import (
+    Claimed,
+    DeliveryView,
+    HealthCounts,
+    ManualEffort,
+    NewDelivery,
+    ProblemSummary,
+    Settlement,
+)
 
 
 class HubStore(Protocol):
@@ -43,6 +51,19 @@ class HubStore(Protocol):
 
     def complete_manual(self, delivery_id: int, external_id: str | None, minutes: float, by: str, now: datetime) -> int:
         """Mark a manual bridge task done (with the effort it took); returns its request id."""
+        ...
+
+    def claim_manual(self, delivery_id: int, by: str, now: datetime, until: datetime) -> int:
+        """A person takes an open manual bridge task until ``until`` (claiming again renews it); :class:`Conflict`
+        if someone else holds it or it is no longer open. Returns its request id."""
+        ...
+
+    def release_manual(self, delivery_id: int, by: str) -> None:
+        """``by`` lets go of a task it holds (nothing happens if it holds none)."""
+        ...
+
+    def manual_effort(self, since: datetime) -> list[ManualEffort]:
+        """Per body: manual bridge tasks done at or after ``since`` and the minutes they took."""
         ...
 
     def add_external_ref(self, request_id: int, body_code: str, external_id: str, at: datetime) -> None: ...

@@ -34,7 +34,15 @@ from civicswitch.hub.tables import (
     inbound_messages,
     poll_cursors,
 )
-from civicswitch.hub.views import Claimed, DeliveryView, HealthCounts, NewDelivery, ProblemSummary, Settlement
+from civicswitch.hub.views import (
+    Claimed,
+    DeliveryView,
+    HealthCounts,
+    ManualEffort,
+    NewDelivery,
+    ProblemSummary,
+    Settlement,
+)
 
 d = deliveries
 log = logging.getLogger(__name__)
@@ -312,6 +320,9 @@ class SqlHubStore:
                 effort_minutes=r.effort_minutes,
                 done_by=r.done_by,
                 payload=r.payload,
+                claimed_by=r.claimed_by if r.connector_id is None else None,
+                claimed_at=r.claimed_at if r.connector_id is None else None,
+                claimed_until=r.claimed_until if r.connector_id is None else None,
             )
             for r in rows
         ]
@@ -352,6 +363,65 @@ class SqlHubStore:
         if external_id:
             self._add_ref(row.request_id, row.body_id, None, external_id, now)
         return int(row.request_id)
+
+    def _manual_row(self, delivery_id: int) -> Any:
+        row = self._conn.execute(
+            select(d.c.request_id, d.c.connector_id, d.c.state, d.c.claimed_by, d.c.claimed_until).where(
+                d.c.id == delivery_id
+            )
+        ).first()
+        if row is None or row.connector_id is not None:
+            raise NotFound(f"manual task {delivery_id} does not exist", field="task")
+        return row
+
+    def claim_manual(self, delivery_id: int, by: str, now: datetime, until: datetime) -> int:
+        row = self._manual_row(delivery_id)
+        if row.state not in {str(s) for s in _OPEN}:
+            raise Conflict(f"manual task {delivery_id} is no longer open ({row.state})")
+        held = row.claimed_by is not None and row.claimed_until is not None and row.claimed_until > now
+        if held and row.claimed_by != by:
+            raise Conflict(
+                f"manual task {delivery_id} is claimed by {row.claimed_by} until {row.claimed_until:%H:%M} UTC"
+            )
+        # claimed_at stays from the first claim when the holder renews
+        mine = held and row.claimed_by == by
+        values: dict[str, Any] = {"claimed_by": by, "claimed_until": until}
+        if not mine:
+            values["claimed_at"] = now
+        taken = self._conn.execute(
+            update(d)
+            .where(
+                d.c.id == delivery_id,
+                d.c.state == row.state,
+                d.c.claimed_by.is_(None) if row.claimed_by is None else d.c.claimed_by == row.claimed_by,
+            )
+            .values(**values)
+        ).rowcount
+        if not taken:  # someone else claimed it between our read and write
+            raise Conflict(f"manual task {delivery_id} was just claimed by someone else")
+        return int(row.request_id)
+
+    def release_manual(self, delivery_id: int, by: str) -> None:
+        self._manual_row(delivery_id)
+        self._conn.execute(
+            update(d)
+            .where(d.c.id == delivery_id, d.c.claimed_by == by)
+            .values(claimed_by=None, claimed_until=None, claimed_at=None)
+        )
+
+    def manual_effort(self, since: datetime) -> list[ManualEffort]:
+        query = (
+            select(bodies.c.code, func.count(), func.sum(d.c.effort_minutes))
+            .select_from(d.join(bodies, bodies.c.id == d.c.body_id))
+            .where(
+                d.c.connector_id.is_(None),
+                d.c.state == str(DeliveryState.DELIVERED),
+                d.c.delivered_at >= since,
+            )
+            .group_by(bodies.c.code)
+            .order_by(bodies.c.code)
+        )
+        return [ManualEffort(code, int(n), float(m or 0.0)) for code, n, m in self._conn.execute(query)]
 
     def withdraw_manual(
         self, request_id: int, reason: str, at: datetime, *, only: str | None = None, keep: str | None = None

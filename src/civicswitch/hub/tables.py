@@ -58,6 +58,7 @@ deliveries = Table(
     Column("next_attempt_at", UTCDateTime, nullable=False),
     Column("claimed_by", String(100), nullable=True),
     Column("claimed_until", UTCDateTime, nullable=True),
+    Column("claimed_at", UTCDateTime, nullable=True),  # a manual bridge task: when a person claimed it
     Column("last_error", Text, nullable=True),
     Column("last_status", Integer, nullable=True),
     Column("last_attempt_at", UTCDateTime, nullable=True),

@@ -63,6 +63,19 @@ class DeliveryView:
     effort_minutes: float | None
     done_by: str | None
     payload: dict[str, Any]
+    # a manual bridge task a person claimed (so two clerks don't re-key it): who, since when, until when
+    claimed_by: str | None = None
+    claimed_at: datetime | None = None
+    claimed_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ManualEffort:
+    """The manual bridge's cost for one body over a period: tasks done and the minutes people spent on them."""
+
+    body_code: str
+    tasks: int
+    minutes: float
 
 
 @dataclass(frozen=True, slots=True)

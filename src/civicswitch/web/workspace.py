@@ -16,7 +16,9 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError
+from civicswitch.core.errors import DomainError, NotFound
+from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
+from civicswitch.hub.views import DeliveryView
 from civicswitch.people.policy import Action, Principal, Role, reach_of
 from civicswitch.requests.model import OPEN_STATUSES, Status
 from civicswitch.requests.queue import MAX_TEXT, PAGE_SIZE, Sort, queue_filter, staff_queue, staff_request
@@ -197,3 +199,124 @@ async def show_contact(
     return await run_in_threadpool(
         lambda: _request_page(request, principal, session, service_request_id, contact=contact, shown=True)
     )
+
+
+# -- the manual bridge ------------------------------------------------------------------------------------------
+def _task(request: Request, principal: Principal, task_id: int) -> DeliveryView:
+    ctx = context(request)
+    found = [t for t in deliveries(ctx.reader(), manual=True, who=principal, limit=100_000) if t.id == task_id]
+    if not found:
+        raise NotFound(f"manual task {task_id} does not exist", field="task")
+    return found[0]
+
+
+def _bridge_page(request: Request, principal: Principal, session: Session, notice: str = "",
+                 error: str = "", status: int = 200) -> Response:  # fmt: skip
+    ctx = context(request)
+    try:
+        tasks = deliveries(ctx.reader(), manual=True, state="pending", who=principal, limit=500)
+        effort = manual_effort(ctx.reader(), ctx.clock, who=principal)
+    except DomainError as exc:
+        return _error(request, session, principal, exc)
+    now = ctx.clock.now()
+    return _page(request, "staff_bridge.html", status, title="Manual bridge", csrf=session.csrf,
+                 principal=principal, tasks=tasks, effort=effort, now=now, notice=notice, error=error,
+                 may_work=reach_of(principal, Action.MANUAL_COMPLETE) is not None, me=principal.label,
+                 ago=_ago)  # fmt: skip
+
+
+def _ago(then: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - then).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    if minutes < 48 * 60:
+        return f"{minutes // 60} h {minutes % 60:02d} min"
+    return f"{minutes // (24 * 60)} days"
+
+
+@router.get("/bridge", response_class=HTMLResponse)
+def bridge_page(request: Request, notice: str = "") -> Response:
+    found = _signed_in(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    text = {"done": "Recorded: the task is done and its reference is on the request."}.get(notice, "")
+    return _bridge_page(request, principal, session, notice=text)
+
+
+@router.get("/bridge/{task_id}", response_class=HTMLResponse)
+def bridge_task_page(request: Request, task_id: int, error: str = "") -> Response:
+    found = _signed_in(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    ctx = context(request)
+    try:
+        task = _task(request, principal, task_id)
+    except DomainError as exc:
+        return _error(request, session, principal, exc)
+    return _page(request, "staff_bridge_task.html", 400 if error else 200, title=f"Manual task {task.id}",
+                 csrf=session.csrf, principal=principal, task=task, data=task.payload.get("data", {}), error=error,
+                 now=ctx.clock.now(), me=principal.label, ago=_ago,
+                 may_work=reach_of(principal, Action.MANUAL_COMPLETE) is not None)  # fmt: skip
+
+
+@router.post("/bridge/{task_id}/claim")
+async def bridge_claim(
+    request: Request,
+    task_id: int,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    release: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    ctx = context(request)
+    letting_go = release == "yes"
+    try:
+        await run_in_threadpool(
+            lambda: claim_manual(ctx.writer(), ctx.clock, task_id, who=principal, release=letting_go)
+        )
+    except DomainError as exc:
+        message, code = exc.description, exc.code
+        return await run_in_threadpool(lambda: _bridge_page(request, principal, session, error=message, status=code))
+    return RedirectResponse("/staff/bridge" if letting_go else f"/staff/bridge/{task_id}", status_code=303)
+
+
+@router.post("/bridge/{task_id}/done")
+async def bridge_done(
+    request: Request,
+    task_id: int,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    reference: Annotated[str, Form(max_length=300)] = "",
+    minutes: Annotated[str, Form(max_length=20)] = "",
+) -> Response:
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    ctx = context(request)
+    try:
+        spent = float(minutes.strip()) if minutes.strip() else 0.0
+    except ValueError:
+        spent = -1.0  # refused below with the use case's message
+    try:
+        await run_in_threadpool(
+            lambda: complete_manual(
+                ctx.writer(),
+                ctx.clock,
+                task_id,
+                external_id=reference,
+                minutes=spent,
+                by=principal.name,
+                who=principal,
+                require_reference=True,
+            )
+        )
+    except DomainError as exc:
+        message = exc.description
+        return await run_in_threadpool(lambda: bridge_task_page(request, task_id, error=message))
+    return RedirectResponse("/staff/bridge?notice=done", status_code=303)

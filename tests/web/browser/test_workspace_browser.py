@@ -129,3 +129,30 @@ def _everything() -> tuple[Any, Any]:
     from civicswitch.requests.queue import QueueFilter, QueueScope
 
     return QueueScope(everything=True), QueueFilter()
+
+
+def test_bridge__clerk_by_keyboard__claim_record_reference_and_minutes(page: Any, served: str, clerk: str) -> None:
+    _sign_in(page, served, clerk, "/staff/bridge")
+    assert page.get_by_role("heading", name="Manual bridge").is_visible()
+    assert page.locator("tbody tr").count() == 2  # DOT's two potholes wait for a person (no DOT connector)
+    assert axe_violations(page) == []
+    screenshot(page, "staff-bridge")
+    first = page.locator("tbody tr").first.locator("a").first.inner_text()  # "Task N"
+    _tab_to(page, "Claim")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("heading", name=f"Manual {first.lower()}", exact=False).is_visible()
+    assert "by you" in page.content()
+    assert axe_violations(page) == []
+    _tab_to(page, "Department's reference")
+    page.keyboard.type("WO-4411")
+    _tab_to(page, "Minutes spent")
+    page.keyboard.type("7")
+    screenshot(page, "staff-bridge-task")
+    _tab_to(page, "Mark as entered")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text().startswith("Recorded")
+    assert page.locator("tbody tr").count() == 1 + 1  # one task left, and the week's table: DOT, 1 task
+    assert axe_violations(page) == []
+    screenshot(page, "staff-bridge-done")

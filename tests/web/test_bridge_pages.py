@@ -1,0 +1,130 @@
+"""The manual bridge workspace over HTTP (both databases): oldest tasks first within the clerk's scope, one claim at
+a time, the department's reference required to finish, the week's minutes per body."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+
+from civicswitch.core.clock import FixedClock
+from civicswitch.people.handlers import AddUser, add_user
+from civicswitch.requests.commands import SubmitRequest
+from civicswitch.requests.handlers import submit_request
+from civicswitch.storage.sql import SqlUnitOfWork
+
+PASSWORD = "a long enough password"
+
+
+@pytest.fixture
+def tasks(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, int]:
+    """Three reports for bodies with no connector (manual tasks): two DOT potholes and one DSNY graffiti."""
+    found = {}
+    for name, service in (("pothole1", "pothole"), ("pothole2", "pothole"), ("graffiti", "graffiti")):
+        answers = {"size": ["large"]} if service == "pothole" else {}
+        cmd = SubmitRequest(service_code=service, api_key=keys["submit"], lat="40.71", long="-74.0",
+                            description=f"{name} report", address_string=f"{name} street",
+                            attributes=answers)  # fmt: skip
+        rid = submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id
+        assert rid is not None
+        with SqlUnitOfWork(engine) as uow:
+            (task,) = uow.hub.deliveries(manual=True, request_id=int(rid))
+        found[name] = task.id
+        clock.advance(timedelta(minutes=10))
+    for email, role, scope in (("dot@city.gov", "department", {"bodies": ("DOT",)}),
+                               ("dot2@city.gov", "department", {"bodies": ("DOT",)}),
+                               ("exec@city.gov", "executive", {})):  # fmt: skip
+        add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
+    return found
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str) -> str:
+    client.cookies.clear()
+    form = client.get("/staff/login")
+    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
+                        follow_redirects=False)  # fmt: skip
+    assert reply.status_code == 303, reply.text
+    return _csrf(client.get("/staff/bridge").text)
+
+
+def listed(html: str) -> list[int]:
+    return [int(n) for n in re.findall(r'<a href="/staff/bridge/(\d+)">Task', html)]
+
+
+def test_bridge__department__its_bodys_tasks_oldest_first(client: TestClient, tasks: dict[str, int]) -> None:
+    sign_in(client, "dot@city.gov")
+    page = client.get("/staff/bridge")
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert listed(page.text) == [tasks["pothole1"], tasks["pothole2"]]
+    assert "2 tasks waiting" in page.text and "No task done in the last 7 days." in page.text
+
+
+def test_bridge__claim_then_finish_with_reference__done_counted_and_on_the_timeline(
+    client: TestClient, tasks: dict[str, int], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    task = tasks["pothole1"]
+    claimed = client.post(f"/staff/bridge/{task}/claim", data={"csrf": csrf}, follow_redirects=False)
+    assert claimed.status_code == 303 and claimed.headers["location"] == f"/staff/bridge/{task}"
+    page = client.get(f"/staff/bridge/{task}")
+    assert "by you" in page.text and "pothole1 street" in page.text and "Mark as entered" in page.text
+    missing = client.post(f"/staff/bridge/{task}/done", data={"csrf": csrf, "reference": " ", "minutes": "6"})
+    assert missing.status_code == 400 and "give the department&#39;s reference" in missing.text
+    done = client.post(f"/staff/bridge/{task}/done", data={"csrf": csrf, "reference": "WO-881", "minutes": "6"},
+                       follow_redirects=False)  # fmt: skip
+    assert done.status_code == 303 and done.headers["location"] == "/staff/bridge?notice=done"
+    page = client.get("/staff/bridge?notice=done")
+    assert listed(page.text) == [tasks["pothole2"]] and "Recorded:" in page.text
+    assert "<td>DOT</td><td>1</td><td>6</td><td>0.1</td>" in page.text
+    with SqlUnitOfWork(engine) as uow:
+        (row,) = uow.hub.deliveries(manual=True, ids=[task])
+        timeline = uow.requests.events([row.request_id], public_only=False)[row.request_id]
+    assert (row.external_id, row.effort_minutes) == ("WO-881", 6.0)
+    assert any("as WO-881 (6 min)" in e.description and not e.public for e in timeline)
+
+
+def test_bridge__claimed_by_a_colleague__another_clerk_can_neither_claim_nor_finish(
+    client: TestClient, tasks: dict[str, int]
+) -> None:
+    task = tasks["pothole2"]
+    csrf = sign_in(client, "dot@city.gov")
+    assert client.post(f"/staff/bridge/{task}/claim", data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    csrf2 = sign_in(client, "dot2@city.gov")
+    page = client.get("/staff/bridge")
+    assert "dot@city.gov" in page.text and f'aria-label="Claim task {task}"' not in page.text
+    again = client.post(f"/staff/bridge/{task}/claim", data={"csrf": csrf2})
+    assert again.status_code == 409 and "is claimed by staff:" in again.text
+    finish = client.post(f"/staff/bridge/{task}/done", data={"csrf": csrf2, "reference": "X-1", "minutes": "3"})
+    assert finish.status_code == 400 and "is claimed by" in finish.text
+    csrf = sign_in(client, "dot@city.gov")
+    released = client.post(f"/staff/bridge/{task}/claim", data={"csrf": csrf, "release": "yes"},
+                           follow_redirects=False)  # fmt: skip
+    assert released.status_code == 303
+    assert f'aria-label="Claim task {task}"' in client.get("/staff/bridge").text
+
+
+def test_bridge__other_bodys_task_or_executive__refused(client: TestClient, tasks: dict[str, int]) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    assert client.get(f"/staff/bridge/{tasks['graffiti']}").status_code == 404  # not in this clerk's list
+    refused = client.post(f"/staff/bridge/{tasks['graffiti']}/claim", data={"csrf": csrf})
+    assert refused.status_code == 403
+    csrf = sign_in(client, "exec@city.gov")
+    page = client.get("/staff/bridge")
+    assert listed(page.text) == [tasks["pothole1"], tasks["pothole2"], tasks["graffiti"]]
+    assert "Claim task" not in page.text  # executives read, they don't work tasks
+    assert client.post(f"/staff/bridge/{tasks['pothole1']}/claim", data={"csrf": csrf}).status_code == 403
+
+
+def test_bridge__forged_csrf__refused_and_nothing_claimed(client: TestClient, tasks: dict[str, int]) -> None:
+    sign_in(client, "dot@city.gov")
+    assert client.post(f"/staff/bridge/{tasks['pothole1']}/claim", data={"csrf": "forged"}).status_code == 403
+    assert f'aria-label="Claim task {tasks["pothole1"]}"' in client.get("/staff/bridge").text
