@@ -1,7 +1,7 @@
 """manual bridge claims: when a person took a task (who and until when use the worker's claim columns)
 
 Revision ID: 0010_manual_claims
-Revises: 0007_cache_validators
+Revises: 0009_staff_work
 Create Date: 2026-12-06 16:30:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_manual_claims"
-down_revision: str | None = "0007_cache_validators"
+down_revision: str | None = "0009_staff_work"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
