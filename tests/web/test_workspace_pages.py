@@ -44,6 +44,7 @@ def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, s
         uow.commit()
     for email, role, scope in (
         ("dot@city.gov", "department", {"bodies": ("DOT",)}),
+        ("dot2@city.gov", "department", {"bodies": ("DOT",)}),
         ("exec@city.gov", "executive", {}),
         ("admin@city.gov", "admin", {}),
     ):
@@ -166,3 +167,63 @@ def test_queue_api__same_scope_as_the_page(client: TestClient, city: dict[str, s
     assert one["owner"]["code"] == "DOT" and any(not e["public"] for e in one["timeline"])
     assert "contact" not in one
     assert client.get(f"/api/v1/requests/{city['graffiti']}").status_code == 403
+
+
+def test_request_page__department_works_it__steps_notes_assign_transfer(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    rid = city["pothole2"]
+    url = f"/staff/requests/{rid}"
+    page = client.get(url).text
+    for name in ("Acknowledge", "Start", "Close", "Add note", "Assign", "Transfer"):
+        assert f">{name}</button>" in page, name
+    assert ">Reopen</button>" not in page and ">Put on hold</button>" not in page  # not from new
+    step = client.post(f"{url}/work", data={"csrf": csrf, "step": "acknowledge"}, follow_redirects=False)
+    assert step.status_code == 303 and step.headers["location"] == f"{url}?done=acknowledge"
+    acknowledged = client.get(step.headers["location"]).text
+    assert "Acknowledged." in acknowledged and ">Put on hold</button>" in acknowledged
+    no_reason = client.post(f"{url}/work", data={"csrf": csrf, "step": "hold", "note": " "})
+    assert no_reason.status_code == 400 and "needs a reason" in no_reason.text
+    assert client.post(f"{url}/work", data={"csrf": csrf, "step": "hold", "note": "Waiting for the gas company"},
+                       follow_redirects=False).status_code == 303  # fmt: skip
+    client.post(f"{url}/note", data={"csrf": csrf, "text": "Called the gas company", "visibility": "internal"})
+    client.post(f"{url}/note", data={"csrf": csrf, "text": "We are on it", "visibility": "public"})
+    with SqlUnitOfWork(engine) as uow:
+        dana2 = uow.users.by_email("dot2@city.gov")
+        assert dana2 is not None and dana2.id is not None
+    client.post(f"{url}/assign", data={"csrf": csrf, "user": str(dana2.id)})
+    page = client.get(url).text
+    assert '<span class="badge">Staff only</span> · note' in page and "Called the gas company" in page
+    assert '<span class="badge">Public</span> · note' in page and "We are on it" in page
+    assert "<dt>Assigned to</dt><dd>dot2@city.gov</dd>" in page
+    moved = client.post(f"{url}/transfer", data={"csrf": csrf, "body": "DSNY", "reason": "It is a sanitation matter"},
+                        follow_redirects=False)  # fmt: skip
+    assert moved.status_code == 303
+    after = client.get(url)
+    assert after.status_code == 403  # DSNY's now: out of this clerk's scope
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(rid))
+    assert stored is not None and stored.body_code == "DSNY" and stored.transfers == 1
+    assert stored.assignee_user_id is None
+
+
+def test_request_page__illegal_step_or_forged_csrf__refused_and_nothing_changed(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    url = f"/staff/requests/{city['pothole1']}"
+    reopen = client.post(f"{url}/work", data={"csrf": csrf, "step": "reopen"})
+    assert reopen.status_code == 400 and "cannot go from new to reopened" in reopen.text
+    forged = client.post(f"{url}/work", data={"csrf": "forged", "step": "acknowledge"})
+    assert forged.status_code == 403
+    other = client.post(f"/staff/requests/{city['graffiti']}/work", data={"csrf": csrf, "step": "acknowledge"})
+    assert other.status_code == 403 and "Tags on the school wall" not in other.text
+    with SqlUnitOfWork(engine) as uow:
+        assert {str(uow.requests.get(int(i)).status) for i in city.values()} == {"new"}  # type: ignore[union-attr]
+
+
+def test_request_page__executive__no_work_controls(client: TestClient, city: dict[str, str]) -> None:
+    sign_in(client, "exec@city.gov")
+    page = client.get(f"/staff/requests/{city['pothole1']}").text
+    assert "Work on it" not in page and ">Acknowledge</button>" not in page

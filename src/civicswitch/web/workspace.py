@@ -19,10 +19,21 @@ from starlette.concurrency import run_in_threadpool
 from civicswitch.core.errors import DomainError, NotFound
 from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
 from civicswitch.hub.views import DeliveryView
-from civicswitch.people.policy import Action, Principal, Role, reach_of
-from civicswitch.requests.model import OPEN_STATUSES, Status
-from civicswitch.requests.queue import MAX_TEXT, PAGE_SIZE, Sort, queue_filter, staff_queue, staff_request
+from civicswitch.people.policy import Action, Principal, Role, allowed, reach_of
+from civicswitch.requests.access import target_of
+from civicswitch.requests.commands import AddNote, AssignColleague, TransferRequest, WorkRequest, WorkStep
+from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
+from civicswitch.requests.queue import (
+    MAX_TEXT,
+    PAGE_SIZE,
+    Sort,
+    StaffRequestView,
+    queue_filter,
+    staff_queue,
+    staff_request,
+)
 from civicswitch.requests.staff import read_contact
+from civicswitch.requests.work import STEP_TO, add_note, assign_colleague, transfer_request, work_request
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
 from civicswitch.web.pages import templates
@@ -156,24 +167,27 @@ def queue_page(
     )  # fmt: skip
 
 
-def _request_page(request: Request, principal: Principal, session: Session, public_id: str, **extra: Any) -> Response:
+def _request_page(
+    request: Request, principal: Principal, session: Session, public_id: str, status: int = 200, **extra: Any
+) -> Response:
     ctx = context(request)
     try:
         view = staff_request(ctx.reader(), principal, public_id)
     except DomainError as exc:
         return _error(request, session, principal, exc)
     may_read_contact = reach_of(principal, Action.REQUEST_READ_CONTACT) is not None  # the use case checks the scope
-    return _page(request, "staff_request.html", title=f"Request {view.request.id}", csrf=session.csrf,
-                 principal=principal, view=view, may_read_contact=may_read_contact, **extra)  # fmt: skip
+    return _page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
+                 principal=principal, view=view, may_read_contact=may_read_contact,
+                 **_work_choices(request, principal, view), **extra)  # fmt: skip
 
 
 @router.get("/requests/{service_request_id}", response_class=HTMLResponse)
-def request_page(request: Request, service_request_id: str) -> Response:
+def request_page(request: Request, service_request_id: str, done: str = "") -> Response:
     found = _signed_in(request)
     if isinstance(found, Response):
         return found
     principal, session = found
-    return _request_page(request, principal, session, service_request_id)
+    return _request_page(request, principal, session, service_request_id, notice=NOTICES.get(done, ""))
 
 
 @router.post("/requests/{service_request_id}/contact", response_class=HTMLResponse)
@@ -320,3 +334,128 @@ async def bridge_done(
         message = exc.description
         return await run_in_threadpool(lambda: bridge_task_page(request, task_id, error=message))
     return RedirectResponse("/staff/bridge?notice=done", status_code=303)
+
+
+# -- working a request --------------------------------------------------------------------------------------------
+CLOSE_TEXT = {"fixed": "Fixed", "not_ours": "Not ours", "no_action": "No action needed", "cancelled": "Cancelled"}
+NOTICES = {
+    "acknowledge": "Acknowledged.",
+    "start": "Started: the request is in progress.",
+    "hold": "Put on hold.",
+    "close": "Closed.",
+    "reopen": "Reopened.",
+    "note": "Note added.",
+    "assign": "Assignment saved.",
+    "transfer": "Transferred.",
+}
+
+
+def _work_choices(request: Request, principal: Principal, view: StaffRequestView) -> dict[str, Any]:
+    """What the request page offers this person: the steps the status model allows now, colleagues to assign,
+    bodies to transfer to. The use cases decide; this only hides buttons that could not work."""
+    r = view.request
+    may_work = allowed(principal, Action.REQUEST_WORK, target_of(r))
+    steps = []
+    if may_work:
+        nexts = TRANSITIONS[r.status]
+        steps = [s for s in WorkStep if STEP_TO[s] in nexts]
+    colleagues: list[tuple[int, str]] = []
+    bodies: list[tuple[str, str]] = []
+    if may_work:
+        with context(request).reader() as uow:
+            for user in uow.users.all():
+                if user.id is not None and user.active and allowed(user.principal(), Action.REQUEST_WORK, target_of(r)):
+                    colleagues.append((user.id, user.name or user.email))
+            if allowed(principal, Action.REQUEST_TRANSFER, target_of(r)):
+                bodies = [(b.code, b.name) for b in uow.catalog.bodies()
+                          if str(b.kind) == "department" and b.code != r.body_code]  # fmt: skip
+    return {"may_work": may_work, "steps": steps, "colleagues": sorted(colleagues, key=lambda c: c[1]),
+            "transfer_to": bodies, "close_reasons": CLOSE_TEXT}  # fmt: skip
+
+
+async def _act(request: Request, service_request_id: str, csrf: str, what: str, run: Any) -> Response:
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    try:
+        await run_in_threadpool(lambda: run(principal))
+    except DomainError as exc:
+        message, code = exc.description, exc.code
+        log.info("staff %s on request %s refused for %s: %s", what, service_request_id, principal.label, message)
+        return await run_in_threadpool(
+            lambda: _request_page(request, principal, session, service_request_id, error=message, status=code)
+        )
+    return RedirectResponse(f"/staff/requests/{quote(service_request_id)}?done={what}", status_code=303)
+
+
+@router.post("/requests/{service_request_id}/work")
+async def work_step(
+    request: Request,
+    service_request_id: str,
+    step: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    close_reason: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Acknowledge, start, put on hold, close or reopen (``request.work``)."""
+    ctx = context(request)
+
+    def run(who: Principal) -> object:
+        cmd = WorkRequest(who, service_request_id, step, note=note, close_reason=close_reason or None)  # type: ignore[arg-type]
+        return work_request(ctx.writer(), ctx.clock, cmd)
+
+    return await _act(request, service_request_id, csrf, step if step in NOTICES else "step", run)
+
+
+@router.post("/requests/{service_request_id}/note")
+async def work_note(
+    request: Request,
+    service_request_id: str,
+    text: Annotated[str, Form(max_length=4000)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "internal",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """A public note (residents see it) or an internal one (staff only)."""
+    ctx = context(request)
+
+    def run(who: Principal) -> object:
+        cmd = AddNote(who, service_request_id, text, public=visibility == "public")
+        return add_note(ctx.writer(), ctx.clock, cmd)
+
+    return await _act(request, service_request_id, csrf, "note", run)
+
+
+@router.post("/requests/{service_request_id}/assign")
+async def work_assign(
+    request: Request,
+    service_request_id: str,
+    user: Annotated[str, Form(max_length=20)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Give the request to a colleague (or to nobody)."""
+    ctx = context(request)
+
+    def run(who: Principal) -> object:
+        user_id = int(user) if user.strip().isdigit() else None
+        return assign_colleague(ctx.writer(), ctx.clock, AssignColleague(who, service_request_id, user_id))
+
+    return await _act(request, service_request_id, csrf, "assign", run)
+
+
+@router.post("/requests/{service_request_id}/transfer")
+async def work_transfer(
+    request: Request,
+    service_request_id: str,
+    body: Annotated[str, Form(max_length=64)] = "",
+    reason: Annotated[str, Form(max_length=4000)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Hand the request to another body, with the reason (a bounce, counted on the request)."""
+    ctx = context(request)
+
+    def run(who: Principal) -> object:
+        return transfer_request(ctx.writer(), ctx.clock, TransferRequest(who, service_request_id, body, reason))
+
+    return await _act(request, service_request_id, csrf, "transfer", run)

@@ -156,3 +156,30 @@ def test_bridge__clerk_by_keyboard__claim_record_reference_and_minutes(page: Any
     assert page.locator("tbody tr").count() == 1 + 1  # one task left, and the week's table: DOT, 1 task
     assert axe_violations(page) == []
     screenshot(page, "staff-bridge-done")
+
+
+def test_request_page__clerk_by_keyboard__acknowledge_hold_and_note(page: Any, served: str, clerk: str) -> None:
+    _sign_in(page, served, clerk, "/staff/queue")
+    href = page.locator("tbody tr").first.locator("a").get_attribute("href")
+    page.goto(f"{served}{href}")
+    assert page.get_by_role("heading", name="Work on it").is_visible()
+    assert axe_violations(page) == []
+    _tab_to(page, "Acknowledge")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text() == "Acknowledged."
+    _tab_to(page, "Reason for the hold")
+    page.keyboard.type("Waiting for the gas company")
+    page.keyboard.press("Enter")  # submits the hold form
+    page.wait_for_url("**done=hold")
+    assert "On hold" in page.locator("dl").first.inner_text()
+    _tab_to(page, "Note")
+    page.keyboard.type("Called the gas company, visit on Tuesday")
+    _tab_to(page, "Add note")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "Staff only · note" in timeline and "visit on Tuesday" in timeline
+    assert "Public · status changed: On hold" in timeline
+    assert axe_violations(page) == []
+    screenshot(page, "staff-request-worked")
