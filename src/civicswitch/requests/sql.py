@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -719,3 +719,56 @@ _VIEW_WITH_VALIDATOR = (
     .outerjoin(bodies, bodies.c.id == sr.c.body_id)
     .where(sr.c.id == bindparam("id"))
 )
+
+
+# -- the hottest read, on the driver's connection ------------------------------------------------------------
+class SqlOpen311Reads:
+    """``SqlRequestStore.view_with_validator`` straight on the driver's connection, for GET one request: the same
+    statement and the same values (each column through SQLAlchemy's own result processing for its type), but
+    compiled once per engine, and no unit of work, SQLAlchemy connection, transaction or result object made per
+    call; together they cost several times the query (bench/README.md, issue 9 §3).
+
+    A single SELECT needs no transaction: SQLite runs it in autocommit (its connections are opened with
+    ``isolation_level=None``, core/db.py); PostgreSQL's connection goes back to the pool rolled back."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        dialect = engine.dialect
+        compiled = _VIEW_WITH_VALIDATOR.compile(dialect=dialect)
+        self._sql = compiled.string
+        self._names: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._template = dict(compiled.construct_params({"id": 0}))  # the statement's constants, and the id
+        self._processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # on the first answer
+
+    def _processors_for(self, description: Sequence[Sequence[Any]]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """Each column's result processor, as SQLAlchemy chooses it: by its type and the driver's type code."""
+        dialect = self._engine.dialect
+        processors = (
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(_VIEW_WITH_VALIDATOR.selected_columns, description, strict=True)
+        )
+        self._processors = found = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        return found
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        values = self._template.copy()
+        values["id"] = request_id
+        params: Any = values if self._names is None else tuple(values[name] for name in self._names)
+        pooled = self._engine.raw_connection()
+        try:
+            cursor = pooled.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+                processors = self._processors_for(cursor.description) if self._processors is None else self._processors
+            finally:
+                cursor.close()
+        finally:
+            pooled.close()  # back to the pool, rolled back
+        if found is None:
+            return None
+        row = list(found)
+        for i, process in processors:
+            row[i] = process(row[i])
+        *view, revision, version = row
+        return RequestView(*view), f"{version or 0}:{request_id}.{revision}"
