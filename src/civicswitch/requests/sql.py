@@ -342,6 +342,14 @@ class SqlRequestStore:
         body = self._conn.execute(_json_statement(self._conn.dialect.name, shape), values).scalar()
         return f"[{body or ''}]".encode()
 
+    def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
+        """``find_open311_json`` and ``list_validator`` from one statement over the page's rows."""
+        shape, values = self._validator_shape(query)
+        values["base_url"] = base_url
+        statement = _json_statement(self._conn.dialect.name, shape, with_validator=True)
+        body, count, ids, version = self._conn.execute(statement, values).one()
+        return f"[{body or ''}]".encode(), (int(count), f"{version or 0}:{ids or ''}")
+
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
         if not request_ids:
@@ -664,31 +672,36 @@ def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
     return found
 
 
-_JSON_LISTS: dict[tuple[str, _Shape], Select[Any]] = {}
+_JSON_LISTS: dict[tuple[str, _Shape, bool], Select[Any]] = {}
 
 
-def _json_statement(dialect: str, shape: _Shape) -> Select[Any]:
-    """``find_open311_json``'s statement for a shape of query: one aggregate row, the page's JSON objects joined
-    in its order (one fetch, one string, no per-row round trips into Python)."""
-    found = _JSON_LISTS.get((dialect, shape))
+def _json_statement(dialect: str, shape: _Shape, *, with_validator: bool = False) -> Select[Any]:
+    """``find_open311_json``'s statement for a shape of query: one aggregate row, the page's JSON objects joined in
+    its order (one fetch, one string, no per-row round trips into Python); ``with_validator``: then the count, the
+    ids and revisions and the catalog version, as ``_validator_statement`` gives them."""
+    found = _JSON_LISTS.get((dialect, shape, with_validator))
     if found is not None:
         return found
     postgres = dialect == "postgresql"
     document = _open311_document(postgres, bindparam("base_url", type_=String))
     page = _paged(
-        select(cast(document, String).label("doc"), sr.c.requested_at.label("at"), sr.c.id.label("id"))
+        select(cast(document, String).label("doc"), sr.c.requested_at.label("at"), sr.c.id.label("id"), sr.c.revision)
         .select_from(sr)
         .join(services, services.c.id == sr.c.service_id)
         .outerjoin(bodies, bodies.c.id == sr.c.body_id),
         shape,
     )
     rows = page.subquery("page")
-    if postgres:
-        in_order = aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc())
-        joined = func.string_agg(rows.c.doc, in_order)
-    else:
-        joined = func.group_concat(rows.c.doc, literal(",", String))  # rows arrive in the page's order
-    found = _JSON_LISTS[(dialect, shape)] = select(joined)
+    item = cast(rows.c.id, String) + literal(".", String) + cast(rows.c.revision, String)
+
+    def aggregate(value: Any) -> Any:
+        if postgres:
+            return func.string_agg(value, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc()))
+        return func.group_concat(value, literal(",", String))  # rows arrive in the page's order
+
+    joined, listed = aggregate(rows.c.doc), aggregate(item)
+    columns = (joined, func.count(), listed, _CATALOG_VERSION) if with_validator else (joined,)
+    found = _JSON_LISTS[(dialect, shape, with_validator)] = select(*columns).select_from(rows)
     return found
 
 
