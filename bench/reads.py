@@ -13,8 +13,10 @@ What is left out: uvicorn's HTTP parsing and the socket (the same for every vers
 
 Scenarios: ``by_id`` (``GET requests/{id}.json``, random ids), ``by_id_xml``, ``by_id_304`` (the same with the
 ETag of an earlier answer in ``If-None-Match``), ``filtered`` (``GET requests.json`` of one of the top services,
-``status=open``, a random 30-day window in the last year: up to 500 rows, the default page size) and
-``filtered_304``. ``--profile`` writes a cProfile of each scenario's last round next to ``--out``.
+``status=open``, a random 30-day window in the last year, as bench/open311_api.py's ``filtered``: a page of up
+to 1,000 rows, fewer in a small database), ``filtered_304``, and ``page_500`` (``GET requests.json?page_size=500``:
+the newest 500 of the default window, a full page whatever the size of the database). ``--profile`` writes a
+cProfile of each scenario's last round (the event loop's thread only) next to ``--out``.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 ADDRESS = ("203.0.113.7", 50000)
-SCENARIOS = ("by_id", "by_id_xml", "by_id_304", "filtered", "filtered_304")
+SCENARIOS = ("by_id", "by_id_xml", "by_id_304", "filtered", "filtered_304", "page_500")
 
 
 Headers = tuple[tuple[bytes, bytes], ...]
@@ -152,6 +154,8 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
                 batch, expect = await conditional(by_id("json"), n), 304
             elif name == "filtered":
                 batch, expect = filtered(n), 200
+            elif name == "page_500":
+                batch, expect = [("/open311/v2/requests.json", "page_size=500", ())] * n, 200
             else:
                 batch, expect = await conditional(filtered, n), 304
             if profile is not None and r == args.rounds:
