@@ -90,6 +90,7 @@ def test_demo_load_only__twice__loads_city_once(db_url: str) -> None:
     second = runner.invoke(app, ["demo", "--load-only"])
     assert second.exit_code == 0, second.output
     assert "not loaded again" in second.stdout and "demo app key" not in second.stdout
+    assert "admin@demo.civicswitch.example" in first.stdout and "admin@demo" not in second.stdout
     with SqlUnitOfWork(make_engine(db_url), writing=False) as uow:
         assert uow.requests.count() > 15_000
 

@@ -6,8 +6,9 @@ from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
 from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install
-from civicswitch.people.auth import authenticate
+from civicswitch.people.auth import authenticate, sign_in
 from civicswitch.people.clients import Scope
+from civicswitch.people.policy import STAFF_ROLES
 from civicswitch.storage.sql import SqlUnitOfWork
 
 
@@ -38,3 +39,23 @@ def test_install__reports_the_catalog_it_loaded(engine: Engine, clock: FixedCloc
             s["code"] for s in document["services"]
         )
         assert uow.requests.count() == result.requests.inserted > 0
+
+
+def test_install__makes_one_staff_account_per_role_once__each_signs_in_with_its_printed_password(
+    engine: Engine, clock: FixedClock
+) -> None:
+    first = install(SqlUnitOfWork(engine), clock)
+    second = install(SqlUnitOfWork(engine), clock)
+
+    assert second.users == ()
+    assert sorted({u.role for u in first.users}) == sorted(str(r) for r in STAFF_ROLES)
+    for made in first.users:
+        user = sign_in(SqlUnitOfWork(engine), clock, made.email, made.password)
+        assert str(user.role) == made.role
+        assert user.must_change_password  # a one-time password, as `users add` makes
+    with SqlUnitOfWork(engine) as uow:
+        by_role = {str(u.role): u for u in uow.users.all()}
+        partner_org = uow.catalog.body("GREENWAY")
+    assert by_role["department"].bodies == frozenset({"DOT"}) or by_role["department"].bodies == frozenset({"DSNY"})
+    assert by_role["liaison"].areas == frozenset({("boroughs", "Brooklyn")})
+    assert partner_org is not None and str(partner_org.kind) == "partner" and by_role["partner"].org == "GREENWAY"

@@ -36,6 +36,7 @@ from civicswitch.requests.commands import (
 )
 from civicswitch.requests.handlers import post_update, submit_request
 from civicswitch.requests.model import Contact
+from civicswitch.requests.queue import staff_request
 from civicswitch.requests.staff import (
     assign_request,
     change_request,
@@ -210,6 +211,7 @@ INVOKERS: dict[Action, Invoker] = {
     ),
     Action.REQUEST_ASSIGN: lambda w, p, side: assign_request(w.uow, w.clock, w.ids[side], None, who=p),
     Action.REQUEST_READ_CONTACT: lambda w, p, side: read_contact(w.uow, w.clock, w.ids[side], who=p),
+    Action.REQUEST_VIEW: lambda w, p, side: staff_request(w.uow, p, w.ids[side]),
     Action.MANUAL_LIST: _manual_list,
     Action.MANUAL_COMPLETE: lambda w, p, side: complete_manual(
         w.uow, w.clock, w.tasks[side], external_id="X-1", minutes=4, by="clerk", who=p

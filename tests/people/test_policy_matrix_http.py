@@ -198,6 +198,7 @@ CALLS: dict[Action, Call] = {
         f"/api/v1/requests/{c.ids[side]}/assign", json={"org": None}, headers=h
     ),
     Action.REQUEST_READ_CONTACT: lambda c, h, side: c.client.get(f"/api/v1/requests/{c.ids[side]}/contact", headers=h),
+    Action.REQUEST_VIEW: lambda c, h, side: c.client.get(f"/api/v1/requests/{c.ids[side]}", headers=h),
     Action.MANUAL_LIST: lambda c, h, side: c.client.get(
         "/api/v1/manual", params={"body": OWN_BODY if side == "own" else OTHER_BODY}, headers=h
     ),

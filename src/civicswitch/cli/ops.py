@@ -147,6 +147,10 @@ def demo(
                 "  demo back-end key of DOT (POST servicerequestupdates on DOT's requests; shown once): "
                 f"[bold]{first.backend_key}[/bold]"
             )
+        if first.users:
+            out.print("  staff accounts, one per role (sign in at /staff/login; one-time passwords, shown once):")
+            for user in first.users:
+                out.print(f"    {user.role:<10} {user.email:<36} {user.scope:<18} [bold]{user.password}[/bold]")
     else:
         out.print(
             f"  installed {started.installed_at}; not loaded again (your catalog, settings and connector changes "

@@ -1,4 +1,5 @@
-"""The demo city: catalog, boundaries, historical requests, two demo keys, its instance settings and connectors.
+"""The demo city: catalog, boundaries, historical requests, two demo keys, one staff account per role, its instance
+settings and connectors.
 
 ``open_demo`` installs it once per database (an ``installed`` marker is stored with the instance settings) and on
 every later start changes nothing an operator may have edited since; ``install`` is the loader itself (safe to
@@ -21,6 +22,7 @@ from civicswitch.core.timefmt import format_datetime
 from civicswitch.hub.model import Connector
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
+from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.requests.importer import ImportResult, import_requests, rows_from_bytes
 from civicswitch.storage.ports import UnitOfWork
 
@@ -38,6 +40,17 @@ class DemoInstall:
     backend_key: str | None
     jurisdiction: dict[str, Any]
     layers_loaded: tuple[str, ...] = ()
+    users: tuple[DemoUser, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DemoUser:
+    """A staff account the demo made, with its one-time password (shown once; changed at the first sign-in)."""
+
+    email: str
+    role: str
+    scope: str
+    password: str
 
 
 def catalog_document() -> dict[str, Any]:
@@ -86,7 +99,35 @@ def install(uow: UnitOfWork, clock: Clock) -> DemoInstall:
     if DEMO_BACKEND not in names:
         _, backend_key = create_client(uow, clock, DEMO_BACKEND, frozenset({Scope.UPDATE}), body_code=DEMO_BACKEND_BODY)
     layers = install_geography(uow)
-    return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers)
+    users = install_people(uow, clock)
+    return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers, users)
+
+
+def install_people(uow: UnitOfWork, clock: Clock) -> tuple[DemoUser, ...]:
+    """The demo's partner organisation and one staff account per role (``data/people.json``), so that a newcomer can
+    sign in as each; accounts whose email exists already are left alone. Needs the boundary layers (the liaison's
+    area) and the catalog's bodies."""
+    people = json.loads(_data("people.json"))
+    load_catalog(uow, {"bodies": people["bodies"], "services": []})
+    with uow:
+        present = {u.email for u in uow.users.all()}
+    made = []
+    for spec in people["users"]:
+        if spec["email"] in present:
+            continue
+        cmd = AddUser(
+            email=spec["email"],
+            role=spec["role"],
+            bodies=tuple(spec.get("bodies", ())),
+            areas=tuple(spec.get("areas", ())),
+            org=spec.get("org"),
+            name=spec.get("name", ""),
+        )
+        added = add_user(uow, clock, cmd)
+        assert added.password is not None  # a one-time password: none was given
+        scope = ", ".join([*cmd.bodies, *cmd.areas, *([cmd.org] if cmd.org else [])]) or "all"
+        made.append(DemoUser(added.user.email, str(added.user.role), scope, added.password))
+    return tuple(made)
 
 
 # How the demo's agencies are connected (issue 4): sanitation by webhook to the department simulator, environmental

@@ -41,6 +41,7 @@ class Action(StrEnum):
     REQUEST_MERGE = "request.merge"  # close as a duplicate of another request
     REQUEST_ASSIGN = "request.assign"  # give the work to a partner organisation (or take it back)
     REQUEST_READ_CONTACT = "request.read_contact"  # the filer's name, email and phone (audited)
+    REQUEST_VIEW = "request.view"  # the staff view: queue, request page, whole timeline (not contact data)
     MANUAL_LIST = "manual.list"
     MANUAL_COMPLETE = "manual.complete"
     DELIVERY_LIST = "delivery.list"
@@ -78,6 +79,8 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.REQUEST_ASSIGN: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.REQUEST_READ_CONTACT: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY,
                               _R.PARTNER: _.ASSIGNED_ORG, _R.LIAISON: _.FILED_BY_SELF},
+    _A.REQUEST_VIEW: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY, _R.PARTNER: _.ASSIGNED_ORG,
+                      _R.LIAISON: _.OWN_AREA, _R.EXECUTIVE: _.ANY},
     _A.MANUAL_LIST: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.EXECUTIVE: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.MANUAL_COMPLETE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
     _A.DELIVERY_LIST: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},

@@ -23,7 +23,8 @@ from civicswitch.people.users import StaffUser
 from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
-from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, RequestStore, UserStore
+from civicswitch.requests.queue_memory import MemoryQueueStore
+from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
 from civicswitch.storage.settings import MemorySettingsStore, SettingsStore
 
 
@@ -59,6 +60,7 @@ class MemoryUnitOfWork:
 
     catalog: CatalogStore
     requests: RequestStore
+    queue: QueueStore
     clients: ClientStore
     users: UserStore
     audit: AuditStore
@@ -74,6 +76,7 @@ class MemoryUnitOfWork:
         self._work = copy.deepcopy(self.db)
         self.catalog = MemoryCatalogStore(self._work)
         self.requests = MemoryRequestStore(self._work)
+        self.queue = MemoryQueueStore(self._work)
         self.clients = MemoryClientStore(self._work)
         self.users = MemoryUserStore(self._work)
         self.audit = MemoryAuditStore(self._work)

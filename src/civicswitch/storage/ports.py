@@ -12,6 +12,7 @@ from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.ports import RequestStore
+from civicswitch.requests.queue import QueueStore
 from civicswitch.storage.settings import SettingsStore
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "CatalogStore",
     "ClientStore",
     "HubStore",
+    "QueueStore",
     "RequestStore",
     "SettingsStore",
     "UnitOfWork",
@@ -29,6 +31,7 @@ __all__ = [
 class UnitOfWork(Protocol):
     catalog: CatalogStore
     requests: RequestStore
+    queue: QueueStore  # the staff queue's read model
     clients: ClientStore
     users: UserStore
     audit: AuditStore

@@ -17,8 +17,9 @@ from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
 from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
+from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
-from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, RequestStore, UserStore
+from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
 from civicswitch.storage.writelock import WriterLock
 
@@ -50,6 +51,7 @@ class SqlUnitOfWork:
 
     catalog: CatalogStore
     requests: RequestStore
+    queue: QueueStore
     clients: ClientStore
     users: UserStore
     audit: AuditStore
@@ -80,6 +82,7 @@ class SqlUnitOfWork:
         self._conn = conn
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
+        self.queue = SqlQueueStore(conn)
         self.clients = SqlClientStore(conn)
         self.users = SqlUserStore(conn)
         self.audit = SqlAuditStore(conn)

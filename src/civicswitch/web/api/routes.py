@@ -13,10 +13,20 @@ from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import Invalid
 from civicswitch.core.geo import parse_coordinate
+from civicswitch.core.timefmt import format_datetime
 from civicswitch.hub.residents import residents_connector
 from civicswitch.people.clients import Scope
 from civicswitch.requests.commands import ChangeRequest, FollowRequest, MergeRequests
 from civicswitch.requests.model import Contact
+from civicswitch.requests.queue import (
+    MAX_TEXT,
+    PAGE_SIZE,
+    Sort,
+    StaffRequestView,
+    queue_filter,
+    staff_queue,
+    staff_request,
+)
 from civicswitch.requests.staff import (
     assign_request,
     change_request,
@@ -239,3 +249,96 @@ async def assign(
         lambda: assign_request(ctx.writer(), ctx.clock, service_request_id, body.org, who=who, note=body.note)
     )
     return {"service_request_id": str(done.id), "assigned_org": done.assigned_org}
+
+
+def _staff_view_json(view: StaffRequestView) -> dict[str, Any]:
+    r = view.request
+    return {
+        "service_request_id": str(r.id),
+        "service_code": r.service_code,
+        "service_name": view.service_name,
+        "status": str(r.status),
+        "close_reason": None if r.close_reason is None else str(r.close_reason),
+        "owner": None if r.body_code is None else {"code": r.body_code, "name": view.body_name},
+        "assigned_org": r.assigned_org,
+        "description": r.description,
+        "address": r.address,
+        "lat": r.lat,
+        "long": r.long,
+        "areas": r.areas or {},
+        "attributes": r.attributes,
+        "media_url": r.media_url,
+        "channel": str(r.channel),
+        "merged_into": None if r.parent_id is None else str(r.parent_id),
+        "requested_datetime": format_datetime(r.requested_at),
+        "updated_datetime": None if r.updated_at is None else format_datetime(r.updated_at),
+        "expected_datetime": None if r.expected_at is None else format_datetime(r.expected_at),
+        "timeline": [
+            {
+                "at": format_datetime(e.at),
+                "kind": e.kind,
+                "public": e.public,
+                "description": e.description,
+                "status_from": None if e.status_from is None else str(e.status_from),
+                "status_to": None if e.status_to is None else str(e.status_to),
+                "close_reason": None if e.close_reason is None else str(e.close_reason),
+                "media_url": e.media_url,
+            }
+            for e in view.timeline
+        ],
+    }
+
+
+@router.get(
+    "/requests/{service_request_id}",
+    summary="Staff: one request with its whole timeline, staff-only entries included (never contact data)",
+)
+def staff_view(
+    request: Request, service_request_id: str, x_api_key: Annotated[str | None, Header()] = None
+) -> dict[str, Any]:
+    ctx = context(request)
+    who = api_principal(request, x_api_key, Scope.ADMIN)
+    return _staff_view_json(staff_request(ctx.reader(), who, service_request_id))
+
+
+@router.get("/queue", summary="Staff: the requests you may work, filtered, sorted and paged, with counts per status")
+def queue(
+    request: Request,
+    status: Annotated[list[str] | None, Query(description="statuses to show (repeat); default: all open ones")] = None,
+    service_code: Annotated[str | None, Query(max_length=100)] = None,
+    area: Annotated[str | None, Query(max_length=200, description="LAYER:KEY, e.g. boroughs:Brooklyn")] = None,
+    body: Annotated[str | None, Query(max_length=64, description="one owning body, within your scope")] = None,
+    q: Annotated[
+        str | None, Query(max_length=MAX_TEXT, description="text in description or address, or a number")
+    ] = None,
+    sort: Annotated[Sort, Query()] = Sort.OLDEST,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> dict[str, Any]:
+    ctx = context(request)
+    who = api_principal(request, x_api_key, Scope.ADMIN)
+    query = queue_filter(status, service_code, area, body, q, sort, page, page_size)
+    found = staff_queue(ctx.reader(), who, query)
+    return {
+        "total": found.total,
+        "page": found.page,
+        "pages": found.pages,
+        "counts": {str(s): n for s, n in sorted(found.counts.items())},
+        "requests": [
+            {
+                "service_request_id": str(row.id),
+                "service_code": row.service_code,
+                "service_name": row.service_name,
+                "status": str(row.status),
+                "owner": row.body_code,
+                "assigned_org": row.assigned_org,
+                "address": row.address,
+                "description": row.description,
+                "requested_datetime": format_datetime(row.requested_at),
+                "updated_datetime": format_datetime(row.updated_at),
+                "expected_datetime": None if row.expected_at is None else format_datetime(row.expected_at),
+            }
+            for row in found.rows
+        ],
+    }

@@ -1,0 +1,207 @@
+"""The staff queue: the requests a signed-in staff member may work, filtered, sorted and paged, with counts.
+
+Who sees what is the policy's ``request.view`` row: the reach of the principal's role (any request, its bodies'
+requests, those assigned to its organisation, those in its areas) becomes a :class:`QueueScope`, which every store
+applies in the query itself, so a page never holds a request the principal may not see. The store port
+(:class:`QueueStore`) has an SQL implementation (``queue_sql.py``) and an in-memory one (``queue_memory.py``); a
+contract test runs against both."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
+
+from civicswitch.core.errors import Forbidden, Invalid, NotFound
+from civicswitch.people.policy import Action, Principal, Reach, reach_of
+from civicswitch.requests.access import authorize_on
+from civicswitch.requests.handlers import parse_request_id
+from civicswitch.requests.model import OPEN_STATUSES, Event, ServiceRequest, Status
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
+
+PAGE_SIZE = 50
+MAX_TEXT = 200
+
+
+class Sort(StrEnum):
+    OLDEST = "oldest"  # filed first (the default: the longest waiting on top)
+    NEWEST = "newest"
+    UPDATED = "updated"  # most recently changed first
+    DUE = "due"  # the earliest due date first; no due date last
+
+
+@dataclass(frozen=True, slots=True)
+class QueueScope:
+    """The part of all requests a principal may see. ``everything`` or any of the others (they add up)."""
+
+    everything: bool = False
+    bodies: frozenset[str] = frozenset()  # owned by one of these
+    org: str | None = None  # assigned to this partner organisation
+    areas: frozenset[tuple[str, str]] = frozenset()  # (layer, key): routed into one of these areas
+
+    @property
+    def empty(self) -> bool:
+        return not (self.everything or self.bodies or self.org or self.areas)
+
+
+def queue_scope(who: Principal) -> QueueScope:
+    """The policy's reach for ``request.view`` as a filter; :class:`Forbidden` for a role that sees no queue."""
+    reach = reach_of(who, Action.REQUEST_VIEW)
+    if reach is None:
+        raise Forbidden(f"{who.role} may not {Action.REQUEST_VIEW} ({who.name})")
+    match reach:
+        case Reach.ANY:
+            return QueueScope(everything=True)
+        case Reach.OWN_BODY | Reach.OWN_BODY_OR_FORMER:
+            return QueueScope(bodies=who.bodies)
+        case Reach.ASSIGNED_ORG:
+            return QueueScope(org=who.org)
+        case Reach.OWN_AREA:
+            return QueueScope(areas=who.areas)
+    raise Forbidden(f"{who.role} has no queue for {reach}")  # FILED_BY_SELF: not a reach of request.view
+
+
+@dataclass(frozen=True, slots=True)
+class QueueFilter:
+    statuses: tuple[Status, ...] = OPEN_STATUSES  # the default queue: everything still open
+    service_code: str | None = None
+    area: tuple[str, str] | None = None  # (layer, key)
+    body_code: str | None = None  # narrows within the scope (an admin looking at one department)
+    text: str | None = None  # in the description or address, or the request's number
+    sort: Sort = Sort.OLDEST
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if self.page < 1:
+            raise Invalid("page must be 1 or more", field="page")
+        if not 1 <= self.page_size <= 200:
+            raise Invalid("page_size must be between 1 and 200", field="page_size")
+        if self.text is not None and len(self.text) > MAX_TEXT:
+            raise Invalid(f"the search text is longer than {MAX_TEXT} characters", field="q")
+        if not self.statuses:
+            raise Invalid("choose at least one status", field="status")
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    id: int
+    service_code: str
+    service_name: str
+    status: Status
+    body_code: str | None
+    address: str | None
+    description: str  # the first 160 characters
+    requested_at: datetime
+    updated_at: datetime
+    expected_at: datetime | None
+    assigned_org: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int  # matching the filter (all pages)
+    counts: dict[Status, int] = field(default_factory=dict)  # per status, the filter's other criteria applied
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+class QueueStore(Protocol):
+    def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
+        """Rows of ``scope`` matching ``query``, sorted (ties by id) and paged, with the total and status counts."""
+        ...
+
+
+def snippet(text: str, limit: int = 160) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def staff_queue(uow: UnitOfWork, who: Principal, query: QueueFilter) -> QueuePage:
+    """The queue ``who`` may see (the policy's ``request.view``), read in one transaction."""
+    scope = queue_scope(who)
+    if scope.empty:
+        return QueuePage([], 0, {}, query.page, query.page_size)
+    with uow:
+        return uow.queue.queue(scope, query)
+
+
+@dataclass(frozen=True, slots=True)
+class StaffRequestView:
+    """One request as staff see it: the request, names for its codes, and the whole timeline (public and
+    staff-only entries). Never the contact data: that is its own audited read (``read_contact``)."""
+
+    request: ServiceRequest
+    service_name: str
+    body_name: str | None
+    timeline: list[Event]
+
+
+def staff_request(uow: UnitOfWork, who: Principal, public_id: str) -> StaffRequestView:
+    """The staff view of one request, if the policy's ``request.view`` lets ``who`` see it (else 403; an unknown
+    number is 404 for everyone)."""
+    request_id = parse_request_id(public_id)
+    with uow:
+        request = uow.requests.get(request_id)
+        if request is None:
+            raise NotFound(f"service_request_id {public_id.strip()!r} does not exist", field="service_request_id")
+        authorize_on(uow, who, Action.REQUEST_VIEW, request)
+        service = uow.catalog.service(request.service_code)
+        body = uow.catalog.body(request.body_code) if request.body_code else None
+        timeline = uow.requests.events([request_id], public_only=False).get(request_id, [])
+    return StaffRequestView(
+        request=request,
+        service_name=service.name if service else request.service_code,
+        body_name=body.name if body else None,
+        timeline=list(timeline),
+    )
+
+
+def queue_filter(
+    statuses: Sequence[str] | None = None,
+    service_code: str | None = None,
+    area: str | None = None,
+    body: str | None = None,
+    text: str | None = None,
+    sort: Sort | str = Sort.OLDEST,
+    page: int = 1,
+    page_size: int = PAGE_SIZE,
+) -> QueueFilter:
+    """A :class:`QueueFilter` from what a form or a query string gives (blank values mean "any")."""
+    chosen: list[Status] = []
+    for value in statuses or ():
+        if not value.strip():
+            continue
+        try:
+            chosen.append(Status(value.strip()))
+        except ValueError:
+            raise Invalid(f"unknown status {value!r}; one of {', '.join(Status)}", field="status") from None
+    where = None
+    if area and area.strip():
+        layer, sep, key = area.strip().partition(":")
+        if not sep or not layer or not key:
+            raise Invalid(f"an area is LAYER:KEY (e.g. boroughs:Brooklyn), not {area!r}", field="area")
+        where = (layer, key)
+    try:
+        order = Sort(sort)
+    except ValueError:
+        raise Invalid(f"unknown sort {sort!r}; one of {', '.join(Sort)}", field="sort") from None
+    return QueueFilter(
+        statuses=tuple(dict.fromkeys(chosen)) or OPEN_STATUSES,
+        service_code=(service_code or "").strip() or None,
+        area=where,
+        body_code=(body or "").strip() or None,
+        text=(text or "").strip() or None,
+        sort=order,
+        page=page,
+        page_size=page_size,
+    )

@@ -1,0 +1,77 @@
+"""The staff queue over the in-memory database (a fake of ``queue_sql.py``)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import TYPE_CHECKING
+
+from civicswitch.requests.model import ServiceRequest
+from civicswitch.requests.queue import QueueFilter, QueuePage, QueueRow, QueueScope, Sort, snippet
+
+if TYPE_CHECKING:
+    from civicswitch.storage.memory import MemoryDatabase
+
+
+class MemoryQueueStore:
+    def __init__(self, db: MemoryDatabase) -> None:
+        self._db = db
+
+    @staticmethod
+    def _in_scope(r: ServiceRequest, scope: QueueScope) -> bool:
+        areas = r.areas or {}
+        return (
+            scope.everything
+            or (r.body_code is not None and r.body_code in scope.bodies)
+            or (scope.org is not None and r.assigned_org == scope.org)
+            or any(areas.get(layer) == key for layer, key in scope.areas)
+        )
+
+    @staticmethod
+    def _matches(r: ServiceRequest, query: QueueFilter) -> bool:
+        if query.service_code and r.service_code != query.service_code:
+            return False
+        if query.body_code and r.body_code != query.body_code:
+            return False
+        if query.area is not None and (r.areas or {}).get(query.area[0]) != query.area[1]:
+            return False
+        text = (query.text or "").strip()
+        if text:
+            low = text.casefold()
+            return low in r.description.casefold() or low in (r.address or "").casefold() or str(r.id) == text
+        return True
+
+    def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
+        found = [r for r in self._db.requests.values() if self._in_scope(r, scope) and self._matches(r, query)]
+        counts = Counter(r.status for r in found)
+        rows = [r for r in found if r.status in query.statuses]
+
+        def ident(r: ServiceRequest) -> int:
+            return r.id or 0
+
+        match query.sort:
+            case Sort.OLDEST:
+                rows.sort(key=lambda r: (r.requested_at, ident(r)))
+            case Sort.NEWEST:
+                rows.sort(key=lambda r: (r.requested_at, ident(r)), reverse=True)
+            case Sort.UPDATED:
+                rows.sort(key=lambda r: (r.updated_at or r.requested_at, ident(r)), reverse=True)
+            case Sort.DUE:
+                rows.sort(key=lambda r: (r.expected_at is None, r.expected_at or r.requested_at, ident(r)))
+        start = (query.page - 1) * query.page_size
+        page = [
+            QueueRow(
+                id=ident(r),
+                service_code=r.service_code,
+                service_name=self._db.services[r.service_code].name,
+                status=r.status,
+                body_code=r.body_code,
+                address=r.address,
+                description=snippet(r.description),
+                requested_at=r.requested_at,
+                updated_at=r.updated_at or r.requested_at,
+                expected_at=r.expected_at,
+                assigned_org=r.assigned_org,
+            )
+            for r in rows[start : start + query.page_size]
+        ]
+        return QueuePage(page, len(rows), dict(counts), query.page, query.page_size)

@@ -1,0 +1,144 @@
+"""``QueueStore.queue``, the staff queue's read model, on memory, SQLite and PostgreSQL: the scope is applied in the
+query (a page never holds a request outside it), filters, sorts, paging, totals and counts per status agree."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from civicswitch.catalog.loader import load_catalog
+from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
+from civicswitch.requests.queue import QueueFilter, QueueScope, Sort
+from civicswitch.storage.ports import UnitOfWork
+
+MakeUow = Callable[[], UnitOfWork]
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+EVERYTHING = QueueScope(everything=True)
+
+
+def _request(i: int, service: str, body: str, **extra: Any) -> ServiceRequest:
+    word = ("alpha", "bravo", "charlie", "delta", "echo", "foxtrot")[i]
+    fields: dict[str, Any] = {"description": f"report {word}", "address": f"{word.title()} Avenue", **extra}
+    r = ServiceRequest(service_code=service, requested_at=T0 + i * H, channel=Channel.WEB, lat=40.7, long=-74.0,
+                       body_code=body, **fields)  # fmt: skip
+    r.record_submission(r.requested_at, client_id=None)
+    return r
+
+
+@pytest.fixture
+def city(store_uow_factory: MakeUow, catalog_data: dict[str, Any]) -> tuple[MakeUow, dict[str, int]]:
+    """Six requests: potholes (DOT) and graffiti (DSNY), in two areas, one assigned to a partner, one closed."""
+    catalog_data["bodies"].append({"code": "FIXIT", "name": "Fixit Contractors", "kind": "partner"})
+    load_catalog(store_uow_factory(), catalog_data)
+    specs = {
+        "dot_a": (0, "pothole", "DOT", {"areas": {"districts": "A"}}),
+        "dot_b": (1, "pothole", "DOT", {"areas": {"districts": "B"}, "assigned_org": "FIXIT"}),
+        "dot_due": (2, "pothole", "DOT", {"areas": {"districts": "A"}, "expected_at": T0 + 5 * H}),
+        "dsny_a": (3, "graffiti", "DSNY", {"areas": {"districts": "A"}, "expected_at": T0 + 4 * H}),
+        "dsny_b": (4, "graffiti", "DSNY", {"areas": {"districts": "B"}, "description": "Tags on the 50% wall_"}),
+        "dot_closed": (5, "pothole", "DOT", {"areas": {"districts": "A"}}),
+    }
+    ids = {}
+    with store_uow_factory() as uow:
+        for name, (i, service, body, extra) in specs.items():
+            ids[name] = uow.requests.add(_request(i, service, body, **extra), None)
+        uow.commit()
+    with store_uow_factory() as uow:
+        closed = uow.requests.get(ids["dot_closed"])
+        assert closed is not None
+        closed.transition(Status.CLOSED, T0 + 9 * H, reason=CloseReason.FIXED)
+        uow.requests.save(closed)
+        uow.commit()
+    return store_uow_factory, ids
+
+
+def page(make: MakeUow, scope: QueueScope = EVERYTHING, **query: Any) -> tuple[list[int], int, dict[str, int]]:
+    with make() as uow:
+        found = uow.queue.queue(scope, QueueFilter(**query))
+    return [r.id for r in found.rows], found.total, {str(k): v for k, v in found.counts.items()}
+
+
+def test_queue__everything__open_requests_oldest_first_with_counts(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    rows, total, counts = page(make)
+    assert rows == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a", "dsny_b")]
+    assert total == 5
+    assert counts == {"new": 5, "closed": 1}
+
+
+@pytest.mark.parametrize(
+    ("scope", "expected"),
+    [
+        (QueueScope(bodies=frozenset({"DOT"})), ["dot_a", "dot_b", "dot_due"]),
+        (QueueScope(org="FIXIT"), ["dot_b"]),
+        (QueueScope(areas=frozenset({("districts", "B")})), ["dot_b", "dsny_b"]),
+        (QueueScope(bodies=frozenset({"DSNY"}), org="FIXIT"), ["dot_b", "dsny_a", "dsny_b"]),
+        (QueueScope(), []),
+    ],
+    ids=["own-body", "assigned-org", "own-area", "body-or-org", "nothing"],
+)
+def test_queue__scope__only_requests_within_it(
+    city: tuple[MakeUow, dict[str, int]], scope: QueueScope, expected: list[str]
+) -> None:
+    make, ids = city
+    rows, total, _ = page(make, scope)
+    assert rows == [ids[n] for n in expected]
+    assert total == len(expected)
+
+
+def test_queue__filters__service_area_body_status_and_text(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    assert page(make, service_code="graffiti")[0] == [ids["dsny_a"], ids["dsny_b"]]
+    assert page(make, area=("districts", "A"))[0] == [ids["dot_a"], ids["dot_due"], ids["dsny_a"]]
+    assert page(make, body_code="DSNY")[0] == [ids["dsny_a"], ids["dsny_b"]]
+    closed_rows, closed_total, counts = page(make, statuses=(Status.CLOSED,), service_code="pothole")
+    assert (closed_rows, closed_total, counts) == ([ids["dot_closed"]], 1, {"new": 3, "closed": 1})
+    # text: in the description or address (case-insensitive; % and _ are literal), or the request's number
+    assert page(make, text="50% WALL_")[0] == [ids["dsny_b"]]
+    assert page(make, text="delta ave")[0] == [ids["dsny_a"]]
+    assert str(ids["dot_b"]) not in "Tags on the 50% wall_"
+    assert page(make, text=str(ids["dot_b"]))[0] == [ids["dot_b"]]
+    assert page(make, text="%")[0] == [ids["dsny_b"]]
+
+
+def test_queue__sorts__newest_updated_and_due_with_no_due_date_last(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    assert page(make, sort=Sort.NEWEST)[0] == [ids[n] for n in ("dsny_b", "dsny_a", "dot_due", "dot_b", "dot_a")]
+    assert page(make, sort=Sort.DUE)[0] == [ids[n] for n in ("dsny_a", "dot_due", "dot_a", "dot_b", "dsny_b")]
+    with make() as uow:
+        touched = uow.requests.get(ids["dot_a"])
+        assert touched is not None
+        touched.add_note(T0 + 20 * H, "crew on the way")
+        uow.requests.save(touched)
+        uow.commit()
+    assert page(make, sort=Sort.UPDATED)[0][0] == ids["dot_a"]
+
+
+def test_queue__paging__pages_cover_the_total_once(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    seen = []
+    for number in (1, 2, 3):
+        rows, total, _ = page(make, page=number, page_size=2)
+        assert total == 5
+        seen.extend(rows)
+    assert seen == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a", "dsny_b")]
+    with make() as uow:
+        found = uow.queue.queue(EVERYTHING, QueueFilter(page=3, page_size=2))
+    assert found.pages == 3 and len(found.rows) == 1
+
+
+def test_queue__row__carries_what_the_queue_shows(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    with make() as uow:
+        found = uow.queue.queue(EVERYTHING, QueueFilter(text=str(ids["dot_b"])))
+    (row,) = found.rows
+    assert dataclasses.asdict(row) | {"id": 0} == {
+        "id": 0, "service_code": "pothole", "service_name": "Pothole", "status": Status.NEW, "body_code": "DOT",
+        "address": "Bravo Avenue", "description": "report bravo", "requested_at": T0 + H, "updated_at": T0 + H,
+        "expected_at": None, "assigned_org": "FIXIT",
+    }  # fmt: skip
