@@ -88,3 +88,18 @@ def test_view_with_validator__leaves_no_connection_checked_out(engine: Engine, s
     for request_id in [*stored, 10**6]:
         reads.view_with_validator(request_id)
     assert engine.pool.checkedout() == before  # type: ignore[attr-defined]
+
+
+def test_view_with_validator__then_a_unit_of_work__still_transactional(engine: Engine, stored: list[int]) -> None:
+    """The connections it used go back to the pool as they came (PostgreSQL's out of autocommit): a unit of work
+    on them still writes nothing it does not commit."""
+    reads = SqlOpen311Reads(engine)
+    for _ in range(3):
+        reads.view_with_validator(stored[0])
+    with SqlUnitOfWork(engine) as uow:
+        request = uow.requests.get(stored[0])
+        assert request is not None
+        request.status_notes = "never committed"
+        uow.requests.save(request)
+    found = reads.view_with_validator(stored[0])
+    assert found is not None and found[0].status_notes != "never committed"

@@ -771,10 +771,12 @@ class SqlOpen311Reads:
     call; together they cost several times the query (bench/README.md, issue 9 §3).
 
     A single SELECT needs no transaction: SQLite runs it in autocommit (its connections are opened with
-    ``isolation_level=None``, core/db.py); PostgreSQL's connection goes back to the pool rolled back."""
+    ``isolation_level=None``, core/db.py), and PostgreSQL's connection is put in autocommit for it (as SQLAlchemy
+    does for the AUTOCOMMIT isolation level) and back before it returns to the pool."""
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
         dialect = engine.dialect
         compiled = _VIEW_WITH_VALIDATOR.compile(dialect=dialect)
         self._sql = compiled.string
@@ -792,21 +794,32 @@ class SqlOpen311Reads:
         self._processors = found = tuple((i, p) for i, p in enumerate(processors) if p is not None)
         return found
 
+    def _fetch(self, pooled: Any, params: Any) -> tuple[Any, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+        dbapi = pooled.dbapi_connection
+        if self._postgres:  # no BEGIN before the SELECT, so no ROLLBACK after it: two round trips fewer
+            dbapi.autocommit = True
+        try:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+                processors = self._processors
+                return found, processors if processors is not None else self._processors_for(cursor.description)
+            finally:
+                cursor.close()
+        finally:
+            if self._postgres:
+                dbapi.autocommit = False  # as the pool hands its connections out
+
     def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
         values = self._template.copy()
         values["id"] = request_id
         params: Any = values if self._names is None else tuple(values[name] for name in self._names)
         pooled = self._engine.raw_connection()
         try:
-            cursor = pooled.cursor()
-            try:
-                cursor.execute(self._sql, params)
-                found = cursor.fetchone()
-                processors = self._processors_for(cursor.description) if self._processors is None else self._processors
-            finally:
-                cursor.close()
+            found, processors = self._fetch(pooled, params)
         finally:
-            pooled.close()  # back to the pool, rolled back
+            pooled.close()  # back to the pool (its reset has nothing to roll back)
         if found is None:
             return None
         row = list(found)
