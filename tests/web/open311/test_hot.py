@@ -224,3 +224,108 @@ def test_hot_one__public_url__links_from_it(engine: Engine, clock: FixedClock, a
     with TestClient(create_app(settings, engine=engine, clock=clock)) as c:
         item = c.get(url(f"requests/{rid}", "json")).json()[0]
     assert item["media_url"] == "https://example.org/a.jpg"
+
+
+# -- GET requests.json ---------------------------------------------------------------------------------------
+@pytest.fixture
+def hot_lists(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Whether the hot path answered each list request it saw."""
+    answered: list[bool] = []
+    real = HotReads._list
+
+    async def spying(self: HotReads, scope: Any, send: Any) -> bool:
+        done = await real(self, scope, send)
+        answered.append(done)
+        return done
+
+    monkeypatch.setattr(HotReads, "_list", spying)
+    return answered
+
+
+def cold_lists(monkeypatch: pytest.MonkeyPatch) -> None:
+    async def pass_on(self: HotReads, scope: Any, send: Any) -> bool:
+        return False
+
+    monkeypatch.setattr(HotReads, "_list", pass_on)
+
+
+LIST_QUERIES: list[dict[str, str]] = [
+    {},
+    {"service_code": "pothole", "status": "open"},
+    {"status": "closed"},
+    {"page_size": "1", "page": "2"},
+    {"start_date": "2026-11-01T00:00:00Z", "end_date": "2026-11-30T00:00:00Z", "api_key": "x", "jurisdiction_id": ""},
+]
+
+
+@pytest.mark.parametrize("query", LIST_QUERIES, ids=[f"q{i}" for i in range(len(LIST_QUERIES))])
+def test_hot_list__json__same_status_headers_and_bytes_as_the_route(
+    api: Open311, hot_lists: list[bool], monkeypatch: pytest.MonkeyPatch, query: dict[str, str]
+) -> None:
+    """[REQS-01][PAGE-01] the hot list is the route's: its headers in its order, and its bytes."""
+    for fields in (POTHOLE, GRAFFITI, POTHOLE):
+        api.create(fields)
+    hot = api.client.get(url("requests", "json"), params=query)
+    assert hot_lists == [True]
+    cold_lists(monkeypatch)
+    route = api.client.get(url("requests", "json"), params=query)
+    assert hot.status_code == route.status_code == 200
+    assert hot.content == route.content
+    assert comparable(hot.headers) == comparable(route.headers)
+    assert hot.headers["content-type"] == CONTENT_TYPES["json"]
+
+
+def test_hot_list__matching_if_none_match__304_as_the_route(
+    api: Open311, hot_lists: list[bool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api.create(POTHOLE)
+    first = api.client.get(url("requests", "json"))
+    etag = first.headers["etag"]
+    again = api.client.get(url("requests", "json"), headers={"if-none-match": etag})
+    assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+    other = api.client.get(url("requests", "json"), headers={"if-none-match": '"other"'})
+    assert other.status_code == 200 and other.content == first.content and other.headers["etag"] == etag
+    assert hot_lists == [True, True, True]
+    cold_lists(monkeypatch)
+    route = api.client.get(url("requests", "json"), headers={"if-none-match": etag})
+    assert route.status_code == 304 and comparable(route.headers) == comparable(again.headers)
+
+
+def test_hot_list__changed__new_etag(api: Open311, hot_lists: list[bool]) -> None:
+    rid = api.create(POTHOLE)
+    first = api.client.get(url("requests", "json"))
+    assert api.post_update(rid, "u-1", "closed").status_code == 200
+    again = api.client.get(url("requests", "json"), headers={"if-none-match": first.headers["etag"]})
+    assert again.status_code == 200 and again.headers["etag"] != first.headers["etag"]
+
+
+@pytest.mark.parametrize(
+    ("query", "status"),
+    [({"start_date": "not a date"}, 400), ({"page_size": "1_0"}, 400), ({"status": "a\x00b"}, 400)],
+)
+def test_hot_list__refused_parameter__route_answers_in_format(
+    api: Open311, hot_lists: list[bool], query: dict[str, str], status: int
+) -> None:
+    """[ERR-01] a parameter the route refuses: the route's error list, in JSON."""
+    api.create(POTHOLE)
+    assert_error(api.client.get(url("requests", "json"), params=query), "json", status)
+    assert hot_lists == [False]
+
+
+def test_hot_list__xml_or_extensions__answered_by_the_route(api: Open311, hot_lists: list[bool]) -> None:
+    api.create(POTHOLE)
+    xml = api.client.get(url("requests", "xml"))
+    assert xml.status_code == 200 and xml.headers["content-type"] == CONTENT_TYPES["xml"]
+    extended = api.client.get(url("requests", "json"), params={"extensions": "true"})
+    assert extended.status_code == 200 and "extended_attributes" in extended.json()[0]
+    assert hot_lists == [False]  # the XML path is not the list's: only the JSON one was seen
+
+
+def test_hot_list__jurisdiction_not_served__route_answers_404(
+    api: Open311, strict_client: TestClient, hot_lists: list[bool]
+) -> None:
+    api.create(POTHOLE)
+    refused = strict_client.get(url("requests", "json"), params={"jurisdiction_id": "elsewhere.gov"})
+    assert "jurisdiction_id" in assert_error(refused, "json", 404)
+    assert strict_client.get(url("requests", "json"), params={"jurisdiction_id": "city.example.gov"}).status_code == 200
+    assert hot_lists == [False, True]

@@ -1,4 +1,5 @@
-"""GET one request (``/open311/v2/requests/{id}.json`` or ``.xml``), the hottest Open311 read, answered before FastAPI.
+"""The hottest Open311 reads answered before FastAPI: GET one request (``/open311/v2/requests/{id}.json`` or
+``.xml``) and the JSON request list (``/open311/v2/requests.json``).
 
 FastAPI's route costs a request several times the query itself: routing through every route, solving the
 dependencies and validating the query parameters, the hop to the thread pool, a unit of work with its SQLAlchemy
@@ -9,9 +10,13 @@ as the route does, with the same bytes: the same query (``SqlOpen311Reads``, on 
 rendering (``request_payload``, then orjson or the XML writer), the same headers in the same order
 (``Content-Type``, ``ETag``, ``Cache-Control``, ``Content-Length``) and ``304`` to a matching ``If-None-Match``.
 
-Everything else goes on to the FastAPI route, which answers as before: ``extensions=true``, an unknown format, an
-id that is not a number or names no request, a ``jurisdiction_id`` not served here, a NUL in the URL, and every
-error (in the URL's format, logged).
+The list is answered in JSON without ``extensions`` as ``routes.request_list`` answers it: the same parameters
+(``params.request_query``), the same store calls in the thread pool (one query for the page and its validator when
+there is no ``If-None-Match``, else the validator first), the same headers.
+
+Everything else goes on to the FastAPI route, which answers as before: ``extensions=true``, an unknown format, the
+list in XML, an id that is not a number or names no request, a parameter the route refuses, a ``jurisdiction_id``
+not served here, a NUL in the URL, and every error (in the URL's format, logged).
 """
 
 from __future__ import annotations
@@ -23,13 +28,16 @@ from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from civicswitch.core.errors import DomainError
 from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.web.context import AppContext
+from civicswitch.web.errors import UNUSABLE_INPUT
 from civicswitch.web.open311 import cache, params
 from civicswitch.web.open311.render import JSON_TYPE, XML_TYPE, render, request_payload
 
 PREFIX = "/open311/v2/requests/"
+LIST = "/open311/v2/requests.json"  # routes.request_list in JSON; XML and extensions stay with the route
 # The route's path as Starlette matches it (routes.request_one): ``{service_request_id}.{fmt}``, each [^/]+.
 ONE = re.compile(r"^/open311/v2/requests/([^/]+)\.([^/]+)$")
 _CACHE_CONTROL = cache.CACHE_CONTROL.encode()
@@ -54,30 +62,33 @@ class HotReads:
                 match = ONE.match(path)
                 if match is not None and await self._one(scope, send, match[1], match[2]):
                     return
+            elif path == LIST and await self._list(scope, send):
+                return
         await self.app(scope, receive, send)
 
-    def _plain(self, query: bytes) -> bool:
-        """Whether the query string leaves the answer the plain one: no ``extensions``, a ``jurisdiction_id``
-        served here (or none), no NUL in a value. Parsed as Starlette parses it for the route (the last of a
-        repeated parameter counts)."""
+    def _plain(self, query: bytes) -> dict[str, str] | None:
+        """The query parameters when they leave the answer the plain one (no ``extensions``, a ``jurisdiction_id``
+        served here or none, no NUL in a value), else None. Parsed as Starlette parses them for the route: the last
+        of a repeated parameter counts."""
+        if not query:
+            return {}
         items = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
         if any("\x00" in value for _, value in items):
-            return False
+            return None
         given = dict(items)
         if params.truthy(given.get("extensions")):
-            return False
+            return None
         settings = self.ctx.settings
         jurisdiction = params.present(given.get("jurisdiction_id"))
         served = jurisdiction is None or jurisdiction == settings.jurisdiction_id
-        return served or not settings.jurisdiction_strict
+        return given if served or not settings.jurisdiction_strict else None
 
     async def _one(self, scope: Scope, send: Send, raw_id: str, fmt: str) -> bool:
         """Answer the request and say True, or say False (and send nothing) for the route to answer it."""
         content_type = _CONTENT_TYPES.get(fmt)
         if content_type is None or "\x00" in scope["path"]:
             return False
-        query: bytes = scope.get("query_string", b"")
-        if query and not self._plain(query):
+        if self._plain(scope.get("query_string", b"")) is None:
             return False
         request_id = request_id_from(raw_id)
         if request_id is None:
@@ -100,6 +111,65 @@ class HotReads:
         body = render(fmt, "service_requests", [request_payload(view, base)])
         headers = [
             (b"content-type", content_type),
+            (b"etag", etag.encode()),
+            (b"cache-control", _CACHE_CONTROL),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    async def _list(self, scope: Scope, send: Send) -> bool:
+        """``GET requests.json`` as ``routes.request_list`` answers it in JSON without extensions; False (nothing
+        sent) for the route to answer anything else, every error included."""
+        given = None if "\x00" in scope["path"] else self._plain(scope.get("query_string", b""))
+        if given is None:
+            return False
+        ctx = self.ctx
+        settings = ctx.settings
+        try:
+            query = params.request_query(
+                now=ctx.clock.now(),
+                service_request_id=given.get("service_request_id"),
+                service_code=given.get("service_code"),
+                status=given.get("status"),
+                start_date=given.get("start_date"),
+                end_date=given.get("end_date"),
+                updated_after=given.get("updated_after"),
+                updated_before=given.get("updated_before"),
+                page=given.get("page"),
+                page_size=given.get("page_size"),
+                window_days=settings.default_window_days,
+                default_page_size=settings.default_page_size,
+                max_page_size=settings.max_page_size,
+            )
+        except DomainError:
+            return False  # the route answers it (400, in the URL's format, logged)
+        except UNUSABLE_INPUT:
+            return False
+        base = ctx.base_url_of(scope)
+        wanted = next((value for name, value in scope["headers"] if name == b"if-none-match"), None)
+        condition = None if wanted is None else {"if-none-match": wanted.decode("latin-1")}
+
+        def read() -> tuple[bytes | None, str]:
+            with ctx.reader() as uow:
+                if condition is None:  # nothing to answer 304 to: the page and its validator from one query
+                    body, (_, validator) = uow.requests.open311_json_with_validator(query, base)
+                    return body, cache.request_etag(validator, "json", "False", base)
+                _, validator = uow.requests.list_validator(query)
+                etag = cache.request_etag(validator, "json", "False", base)
+                if cache.not_modified(condition, etag):
+                    return None, etag
+                return uow.requests.find_open311_json(query, base), etag
+
+        body, etag = await run_in_threadpool(read)
+        if body is None:
+            headers = [(b"etag", etag.encode()), (b"cache-control", _CACHE_CONTROL)]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        headers = [
+            (b"content-type", _CONTENT_TYPES["json"]),
             (b"etag", etag.encode()),
             (b"cache-control", _CACHE_CONTROL),
             (b"content-length", str(len(body)).encode()),
