@@ -111,3 +111,13 @@ def test_find_open311_json__awkward_values__round_trip(filled: Any) -> None:
     assert "https://example.org/photo.jpg?x=1&y=2" in media
     assert "" not in media
     assert all(len(r) == 17 for r in rendered)
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=[f"q{i}" for i in range(len(QUERIES))])
+def test_open311_json_with_validator__equals_json_and_validator(filled: Any, query: RequestQuery) -> None:
+    """One statement for both gives what the two give apart, byte for byte."""
+    uow: UnitOfWork = filled()
+    with uow:
+        together = uow.requests.open311_json_with_validator(query, BASE)
+        apart = uow.requests.find_open311_json(query, BASE), uow.requests.list_validator(query)
+    assert together == apart

@@ -290,6 +290,9 @@ class MemoryRequestStore:
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
 
+    def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
+        return self.find_open311_json(query, base_url), self.list_validator(query)
+
     def list_validator(self, query: RequestQuery) -> tuple[int, str]:
         ids = [v.id for v in self.find(query)]
         listed = ",".join(f"{i}.{self._db.revisions.get(i, 1)}" for i in ids)

@@ -110,6 +110,11 @@ class RequestStore(Protocol):
         order: one query over the same index as ``find``, reading two columns a row, and no rendering."""
         ...
 
+    def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
+        """``find_open311_json`` and ``list_validator`` of the same query, from one query over its rows (a list asked
+        for without ``If-None-Match`` needs both, and nothing is saved by reading the validator first)."""
+        ...
+
     def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
         """The request as ``find(RequestQuery(ids=(request_id,), limit=1))`` shows it, and ``list_validator``'s string
         for that query, from one query (GET one request needs both on every call); None when it does not exist."""

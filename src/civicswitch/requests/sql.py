@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import weakref
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -339,66 +339,20 @@ class SqlRequestStore:
         return [RequestView(*row) for row in self._conn.execute(stmt)]
 
     def find_open311_json(self, query: RequestQuery, base_url: str) -> bytes:
-        """The Open311 JSON list for ``query``, each object rendered by the database (see projection.py)."""
-        postgres = self._conn.dialect.name == "postgresql"
-
-        def when(column: Any) -> Any:
-            if postgres:
-                return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-            return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
-
-        def coordinate(column: Any) -> Any:
-            # Coordinates always carry a decimal point [REQS-05]. SQLite prints REAL that way already;
-            # PostgreSQL prints a whole float8 as 40, so whole values are written as 40.0 there.
-            if not postgres:
-                return column
-            return case(
-                (column == func.trunc(column), cast(cast(column, String) + literal(".0", String), JSON)),
-                else_=func.to_json(column),
-            )
-
-        media_url = case(
-            (sr.c.media_url.like("/%"), literal(base_url, String) + sr.c.media_url),
-            else_=func.nullif(sr.c.media_url, ""),
-        )
-        pairs: list[tuple[str, Any]] = [
-            ("service_request_id", cast(sr.c.id, String)),
-            ("status", case((sr.c.status == "closed", literal("closed", String)), else_=literal("open", String))),
-            ("status_notes", sr.c.status_notes),
-            ("service_name", services.c.name),
-            ("service_code", services.c.code),
-            ("description", sr.c.description),
-            ("agency_responsible", bodies.c.name),
-            ("service_notice", services.c.service_notice),
-            ("requested_datetime", when(sr.c.requested_at)),
-            ("updated_datetime", when(sr.c.updated_at)),
-            ("expected_datetime", when(sr.c.expected_at)),
-            ("address", func.coalesce(sr.c.address, literal("", String))),
-            ("address_id", sr.c.address_id),
-            ("zipcode", sr.c.zipcode),
-            ("lat", coordinate(sr.c.lat)),
-            ("long", coordinate(sr.c.long)),
-            ("media_url", media_url),
-        ]
-        args: list[Any] = []
-        for key, value in pairs:
-            args.extend((literal_column(f"'{key}'"), value))
-        document = func.json_build_object(*args) if postgres else func.json_object(*args)
-        page = self._filtered(
-            select(cast(document, String).label("doc"), sr.c.requested_at.label("at"), sr.c.id.label("id")), query
-        ).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
-        if query.ids is None:
-            page = page.limit(query.limit).offset(query.offset)
-        rows = page.subquery("page")
-        # One aggregate row for the whole page: one fetch, one string, no per-row round trips into Python.
-        if postgres:
-            joined = func.string_agg(
-                rows.c.doc, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc())
-            )
-        else:
-            joined = func.group_concat(rows.c.doc, literal(",", String))  # rows arrive in the page's order
-        body = self._conn.execute(select(joined)).scalar()
+        """The Open311 JSON list for ``query``, each object rendered by the database (see projection.py), by a
+        statement built once per shape of query (building and hashing it cost more than a small page)."""
+        shape, values = self._validator_shape(query)
+        values["base_url"] = base_url
+        body = self._conn.execute(_json_statement(self._conn.dialect.name, shape), values).scalar()
         return f"[{body or ''}]".encode()
+
+    def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
+        """``find_open311_json`` and ``list_validator`` from one statement over the page's rows."""
+        shape, values = self._validator_shape(query)
+        values["base_url"] = base_url
+        statement = _json_statement(self._conn.dialect.name, shape, with_validator=True)
+        body, count, ids, version = self._conn.execute(statement, values).one()
+        return f"[{body or ''}]".encode(), (int(count), f"{version or 0}:{ids or ''}")
 
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
@@ -680,10 +634,8 @@ class _Shape:
 _VALIDATORS: dict[tuple[str, _Shape], Select[Any]] = {}
 
 
-def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
-    found = _VALIDATORS.get((dialect, shape))
-    if found is not None:
-        return found
+def _shape_conditions(shape: _Shape) -> list[ColumnElement[bool]]:
+    """``SqlRequestStore._filtered``'s conditions for a shape of query, with bind parameters for its values."""
     conditions: list[ColumnElement[bool]] = []
     if shape.ids:
         conditions.append(sr.c.id.in_(bindparam("ids", expanding=True)))
@@ -699,13 +651,21 @@ def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
     for name, column, given, lower in zip(_BOUNDS, columns, shape.bounds, (True, False, True, False), strict=True):
         if given:
             conditions.append(column >= bindparam(name) if lower else column <= bindparam(name))
-    page = (
-        select(sr.c.id, sr.c.revision, sr.c.requested_at.label("at"))
-        .where(*conditions)
-        .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
-    )
+    return conditions
+
+
+def _paged(page: Select[Any], shape: _Shape) -> Select[Any]:
+    page = page.where(*_shape_conditions(shape)).order_by(sr.c.requested_at.desc(), sr.c.id.desc())
     if not shape.ids:
         page = page.limit(bindparam("limit", type_=Integer)).offset(bindparam("offset", type_=Integer))
+    return page
+
+
+def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
+    found = _VALIDATORS.get((dialect, shape))
+    if found is not None:
+        return found
+    page = _paged(select(sr.c.id, sr.c.revision, sr.c.requested_at.label("at")), shape)
     rows = page.subquery("page")
     item = cast(rows.c.id, String) + literal(".", String) + cast(rows.c.revision, String)
     if dialect == "postgresql":
@@ -716,6 +676,88 @@ def _validator_statement(dialect: str, shape: _Shape) -> Select[Any]:
     return found
 
 
+_JSON_LISTS: dict[tuple[str, _Shape, bool], Select[Any]] = {}
+
+
+def _json_statement(dialect: str, shape: _Shape, *, with_validator: bool = False) -> Select[Any]:
+    """``find_open311_json``'s statement for a shape of query: one aggregate row, the page's JSON objects joined in
+    its order (one fetch, one string, no per-row round trips into Python); ``with_validator``: then the count, the
+    ids and revisions and the catalog version, as ``_validator_statement`` gives them."""
+    found = _JSON_LISTS.get((dialect, shape, with_validator))
+    if found is not None:
+        return found
+    postgres = dialect == "postgresql"
+    document = _open311_document(postgres, bindparam("base_url", type_=String))
+    page = _paged(
+        select(cast(document, String).label("doc"), sr.c.requested_at.label("at"), sr.c.id.label("id"), sr.c.revision)
+        .select_from(sr)
+        .join(services, services.c.id == sr.c.service_id)
+        .outerjoin(bodies, bodies.c.id == sr.c.body_id),
+        shape,
+    )
+    rows = page.subquery("page")
+    item = cast(rows.c.id, String) + literal(".", String) + cast(rows.c.revision, String)
+
+    def aggregate(value: Any) -> Any:
+        if postgres:
+            return func.string_agg(value, aggregate_order_by(literal(",", String), rows.c.at.desc(), rows.c.id.desc()))
+        return func.group_concat(value, literal(",", String))  # rows arrive in the page's order
+
+    joined, listed = aggregate(rows.c.doc), aggregate(item)
+    columns = (joined, func.count(), listed, _CATALOG_VERSION) if with_validator else (joined,)
+    found = _JSON_LISTS[(dialect, shape, with_validator)] = select(*columns).select_from(rows)
+    return found
+
+
+def _open311_document(postgres: bool, base_url: ColumnElement[str]) -> ColumnElement[Any]:
+    """One request's Open311 JSON object, rendered by the database: the 17 keys of ``open311_request`` in its order,
+    with its values (tests/requests/test_projection_contract.py holds them equal). ``base_url`` prefixes our own
+    media paths."""
+
+    def when(column: Any) -> Any:
+        if postgres:
+            return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
+        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+
+    def coordinate(column: Any) -> Any:
+        # Coordinates always carry a decimal point [REQS-05]. SQLite prints REAL that way already;
+        # PostgreSQL prints a whole float8 as 40, so whole values are written as 40.0 there.
+        if not postgres:
+            return column
+        return case(
+            (column == func.trunc(column), cast(cast(column, String) + literal(".0", String), JSON)),
+            else_=func.to_json(column),
+        )
+
+    media_url = case(
+        (sr.c.media_url.like("/%"), base_url + sr.c.media_url),
+        else_=func.nullif(sr.c.media_url, ""),
+    )
+    pairs: list[tuple[str, Any]] = [
+        ("service_request_id", cast(sr.c.id, String)),
+        ("status", case((sr.c.status == "closed", literal("closed", String)), else_=literal("open", String))),
+        ("status_notes", sr.c.status_notes),
+        ("service_name", services.c.name),
+        ("service_code", services.c.code),
+        ("description", sr.c.description),
+        ("agency_responsible", bodies.c.name),
+        ("service_notice", services.c.service_notice),
+        ("requested_datetime", when(sr.c.requested_at)),
+        ("updated_datetime", when(sr.c.updated_at)),
+        ("expected_datetime", when(sr.c.expected_at)),
+        ("address", func.coalesce(sr.c.address, literal("", String))),
+        ("address_id", sr.c.address_id),
+        ("zipcode", sr.c.zipcode),
+        ("lat", coordinate(sr.c.lat)),
+        ("long", coordinate(sr.c.long)),
+        ("media_url", media_url),
+    ]
+    args: list[Any] = []
+    for key, value in pairs:
+        args.extend((literal_column(f"'{key}'"), value))
+    return func.json_build_object(*args) if postgres else func.json_object(*args)
+
+
 _VIEW_WITH_VALIDATOR = (
     select(*_VIEW_COLUMNS, sr.c.revision, _CATALOG_VERSION)
     .select_from(sr)
@@ -723,3 +765,69 @@ _VIEW_WITH_VALIDATOR = (
     .outerjoin(bodies, bodies.c.id == sr.c.body_id)
     .where(sr.c.id == bindparam("id"))
 )
+
+
+# -- the hottest read, on the driver's connection ------------------------------------------------------------
+class SqlOpen311Reads:
+    """``SqlRequestStore.view_with_validator`` straight on the driver's connection, for GET one request: the same
+    statement and the same values (each column through SQLAlchemy's own result processing for its type), but
+    compiled once per engine, and no unit of work, SQLAlchemy connection, transaction or result object made per
+    call; together they cost several times the query (bench/README.md, issue 9 §3).
+
+    A single SELECT needs no transaction: SQLite runs it in autocommit (its connections are opened with
+    ``isolation_level=None``, core/db.py), and PostgreSQL's connection is put in autocommit for it (as SQLAlchemy
+    does for the AUTOCOMMIT isolation level) and back before it returns to the pool."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        dialect = engine.dialect
+        compiled = _VIEW_WITH_VALIDATOR.compile(dialect=dialect)
+        self._sql = compiled.string
+        self._names: tuple[str, ...] | None = tuple(compiled.positiontup or ()) if compiled.positional else None
+        self._template = dict(compiled.construct_params({"id": 0}))  # the statement's constants, and the id
+        self._processors: tuple[tuple[int, Callable[[Any], Any]], ...] | None = None  # on the first answer
+
+    def _processors_for(self, description: Sequence[Sequence[Any]]) -> tuple[tuple[int, Callable[[Any], Any]], ...]:
+        """Each column's result processor, as SQLAlchemy chooses it: by its type and the driver's type code."""
+        dialect = self._engine.dialect
+        processors = (
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(_VIEW_WITH_VALIDATOR.selected_columns, description, strict=True)
+        )
+        self._processors = found = tuple((i, p) for i, p in enumerate(processors) if p is not None)
+        return found
+
+    def _fetch(self, pooled: Any, params: Any) -> tuple[Any, tuple[tuple[int, Callable[[Any], Any]], ...]]:
+        dbapi = pooled.dbapi_connection
+        if self._postgres:  # no BEGIN before the SELECT, so no ROLLBACK after it: two round trips fewer
+            dbapi.autocommit = True
+        try:
+            cursor = dbapi.cursor()
+            try:
+                cursor.execute(self._sql, params)
+                found = cursor.fetchone()
+                processors = self._processors
+                return found, processors if processors is not None else self._processors_for(cursor.description)
+            finally:
+                cursor.close()
+        finally:
+            if self._postgres:
+                dbapi.autocommit = False  # as the pool hands its connections out
+
+    def view_with_validator(self, request_id: int) -> tuple[RequestView, str] | None:
+        values = self._template.copy()
+        values["id"] = request_id
+        params: Any = values if self._names is None else tuple(values[name] for name in self._names)
+        pooled = self._engine.raw_connection()
+        try:
+            found, processors = self._fetch(pooled, params)
+        finally:
+            pooled.close()  # back to the pool (its reset has nothing to roll back)
+        if found is None:
+            return None
+        row = list(found)
+        for i, process in processors:
+            row[i] = process(row[i])
+        *view, revision, version = row
+        return RequestView(*view), f"{version or 0}:{request_id}.{revision}"

@@ -14,6 +14,7 @@ from civicswitch.core import migrate
 from civicswitch.core.clock import Clock, SystemClock
 from civicswitch.core.db import make_engine
 from civicswitch.core.errors import NotFound
+from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web import docs, errors, pages, public, ratelimit, security, staff, workspace
@@ -21,6 +22,7 @@ from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
+from civicswitch.web.open311.hot import HotReads
 from civicswitch.web.open311.routes import router as open311_router
 
 log = logging.getLogger(__name__)
@@ -116,8 +118,10 @@ def create_app(
             conn.execute(text("SELECT 1"))
         return {"status": "ok", "version": __version__}
 
+    ctx: AppContext = app.state.ctx
+    # Innermost of ours: the rate limit, body guard, Host check and security headers apply to what it answers.
+    app.add_middleware(HotReads, ctx=ctx, reads=SqlOpen311Reads(engine), inline=engine.dialect.name == "sqlite")
     if settings.rate_limit_enabled:
-        ctx: AppContext = app.state.ctx
 
         def key_limit(key_hash: str) -> ratelimit.KeyLimit | None:
             with ctx.reader() as uow:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from fastapi import Request
+from starlette.types import Scope
 
 from civicswitch.core.clock import Clock
 from civicswitch.routing.geography import AreaIndex, IndexCache
@@ -34,13 +35,16 @@ class AppContext:
         """The origin every absolute link starts with: ``public_url`` when set; else the request's Host when
         ``allowed_hosts`` restricts it (a Host outside it never gets this far); else this server's own address.
         Never a Host header nobody checked: a forged Host would otherwise plant its links in our replies."""
+        return self.base_url_of(request.scope)
+
+    def base_url_of(self, scope: Scope) -> str:
+        """:meth:`base_url` from the ASGI scope (for routes that make no :class:`Request`)."""
         settings = self.settings
         if settings.public_url:
             return settings.public_url.rstrip("/")
         if _hosts_checked(settings.allowed_hosts):
-            return str(request.base_url).rstrip("/")
+            return str(Request(scope).base_url).rstrip("/")
         # From the scope itself: building request.url (path, query and all) cost more than the rest of a GET.
-        scope = request.scope
         scheme = str(scope.get("scheme", "http")).lower()
         server = scope.get("server")
         if not server or server[1] is None:

@@ -236,6 +236,11 @@ def request_list(
     with_ext = params.truthy(extensions)
     base = base_url(ctx, request)
     with ctx.reader() as uow:
+        if fmt == "json" and not with_ext and "if-none-match" not in request.headers:
+            # Nothing to answer 304 to (a list has no Last-Modified): the JSON and its validator from one query.
+            body, (_, validator) = uow.requests.open311_json_with_validator(query, base)
+            headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))
+            return Response(body, headers={"content-type": JSON_TYPE, **headers})
         # The validator first (one query over the same rows, nothing rendered): a client that has the list gets 304.
         _, validator = uow.requests.list_validator(query)
         headers = cache.validators(cache.request_etag(validator, fmt, str(with_ext), base))

@@ -1,0 +1,179 @@
+"""The hottest Open311 reads answered before FastAPI: GET one request (``/open311/v2/requests/{id}.json`` or
+``.xml``) and the JSON request list (``/open311/v2/requests.json``).
+
+FastAPI's route costs a request several times the query itself: routing through every route, solving the
+dependencies and validating the query parameters, the hop to the thread pool, a unit of work with its SQLAlchemy
+connection and transaction, a row object and its rendering in Python (bench/README.md, issue 9 §3). This middleware
+sits inside the rate limiter, the body guard, the Host check and the security headers (web/app.py), so those apply
+unchanged, and answers the plain case itself: no ``extensions``, an id that names a stored request. It answers
+as the route does, with the same bytes: the same query (``SqlOpen311Reads``, on the driver's connection), the same
+rendering (``request_payload``, then orjson or the XML writer), the same headers in the same order
+(``Content-Type``, ``ETag``, ``Cache-Control``, ``Content-Length``) and ``304`` to a matching ``If-None-Match``.
+
+The list is answered in JSON without ``extensions`` as ``routes.request_list`` answers it: the same parameters
+(``params.request_query``), the same store calls in the thread pool (one query for the page and its validator when
+there is no ``If-None-Match``, else the validator first), the same headers.
+
+Everything else goes on to the FastAPI route, which answers as before: ``extensions=true``, an unknown format, the
+list in XML, an id that is not a number or names no request, a parameter the route refuses, a ``jurisdiction_id``
+not served here, a NUL in the URL, and every error (in the URL's format, logged).
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl
+
+from starlette._utils import get_route_path
+from starlette.concurrency import run_in_threadpool
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from civicswitch.core.errors import DomainError
+from civicswitch.requests.handlers import request_id_from
+from civicswitch.requests.sql import SqlOpen311Reads
+from civicswitch.web.context import AppContext
+from civicswitch.web.errors import UNUSABLE_INPUT
+from civicswitch.web.open311 import cache, params
+from civicswitch.web.open311.render import JSON_TYPE, XML_TYPE, render, request_payload
+
+PREFIX = "/open311/v2/requests/"
+LIST = "/open311/v2/requests.json"  # routes.request_list in JSON; XML and extensions stay with the route
+# The route's path as Starlette matches it (routes.request_one): ``{service_request_id}.{fmt}``, each [^/]+.
+ONE = re.compile(r"^/open311/v2/requests/([^/]+)\.([^/]+)$")
+_CACHE_CONTROL = cache.CACHE_CONTROL.encode()
+_CONTENT_TYPES = {"json": JSON_TYPE.encode(), "xml": XML_TYPE.encode()}
+
+
+class HotReads:
+    """ASGI middleware: answers ``GET /open311/v2/requests/{id}.{json,xml}`` when the route would answer 200 or 304, and
+    passes every other request on. On SQLite the query runs on the event loop (a primary-key read costs less than
+    the hop to a thread); on PostgreSQL, in the thread pool, so that the loop keeps serving while it waits."""
+
+    def __init__(self, app: ASGIApp, ctx: AppContext, reads: SqlOpen311Reads, inline: bool) -> None:
+        self.app = app
+        self.ctx = ctx
+        self.reads = reads
+        self.inline = inline
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET":
+            path: str = get_route_path(scope) if scope.get("root_path") else scope["path"]
+            if path.startswith(PREFIX):
+                match = ONE.match(path)
+                if match is not None and await self._one(scope, send, match[1], match[2]):
+                    return
+            elif path == LIST and await self._list(scope, send):
+                return
+        await self.app(scope, receive, send)
+
+    def _plain(self, query: bytes) -> dict[str, str] | None:
+        """The query parameters when they leave the answer the plain one (no ``extensions``, a ``jurisdiction_id``
+        served here or none, no NUL in a value), else None. Parsed as Starlette parses them for the route: the last
+        of a repeated parameter counts."""
+        if not query:
+            return {}
+        items = parse_qsl(query.decode("latin-1"), keep_blank_values=True)
+        if any("\x00" in value for _, value in items):
+            return None
+        given = dict(items)
+        if params.truthy(given.get("extensions")):
+            return None
+        settings = self.ctx.settings
+        jurisdiction = params.present(given.get("jurisdiction_id"))
+        served = jurisdiction is None or jurisdiction == settings.jurisdiction_id
+        return given if served or not settings.jurisdiction_strict else None
+
+    async def _one(self, scope: Scope, send: Send, raw_id: str, fmt: str) -> bool:
+        """Answer the request and say True, or say False (and send nothing) for the route to answer it."""
+        content_type = _CONTENT_TYPES.get(fmt)
+        if content_type is None or "\x00" in scope["path"]:
+            return False
+        if self._plain(scope.get("query_string", b"")) is None:
+            return False
+        request_id = request_id_from(raw_id)
+        if request_id is None:
+            return False
+        if self.inline:
+            found = self.reads.view_with_validator(request_id)
+        else:
+            found = await run_in_threadpool(self.reads.view_with_validator, request_id)
+        if found is None:
+            return False
+        view, validator = found
+        base = self.ctx.base_url_of(scope)
+        etag = cache.request_etag(validator, fmt, "False", base)
+        wanted = next((value for name, value in scope["headers"] if name == b"if-none-match"), None)
+        if wanted is not None and cache.not_modified({"if-none-match": wanted.decode("latin-1")}, etag):
+            headers = [(b"etag", etag.encode()), (b"cache-control", _CACHE_CONTROL)]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        body = render(fmt, "service_requests", [request_payload(view, base)])
+        headers = [
+            (b"content-type", content_type),
+            (b"etag", etag.encode()),
+            (b"cache-control", _CACHE_CONTROL),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
+
+    async def _list(self, scope: Scope, send: Send) -> bool:
+        """``GET requests.json`` as ``routes.request_list`` answers it in JSON without extensions; False (nothing
+        sent) for the route to answer anything else, every error included."""
+        given = None if "\x00" in scope["path"] else self._plain(scope.get("query_string", b""))
+        if given is None:
+            return False
+        ctx = self.ctx
+        settings = ctx.settings
+        try:
+            query = params.request_query(
+                now=ctx.clock.now(),
+                service_request_id=given.get("service_request_id"),
+                service_code=given.get("service_code"),
+                status=given.get("status"),
+                start_date=given.get("start_date"),
+                end_date=given.get("end_date"),
+                updated_after=given.get("updated_after"),
+                updated_before=given.get("updated_before"),
+                page=given.get("page"),
+                page_size=given.get("page_size"),
+                window_days=settings.default_window_days,
+                default_page_size=settings.default_page_size,
+                max_page_size=settings.max_page_size,
+            )
+        except DomainError:
+            return False  # the route answers it (400, in the URL's format, logged)
+        except UNUSABLE_INPUT:
+            return False
+        base = ctx.base_url_of(scope)
+        wanted = next((value for name, value in scope["headers"] if name == b"if-none-match"), None)
+        condition = None if wanted is None else {"if-none-match": wanted.decode("latin-1")}
+
+        def read() -> tuple[bytes | None, str]:
+            with ctx.reader() as uow:
+                if condition is None:  # nothing to answer 304 to: the page and its validator from one query
+                    body, (_, validator) = uow.requests.open311_json_with_validator(query, base)
+                    return body, cache.request_etag(validator, "json", "False", base)
+                _, validator = uow.requests.list_validator(query)
+                etag = cache.request_etag(validator, "json", "False", base)
+                if cache.not_modified(condition, etag):
+                    return None, etag
+                return uow.requests.find_open311_json(query, base), etag
+
+        body, etag = await run_in_threadpool(read)
+        if body is None:
+            headers = [(b"etag", etag.encode()), (b"cache-control", _CACHE_CONTROL)]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return True
+        headers = [
+            (b"content-type", _CONTENT_TYPES["json"]),
+            (b"etag", etag.encode()),
+            (b"cache-control", _CACHE_CONTROL),
+            (b"content-length", str(len(body)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+        return True
