@@ -2007,7 +2007,9 @@ def _pass_summary(run: dict[str, Any]) -> dict[str, Any]:
         "rps": run["rps"],
         "p50_ms": run["latency"]["p50_ms"],
         "p99_ms": run["latency"]["p99_ms"],
-        "server_cpu_ms": round(1000 * run["cpu_cores"]["server"] / rps, 3),
+        "server_cpu_ms": None
+        if run["cpu_cores"]["server"] is None
+        else round(1000 * run["cpu_cores"]["server"] / rps, 3),
         "errors": run["errors"],
         "other_cores": run["cpu_cores"]["other"],
         "worker_cores": run["worker_cores"],
@@ -2085,6 +2087,9 @@ def pair_compare(
                 )  # fmt: skip
         summary: dict[str, Any] = {"pair": pair, "a": a, "b": b, "titles": [TITLES[a], TITLES[b]], "rounds": rounds}
         for field in ("rps", "p50_ms", "p99_ms", "server_cpu_ms"):
+            if any(x[field] is None for x in rounds[a] + rounds[b]):  # not measured: a server that is not ours
+                summary[field] = {a: None, b: None, "ratio": None}
+                continue
             va = statistics.median(x[field] for x in rounds[a])
             vb = statistics.median(x[field] for x in rounds[b])
             summary[field] = {a: va, b: vb, "ratio": round(va / vb, 3) if vb else None}
@@ -2614,7 +2619,7 @@ def print_tables(report: dict[str, Any]) -> None:
                 for field, spec in (("rps", ".0f"), ("p50_ms", ".2f"), ("p99_ms", ".2f"), ("server_cpu_ms", ".3f")):
                     v = e[field]
                     ratio = "-" if v["ratio"] is None else f"{v['ratio']:.3f}"
-                    cells.append(f"{format(v[a], spec)} / {format(v[b], spec)} = {ratio}")
+                    cells.append(f"{_fmt(v[a], spec)} / {_fmt(v[b], spec)} = {ratio}")
                 print(f"{e['titles'][0] + ' / ' + e['titles'][1]:60}  " + "  ".join(f"{c:>26}" for c in cells))
         ab = db.get("ab")
         if ab:
