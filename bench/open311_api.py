@@ -2487,6 +2487,26 @@ def print_rss(scenarios: Sequence[dict[str, Any]]) -> None:
         print(f"{sc['title']:48}  {total:>17}  " + "; ".join(parts))
 
 
+def print_c1(scenarios: Sequence[dict[str, Any]], driver: str) -> None:
+    """The one-client passes: a load that starves no process of CPU, where two drivers should agree on the
+    server's latency; what the driver's CPU costs per request."""
+    seen = {sc["name"]: sc["http_c1"] for sc in scenarios if sc.get("http_c1")}
+    if not seen:
+        return
+    print()
+    print(f"{'c=1 pass (one client), driver ' + driver:48}  {'req/s':>7}  {'p50 ms':>7}  {'p90 ms':>7}  {'p99 ms':>7}  "
+          f"{'errors':>6}  {'driver cores':>12}  CPU ms/request: driver  server")  # fmt: skip
+    for name, run in seen.items():
+        lat, cpu, rps = run["latency"], run["cpu_cores"], run["rps"] or math.nan
+        server = "-" if cpu["server"] is None else f"{1000 * cpu['server'] / rps:.3f}"
+        print(
+            f"{TITLES[name]:48}  {_fmt(run['rps']):>7}  {_fmt(lat['p50_ms'], '.2f'):>7}  "
+            f"{_fmt(lat['p90_ms'], '.2f'):>7}  {_fmt(lat['p99_ms'], '.2f'):>7}  {run['errors']:>6}  "
+            f"{cpu['driver']:>12.2f}  {' ' * 15}"
+            f"{1000 * cpu['driver'] / rps:>6.3f}  {server:>6}"
+        )
+
+
 def print_tables(report: dict[str, Any]) -> None:
     cols = (
         ("scenario", 48, "<"),
@@ -2603,6 +2623,7 @@ def print_tables(report: dict[str, Any]) -> None:
             + (" '-': not measured, the server is not ours." if kind == "remote" and not db.get("server_pid") else "")
         )
         print_rss(db["scenarios"])
+        print_c1(db["scenarios"], driver)
         pairs = db.get("pairs")
         if pairs:
             print()
