@@ -152,7 +152,7 @@ TITLES = {
     "healthz": "GET /healthz",
     "filtered_304": "GET requests.json filtered, If-None-Match: 304",
     "filtered_200": "GET requests.json filtered, same URLs: 200",
-    "mixed": "mixed: 80% GET (list, one, services), 20% POST",
+    "mixed": "mixed: 80% GET, 20% POST",
 }
 PROFILED = frozenset({"filtered", "default_window"})
 # Issue 9 §5, the mixed scenario: per 15 requests 4 filtered lists, 4 single requests, 4 service lists and 3 POSTs
