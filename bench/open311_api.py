@@ -32,6 +32,7 @@ import os
 import platform
 import pstats
 import random
+import re
 import resource
 import shlex
 import shutil
@@ -136,10 +137,11 @@ DEFAULT_SCENARIOS = ("filtered", "filtered_p50", "default_window", "by_id", "pos
 # Issue 9 §2, run as --pairs by default (and as scenarios when named): the catalog's cached service list beside
 # /healthz, and a list answered 304 beside the same list answered 200.
 PAIR_SCENARIOS = ("services", "healthz", "filtered_304", "filtered_200")
-SCENARIOS = DEFAULT_SCENARIOS + PAIR_SCENARIOS
+SCENARIOS = DEFAULT_SCENARIOS + PAIR_SCENARIOS + ("mixed",)
 PAIRS = ("services/healthz", "filtered_304/filtered_200")
 PAIR_LIST_TARGETS = 256  # each is fetched once before a 304 pass, for its ETag
 CONNECTS = ("ramp", "burst")  # how the load's clients open their connections (--connect)
+DRIVERS = ("httpx", "wrk")  # the load generator (--driver)
 TITLES = {
     "filtered": "GET requests.json service+open+30d",
     "filtered_p50": "GET requests.json service+open+30d ps=50",
@@ -150,8 +152,14 @@ TITLES = {
     "healthz": "GET /healthz",
     "filtered_304": "GET requests.json filtered, If-None-Match: 304",
     "filtered_200": "GET requests.json filtered, same URLs: 200",
+    "mixed": "mixed: 80% GET, 20% POST",
 }
 PROFILED = frozenset({"filtered", "default_window"})
+# Issue 9 §5, the mixed scenario: per 15 requests 4 filtered lists, 4 single requests, 4 service lists and 3 POSTs
+# (80 % reads, 20 % writes); each kind is reported on its own.
+MIXED_WEIGHTS = {"list": 4, "one": 4, "services": 4, "post": 3}
+MIXED_KINDS = {"list": "filtered", "one": "by_id", "services": "services", "post": "post"}
+MIXED_PARTS = tuple(MIXED_KINDS.values())
 
 Row = tuple[Any, ...]
 
@@ -833,6 +841,8 @@ class Scenario:
     # (list_validator only: a 304), "catalog" (the catalog version only: a cached catalog document) or "healthz"
     note: str = ""
     conditional: bool = False  # each target is fetched once first and then asked with If-None-Match: its ETag
+    methods: list[str] | None = None  # per target, where they differ (mixed); else ``method`` for every one
+    kinds: list[str] | None = None  # per target, what it is (mixed): latency, errors and statuses per kind
 
 
 def _iso(epoch: int) -> str:
@@ -960,9 +970,40 @@ def build_scenarios(
             )
             call = "validator" if conditional else "list"
             out.append(Scenario(name, "GET", targets, None, calls, call, note, conditional=conditional))
+        elif name == "mixed":
+            parts = build_scenarios(MIXED_PARTS, templates, catalog, prepared, api_key, seed)
+            out.append(compose_mixed({sc.name: sc for sc in parts}, seed))
         else:
             raise SystemExit(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
     return out
+
+
+def compose_mixed(parts: dict[str, Scenario], seed: int) -> Scenario:
+    """Issue 9 §5: the reads and POSTs of ``parts`` (filtered, by_id, services, post) interleaved in a seeded
+    order, in the proportions of ``MIXED_WEIGHTS`` (80 % reads, 20 % POSTs), each target labelled with its kind."""
+    rng = random.Random(seed + 5)
+    cycle = [kind for kind, weight in MIXED_WEIGHTS.items() for _ in range(weight)]
+    cursor = dict.fromkeys(MIXED_WEIGHTS, 0)
+    targets: list[str] = []
+    bodies: list[str] = []
+    methods: list[str] = []
+    kinds: list[str] = []
+    for _ in range(ITEMS_PER_SCENARIO // len(cycle)):
+        rng.shuffle(cycle)
+        for kind in cycle:
+            part = parts[MIXED_KINDS[kind]]
+            j = cursor[kind] % len(part.targets)
+            cursor[kind] += 1
+            targets.append(part.targets[j])
+            bodies.append(part.bodies[j] if part.bodies is not None else "")
+            methods.append(part.method)
+            kinds.append(kind)
+    share = ", ".join(f"{kind} {100 * w / len(cycle):.0f}%" for kind, w in MIXED_WEIGHTS.items())
+    note = (
+        f"{share}, interleaved (seeded): list = the filtered scenario's URLs, one = by_id's, services = services.json, "
+        "post = post's bodies"
+    )
+    return Scenario("mixed", "GET", targets, bodies, [None] * len(targets), "mixed", note, methods=methods, kinds=kinds)
 
 
 def prime_etags(server: Server, scenario: Scenario) -> list[dict[str, str]]:
@@ -999,6 +1040,10 @@ class Server:
     @property
     def base_url(self) -> str:
         return f"http://{HOST}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc is not None else None
 
     def start(self, timeout: float = 120.0) -> None:
         import httpx
@@ -1051,6 +1096,194 @@ class Server:
 
 
 # -- the load driver (runs in its own process) --------------------------------------------------------
+WRK_GRACE_S = 10.0  # how long after the window a wrk client may take to finish its last request
+WRK_MISSING = (
+    "--driver wrk needs the wrk load generator on PATH: install it with `apt-get install -y wrk` (Debian and "
+    "Ubuntu package wrk, 4.x with LuaJIT), or run with --driver httpx"
+)
+# The wrk side of the driver: one keep-alive connection per wrk thread, so that a thread's request() and
+# response() alternate and each response is known to belong to the request just made. Each client cycles through
+# the scenario's requests as the httpx driver's does (client k: items k, k + clients, ...), the latency of every
+# request that started in the measured window is recorded per kind with CLOCK_MONOTONIC (the clock of Python's
+# time.monotonic(), so the window's bounds come from the bench), and done() writes it all as JSON.
+WRK_SCRIPT = r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } civicswitch_timespec;
+int clock_gettime(int clk_id, civicswitch_timespec *tp);
+]]
+local ts = ffi.new("civicswitch_timespec")
+local function now()
+  ffi.C.clock_gettime(1, ts) -- CLOCK_MONOTONIC
+  return tonumber(ts.tv_sec) + tonumber(ts.tv_nsec) * 1e-9
+end
+
+local T_MEASURE = tonumber(os.getenv("CIVICSWITCH_WRK_T_MEASURE"))
+local T_STOP = tonumber(os.getenv("CIVICSWITCH_WRK_T_STOP"))
+local CLIENTS = tonumber(os.getenv("CIVICSWITCH_WRK_CLIENTS"))
+local FIRST_CLIENT = tonumber(os.getenv("CIVICSWITCH_WRK_FIRST_CLIENT"))
+local DATA = os.getenv("CIVICSWITCH_WRK_DATA")
+local OUT = os.getenv("CIVICSWITCH_WRK_OUT")
+
+-- the main state: each thread (one connection) is one client
+local started = 0
+function setup(thread)
+  thread:set("client", FIRST_CLIENT + started)
+  started = started + 1
+end
+
+-- each thread's state (thread:get copies nested tables wrongly: each thread writes its own file instead)
+local lat, nlat, st, inw, bytes, bad, samples = {}, {}, {}, {}, {}, {}, {}
+local data, reqs, kinds, expect, n, i, cur_t0, cur_kind, cur_j
+local finished = false
+
+local function encode(v, parts)
+  local t = type(v)
+  if t == "table" then
+    if v[1] ~= nil then
+      parts[#parts + 1] = "["
+      for k = 1, #v do
+        if k > 1 then parts[#parts + 1] = "," end
+        encode(v[k], parts)
+      end
+      parts[#parts + 1] = "]"
+    else
+      parts[#parts + 1] = "{"
+      local first = true
+      for k, x in pairs(v) do
+        if not first then parts[#parts + 1] = "," end
+        first = false
+        encode(tostring(k), parts)
+        parts[#parts + 1] = ":"
+        encode(x, parts)
+      end
+      parts[#parts + 1] = "}"
+    end
+  elseif t == "string" then
+    local quoted = v:gsub('[%c"\\]', function(c) return string.format("\\u%04x", c:byte()) end)
+    parts[#parts + 1] = '"' .. quoted .. '"'
+  elseif t == "number" then
+    parts[#parts + 1] = string.format("%.17g", v)
+  elseif t == "boolean" then
+    parts[#parts + 1] = tostring(v)
+  else
+    parts[#parts + 1] = "null"
+  end
+end
+
+local function finish()
+  -- the first answer after the window: write this client's tally and stop the thread
+  finished = true
+  local parts = {}
+  encode({client = client, lat = lat, st = st, inw = inw, bytes = bytes, bad = bad, samples = samples}, parts)
+  local f = assert(io.open(OUT .. "." .. client, "w"))
+  f:write(table.concat(parts))
+  f:close()
+  wrk.thread:stop()
+end
+
+local function load()
+  data = dofile(DATA)
+  reqs = {}
+  for j = 1, #data.targets do
+    local headers = {}
+    if data.headers then
+      for k, v in pairs(data.headers[j]) do headers[k] = v end
+    end
+    local body = data.bodies and data.bodies[j] or nil
+    if body == "" then body = nil end
+    if body then headers["Content-Type"] = "application/x-www-form-urlencoded" end
+    reqs[j] = wrk.format(data.methods and data.methods[j] or data.method, data.targets[j], headers, body)
+  end
+  kinds, expect, n, i = data.kinds, data.expect, #reqs, client
+end
+
+function request()
+  if not reqs then load() end
+  local j = i % n + 1
+  i = i + CLIENTS
+  cur_j, cur_kind = j, kinds and kinds[j] or "all"
+  cur_t0 = now()
+  if cur_t0 >= T_STOP and not finished then finish() end
+  return reqs[j]
+end
+
+function response(status, headers, body)
+  local t1 = now()
+  local t0, kind = cur_t0, cur_kind
+  cur_t0 = nil
+  if t0 ~= nil and t0 >= T_MEASURE and t0 < T_STOP then
+    if not lat[kind] then
+      lat[kind], nlat[kind], st[kind], inw[kind], bytes[kind], bad[kind] = {}, 0, {}, 0, 0, 0
+    end
+    local m = nlat[kind] + 1
+    nlat[kind] = m
+    lat[kind][m] = t1 - t0
+    st[kind][status] = (st[kind][status] or 0) + 1
+    bytes[kind] = bytes[kind] + #body
+    if t1 <= T_STOP then inw[kind] = inw[kind] + 1 end
+    local ok
+    if expect then ok = expect[status] == true else ok = status >= 200 and status < 300 end
+    if not ok then
+      bad[kind] = bad[kind] + 1
+      if #samples < 5 then
+        samples[#samples + 1] = status .. " " .. data.targets[cur_j]:sub(1, 120) .. ": " .. body:sub(1, 300)
+      end
+    end
+  end
+  if t1 >= T_STOP and not finished then finish() end
+end
+"""
+
+
+def lua_string(text: str) -> str:
+    """A Lua string literal of ``text`` (UTF-8 bytes; anything but printable ASCII as a decimal escape)."""
+    out = ['"']
+    for byte in text.encode():
+        out.append(chr(byte) if 32 <= byte < 127 and byte not in (34, 92) else f"\\{byte:03d}")
+    out.append('"')
+    return "".join(out)
+
+
+def wrk_data(spec: dict[str, Any]) -> str:
+    """The scenario's requests as a Lua chunk for WRK_SCRIPT (``dofile`` in each wrk thread)."""
+
+    def strings(values: Sequence[str]) -> str:
+        return "{" + ",".join(lua_string(v) for v in values) + "}"
+
+    fields = [f"method = {lua_string(spec.get('method') or ('POST' if spec['bodies'] else 'GET'))}"]
+    fields.append(f"targets = {strings(spec['targets'])}")
+    if spec["bodies"] is not None:
+        fields.append(f"bodies = {strings(spec['bodies'])}")
+    if spec.get("methods"):
+        fields.append(f"methods = {strings(spec['methods'])}")
+    if spec.get("kinds"):
+        fields.append(f"kinds = {strings(spec['kinds'])}")
+    if spec.get("headers"):
+        rows = (
+            "{" + ",".join(f"[{lua_string(k)}] = {lua_string(v)}" for k, v in h.items()) + "}" for h in spec["headers"]
+        )
+        fields.append("headers = {" + ",".join(rows) + "}")
+    if spec.get("expect"):
+        fields.append("expect = {" + ",".join(f"[{int(code)}] = true" for code in spec["expect"]) + "}")
+    return "return {\n" + ",\n".join(fields) + "\n}\n"
+
+
+def rss_kb(pids: Sequence[int]) -> dict[int, int]:
+    """Resident set size (kB, VmRSS) of each live process of ``pids``."""
+    found: dict[int, int] = {}
+    for pid in pids:
+        try:
+            text = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if line.startswith("VmRSS:"):
+                found[pid] = int(line.split()[1])
+                break
+    return found
+
+
 def db_backend_cpu(marker: str | None) -> dict[int, float]:
     """CPU seconds of each PostgreSQL backend serving database ``marker`` (found by its process title)."""
     found: dict[int, float] = {}
@@ -1071,41 +1304,159 @@ def db_backend_cpu(marker: str | None) -> dict[int, float]:
     return found
 
 
-def _snapshot(server_pid: int, db_marker: str | None) -> dict[str, Any]:
+def _snapshot(server_pid: int | None, db_marker: str | None, driver_pids: Sequence[int] = ()) -> dict[str, Any]:
+    """CPU seconds so far of the driver (this process and ``driver_pids``, the wrk processes), of the server's
+    processes and of the database's backends; the server processes' RSS; the machine's busy CPU seconds."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    driver = usage.ru_utime + usage.ru_stime
+    for pid in driver_pids:
+        st = proc_stat(pid)
+        driver += st[1] if st is not None else 0.0
+    server = tree_cpu_seconds(server_pid) if server_pid else {}
     return {
         "t": time.perf_counter(),
-        "driver": usage.ru_utime + usage.ru_stime,
-        "server": tree_cpu_seconds(server_pid),
+        "driver": driver,
+        "server": server,
+        "rss_kb": rss_kb(sorted(server)),
         "db": db_backend_cpu(db_marker),
         "machine": machine_cpu_seconds(),
     }
 
 
+@dataclass
+class Tally:
+    """What a load pass saw, per kind of request ("all" when the scenario has one kind): the latency of each
+    request that started in the measured window, its status, bytes, whether it was expected."""
+
+    latencies: dict[str, list[float]]
+    statuses: dict[str, Counter[int]]
+    in_window: Counter[str]
+    errors: Counter[str]
+    bytes: Counter[str]
+    samples: list[str]
+
+    @classmethod
+    def empty(cls) -> Tally:
+        return cls(defaultdict(list), defaultdict(Counter), Counter(), Counter(), Counter(), [])
+
+
+def _rss_summary(snap: dict[str, Any], roles: dict[int, str]) -> dict[str, Any]:
+    rss = {int(pid): kb for pid, kb in snap["rss_kb"].items()}
+    return {
+        "total_mb": round(sum(rss.values()) / 1024, 1),
+        "processes": [
+            {"pid": pid, "role": roles.get(pid, "other"), "mb": round(kb / 1024, 1)} for pid, kb in sorted(rss.items())
+        ],
+    }
+
+
+def _pass_result(
+    spec: dict[str, Any], tally: Tally, marks: dict[str, dict[str, Any]], extra: dict[str, Any]
+) -> dict[str, Any]:
+    """The pass's result, the same for both drivers: throughput, latency, errors, statuses (all kinds and per
+    kind), CPU of the driver, server, database and machine, the server processes' CPU, balance and RSS."""
+    seconds: float = spec["seconds"]
+    server_pid: int | None = spec["server_pid"]
+    latencies = [x for values in tally.latencies.values() for x in values]
+    statuses: Counter[int] = Counter()
+    for counts in tally.statuses.values():
+        statuses.update(counts)
+    started = len(latencies) + extra.get("unattributed_errors", 0)
+    errors = sum(tally.errors.values()) + extra.get("unattributed_errors", 0)
+    if extra.get("unattributed_errors"):
+        statuses[0] += extra["unattributed_errors"]
+    total_bytes = sum(tally.bytes.values())
+    start, stop = marks["start"], marks["stop"]
+    wall = stop["t"] - start["t"]
+    driver, machine = (stop[k] - start[k] for k in ("driver", "machine"))
+    db = sum(cpu - start["db"].get(pid, 0.0) for pid, cpu in stop["db"].items())
+    result: dict[str, Any] = {
+        "driver": spec.get("driver", "httpx"),
+        "concurrency": spec["concurrency"],
+        "connect": spec.get("connect", "burst"),
+        "ramp_seconds": spec.get("ramp_seconds", 0.0) if spec.get("connect") == "ramp" else 0.0,
+        "seconds": seconds,
+        "requests": started,
+        "rps": round(sum(tally.in_window.values()) / seconds, 1),
+        "latency": latency_summary(latencies),
+        "errors": errors,
+        "error_rate": round(errors / started, 5) if started else None,
+        "error_samples": tally.samples,
+        "statuses": {str(k): v for k, v in sorted(statuses.items())},
+        "bytes_mean": round(total_bytes / len(latencies)) if latencies else None,
+        **extra,
+    }
+    if spec.get("kinds"):
+        result["kinds"] = {
+            kind: {
+                "requests": len(tally.latencies[kind]),
+                "rps": round(tally.in_window[kind] / seconds, 1),
+                "latency": latency_summary(tally.latencies[kind]),
+                "errors": tally.errors[kind],
+                "statuses": {str(k): v for k, v in sorted(tally.statuses[kind].items())},
+                "bytes_mean": round(tally.bytes[kind] / len(tally.latencies[kind])) if tally.latencies[kind] else None,
+            }
+            for kind in dict.fromkeys(spec["kinds"])
+        }
+    if (
+        not server_pid
+    ):  # a server we did not start (--base without --server-pid): its CPU and memory are not ours to see
+        result["cpu_cores"] = {
+            "driver": round(driver / wall, 2),
+            "server": None,
+            "postgres": None,
+            "other": round(max(0.0, machine - driver) / wall, 2),
+            "machine": round(machine / wall, 2),
+        }
+        result.update({"server_processes": [], "worker_cores": [], "worker_balance": None, "server_rss": None})
+        return result
+    per_process = {pid: cpu - start["server"].get(pid, 0.0) for pid, cpu in stop["server"].items()}
+    server = sum(per_process.values())
+    roles = server_roles(server_pid, sorted(per_process))
+    workers = [round(per_process[pid] / wall, 2) for pid in sorted(per_process) if roles[pid] == "worker"]
+    result["cpu_cores"] = {
+        "driver": round(driver / wall, 2),
+        "server": round(server / wall, 2),
+        "postgres": round(db / wall, 2),
+        "other": round(max(0.0, machine - driver - server - db) / wall, 2),
+        "machine": round(machine / wall, 2),
+    }
+    result["server_processes"] = [
+        {"pid": pid, "role": roles[pid], "cores": round(per_process[pid] / wall, 3)} for pid in sorted(per_process)
+    ]
+    result["worker_cores"] = workers  # by pid
+    result["worker_balance"] = round(min(workers) / max(workers), 3) if len(workers) > 1 and max(workers) > 0 else None
+    result["server_rss"] = {"start": _rss_summary(start, roles), "end": _rss_summary(stop, roles)}
+    return result
+
+
+def _good_status(spec: dict[str, Any]) -> Callable[[int], bool]:
+    expected: set[int] | None = set(spec["expect"]) if spec.get("expect") else None  # else any 2xx
+    if expected is not None:
+        return expected.__contains__
+    return lambda status: 200 <= status < 300
+
+
 async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
+    """The httpx driver: one ``httpx.AsyncClient`` with one keep-alive connection per client, in this process."""
     import httpx
 
     targets: list[str] = spec["targets"]
     bodies: list[str] | None = spec["bodies"]
+    methods: list[str] | None = spec.get("methods")
+    kinds: list[str] | None = spec.get("kinds")
     target_headers: list[dict[str, str]] | None = spec.get("headers")
-    expected: set[int] | None = set(spec["expect"]) if spec.get("expect") else None  # else any 2xx
-
-    def good(status: int) -> bool:
-        return status in expected if expected is not None else 200 <= status < 300
-
+    good = _good_status(spec)
     concurrency: int = spec["concurrency"]
     warmup: float = spec["warmup"]
     seconds: float = spec["seconds"]
-    server_pid: int = spec["server_pid"]
+    server_pid: int | None = spec["server_pid"]
     db_marker: str | None = spec["db_marker"]
     connect: str = spec.get("connect", "burst")
     ramp: float = spec.get("ramp_seconds", 0.0) if connect == "ramp" else 0.0
-    latencies: list[float] = []
-    statuses: Counter[int] = Counter()
-    samples: list[str] = []
-    tally = {"in_window": 0, "errors": 0, "bytes": 0, "started": 0}
+    tally = Tally.empty()
     marks: dict[str, dict[str, Any]] = {}
-    headers = {"content-type": "application/x-www-form-urlencoded"}
+    form = {"content-type": "application/x-www-form-urlencoded"}
     # One keep-alive connection per client, opened by its first request: all at once (burst), or client k at
     # k x ramp / concurrency seconds (ramp).
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
@@ -1136,14 +1487,17 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
                     return
                 j = i % len(targets)
                 i += concurrency
+                kind = kinds[j] if kinds is not None else "all"
+                method = methods[j] if methods is not None else ("GET" if bodies is None else "POST")
                 detail = ""
                 try:
-                    if bodies is None:
+                    if method == "GET":
                         response = await client.get(
                             targets[j], headers=target_headers[j] if target_headers is not None else None
                         )
                     else:
-                        response = await client.post(targets[j], content=bodies[j], headers=headers)
+                        assert bodies is not None
+                        response = await client.request(method, targets[j], content=bodies[j], headers=form)
                     status, size = response.status_code, len(response.content)
                     if not good(status):
                         detail = response.text[:300]
@@ -1152,53 +1506,128 @@ async def _drive(spec: dict[str, Any]) -> dict[str, Any]:
                 t1 = time.perf_counter()
                 if t0 < t_measure:
                     continue  # warm-up
-                tally["started"] += 1
-                latencies.append(t1 - t0)
-                statuses[status] += 1
-                tally["bytes"] += size
+                tally.latencies[kind].append(t1 - t0)
+                tally.statuses[kind][status] += 1
+                tally.bytes[kind] += size
                 if t1 <= t_stop:
-                    tally["in_window"] += 1
+                    tally.in_window[kind] += 1
                 if not good(status):
-                    tally["errors"] += 1
-                    if len(samples) < 5:
-                        samples.append(f"{status} {targets[j][:120]}: {detail}")
+                    tally.errors[kind] += 1
+                    if len(tally.samples) < 5:
+                        tally.samples.append(f"{status} {targets[j][:120]}: {detail}")
 
         await asyncio.gather(mark(), *(worker(k) for k in range(concurrency)))
-    started = tally["started"]
-    start, stop = marks["start"], marks["stop"]
-    wall = stop["t"] - start["t"]
-    driver, machine = (stop[k] - start[k] for k in ("driver", "machine"))
-    per_process = {pid: cpu - start["server"].get(pid, 0.0) for pid, cpu in stop["server"].items()}
-    server = sum(per_process.values())
-    db = sum(cpu - start["db"].get(pid, 0.0) for pid, cpu in stop["db"].items())
-    roles = server_roles(server_pid, sorted(per_process))
-    workers = [round(per_process[pid] / wall, 2) for pid in sorted(per_process) if roles[pid] == "worker"]
-    return {
-        "concurrency": concurrency,
-        "connect": connect,
-        "ramp_seconds": ramp,
-        "seconds": seconds,
-        "requests": started,
-        "rps": round(tally["in_window"] / seconds, 1),
-        "latency": latency_summary(latencies),
-        "errors": tally["errors"],
-        "error_rate": round(tally["errors"] / started, 5) if started else None,
-        "error_samples": samples,
-        "statuses": {str(k): v for k, v in sorted(statuses.items())},
-        "bytes_mean": round(tally["bytes"] / started) if started else None,
-        "cpu_cores": {
-            "driver": round(driver / wall, 2),
-            "server": round(server / wall, 2),
-            "postgres": round(db / wall, 2),
-            "other": round(max(0.0, machine - driver - server - db) / wall, 2),
-            "machine": round(machine / wall, 2),
-        },
-        "server_processes": [
-            {"pid": pid, "role": roles[pid], "cores": round(per_process[pid] / wall, 3)} for pid in sorted(per_process)
-        ],
-        "worker_cores": workers,  # by pid
-        "worker_balance": round(min(workers) / max(workers), 3) if len(workers) > 1 and max(workers) > 0 else None,
+    return _pass_result(spec, tally, marks, {})
+
+
+def _drive_wrk(spec: dict[str, Any]) -> dict[str, Any]:
+    """The wrk driver: wrk processes with one connection per thread (WRK_SCRIPT). A burst is one wrk process with
+    a thread per client, all connecting when it starts; a ramp is one single-connection wrk process per client,
+    client k started k x ramp / clients seconds after the first. Each is stopped (SIGINT) at the window's end."""
+    exe = shutil.which("wrk")
+    if exe is None:
+        raise SystemExit(WRK_MISSING)
+    out = Path(spec["out"])
+    script = out.with_name("wrk-driver.lua")
+    script.write_text(WRK_SCRIPT)
+    data = out.with_name(out.name.replace(".out.json", ".wrk-data.lua"))
+    data.write_text(wrk_data(spec))
+    concurrency: int = spec["concurrency"]
+    connect: str = spec.get("connect", "burst")
+    ramp: float = spec.get("ramp_seconds", 0.0) if connect == "ramp" else 0.0
+    t_begin = time.monotonic() + 0.05
+    t_measure = t_begin + spec["warmup"]
+    t_stop = t_measure + spec["seconds"]
+    duration = math.ceil(spec["warmup"] + spec["seconds"]) + 60  # a bound: stopped with SIGINT at t_stop
+    groups = [(0, concurrency, t_begin)] if connect == "burst" else [
+        (k, 1, t_begin + k * ramp / concurrency) for k in range(concurrency)
+    ]  # fmt: skip
+    env = {
+        **os.environ,
+        "CIVICSWITCH_WRK_T_MEASURE": repr(t_measure),
+        "CIVICSWITCH_WRK_T_STOP": repr(t_stop),
+        "CIVICSWITCH_WRK_CLIENTS": str(concurrency),
+        "CIVICSWITCH_WRK_DATA": str(data),
     }
+    procs: list[tuple[subprocess.Popen[bytes], Path, Path]] = []
+    marks: dict[str, dict[str, Any]] = {}
+    try:
+        for first, count, at in groups:
+            time.sleep(max(0.0, at - time.monotonic()))
+            part = out.with_name(out.name.replace(".out.json", f".wrk-{first}.json"))
+            for old in part.parent.glob(f"{part.name}.*"):
+                old.unlink()
+            log_path = part.with_suffix(".log")
+            cmd = [exe, "-t", str(count), "-c", str(count), "-d", f"{duration}s"]
+            cmd += ["--timeout", f"{math.ceil(spec['timeout'])}s", "-s", str(script), spec["base_url"]]
+            with log_path.open("wb") as log_file:
+                proc = subprocess.Popen(
+                    cmd, env={**env, "CIVICSWITCH_WRK_FIRST_CLIENT": str(first), "CIVICSWITCH_WRK_OUT": str(part)},
+                    stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT,
+                )  # fmt: skip
+            procs.append((proc, part, log_path))
+        pids = [proc.pid for proc, _, _ in procs]
+        time.sleep(max(0.0, t_measure - time.monotonic()))
+        marks["start"] = _snapshot(spec["server_pid"], spec["db_marker"], pids)
+        time.sleep(max(0.0, t_stop - time.monotonic()))
+        marks["stop"] = _snapshot(spec["server_pid"], spec["db_marker"], pids)
+        # each client writes its file at its first answer after the window, then stops; a client still waiting
+        # for an answer after the grace has none
+        files = [
+            out.with_name(f"{part.name}.{first + k}")
+            for (first, count, _), (_, part, _) in zip(groups, procs, strict=True)
+            for k in range(count)
+        ]
+        grace = time.monotonic() + min(spec["timeout"], WRK_GRACE_S)
+        while not all(f.exists() for f in files) and time.monotonic() < grace:
+            time.sleep(0.05)
+        for proc, _, _ in procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGINT)
+        for proc, _, log_path in procs:
+            rc = proc.wait(timeout=spec["timeout"] + 30)
+            if rc != 0:
+                raise RuntimeError(f"wrk exited with {rc}: {log_path.read_text(errors='replace')[-1000:]}")
+    finally:
+        for proc, _, _ in procs:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait(timeout=10)
+    tally = Tally.empty()
+    socket_errors: Counter[str] = Counter()
+    for _, _, log_path in procs:
+        found = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", log_path.read_text())
+        if found:
+            for name, value in zip(("connect", "read", "write", "timeout"), found.groups(), strict=True):
+                socket_errors[name] += int(value)
+    missing = [f.name for f in files if not f.exists()]
+    for path in files:
+        if not path.exists():
+            continue
+        client = json.loads(path.read_bytes().decode("utf-8", "replace"))
+        for kind, values in (client.get("lat") or {}).items():
+            tally.latencies[kind].extend(values)
+            tally.in_window[kind] += int(client["inw"][kind])
+            tally.bytes[kind] += int(client["bytes"][kind])
+            tally.errors[kind] += int(client["bad"][kind])
+            for status, count in client["st"][kind].items():
+                tally.statuses[kind][int(status)] += int(count)
+        for sample in client.get("samples") or []:
+            if len(tally.samples) < 5:
+                tally.samples.append(sample)
+    if missing:
+        tally.samples.append(
+            f"{len(missing)} wrk clients had no answer {WRK_GRACE_S:g} s after the window: {missing[:4]}"
+        )
+    # wrk counts a broken connection (it reconnects) but not which request or kind it was: an error of its own, as
+    # is a client that never answered after the window
+    extra = {
+        "wrk_processes": len(procs),
+        "wrk_socket_errors": dict(socket_errors),
+        "wrk_clients_without_results": len(missing),
+        "unattributed_errors": sum(socket_errors[k] for k in ("connect", "read", "write")) + len(missing),
+    }
+    return _pass_result(spec, tally, marks, extra)
 
 
 def _run_loop(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
@@ -1212,7 +1641,7 @@ def _run_loop(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
 
 def drive_main(spec_path: Path) -> int:
     spec = json.loads(spec_path.read_text())
-    result = _run_loop(_drive(spec))
+    result = _drive_wrk(spec) if spec.get("driver") == "wrk" else _run_loop(_drive(spec))
     Path(spec["out"]).write_text(json.dumps(result))
     return 0
 
@@ -1229,27 +1658,31 @@ def run_driver(
     connect: str = "burst",
     ramp_seconds: float = 0.0,
     during: Callable[[], Callable[[], None]] | None = None,
+    driver: str = "httpx",
 ) -> dict[str, Any]:
-    """One load pass from a separate process. ``connect``: the clients open their connections all at once
-    (``burst``) or one after another over ``ramp_seconds`` (``ramp``). ``during`` is started after the warm-up; it
-    returns its waiter."""
-    assert server.proc is not None
+    """One load pass from a separate process (``driver``: httpx in that process, or wrk processes it starts).
+    ``connect``: the clients open their connections all at once (``burst``) or one after another over
+    ``ramp_seconds`` (``ramp``). ``during`` is started after the warm-up; it returns its waiter."""
     tmp = workdir / "tmp"
     tmp.mkdir(parents=True, exist_ok=True)
     spec_path = tmp / f"drive-{tag}.json"
     out = tmp / f"drive-{tag}.out.json"
     out.unlink(missing_ok=True)
     spec = {
+        "driver": driver,
         "base_url": server.base_url,
+        "method": scenario.method,
         "targets": scenario.targets,
         "bodies": scenario.bodies,
+        "methods": scenario.methods,
+        "kinds": scenario.kinds,
         "headers": prime_etags(server, scenario) if scenario.conditional else None,
         "expect": [304] if scenario.conditional else None,
         "concurrency": concurrency,
         "warmup": warmup,
         "seconds": seconds,
         "timeout": 30.0,
-        "server_pid": server.proc.pid,
+        "server_pid": server.pid,
         "db_marker": server.db_marker,
         "connect": connect,
         "ramp_seconds": ramp_seconds,
@@ -1574,7 +2007,9 @@ def _pass_summary(run: dict[str, Any]) -> dict[str, Any]:
         "rps": run["rps"],
         "p50_ms": run["latency"]["p50_ms"],
         "p99_ms": run["latency"]["p99_ms"],
-        "server_cpu_ms": round(1000 * run["cpu_cores"]["server"] / rps, 3),
+        "server_cpu_ms": None
+        if run["cpu_cores"]["server"] is None
+        else round(1000 * run["cpu_cores"]["server"] / rps, 3),
         "errors": run["errors"],
         "other_cores": run["cpu_cores"]["other"],
         "worker_cores": run["worker_cores"],
@@ -1604,10 +2039,11 @@ def ab_compare(
             for label, server in order:
                 tag = f"{kind}-ab-{sc.name}-{connect}-{label}-{r}"
                 c1 = run_driver(args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0,
-                                seconds=args.serial_seconds)  # fmt: skip
+                                seconds=args.serial_seconds, driver=args.driver)  # fmt: skip
                 wait_quiet(args.idle_wait, say=log)
                 load = run_driver(args.workdir, tag, server, sc, concurrency=args.concurrency, warmup=args.warmup,
-                                  seconds=args.seconds, connect=connect, ramp_seconds=args.ramp_seconds)  # fmt: skip
+                                  seconds=args.seconds, connect=connect, ramp_seconds=args.ramp_seconds,
+                                  driver=args.driver)  # fmt: skip
                 one = {"c1_p50_ms": c1["latency"]["p50_ms"], "c1_server_cpu_ms": _pass_summary(c1)["server_cpu_ms"]}
                 rounds[label].append({**one, **_pass_summary(load)})
                 log(
@@ -1643,13 +2079,17 @@ def pair_compare(
             for name in (a, b) if r % 2 == 0 else (b, a):
                 wait_quiet(args.idle_wait, say=log)
                 run = run_driver(args.workdir, f"{kind}-pair-{name}-{r}", server, scenarios[name],
-                                 concurrency=args.concurrency, warmup=args.warmup, seconds=args.seconds)  # fmt: skip
+                                 concurrency=args.concurrency, warmup=args.warmup, seconds=args.seconds,
+                                 driver=args.driver)  # fmt: skip
                 rounds[name].append(
                     {**_pass_summary(run), "p99_ms": run["latency"]["p99_ms"], "requests": run["requests"],
                      "statuses": run["statuses"], "cpu_cores": run["cpu_cores"]}
                 )  # fmt: skip
         summary: dict[str, Any] = {"pair": pair, "a": a, "b": b, "titles": [TITLES[a], TITLES[b]], "rounds": rounds}
         for field in ("rps", "p50_ms", "p99_ms", "server_cpu_ms"):
+            if any(x[field] is None for x in rounds[a] + rounds[b]):  # not measured: a server that is not ours
+                summary[field] = {a: None, b: None, "ratio": None}
+                continue
             va = statistics.median(x[field] for x in rounds[a])
             vb = statistics.median(x[field] for x in rounds[b])
             summary[field] = {a: va, b: vb, "ratio": round(va / vb, 3) if vb else None}
@@ -1659,6 +2099,88 @@ def pair_compare(
             f"server CPU ms/request {summary['server_cpu_ms'][a]} vs {summary['server_cpu_ms'][b]}"
         )
     return out
+
+
+def measure(
+    kind: str,
+    args: argparse.Namespace,
+    server: Server | RemoteServer,
+    scenarios: Sequence[Scenario],
+    paired: dict[str, Scenario],
+    engine: Engine | None,
+    result: dict[str, Any],
+    failures: list[str],
+) -> None:
+    """Each scenario on ``server``: the in-process DB baseline (only with ``engine``: a database of ours), a c=1
+    pass, one loaded pass per connect pattern; then the pairs. Results go to ``result``, failures to ``failures``."""
+    for sc in scenarios:
+        shared: dict[str, Any] = {"rows_stored": count_requests(engine) if engine is not None else None}
+        tag = f"{kind}-{sc.name}"
+        shared["background_before_db"] = wait_quiet(args.idle_wait, say=log)
+        if engine is not None and sc.call != "mixed":
+            shared["db"] = db_baseline(engine, sc, args.db_seconds)
+            if sc.call == "list" and not shared["db"]["what"].startswith("SqlRequestStore.find()"):
+                shared["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
+            if sc.call == "list" and sc.name in PROFILED:
+                shared["breakdown"] = stage_breakdown(engine, sc, args.db_seconds, args.workdir, tag)
+        if args.serial_seconds > 0:
+            shared["http_c1"] = run_driver(args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0,
+                                           seconds=args.serial_seconds, driver=args.driver)  # fmt: skip
+        for n, connect in enumerate(args.connect):  # the measurements above hold for every connect pattern
+            title = titled(sc.name, connect, args.connect)
+            entry: dict[str, Any] = {"name": sc.name, "connect": connect, "title": title, "note": sc.note}
+            entry.update(shared)
+            during = None
+            spy_path = args.workdir / f"pyspy-{tag}.txt"
+            if args.py_spy and sc.name in PROFILED and n == 0 and isinstance(server, Server):
+                during = pyspy_during(server, args.seconds, spy_path)
+            entry["background_before_load"] = wait_quiet(args.idle_wait, say=log)
+            entry["http"] = run_driver(
+                args.workdir,
+                f"{tag}-{connect}",
+                server,
+                sc,
+                concurrency=args.concurrency,
+                warmup=args.warmup,
+                seconds=args.seconds,
+                connect=connect,
+                ramp_seconds=args.ramp_seconds,
+                during=during,
+                driver=args.driver,
+            )
+            if during is not None and spy_path.exists():
+                entry["pyspy"] = summarize_pyspy(spy_path)
+            result["scenarios"].append(entry)
+            http, db = entry["http"], entry.get("db")
+            log(
+                f"{kind} {title} ({args.driver}): {http['rps']} req/s, p50 {http['latency']['p50_ms']} ms, "
+                f"p99 {http['latency']['p99_ms']} ms, errors {http['errors']}; DB p50 "
+                f"{db['latency']['p50_ms'] if db else '-'} ms; per-worker CPU (cores) {http['worker_cores']}, "
+                f"balance {_balance(http['worker_balance'])}"
+            )
+            for name, one in (http.get("kinds") or {}).items():
+                log(
+                    f"  {name}: {one['rps']} req/s, p50 {one['latency']['p50_ms']} ms, p99 "
+                    f"{one['latency']['p99_ms']} ms, errors {one['errors']}, statuses {one['statuses']}"
+                )
+            for label, run in (("load", http), ("c=1", entry.get("http_c1") if n == 0 else None)):
+                if run and run["requests"] and (run["errors"] / run["requests"]) > ERROR_LIMIT:
+                    failures.append(
+                        f"{kind} {title} ({label}): {run['errors']} of {run['requests']} requests failed; "
+                        f"statuses {run['statuses']}; e.g. {run['error_samples'][:2]}"
+                    )
+                if run and not run["requests"]:
+                    failures.append(f"{kind} {title} ({label}): no request completed")
+    if args.pairs:
+        result["pairs"] = pair_compare(kind, args, paired, server)
+        for entry in result["pairs"]:
+            for name, runs in entry["rounds"].items():
+                for n, run in enumerate(runs):
+                    if run["errors"] > ERROR_LIMIT * max(1, run["requests"]) or not run["requests"]:
+                        failures.append(
+                            f"{kind} pair {entry['pair']} {name} round {n}: {run['errors']} of "
+                            f"{run['requests']} unexpected answers; statuses {run['statuses']}"
+                        )
 
 
 def run_database(
@@ -1701,68 +2223,7 @@ def run_database(
         paired = {sc.name: sc for sc in build_scenarios(pair_names, templates, catalog, prepared, api_key, args.seed)}
         log(f"{kind}: starting civicswitch serve --workers {args.server_workers}")
         server.start()
-        for sc in scenarios:
-            stored = count_requests(engine)
-            shared: dict[str, Any] = {"rows_stored": stored}
-            tag = f"{kind}-{sc.name}"
-            shared["background_before_db"] = wait_quiet(args.idle_wait, say=log)
-            shared["db"] = db_baseline(engine, sc, args.db_seconds)
-            if sc.call == "list" and not shared["db"]["what"].startswith("SqlRequestStore.find()"):
-                shared["db_find"] = db_baseline(engine, sc, args.db_seconds / 2, call="find")
-            if sc.call == "list" and sc.name in PROFILED:
-                shared["breakdown"] = stage_breakdown(engine, sc, args.db_seconds, args.workdir, tag)
-            if args.serial_seconds > 0:
-                shared["http_c1"] = run_driver(
-                    args.workdir, f"{tag}-c1", server, sc, concurrency=1, warmup=1.0, seconds=args.serial_seconds
-                )
-            for n, connect in enumerate(args.connect):  # the measurements above hold for every connect pattern
-                title = titled(sc.name, connect, args.connect)
-                entry: dict[str, Any] = {"name": sc.name, "connect": connect, "title": title, "note": sc.note}
-                entry.update(shared)
-                during = None
-                spy_path = args.workdir / f"pyspy-{tag}.txt"
-                if args.py_spy and sc.name in PROFILED and n == 0:
-                    during = pyspy_during(server, args.seconds, spy_path)
-                entry["background_before_load"] = wait_quiet(args.idle_wait, say=log)
-                entry["http"] = run_driver(
-                    args.workdir,
-                    f"{tag}-{connect}",
-                    server,
-                    sc,
-                    concurrency=args.concurrency,
-                    warmup=args.warmup,
-                    seconds=args.seconds,
-                    connect=connect,
-                    ramp_seconds=args.ramp_seconds,
-                    during=during,
-                )
-                if during is not None and spy_path.exists():
-                    entry["pyspy"] = summarize_pyspy(spy_path)
-                result["scenarios"].append(entry)
-                http, db = entry["http"], entry["db"]
-                log(
-                    f"{kind} {title}: {http['rps']} req/s, p50 {http['latency']['p50_ms']} ms, "
-                    f"p99 {http['latency']['p99_ms']} ms, errors {http['errors']}; DB p50 {db['latency']['p50_ms']} "
-                    f"ms; per-worker CPU (cores) {http['worker_cores']}, balance {_balance(http['worker_balance'])}"
-                )
-                for label, run in (("load", http), ("c=1", entry.get("http_c1") if n == 0 else None)):
-                    if run and run["requests"] and (run["errors"] / run["requests"]) > ERROR_LIMIT:
-                        failures.append(
-                            f"{kind} {title} ({label}): {run['errors']} of {run['requests']} requests failed; "
-                            f"statuses {run['statuses']}; e.g. {run['error_samples'][:2]}"
-                        )
-                    if run and not run["requests"]:
-                        failures.append(f"{kind} {title} ({label}): no request completed")
-        if args.pairs:
-            result["pairs"] = pair_compare(kind, args, paired, server)
-            for entry in result["pairs"]:
-                for name, runs in entry["rounds"].items():
-                    for n, run in enumerate(runs):
-                        if run["errors"] > ERROR_LIMIT * max(1, run["requests"]) or not run["requests"]:
-                            failures.append(
-                                f"{kind} pair {entry['pair']} {name} round {n}: {run['errors']} of "
-                                f"{run['requests']} unexpected answers; statuses {run['statuses']}"
-                            )
+        measure(kind, args, server, scenarios, paired, engine, result, failures)
         if base is not None:
             log(f"{kind}: starting the A/B baseline server ({args.baseline_code}) beside the one under test")
             base.start()
@@ -1789,6 +2250,193 @@ def run_database(
     return result
 
 
+# -- a GeoReport v2 server we did not start (--base) --------------------------------------------------
+REMOTE_SCENARIOS = tuple(s for s in SCENARIOS if s != "healthz")  # /healthz is ours, not GeoReport v2
+
+
+@dataclass
+class RemoteServer:
+    """A GeoReport v2 server the bench did not start: its address, and its process id when the operator gives
+    it (``--server-pid``, the server running on this machine), for per-process CPU and RSS."""
+
+    base_url: str
+    pid: int | None = None
+    db_marker: str | None = None
+
+
+@dataclass
+class Remote:
+    """What the bench found out about a server at ``--base`` (services.json, requests.json)."""
+
+    api: str  # the base path, e.g. /open311/v2
+    jurisdiction: str | None
+    codes: list[str]  # services asked for in lists (the commonest in its requests first)
+    postable: list[str]  # services a POST can use: no required attribute
+    ids: list[str]
+    points: list[tuple[float, float]]  # where its requests are: POSTs go near them
+
+
+def _with_jurisdiction(query: dict[str, str], jurisdiction: str | None) -> dict[str, str]:
+    return {**query, "jurisdiction_id": jurisdiction} if jurisdiction else query
+
+
+def discover(base: str, args: argparse.Namespace) -> Remote:
+    """Service codes from services.json (and each service definition with attributes, for the required ones),
+    request ids and points from requests.json (``--request-ids`` and ``--service-code`` take precedence)."""
+    import httpx
+
+    api = args.base_path.rstrip("/")
+    juris = args.jurisdiction_id
+    query = urlencode(_with_jurisdiction({}, juris))
+    suffix = f"?{query}" if query else ""
+    with httpx.Client(base_url=base, timeout=60.0) as client:
+        response = client.get(f"{api}/services.json{suffix}")
+        if response.status_code != 200:
+            raise SystemExit(f"{base}{api}/services.json answered {response.status_code}: {response.text[:300]}")
+        services = response.json()
+        codes = [str(s["service_code"]) for s in services if s.get("service_code") is not None]
+        if args.service_code:
+            codes = [c for c in codes if c in args.service_code] or list(args.service_code)
+        postable = []
+        for s in services:
+            code = str(s.get("service_code"))
+            if code not in codes or s.get("type", "realtime") != "realtime":
+                continue
+            if s.get("metadata"):
+                definition = client.get(f"{api}/services/{code}.json{suffix}")
+                required = definition.status_code != 200 or any(
+                    a.get("required") and a.get("variable", True) for a in definition.json().get("attributes", [])
+                )
+                if required:
+                    continue
+            postable.append(code)
+        response = client.get(f"{api}/requests.json{suffix}")
+        found = response.json() if response.status_code == 200 else []
+    ids = [str(r["service_request_id"]) for r in found if r.get("service_request_id") is not None]
+    if args.request_ids:
+        ids = list(args.request_ids)
+    points = [
+        (float(r["lat"]), float(r["long"])) for r in found if r.get("lat") is not None and r.get("long") is not None
+    ]
+    if args.point:
+        points = [args.point]
+    seen = Counter(str(r.get("service_code")) for r in found if str(r.get("service_code")) in codes)
+    codes = [c for c, _ in seen.most_common()] + [c for c in codes if c not in seen]
+    log(
+        f"{base}{api}: {len(services)} services ({len(postable)} a POST can use), {len(ids)} request ids, "
+        f"{len(points)} points from requests.json"
+    )
+    return Remote(api, juris, codes, postable, ids, points)
+
+
+def build_remote_scenarios(names: Sequence[str], remote: Remote, api_key: str | None, seed: int) -> list[Scenario]:
+    """The GET and POST scenarios for a server at ``--base``, from what ``discover`` found. Lists ask the
+    commonest services of its requests, 30-day windows in the last year as for our server; POSTs use a service
+    without required attributes and a point 5 m around one of its requests."""
+    rng = random.Random(seed + 1)
+    api, juris = remote.api, remote.jurisdiction
+    now = int(time.time())
+    top = remote.codes[:TOP_SERVICES]
+    out: list[Scenario] = []
+
+    def need(what: list[Any], why: str) -> None:
+        if not what:
+            raise SystemExit(f"--base: {why}")
+
+    def lists(r: random.Random, count: int, extra: dict[str, str]) -> list[str]:
+        need(top, "services.json lists no service to filter on (give --service-code)")
+        targets = []
+        for _ in range(count):
+            start = now - r.randrange(WINDOW_DAYS * DAY, YEAR_DAYS * DAY)
+            given = {"service_code": r.choice(top), "status": "open", "start_date": _iso(start),
+                     "end_date": _iso(start + WINDOW_DAYS * DAY), **extra}  # fmt: skip
+            targets.append(f"{api}/requests.json?{urlencode(_with_jurisdiction(given, juris))}")
+        return targets
+
+    suffix = urlencode(_with_jurisdiction({}, juris))
+    suffix = f"?{suffix}" if suffix else ""
+    for name in names:
+        if name in ("filtered", "filtered_p50"):
+            extra = {"page_size": "50"} if name == "filtered_p50" else {}
+            targets = lists(rng, ITEMS_PER_SCENARIO, extra)
+            note = f"service_code one of {', '.join(top)}; random {WINDOW_DAYS}-day windows in the last year"
+            out.append(Scenario(name, "GET", targets, None, [None] * len(targets), "list", note))
+        elif name == "default_window":
+            out.append(Scenario(name, "GET", [f"{api}/requests.json{suffix}"], None, [None], "list", "no parameters"))
+        elif name == "by_id":
+            need(remote.ids, "no request ids: requests.json listed none (give --request-ids)")
+            ids = [rng.choice(remote.ids) for _ in range(ITEMS_PER_SCENARIO)]
+            targets = [f"{api}/requests/{i}.json{suffix}" for i in ids]
+            note = f"random ids among the {len(remote.ids)} that requests.json listed (or --request-ids)"
+            out.append(Scenario(name, "GET", targets, None, [None] * len(targets), "find", note))
+        elif name == "post":
+            need(remote.postable, "no service without required attributes to POST to (give --service-code)")
+            need(remote.points, "no point to POST at: requests.json had no lat/long (give --point LAT,LONG)")
+            if not api_key:
+                raise SystemExit("--base: the post and mixed scenarios need --api-key")
+            bodies = []
+            for _ in range(ITEMS_PER_SCENARIO):
+                lat, lon = rng.choice(remote.points)
+                d_lat, d_lon = rng.gauss(0.0, JITTER_M) / M_PER_DEG_LAT, rng.gauss(0.0, JITTER_M) / M_PER_DEG_LAT
+                form = {"api_key": api_key, "service_code": rng.choice(remote.postable), "lat": f"{lat + d_lat:.6f}",
+                        "long": f"{lon + d_lon / max(0.1, math.cos(math.radians(lat))):.6f}",
+                        "description": "civicswitch bench: a generated request"}  # fmt: skip
+                bodies.append(urlencode(_with_jurisdiction(form, juris)))
+            note = f"{len(remote.postable)} services without required attributes, points 5 m around its requests"
+            targets = [f"{api}/requests.json"] * len(bodies)
+            out.append(Scenario(name, "POST", targets, bodies, [None] * len(bodies), "submit", note))
+        elif name == "services":
+            out.append(
+                Scenario(name, "GET", [f"{api}/services.json{suffix}"], None, [None], "catalog", "no If-None-Match")
+            )
+        elif name in ("filtered_304", "filtered_200"):
+            targets = lists(random.Random(seed + 3), PAIR_LIST_TARGETS, {})
+            conditional = name == "filtered_304"
+            note = f"{PAIR_LIST_TARGETS} URLs as in filtered" + (
+                ", with If-None-Match: 304 expected" if conditional else ""
+            )
+            out.append(
+                Scenario(name, "GET", targets, None, [None] * len(targets), "list", note, conditional=conditional)
+            )
+        elif name == "mixed":
+            parts = build_remote_scenarios(MIXED_PARTS, remote, api_key, seed)
+            out.append(compose_mixed({sc.name: sc for sc in parts}, seed))
+        else:
+            raise SystemExit(
+                f"--base: scenario {name!r} is not GeoReport v2; choose from {', '.join(REMOTE_SCENARIOS)}"
+            )
+    return out
+
+
+def run_remote(args: argparse.Namespace, failures: list[str]) -> dict[str, Any]:
+    """The scenarios against ``--base``: no database of ours (no DB baseline, no generation, no cleanup: rows
+    POSTed stay there), and the server's CPU and RSS only with ``--server-pid``."""
+    parts = urlsplit(args.base)
+    base = urlunsplit((parts.scheme, parts.netloc, "", "", ""))
+    args.base_path = (
+        parts.path.rstrip("/") + "/" + args.base_path.strip("/") if parts.path.strip("/") else args.base_path
+    )
+    remote = discover(base, args)
+    server = RemoteServer(base, args.server_pid)
+    result: dict[str, Any] = {
+        "kind": "remote",
+        "url": f"{base}{remote.api}",
+        "server_pid": args.server_pid,
+        "discovered": {
+            "services": len(remote.codes),
+            "postable": remote.postable[:20],
+            "ids": len(remote.ids),
+            "points": len(remote.points),
+        },
+        "scenarios": [],
+    }
+    scenarios = build_remote_scenarios(args.scenarios, remote, args.api_key, args.seed)
+    pair_names = sorted({n for pair in args.pairs for n in pair.split("/")})
+    paired = {sc.name: sc for sc in build_remote_scenarios(pair_names, remote, args.api_key, args.seed)}
+    measure("remote", args, server, scenarios, paired, None, result, failures)
+    return result
+
+
 # -- report -------------------------------------------------------------------------------------------
 def _fmt(value: float | int | None, spec: str = ".1f") -> str:
     return "-" if value is None else format(value, spec)
@@ -1796,6 +2444,67 @@ def _fmt(value: float | int | None, spec: str = ".1f") -> str:
 
 def _ratio(a: float | None, b: float | None) -> str:
     return "-" if a is None or b is None or b == 0 else f"{a / b:.1f}x"
+
+
+def print_kinds(scenarios: Sequence[dict[str, Any]]) -> None:
+    """Per kind of request, for the scenarios that mix kinds (mixed): req/s, p50, p90, p99, errors, statuses."""
+    mixed = [sc for sc in scenarios if sc["http"].get("kinds")]
+    if not mixed:
+        return
+    print()
+    print(f"{'per kind of request':48}  {'kind':>8}  {'req/s':>7}  {'p50 ms':>7}  {'p90 ms':>7}  {'p99 ms':>7}  "
+          f"{'errors':>6}  {'KB/resp':>7}  statuses")  # fmt: skip
+    for sc in mixed:
+        for kind, one in sc["http"]["kinds"].items():
+            lat = one["latency"]
+            size = one["bytes_mean"] / 1024 if one["bytes_mean"] is not None else None
+            print(
+                f"{sc['title']:48}  {kind:>8}  {_fmt(one['rps']):>7}  {_fmt(lat['p50_ms']):>7}  "
+                f"{_fmt(lat['p90_ms']):>7}  {_fmt(lat['p99_ms']):>7}  {one['errors']:>6}  {_fmt(size):>7}  "
+                f"{one['statuses']}"
+            )
+
+
+def print_rss(scenarios: Sequence[dict[str, Any]]) -> None:
+    """The server's RSS at the start and the end of each loaded pass of a mixed scenario: the sum over its
+    processes, and each process (pid, role)."""
+    rows = [sc for sc in scenarios if sc["http"].get("kinds") and sc["http"].get("server_rss")]
+    if not rows:
+        return
+    print()
+    print(f"{'server RSS, MB (start -> end of the pass)':48}  {'sum':>17}  per process (pid role: start -> end)")
+    for sc in rows:
+        rss = sc["http"]["server_rss"]
+        start = {p["pid"]: p for p in rss["start"]["processes"]}
+        end = {p["pid"]: p for p in rss["end"]["processes"]}
+        parts = []
+        for pid in sorted(set(start) | set(end)):
+            role = (start.get(pid) or end[pid])["role"]
+            a = start[pid]["mb"] if pid in start else None
+            b = end[pid]["mb"] if pid in end else None
+            parts.append(f"{pid} {role}: {_fmt(a)} -> {_fmt(b)}")
+        total = f"{rss['start']['total_mb']:.1f} -> {rss['end']['total_mb']:.1f}"
+        print(f"{sc['title']:48}  {total:>17}  " + "; ".join(parts))
+
+
+def print_c1(scenarios: Sequence[dict[str, Any]], driver: str) -> None:
+    """The one-client passes: a load that starves no process of CPU, where two drivers should agree on the
+    server's latency; what the driver's CPU costs per request."""
+    seen = {sc["name"]: sc["http_c1"] for sc in scenarios if sc.get("http_c1")}
+    if not seen:
+        return
+    print()
+    print(f"{'c=1 pass (one client), driver ' + driver:48}  {'req/s':>7}  {'p50 ms':>7}  {'p90 ms':>7}  {'p99 ms':>7}  "
+          f"{'errors':>6}  {'driver cores':>12}  CPU ms/request: driver  server")  # fmt: skip
+    for name, run in seen.items():
+        lat, cpu, rps = run["latency"], run["cpu_cores"], run["rps"] or math.nan
+        server = "-" if cpu["server"] is None else f"{1000 * cpu['server'] / rps:.3f}"
+        print(
+            f"{TITLES[name]:48}  {_fmt(run['rps']):>7}  {_fmt(lat['p50_ms'], '.2f'):>7}  "
+            f"{_fmt(lat['p90_ms'], '.2f'):>7}  {_fmt(lat['p99_ms'], '.2f'):>7}  {run['errors']:>6}  "
+            f"{cpu['driver']:>12.2f}  {' ' * 15}"
+            f"{1000 * cpu['driver'] / rps:>6.3f}  {server:>6}"
+        )
 
 
 def print_tables(report: dict[str, Any]) -> None:
@@ -1815,26 +2524,41 @@ def print_tables(report: dict[str, Any]) -> None:
         ("KB/resp", 7, ">"),
     )
     header = "  ".join(f"{name:{align}{width}}" for name, width, align in cols)
+    settings = report["settings"]
+    driver = settings.get("driver", "httpx")
     for kind, db in report["databases"].items():
-        load = db["load"]
         print()
-        print(
-            f"== {kind} {db.get('server_version', '')}: {db['rows_generated']:,} generated requests "
-            f"({'reused; ' if db['reused'] else ''}generation {load['total_s']:.1f} s: schema+catalog "
-            f"{load['schema_s']:.1f}, python rows {load['generate_s']:.1f}, insert {load['insert_s']:.1f}, "
-            f"indexes {load['indexes_s']:.1f}, analyze {load['analyze_s']:.1f}; indexes built {load['mode']} load)"
-        )
+        if kind == "remote":
+            print(
+                f"== {db['url']}: a GeoReport v2 server the bench did not start (load driver {driver}); no DB "
+                "baseline (DB columns '-'); "
+                + (
+                    f"server CPU and RSS from --server-pid {db['server_pid']}"
+                    if db.get("server_pid")
+                    else "its CPU and RSS not measured (not ours: give --server-pid PID when it runs on this machine)"
+                )
+            )
+        else:
+            load = db["load"]
+            print(
+                f"== {kind} {db.get('server_version', '')}: {db['rows_generated']:,} generated requests "
+                f"({'reused; ' if db['reused'] else ''}generation {load['total_s']:.1f} s: schema+catalog "
+                f"{load['schema_s']:.1f}, python rows {load['generate_s']:.1f}, insert {load['insert_s']:.1f}, "
+                f"indexes {load['indexes_s']:.1f}, analyze {load['analyze_s']:.1f}; indexes built {load['mode']} "
+                f"load); load driver {driver}"
+            )
         if not db["scenarios"]:
             continue
         print(header)
         print("-" * len(header))
+        no_db = {"latency": {"p50_ms": None, "p99_ms": None}, "rows_mean": None}
         for sc in db["scenarios"]:
-            http, dbl, c1 = sc["http"], sc["db"], sc.get("http_c1")
+            http, dbl, c1 = sc["http"], sc.get("db") or no_db, sc.get("http_c1")
             lat, dlat = http["latency"], dbl["latency"]
             c1p50 = c1["latency"]["p50_ms"] if c1 else None
             values = (
                 sc["title"],
-                f"{sc['rows_stored']:,}",
+                "-" if sc.get("rows_stored") is None else f"{sc['rows_stored']:,}",
                 _fmt(http["rps"]),
                 _fmt(lat["p50_ms"], ".1f"),
                 _fmt(lat["p99_ms"], ".1f"),
@@ -1848,11 +2572,11 @@ def print_tables(report: dict[str, Any]) -> None:
                 _fmt(http["bytes_mean"] / 1024 if http["bytes_mean"] is not None else None),
             )
             print("  ".join(f"{v:{align}{width}}" for v, (_, width, align) in zip(values, cols, strict=True)))
-        calls = sorted({sc["db"]["what"] for sc in db["scenarios"]})
+        calls = sorted({sc["db"]["what"] for sc in db["scenarios"] if sc.get("db")})
         print(
-            f"req/s, p50, p99: {report['settings']['concurrency']} clients for {report['settings']['seconds']:g} s; "
+            f"req/s, p50, p99: {settings['concurrency']} clients for {settings['seconds']:g} s; "
             "c=1: one client (no queueing); DB: the route's store call in-process, serial, one unit of work each "
-            f"({'; '.join(calls)}); ratio: HTTP p50 / DB p50"
+            f"({'; '.join(calls) or 'none'}); ratio: HTTP p50 / DB p50"
         )
         for sc in db["scenarios"]:
             ref = sc.get("db_find")
@@ -1861,6 +2585,7 @@ def print_tables(report: dict[str, Any]) -> None:
                     f"  {sc['title']}: for reference SqlRequestStore.find() p50 {ref['latency']['p50_ms']} ms, "
                     f"p99 {ref['latency']['p99_ms']} ms"
                 )
+        print_kinds(db["scenarios"])
         print()
         names = ("driver", "server", "postgres", "other", "machine")
         print(
@@ -1871,22 +2596,34 @@ def print_tables(report: dict[str, Any]) -> None:
         for sc in db["scenarios"]:
             http = sc["http"]
             cpu, rps = http["cpu_cores"], http["rps"] or math.nan
+
+            def per_request(cores: float | None, rps: float = rps) -> str:
+                return "-" if cores is None else f"{1000 * cores / rps:.2f}"
+
             workers = "[" + ", ".join(f"{c:.2f}" for c in http.get("worker_cores", [])) + "]"
             print(
                 f"{sc['title']:48}  "
-                + "  ".join(f"{cpu.get(n, 0.0):>8.2f}" for n in names)
+                + "  ".join(f"{_fmt(cpu.get(n), '.2f'):>8}" for n in names)
                 + f"  {sc.get('background_before_load', 0.0):>7.2f}"
-                + f"  {' ' * 15}{1000 * cpu['server'] / rps:>6.2f}  {1000 * cpu['postgres'] / rps:>8.2f}"
-                + f"  {1000 * cpu['driver'] / rps:>6.2f}   {workers:>16}  {_balance(http.get('worker_balance')):>7}"
+                + f"  {' ' * 15}{per_request(cpu['server']):>6}  {per_request(cpu['postgres']):>8}"
+                + f"  {per_request(cpu['driver']):>6}   {workers:>16}  {_balance(http.get('worker_balance')):>7}"
             )
+        what_driver = (
+            "the httpx load process"
+            if driver == "httpx"
+            else "the wrk load processes (and the Python process that starts them)"
+        )
         print(
-            "driver = the httpx load process; server = uvicorn master + workers; postgres = backends of this "
+            f"driver = {what_driver}; server = uvicorn master + workers; postgres = backends of this "
             "database; other = everything else on the machine (other users' jobs, kernel); idle-bg = machine "
             "load just before the pass. CPU ms/request does not depend on how busy the machine was. per-worker "
             "cores: each worker process's CPU, by pid; balance: the least busy worker's / the busiest one's. "
-            f"[burst]: the {report['settings']['concurrency']} clients connect at once; [ramp]: one after another "
-            f"over {report['settings'].get('ramp_seconds', 0):g} s."
+            f"[burst]: the {settings['concurrency']} clients connect at once; [ramp]: one after another "
+            f"over {settings.get('ramp_seconds', 0):g} s."
+            + (" '-': not measured, the server is not ours." if kind == "remote" and not db.get("server_pid") else "")
         )
+        print_rss(db["scenarios"])
+        print_c1(db["scenarios"], driver)
         pairs = db.get("pairs")
         if pairs:
             print()
@@ -1903,7 +2640,7 @@ def print_tables(report: dict[str, Any]) -> None:
                 for field, spec in (("rps", ".0f"), ("p50_ms", ".2f"), ("p99_ms", ".2f"), ("server_cpu_ms", ".3f")):
                     v = e[field]
                     ratio = "-" if v["ratio"] is None else f"{v['ratio']:.3f}"
-                    cells.append(f"{format(v[a], spec)} / {format(v[b], spec)} = {ratio}")
+                    cells.append(f"{_fmt(v[a], spec)} / {_fmt(v[b], spec)} = {ratio}")
                 print(f"{e['titles'][0] + ' / ' + e['titles'][1]:60}  " + "  ".join(f"{c:>26}" for c in cells))
         ab = db.get("ab")
         if ab:
@@ -2004,8 +2741,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument(
         "--pairs",
-        default=",".join(PAIRS),
-        help="a/b,...: scenarios compared on the same server in alternating loaded passes (empty: none)",
+        default=None,
+        help=f"a/b,...: scenarios compared on the same server in alternating loaded passes (empty: none; default "
+        f"{','.join(PAIRS)}, with --base only the pairs of GeoReport v2 scenarios)",
     )
     p.add_argument("--pair-rounds", type=int, default=3, help="alternating rounds per scenario of each pair")
     p.add_argument("--load-indexes", choices=("after", "during"), default="after", help="build indexes after the load")
@@ -2036,6 +2774,30 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     p.add_argument("--ab-scenarios", default=",".join(AB_SCENARIOS), help="scenarios of the A/B comparison")
     p.add_argument("--ab-rounds", type=int, default=2, help="alternating rounds per server in the A/B comparison")
+    p.add_argument(
+        "--driver",
+        choices=DRIVERS,
+        default="httpx",
+        help="the load generator: httpx (asyncio, one Python process) or wrk (C, `apt-get install -y wrk`; "
+        "one thread per client, a Lua script that cycles through the scenario's requests)",
+    )
+    g = p.add_argument_group(
+        "a GeoReport v2 server the bench does not start (--base)",
+        "The same GET and POST scenarios against a running server: no data generated, no DB baseline, its "
+        "service codes and request ids found in its services.json and requests.json. Loopback addresses only.",
+    )
+    g.add_argument("--base", metavar="URL", default=None, help="the server's root, e.g. http://127.0.0.1:8311")
+    g.add_argument("--base-path", default=API, help="where GeoReport v2 lives under --base")
+    g.add_argument("--api-key", default=None, help="the key POSTs send (api_key); the post and mixed scenarios need it")
+    g.add_argument("--jurisdiction-id", default=None, help="sent as jurisdiction_id with every request")
+    g.add_argument("--service-code", default=None, help="comma list: only these services (else all in services.json)")
+    g.add_argument(
+        "--request-ids", default=None, help="comma list or @FILE (one a line): ids for by_id (else from requests.json)"
+    )
+    g.add_argument("--point", default=None, metavar="LAT,LONG", help="where POSTs go (else near its requests)")
+    g.add_argument(
+        "--server-pid", type=int, default=None, help="the server's process (on this machine): its CPU and RSS are read"
+    )
     args = p.parse_args(argv)
     args.ab_scenarios = [s.strip() for s in args.ab_scenarios.split(",") if s.strip()]
     if any("=" not in item for item in args.baseline_env):
@@ -2053,6 +2815,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
         p.error(f"--connect takes a comma list of {', '.join(CONNECTS)}")
     if "ramp" in args.connect and not 0 <= args.ramp_seconds < args.warmup:
         p.error("--ramp-seconds must be shorter than --warmup: the ramp ends before the measurement starts")
+    if args.pairs is None:
+        remote_ok = [pair for pair in PAIRS if all(n in REMOTE_SCENARIOS for n in pair.split("/"))]
+        args.pairs = ",".join(remote_ok if args.base else PAIRS)
     args.pairs = [s.strip() for s in args.pairs.split(",") if s.strip()]
     for pair in args.pairs:
         if pair.count("/") != 1 or any(n not in SCENARIOS for n in pair.split("/")):
@@ -2063,7 +2828,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     for name in args.scenarios:
         if name not in SCENARIOS:
             p.error(f"unknown scenario {name!r}; choose from {', '.join(SCENARIOS)}")
-    if args.db in ("postgres", "both"):
+    if args.driver == "wrk" and shutil.which("wrk") is None:
+        p.error(WRK_MISSING)
+    args.service_code = [c.strip() for c in args.service_code.split(",") if c.strip()] if args.service_code else None
+    if args.request_ids and args.request_ids.startswith("@"):
+        args.request_ids = Path(args.request_ids[1:]).read_text().split()
+    elif args.request_ids:
+        args.request_ids = [i.strip() for i in args.request_ids.split(",") if i.strip()]
+    if args.point:
+        try:
+            lat, lon = (float(v) for v in args.point.split(","))
+        except ValueError:
+            p.error("--point takes LAT,LONG")
+        args.point = (lat, lon)
+    if args.base:
+        if urlsplit(args.base).scheme not in ("http", "https"):
+            p.error("--base takes http://HOST:PORT")
+        loopback_only(args.base)
+        bad = [n for n in args.scenarios if n not in REMOTE_SCENARIOS]
+        bad += [n for pair in args.pairs for n in pair.split("/") if n not in REMOTE_SCENARIOS]
+        if bad:
+            p.error(f"--base: {', '.join(sorted(set(bad)))} is not GeoReport v2 (--pairs '' or other scenarios)")
+    elif args.db in ("postgres", "both"):
         loopback_only(args.pg_url)
     return args
 
@@ -2134,10 +2920,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"machine: {machine['cpu_count']} cores ({machine['cpus_usable']} usable), {machine['memory']} RAM, "
         f"Python {machine['python']}, SQLite {machine['sqlite']}"
     )
-    print(
-        f"note: the load driver (1 process), the server ({args.server_workers} workers) and the database all share "
-        f"these {machine['cpus_usable']} cores; the CPU table shows who used what"
-    )
+    driver = "httpx, 1 process" if args.driver == "httpx" else f"wrk, a thread per client, {args.concurrency} in all"
+    if args.base:
+        print(
+            f"note: the load driver ({driver}) runs here against {args.base}, a server the bench did not start: "
+            "no DB baseline; "
+            + ("its CPU and RSS from --server-pid" if args.server_pid else "its CPU and RSS are not measured")
+        )
+    else:
+        print(
+            f"note: the load driver ({driver}), the server ({args.server_workers} workers) and the database all "
+            f"share these {machine['cpus_usable']} cores; the CPU table shows who used what"
+        )
+    if args.driver == "wrk" and "ramp" in args.connect:
+        print(
+            "note: wrk opens every connection of a process when it starts: a [ramp] pass starts one wrk process "
+            f"per client, spread over {args.ramp_seconds:g} s; a [burst] pass is one wrk process"
+        )
     code = select_code(args.code, args.workdir)
     if args.baseline_code:
         args.baseline_commit, baseline = extract_code(args.baseline_code, args.workdir)
@@ -2151,10 +2950,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     else:
         dirty = code.get("uncommitted") or []
         print(f"code under test: working tree {where} (HEAD {code.get('head', '?')[:12]}, {len(dirty)} changed files)")
-    log("reading the real NYC 311 records")
-    rows, source = real_rows(args.nyc_data, args.workdir)
-    templates = templates_from(rows)
-    log(f"{len(templates):,} real records from {source}")
+    templates: list[Template] = []
+    source = f"the server at {args.base}"
+    if not args.base:
+        log("reading the real NYC 311 records")
+        rows, source = real_rows(args.nyc_data, args.workdir)
+        templates = templates_from(rows)
+        log(f"{len(templates):,} real records from {source}")
     started = datetime.now(UTC)
     report: dict[str, Any] = {
         "command": command,
@@ -2179,6 +2981,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "baseline_code": args.baseline_code,
             "ab_scenarios": args.ab_scenarios if args.baseline_code else None,
             "ab_rounds": args.ab_rounds if args.baseline_code else None,
+            "driver": args.driver,
+            "base": args.base,
         },
         "source": source,
         "code": code,
@@ -2188,7 +2992,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.workdir / f"open311_api-{started.strftime('%Y%m%d-%H%M%S')}.json"
     status = 0
     try:
-        for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
+        if args.base:
+            report["databases"]["remote"] = run_remote(args, failures)
+        for kind in () if args.base else ("sqlite", "postgres") if args.db == "both" else (args.db,):
             report["databases"][kind] = run_database(kind, args, templates, source, failures)
     except KeyboardInterrupt:
         log("interrupted; the server was stopped")
