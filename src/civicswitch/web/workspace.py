@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -215,6 +216,29 @@ async def show_contact(
     )
 
 
+async def _post(
+    request: Request,
+    csrf: str,
+    run: Callable[[Principal], object],
+    refused: Callable[[Principal, Session, str, int], Response],
+    done: str,
+) -> Response:
+    """A staff form's POST: signed in, the session's CSRF token, the use case (``run``); a refusal is the page
+    ``refused`` renders with the reason and its status, success a redirect to ``done`` (POST, redirect, GET)."""
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    try:
+        await run_in_threadpool(lambda: run(principal))
+    except DomainError as exc:
+        message, code = exc.description, exc.code
+        log.info("staff form %s refused for %s: %s", request.url.path, principal.label, message)
+        return await run_in_threadpool(lambda: refused(principal, session, message, code))
+    return RedirectResponse(done, status_code=303)
+
+
 # -- the manual bridge ------------------------------------------------------------------------------------------
 def _task(request: Request, principal: Principal, task_id: int) -> DeliveryView:
     ctx = context(request)
@@ -282,21 +306,15 @@ async def bridge_claim(
     csrf: Annotated[str, Form(max_length=100)] = "",
     release: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    found = await run_in_threadpool(_signed_in, request)
-    if isinstance(found, Response):
-        return found
-    principal, session = found
-    check_csrf(session, csrf)
     ctx = context(request)
     letting_go = release == "yes"
-    try:
-        await run_in_threadpool(
-            lambda: claim_manual(ctx.writer(), ctx.clock, task_id, who=principal, release=letting_go)
-        )
-    except DomainError as exc:
-        message, code = exc.description, exc.code
-        return await run_in_threadpool(lambda: _bridge_page(request, principal, session, error=message, status=code))
-    return RedirectResponse("/staff/bridge" if letting_go else f"/staff/bridge/{task_id}", status_code=303)
+    return await _post(
+        request,
+        csrf,
+        lambda who: claim_manual(ctx.writer(), ctx.clock, task_id, who=who, release=letting_go),
+        lambda who, session, message, code: _bridge_page(request, who, session, error=message, status=code),
+        "/staff/bridge" if letting_go else f"/staff/bridge/{task_id}",
+    )
 
 
 @router.post("/bridge/{task_id}/done")
@@ -307,33 +325,27 @@ async def bridge_done(
     reference: Annotated[str, Form(max_length=300)] = "",
     minutes: Annotated[str, Form(max_length=20)] = "",
 ) -> Response:
-    found = await run_in_threadpool(_signed_in, request)
-    if isinstance(found, Response):
-        return found
-    principal, session = found
-    check_csrf(session, csrf)
     ctx = context(request)
     try:
         spent = float(minutes.strip()) if minutes.strip() else 0.0
     except ValueError:
-        spent = -1.0  # refused below with the use case's message
-    try:
-        await run_in_threadpool(
-            lambda: complete_manual(
-                ctx.writer(),
-                ctx.clock,
-                task_id,
-                external_id=reference,
-                minutes=spent,
-                by=principal.name,
-                who=principal,
-                require_reference=True,
-            )
-        )
-    except DomainError as exc:
-        message = exc.description
-        return await run_in_threadpool(lambda: bridge_task_page(request, task_id, error=message))
-    return RedirectResponse("/staff/bridge?notice=done", status_code=303)
+        spent = -1.0  # refused by the use case with its message
+    return await _post(
+        request,
+        csrf,
+        lambda who: complete_manual(
+            ctx.writer(),
+            ctx.clock,
+            task_id,
+            external_id=reference,
+            minutes=spent,
+            by=who.name,
+            who=who,
+            require_reference=True,
+        ),
+        lambda who, session, message, code: bridge_task_page(request, task_id, error=message),
+        "/staff/bridge?notice=done",
+    )
 
 
 # -- working a request --------------------------------------------------------------------------------------------
@@ -374,20 +386,15 @@ def _work_choices(request: Request, principal: Principal, view: StaffRequestView
 
 
 async def _act(request: Request, service_request_id: str, csrf: str, what: str, run: Any) -> Response:
-    found = await run_in_threadpool(_signed_in, request)
-    if isinstance(found, Response):
-        return found
-    principal, session = found
-    check_csrf(session, csrf)
-    try:
-        await run_in_threadpool(lambda: run(principal))
-    except DomainError as exc:
-        message, code = exc.description, exc.code
-        log.info("staff %s on request %s refused for %s: %s", what, service_request_id, principal.label, message)
-        return await run_in_threadpool(
-            lambda: _request_page(request, principal, session, service_request_id, error=message, status=code)
-        )
-    return RedirectResponse(f"/staff/requests/{quote(service_request_id)}?done={what}", status_code=303)
+    return await _post(
+        request,
+        csrf,
+        run,
+        lambda who, session, message, code: _request_page(
+            request, who, session, service_request_id, error=message, status=code
+        ),
+        f"/staff/requests/{quote(service_request_id)}?done={what}",
+    )
 
 
 @router.post("/requests/{service_request_id}/work")
