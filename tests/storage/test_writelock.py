@@ -275,9 +275,13 @@ def test_sql_unit_of_work__reading_first_on_sqlite__takes_the_writer_lock_at_beg
             assert not other_process_can_lock(Path(lock.path or ""))
             uow.settings.set("public_url", "https://311.example.gov", NOW)
             uow.commit()
+            assert not lock.held  # the turn ends with the writes
+            uow.begin_writes()  # and is taken again for more
+            uow.settings.set("timezone", "America/New_York", NOW)
+            uow.commit()
         assert not lock.held
         with SqlUnitOfWork(engine, writing=False) as reader:
-            assert reader.settings.all() == {"public_url": "https://311.example.gov"}
+            assert reader.settings.all() == {"public_url": "https://311.example.gov", "timezone": "America/New_York"}
     finally:
         engine.dispose()
 

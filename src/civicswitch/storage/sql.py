@@ -144,6 +144,12 @@ class SqlUnitOfWork:
         assert self._conn is not None
         write_outbox(self)
         self._conn.commit()
+        if self._reads_first and self._queued is not None:
+            # The turn ends with the writes: the next writer need not wait for this unit to be closed. A further
+            # write in this unit begins with begin_writes() again.
+            self._conn.execution_options(writing=False)
+            self._changes_at_start = _total_changes(self._conn)
+            self._release()
 
     def rollback(self) -> None:
         assert self._conn is not None
