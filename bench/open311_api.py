@@ -73,7 +73,7 @@ NYC_TZ = ZoneInfo("America/New_York")
 DAY = 86_400
 YEAR_DAYS = 365
 WINDOW_DAYS = 30
-GENERATOR_VERSION = 2  # bump when the generated data changes, so --reuse regenerates
+GENERATOR_VERSION = 3  # bump when the generated data changes, so --reuse regenerates
 JITTER_M = 5.0  # standard deviation of the jitter applied to real coordinates, metres
 M_PER_DEG_LAT = 111_320.0
 ITEMS_PER_SCENARIO = 4096
@@ -115,6 +115,7 @@ SR_COLUMNS = (
     "token",
     "source_ref",
     "attributes",
+    "grid_cell",  # routing/grid.py's cell of (lat, long), as intake writes it: the duplicate check's index
 )
 EV_COLUMNS = (
     "id",
@@ -454,6 +455,8 @@ class RequestGenerator:
         self, total: int, size: int, *, ts_suffix: str, true_value: object
     ) -> Iterator[tuple[list[Row], list[Row]]]:
         """(service_requests rows, request_events rows) in ``SR_COLUMNS``/``EV_COLUMNS`` order, ids 1..total."""
+        from civicswitch.routing.grid import cell_of
+
         rng, now, oldest = self.rng, self.now, self.now - YEAR_DAYS * DAY
         hms, midnights, open_pool = _hms(), self.midnights, self.open_pool
         service_ids, body_ids, sla = self.catalog.service_ids, self.catalog.body_ids, self.catalog.sla_seconds
@@ -531,6 +534,7 @@ class RequestGenerator:
                         None,
                         None,
                         t.attributes_json,
+                        cell_of(lat, long),
                     )
                 )
                 events.append(

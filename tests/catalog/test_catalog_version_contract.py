@@ -80,3 +80,41 @@ def test_catalog_version__catalog_import__moves_it_once_committed(
     catalog_data["services"][0]["name"] = "Pothole (road)"
     load_catalog(store_uow_factory(), catalog_data)
     assert version(store_uow_factory) > first
+
+
+def _service_name(make: MakeUow, code: str) -> str | None:
+    with make() as uow:
+        found = uow.catalog.service(code)
+        return None if found is None else found.name
+
+
+def test_catalog_service__changed_and_committed__the_next_unit_reads_the_change(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        uow.catalog.add_body(Body("DOT", "Transportation"))
+        uow.catalog.add_service(Service("pothole", "Pothole", body_code="DOT"))
+        uow.commit()
+    assert _service_name(store_uow_factory, "pothole") == "Pothole"  # read (and kept for this version)
+    assert _service_name(store_uow_factory, "graffiti") is None
+    with store_uow_factory() as uow:
+        uow.catalog.add_service(Service("pothole", "Pothole (road)", body_code="DOT"))
+        uow.catalog.add_service(Service("graffiti", "Graffiti", body_code="DOT"))
+        assert uow.catalog.service("pothole") == Service("pothole", "Pothole (road)", body_code="DOT", id=1)
+        uow.commit()
+    assert _service_name(store_uow_factory, "pothole") == "Pothole (road)"
+    assert _service_name(store_uow_factory, "graffiti") == "Graffiti"
+
+
+def test_catalog_service__changed_then_rolled_back__nobody_reads_the_change(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        uow.catalog.add_body(Body("DOT", "Transportation"))
+        uow.catalog.add_service(Service("pothole", "Pothole", body_code="DOT"))
+        uow.commit()
+    with store_uow_factory() as uow:
+        uow.catalog.add_service(Service("pothole", "Pothole (dropped)", body_code="DOT"))
+        assert uow.catalog.service("pothole") is not None
+        # no commit
+    assert _service_name(store_uow_factory, "pothole") == "Pothole"
+    with store_uow_factory() as uow:  # another writer moves the version to where the dropped write had it
+        uow.catalog.add_service(Service("pothole", "Pothole (kept)", body_code="DOT"))
+        uow.commit()
+    assert _service_name(store_uow_factory, "pothole") == "Pothole (kept)"

@@ -14,14 +14,17 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
 from civicswitch.core.db import make_engine
+from civicswitch.core.migrate import upgrade
 from civicswitch.storage.sql import SqlUnitOfWork, sqlite_writer_lock
 from civicswitch.storage.writelock import WriterBusy, WriterLock
 
+NOW = datetime(2026, 12, 1, tzinfo=UTC)
 HOLDER = """
 import fcntl, os, sys
 fd = os.open(sys.argv[1], os.O_RDONLY | os.O_CREAT, 0o644)
@@ -255,5 +258,53 @@ def test_sql_unit_of_work__writing_on_sqlite__holds_the_writer_lock_until_it_end
             assert lock.held
         assert not lock.held
         assert other_process_can_lock(Path(lock.path or ""))
+    finally:
+        engine.dispose()
+
+
+def test_sql_unit_of_work__reading_first_on_sqlite__takes_the_writer_lock_at_begin_writes(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(engine)
+    lock = sqlite_writer_lock(engine)
+    try:
+        with SqlUnitOfWork(engine).reading_first() as uow:
+            assert uow.settings.all() == {}
+            assert not lock.held  # its reads let other writers go
+            uow.begin_writes()
+            assert lock.held
+            assert not other_process_can_lock(Path(lock.path or ""))
+            uow.settings.set("public_url", "https://311.example.gov", NOW)
+            uow.commit()
+            assert not lock.held  # the turn ends with the writes
+            uow.begin_writes()  # and is taken again for more
+            uow.settings.set("timezone", "America/New_York", NOW)
+            uow.commit()
+        assert not lock.held
+        with SqlUnitOfWork(engine, writing=False) as reader:
+            assert reader.settings.all() == {"public_url": "https://311.example.gov", "timezone": "America/New_York"}
+    finally:
+        engine.dispose()
+
+
+def test_sql_unit_of_work__reading_first_writes_before_begin_writes__refused_and_nothing_kept(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(engine)
+    try:
+        with pytest.raises(RuntimeError, match="before begin_writes"), SqlUnitOfWork(engine).reading_first() as uow:
+            uow.settings.set("public_url", "https://311.example.gov", NOW)
+            uow.begin_writes()
+        with SqlUnitOfWork(engine, writing=False) as reader:
+            assert reader.settings.all() == {}
+    finally:
+        engine.dispose()
+
+
+def test_sql_unit_of_work__reading_first_without_writes__never_takes_the_writer_lock(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(engine)
+    lock = sqlite_writer_lock(engine)
+    try:
+        with lock, SqlUnitOfWork(engine).reading_first() as uow:  # another writer holds it throughout
+            assert uow.settings.all() == {}
     finally:
         engine.dispose()

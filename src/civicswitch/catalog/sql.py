@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, time
 from typing import Any
 
 import shapely
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from civicswitch.catalog.areas import Area, AreaLayer
@@ -41,11 +42,26 @@ from civicswitch.core.errors import Invalid
 
 # Read on every cacheable Open311 GET: built once (building a statement costs more than running this one).
 _VERSION = select(catalog_version.c.version).where(catalog_version.c.id == 1)
+_SERVICE = (
+    select(services, bodies.c.code.label("body_code"))
+    .outerjoin(bodies, bodies.c.id == services.c.body_id)
+    .where(services.c.code == bindparam("code"))
+)
+_ATTRIBUTES = (
+    select(service_attributes)
+    .where(service_attributes.c.service_id.in_(bindparam("ids", expanding=True)))
+    .order_by(service_attributes.c.service_id, service_attributes.c.order, service_attributes.c.id)
+)
+# Services as read at a catalog version, per engine: every catalog write moves the version (``_changed``), so a
+# service read after the version is at least as new as it. Service is frozen: the same object is shared.
+_SERVICES_AT: weakref.WeakKeyDictionary[Engine, tuple[int, dict[str, Service | None]]] = weakref.WeakKeyDictionary()
+_SERVICES_KEPT = 1000  # codes remembered per version at most (unknown codes are remembered too, as None)
 
 
 class SqlCatalogStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._services: dict[str, Service | None] | None = None  # service(): what this unit has read
 
     # -- version ---------------------------------------------------------------------------------------
     def version(self) -> int:
@@ -54,6 +70,7 @@ class SqlCatalogStore:
 
     def _changed(self) -> None:
         """Move the version on, in the writer's transaction (an upsert: a truncated table starts again at 1)."""
+        self._services = {}  # what this unit reads from here on is its own (uncommitted), not a version's
         dialect = postgresql if self._conn.dialect.name == "postgresql" else sqlite
         stmt = dialect.insert(catalog_version).values(id=1, version=1)
         self._conn.execute(
@@ -212,26 +229,33 @@ class SqlCatalogStore:
         return self._load(list(self._conn.execute(query.order_by(services.c.code))))
 
     def service(self, code: str) -> Service | None:
+        """One service as this unit sees it: read once per unit, and from the engine's copy of the catalog version
+        this unit reads (one primary-key read instead of two queries and the objects they make)."""
         if not storable(code):
             return None
-        query = (
-            select(services, bodies.c.code.label("body_code"))
-            .outerjoin(bodies, bodies.c.id == services.c.body_id)
-            .where(services.c.code == code)
-        )
-        found = self._load(list(self._conn.execute(query)))
-        return found[0] if found else None
+        mine = self._services
+        if mine is None:
+            version = self.version()
+            engine = self._conn.engine
+            kept = _SERVICES_AT.get(engine)
+            if kept is None or kept[0] != version:
+                kept = (version, {})
+                _SERVICES_AT[engine] = kept
+            mine = self._services = kept[1]
+        if code in mine:
+            return mine[code]
+        loaded = self._load(list(self._conn.execute(_SERVICE, {"code": code})))
+        found = loaded[0] if loaded else None
+        if len(mine) < _SERVICES_KEPT:
+            mine[code] = found
+        return found
 
     def _load(self, rows: list[Any]) -> list[Service]:
         if not rows:
             return []
         attrs: dict[int, list[Attribute]] = defaultdict(list)
         ids = [r.id for r in rows]
-        for a in self._conn.execute(
-            select(service_attributes)
-            .where(service_attributes.c.service_id.in_(ids))
-            .order_by(service_attributes.c.service_id, service_attributes.c.order, service_attributes.c.id)
-        ):
+        for a in self._conn.execute(_ATTRIBUTES, {"ids": ids}):
             attrs[a.service_id].append(
                 Attribute(
                     code=a.code,

@@ -66,6 +66,13 @@ def _connector(row: Any) -> Connector:
     )
 
 
+# The outbox's statements, run by every write that has something to deliver: built once.
+_CONNECTORS = select(connectors, bodies.c.code.label("body_code")).join(bodies, bodies.c.id == connectors.c.body_id)
+_CONNECTORS_IN_ORDER = _CONNECTORS.order_by(connectors.c.code)
+_BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
+_INSERT_DELIVERIES = insert(d)
+
+
 class SqlHubStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
@@ -73,7 +80,7 @@ class SqlHubStore:
 
     # -- connectors ----------------------------------------------------------------------------------
     def _body_id(self, code: str) -> int:
-        found = self._conn.execute(select(bodies.c.id).where(bodies.c.code == code)).scalar()
+        found = self._conn.execute(_BODY_ID, {"code": code}).scalar()
         if found is None:
             raise Invalid(f"unknown body {code!r}", field="body")
         return int(found)
@@ -110,10 +117,10 @@ class SqlHubStore:
         return found
 
     def _connector_query(self) -> Any:
-        return select(connectors, bodies.c.code.label("body_code")).join(bodies, bodies.c.id == connectors.c.body_id)
+        return _CONNECTORS
 
     def connectors(self) -> list[Connector]:
-        return [_connector(r) for r in self._conn.execute(self._connector_query().order_by(connectors.c.code))]
+        return [_connector(r) for r in self._conn.execute(_CONNECTORS_IN_ORDER)]
 
     def connector(self, code: str) -> Connector | None:
         if not storable(code):
@@ -136,7 +143,7 @@ class SqlHubStore:
         body_ids = {code: self._body_id(code) for code in {r.body_code for r in rows}}
         connector_ids = {code: self._connector_id(code) for code in {r.connector_code for r in rows} if code}
         self._conn.execute(
-            insert(d),
+            _INSERT_DELIVERIES,
             [
                 {
                     "connector_id": connector_ids[r.connector_code] if r.connector_code else None,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.people.audit import GENESIS, AuditEntry
@@ -15,6 +15,9 @@ from civicswitch.people.clients import ApiClient, Scope
 from civicswitch.people.policy import Role
 from civicswitch.people.tables import api_clients, audit_log, staff_users
 from civicswitch.people.users import StaffUser
+
+# Every API call with a key reads it: built once (building the statement cost more than running it).
+_BY_HASH = select(api_clients).where(api_clients.c.key_hash == bindparam("key_hash"))
 
 
 class SqlClientStore:
@@ -47,7 +50,7 @@ class SqlClientStore:
     def by_hash(self, key_hash: str) -> ApiClient | None:
         if not storable(key_hash):
             return None
-        row = self._conn.execute(select(api_clients).where(api_clients.c.key_hash == key_hash)).first()
+        row = self._conn.execute(_BY_HASH, {"key_hash": key_hash}).first()
         return None if row is None else _client(row)
 
     def all(self) -> list[ApiClient]:

@@ -89,8 +89,13 @@ def submit_request(
     limits: Limits = Limits(),
     geography: Geography | None = None,
 ) -> SubmitResult:
-    """POST Service Request: validate everything first, then write the request, its media and timeline."""
-    with uow:
+    """POST Service Request: validate everything first, then write the request, its media and timeline.
+
+    Nothing read is updated (the request is new), so the reads run before the writer's turn is taken
+    (``reading_first``): on SQLite, other processes' writers wait only for this one's writes. A request filed at
+    the same moment at the same spot may then miss this one in its duplicate check, as it always could on
+    PostgreSQL; the hint is advisory (staff confirm merges)."""
+    with uow.reading_first():
         who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
         if not needs_target(who, Action.REQUEST_SUBMIT):
             authorize(who, Action.REQUEST_SUBMIT)
@@ -167,6 +172,7 @@ def submit_request(
                 request.record_possible_duplicates(now, [m.document() for m in duplicates])
         for extra in media_urls[1:] if not stored_media else media_urls:
             request.add_note(now, "Additional media", media_url=extra, client_id=who.client_id)
+        uow.begin_writes()
         for item in stored_media:
             uow.requests.add_media(item)
         request_id = uow.requests.add(request, cmd.contact)

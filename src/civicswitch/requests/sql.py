@@ -106,8 +106,6 @@ def _event_row(request_id: int, e: Event) -> dict[str, Any]:
 class SqlRequestStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
-        self._service_ids: dict[str, int] = {}
-        self._body_ids: dict[str, int] = {}
         self._changes: list[tuple[ServiceRequest, list[Event]]] = []
         self._notices: list[Notice] = []
 
@@ -122,24 +120,29 @@ class SqlRequestStore:
         taken, self._notices = self._notices, []
         return taken
 
-    # -- ids of catalog rows, cached for the unit of work --------------------------------------------
+    # -- ids of catalog rows --------------------------------------------------------------------------
+    # A service's or a body's id never changes (both are updated in place, never deleted), so the ids are kept
+    # for the life of the engine (see _service_ids_for) and a write reads them only the first time.
     def _service_id(self, code: str) -> int:
-        if code not in self._service_ids:
-            found = self._conn.execute(select(services.c.id).where(services.c.code == code)).scalar()
-            if found is None:
+        found = _SERVICE_IDS.get(self._conn.engine, {}).get(code)
+        if found is None:
+            ids = self._service_ids_for([code] if storable(code) else [])
+            if not ids:
                 raise Invalid(f"unknown service_code {code!r}", field="service_code")
-            self._service_ids[code] = found
-        return self._service_ids[code]
+            found = ids[0]
+        return found
 
     def _body_id(self, code: str | None) -> int | None:
         if code is None:
             return None
-        if code not in self._body_ids:
-            found = self._conn.execute(select(bodies.c.id).where(bodies.c.code == code)).scalar()
+        known = _BODY_IDS.setdefault(self._conn.engine, {})
+        found = known.get(code)
+        if found is None:
+            found = self._conn.execute(_BODY_ID, {"code": code}).scalar() if storable(code) else None
             if found is None:
                 raise Invalid(f"unknown body {code!r}", field="body")
-            self._body_ids[code] = found
-        return self._body_ids[code]
+            known[code] = found = int(found)
+        return found
 
     def _row(self, r: ServiceRequest) -> dict[str, Any]:
         return {
@@ -180,17 +183,18 @@ class SqlRequestStore:
     def add(self, request: ServiceRequest, contact: Contact | None) -> int:
         row = self._row(request)
         with unique_as_conflict("request"):
-            new_id = self._conn.execute(insert(sr).values(row).returning(sr.c.id)).scalar_one()
+            new_id = self._conn.execute(_INSERT_REQUEST, row).scalar_one()
         request.id = new_id
         if contact is not None and not contact.is_empty():
             self._conn.execute(
-                insert(request_contacts).values(
-                    request_id=new_id,
-                    first_name=contact.first_name,
-                    last_name=contact.last_name,
-                    email=contact.email,
-                    phone=contact.phone,
-                )
+                _INSERT_CONTACT,
+                {
+                    "request_id": new_id,
+                    "first_name": contact.first_name,
+                    "last_name": contact.last_name,
+                    "email": contact.email,
+                    "phone": contact.phone,
+                },
             )
         self._flush_events(request)
         return int(new_id)
@@ -236,7 +240,7 @@ class SqlRequestStore:
         if request.pending_events:
             self._changes.append((request, list(request.pending_events)))
             with unique_as_conflict("update"):
-                self._conn.execute(insert(request_events), [_event_row(request.id, e) for e in request.pending_events])
+                self._conn.execute(_INSERT_EVENTS, [_event_row(request.id, e) for e in request.pending_events])
             request.pending_events.clear()
 
     # -- reads ---------------------------------------------------------------------------------------
@@ -477,37 +481,21 @@ class SqlRequestStore:
         ids = self._service_ids_for([query.service_code] if storable(query.service_code) else [])
         if not ids or not query.cells:
             return []
-        closed_recently = and_(
-            sr.c.closed_at >= query.closed_since,
-            or_(sr.c.close_reason.is_(None), sr.c.close_reason.notin_(sorted(NOT_TARGETS))),
-        )
-        stmt = (
-            select(
-                sr.c.id,
-                sr.c.status,
-                sr.c.close_reason,
-                sr.c.description,
-                sr.c.lat,
-                sr.c.long,
-                sr.c.address,
-                sr.c.requested_at,
-                sr.c.closed_at,
-            )
-            .where(
-                sr.c.service_id == ids[0],
-                sr.c.grid_cell.in_(query.cells),
-                sr.c.requested_at >= query.requested_since,
-                sr.c.lat.between(query.south, query.north),
-                sr.c.long.between(query.west, query.east),
-                or_(sr.c.public_status == "open", closed_recently),
-                sr.c.parent_id.is_(None),
-            )
-            .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
-            .limit(query.limit)
-        )
+        values: dict[str, Any] = {
+            "service_id": ids[0],
+            "cells": list(query.cells),
+            "requested_since": query.requested_since,
+            "closed_since": query.closed_since,
+            "south": query.south,
+            "north": query.north,
+            "west": query.west,
+            "east": query.east,
+            "limit": query.limit,
+        }
         if query.exclude_id is not None:
-            stmt = stmt.where(sr.c.id != query.exclude_id)
-        return [NearbyRequest(*row) for row in self._conn.execute(stmt)]
+            values["exclude_id"] = query.exclude_id
+        statement = _nearby_statement(self._conn.dialect.name, query.exclude_id is not None)
+        return [NearbyRequest(*row) for row in self._conn.execute(statement, values)]
 
     def add_follower(self, request_id: int, follower: Follower) -> Follower:
         c = follower.contact
@@ -613,6 +601,65 @@ class SqlRequestStore:
             return None
         *view, revision, version = row
         return RequestView(*view), f"{version or 0}:{request_id}.{revision}"
+
+
+# -- writes and the duplicate check: statements built once ---------------------------------------------------
+# Building an INSERT from a dict of values (``insert(t).values(row)``) and its cache key cost more than running
+# it; these are built once and given their values at execution.
+_BODY_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+_BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
+_INSERT_REQUEST = insert(sr).returning(sr.c.id)
+_INSERT_CONTACT = insert(request_contacts)
+_INSERT_EVENTS = insert(request_events)
+_NEARBY: dict[tuple[str, bool], Select[Any]] = {}
+
+
+def _nearby_statement(dialect: str, exclude: bool) -> Select[Any]:
+    """The duplicate check's candidates (routing/nearby.py's NearbyQuery), newest first.
+
+    On SQLite the order is by ``+requested_at`` and the merged test is on ``+parent_id``: the unary plus (a
+    no-op on the value) keeps the planner from walking an index on requested_at for the ORDER BY, or the
+    parent_id index for "not merged" (without statistics it looks selective; nearly every row matches), and
+    filtering a service's whole history row by row. It uses the (service_id, grid_cell, requested_at) index for
+    the few cells around the point and sorts the handful of rows found (tests/requests/test_nearby_plan.py)."""
+    found = _NEARBY.get((dialect, exclude))
+    if found is not None:
+        return found
+    closed_recently = and_(
+        sr.c.closed_at >= bindparam("closed_since", type_=sr.c.closed_at.type),
+        or_(sr.c.close_reason.is_(None), sr.c.close_reason.notin_(sorted(NOT_TARGETS))),
+    )
+    sqlite = dialect == "sqlite"
+    newest: Any = literal_column("+service_requests.requested_at") if sqlite else sr.c.requested_at
+    unmerged: Any = literal_column("+service_requests.parent_id") if sqlite else sr.c.parent_id
+    stmt = (
+        select(
+            sr.c.id,
+            sr.c.status,
+            sr.c.close_reason,
+            sr.c.description,
+            sr.c.lat,
+            sr.c.long,
+            sr.c.address,
+            sr.c.requested_at,
+            sr.c.closed_at,
+        )
+        .where(
+            sr.c.service_id == bindparam("service_id"),
+            sr.c.grid_cell.in_(bindparam("cells", expanding=True)),
+            sr.c.requested_at >= bindparam("requested_since", type_=sr.c.requested_at.type),
+            sr.c.lat.between(bindparam("south"), bindparam("north")),
+            sr.c.long.between(bindparam("west"), bindparam("east")),
+            or_(sr.c.public_status == "open", closed_recently),
+            unmerged.is_(None),
+        )
+        .order_by(newest.desc(), sr.c.id.desc())
+        .limit(bindparam("limit", type_=Integer))
+    )
+    if exclude:
+        stmt = stmt.where(sr.c.id != bindparam("exclude_id"))
+    _NEARBY[(dialect, exclude)] = stmt
+    return stmt
 
 
 # -- cache validators: statements built once, executed with each query's values ------------------------------

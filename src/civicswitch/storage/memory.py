@@ -94,6 +94,12 @@ class MemoryUnitOfWork:
     ) -> None:
         del self._work
 
+    def reading_first(self) -> Self:
+        return self  # a snapshot from the start: nothing to let go
+
+    def begin_writes(self) -> None:
+        pass
+
     def commit(self) -> None:
         write_outbox(self)
         self.db.__dict__.update(copy.deepcopy(self._work).__dict__)

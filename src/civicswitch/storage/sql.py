@@ -46,6 +46,12 @@ def sqlite_writer_lock(engine: Engine) -> WriterLock:
         return lock
 
 
+def _total_changes(conn: Connection) -> int:
+    """Rows the SQLite connection has changed since it was opened (the DB-API connection's count)."""
+    raw = conn.connection.dbapi_connection
+    return int(getattr(raw, "total_changes", 0))
+
+
 class SqlUnitOfWork:
     """One connection and one transaction; nothing is written unless :meth:`commit` is called."""
 
@@ -64,6 +70,17 @@ class SqlUnitOfWork:
         self.clock = clock
         self._conn: Connection | None = None
         self._queued: WriterLock | None = None
+        self._reads_first = False  # reading_first(): SQLite writes wait for begin_writes()
+        self._changes_at_start = 0
+
+    def reading_first(self) -> Self:
+        """This unit reads and validates everything before its first write, and its writes do not depend on what
+        it read staying unchanged until commit (e.g. filing a new request: nothing read is updated). On SQLite its
+        reads then run on a snapshot without the writer's turn, and :meth:`begin_writes` takes the turn, so the
+        writers of every process wait only for each other's writes, not for their validation. Call it before
+        entering the unit; elsewhere (PostgreSQL, a unit that writes from the start) it changes nothing."""
+        self._reads_first = self._writing and self._engine.dialect.name == "sqlite"
+        return self
 
     def __enter__(self) -> Self:
         # The transaction begins on first use (autobegin); on SQLite a writing unit takes the lock then.
@@ -71,15 +88,18 @@ class SqlUnitOfWork:
         # next is woken the moment the last lets go, instead of polling the database lock with sleeps (which
         # gave POSTs a latency tail of seconds under load).
         sqlite = self._writing and self._engine.dialect.name == "sqlite"
-        self._queued = sqlite_writer_lock(self._engine) if sqlite else None
+        late = self._reads_first
+        self._queued = sqlite_writer_lock(self._engine) if sqlite and not late else None
         if self._queued is not None:
             self._queued.acquire()
         try:
-            conn = self._engine.connect().execution_options(writing=self._writing)
+            conn = self._engine.connect().execution_options(writing=self._writing and not late)
         except BaseException:
             self._release()
             raise
         self._conn = conn
+        if late:
+            self._changes_at_start = _total_changes(conn)
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
         self.queue = SqlQueueStore(conn)
@@ -99,7 +119,23 @@ class SqlUnitOfWork:
         finally:
             self._conn.close()
             self._conn = None
+            self._reads_first = False
             self._release()
+
+    def begin_writes(self) -> None:
+        """The end of a :meth:`reading_first` unit's reads: on SQLite the read snapshot is let go, the writer's turn
+        taken and the write transaction begun (what the unit reads from here on is read in it). Otherwise nothing."""
+        conn = self._conn
+        assert conn is not None
+        if not self._reads_first or self._queued is not None:
+            return
+        if _total_changes(conn) != self._changes_at_start:
+            raise RuntimeError("a reading_first() unit of work wrote before begin_writes()")
+        conn.rollback()  # ends the read snapshot (nothing was written)
+        lock = sqlite_writer_lock(self._engine)
+        lock.acquire()
+        self._queued = lock
+        conn.execution_options(writing=True)  # the next statement begins with BEGIN IMMEDIATE
 
     def _release(self) -> None:
         if self._queued is not None:
@@ -111,6 +147,12 @@ class SqlUnitOfWork:
         assert self._conn is not None
         write_outbox(self)
         self._conn.commit()
+        if self._reads_first and self._queued is not None:
+            # The turn ends with the writes: the next writer need not wait for this unit to be closed. A further
+            # write in this unit begins with begin_writes() again.
+            self._conn.execution_options(writing=False)
+            self._changes_at_start = _total_changes(self._conn)
+            self._release()
 
     def rollback(self) -> None:
         assert self._conn is not None
