@@ -14,11 +14,12 @@ from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
-from civicswitch.core.errors import Forbidden, Invalid, NotFound
+from civicswitch.core.errors import Forbidden, Invalid
 from civicswitch.people.policy import Action, Principal, Reach, reach_of
+from civicswitch.people.users import parse_area
 from civicswitch.requests.access import authorize_on
-from civicswitch.requests.handlers import parse_request_id
 from civicswitch.requests.model import OPEN_STATUSES, Event, ServiceRequest, Status
+from civicswitch.requests.staff import load_request
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -149,11 +150,10 @@ class StaffRequestView:
 def staff_request(uow: UnitOfWork, who: Principal, public_id: str) -> StaffRequestView:
     """The staff view of one request, if the policy's ``request.view`` lets ``who`` see it (else 403; an unknown
     number is 404 for everyone)."""
-    request_id = parse_request_id(public_id)
     with uow:
-        request = uow.requests.get(request_id)
-        if request is None:
-            raise NotFound(f"service_request_id {public_id.strip()!r} does not exist", field="service_request_id")
+        request = load_request(uow, public_id)
+        request_id = request.id
+        assert request_id is not None
         authorize_on(uow, who, Action.REQUEST_VIEW, request)
         service = uow.catalog.service(request.service_code)
         body = uow.catalog.body(request.body_code) if request.body_code else None
@@ -185,12 +185,7 @@ def queue_filter(
             chosen.append(Status(value.strip()))
         except ValueError:
             raise Invalid(f"unknown status {value!r}; one of {', '.join(Status)}", field="status") from None
-    where = None
-    if area and area.strip():
-        layer, sep, key = area.strip().partition(":")
-        if not sep or not layer or not key:
-            raise Invalid(f"an area is LAYER:KEY (e.g. boroughs:Brooklyn), not {area!r}", field="area")
-        where = (layer, key)
+    where = parse_area(area) if area and area.strip() else None
     try:
         order = Sort(sort)
     except ValueError:

@@ -54,7 +54,8 @@ def _staff(uow: UnitOfWork, principal: Principal | None, api_key: str | None) ->
     return acting(uow, principal, api_key, Scope.ADMIN)
 
 
-def _load(uow: UnitOfWork, public_id: str, field: str = "service_request_id") -> ServiceRequest:
+def load_request(uow: UnitOfWork, public_id: str, field: str = "service_request_id") -> ServiceRequest:
+    """The stored request of a public id, or :class:`NotFound` naming the field that gave it."""
     request = uow.requests.get(parse_request_id(public_id))
     if request is None:
         raise NotFound(f"{field} {public_id.strip()!r} does not exist", field=field)
@@ -89,7 +90,7 @@ def check_duplicates(
 def duplicates_of(uow: UnitOfWork, clock: Clock, public_id: str, *, limit: int = 5) -> list[Match]:
     """On demand, for a stored request: the other requests it likely duplicates."""
     with uow:
-        request = _load(uow, public_id)
+        request = load_request(uow, public_id)
         service = uow.catalog.service(request.service_code)
         if service is None or request.lat is None or request.long is None:
             return []
@@ -126,7 +127,7 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest, links: Fol
     is the same whether or not the person already followed, and nothing about other followers is revealed."""
     with uow:
         who = acting(uow, cmd.principal, cmd.api_key, Scope.SUBMIT)
-        request = _resolve_parent(uow, _load(uow, cmd.service_request_id))
+        request = _resolve_parent(uow, load_request(uow, cmd.service_request_id))
         authorize_on(uow, who, Action.REQUEST_FOLLOW, request)
         assert request.id is not None
         account = (cmd.account_id or "").strip() or None
@@ -229,8 +230,8 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
     with uow:
         who = _staff(uow, cmd.principal, cmd.api_key)
         client_id = who.client_id
-        child = _load(uow, cmd.child_id, "service_request_id")
-        parent = _load(uow, cmd.parent_id, "parent")
+        child = load_request(uow, cmd.child_id, "service_request_id")
+        parent = load_request(uow, cmd.parent_id, "parent")
         authorize_on(uow, who, Action.REQUEST_MERGE, child)
         assert child.id is not None and parent.id is not None
         now = max(clock.now(), parent.updated_at or clock.now(), child.updated_at or clock.now())
@@ -286,7 +287,7 @@ def change_request(
     with uow:
         who = _staff(uow, cmd.principal, cmd.api_key)
         client_id = who.client_id
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_CHANGE, request)
         code = (cmd.service_code or "").strip() or request.service_code
         service = uow.catalog.service(code)
@@ -353,7 +354,7 @@ def read_contact(
     """The filer's contact data, for someone whose role and scope allow it. Every read is audited (who, which
     request, why), whether or not there was anything to show."""
     with uow:
-        request = _load(uow, public_id)
+        request = load_request(uow, public_id)
         authorize_on(uow, who, Action.REQUEST_READ_CONTACT, request)
         assert request.id is not None
         contact = uow.requests.contact(request.id)
@@ -377,7 +378,7 @@ def assign_request(
     """The owner gives the work to a partner organisation (a body of kind partner), or takes it back (None).
     The partner's staff then see and work it; a staff-only timeline entry and the audit log record it."""
     with uow:
-        request = _load(uow, public_id)
+        request = load_request(uow, public_id)
         authorize_on(uow, who, Action.REQUEST_ASSIGN, request)
         assert request.id is not None
         code = (org or "").strip() or None

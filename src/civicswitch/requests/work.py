@@ -44,11 +44,12 @@ from civicswitch.requests.commands import (
     WorkResult,
     WorkStep,
 )
-from civicswitch.requests.handlers import MAX_DESCRIPTION, Limits, check_media_url, parse_request_id
+from civicswitch.requests.handlers import MAX_DESCRIPTION, Limits, check_media_url
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import CloseReason, Event, ServiceRequest, Status
 from civicswitch.requests.ports import Media
 from civicswitch.requests.sla import left_hold, refresh_due
+from civicswitch.requests.staff import load_request
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -76,13 +77,6 @@ FIX_KINDS = {Verdict.CONFIRMED: "fix_confirmed", Verdict.DISPUTED: "fix_disputed
 
 
 # -- helpers -------------------------------------------------------------------------------------------------------
-def _load(uow: UnitOfWork, public_id: str) -> ServiceRequest:
-    request = uow.requests.get(parse_request_id(public_id))
-    if request is None:
-        raise NotFound(f"service_request_id {public_id.strip()!r} does not exist", field="service_request_id")
-    return request
-
-
 def _now(clock: Clock, request: ServiceRequest) -> datetime:
     """Now, and never before the request's last change (a timeline stays in order)."""
     now = clock.now()
@@ -162,7 +156,7 @@ def work_request(uow: UnitOfWork, clock: Clock, cmd: WorkRequest) -> WorkResult:
     is public: residents see it on the timeline and as the Open311 ``status_notes``."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_WORK, request)
         assert request.id is not None
         step = _choice(WorkStep, cmd.step, "step")
@@ -198,7 +192,7 @@ def add_note(uow: UnitOfWork, clock: Clock, cmd: AddNote, limits: Limits = DEFAU
     internal one (staff only, never sent anywhere). Either may carry one photo."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_WORK, request)
         assert request.id is not None
         text = _text(cmd.text, "note", required="a note needs some text")
@@ -226,7 +220,7 @@ def assign_colleague(uow: UnitOfWork, clock: Clock, cmd: AssignColleague) -> Wor
     ``assigned`` entry and the audit log record it."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_ASSIGN, request)
         assert request.id is not None
         note = _text(cmd.note, "note")
@@ -285,7 +279,7 @@ def transfer_request(uow: UnitOfWork, clock: Clock, cmd: TransferRequest) -> Wor
     (a manual bridge task when it has no connector); the old owner's open bridge task is withdrawn."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_TRANSFER, request)
         assert request.id is not None
         reason = _text(cmd.reason, "reason", required="a transfer needs a reason (why it is not this body's)")
@@ -337,7 +331,7 @@ def partner_work(uow: UnitOfWork, clock: Clock, cmd: PartnerWork, limits: Limits
     staff-only ``work_completed`` entry asks the owning department to confirm the fix (and close it)."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_PARTNER_WORK, request)
         assert request.id is not None
         step = _choice(PartnerStep, cmd.step, "step")
@@ -405,7 +399,7 @@ def verify_fix(uow: UnitOfWork, clock: Clock, cmd: VerifyFix, limits: Limits = D
     to reopen."""
     who = cmd.principal
     with uow:
-        request = _load(uow, cmd.service_request_id)
+        request = load_request(uow, cmd.service_request_id)
         authorize_on(uow, who, Action.REQUEST_VERIFY_FIX, request)
         assert request.id is not None
         verdict = _choice(Verdict, cmd.verdict, "verdict")
