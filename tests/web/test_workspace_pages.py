@@ -4,6 +4,7 @@ work, staff-only timeline entries are marked, contact data only on an audited "S
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from fastapi.testclient import TestClient
@@ -227,3 +228,56 @@ def test_request_page__executive__no_work_controls(client: TestClient, city: dic
     sign_in(client, "exec@city.gov")
     page = client.get(f"/staff/requests/{city['pothole1']}").text
     assert "Work on it" not in page and ">Acknowledge</button>" not in page
+
+
+def _row(html: str, rid: str) -> str:
+    """The queue's table row of request ``rid`` (its first cell may be the bulk checkbox)."""
+    pattern = rf'<tr[^>]*>\s*(?:<td>(?:(?!</td>).)*</td>\s*)?<td><a href="/staff/requests/{rid}">.*?</tr>'
+    found = re.search(pattern, html, re.S)
+    assert found, html
+    return found.group(0)
+
+
+def test_queue__sla_states__due_date_and_state_per_row_overdue_highlighted_in_text(
+    client: TestClient, city: dict[str, str], clock: FixedClock
+) -> None:
+    sign_in(client, "admin@city.gov")
+    page = client.get("/staff/queue").text
+    assert ">SLA</th>" in page
+    assert 'class="sla sla-on_time">On time<' in _row(page, city["pothole1"])  # 72 hours to go
+    assert 'class="sla sla-no_target">No target<' in _row(page, city["graffiti"])  # graffiti has no target
+    clock.advance(timedelta(hours=50))  # 22 hours left: within the default 24
+    page = client.get("/staff/queue").text
+    assert 'class="sla sla-due_soon">Due soon<' in _row(page, city["pothole1"])
+    assert numbers(client.get("/staff/queue?sla=due_soon").text) == [city["pothole1"], city["pothole2"]]
+    assert numbers(client.get("/staff/queue?sla=overdue").text) == []
+    clock.advance(timedelta(hours=23))
+    page = client.get("/staff/queue").text
+    overdue = _row(page, city["pothole1"])
+    assert overdue.startswith('<tr class="overdue">') and '<strong class="sla sla-overdue">Overdue</strong>' in overdue
+    assert numbers(client.get("/staff/queue?sla=overdue").text) == [city["pothole1"], city["pothole2"]]
+    assert client.get("/staff/queue?sla=late").status_code == 400
+
+
+def test_queue__assignee_and_bounced_filters__me_nobody_a_colleague_transferred(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    with SqlUnitOfWork(engine) as uow:
+        dot2 = uow.users.by_email("dot2@city.gov")
+        assert dot2 is not None and dot2.id is not None
+    page = client.get("/staff/queue").text
+    assert '<option value="me">Me</option>' in page and f'<option value="{dot2.id}">dot2@city.gov</option>' in page
+    client.post(f"/staff/requests/{city['pothole1']}/assign", data={"csrf": csrf, "user": str(dot2.id)})
+    assert numbers(client.get(f"/staff/queue?assignee={dot2.id}").text) == [city["pothole1"]]
+    assert numbers(client.get("/staff/queue?assignee=none").text) == [city["pothole2"]]
+    assert numbers(client.get("/staff/queue?assignee=me").text) == []
+    assert "assigned to dot2@city.gov" in _row(client.get("/staff/queue").text, city["pothole1"])
+    client.post(f"/staff/requests/{city['pothole2']}/transfer", data={"csrf": csrf, "body": "DSNY", "reason": "Theirs"})
+    client.cookies.clear()
+    sign_in(client, "dot2@city.gov")
+    assert numbers(client.get("/staff/queue?assignee=me").text) == [city["pothole1"]]
+    client.cookies.clear()
+    sign_in(client, "admin@city.gov")
+    bounced = client.get("/staff/queue?bounced=yes").text
+    assert numbers(bounced) == [city["pothole2"]] and "bounced 1 time<" in bounced

@@ -27,12 +27,17 @@ from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
     MAX_TEXT,
     PAGE_SIZE,
+    QueueRow,
+    QueueSla,
+    SlaFilter,
     Sort,
     StaffRequestView,
     queue_filter,
+    row_sla,
     staff_queue,
     staff_request,
 )
+from civicswitch.requests.sla import due_soon
 from civicswitch.requests.staff import read_contact
 from civicswitch.requests.work import STEP_TO, add_note, assign_colleague, transfer_request, work_request
 from civicswitch.storage.ports import UnitOfWork
@@ -57,6 +62,19 @@ SORT_TEXT = {
     Sort.UPDATED: "Recently updated",
     Sort.DUE: "Due soonest",
 }
+
+SLA_TEXT = {
+    QueueSla.ON_TIME: "On time",
+    QueueSla.DUE_SOON: "Due soon",
+    QueueSla.OVERDUE: "Overdue",
+    QueueSla.ON_HOLD: "On hold (clock stopped)",
+    QueueSla.NO_TARGET: "No target",
+    QueueSla.MET: "Met",
+    QueueSla.MISSED: "Missed",
+}
+SLA_FILTER_TEXT = {SlaFilter.DUE_SOON: "Due soon", SlaFilter.OVERDUE: "Overdue"}
+# who may be assigned a request (request.work on it): department users of its owner, and admins
+ASSIGNABLE_ROLES = (Role.DEPARTMENT, Role.ADMIN)
 
 _areas_lock = threading.Lock()
 _area_options: dict[tuple[int, int], list[tuple[str, list[tuple[str, str]]]]] = {}
@@ -122,10 +140,40 @@ def _choices(request: Request, principal: Principal) -> dict[str, Any]:
     if mine:
         bodies = [b for b in bodies if b[0] in mine]
     return {
+        "assignees": _assignees(request, principal),
         "services": sorted(services, key=lambda s: s[1]),
         "bodies": bodies if principal.role in (Role.ADMIN, Role.AGENT, Role.EXECUTIVE) or len(mine) > 1 else [],
         "areas": _area_choices(ctx.reader()),
     }
+
+
+def _assignees(request: Request, principal: Principal) -> list[tuple[int, str]]:
+    """The staff accounts requests of ``principal``'s queue can be assigned to (the assignee filter's and bulk
+    assign's choices): active department users sharing one of its bodies (all of them for a role without bodies),
+    and admins. None for partners and liaisons, who assign nobody."""
+    if principal.role in (Role.PARTNER, Role.LIAISON):
+        return []
+    with context(request).reader() as uow:
+        users = uow.users.all()
+    found = [
+        (u.id, u.name or u.email)
+        for u in users
+        if u.id is not None and u.active and u.role in ASSIGNABLE_ROLES
+        and (u.role is Role.ADMIN or not principal.bodies or u.bodies & principal.bodies)
+    ]  # fmt: skip
+    return sorted(found, key=lambda c: c[1])
+
+
+def _may_bulk(principal: Principal) -> bool:
+    """Whether the queue offers bulk actions: roles that may work requests (the use case checks each one)."""
+    return reach_of(principal, Action.REQUEST_WORK) is not None
+
+
+def _names(request: Request, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with context(request).reader() as uow:
+        return {i: u.name or u.email for i in ids if (u := uow.users.get(i)) is not None}
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -138,20 +186,50 @@ def queue_page(
     q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
     sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sla: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=20)] = None,
+    bounced: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     found = _signed_in(request)
     if isinstance(found, Response):
         return found
     principal, session = found
+    return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
+                       bounced)  # fmt: skip
+
+
+def _queue_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    status: list[str] | None = None,
+    service: str | None = None,
+    area: str | None = None,
+    body: str | None = None,
+    q: str | None = None,
+    sort: str = Sort.OLDEST.value,
+    page: int = 1,
+    sla: str | None = None,
+    assignee: str | None = None,
+    bounced: str | None = None,
+    http_status: int = 200,
+    **extra: Any,
+) -> Response:
     ctx = context(request)
+    now, soon = ctx.clock.now(), due_soon(ctx.settings)
     try:
-        query = queue_filter(status, service, area, body, q, sort, page, PAGE_SIZE)
+        query = queue_filter(status, service, area, body, q, sort, page, PAGE_SIZE, sla=sla, assignee=assignee,
+                             bounced=bounced == "yes", me=principal.user_id, now=now, due_soon=soon)  # fmt: skip
         result = staff_queue(ctx.reader(), principal, query)
     except DomainError as exc:
         return _error(request, session, principal, exc)
     form = {"status": [str(s) for s in query.statuses], "service": query.service_code or "",
             "area": f"{query.area[0]}:{query.area[1]}" if query.area else "", "body": query.body_code or "",
-            "q": query.text or "", "sort": str(query.sort)}  # fmt: skip
+            "q": query.text or "", "sort": str(query.sort), "sla": str(query.sla or ""),
+            "assignee": (assignee or "").strip(), "bounced": "yes" if query.bounced else ""}  # fmt: skip
+
+    def sla_of(row: QueueRow) -> QueueSla:
+        return row_sla(row, now, soon)
 
     def link(**change: object) -> str:
         params = {**form, **change}
@@ -161,10 +239,13 @@ def queue_page(
             pairs += [("status", s) for s in statuses]
         return "/staff/queue?" + urlencode(pairs)
 
+    names = _names(request, {r.assignee_user_id for r in result.rows if r.assignee_user_id is not None})
     return _page(
-        request, "staff_queue.html", title="Queue", csrf=session.csrf, principal=principal, result=result,
-        form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT),
-        **_choices(request, principal),
+        request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
+        result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
+        sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
+        names=names, may_bulk=_may_bulk(principal),
+        close_reasons=CLOSE_TEXT, **_choices(request, principal), **extra,
     )  # fmt: skip
 
 
