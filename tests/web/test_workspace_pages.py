@@ -281,3 +281,71 @@ def test_queue__assignee_and_bounced_filters__me_nobody_a_colleague_transferred(
     sign_in(client, "admin@city.gov")
     bounced = client.get("/staff/queue?bounced=yes").text
     assert numbers(bounced) == [city["pothole2"]] and "bounced 1 time<" in bounced
+
+
+def _statuses(engine: Engine, ids: list[str]) -> list[str]:
+    with SqlUnitOfWork(engine) as uow:
+        return [str(uow.requests.get(int(i)).status) for i in ids]  # type: ignore[union-attr]
+
+
+def test_queue_bulk__acknowledge_selected__each_through_the_use_case_with_a_result_per_request(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    page = client.get("/staff/queue?sort=newest").text
+    for rid in (city["pothole1"], city["pothole2"]):
+        assert f'<label for="pick-{rid}" class="sr-only">Select request {rid}</label>' in page
+    for name in ("Acknowledge selected", "Assign selected", "Close selected"):
+        assert f">{name}</button>" in page
+    assert 'action="/staff/queue/bulk?sort=newest&amp;page=1"' in page  # the result comes back on the same queue
+    picked = [city["pothole1"], city["graffiti"], city["pothole2"]]  # DSNY's graffiti: not this clerk's
+    reply = client.post("/staff/queue/bulk?sort=newest", data={"csrf": csrf, "action": "acknowledge", "ids": picked})
+    assert reply.status_code == 200
+    assert "Acknowledge selected: 2 done, 1 refused" in reply.text
+    assert f'request {city["pothole1"]}</a> is acknowledged.' in reply.text
+    assert f'request {city["graffiti"]}</a> — department may request.work only on requests owned by DOT' in reply.text
+    assert numbers(reply.text.split('id="list-h"')[1])[:2] == [city["pothole2"], city["pothole1"]]  # newest first
+    assert _statuses(engine, picked) == ["acknowledged", "new", "acknowledged"]
+    again = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": picked[:1]})
+    assert "0 done, 1 refused" in again.text and "cannot go from acknowledged to acknowledged" in again.text
+
+
+def test_queue_bulk__assign_and_close_with_one_note__every_selected_request(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    with SqlUnitOfWork(engine) as uow:
+        dot2 = uow.users.by_email("dot2@city.gov")
+        assert dot2 is not None and dot2.id is not None
+    potholes = [city["pothole1"], city["pothole2"]]
+    assign = {"csrf": csrf, "action": "assign", "user": str(dot2.id), "ids": potholes}
+    assert "Assign selected: 2 done, 0 refused" in client.post("/staff/queue/bulk", data=assign).text
+    close = {"csrf": csrf, "action": "close", "close_reason": "fixed", "note": "Resurfaced the street", "ids": potholes}
+    assert "Close selected: 2 done, 0 refused" in client.post("/staff/queue/bulk", data=close).text
+    assert _statuses(engine, potholes) == ["closed", "closed"]
+    with SqlUnitOfWork(engine) as uow:
+        for rid in potholes:
+            stored = uow.requests.get(int(rid))
+            assert stored is not None and stored.assignee_user_id == dot2.id and stored.close_reason == "fixed"
+            events = uow.requests.events([int(rid)], public_only=True)[int(rid)]
+            assert events[-1].description == "Resurfaced the street"
+
+
+def test_queue_bulk__forged_csrf_nothing_chosen_or_a_role_that_works_nothing__refused_and_nothing_changed(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    ids = list(city.values())
+    forged = client.post("/staff/queue/bulk", data={"csrf": "forged", "action": "acknowledge", "ids": ids})
+    assert forged.status_code == 403
+    nothing = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge"})
+    assert nothing.status_code == 400 and "choose at least one request" in nothing.text
+    unknown = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "explode", "ids": ids})
+    assert unknown.status_code == 400 and "unknown bulk action" in unknown.text
+    client.cookies.clear()
+    csrf = sign_in(client, "exec@city.gov")
+    page = client.get("/staff/queue").text
+    assert "Select request" not in page and "Acknowledge selected" not in page
+    refused = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": ids})
+    assert refused.status_code == 403 and "executive may not request.work" in refused.text
+    assert _statuses(engine, ids) == ["new", "new", "new"]

@@ -17,12 +17,21 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError, NotFound
+from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
 from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
 from civicswitch.hub.views import DeliveryView
 from civicswitch.people.policy import Action, Principal, Role, allowed, reach_of
 from civicswitch.requests.access import target_of
-from civicswitch.requests.commands import AddNote, AssignColleague, TransferRequest, WorkRequest, WorkStep
+from civicswitch.requests.commands import (
+    AddNote,
+    AssignColleague,
+    BulkItem,
+    BulkWork,
+    TransferRequest,
+    WorkCommand,
+    WorkRequest,
+    WorkStep,
+)
 from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
     MAX_TEXT,
@@ -39,7 +48,14 @@ from civicswitch.requests.queue import (
 )
 from civicswitch.requests.sla import due_soon
 from civicswitch.requests.staff import read_contact
-from civicswitch.requests.work import STEP_TO, add_note, assign_colleague, transfer_request, work_request
+from civicswitch.requests.work import (
+    STEP_TO,
+    add_note,
+    assign_colleague,
+    bulk_work,
+    transfer_request,
+    work_request,
+)
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
 from civicswitch.web.pages import templates
@@ -244,9 +260,69 @@ def _queue_page(
         request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
         result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
         sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
-        names=names, may_bulk=_may_bulk(principal),
+        names=names, may_bulk=_may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
         close_reasons=CLOSE_TEXT, **_choices(request, principal), **extra,
     )  # fmt: skip
+
+
+BULK_TEXT = {"acknowledge": "Acknowledge", "assign": "Assign", "close": "Close"}
+
+
+@router.post("/queue/bulk", response_class=HTMLResponse)
+async def queue_bulk(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    ids: Annotated[list[str] | None, Form(max_length=20)] = None,
+    action: Annotated[str, Form(max_length=20)] = "",
+    user: Annotated[str, Form(max_length=20)] = "",
+    close_reason: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    status: Annotated[list[str] | None, Query()] = None,
+    service: Annotated[str | None, Query(max_length=100)] = None,
+    area: Annotated[str | None, Query(max_length=200)] = None,
+    body: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sla: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=20)] = None,
+    bounced: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """The queue's bulk actions: acknowledge, assign to a colleague, or close (one reason and note) each selected
+    request through its use case, in its own transaction; the queue (same filter) shows the result per request."""
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    ctx = context(request)
+
+    def again(http_status: int = 200, **extra: Any) -> Response:
+        return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
+                           bounced, http_status, **extra)  # fmt: skip
+
+    def run() -> list[BulkItem]:
+        if not _may_bulk(principal):
+            raise Forbidden(f"{principal.role} may not {Action.REQUEST_WORK} ({principal.name})")
+        chosen: WorkCommand
+        match action:
+            case "acknowledge":
+                chosen = WorkRequest(principal, "", WorkStep.ACKNOWLEDGE)
+            case "assign":
+                chosen = AssignColleague(principal, "", int(user) if user.strip().isdigit() else None)
+            case "close":
+                chosen = WorkRequest(principal, "", WorkStep.CLOSE, note=note, close_reason=close_reason or None)
+            case _:
+                raise Invalid(f"unknown bulk action {action!r}: one of {', '.join(BULK_TEXT)}", field="action")
+        return bulk_work(ctx.writer(), ctx.clock, BulkWork(tuple(ids or ()), chosen))
+
+    try:
+        items = await run_in_threadpool(run)
+    except DomainError as exc:
+        message, code = exc.description, exc.code
+        log.info("bulk %s refused for %s: %s", action, principal.label, message)
+        return await run_in_threadpool(lambda: again(code, bulk_error=message))
+    return await run_in_threadpool(lambda: again(bulk=items, bulk_action=BULK_TEXT[action]))
 
 
 def _request_page(
