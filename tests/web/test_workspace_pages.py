@@ -302,8 +302,8 @@ def test_queue_bulk__acknowledge_selected__each_through_the_use_case_with_a_resu
     reply = client.post("/staff/queue/bulk?sort=newest", data={"csrf": csrf, "action": "acknowledge", "ids": picked})
     assert reply.status_code == 200
     assert "Acknowledge selected: 2 done, 1 refused" in reply.text
-    assert f'request {city["pothole1"]}</a> is acknowledged.' in reply.text
-    assert f'request {city["graffiti"]}</a> — department may request.work only on requests owned by DOT' in reply.text
+    assert f"request {city['pothole1']}</a> is acknowledged." in reply.text
+    assert f"request {city['graffiti']}</a> — department may request.work only on requests owned by DOT" in reply.text
     assert numbers(reply.text.split('id="list-h"')[1])[:2] == [city["pothole2"], city["pothole1"]]  # newest first
     assert _statuses(engine, picked) == ["acknowledged", "new", "acknowledged"]
     again = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": picked[:1]})
