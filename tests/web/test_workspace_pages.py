@@ -7,15 +7,20 @@ import re
 from datetime import timedelta
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.model import Body, BodyKind
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
 from civicswitch.people.policy import OPERATOR
-from civicswitch.requests.commands import SubmitRequest
+from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import assign_request
+from civicswitch.requests.work import partner_work
 from civicswitch.storage.sql import SqlUnitOfWork
 
 PASSWORD = "a long enough password"
@@ -349,3 +354,95 @@ def test_queue_bulk__forged_csrf_nothing_chosen_or_a_role_that_works_nothing__re
     refused = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": ids})
     assert refused.status_code == 403 and "executive may not request.work" in refused.text
     assert _statuses(engine, ids) == ["new", "new", "new"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # sniffed as a PNG (requests/media.py)
+
+
+@pytest.fixture
+def field_staff(engine: Engine, clock: FixedClock, city: dict[str, str]) -> dict[str, str]:
+    """Partner FIXIT works pothole1 (assigned to it); a liaison covers district A, where both potholes are."""
+    with SqlUnitOfWork(engine) as uow:
+        uow.catalog.add_body(Body(code="FIXIT", name="Fixit Contractors", kind=BodyKind.PARTNER))
+        district = Area("districts", "A", "District A", shapely.box(-74.05, 40.69, -73.95, 40.73))
+        uow.catalog.add_layer_version(AreaLayer("districts", "key"), [district], None)
+        for name in ("pothole1", "pothole2"):
+            found = uow.requests.get(int(city[name]))
+            assert found is not None
+            found.areas = {"districts": "A"}
+            uow.requests.save(found)
+        uow.commit()
+    assign_request(SqlUnitOfWork(engine), clock, city["pothole1"], "FIXIT", who=OPERATOR)
+    for email, role, scope in (
+        ("crew@fixit.example", "partner", {"org": "FIXIT"}),
+        ("vol@city.gov", "liaison", {"areas": ("districts:A",)}),
+    ):
+        add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
+    return city
+
+
+def test_request_page__partner__start_progress_note_with_photo_work_complete(
+    client: TestClient, field_staff: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "crew@fixit.example")
+    assert numbers(client.get("/staff/queue").text) == [field_staff["pothole1"]]  # only its organisation's
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    page = client.get(url).text
+    for name in ("Start", "Add progress note", "Work complete"):
+        assert f">{name}</button>" in page, name
+    assert ">Acknowledge</button>" not in page and ">Transfer</button>" not in page  # the department's
+    started = client.post(f"{url}/partner", data={"csrf": csrf, "step": "start"}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == f"{url}?done=partner_start"
+    noted = client.post(f"{url}/partner", data={"csrf": csrf, "step": "note", "note": "Asphalt poured"},
+                        files={"photo": ("hole.png", PNG, "image/png")}, follow_redirects=False)  # fmt: skip
+    assert noted.status_code == 303
+    done = client.post(f"{url}/partner", data={"csrf": csrf, "step": "complete", "note": "Finished"},
+                       files={"photo": ("", b"", "application/octet-stream")})  # fmt: skip
+    assert done.status_code == 200 and "Work reported complete." in done.text
+    assert ">Start</button>" not in done.text  # in progress already
+    timeline = done.text.split('id="timeline-h"')[1]
+    assert "Asphalt poured" in timeline and '<a href="/media/' in timeline and "work completed" in timeline
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(field_staff["pothole1"]))
+    assert stored is not None and str(stored.status) == "in_progress"  # the owner confirms and closes
+    other = client.post(f"/staff/requests/{field_staff['pothole2']}/partner", data={"csrf": csrf, "step": "start"})
+    assert other.status_code == 403 and "Crater in the bike lane" not in other.text
+
+
+def test_request_page__partner_photo_not_an_image__400_and_nothing_written(
+    client: TestClient, field_staff: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "crew@fixit.example")
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    reply = client.post(f"{url}/partner", data={"csrf": csrf, "step": "note", "note": "See photo"},
+                        files={"photo": ("x.png", b"not an image", "image/png")})  # fmt: skip
+    assert reply.status_code == 415 and "is not an accepted image" in reply.text
+    assert "See photo" not in reply.text
+
+
+def test_request_page__liaison__confirm_or_dispute_a_fix_with_a_photo(
+    client: TestClient, field_staff: dict[str, str], engine: Engine, clock: FixedClock
+) -> None:
+    partner_work(SqlUnitOfWork(engine), clock, PartnerWork(OPERATOR, field_staff["pothole1"], PartnerStep.COMPLETE))
+    csrf = sign_in(client, "vol@city.gov")
+    assert numbers(client.get("/staff/queue").text) == [field_staff["pothole1"], field_staff["pothole2"]]
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    page = client.get(url).text
+    assert ">Confirm fix</button>" in page and ">Dispute fix</button>" in page
+    assert "Nothing to check yet" in client.get(f"/staff/requests/{field_staff['pothole2']}").text
+    confirmed = client.post(f"{url}/verify", data={"csrf": csrf, "verdict": "confirmed", "note": "Smooth road"},
+                            files={"photo": ("site.png", PNG, "image/png")}, follow_redirects=False)  # fmt: skip
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == f"{url}?done=confirmed"
+    page = client.get(confirmed.headers["location"]).text
+    assert "Fix confirmed: your check is on the timeline." in page
+    assert '<span class="badge">Public</span> · fix confirmed' in page and "Smooth road" in page
+    disputed = client.post(f"{url}/verify", data={"csrf": csrf, "verdict": "disputed"})
+    assert disputed.status_code == 200 and "Fix disputed on site: not fixed" in disputed.text
+    nothing = client.post(
+        f"/staff/requests/{field_staff['pothole2']}/verify", data={"csrf": csrf, "verdict": "confirmed"}
+    )
+    assert nothing.status_code == 400 and "has no fix to check" in nothing.text
+    outside = client.post(
+        f"/staff/requests/{field_staff['graffiti']}/verify", data={"csrf": csrf, "verdict": "confirmed"}
+    )
+    assert outside.status_code == 403

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -27,11 +27,15 @@ from civicswitch.requests.commands import (
     AssignColleague,
     BulkItem,
     BulkWork,
+    PartnerWork,
     TransferRequest,
+    Upload,
+    VerifyFix,
     WorkCommand,
     WorkRequest,
     WorkStep,
 )
+from civicswitch.requests.handlers import Limits
 from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
     MAX_TEXT,
@@ -50,10 +54,13 @@ from civicswitch.requests.sla import due_soon
 from civicswitch.requests.staff import read_contact
 from civicswitch.requests.work import (
     STEP_TO,
+    WORK_COMPLETED,
     add_note,
     assign_colleague,
     bulk_work,
+    partner_work,
     transfer_request,
+    verify_fix,
     work_request,
 )
 from civicswitch.storage.ports import UnitOfWork
@@ -516,6 +523,11 @@ NOTICES = {
     "note": "Note added.",
     "assign": "Assignment saved.",
     "transfer": "Transferred.",
+    "partner_start": "Started: the request is in progress.",
+    "partner_note": "Progress note added.",
+    "partner_complete": "Work reported complete.",
+    "confirmed": "Fix confirmed: your check is on the timeline.",
+    "disputed": "Fix disputed: your check is on the timeline, and the owner will look again.",
 }
 
 
@@ -538,8 +550,16 @@ def _work_choices(request: Request, principal: Principal, view: StaffRequestView
             if allowed(principal, Action.REQUEST_TRANSFER, target_of(r)):
                 bodies = [(b.code, b.name) for b in uow.catalog.bodies()
                           if str(b.kind) == "department" and b.code != r.body_code]  # fmt: skip
+    # a partner's buttons (request.partner_work on a request assigned to its organisation) and a liaison's check of
+    # a fix (request.verify_fix in its areas: a closed request, or one whose work a partner reported complete)
+    partner = principal.role is Role.PARTNER and allowed(principal, Action.REQUEST_PARTNER_WORK, target_of(r))
+    liaison = principal.role is Role.LIAISON and allowed(principal, Action.REQUEST_VERIFY_FIX, target_of(r))
+    reported = r.status == Status.CLOSED or any(e.kind == WORK_COMPLETED for e in view.timeline)
     return {"may_work": may_work, "steps": steps, "colleagues": sorted(colleagues, key=lambda c: c[1]),
-            "transfer_to": bodies, "close_reasons": CLOSE_TEXT}  # fmt: skip
+            "transfer_to": bodies, "close_reasons": CLOSE_TEXT, "partner": partner,
+            "partner_start": partner and Status.IN_PROGRESS in TRANSITIONS[r.status],
+            "partner_complete": partner and r.status != Status.CLOSED, "liaison": liaison,
+            "fix_to_check": liaison and reported}  # fmt: skip
 
 
 async def _act(request: Request, service_request_id: str, csrf: str, what: str, run: Any) -> Response:
@@ -623,3 +643,65 @@ async def work_transfer(
         return transfer_request(ctx.writer(), ctx.clock, TransferRequest(who, service_request_id, body, reason))
 
     return await _act(request, service_request_id, csrf, "transfer", run)
+
+
+def _limits(request: Request) -> Limits:
+    settings = context(request).settings
+    return Limits(max_media_bytes=settings.max_media_bytes, media_types=settings.media_types)
+
+
+async def _photo(photo: UploadFile | None) -> tuple[Upload, ...]:
+    """The form's photo, if a file was chosen (an empty file input sends an empty part with no name)."""
+    if photo is None:
+        return ()
+    data = await photo.read()
+    if not data and not photo.filename:
+        return ()
+    return (Upload(filename=photo.filename, content_type=photo.content_type or "", data=data),)
+
+
+@router.post("/requests/{service_request_id}/partner")
+async def partner_step(
+    request: Request,
+    service_request_id: str,
+    step: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "public",
+    photo: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """A partner on a request assigned to its organisation: start, a progress note (with a photo), work complete
+    (``request.partner_work``)."""
+    ctx = context(request)
+    uploads = await _photo(photo)
+    limits = _limits(request)
+
+    def run(who: Principal) -> object:
+        cmd = PartnerWork(who, service_request_id, step, note=note, public=visibility != "internal",  # type: ignore[arg-type]
+                          uploads=uploads)  # fmt: skip
+        return partner_work(ctx.writer(), ctx.clock, cmd, limits)
+
+    what = f"partner_{step}" if f"partner_{step}" in NOTICES else "step"
+    return await _act(request, service_request_id, csrf, what, run)
+
+
+@router.post("/requests/{service_request_id}/verify")
+async def verify_step(
+    request: Request,
+    service_request_id: str,
+    verdict: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """A liaison's check on site of a fix: confirmed or disputed, with a note and a photo if any
+    (``request.verify_fix``)."""
+    ctx = context(request)
+    uploads = await _photo(photo)
+    limits = _limits(request)
+
+    def run(who: Principal) -> object:
+        cmd = VerifyFix(who, service_request_id, verdict, note=note, uploads=uploads)  # type: ignore[arg-type]
+        return verify_fix(ctx.writer(), ctx.clock, cmd, limits)
+
+    return await _act(request, service_request_id, csrf, verdict if verdict in NOTICES else "step", run)
