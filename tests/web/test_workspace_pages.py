@@ -311,6 +311,10 @@ def test_queue_bulk__acknowledge_selected__each_through_the_use_case_with_a_resu
     assert f"request {city['graffiti']}</a> — department may request.work only on requests owned by DOT" in reply.text
     assert numbers(reply.text.split('id="list-h"')[1])[:2] == [city["pothole2"], city["pothole1"]]  # newest first
     assert _statuses(engine, picked) == ["acknowledged", "new", "acknowledged"]
+    more = [str(n) for n in range(1000, 1060)]  # more than a page of them (unknown numbers here)
+    many = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": more})
+    assert many.status_code == 200 and "Acknowledge selected: 0 done, 60 refused" in many.text
+    assert "service_request_id &#39;1059&#39; does not exist" in many.text
     again = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": picked[:1]})
     assert "0 done, 1 refused" in again.text and "cannot go from acknowledged to acknowledged" in again.text
 
@@ -345,6 +349,9 @@ def test_queue_bulk__forged_csrf_nothing_chosen_or_a_role_that_works_nothing__re
     assert forged.status_code == 403
     nothing = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge"})
     assert nothing.status_code == 400 and "choose at least one request" in nothing.text
+    too_many = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge",
+                                                      "ids": [str(n) for n in range(1000, 1201)]})  # fmt: skip
+    assert too_many.status_code == 400 and "at most 200 requests at once (got 201)" in too_many.text
     unknown = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "explode", "ids": ids})
     assert unknown.status_code == 400 and "unknown bulk action" in unknown.text
     client.cookies.clear()

@@ -279,7 +279,7 @@ BULK_TEXT = {"acknowledge": "Acknowledge", "assign": "Assign", "close": "Close"}
 async def queue_bulk(
     request: Request,
     csrf: Annotated[str, Form(max_length=100)] = "",
-    ids: Annotated[list[str] | None, Form(max_length=20)] = None,
+    ids: Annotated[list[str] | None, Form()] = None,  # how many: bulk_work's limit (the body's size bounds them)
     action: Annotated[str, Form(max_length=20)] = "",
     user: Annotated[str, Form(max_length=20)] = "",
     close_reason: Annotated[str, Form(max_length=20)] = "",
