@@ -26,6 +26,9 @@ def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Any:
     path = tmp_path / "plan.db"
     path.write_bytes(sqlite_template.read_bytes())
     engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:  # the queue names bodies and services by id: they must exist
+        conn.exec_driver_sql("INSERT INTO bodies (code, name) VALUES ('DOT', 'Transportation')")
+        conn.exec_driver_sql("INSERT INTO services (code, name, keywords) VALUES ('pothole', 'Pothole', '[]')")
     yield engine
     engine.dispose()
 
@@ -37,22 +40,42 @@ def _plan(engine: Engine, statement: Select[Any]) -> str:
     return "\n".join(str(r[-1]) for r in rows)
 
 
+OPEN_INDEX = "ix_service_requests_open_body_"
+
+
 @pytest.mark.parametrize(
-    "query",
+    ("query", "index"),
     [
-        QueueFilter(),
-        QueueFilter(sort=Sort.DUE, sla=SlaFilter.OVERDUE, now=NOW, unassigned=True),
-        QueueFilter(statuses=(Status.CLOSED,), bounced=True),
+        (QueueFilter(), OPEN_INDEX + "requested (body_id=?)"),
+        (QueueFilter(sort=Sort.NEWEST), OPEN_INDEX + "requested (body_id=?)"),
+        (QueueFilter(sort=Sort.UPDATED), OPEN_INDEX + "updated (body_id=?)"),
+        (
+            QueueFilter(sort=Sort.DUE, sla=SlaFilter.OVERDUE, now=NOW, unassigned=True),
+            OPEN_INDEX + "due (body_id=? AND expected_at",
+        ),
+        (QueueFilter(statuses=(Status.CLOSED,), bounced=True), BODY_INDEX + " (body_id=? AND status=?)"),
+        (QueueFilter(statuses=(Status.CLOSED,), service_code="pothole"), BODY_INDEX + " (body_id=? AND status=?)"),
     ],
-    ids=["open oldest first", "overdue unassigned", "closed bounced"],
+    ids=[
+        "open oldest first",
+        "open newest first",
+        "open by update",
+        "overdue unassigned by due",
+        "closed bounced",
+        "closed of a service",
+    ],
 )
-def test_queue_on_sqlite__department_scope__page_and_counts_search_the_body_status_index(
-    sqlite_engine: Engine, query: QueueFilter
+def test_queue_on_sqlite__department_scope__page_walks_a_body_index_in_order__counts_stop_at_the_cap(
+    sqlite_engine: Engine, query: QueueFilter, index: str
 ) -> None:
     with sqlite_engine.connect() as conn:
         store = SqlQueueStore(conn)
         page, counts = store.page_statement(DOT, query), store.counts_statement(DOT, query)
     page_plan, counts_plan = _plan(sqlite_engine, page), _plan(sqlite_engine, counts)
-    assert f"USING INDEX {BODY_INDEX} (body_id=? AND status=?)" in page_plan, page_plan
-    assert f"INDEX {BODY_INDEX} (body_id=?)" in counts_plan, counts_plan
+    assert f"USING INDEX {index}" in page_plan, page_plan
+    if query.statuses != (Status.CLOSED,):
+        assert "TEMP B-TREE" not in page_plan, page_plan  # read in order: the walk stops with the page
+    searches = [line for line in counts_plan.splitlines() if "service_requests" in line]
+    assert len(searches) == len(Status), counts_plan  # one capped count per status
+    assert all(f"INDEX {BODY_INDEX} (body_id=? AND status=?)" in line for line in searches), counts_plan
     assert "SCAN service_requests" not in page_plan + counts_plan

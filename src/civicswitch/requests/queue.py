@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
 
 PAGE_SIZE = 50
+COUNT_CAP = 10_000  # counts per status stop here: the page says "10,000+" (a count of 300,000 costs a scan)
 MAX_TEXT = 200
 
 
@@ -161,7 +162,7 @@ def row_sla(row: QueueRow, now: datetime, due_soon: timedelta = DEFAULT_DUE_SOON
 @dataclass(frozen=True, slots=True)
 class QueuePage:
     rows: list[QueueRow]
-    total: int  # matching the filter (all pages)
+    total: int  # matching the filter (all pages); each status's count stops at COUNT_CAP + 1
     counts: dict[Status, int] = field(default_factory=dict)  # per status, the filter's other criteria applied
     page: int = 1
     page_size: int = PAGE_SIZE
@@ -169,6 +170,14 @@ class QueuePage:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
+
+    more: bool = False  # some status's count stopped at COUNT_CAP: the total is "at least"
+
+
+def total_of(counts: dict[Status, int], statuses: tuple[Status, ...]) -> tuple[int, bool]:
+    """The requests of ``statuses`` given capped counts per status, and whether that is only "at least"."""
+    chosen = [n for status, n in counts.items() if status in statuses]
+    return sum(min(n, COUNT_CAP) for n in chosen), any(n > COUNT_CAP for n in chosen)
 
 
 class QueueStore(Protocol):

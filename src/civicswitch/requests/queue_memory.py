@@ -6,7 +6,17 @@ from collections import Counter
 from typing import TYPE_CHECKING
 
 from civicswitch.requests.model import ServiceRequest, Status
-from civicswitch.requests.queue import QueueFilter, QueuePage, QueueRow, QueueScope, SlaFilter, Sort, snippet
+from civicswitch.requests.queue import (
+    COUNT_CAP,
+    QueueFilter,
+    QueuePage,
+    QueueRow,
+    QueueScope,
+    SlaFilter,
+    Sort,
+    snippet,
+    total_of,
+)
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
@@ -57,7 +67,7 @@ class MemoryQueueStore:
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
         found = [r for r in self._db.requests.values() if self._in_scope(r, scope) and self._matches(r, query)]
-        counts = Counter(r.status for r in found)
+        counts = {status: min(n, COUNT_CAP + 1) for status, n in Counter(r.status for r in found).items()}
         rows = [r for r in found if r.status in query.statuses]
 
         def ident(r: ServiceRequest) -> int:
@@ -92,4 +102,5 @@ class MemoryQueueStore:
             )
             for r in rows[start : start + query.page_size]
         ]
-        return QueuePage(page, len(rows), dict(counts), query.page, query.page_size)
+        total, more = total_of(counts, query.statuses)
+        return QueuePage(page, total, counts, query.page, query.page_size, more)

@@ -1,14 +1,49 @@
-"""The staff queue in SQL: one query for the page, one for the counts per status; the scope is part of the WHERE."""
+"""The staff queue in SQL: one query for the page, one for the counts per status; the scope is part of the WHERE.
+
+At a city's size (1,000,000 requests; ``bench/staff_pages.py``) every query must be an index walk that stops early:
+
+* bodies and services are matched by id (``body_id IN (SELECT id FROM bodies WHERE code IN …)``), so the
+  ``body_id``-leading indexes apply, not a join that reads every request first;
+* a filter without ``closed`` says so (``status <> 'closed'``): then the partial indexes of open requests
+  (migration ``0011_queue_indexes``: by body and filing time, due date or last update) give the page in order;
+* counts per status stop at :data:`~civicswitch.requests.queue.COUNT_CAP` + 1 each (the page shows "10,000+"),
+  so a department's 300,000 closed requests are not counted one by one on every page.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Select, String, and_, cast, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Select,
+    String,
+    Table,
+    and_,
+    cast,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    true,
+)
 
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.requests.model import Status
-from civicswitch.requests.queue import QueueFilter, QueuePage, QueueRow, QueueScope, SlaFilter, Sort, snippet
+from civicswitch.requests.queue import (
+    COUNT_CAP,
+    QueueFilter,
+    QueuePage,
+    QueueRow,
+    QueueScope,
+    SlaFilter,
+    Sort,
+    snippet,
+    total_of,
+)
 from civicswitch.requests.tables import service_requests as sr
 
 
@@ -28,29 +63,56 @@ _JOINED = sr.join(services, services.c.id == sr.c.service_id).outerjoin(bodies, 
 class SqlQueueStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._codes: dict[tuple[str, frozenset[str]], list[int]] = {}
+
+    def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
+        """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
+        its index in order (``body_id = ?``; an ``IN`` of a subquery could be several bodies, and is sorted)."""
+        key = (table.name, frozenset(codes))
+        found = self._codes.get(key)
+        if found is None:
+            found = self._codes[key] = sorted(
+                self._conn.execute(select(table.c.id).where(table.c.code.in_(key[1]))).scalars()
+            )
+        return found
+
+    @staticmethod
+    def _one_of(column: ColumnElement[int], ids: list[int]) -> ColumnElement[bool]:
+        if not ids:
+            return false()
+        return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
     def _where(self, scope: QueueScope, query: QueueFilter, *, statuses: bool) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if not scope.everything:
             reach: list[ColumnElement[bool]] = []
             if scope.bodies:
-                reach.append(bodies.c.code.in_(sorted(scope.bodies)))
+                reach.append(self._one_of(sr.c.body_id, self._ids(bodies, scope.bodies)))
             if scope.org:
                 reach.append(sr.c.assigned_org == scope.org)
             reach.extend(_area(layer, key) for layer, key in sorted(scope.areas))
             where.append(or_(*reach) if reach else false())
         if statuses:
-            where.append(sr.c.status.in_([str(s) for s in query.statuses]))
+            chosen = [str(s) for s in query.statuses]
+            if Status.CLOSED in query.statuses:
+                where.append(sr.c.status.in_(chosen))
+            else:
+                # The open requests' partial indexes apply, and give the page in order. The statuses are then a
+                # filter on the walk ("status || ''": without statistics, SQLite would rather search the
+                # (body, status) index by each status and sort everything it finds).
+                where.append(sr.c.status != str(Status.CLOSED))
+                where.append(sr.c.status.concat("").in_(chosen))
         if query.service_code:
-            where.append(services.c.code == query.service_code)
+            where.append(self._one_of(sr.c.service_id, self._ids(services, {query.service_code})))
         if query.body_code:
-            where.append(bodies.c.code == query.body_code)
+            where.append(self._one_of(sr.c.body_id, self._ids(bodies, {query.body_code})))
         if query.area is not None:
             where.append(_area(*query.area))
         if query.assignee is not None:
             where.append(sr.c.assignee_user_id == query.assignee)
         if query.unassigned:
-            where.append(sr.c.assignee_user_id.is_(None))
+            # Not "IS NULL", which SQLite would answer from the assignee index: nearly every request has none.
+            where.append(func.coalesce(sr.c.assignee_user_id, 0) == 0)
         if query.bounced:
             where.append(sr.c.transfers >= 1)
         if query.sla is not None:
@@ -76,13 +138,21 @@ class SqlQueueStore:
         return where
 
     def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
-        """The page's rows (a test reads its plan)."""
+        """The page's rows (a test reads its plan). By due date, this is the part with a due date: see
+        :meth:`_due_page` for the rest."""
         order = {
             Sort.OLDEST: (sr.c.requested_at.asc(), sr.c.id.asc()),
             Sort.NEWEST: (sr.c.requested_at.desc(), sr.c.id.desc()),
             Sort.UPDATED: (sr.c.updated_at.desc(), sr.c.id.desc()),
-            Sort.DUE: (sr.c.expected_at.is_(None).asc(), sr.c.expected_at.asc(), sr.c.id.asc()),
+            Sort.DUE: (sr.c.expected_at.asc(), sr.c.id.asc()),
         }[query.sort]
+        where = self._where(scope, query, statuses=True)
+        if query.sort is Sort.DUE:
+            where.append(sr.c.expected_at.is_not(None))
+        return self._rows(where, order, query.page_size, (query.page - 1) * query.page_size)
+
+    @staticmethod
+    def _rows(where: list[ColumnElement[bool]], order: tuple[Any, ...], limit: int, offset: int) -> Select[Any]:
         return (
             select(
                 sr.c.id,
@@ -101,22 +171,46 @@ class SqlQueueStore:
                 sr.c.closed_at,
             )
             .select_from(_JOINED)
-            .where(and_(true(), *self._where(scope, query, statuses=True)))
+            .where(and_(true(), *where))
             .order_by(*order)
-            .limit(query.page_size)
-            .offset((query.page - 1) * query.page_size)
+            .limit(limit)
+            .offset(offset)
         )
 
+    def _due_page(self, scope: QueueScope, query: QueueFilter, first: list[Any]) -> list[Any]:
+        """By due date, those without one come last (by id): two index walks, since SQLite's indexes keep NULL
+        first and an index on an expression is not reflected (migrations are checked against the tables)."""
+        if len(first) == query.page_size:
+            return first
+        offset = (query.page - 1) * query.page_size
+        where = self._where(scope, query, statuses=True)
+        dated = 0
+        if offset:
+            shown = select(sr.c.id).where(and_(sr.c.expected_at.is_not(None), *where)).limit(offset).subquery()
+            dated = int(self._conn.execute(select(func.count()).select_from(shown)).scalar_one())
+        undated = self._rows([*where, sr.c.expected_at.is_(None)], (sr.c.id.asc(),),
+                             query.page_size - len(first), max(0, offset - dated))  # fmt: skip
+        return first + list(self._conn.execute(undated))
+
     def counts_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
-        """The counts per status (every status: the filter's other criteria applied). Every request has a service:
-        without a service filter the join is left out, so a department's counts read its index alone."""
-        joined = _JOINED if query.service_code else sr.outerjoin(bodies, bodies.c.id == sr.c.body_id)
-        return (
-            select(sr.c.status, func.count())
-            .select_from(joined)
-            .where(and_(true(), *self._where(scope, query, statuses=False)))
-            .group_by(sr.c.status)
-        )
+        """The counts per status (every status: the filter's other criteria applied), each stopping at
+        ``COUNT_CAP + 1``: one capped count per status, read from the (body_id, status, …) index for a department."""
+        where = self._where(scope, query, statuses=False)
+        parts = []
+        for status in Status:
+            capped = (
+                select(sr.c.id)
+                .where(and_(sr.c.status == str(status), *where))
+                .limit(COUNT_CAP + 1)
+                .subquery(f"capped_{status}")
+            )
+            parts.append(select(literal(str(status)).label("status"), select(func.count()).select_from(capped)
+                                .scalar_subquery().label("n")))  # fmt: skip
+        return parts[0].union_all(*parts[1:])  # type: ignore[return-value]
+
+    def _page(self, scope: QueueScope, query: QueueFilter) -> list[Any]:
+        first = list(self._conn.execute(self.page_statement(scope, query)))
+        return self._due_page(scope, query, first) if query.sort is Sort.DUE else first
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
         rows = [
@@ -136,8 +230,8 @@ class SqlQueueStore:
                 transfers=r.transfers,
                 closed_at=r.closed_at,
             )
-            for r in self._conn.execute(self.page_statement(scope, query))
+            for r in self._page(scope, query)
         ]
-        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query))}
-        total = sum(n for status, n in counts.items() if status in query.statuses)
-        return QueuePage(rows, total, counts, query.page, query.page_size)
+        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
+        total, more = total_of(counts, query.statuses)
+        return QueuePage(rows, total, counts, query.page, query.page_size, more)

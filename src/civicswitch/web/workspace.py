@@ -38,6 +38,7 @@ from civicswitch.requests.commands import (
 from civicswitch.requests.handlers import Limits
 from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
+    COUNT_CAP,
     MAX_TEXT,
     PAGE_SIZE,
     QueueRow,
@@ -262,13 +263,16 @@ def _queue_page(
             pairs += [("status", s) for s in statuses]
         return "/staff/queue?" + urlencode(pairs)
 
+    def count_text(n: int) -> str:
+        return f"{COUNT_CAP:,}+" if n > COUNT_CAP else f"{n:,}"
+
     names = _names(request, {r.assignee_user_id for r in result.rows if r.assignee_user_id is not None})
     return _page(
         request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
         result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
         sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
         names=names, may_bulk=_may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
-        close_reasons=CLOSE_TEXT, **_choices(request, principal), **extra,
+        close_reasons=CLOSE_TEXT, count_text=count_text, **_choices(request, principal), **extra,
     )  # fmt: skip
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_queue_indexes"
@@ -27,6 +28,22 @@ def upgrade() -> None:
         unique=False,
     )
 
+    # The open requests' partial indexes (requests/tables.py): the queue's page in its sort order, read until full.
+    open_ = sa.text("status <> 'closed'")
+    for name, columns in OPEN_INDEXES.items():
+        op.create_index(name, "service_requests", columns, sqlite_where=open_, postgresql_where=open_)
+
+
+OPEN_INDEXES: dict[str, list[str]] = {
+    "ix_service_requests_open_body_requested": ["body_id", "requested_at", "id"],
+    "ix_service_requests_open_body_due": ["body_id", "expected_at", "id"],
+    "ix_service_requests_open_due": ["expected_at", "id"],
+    "ix_service_requests_open_body_updated": ["body_id", "updated_at", "id"],
+    "ix_service_requests_open_updated": ["updated_at", "id"],
+}
+
 
 def downgrade() -> None:
+    for name in OPEN_INDEXES:
+        op.drop_index(name, table_name="service_requests")
     op.drop_index("ix_service_requests_body_status_requested", table_name="service_requests")
