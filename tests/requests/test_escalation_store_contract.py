@@ -1,5 +1,5 @@
-"""``EscalationStore.escalations`` on memory, SQLite and PostgreSQL: open requests bounced at least N times or
-overdue before a moment (not on hold), the most bounced first, then the longest overdue; paged, with the total.
+"""``EscalationStore.escalations`` on memory, SQLite and PostgreSQL: open requests bounced at least N times (the most
+bounced first), then those overdue before a moment (not on hold; the oldest filed first); paged, with the total.
 And the use case on top: the rule from the settings, who bounced a request and why, and the policy."""
 
 from __future__ import annotations
@@ -67,40 +67,40 @@ def city(store_uow_factory: MakeUow, catalog_data: dict[str, Any]) -> tuple[Make
 
 def found(make: MakeUow, bounces: int | None, before: datetime | None, limit: int = 50, offset: int = 0) -> Any:
     with make() as uow:
-        rows, total = uow.escalations.escalations(
-            min_transfers=bounces, overdue_before=before, limit=limit, offset=offset
-        )
-    return [r.id for r in rows], total
+        got = uow.escalations.escalations(min_transfers=bounces, overdue_before=before, limit=limit, offset=offset)
+    assert not got.more
+    return [r.id for r in got.rows], got.total
 
 
-def test_escalations__bounced_or_overdue__most_bounced_then_longest_overdue(
+def test_escalations__bounced_or_overdue__most_bounced_then_oldest_overdue(
     city: tuple[MakeUow, dict[str, int]],
 ) -> None:
     make, ids = city
     rows, total = found(make, 2, NOW - 48 * H)
-    assert rows == [ids[n] for n in ("bounced3", "bounced2", "late9d_bounced1", "late5d")]
+    assert rows == [ids[n] for n in ("bounced3", "bounced2", "late5d", "late9d_bounced1")]
     assert total == 4
 
 
 def test_escalations__one_criterion_off__only_the_other_counts(city: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = city
     assert found(make, 2, None) == ([ids["bounced3"], ids["bounced2"]], 2)
-    assert found(make, None, NOW - 48 * H) == ([ids["late9d_bounced1"], ids["late5d"]], 2)
+    assert found(make, None, NOW - 48 * H) == ([ids["late5d"], ids["late9d_bounced1"]], 2)
     assert found(make, None, None) == ([], 0)
-    assert found(make, 1, None)[0] == [ids[n] for n in ("bounced3", "bounced2", "late9d_bounced1", "bounced1")]
+    assert found(make, 1, None)[0] == [ids[n] for n in ("bounced3", "bounced2", "bounced1", "late9d_bounced1")]
 
 
 def test_escalations__paged__total_counts_every_page(city: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = city
-    assert found(make, 2, NOW - 48 * H, limit=3) == ([ids[n] for n in ("bounced3", "bounced2", "late9d_bounced1")], 4)
-    assert found(make, 2, NOW - 48 * H, limit=3, offset=3) == ([ids["late5d"]], 4)
+    assert found(make, 2, NOW - 48 * H, limit=3) == ([ids[n] for n in ("bounced3", "bounced2", "late5d")], 4)
+    assert found(make, 2, NOW - 48 * H, limit=3, offset=3) == ([ids["late9d_bounced1"]], 4)
+    assert found(make, 2, NOW - 48 * H, limit=1, offset=1) == ([ids["bounced2"]], 4)
+    assert found(make, 2, NOW - 48 * H, limit=2, offset=1) == ([ids["bounced2"], ids["late5d"]], 4)
 
 
 def test_escalations__rows_carry_what_the_page_shows(city: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = city
     with make() as uow:
-        rows, _ = uow.escalations.escalations(min_transfers=3, overdue_before=None, limit=5, offset=0)
-    (row,) = rows
+        (row,) = uow.escalations.escalations(min_transfers=3, overdue_before=None, limit=5, offset=0).rows
     assert (row.id, row.service_code, row.service_name, row.status, row.body_code, row.transfers) == (
         ids["bounced3"], "pothole", "Pothole", Status.NEW, "DOT", 3,
     )  # fmt: skip
@@ -148,9 +148,28 @@ def test_escalation_queue__overdue__by_how_much(city: tuple[MakeUow, dict[str, i
     make, ids = city
     page = escalation_queue(make(), FixedClock(NOW), OPERATOR, EscalationRule(0, timedelta(hours=48)))
     assert [(i.row.id, i.overdue_by, i.bounced) for i in page.items] == [
-        (ids["late9d_bounced1"], timedelta(days=9), False),
         (ids["late5d"], timedelta(days=5), False),
+        (ids["late9d_bounced1"], timedelta(days=9), False),
     ]
+
+
+def test_escalations__many_overdue__counted_up_to_the_limit(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import civicswitch.requests.escalation_memory
+    import civicswitch.requests.escalation_sql
+
+    for module in (civicswitch.requests.escalation_sql, civicswitch.requests.escalation_memory):
+        monkeypatch.setattr(module, "COUNT_LIMIT", 3)
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        for i in range(5):
+            uow.requests.add(_request(i, expected_at=NOW - 72 * H), None)
+        uow.requests.add(_request(6, transfers=2), None)
+        uow.commit()
+    with store_uow_factory() as uow:
+        got = uow.escalations.escalations(min_transfers=2, overdue_before=NOW - 48 * H, limit=10, offset=0)
+    assert (len(got.rows), got.total, got.more) == (6, 4, True)
 
 
 @pytest.mark.parametrize("role", [Role.DEPARTMENT, Role.AGENT, Role.PARTNER, Role.LIAISON, Role.APP])

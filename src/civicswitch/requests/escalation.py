@@ -64,13 +64,27 @@ class EscalationRow:
     transfers: int
 
 
+@dataclass(frozen=True, slots=True)
+class EscalationRows:
+    rows: list[EscalationRow]  # the page
+    total: int  # how many are escalated in all (the overdue ones counted up to COUNT_LIMIT)
+    more: bool = False  # there are more than ``total``: the overdue ones reached COUNT_LIMIT
+
+
+# The overdue requests are counted up to this many: counting them all reads every open request (there is no index
+# on the due date), while counting this many stops early when they are many.
+COUNT_LIMIT = 10_000
+
+
 class EscalationStore(Protocol):
     def escalations(
         self, *, min_transfers: int | None, overdue_before: datetime | None, limit: int, offset: int
-    ) -> tuple[list[EscalationRow], int]:
-        """Requests not closed with ``transfers >= min_transfers``, or not on hold with ``expected_at`` before
-        ``overdue_before`` (None: that criterion is off); the most bounced first, then the longest overdue (no due
-        date last), then by id; a page of them and how many there are in all."""
+    ) -> EscalationRows:
+        """Open (not closed) requests with ``transfers >= min_transfers``, the most bounced first (then the oldest
+        filed, then by id); after them the others not on hold with ``expected_at`` before ``overdue_before``, the
+        oldest filed first (then by id). None turns a criterion off. A page of them and how many there are (the
+        overdue ones counted up to :data:`COUNT_LIMIT`). SQL: the bounced ones are a range of the ``transfers``
+        index, the overdue ones a walk of the open requests in filing order that stops when the page is full."""
         ...
 
 
@@ -100,6 +114,7 @@ class EscalationPage:
     rule: EscalationRule
     page: int = 1
     page_size: int = PAGE_SIZE
+    more: bool = False  # more than ``total`` are escalated (see COUNT_LIMIT)
 
     @property
     def pages(self) -> int:
@@ -147,12 +162,13 @@ def escalation_queue(
     now = clock.now()
     overdue_before = now - rule.overdue if rule.overdue is not None else None
     with uow:
-        rows, total = uow.escalations.escalations(
+        found = uow.escalations.escalations(
             min_transfers=rule.bounces or None,
             overdue_before=overdue_before,
             limit=page_size,
             offset=(page - 1) * page_size,
         )
+        rows = found.rows
         timelines = uow.requests.events([r.id for r in rows], public_only=False) if rows else {}
         items = []
         for r in rows:
@@ -172,4 +188,4 @@ def escalation_queue(
                     bounces=_bounces(uow, r.id, list(timelines.get(r.id, []))),
                 )
             )
-    return EscalationPage(items, total, rule, page, page_size)
+    return EscalationPage(items, found.total, rule, page, page_size, found.more)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from civicswitch.requests.escalation import EscalationRow
+from civicswitch.requests.escalation import COUNT_LIMIT, EscalationRow, EscalationRows
 from civicswitch.requests.model import ServiceRequest, Status
 from civicswitch.requests.queue import snippet
 
@@ -19,34 +19,33 @@ class MemoryEscalationStore:
 
     def escalations(
         self, *, min_transfers: int | None, overdue_before: datetime | None, limit: int, offset: int
-    ) -> tuple[list[EscalationRow], int]:
-        def escalated(r: ServiceRequest) -> bool:
-            if r.status == Status.CLOSED:
-                return False
-            bounced = bool(min_transfers) and r.transfers >= (min_transfers or 0)
-            late = (
-                overdue_before is not None
-                and r.expected_at is not None
-                and r.expected_at < overdue_before
-                and r.status != Status.ON_HOLD
-            )
-            return bounced or late
-
-        found = [r for r in self._db.requests.values() if escalated(r)]
-        found.sort(key=lambda r: (-r.transfers, r.expected_at is None, r.expected_at or r.requested_at, r.id or 0))
-        rows = [
-            EscalationRow(
-                id=r.id or 0,
-                service_code=r.service_code,
-                service_name=self._db.services[r.service_code].name,
-                status=r.status,
-                body_code=r.body_code,
-                address=r.address,
-                description=snippet(r.description),
-                requested_at=r.requested_at,
-                expected_at=r.expected_at,
-                transfers=r.transfers,
-            )
-            for r in found[offset : offset + limit]
+    ) -> EscalationRows:
+        open_ = [r for r in self._db.requests.values() if r.status != Status.CLOSED]
+        bounced = [r for r in open_ if min_transfers and r.transfers >= min_transfers]
+        bounced.sort(key=lambda r: (-r.transfers, r.requested_at, r.id or 0))
+        late = [
+            r
+            for r in open_
+            if overdue_before is not None
+            and r.expected_at is not None
+            and r.expected_at < overdue_before
+            and r.status != Status.ON_HOLD
+            and not (min_transfers and r.transfers >= min_transfers)
         ]
-        return rows, len(found)
+        late.sort(key=lambda r: (r.requested_at, r.id or 0))
+        rows = [self._row(r) for r in [*bounced, *late][offset : offset + limit]]
+        return EscalationRows(rows, len(bounced) + min(len(late), COUNT_LIMIT), len(late) > COUNT_LIMIT)
+
+    def _row(self, r: ServiceRequest) -> EscalationRow:
+        return EscalationRow(
+            id=r.id or 0,
+            service_code=r.service_code,
+            service_name=self._db.services[r.service_code].name,
+            status=r.status,
+            body_code=r.body_code,
+            address=r.address,
+            description=snippet(r.description),
+            requested_at=r.requested_at,
+            expected_at=r.expected_at,
+            transfers=r.transfers,
+        )
