@@ -183,3 +183,27 @@ def test_escalations__executive_by_keyboard__sees_who_bounced_and_why(
     _tab_to(page, city["bounced"])
     _press_enter_and_load(page)
     assert f"/staff/requests/{city['bounced']}" in page.url
+
+
+def test_admin_forms__without_javascript__add_a_holiday_and_create_a_key(
+    browser: Any, served: str, city: dict[str, str]
+) -> None:
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    try:
+        _sign_in(page, served, "admin@city.gov", "/staff/admin/calendars")
+        page.get_by_label("Date").fill("2027-01-01")
+        page.get_by_label("Holiday name").fill("New Year")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Add holiday").click()
+        assert "2027-01-01" in page.get_by_role("row", name="New Year").inner_text()
+        page.goto(f"{served}/staff/admin/keys")
+        page.get_by_label("Name").fill("DOT system")
+        page.get_by_label("Scope").select_option("update")
+        page.get_by_label("Body (update keys only)").select_option("DOT")
+        with page.expect_navigation():
+            page.get_by_role("button", name="Create key").click()
+        assert page.locator("#new-key").inner_text().startswith("cs_")
+        assert "DOT" in page.get_by_role("row", name="DOT system").inner_text()
+    finally:
+        context.close()
