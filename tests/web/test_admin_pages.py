@@ -380,3 +380,11 @@ def test_audit__paged__older_entries_continue_from_the_last_one(
     second = client.get(older.group(1).replace("&amp;", "&"))
     more = re.findall(r"<tr>\s*<td>(\d+)</td>", second.text)
     assert more and int(more[0]) == int(rows[-1]) - 1 and "Newest entries" in second.text
+
+
+def test_users__disable_self__refused(client: TestClient, engine: Engine, staff: dict[str, int]) -> None:
+    csrf = sign_in(client, "admin@city.gov")
+    before = _count_audit(engine)
+    reply = client.post("/staff/admin/users/disable", data={"email": "Admin@city.gov", "csrf": csrf})
+    assert reply.status_code == 400 and "cannot disable your own account" in reply.text
+    assert _count_audit(engine) == before and client.get("/staff/admin/users").status_code == 200

@@ -160,10 +160,16 @@ async def users_disable(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     ctx = context(request)
+
+    def run(who: Principal) -> object:
+        if email.strip().lower() == who.name.lower():
+            raise Invalid("you cannot disable your own account here (another admin, or the CLI, can)", field="email")
+        return disable_user(ctx.writer(), ctx.clock, email, reason="disabled on the admin page", who=who)
+
     return await _post(
         request,
         csrf,
-        lambda who: disable_user(ctx.writer(), ctx.clock, email, reason="disabled on the admin page", who=who),
+        run,
         _refused(_users_page, request),
         "/staff/admin/users?notice=disabled",
     )
