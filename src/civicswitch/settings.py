@@ -93,6 +93,14 @@ class Settings(BaseSettings):
         default="",
         description="Signs staff sessions and links; empty: one is made on first use and kept in the database",
     )
+    # -- single sign-on for staff (docs/configuration.md, "Single sign-on"); environment only -----------------
+    oidc_issuer: str = Field(
+        default="", description="OpenID Connect issuer URL of the city's identity provider; empty: password only"
+    )
+    oidc_client_id: str = Field(default="", description="This instance's client id at the identity provider")
+    oidc_client_secret: str = Field(default="", description="This instance's client secret at the identity provider")
+    oidc_scopes: str = Field(default="openid email profile", description="Scopes asked of the identity provider")
+    oidc_label: str = Field(default="Sign in with city account", description="The sign-in page's single sign-on button")
     # -- hardening (docs/configuration.md, "Security settings") ----------------------------------------------
     clock_skew_seconds: int = Field(
         default=300,
@@ -169,6 +177,14 @@ class Settings(BaseSettings):
     def proxy_list(self) -> list[str]:
         """``forwarded_allow_ips`` as a list (empty: forwarded headers are ignored)."""
         return [h.strip() for h in self.forwarded_allow_ips.split(",") if h.strip()]
+
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _issuer_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
+            raise ValueError(f"oidc_issuer must be an http(s) URL such as https://login.example.gov, got {value!r}")
+        return value
 
     @field_validator("public_url")
     @classmethod

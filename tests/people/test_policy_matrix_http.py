@@ -1,6 +1,11 @@
 """The generated permission matrix over HTTP, on SQLite and PostgreSQL: API keys (app, a DOT back end, admin)
 and signed-in staff accounts of every role call the real endpoints. Allowed cases answer 2xx; refused ones 403
-with nothing written (every table's row count is unchanged)."""
+with nothing written (every table's row count is unchanged).
+
+Staff work (acknowledge, transfer, a partner's start, a liaison's check of a fix) is the staff workspace's forms:
+signed-in accounts post the real form with the session's CSRF token; an allowed form answers with its redirect
+back to the request page (POST, redirect, GET). Without a session (an API key, a resident) a form sends to the
+sign-in page and writes nothing."""
 
 from __future__ import annotations
 
@@ -37,10 +42,11 @@ from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.people.links import FollowLinks
 from civicswitch.people.policy import OPERATOR, Action, Role
-from civicswitch.requests.commands import SubmitRequest
+from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import assign_request
+from civicswitch.requests.work import partner_work
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
@@ -62,9 +68,9 @@ STAFF_PAGES = {
     Action.CATALOG_MANAGE,
     Action.ESCALATION_VIEW,
 }
-# Staff work (requests/work.py): the staff workspace's pages and forms (issue 10) call these use cases; until they
-# land the memory matrix covers them.
-WORKSPACE_ONLY = {
+# Staff work (requests/work.py) has no API endpoint: the staff workspace's forms (web/workspace.py) call it, with a
+# session (an admin signs in for these rather than sending its key).
+FORMS = {
     Action.REQUEST_WORK,
     Action.REQUEST_TRANSFER,
     Action.REQUEST_PARTNER_WORK,
@@ -132,6 +138,9 @@ def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
         ids[name] = rid
     for name, org in (("own", OWN_ORG), ("own2", OWN_ORG), ("other", OTHER_ORG)):
         assign_request(uow(), clock, ids[name], org, who=OPERATOR)
+    # the partner reported the work on the second requests complete: a liaison may check those fixes on site
+    for name in ("own2", "other2"):
+        partner_work(uow(), clock, PartnerWork(OPERATOR, ids[name], PartnerStep.COMPLETE, "done"))
     tasks = {}
     for side, body in (("own", OWN_BODY), ("other", OTHER_BODY)):
         found = deliveries(uow(), manual=True, state="pending", body=body)
@@ -173,6 +182,14 @@ Call = Callable[[City, dict[str, str], str], httpx.Response]
 
 def _form(c: City, h: dict[str, str], data: dict[str, str]) -> dict[str, str]:
     return {**data, "api_key": h["X-Api-Key"]} if "X-Api-Key" in h else data
+
+
+def _page_form(c: City, request: str, form: str, data: dict[str, str], photo: bool = False) -> httpx.Response:
+    """A staff workspace form on a request, posted as the page does (with the session's CSRF token; a form with a
+    photo field as multipart, no file chosen)."""
+    files = {"photo": ("", b"", "application/octet-stream")} if photo else None
+    return c.client.post(f"/staff/requests/{request}/{form}", data={**data, "csrf": c.csrf}, files=files,
+                         follow_redirects=False)  # fmt: skip
 
 
 CALLS: dict[Action, Call] = {
@@ -243,6 +260,16 @@ CALLS: dict[Action, Call] = {
     ),
     Action.ESCALATION_VIEW: lambda c, h, side: c.client.get("/staff/escalations"),
     Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
+    Action.REQUEST_WORK: lambda c, h, side: _page_form(c, c.ids[side], "work", {"step": "acknowledge"}),
+    Action.REQUEST_TRANSFER: lambda c, h, side: _page_form(
+        c, c.ids[side], "transfer", {"body": OTHER_BODY if side == "own" else OWN_BODY, "reason": "not ours"}
+    ),
+    Action.REQUEST_PARTNER_WORK: lambda c, h, side: _page_form(
+        c, c.ids[side], "partner", {"step": "start", "note": "crew on site"}, photo=True
+    ),
+    Action.REQUEST_VERIFY_FIX: lambda c, h, side: _page_form(
+        c, c.ids[f"{side}2"], "verify", {"verdict": "confirmed", "note": "looks good"}, photo=True
+    ),
 }
 
 
@@ -268,7 +295,7 @@ def _link(c: City) -> str:
 def _http_cases() -> list[Case]:
     out = []
     for case in cases():
-        if case.action in CLI_ONLY or case.action in WORKSPACE_ONLY:
+        if case.action in CLI_ONLY:
             continue
         if case.action in KEYS_ONLY and case.role not in KEY_ROLES:
             continue
@@ -279,7 +306,7 @@ def _http_cases() -> list[Case]:
 
 
 def test_http_matrix__every_action_has_an_endpoint_or_is_named_cli_only() -> None:
-    assert set(CALLS) | CLI_ONLY | WORKSPACE_ONLY == set(Action)
+    assert set(CALLS) | CLI_ONLY == set(Action)
 
 
 @pytest.fixture
@@ -306,14 +333,11 @@ def test_policy_matrix__http__staff_page_allows_or_refuses_as_the_table_says(
 
 
 def _run(city: City, case: Case, call: Call, *, page: bool) -> None:
+    """``page``: the call is a staff page or an admin form (it follows its redirect); staff work forms (FORMS) are
+    posted without following theirs. Both take a session only: an admin signs in rather than sending its key."""
+    form = case.action in FORMS
     with city.client:
-        if page and case.role in (Role.APP, Role.BACKEND, Role.RESIDENT):
-            before = city.counts()  # no account can have these roles: the page asks to sign in, never shows data
-            reply = call(city, {}, "own" if case.side == "any" else case.side)
-            assert not case.allowed and reply.url.path == "/staff/login", (reply.status_code, reply.url)
-            assert city.counts() == before, "a refused request wrote something"
-            return
-        if case.role in KEY_ROLES and not page:
+        if case.role in KEY_ROLES and not ((form or page) and case.role is Role.ADMIN):
             headers = {"X-Api-Key": city.keys[KEY_ROLES[case.role]]}
         elif case.role is Role.RESIDENT:
             headers = {}  # a member of the public: no key, no session (only a signed link, where one applies)
@@ -322,8 +346,19 @@ def _run(city: City, case: Case, call: Call, *, page: bool) -> None:
             headers = {"X-CSRF-Token": city.csrf}
         before = city.counts()
         reply = call(city, headers, "own" if case.side == "any" else case.side)
+        signed_in = "X-CSRF-Token" in headers
         if case.allowed:
-            assert 200 <= reply.status_code < 300, (reply.status_code, reply.text)
+            if form:  # the form's redirect back to the request page, with what was done
+                assert reply.status_code == 303, (reply.status_code, reply.text)
+                assert reply.headers["location"].startswith("/staff/requests/"), reply.headers["location"]
+                assert "?done=" in reply.headers["location"], reply.headers["location"]
+            else:
+                assert 200 <= reply.status_code < 300, (reply.status_code, reply.text)
         else:
-            assert reply.status_code == 403, (reply.status_code, reply.text)
+            if form and not signed_in:  # a key or a resident: the form sends to the sign-in page
+                assert reply.status_code == 303 and reply.headers["location"].startswith("/staff/login"), reply
+            elif page and not signed_in:  # the same, followed: the sign-in page, never data
+                assert reply.url.path == "/staff/login", (reply.status_code, reply.url)
+            else:
+                assert reply.status_code == 403, (reply.status_code, reply.text)
             assert city.counts() == before, "a refused request wrote something"

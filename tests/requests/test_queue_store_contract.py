@@ -12,7 +12,7 @@ import pytest
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
-from civicswitch.requests.queue import QueueFilter, QueueScope, Sort
+from civicswitch.requests.queue import QueueFilter, QueueScope, SlaFilter, Sort
 from civicswitch.storage.ports import UnitOfWork
 
 MakeUow = Callable[[], UnitOfWork]
@@ -140,5 +140,58 @@ def test_queue__row__carries_what_the_queue_shows(city: tuple[MakeUow, dict[str,
     assert dataclasses.asdict(row) | {"id": 0} == {
         "id": 0, "service_code": "pothole", "service_name": "Pothole", "status": Status.NEW, "body_code": "DOT",
         "address": "Bravo Avenue", "description": "report bravo", "requested_at": T0 + H, "updated_at": T0 + H,
-        "expected_at": None, "assigned_org": "FIXIT",
+        "expected_at": None, "assigned_org": "FIXIT", "assignee_user_id": None, "transfers": 0, "closed_at": None,
     }  # fmt: skip
+
+
+def _change(make: MakeUow, request_id: int, **values: Any) -> None:
+    with make() as uow:
+        found = uow.requests.get(request_id)
+        assert found is not None
+        for name, value in values.items():
+            if name == "statuses":
+                for status in value:
+                    found.transition(status, T0 + 6 * H, note="waiting" if status is Status.ON_HOLD else "")
+            else:
+                setattr(found, name, value)
+        uow.requests.save(found)
+        uow.commit()
+
+
+def test_queue__sla_filter__due_soon_and_overdue_at_now_never_on_hold_or_closed(
+    city: tuple[MakeUow, dict[str, int]],
+) -> None:
+    make, ids = city
+    # due: dsny_a T0+4h, dot_due T0+5h; dot_a T0+9h; dsny_b T0+3h but on hold; dot_closed T0+1h but closed
+    _change(make, ids["dot_a"], expected_at=T0 + 9 * H)
+    _change(make, ids["dsny_b"], expected_at=T0 + 3 * H, statuses=[Status.ACKNOWLEDGED, Status.ON_HOLD])
+    _change(make, ids["dot_closed"], expected_at=T0 + H)
+    now, soon = T0 + 4 * H + 30 * timedelta(minutes=1), 2 * H
+    everything = (*Status,)
+    overdue = page(make, sla=SlaFilter.OVERDUE, now=now, due_soon=soon, statuses=everything)
+    assert overdue[:2] == ([ids["dsny_a"]], 1)
+    assert overdue[2] == {"new": 1}  # the counts per status apply the SLA filter too
+    assert page(make, sla=SlaFilter.DUE_SOON, now=now, due_soon=soon)[0] == [ids["dot_due"]]
+    later = T0 + 7 * H + 30 * timedelta(minutes=1)  # dot_a due in 1h30: due soon; dot_due now overdue too
+    assert page(make, sla=SlaFilter.DUE_SOON, now=later, due_soon=soon)[0] == [ids["dot_a"]]
+    assert page(make, sla=SlaFilter.OVERDUE, now=later, due_soon=soon)[0] == [ids["dot_due"], ids["dsny_a"]]
+    assert page(make, sla=SlaFilter.OVERDUE, now=later, due_soon=soon, sort=Sort.DUE)[0] == [
+        ids["dsny_a"], ids["dot_due"]
+    ]  # fmt: skip
+    # exactly at the due date: due soon, not yet overdue
+    assert page(make, sla=SlaFilter.DUE_SOON, now=T0 + 5 * H, due_soon=soon)[0] == [ids["dot_due"]]
+
+
+def test_queue__assignee_and_bounced_filters__narrow_within_the_scope(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    _change(make, ids["dot_a"], assignee_user_id=7)
+    _change(make, ids["dsny_a"], assignee_user_id=8, transfers=2)
+    _change(make, ids["dot_b"], transfers=1)
+    assert page(make, assignee=7)[0] == [ids["dot_a"]]
+    assert page(make, QueueScope(bodies=frozenset({"DOT"})), assignee=8)[0] == []
+    assert page(make, QueueScope(bodies=frozenset({"DOT"})), unassigned=True)[0] == [ids["dot_b"], ids["dot_due"]]
+    assert page(make, bounced=True)[0] == [ids["dot_b"], ids["dsny_a"]]
+    assert page(make, bounced=True, unassigned=True)[:2] == ([ids["dot_b"]], 1)
+    with make() as uow:
+        (row,) = uow.queue.queue(EVERYTHING, QueueFilter(assignee=8)).rows
+    assert (row.assignee_user_id, row.transfers) == (8, 2)

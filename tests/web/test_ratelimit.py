@@ -114,34 +114,75 @@ def test_counter__memory__refuses_over_the_limit_with_seconds_to_wait__buckets_a
     assert counter.hit("key:2", 3) == 0
 
 
-def test_counter__memory__starts_no_thread_per_hit(monkeypatch: pytest.MonkeyPatch) -> None:
-    import limits.storage.memory
+class _Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
 
-    counter = Counter("memory://", "test")
-    counter.storage.timer.join()  # type: ignore[attr-defined]  # the one limits starts with the storage
-    started: list[object] = []
-    real_timer = limits.storage.memory.threading.Timer
-
-    def counting_timer(*args: Any, **kwargs: Any) -> Any:
-        started.append(args)
-        return real_timer(*args, **kwargs)
-
-    monkeypatch.setattr(limits.storage.memory.threading, "Timer", counting_timer)
-    for n in range(50):
-        counter.hit(f"addr-r:192.0.2.{n}", 100)
-    assert started == []  # limits' own MemoryStorage would start a timer thread after a hit
+    def __call__(self) -> float:
+        return self.now
 
 
-def test_counter__memory__sweep_drops_expired_counters() -> None:
-    counter = Counter("memory://", "test")
-    counter.hit("addr-r:192.0.2.1", 100)
-    storage = counter.storage
-    assert isinstance(storage, ratelimit.SweepingMemoryStorage) and storage.expirations
-    for key in storage.expirations:
-        storage.expirations[key] = 0.0  # as if the window had long passed
-    storage._next_sweep = 0.0
-    counter.hit("addr-r:192.0.2.2", 100)
-    assert all(key.startswith("LIMITER/addr-r:192.0.2.2/") for key in storage.expirations), storage.expirations
+def _windows(monkeypatch: pytest.MonkeyPatch, start: float = 6000.0) -> tuple[ratelimit.LocalWindows, _Clock]:
+    clock = _Clock(start)  # 6000 s: the start of a minute-long window
+    monkeypatch.setattr(ratelimit.time, "monotonic", clock)
+    return ratelimit.LocalWindows(), clock
+
+
+def test_local_windows__previous_window__weighted_by_its_overlap(monkeypatch: pytest.MonkeyPatch) -> None:
+    windows, clock = _windows(monkeypatch)
+    assert [windows.hit("b", 10) for _ in range(10)] == [0] * 10
+    assert windows.hit("b", 10) >= 1  # 10 in this window: full
+    clock.now += 60 + 15  # a quarter into the next window: 10 × 0.75 = 7.5 still count
+    assert windows.count("b") == pytest.approx(7.5)
+    assert [windows.hit("b", 10) for _ in range(3)] == [0, 0, 0]  # 7.5 → 8.5 → 9.5 → 10.5 (9.5 < 10 passes)
+    assert windows.hit("b", 10) >= 1
+    clock.now += 120  # two windows later: nothing counts
+    assert windows.count("b") == 0.0 and windows.hit("b", 10) == 0
+
+
+def test_local_windows__refusal__says_when_the_next_hit_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    windows, clock = _windows(monkeypatch)
+    for _ in range(4):
+        windows.hit("b", 4)
+    wait = windows.hit("b", 4)
+    assert wait == 61  # the next window, and then this one's 4 must fade below 4: just after it starts
+    clock.now += wait
+    assert windows.hit("b", 4) == 0
+    clock.now += 1
+    refused = windows.hit("b", 4)
+    assert refused >= 1
+    clock.now += refused
+    assert windows.hit("b", 4) == 0  # the wait it gave was enough
+
+
+def test_local_windows__same_answers_as_limits_sliding_window(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same sequence of hits, at the same offsets into the window, allowed and refused alike."""
+    from limits import RateLimitItemPerMinute
+    from limits.storage import MemoryStorage
+    from limits.strategies import SlidingWindowCounterRateLimiter
+
+    wall = _Clock(6000.0)
+    monkeypatch.setattr(ratelimit.time, "monotonic", wall)
+    import limits.storage.memory as limits_memory
+
+    monkeypatch.setattr(limits_memory.time, "time", wall)
+    theirs = SlidingWindowCounterRateLimiter(MemoryStorage())
+    item = RateLimitItemPerMinute(7)
+    ours = ratelimit.LocalWindows()
+    mine, reference = [], []
+    for step in range(400):
+        wall.now += (step * 7919 % 13) / 2.0  # irregular gaps of 0 to 6 s
+        mine.append(ours.hit("b", 7) == 0)
+        reference.append(theirs.hit(item, "b"))
+    assert mine == reference and any(mine) and not all(mine)
+
+
+def test_local_windows__sweep_drops_buckets_idle_for_two_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    windows, clock = _windows(monkeypatch)
+    windows.hit("addr-r:192.0.2.1", 100)
+    clock.now += 130
+    windows.hit("addr-r:192.0.2.2", 100)
+    assert list(windows.buckets) == ["addr-r:192.0.2.2"]
 
 
 def test_counter__redis_not_answering__counts_in_memory_instead() -> None:

@@ -4,17 +4,23 @@ work, staff-only timeline entries are marked, contact data only on an audited "S
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.model import Body, BodyKind
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
 from civicswitch.people.policy import OPERATOR
-from civicswitch.requests.commands import SubmitRequest
+from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import assign_request
+from civicswitch.requests.work import partner_work
 from civicswitch.storage.sql import SqlUnitOfWork
 
 PASSWORD = "a long enough password"
@@ -227,3 +233,223 @@ def test_request_page__executive__no_work_controls(client: TestClient, city: dic
     sign_in(client, "exec@city.gov")
     page = client.get(f"/staff/requests/{city['pothole1']}").text
     assert "Work on it" not in page and ">Acknowledge</button>" not in page
+
+
+def _row(html: str, rid: str) -> str:
+    """The queue's table row of request ``rid`` (its first cell may be the bulk checkbox)."""
+    pattern = rf'<tr[^>]*>\s*(?:<td>(?:(?!</td>).)*</td>\s*)?<td><a href="/staff/requests/{rid}">.*?</tr>'
+    found = re.search(pattern, html, re.S)
+    assert found, html
+    return found.group(0)
+
+
+def test_queue__sla_states__due_date_and_state_per_row_overdue_highlighted_in_text(
+    client: TestClient, city: dict[str, str], clock: FixedClock
+) -> None:
+    sign_in(client, "admin@city.gov")
+    page = client.get("/staff/queue").text
+    assert ">SLA</th>" in page
+    assert 'class="sla sla-on_time">On time<' in _row(page, city["pothole1"])  # 72 hours to go
+    assert 'class="sla sla-no_target">No target<' in _row(page, city["graffiti"])  # graffiti has no target
+    clock.advance(timedelta(hours=50))  # 22 hours left: within the default 24
+    page = client.get("/staff/queue").text
+    assert 'class="sla sla-due_soon">Due soon<' in _row(page, city["pothole1"])
+    assert numbers(client.get("/staff/queue?sla=due_soon").text) == [city["pothole1"], city["pothole2"]]
+    assert numbers(client.get("/staff/queue?sla=overdue").text) == []
+    clock.advance(timedelta(hours=23))
+    page = client.get("/staff/queue").text
+    overdue = _row(page, city["pothole1"])
+    assert overdue.startswith('<tr class="overdue">') and '<strong class="sla sla-overdue">Overdue</strong>' in overdue
+    assert numbers(client.get("/staff/queue?sla=overdue").text) == [city["pothole1"], city["pothole2"]]
+    assert client.get("/staff/queue?sla=late").status_code == 400
+
+
+def test_queue__assignee_and_bounced_filters__me_nobody_a_colleague_transferred(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    with SqlUnitOfWork(engine) as uow:
+        dot2 = uow.users.by_email("dot2@city.gov")
+        assert dot2 is not None and dot2.id is not None
+    page = client.get("/staff/queue").text
+    assert '<option value="me">Me</option>' in page and f'<option value="{dot2.id}">dot2@city.gov</option>' in page
+    client.post(f"/staff/requests/{city['pothole1']}/assign", data={"csrf": csrf, "user": str(dot2.id)})
+    assert numbers(client.get(f"/staff/queue?assignee={dot2.id}").text) == [city["pothole1"]]
+    assert numbers(client.get("/staff/queue?assignee=none").text) == [city["pothole2"]]
+    assert numbers(client.get("/staff/queue?assignee=me").text) == []
+    assert "assigned to dot2@city.gov" in _row(client.get("/staff/queue").text, city["pothole1"])
+    client.post(f"/staff/requests/{city['pothole2']}/transfer", data={"csrf": csrf, "body": "DSNY", "reason": "Theirs"})
+    client.cookies.clear()
+    sign_in(client, "dot2@city.gov")
+    assert numbers(client.get("/staff/queue?assignee=me").text) == [city["pothole1"]]
+    client.cookies.clear()
+    sign_in(client, "admin@city.gov")
+    bounced = client.get("/staff/queue?bounced=yes").text
+    assert numbers(bounced) == [city["pothole2"]] and "bounced 1 time<" in bounced
+
+
+def _statuses(engine: Engine, ids: list[str]) -> list[str]:
+    with SqlUnitOfWork(engine) as uow:
+        return [str(uow.requests.get(int(i)).status) for i in ids]  # type: ignore[union-attr]
+
+
+def test_queue_bulk__acknowledge_selected__each_through_the_use_case_with_a_result_per_request(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    page = client.get("/staff/queue?sort=newest").text
+    for rid in (city["pothole1"], city["pothole2"]):
+        assert f'<label for="pick-{rid}" class="sr-only">Select request {rid}</label>' in page
+    for name in ("Acknowledge selected", "Assign selected", "Close selected"):
+        assert f">{name}</button>" in page
+    assert 'action="/staff/queue/bulk?sort=newest&amp;page=1"' in page  # the result comes back on the same queue
+    picked = [city["pothole1"], city["graffiti"], city["pothole2"]]  # DSNY's graffiti: not this clerk's
+    reply = client.post("/staff/queue/bulk?sort=newest", data={"csrf": csrf, "action": "acknowledge", "ids": picked})
+    assert reply.status_code == 200
+    assert "Acknowledge selected: 2 done, 1 refused" in reply.text
+    assert f"request {city['pothole1']}</a> is acknowledged." in reply.text
+    assert f"request {city['graffiti']}</a> — department may request.work only on requests owned by DOT" in reply.text
+    assert numbers(reply.text.split('id="list-h"')[1])[:2] == [city["pothole2"], city["pothole1"]]  # newest first
+    assert _statuses(engine, picked) == ["acknowledged", "new", "acknowledged"]
+    more = [str(n) for n in range(1000, 1060)]  # more than a page of them (unknown numbers here)
+    many = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": more})
+    assert many.status_code == 200 and "Acknowledge selected: 0 done, 60 refused" in many.text
+    assert "service_request_id &#39;1059&#39; does not exist" in many.text
+    again = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": picked[:1]})
+    assert "0 done, 1 refused" in again.text and "cannot go from acknowledged to acknowledged" in again.text
+
+
+def test_queue_bulk__assign_and_close_with_one_note__every_selected_request(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    with SqlUnitOfWork(engine) as uow:
+        dot2 = uow.users.by_email("dot2@city.gov")
+        assert dot2 is not None and dot2.id is not None
+    potholes = [city["pothole1"], city["pothole2"]]
+    assign = {"csrf": csrf, "action": "assign", "user": str(dot2.id), "ids": potholes}
+    assert "Assign selected: 2 done, 0 refused" in client.post("/staff/queue/bulk", data=assign).text
+    close = {"csrf": csrf, "action": "close", "close_reason": "fixed", "note": "Resurfaced the street", "ids": potholes}
+    assert "Close selected: 2 done, 0 refused" in client.post("/staff/queue/bulk", data=close).text
+    assert _statuses(engine, potholes) == ["closed", "closed"]
+    with SqlUnitOfWork(engine) as uow:
+        for rid in potholes:
+            stored = uow.requests.get(int(rid))
+            assert stored is not None and stored.assignee_user_id == dot2.id and stored.close_reason == "fixed"
+            events = uow.requests.events([int(rid)], public_only=True)[int(rid)]
+            assert events[-1].description == "Resurfaced the street"
+
+
+def test_queue_bulk__forged_csrf_nothing_chosen_or_a_role_that_works_nothing__refused_and_nothing_changed(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    ids = list(city.values())
+    forged = client.post("/staff/queue/bulk", data={"csrf": "forged", "action": "acknowledge", "ids": ids})
+    assert forged.status_code == 403
+    nothing = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge"})
+    assert nothing.status_code == 400 and "choose at least one request" in nothing.text
+    too_many = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge",
+                                                      "ids": [str(n) for n in range(1000, 1201)]})  # fmt: skip
+    assert too_many.status_code == 400 and "at most 200 requests at once (got 201)" in too_many.text
+    unknown = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "explode", "ids": ids})
+    assert unknown.status_code == 400 and "unknown bulk action" in unknown.text
+    client.cookies.clear()
+    csrf = sign_in(client, "exec@city.gov")
+    page = client.get("/staff/queue").text
+    assert "Select request" not in page and "Acknowledge selected" not in page
+    refused = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": ids})
+    assert refused.status_code == 403 and "executive may not request.work" in refused.text
+    assert _statuses(engine, ids) == ["new", "new", "new"]
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # sniffed as a PNG (requests/media.py)
+
+
+@pytest.fixture
+def field_staff(engine: Engine, clock: FixedClock, city: dict[str, str]) -> dict[str, str]:
+    """Partner FIXIT works pothole1 (assigned to it); a liaison covers district A, where both potholes are."""
+    with SqlUnitOfWork(engine) as uow:
+        uow.catalog.add_body(Body(code="FIXIT", name="Fixit Contractors", kind=BodyKind.PARTNER))
+        district = Area("districts", "A", "District A", shapely.box(-74.05, 40.69, -73.95, 40.73))
+        uow.catalog.add_layer_version(AreaLayer("districts", "key"), [district], None)
+        for name in ("pothole1", "pothole2"):
+            found = uow.requests.get(int(city[name]))
+            assert found is not None
+            found.areas = {"districts": "A"}
+            uow.requests.save(found)
+        uow.commit()
+    assign_request(SqlUnitOfWork(engine), clock, city["pothole1"], "FIXIT", who=OPERATOR)
+    for email, role, scope in (
+        ("crew@fixit.example", "partner", {"org": "FIXIT"}),
+        ("vol@city.gov", "liaison", {"areas": ("districts:A",)}),
+    ):
+        add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
+    return city
+
+
+def test_request_page__partner__start_progress_note_with_photo_work_complete(
+    client: TestClient, field_staff: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "crew@fixit.example")
+    assert numbers(client.get("/staff/queue").text) == [field_staff["pothole1"]]  # only its organisation's
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    page = client.get(url).text
+    for name in ("Start", "Add progress note", "Work complete"):
+        assert f">{name}</button>" in page, name
+    assert ">Acknowledge</button>" not in page and ">Transfer</button>" not in page  # the department's
+    started = client.post(f"{url}/partner", data={"csrf": csrf, "step": "start"}, follow_redirects=False)
+    assert started.status_code == 303 and started.headers["location"] == f"{url}?done=partner_start"
+    noted = client.post(f"{url}/partner", data={"csrf": csrf, "step": "note", "note": "Asphalt poured"},
+                        files={"photo": ("hole.png", PNG, "image/png")}, follow_redirects=False)  # fmt: skip
+    assert noted.status_code == 303
+    done = client.post(f"{url}/partner", data={"csrf": csrf, "step": "complete", "note": "Finished"},
+                       files={"photo": ("", b"", "application/octet-stream")})  # fmt: skip
+    assert done.status_code == 200 and "Work reported complete." in done.text
+    assert ">Start</button>" not in done.text  # in progress already
+    timeline = done.text.split('id="timeline-h"')[1]
+    assert "Asphalt poured" in timeline and '<a href="/media/' in timeline and "work completed" in timeline
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(field_staff["pothole1"]))
+    assert stored is not None and str(stored.status) == "in_progress"  # the owner confirms and closes
+    other = client.post(f"/staff/requests/{field_staff['pothole2']}/partner", data={"csrf": csrf, "step": "start"})
+    assert other.status_code == 403 and "Crater in the bike lane" not in other.text
+
+
+def test_request_page__partner_photo_not_an_image__400_and_nothing_written(
+    client: TestClient, field_staff: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "crew@fixit.example")
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    reply = client.post(f"{url}/partner", data={"csrf": csrf, "step": "note", "note": "See photo"},
+                        files={"photo": ("x.png", b"not an image", "image/png")})  # fmt: skip
+    assert reply.status_code == 415 and "is not an accepted image" in reply.text
+    assert "See photo" not in reply.text
+
+
+def test_request_page__liaison__confirm_or_dispute_a_fix_with_a_photo(
+    client: TestClient, field_staff: dict[str, str], engine: Engine, clock: FixedClock
+) -> None:
+    partner_work(SqlUnitOfWork(engine), clock, PartnerWork(OPERATOR, field_staff["pothole1"], PartnerStep.COMPLETE))
+    csrf = sign_in(client, "vol@city.gov")
+    assert numbers(client.get("/staff/queue").text) == [field_staff["pothole1"], field_staff["pothole2"]]
+    url = f"/staff/requests/{field_staff['pothole1']}"
+    page = client.get(url).text
+    assert ">Confirm fix</button>" in page and ">Dispute fix</button>" in page
+    assert "Nothing to check yet" in client.get(f"/staff/requests/{field_staff['pothole2']}").text
+    confirmed = client.post(f"{url}/verify", data={"csrf": csrf, "verdict": "confirmed", "note": "Smooth road"},
+                            files={"photo": ("site.png", PNG, "image/png")}, follow_redirects=False)  # fmt: skip
+    assert confirmed.status_code == 303 and confirmed.headers["location"] == f"{url}?done=confirmed"
+    page = client.get(confirmed.headers["location"]).text
+    assert "Fix confirmed: your check is on the timeline." in page
+    assert '<span class="badge">Public</span> · fix confirmed' in page and "Smooth road" in page
+    disputed = client.post(f"{url}/verify", data={"csrf": csrf, "verdict": "disputed"})
+    assert disputed.status_code == 200 and "Fix disputed on site: not fixed" in disputed.text
+    nothing = client.post(
+        f"/staff/requests/{field_staff['pothole2']}/verify", data={"csrf": csrf, "verdict": "confirmed"}
+    )
+    assert nothing.status_code == 400 and "has no fix to check" in nothing.text
+    outside = client.post(
+        f"/staff/requests/{field_staff['graffiti']}/verify", data={"csrf": csrf, "verdict": "confirmed"}
+    )
+    assert outside.status_code == 403

@@ -167,3 +167,29 @@ def sign_in(uow: UnitOfWork, clock: Clock, email: str, password: str) -> StaffUs
         log.info("sign-in refused for %r", address)
         raise Forbidden("Email or password is not right, or the account is disabled.")
     return user
+
+
+def sign_in_verified(uow: UnitOfWork, clock: Clock, email: str, method: str) -> StaffUser:
+    """The active account with this ``email``, which an identity provider has verified (single sign-on); else
+    :class:`Forbidden`. The provider vouches for the address only: role and scopes are the account's own. Every
+    attempt is audited with its ``method``."""
+    try:
+        address = normalize_email(email)
+    except Invalid:
+        address = email.strip().lower()[:320]
+    with uow:
+        user = uow.users.by_email(address) if "\x00" not in address else None
+        ok = user is not None and user.active
+        who = user.principal() if user is not None else replace(OPERATOR, kind="anonymous", name=address or "-")
+        audit.record(
+            uow, clock.now(), who, "session.sign_in", "staff_user", user.id if user else None,
+            detail={"ok": ok, "method": method},
+        )  # fmt: skip
+        uow.commit()
+    if not ok or user is None:
+        log.info("%s sign-in refused for %r: no enabled staff account", method, address)
+        raise Forbidden(
+            f"There is no enabled staff account for {address}. Ask the city's administrator to add you "
+            "(or to enable your account)."
+        )
+    return user

@@ -4,13 +4,18 @@ Who sees what is the policy's ``request.view`` row: the reach of the principal's
 requests, those assigned to its organisation, those in its areas) becomes a :class:`QueueScope`, which every store
 applies in the query itself, so a page never holds a request the principal may not see. The store port
 (:class:`QueueStore`) has an SQL implementation (``queue_sql.py``) and an in-memory one (``queue_memory.py``); a
-contract test runs against both."""
+contract test runs against both.
+
+Besides status, service, area, owner and text, the queue filters by SLA state (due soon, overdue: open requests
+not on hold, judged at the filter's ``now`` with the instance's ``sla_due_soon_hours``), by assignee (a staff
+account, or nobody) and by bounced (transferred to another body at least once). Each row's SLA state for the
+page is :func:`row_sla`."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Protocol
 
@@ -19,6 +24,7 @@ from civicswitch.people.policy import Action, Principal, Reach, reach_of
 from civicswitch.people.users import parse_area
 from civicswitch.requests.access import authorize_on
 from civicswitch.requests.model import OPEN_STATUSES, Event, ServiceRequest, Status
+from civicswitch.requests.sla import DEFAULT_DUE_SOON, SlaState, sla_state
 from civicswitch.requests.staff import load_request
 
 if TYPE_CHECKING:
@@ -33,6 +39,25 @@ class Sort(StrEnum):
     NEWEST = "newest"
     UPDATED = "updated"  # most recently changed first
     DUE = "due"  # the earliest due date first; no due date last
+
+
+class SlaFilter(StrEnum):
+    """The SLA states the queue filters by (open requests not on hold, with a due date)."""
+
+    DUE_SOON = "due_soon"  # due within the instance's sla_due_soon_hours
+    OVERDUE = "overdue"  # past the due date
+
+
+class QueueSla(StrEnum):
+    """A row's SLA state as the queue shows it."""
+
+    ON_TIME = "on_time"
+    DUE_SOON = "due_soon"
+    OVERDUE = "overdue"
+    ON_HOLD = "on_hold"  # the clock stands still; the due date moves on when it leaves hold
+    NO_TARGET = "no_target"  # its service has no SLA target
+    MET = "met"  # closed by its due date
+    MISSED = "missed"  # closed after it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +101,18 @@ class QueueFilter:
     sort: Sort = Sort.OLDEST
     page: int = 1
     page_size: int = PAGE_SIZE
+    sla: SlaFilter | None = None  # due soon or overdue, judged at ``now``
+    now: datetime | None = None  # required with ``sla``
+    due_soon: timedelta = DEFAULT_DUE_SOON  # the instance's sla_due_soon_hours
+    assignee: int | None = None  # assigned to this staff account
+    unassigned: bool = False  # assigned to nobody
+    bounced: bool = False  # transferred to another body at least once
 
     def __post_init__(self) -> None:
+        if self.sla is not None and self.now is None:
+            raise ValueError("an SLA filter needs the time to judge it at (now)")
+        if self.assignee is not None and self.unassigned:
+            raise Invalid("choose one assignee: a person or nobody", field="assignee")
         if self.page < 1:
             raise Invalid("page must be 1 or more", field="page")
         if not 1 <= self.page_size <= 200:
@@ -101,6 +136,26 @@ class QueueRow:
     updated_at: datetime
     expected_at: datetime | None
     assigned_org: str | None
+    assignee_user_id: int | None = None
+    transfers: int = 0
+    closed_at: datetime | None = None
+
+
+def row_sla(row: QueueRow, now: datetime, due_soon: timedelta = DEFAULT_DUE_SOON) -> QueueSla:
+    """Where a queue row stands against its due date at ``now`` (as :func:`~civicswitch.requests.sla.sla_state`,
+    with on hold and no target as states of their own)."""
+    if row.status == Status.ON_HOLD:
+        return QueueSla.ON_HOLD
+    state = sla_state(row, now, due_soon=due_soon, closed_at=row.closed_at)
+    if state is None:
+        return QueueSla.NO_TARGET
+    return {
+        SlaState.ON_TIME: QueueSla.ON_TIME,
+        SlaState.DUE_SOON: QueueSla.DUE_SOON,
+        SlaState.OVERDUE: QueueSla.OVERDUE,
+        SlaState.MET: QueueSla.MET,
+        SlaState.MISSED: QueueSla.MISSED,
+    }[state]
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,8 +230,16 @@ def queue_filter(
     sort: Sort | str = Sort.OLDEST,
     page: int = 1,
     page_size: int = PAGE_SIZE,
+    *,
+    sla: str | None = None,
+    assignee: str | None = None,
+    bounced: bool = False,
+    me: int | None = None,
+    now: datetime | None = None,
+    due_soon: timedelta = DEFAULT_DUE_SOON,
 ) -> QueueFilter:
-    """A :class:`QueueFilter` from what a form or a query string gives (blank values mean "any")."""
+    """A :class:`QueueFilter` from what a form or a query string gives (blank values mean "any"). ``assignee`` is
+    ``me`` (the account ``me``), ``none`` (nobody) or a staff account's number; ``sla`` is judged at ``now``."""
     chosen: list[Status] = []
     for value in statuses or ():
         if not value.strip():
@@ -190,7 +253,29 @@ def queue_filter(
         order = Sort(sort)
     except ValueError:
         raise Invalid(f"unknown sort {sort!r}; one of {', '.join(Sort)}", field="sort") from None
+    state: SlaFilter | None = None
+    if sla and sla.strip():
+        try:
+            state = SlaFilter(sla.strip())
+        except ValueError:
+            raise Invalid(f"unknown SLA state {sla!r}; one of {', '.join(SlaFilter)}", field="sla") from None
+    person: int | None = None
+    who = (assignee or "").strip()
+    if who == "me":
+        if me is None:
+            raise Invalid("only a signed-in staff account has requests assigned to it", field="assignee")
+        person = me
+    elif who.isdigit() and len(who) <= 18:
+        person = int(who)
+    elif who not in ("", "none"):
+        raise Invalid(f"unknown assignee {assignee!r}: me, none or a staff account's number", field="assignee")
     return QueueFilter(
+        sla=state,
+        now=now if state is not None else None,
+        due_soon=due_soon,
+        assignee=person,
+        unassigned=who == "none",
+        bounced=bounced,
         statuses=tuple(dict.fromkeys(chosen)) or OPEN_STATUSES,
         service_code=(service_code or "").strip() or None,
         area=where,

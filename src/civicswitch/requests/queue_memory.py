@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections import Counter
 from typing import TYPE_CHECKING
 
-from civicswitch.requests.model import ServiceRequest
-from civicswitch.requests.queue import QueueFilter, QueuePage, QueueRow, QueueScope, Sort, snippet
+from civicswitch.requests.model import ServiceRequest, Status
+from civicswitch.requests.queue import QueueFilter, QueuePage, QueueRow, QueueScope, SlaFilter, Sort, snippet
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
@@ -34,6 +34,21 @@ class MemoryQueueStore:
             return False
         if query.area is not None and (r.areas or {}).get(query.area[0]) != query.area[1]:
             return False
+        if query.assignee is not None and r.assignee_user_id != query.assignee:
+            return False
+        if query.unassigned and r.assignee_user_id is not None:
+            return False
+        if query.bounced and r.transfers < 1:
+            return False
+        if query.sla is not None:
+            now, due = query.now, r.expected_at
+            assert now is not None
+            if due is None or r.status in (Status.ON_HOLD, Status.CLOSED):
+                return False
+            if query.sla is SlaFilter.OVERDUE and not due < now:
+                return False
+            if query.sla is SlaFilter.DUE_SOON and not now <= due <= now + query.due_soon:
+                return False
         text = (query.text or "").strip()
         if text:
             low = text.casefold()
@@ -71,6 +86,9 @@ class MemoryQueueStore:
                 updated_at=r.updated_at or r.requested_at,
                 expected_at=r.expected_at,
                 assigned_org=r.assigned_org,
+                assignee_user_id=r.assignee_user_id,
+                transfers=r.transfers,
+                closed_at=r.closed_at,
             )
             for r in rows[start : start + query.page_size]
         ]

@@ -83,6 +83,8 @@ service_requests = Table(
     Index("ix_service_requests_assigned_org", "assigned_org"),
     Index("ix_service_requests_assignee", "assignee_user_id"),
     Index("ix_service_requests_transfers", "transfers"),
+    # the staff queue of a department: its open requests (a few statuses) in order, and its counts per status
+    Index("ix_service_requests_body_status_requested", "body_id", "status", "requested_at", "id"),
 )
 
 request_contacts = Table(

@@ -5,6 +5,7 @@ session's own token. Sign-in is rate-limited per email and per client address (f
 
 from __future__ import annotations
 
+import logging
 import secrets
 from typing import Annotated
 from urllib.parse import quote
@@ -15,14 +16,23 @@ from limits import RateLimitItemPerMinute, storage, strategies
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError, Forbidden
-from civicswitch.people.auth import sign_in
+from civicswitch.people.auth import sign_in, sign_in_verified
 from civicswitch.people.handlers import change_own_password
 from civicswitch.people.policy import POLICY, Role
 from civicswitch.people.users import MIN_PASSWORD
+from civicswitch.web import oidc
 from civicswitch.web.context import context
 from civicswitch.web.pages import templates
-from civicswitch.web.principals import check_csrf, end_session, read_session, session_principal, start_session
+from civicswitch.web.principals import (
+    check_csrf,
+    end_session,
+    read_session,
+    session_principal,
+    session_secret,
+    start_session,
+)
 
+log = logging.getLogger("civicswitch.web.staff")
 router = APIRouter(prefix="/staff", include_in_schema=False)
 LOGIN_CSRF_COOKIE = "cs_login"
 
@@ -63,8 +73,10 @@ def _next(value: str | None) -> str:
 def _login_page(request: Request, *, status: int = 200, error: str = "", email: str = "", nxt: str = "",
                 notice: str = "") -> HTMLResponse:  # fmt: skip
     token = secrets.token_urlsafe(24)
+    settings = context(request).settings
+    sso = settings.oidc_label if oidc.enabled(settings) else ""
     response = _page(request, "staff_login.html", status, title="Sign in", csrf=token, error=error, email=email,
-                     next=_next(nxt), notice=notice, signed_in=False)  # fmt: skip
+                     next=_next(nxt), notice=notice, signed_in=False, sso=sso)  # fmt: skip
     response.set_cookie(LOGIN_CSRF_COOKIE, token, max_age=3600, httponly=True, samesite="strict", path="/staff")
     return response
 
@@ -106,6 +118,74 @@ async def login(
     start_session(request, redirect, user)
     redirect.delete_cookie(LOGIN_CSRF_COOKIE, path="/staff")
     return redirect
+
+
+# -- single sign-on (web/oidc.py) ---------------------------------------------------------------------------------
+def _provider(request: Request) -> oidc.Provider:
+    found: oidc.Provider | None = getattr(request.app.state, "oidc_provider", None)
+    if found is None:
+        ctx = context(request)
+        transport = getattr(request.app.state, "oidc_transport", None)  # tests: a fake identity provider
+        found = request.app.state.oidc_provider = oidc.Provider(ctx.settings, ctx.clock, transport)
+    return found
+
+
+def _sso_refused(request: Request, error: oidc.SignOnError | str, status: int = 403) -> HTMLResponse:
+    message = error.message if isinstance(error, oidc.SignOnError) else error
+    if isinstance(error, oidc.SignOnError):
+        log.warning("single sign-on refused: %s", error.reason)
+    response = _login_page(request, status=status, error=message)
+    response.delete_cookie(oidc.FLOW_COOKIE, path="/staff/login/oidc")
+    return response
+
+
+@router.get("/login/oidc")
+async def sso_start(request: Request, next: str = "") -> Response:
+    ctx = context(request)
+    if not oidc.enabled(ctx.settings):
+        return _login_page(request, status=404, error="Single sign-on is not set up here. Sign in with your password.")
+    redirect_uri = ctx.base_url(request) + oidc.CALLBACK_PATH
+    try:
+        url, flow = await run_in_threadpool(_provider(request).start, redirect_uri, _next(next))
+    except oidc.SignOnError as exc:
+        return _sso_refused(request, exc, status=502)
+    response = RedirectResponse(url, status_code=303)
+    response.set_cookie(oidc.FLOW_COOKIE, oidc.pack(session_secret(ctx), flow), max_age=oidc.FLOW_SECONDS,
+                        httponly=True, samesite="lax", secure=ctx.settings.public_url.startswith("https://"),
+                        path="/staff/login/oidc")  # fmt: skip
+    return response
+
+
+@router.get("/login/oidc/callback")
+async def sso_callback(
+    request: Request, code: str = "", state: str = "", error: str = "", error_description: str = ""
+) -> Response:
+    ctx = context(request)
+    if not oidc.enabled(ctx.settings):
+        return _login_page(request, status=404, error="Single sign-on is not set up here. Sign in with your password.")
+    try:
+        flow = oidc.unpack(session_secret(ctx), request.cookies.get(oidc.FLOW_COOKIE), state)
+        if error:
+            raise oidc.SignOnError(
+                "The city's sign-in service did not sign you in. Please start again.",
+                f"provider answered error={error[:100]!r} {error_description[:300]!r}",
+            )
+        if not code:
+            raise oidc.SignOnError("The city's sign-in service did not sign you in.", "callback without a code")
+        redirect_uri = ctx.base_url(request) + oidc.CALLBACK_PATH
+        email = await run_in_threadpool(_provider(request).finish, code[:2048], redirect_uri, flow)
+    except oidc.SignOnError as exc:
+        return _sso_refused(request, exc)
+    try:
+        user = await run_in_threadpool(sign_in_verified, ctx.writer(), ctx.clock, email, "oidc")
+    except Forbidden as exc:
+        return _sso_refused(request, exc.description)
+    # The session cookie is SameSite=Strict, and this answer ends a navigation that began at the provider (another
+    # site): a redirect from here would not carry it. A page of ours that moves on carries it.
+    response = _page(request, "staff_signed_in.html", title="Signed in", target=flow.next, signed_in=False)
+    start_session(request, response, user)
+    response.delete_cookie(oidc.FLOW_COOKIE, path="/staff/login/oidc")
+    return response
 
 
 @router.get("/me", response_class=HTMLResponse)

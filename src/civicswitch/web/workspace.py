@@ -13,28 +13,56 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError, NotFound
+from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
 from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
 from civicswitch.hub.views import DeliveryView
 from civicswitch.people.policy import Action, Principal, Role, allowed, reach_of
 from civicswitch.requests.access import target_of
-from civicswitch.requests.commands import AddNote, AssignColleague, TransferRequest, WorkRequest, WorkStep
+from civicswitch.requests.commands import (
+    AddNote,
+    AssignColleague,
+    BulkItem,
+    BulkWork,
+    PartnerWork,
+    TransferRequest,
+    Upload,
+    VerifyFix,
+    WorkCommand,
+    WorkRequest,
+    WorkStep,
+)
+from civicswitch.requests.handlers import Limits
 from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
     MAX_TEXT,
     PAGE_SIZE,
+    QueueRow,
+    QueueSla,
+    SlaFilter,
     Sort,
     StaffRequestView,
     queue_filter,
+    row_sla,
     staff_queue,
     staff_request,
 )
+from civicswitch.requests.sla import due_soon
 from civicswitch.requests.staff import read_contact
-from civicswitch.requests.work import STEP_TO, add_note, assign_colleague, transfer_request, work_request
+from civicswitch.requests.work import (
+    STEP_TO,
+    WORK_COMPLETED,
+    add_note,
+    assign_colleague,
+    bulk_work,
+    partner_work,
+    transfer_request,
+    verify_fix,
+    work_request,
+)
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
 from civicswitch.web.pages import templates
@@ -57,6 +85,19 @@ SORT_TEXT = {
     Sort.UPDATED: "Recently updated",
     Sort.DUE: "Due soonest",
 }
+
+SLA_TEXT = {
+    QueueSla.ON_TIME: "On time",
+    QueueSla.DUE_SOON: "Due soon",
+    QueueSla.OVERDUE: "Overdue",
+    QueueSla.ON_HOLD: "On hold (clock stopped)",
+    QueueSla.NO_TARGET: "No target",
+    QueueSla.MET: "Met",
+    QueueSla.MISSED: "Missed",
+}
+SLA_FILTER_TEXT = {SlaFilter.DUE_SOON: "Due soon", SlaFilter.OVERDUE: "Overdue"}
+# who may be assigned a request (request.work on it): department users of its owner, and admins
+ASSIGNABLE_ROLES = (Role.DEPARTMENT, Role.ADMIN)
 
 _areas_lock = threading.Lock()
 _area_options: dict[tuple[int, int], list[tuple[str, list[tuple[str, str]]]]] = {}
@@ -122,10 +163,40 @@ def _choices(request: Request, principal: Principal) -> dict[str, Any]:
     if mine:
         bodies = [b for b in bodies if b[0] in mine]
     return {
+        "assignees": _assignees(request, principal),
         "services": sorted(services, key=lambda s: s[1]),
         "bodies": bodies if principal.role in (Role.ADMIN, Role.AGENT, Role.EXECUTIVE) or len(mine) > 1 else [],
         "areas": _area_choices(ctx.reader()),
     }
+
+
+def _assignees(request: Request, principal: Principal) -> list[tuple[int, str]]:
+    """The staff accounts requests of ``principal``'s queue can be assigned to (the assignee filter's and bulk
+    assign's choices): active department users sharing one of its bodies (all of them for a role without bodies),
+    and admins. None for partners and liaisons, who assign nobody."""
+    if principal.role in (Role.PARTNER, Role.LIAISON):
+        return []
+    with context(request).reader() as uow:
+        users = uow.users.all()
+    found = [
+        (u.id, u.name or u.email)
+        for u in users
+        if u.id is not None and u.active and u.role in ASSIGNABLE_ROLES
+        and (u.role is Role.ADMIN or not principal.bodies or u.bodies & principal.bodies)
+    ]  # fmt: skip
+    return sorted(found, key=lambda c: c[1])
+
+
+def _may_bulk(principal: Principal) -> bool:
+    """Whether the queue offers bulk actions: roles that may work requests (the use case checks each one)."""
+    return reach_of(principal, Action.REQUEST_WORK) is not None
+
+
+def _names(request: Request, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    with context(request).reader() as uow:
+        return {i: u.name or u.email for i in ids if (u := uow.users.get(i)) is not None}
 
 
 @router.get("/queue", response_class=HTMLResponse)
@@ -138,20 +209,50 @@ def queue_page(
     q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
     sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sla: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=20)] = None,
+    bounced: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     found = _signed_in(request)
     if isinstance(found, Response):
         return found
     principal, session = found
+    return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
+                       bounced)  # fmt: skip
+
+
+def _queue_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    status: list[str] | None = None,
+    service: str | None = None,
+    area: str | None = None,
+    body: str | None = None,
+    q: str | None = None,
+    sort: str = Sort.OLDEST.value,
+    page: int = 1,
+    sla: str | None = None,
+    assignee: str | None = None,
+    bounced: str | None = None,
+    http_status: int = 200,
+    **extra: Any,
+) -> Response:
     ctx = context(request)
+    now, soon = ctx.clock.now(), due_soon(ctx.settings)
     try:
-        query = queue_filter(status, service, area, body, q, sort, page, PAGE_SIZE)
+        query = queue_filter(status, service, area, body, q, sort, page, PAGE_SIZE, sla=sla, assignee=assignee,
+                             bounced=bounced == "yes", me=principal.user_id, now=now, due_soon=soon)  # fmt: skip
         result = staff_queue(ctx.reader(), principal, query)
     except DomainError as exc:
         return _error(request, session, principal, exc)
     form = {"status": [str(s) for s in query.statuses], "service": query.service_code or "",
             "area": f"{query.area[0]}:{query.area[1]}" if query.area else "", "body": query.body_code or "",
-            "q": query.text or "", "sort": str(query.sort)}  # fmt: skip
+            "q": query.text or "", "sort": str(query.sort), "sla": str(query.sla or ""),
+            "assignee": (assignee or "").strip(), "bounced": "yes" if query.bounced else ""}  # fmt: skip
+
+    def sla_of(row: QueueRow) -> QueueSla:
+        return row_sla(row, now, soon)
 
     def link(**change: object) -> str:
         params = {**form, **change}
@@ -161,11 +262,74 @@ def queue_page(
             pairs += [("status", s) for s in statuses]
         return "/staff/queue?" + urlencode(pairs)
 
+    names = _names(request, {r.assignee_user_id for r in result.rows if r.assignee_user_id is not None})
     return _page(
-        request, "staff_queue.html", title="Queue", csrf=session.csrf, principal=principal, result=result,
-        form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT),
-        **_choices(request, principal),
+        request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
+        result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
+        sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
+        names=names, may_bulk=_may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
+        close_reasons=CLOSE_TEXT, **_choices(request, principal), **extra,
     )  # fmt: skip
+
+
+BULK_TEXT = {"acknowledge": "Acknowledge", "assign": "Assign", "close": "Close"}
+
+
+@router.post("/queue/bulk", response_class=HTMLResponse)
+async def queue_bulk(
+    request: Request,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+    ids: Annotated[list[str] | None, Form()] = None,  # how many: bulk_work's limit (the body's size bounds them)
+    action: Annotated[str, Form(max_length=20)] = "",
+    user: Annotated[str, Form(max_length=20)] = "",
+    close_reason: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    status: Annotated[list[str] | None, Query()] = None,
+    service: Annotated[str | None, Query(max_length=100)] = None,
+    area: Annotated[str | None, Query(max_length=200)] = None,
+    body: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sla: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=20)] = None,
+    bounced: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """The queue's bulk actions: acknowledge, assign to a colleague, or close (one reason and note) each selected
+    request through its use case, in its own transaction; the queue (same filter) shows the result per request."""
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    check_csrf(session, csrf)
+    ctx = context(request)
+
+    def again(http_status: int = 200, **extra: Any) -> Response:
+        return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
+                           bounced, http_status, **extra)  # fmt: skip
+
+    def run() -> list[BulkItem]:
+        if not _may_bulk(principal):
+            raise Forbidden(f"{principal.role} may not {Action.REQUEST_WORK} ({principal.name})")
+        chosen: WorkCommand
+        match action:
+            case "acknowledge":
+                chosen = WorkRequest(principal, "", WorkStep.ACKNOWLEDGE)
+            case "assign":
+                chosen = AssignColleague(principal, "", int(user) if user.strip().isdigit() else None)
+            case "close":
+                chosen = WorkRequest(principal, "", WorkStep.CLOSE, note=note, close_reason=close_reason or None)
+            case _:
+                raise Invalid(f"unknown bulk action {action!r}: one of {', '.join(BULK_TEXT)}", field="action")
+        return bulk_work(ctx.writer(), ctx.clock, BulkWork(tuple(ids or ()), chosen))
+
+    try:
+        items = await run_in_threadpool(run)
+    except DomainError as exc:
+        message, code = exc.description, exc.code
+        log.info("bulk %s refused for %s: %s", action, principal.label, message)
+        return await run_in_threadpool(lambda: again(code, bulk_error=message))
+    return await run_in_threadpool(lambda: again(bulk=items, bulk_action=BULK_TEXT[action]))
 
 
 def _request_page(
@@ -359,6 +523,11 @@ NOTICES = {
     "note": "Note added.",
     "assign": "Assignment saved.",
     "transfer": "Transferred.",
+    "partner_start": "Started: the request is in progress.",
+    "partner_note": "Progress note added.",
+    "partner_complete": "Work reported complete.",
+    "confirmed": "Fix confirmed: your check is on the timeline.",
+    "disputed": "Fix disputed: your check is on the timeline, and the owner will look again.",
 }
 
 
@@ -381,8 +550,16 @@ def _work_choices(request: Request, principal: Principal, view: StaffRequestView
             if allowed(principal, Action.REQUEST_TRANSFER, target_of(r)):
                 bodies = [(b.code, b.name) for b in uow.catalog.bodies()
                           if str(b.kind) == "department" and b.code != r.body_code]  # fmt: skip
+    # a partner's buttons (request.partner_work on a request assigned to its organisation) and a liaison's check of
+    # a fix (request.verify_fix in its areas: a closed request, or one whose work a partner reported complete)
+    partner = principal.role is Role.PARTNER and allowed(principal, Action.REQUEST_PARTNER_WORK, target_of(r))
+    liaison = principal.role is Role.LIAISON and allowed(principal, Action.REQUEST_VERIFY_FIX, target_of(r))
+    reported = r.status == Status.CLOSED or any(e.kind == WORK_COMPLETED for e in view.timeline)
     return {"may_work": may_work, "steps": steps, "colleagues": sorted(colleagues, key=lambda c: c[1]),
-            "transfer_to": bodies, "close_reasons": CLOSE_TEXT}  # fmt: skip
+            "transfer_to": bodies, "close_reasons": CLOSE_TEXT, "partner": partner,
+            "partner_start": partner and Status.IN_PROGRESS in TRANSITIONS[r.status],
+            "partner_complete": partner and r.status != Status.CLOSED, "liaison": liaison,
+            "fix_to_check": liaison and reported}  # fmt: skip
 
 
 async def _act(request: Request, service_request_id: str, csrf: str, what: str, run: Any) -> Response:
@@ -466,3 +643,65 @@ async def work_transfer(
         return transfer_request(ctx.writer(), ctx.clock, TransferRequest(who, service_request_id, body, reason))
 
     return await _act(request, service_request_id, csrf, "transfer", run)
+
+
+def _limits(request: Request) -> Limits:
+    settings = context(request).settings
+    return Limits(max_media_bytes=settings.max_media_bytes, media_types=settings.media_types)
+
+
+async def _photo(photo: UploadFile | None) -> tuple[Upload, ...]:
+    """The form's photo, if a file was chosen (an empty file input sends an empty part with no name)."""
+    if photo is None:
+        return ()
+    data = await photo.read()
+    if not data and not photo.filename:
+        return ()
+    return (Upload(filename=photo.filename, content_type=photo.content_type or "", data=data),)
+
+
+@router.post("/requests/{service_request_id}/partner")
+async def partner_step(
+    request: Request,
+    service_request_id: str,
+    step: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "public",
+    photo: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """A partner on a request assigned to its organisation: start, a progress note (with a photo), work complete
+    (``request.partner_work``)."""
+    ctx = context(request)
+    uploads = await _photo(photo)
+    limits = _limits(request)
+
+    def run(who: Principal) -> object:
+        cmd = PartnerWork(who, service_request_id, step, note=note, public=visibility != "internal",  # type: ignore[arg-type]
+                          uploads=uploads)  # fmt: skip
+        return partner_work(ctx.writer(), ctx.clock, cmd, limits)
+
+    what = f"partner_{step}" if f"partner_{step}" in NOTICES else "step"
+    return await _act(request, service_request_id, csrf, what, run)
+
+
+@router.post("/requests/{service_request_id}/verify")
+async def verify_step(
+    request: Request,
+    service_request_id: str,
+    verdict: Annotated[str, Form(max_length=20)] = "",
+    note: Annotated[str, Form(max_length=4000)] = "",
+    photo: Annotated[UploadFile | None, File()] = None,
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """A liaison's check on site of a fix: confirmed or disputed, with a note and a photo if any
+    (``request.verify_fix``)."""
+    ctx = context(request)
+    uploads = await _photo(photo)
+    limits = _limits(request)
+
+    def run(who: Principal) -> object:
+        cmd = VerifyFix(who, service_request_id, verdict, note=note, uploads=uploads)  # type: ignore[arg-type]
+        return verify_fix(ctx.writer(), ctx.clock, cmd, limits)
+
+    return await _act(request, service_request_id, csrf, verdict if verdict in NOTICES else "step", run)

@@ -1,18 +1,26 @@
-"""The staff queue and request page in Chromium: a department clerk's flow by keyboard alone, the filter form
-without JavaScript, and axe on every page."""
+"""The staff queue and request page in Chromium: a department clerk's flow by keyboard alone (including the SLA
+states and a bulk acknowledge), a partner's and a liaison's, the filter form without JavaScript, and axe on every
+page."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
+import shapely
 from sqlalchemy import Engine
 
+from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.model import Body, BodyKind
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user
-from civicswitch.requests.commands import SubmitRequest
+from civicswitch.people.policy import OPERATOR
+from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import assign_request
+from civicswitch.requests.work import partner_work
 from civicswitch.storage.sql import SqlUnitOfWork
 from conftest import axe_violations, screenshot
 
@@ -183,3 +191,121 @@ def test_request_page__clerk_by_keyboard__acknowledge_hold_and_note(page: Any, s
     assert "Public · status changed: On hold" in timeline
     assert axe_violations(page) == []
     screenshot(page, "staff-request-worked")
+
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+@pytest.fixture
+def field(engine: Engine, clock: FixedClock, clerk: str) -> dict[str, str]:
+    """The clerk's city, plus partner FIXIT working the first pothole and a liaison for district A (both potholes).
+    The partner reported the second pothole's work complete: the liaison may check it."""
+    with SqlUnitOfWork(engine) as uow:
+        uow.catalog.add_body(Body(code="FIXIT", name="Fixit Contractors", kind=BodyKind.PARTNER))
+        district = Area("districts", "A", "District A", shapely.box(-74.05, 40.69, -73.95, 40.73))
+        uow.catalog.add_layer_version(AreaLayer("districts", "key"), [district], None)
+        rows = uow.queue.queue(*_everything()).rows
+        potholes = [str(r.id) for r in rows if r.service_code == "pothole"]
+        for rid in potholes:
+            found = uow.requests.get(int(rid))
+            assert found is not None
+            found.areas = {"districts": "A"}
+            uow.requests.save(found)
+        uow.commit()
+    assign_request(SqlUnitOfWork(engine), clock, potholes[0], "FIXIT", who=OPERATOR)
+    partner_work(SqlUnitOfWork(engine), clock, PartnerWork(OPERATOR, potholes[1], PartnerStep.COMPLETE))
+    add_user(SqlUnitOfWork(engine), clock, AddUser("crew@fixit.example", "partner", org="FIXIT", name="Fixit crew",
+                                                  password=PASSWORD))  # fmt: skip
+    add_user(SqlUnitOfWork(engine), clock, AddUser("vol@city.gov", "liaison", areas=("districts:A",),
+                                                  name="Lee Volunteer", password=PASSWORD))  # fmt: skip
+    return {"partner": potholes[0], "checked": potholes[1]}
+
+
+def test_partner__by_keyboard__own_organisations_queue_start_progress_note_work_complete(
+    page: Any, served: str, field: dict[str, str]
+) -> None:
+    _sign_in(page, served, "crew@fixit.example", "/staff/queue")
+    assert page.locator("tbody tr").count() == 1  # only the request assigned to FIXIT
+    assert "Requests assigned to FIXIT." in page.content()
+    assert axe_violations(page) == []
+    screenshot(page, "staff-queue-partner")
+    _tab_to(page, field["partner"])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("heading", name="Your organisation's work").is_visible()
+    assert page.get_by_role("button", name="Acknowledge").count() == 0  # the department's buttons are not here
+    assert axe_violations(page) == []
+    screenshot(page, "staff-request-partner")
+    _tab_to(page, "Start")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text() == "Started: the request is in progress."
+    _tab_to(page, "Progress note")
+    page.keyboard.type("Asphalt poured, curing overnight")
+    # the photo: the file chooser is the operating system's, not the page's; the field is set as it would leave it
+    page.get_by_label("Photo of the progress (optional)").set_input_files(
+        files=[{"name": "progress.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    _tab_to(page, "Add progress note")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text() == "Progress note added."
+    _tab_to(page, "What was done (optional)")
+    page.keyboard.type("Hole filled and rolled")
+    _tab_to(page, "Work complete")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text() == "Work reported complete."
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "Public · status changed: In progress" in timeline and "curing overnight" in timeline
+    assert "Staff only · work completed" in timeline and "Hole filled and rolled" in timeline
+    assert page.locator("ol.timeline a", has_text="Photo").count() == 1
+    assert axe_violations(page) == []
+    screenshot(page, "staff-request-partner-done")
+
+
+def test_liaison__by_keyboard__confirms_a_fix_on_site(page: Any, served: str, field: dict[str, str]) -> None:
+    _sign_in(page, served, "vol@city.gov", "/staff/queue")
+    assert page.locator("tbody tr").count() == 2  # district A's two potholes; the graffiti is elsewhere
+    assert axe_violations(page) == []
+    _tab_to(page, field["checked"])
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("heading", name="Check the fix on site").is_visible()
+    assert axe_violations(page) == []
+    screenshot(page, "staff-request-liaison")
+    _tab_to(page, "What you saw (optional)")
+    page.keyboard.type("Road is smooth again")
+    _tab_to(page, "Confirm fix")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("status").inner_text() == "Fix confirmed: your check is on the timeline."
+    timeline = page.locator("ol.timeline").inner_text()
+    assert "Public · fix confirmed" in timeline and "Road is smooth again" in timeline
+    assert axe_violations(page) == []
+    screenshot(page, "staff-request-liaison-confirmed")
+
+
+def test_queue__clerk_by_keyboard__overdue_rows_then_bulk_acknowledge(
+    page: Any, served: str, clerk: str, clock: FixedClock
+) -> None:
+    clock.advance(timedelta(hours=80))  # past the potholes' 72-hour target
+    _sign_in(page, served, clerk, "/staff/queue")
+    rows = page.locator("tbody tr")
+    assert rows.count() == 2 and page.locator("tbody tr.overdue").count() == 2
+    assert "Overdue" in rows.first.inner_text()
+    assert axe_violations(page) == []
+    screenshot(page, "staff-queue-sla")
+    for i in range(2):
+        number = rows.nth(i).locator("a").first.inner_text()
+        _tab_to(page, f"Select request {number}")
+        page.keyboard.press("Space")
+    assert page.locator("input[name=ids]:checked").count() == 2
+    _tab_to(page, "Acknowledge selected")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.get_by_role("heading", name="Acknowledge selected: 2 done, 0 refused").is_visible()
+    assert page.get_by_role("status").inner_text().count("Done") == 2
+    assert page.locator("tbody tr .status-acknowledged").count() == 2
+    assert axe_violations(page) == []
+    screenshot(page, "staff-queue-bulk")
