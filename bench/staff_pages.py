@@ -126,6 +126,14 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("admin", "queue, request number", f"/staff/queue?q={rid}"),
         Page("executive", "queue (every body)", "/staff/queue?sort=updated"),
         Page("agent", "manual bridge", "/staff/bridge"),
+        Page("executive", "escalations", "/staff/escalations"),
+        Page("admin", "escalations, page 20", "/staff/escalations?page=20"),
+        Page("admin", "staff accounts", "/staff/admin/users"),
+        Page("admin", "API keys", "/staff/admin/keys"),
+        Page("admin", "connectors with health", "/staff/admin/connectors"),
+        Page("admin", "SLA calendars", "/staff/admin/calendars"),
+        Page("admin", "audit log", "/staff/admin/audit"),
+        Page("admin", "audit log, one action", "/staff/admin/audit?action=user.manage"),
     ]
 
 

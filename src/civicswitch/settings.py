@@ -58,6 +58,18 @@ class Settings(BaseSettings):
     sla_due_soon_hours: float = Field(
         default=24.0, ge=0, le=24 * 366, description="An open request this close to its due date is 'due soon'"
     )
+    escalation_bounces: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="An open request transferred between bodies this many times is escalated (0: never for this)",
+    )
+    escalation_overdue_hours: float = Field(
+        default=48.0,
+        ge=0,
+        le=24 * 366,
+        description="An open request overdue by more than this many hours is escalated",
+    )
     public_url: str = Field(default="", description="Base URL clients see, e.g. https://311.example.gov")
     contact: str = Field(default="311 Open Data team, open311@example.gov", description="Discovery's contact")
     key_service: str = Field(
@@ -248,6 +260,8 @@ STORABLE: tuple[str, ...] = (
     "jurisdiction_strict",
     "timezone",
     "sla_due_soon_hours",
+    "escalation_bounces",
+    "escalation_overdue_hours",
     "coverage_layer",
     "public_url",
     "contact",

@@ -41,6 +41,7 @@ from civicswitch.requests.commands import (
     WorkRequest,
     WorkStep,
 )
+from civicswitch.requests.escalation import EscalationRule, escalation_queue
 from civicswitch.requests.handlers import post_update, submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.queue import staff_request
@@ -248,6 +249,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.USER_MANAGE: _user,
     Action.APIKEY_MANAGE: _apikey,
     Action.AUDIT_READ: lambda w, p, side: audit_entries(w.uow, who=p),
+    Action.ESCALATION_VIEW: lambda w, p, side: escalation_queue(w.uow, w.clock, p, EscalationRule()),
     Action.FOLLOW_CONFIRM: _confirm,
 }
 

@@ -33,9 +33,10 @@ from policy_cases import (
 from sqlalchemy import Engine, inspect, text
 
 from civicswitch.catalog.areas import Area, AreaLayer
+from civicswitch.catalog.calendars import Calendar
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
-from civicswitch.hub.handlers import deliveries
+from civicswitch.hub.handlers import add_connector, deliveries
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
@@ -55,13 +56,17 @@ from civicswitch.web.app import create_app
 PASSWORD = "correct horse battery staple"
 KEY_ROLES = {Role.APP: "app", Role.BACKEND: "backend", Role.ADMIN: "admin"}
 # Actions people reach only through the CLI on the server today (no HTTP endpoint yet): the memory matrix
-# covers them; the staff workspace (next issue) adds pages for some.
-CLI_ONLY = {
-    Action.CONNECTOR_MANAGE,
-    Action.CATALOG_MANAGE,
-    Action.SETTINGS_MANAGE,
+# covers them.
+CLI_ONLY = {Action.SETTINGS_MANAGE}
+# Actions whose endpoint is a staff page or form (web/admin.py): only a signed-in account reaches it. The admin
+# role is tested as a signed-in admin account; an app, a back end or a resident has no account, so the page sends
+# it to sign in (and writes nothing).
+STAFF_PAGES = {
     Action.USER_MANAGE,
     Action.APIKEY_MANAGE,
+    Action.CONNECTOR_MANAGE,
+    Action.CATALOG_MANAGE,
+    Action.ESCALATION_VIEW,
 }
 # Staff work (requests/work.py) has no API endpoint: the staff workspace's forms (web/workspace.py) call it, with a
 # session (an admin signs in for these rather than sending its key).
@@ -140,6 +145,12 @@ def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
     for side, body in (("own", OWN_BODY), ("other", OTHER_BODY)):
         found = deliveries(uow(), manual=True, state="pending", body=body)
         tasks[side] = next(t.id for t in found if str(t.request_id) == ids[side])
+    # for the admin pages' forms: a connector to disable and a calendar to add a holiday to
+    add_connector(uow(), clock, code="dot-hook", kind="webhook", body=OWN_BODY,
+                  config={"url": "https://dot.example.gov/hook"})  # fmt: skip
+    with uow() as u:
+        u.catalog.add_calendar(Calendar("city", "City hall"))
+        u.commit()
     keys = {
         "app": create_client(uow(), clock, "App", frozenset({Scope.SUBMIT}))[1],
         "backend": create_client(uow(), clock, "DOT system", frozenset({Scope.UPDATE}), body_code=OWN_BODY)[1],
@@ -234,6 +245,20 @@ CALLS: dict[Action, Call] = {
     Action.DELIVERY_REPLAY: lambda c, h, side: c.client.post("/api/v1/deliveries/replay", json={"ids": []}, headers=h),
     Action.CONNECTOR_HEALTH: lambda c, h, side: c.client.get("/api/v1/connectors/health", headers=h),
     Action.AUDIT_READ: lambda c, h, side: c.client.get("/api/v1/audit", headers=h),
+    # the staff pages' forms (web/admin.py), posted with the session's CSRF token
+    Action.USER_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/admin/users", data={"email": "new@city.gov", "role": "agent", "csrf": c.csrf}
+    ),
+    Action.APIKEY_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/admin/keys", data={"name": "New app", "scope": "submit", "csrf": c.csrf}
+    ),
+    Action.CONNECTOR_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/admin/connectors/dot-hook/disable", data={"csrf": c.csrf}
+    ),
+    Action.CATALOG_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/admin/calendars/holidays", data={"calendar": "city", "day": "2026-12-25", "name": "X", "csrf": c.csrf}
+    ),
+    Action.ESCALATION_VIEW: lambda c, h, side: c.client.get("/staff/escalations"),
     Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
     Action.REQUEST_WORK: lambda c, h, side: _page_form(c, c.ids[side], "work", {"step": "acknowledge"}),
     Action.REQUEST_TRANSFER: lambda c, h, side: _page_form(
@@ -244,6 +269,14 @@ CALLS: dict[Action, Call] = {
     ),
     Action.REQUEST_VERIFY_FIX: lambda c, h, side: _page_form(
         c, c.ids[f"{side}2"], "verify", {"verdict": "confirmed", "note": "looks good"}, photo=True
+    ),
+}
+
+
+# Actions with a staff page besides their API endpoint: the page is run through the same cases.
+ALSO_PAGES: dict[Action, Call] = {
+    Action.AUDIT_READ: lambda c, h, side: c.client.get(
+        "/staff/admin/audit", params={"who": "me@city.gov", "action": "session.sign_in"}
     ),
 }
 
@@ -289,10 +322,22 @@ def city_factory(database_url: str, clock: FixedClock) -> Iterator[Callable[[Rol
 def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
     case: Case, city_factory: Callable[[Role], City]
 ) -> None:
-    city = city_factory(case.role)
+    _run(city_factory(case.role), case, CALLS[case.action], page=case.action in STAFF_PAGES)
+
+
+@pytest.mark.parametrize("case", [c for c in cases() if c.action in ALSO_PAGES], ids=lambda c: c.id)
+def test_policy_matrix__http__staff_page_allows_or_refuses_as_the_table_says(
+    case: Case, city_factory: Callable[[Role], City]
+) -> None:
+    _run(city_factory(case.role), case, ALSO_PAGES[case.action], page=True)
+
+
+def _run(city: City, case: Case, call: Call, *, page: bool) -> None:
+    """``page``: the call is a staff page or an admin form (it follows its redirect); staff work forms (FORMS) are
+    posted without following theirs. Both take a session only: an admin signs in rather than sending its key."""
     form = case.action in FORMS
     with city.client:
-        if case.role in KEY_ROLES and not (form and case.role is Role.ADMIN):
+        if case.role in KEY_ROLES and not ((form or page) and case.role is Role.ADMIN):
             headers = {"X-Api-Key": city.keys[KEY_ROLES[case.role]]}
         elif case.role is Role.RESIDENT:
             headers = {}  # a member of the public: no key, no session (only a signed link, where one applies)
@@ -300,7 +345,7 @@ def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
             _sign_in(city)
             headers = {"X-CSRF-Token": city.csrf}
         before = city.counts()
-        reply = CALLS[case.action](city, headers, "own" if case.side == "any" else case.side)
+        reply = call(city, headers, "own" if case.side == "any" else case.side)
         signed_in = "X-CSRF-Token" in headers
         if case.allowed:
             if form:  # the form's redirect back to the request page, with what was done
@@ -312,6 +357,8 @@ def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
         else:
             if form and not signed_in:  # a key or a resident: the form sends to the sign-in page
                 assert reply.status_code == 303 and reply.headers["location"].startswith("/staff/login"), reply
+            elif page and not signed_in:  # the same, followed: the sign-in page, never data
+                assert reply.url.path == "/staff/login", (reply.status_code, reply.url)
             else:
                 assert reply.status_code == 403, (reply.status_code, reply.text)
             assert city.counts() == before, "a refused request wrote something"

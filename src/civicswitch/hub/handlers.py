@@ -158,6 +158,13 @@ def set_enabled(
         uow.commit()
 
 
+def manage_connectors(uow: UnitOfWork, clock: Clock, *, who: Principal = OPERATOR) -> list[dict[str, Any]]:
+    """For the admin's connectors page: every connector (and each body's manual bridge) with its health, as
+    :func:`health` reports it, to whoever may manage connectors."""
+    authorize(who, Action.CONNECTOR_MANAGE)
+    return health(uow, clock, who=who)
+
+
 def connector_documents(uow: UnitOfWork) -> list[dict[str, Any]]:
     """Connectors for the catalog file (no secrets)."""
     with uow:

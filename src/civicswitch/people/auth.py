@@ -107,6 +107,13 @@ def create_client(
     return client, key
 
 
+def list_clients(uow: UnitOfWork, *, who: Principal = OPERATOR) -> list[ApiClient]:
+    """Every API client (name, key prefix, scopes, body, state, rate limit; never a key)."""
+    authorize(who, Action.APIKEY_MANAGE)
+    with uow:
+        return uow.clients.all()
+
+
 def revoke_client(uow: UnitOfWork, clock: Clock, client_id: int, *, who: Principal = OPERATOR) -> bool:
     authorize(who, Action.APIKEY_MANAGE)
     with uow:

@@ -7,6 +7,7 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civicswitch.core.clock import Clock
@@ -163,18 +164,39 @@ def audit_entries(
     request_id: str | None = None,
     after_id: int = 0,
     limit: int = 100,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    before_id: int | None = None,
+    newest_first: bool = False,
     who: Principal = OPERATOR,
 ) -> list[AuditEntry]:
+    """Audit entries, filtered: ``principal`` is a prefix such as ``staff:3`` or ``client:7``, a full label, or a
+    staff account's email (read as that account); ``action`` exact; ``since <= at < until``; paged by id
+    (``after_id`` oldest first, ``before_id`` with ``newest_first``)."""
     authorize(who, Action.AUDIT_READ)
     if not 1 <= limit <= 1000:
         raise Invalid("limit must be between 1 and 1000", field="limit")
+    if since is not None and until is not None and until <= since:
+        raise Invalid("the end of the date range must come after its start", field="until")
+    principal = (principal or "").strip() or None
     with uow:
+        if principal is not None and "@" in principal and " " not in principal and ":" not in principal:
+            user = uow.users.by_email(principal.lower())
+            if user is None:
+                raise NotFound(f"no staff account for {principal!r}", field="who")
+            principal = f"staff:{user.id}"
         return uow.audit.entries(
             principal=principal,
             object_type="request" if request_id is not None else None,
             object_id=request_id,
             after_id=after_id,
             limit=limit,
+            action=(action or "").strip() or None,
+            since=since,
+            until=until,
+            before_id=before_id,
+            newest_first=newest_first,
         )
 
 

@@ -110,14 +110,25 @@ class MemoryAuditStore:
         object_id: str | None = None,
         after_id: int = 0,
         limit: int | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
         exact = None if principal is None else (principal if " " in principal else principal + " ")
         found = [
             e
             for e in self._db.audit
             if (e.id or 0) > after_id
-            and (principal is None or e.principal == principal or e.principal.startswith(exact or ""))
+            and (before_id is None or (e.id or 0) < before_id)
+            and (not principal or e.principal == principal or e.principal.startswith(exact or ""))
             and (object_type is None or e.object_type == object_type)
             and (object_id is None or e.object_id == object_id)
+            and (not action or e.action == action)
+            and (since is None or e.at >= since)
+            and (until is None or e.at < until)
         ]
+        if newest_first:
+            found.reverse()
         return found if limit is None else found[:limit]

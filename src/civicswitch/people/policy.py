@@ -57,6 +57,7 @@ class Action(StrEnum):
     USER_MANAGE = "user.manage"
     APIKEY_MANAGE = "apikey.manage"
     AUDIT_READ = "audit.read"
+    ESCALATION_VIEW = "escalation.view"  # the escalation queue: requests bounced too often or long overdue
     FOLLOW_CONFIRM = "follow.confirm"  # the owner of an address confirms a follow (the signed link names it)
 
 
@@ -100,6 +101,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.USER_MANAGE: {_R.ADMIN: _.ANY},
     _A.APIKEY_MANAGE: {_R.ADMIN: _.ANY},
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},
+    _A.ESCALATION_VIEW: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.FOLLOW_CONFIRM: {_R.RESIDENT: _.ANY},  # consent comes from the address's owner, never from staff
 }  # fmt: skip
 

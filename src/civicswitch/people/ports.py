@@ -55,6 +55,12 @@ class AuditStore(Protocol):
         object_id: str | None = None,
         after_id: int = 0,
         limit: int | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        """Entries in id order, filtered (``principal`` matches a prefix, e.g. ``staff:3``)."""
+        """Entries in id order (``newest_first``: the newest first), filtered: ``principal`` matches a prefix (e.g.
+        ``staff:3``), ``action`` exactly, ``since <= at < until``, ``after_id < id < before_id``."""
         ...

@@ -201,8 +201,22 @@ class SqlAuditStore:
         object_id: str | None = None,
         after_id: int = 0,
         limit: int | None = None,
+        action: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        before_id: int | None = None,
+        newest_first: bool = False,
     ) -> list[AuditEntry]:
-        query = select(audit_log).where(audit_log.c.id > after_id).order_by(audit_log.c.id)
+        order = audit_log.c.id.desc() if newest_first else audit_log.c.id
+        query = select(audit_log).where(audit_log.c.id > after_id).order_by(order)
+        if before_id is not None:
+            query = query.where(audit_log.c.id < before_id)
+        if action:
+            query = query.where(audit_log.c.action == action)
+        if since is not None:
+            query = query.where(audit_log.c.at >= since)
+        if until is not None:
+            query = query.where(audit_log.c.at < until)
         if principal:
             exact = principal if " " in principal else principal + " "
             query = query.where(

@@ -21,6 +21,8 @@ from civicswitch.people.audit import AuditEntry
 from civicswitch.people.clients import ApiClient
 from civicswitch.people.memory import MemoryAuditStore, MemoryClientStore, MemoryUserStore
 from civicswitch.people.users import StaffUser
+from civicswitch.requests.escalation import EscalationStore
+from civicswitch.requests.escalation_memory import MemoryEscalationStore
 from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
@@ -63,6 +65,7 @@ class MemoryUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     queue: QueueStore
+    escalations: EscalationStore
     clients: ClientStore
     users: UserStore
     audit: AuditStore
@@ -79,6 +82,7 @@ class MemoryUnitOfWork:
         self.catalog = MemoryCatalogStore(self._work)
         self.requests = MemoryRequestStore(self._work)
         self.queue = MemoryQueueStore(self._work)
+        self.escalations = MemoryEscalationStore(self._work)
         self.clients = MemoryClientStore(self._work)
         self.users = MemoryUserStore(self._work)
         self.audit = MemoryAuditStore(self._work)

@@ -11,6 +11,7 @@ from civicswitch.catalog.ports import CatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
+from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.ports import RequestStore
 from civicswitch.requests.queue import QueueStore
 from civicswitch.storage.settings import SettingsStore
@@ -19,6 +20,7 @@ __all__ = [
     "AuditStore",
     "CatalogStore",
     "ClientStore",
+    "EscalationStore",
     "HubStore",
     "QueueStore",
     "RequestStore",
@@ -32,6 +34,7 @@ class UnitOfWork(Protocol):
     catalog: CatalogStore
     requests: RequestStore
     queue: QueueStore  # the staff queue's read model
+    escalations: EscalationStore  # the escalation queue's read model
     clients: ClientStore
     users: UserStore
     audit: AuditStore

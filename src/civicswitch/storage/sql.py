@@ -17,6 +17,8 @@ from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
 from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
+from civicswitch.requests.escalation import EscalationStore
+from civicswitch.requests.escalation_sql import SqlEscalationStore
 from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
 from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
@@ -58,6 +60,7 @@ class SqlUnitOfWork:
     catalog: CatalogStore
     requests: RequestStore
     queue: QueueStore
+    escalations: EscalationStore
     clients: ClientStore
     users: UserStore
     audit: AuditStore
@@ -103,6 +106,7 @@ class SqlUnitOfWork:
         self.catalog = SqlCatalogStore(conn)
         self.requests = SqlRequestStore(conn)
         self.queue = SqlQueueStore(conn)
+        self.escalations = SqlEscalationStore(conn)
         self.clients = SqlClientStore(conn)
         self.users = SqlUserStore(conn)
         self.audit = SqlAuditStore(conn)

@@ -204,7 +204,7 @@ def me(request: Request, notice: str = "") -> Response:
     saved = {"password": "Your new password is saved."}.get(notice, "")
     return _page(request, "staff_me.html", title="Who am I", user=user, role_text=ROLE_TEXT.get(principal.role, ""),
                  bodies=sorted(user.bodies), areas=sorted(f"{a}:{k}" for a, k in user.areas), actions=actions,
-                 csrf=session.csrf, signed_in=True, notice=saved)  # fmt: skip
+                 csrf=session.csrf, signed_in=True, notice=saved, principal=principal)  # fmt: skip
 
 
 @router.get("/password", response_class=HTMLResponse)
