@@ -72,9 +72,11 @@ def _facts(url: str) -> dict[str, Any]:
             body_id, body = db.execute(text(
                 "SELECT b.id, b.code FROM service_requests r JOIN bodies b ON b.id = r.body_id "
                 "GROUP BY b.id, b.code ORDER BY count(*) DESC LIMIT 1")).one()  # fmt: skip
-            service = db.execute(text(
+            busiest = text(
                 "SELECT s.code FROM service_requests r JOIN services s ON s.id = r.service_id "
-                "WHERE r.body_id = :b GROUP BY s.code ORDER BY count(*) DESC LIMIT 1"), {"b": body_id}).scalar_one()  # fmt: skip
+                "WHERE r.body_id = :b GROUP BY s.code ORDER BY count(*) DESC LIMIT 1"
+            )
+            service = db.execute(busiest, {"b": body_id}).scalar_one()
             public_id = db.execute(text(
                 "SELECT id FROM service_requests WHERE body_id = :b AND status <> 'closed' ORDER BY id DESC "
                 "LIMIT 1"), {"b": body_id}).scalar_one()  # fmt: skip
@@ -93,8 +95,9 @@ def _users(url: str, body: str) -> dict[str, str]:
     engine = make_engine(url)
     emails = {
         "admin": AddUser("bench-admin@bench.invalid", "admin", name="Bench admin", password=PASSWORD),
-        "department": AddUser("bench-dept@bench.invalid", "department", bodies=(body,), name="Bench clerk",
-                              password=PASSWORD),  # fmt: skip
+        "department": AddUser(
+            "bench-dept@bench.invalid", "department", bodies=(body,), name="Bench clerk", password=PASSWORD
+        ),
         "executive": AddUser("bench-exec@bench.invalid", "executive", name="Bench executive", password=PASSWORD),
         "agent": AddUser("bench-agent@bench.invalid", "agent", name="Bench agent", password=PASSWORD),
     }
@@ -147,7 +150,9 @@ def _sign_in(client: Any, email: str) -> None:
         raise SystemExit(f"sign-in as {email} answered {reply.status_code}")
 
 
-def measure(url: str, facts: dict[str, Any], emails: dict[str, str], n: int, only: Callable[[Page], bool]) -> list[dict[str, Any]]:
+def measure(
+    url: str, facts: dict[str, Any], emails: dict[str, str], n: int, only: Callable[[Page], bool]
+) -> list[dict[str, Any]]:
     from fastapi.testclient import TestClient
 
     from civicswitch.core.db import make_engine
@@ -172,7 +177,7 @@ def measure(url: str, facts: dict[str, Any], emails: dict[str, str], n: int, onl
             for _ in range(n):
                 client.get(page.path)
             ms = sorted(s * 1000 for s in timed.samples)
-            p95 = ms[min(len(ms) - 1, int(round(0.95 * (len(ms) - 1))))]
+            p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
             row = {"role": page.role, "page": page.name, "path": page.path, "n": len(ms),
                    "p50_ms": round(statistics.median(ms), 1), "p95_ms": round(p95, 1), "max_ms": round(ms[-1], 1),
                    "bytes": len(first.content), "within_budget": p95 <= BUDGET_MS}  # fmt: skip
