@@ -60,6 +60,8 @@ class MemoryQueueStore:
             if query.sla is SlaFilter.DUE_SOON and not now <= due <= now + query.due_soon:
                 return False
         text = (query.text or "").strip()
+        if text.isdigit() and len(text) <= 18:
+            return r.id == int(text)  # a request number: that request
         if text:
             low = text.casefold()
             return low in r.description.casefold() or low in (r.address or "").casefold() or str(r.id) == text

@@ -124,17 +124,17 @@ class SqlQueueStore:
             else:
                 where.append(sr.c.expected_at.between(now, now + query.due_soon))
         text = (query.text or "").strip()
-        if text:
+        if text.isdigit() and len(text) <= 18:
+            where.append(sr.c.id == int(text))  # a request number: that request (its row, by primary key)
+        elif text:
             pattern = _like(text)
-            match: list[ColumnElement[bool]] = [
-                sr.c.description.ilike(pattern, escape="\\"),
-                sr.c.address.ilike(pattern, escape="\\"),
-            ]
-            if text.isdigit() and len(text) <= 18:
-                match.append(sr.c.id == int(text))
-            else:
-                match.append(cast(sr.c.id, String) == text)
-            where.append(or_(*match))
+            where.append(
+                or_(
+                    sr.c.description.ilike(pattern, escape="\\"),
+                    sr.c.address.ilike(pattern, escape="\\"),
+                    cast(sr.c.id, String) == text,
+                )
+            )
         return where
 
     def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
