@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from civicswitch.agent.sql import SqlCallerSearch, SqlCallStore, SqlKnowledgeStore
 from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.core.db import SQLITE_BUSY_TIMEOUT_S
@@ -19,7 +20,17 @@ from civicswitch.hub.sql import SqlHubStore
 from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
 from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
-from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
+from civicswitch.storage.ports import (
+    AuditStore,
+    CallerSearch,
+    CallStore,
+    CatalogStore,
+    ClientStore,
+    KnowledgeStore,
+    QueueStore,
+    RequestStore,
+    UserStore,
+)
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
 from civicswitch.storage.writelock import WriterLock
 
@@ -63,6 +74,9 @@ class SqlUnitOfWork:
     audit: AuditStore
     hub: HubStore
     settings: SettingsStore
+    knowledge: KnowledgeStore
+    calls: CallStore
+    callers: CallerSearch
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -108,6 +122,9 @@ class SqlUnitOfWork:
         self.audit = SqlAuditStore(conn)
         self.hub = SqlHubStore(conn)
         self.settings = SqlSettingsStore(conn)
+        self.knowledge = SqlKnowledgeStore(conn)
+        self.calls = SqlCallStore(conn)
+        self.callers = SqlCallerSearch(conn)
         return self
 
     def __exit__(
