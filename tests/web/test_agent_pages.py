@@ -144,8 +144,8 @@ def test_file__missing_required_answer_and_location__400_each_named_nothing_writ
     page = client.post("/staff/agent/file", data=data)
     assert page.status_code == 400
     assert "3 things to fix before filing" in page.text
-    assert "attribute[size] is required: How big is it?" in page.text
-    assert "attribute[depth] must be a number" in page.text
+    assert "“How big is it?” needs an answer" in page.text
+    assert "“Depth in cm” must be a number, got &#39;deep&#39;" in page.text
     assert "a location is required" in page.text
     assert 'aria-invalid="true"' in page.text and "Hole by the crossing" in page.text  # the answers are kept
     filed = client.post("/staff/agent/file", data=_filing(csrf, "file", **{"attribute[size]": ""}))

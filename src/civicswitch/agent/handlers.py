@@ -170,6 +170,18 @@ def save_article(uow: UnitOfWork, clock: Clock, cmd: SaveArticle) -> KnowledgeAr
     return saved
 
 
+def _said(problem: Invalid, question: str) -> str:
+    """An answer's problem as the agent reads it: the question, not the attribute's code."""
+    text = problem.description
+    prefix = f"attribute[{problem.field}]"
+    if not question or not text.startswith(prefix):
+        return text
+    if text.startswith(f"{prefix} is required"):
+        return f"“{question}” needs an answer"
+    rest = text[len(prefix) :]
+    return f"“{question}”: {rest[1:].strip()}" if rest.startswith(":") else f"“{question}”{rest}"
+
+
 # -- filing for a caller ------------------------------------------------------------------------------------------
 @dataclass(frozen=True, slots=True)
 class FilingCheck:
@@ -215,8 +227,9 @@ def check_filing(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest) -> FilingChe
         try:
             service.clean_attributes(cmd.attributes, parse_datetime=parse_datetime)
         except InvalidAttributes as exc:
+            questions = {a.code: a.description for a in service.attributes}
             for problem in exc.errors:
-                errors[f"attribute:{problem.field}"] = problem.description
+                errors[f"attribute:{problem.field}"] = _said(problem, questions.get(problem.field or "", ""))
         nearby: list[Match] = []
         if lat is not None and long is not None and "location" not in errors:
             found = find_duplicates(uow.requests, service, lat, long, (cmd.description or "").strip(), clock.now(),

@@ -225,7 +225,11 @@ class Filing:
             return cls(service, {"channel": str(Channel.PHONE)})
         values = {name: _text(form, name).strip() for name in FILING_FIELDS}
         known = {a.code for a in service.attributes if a.variable}
-        attributes = {code: given for code, given in attributes_from(form).items() if code in known}
+        attributes = {}
+        for code, given in attributes_from(form).items():
+            answers = [v.strip() for v in given if v.strip()]
+            if code in known and answers:
+                attributes[code] = answers
         return cls(service, values, attributes)
 
     def hidden(self) -> list[tuple[str, str]]:
