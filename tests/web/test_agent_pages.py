@@ -205,7 +205,10 @@ def test_follow__instead_of_filing__caller_added_and_nothing_filed(
     del data["step"]
     reply = client.post("/staff/agent/follow", data=data, follow_redirects=False)
     assert reply.status_code == 303
-    assert reply.headers["location"] == f"/staff/agent?done=followed&request={city['sam_pothole']}"
+    assert reply.headers["location"] == f"/staff/agent?done=followed&request={city['sam_pothole']}&confirm=pending"
+    notice = client.get(reply.headers["location"]).text
+    assert f"The caller was added as a follower of request {city['sam_pothole']}." in notice
+    assert "Their phone number is kept unconfirmed" in notice
     assert _count(engine) == before
     with SqlUnitOfWork(engine) as uow:
         followers = uow.requests.followers(int(city["sam_pothole"]))

@@ -39,6 +39,7 @@ from civicswitch.agent.handlers import (
 from civicswitch.agent.model import CallerRow, KnowledgeArticle
 from civicswitch.catalog.model import Datatype, Service
 from civicswitch.core.errors import DomainError, Forbidden, Invalid
+from civicswitch.hub.residents import residents_connector
 from civicswitch.people.policy import Action, Principal, allowed
 from civicswitch.requests.commands import FollowRequest, SubmitRequest
 from civicswitch.requests.handlers import Limits, submit_request
@@ -59,8 +60,14 @@ CONTACT_FIELDS = ("first_name", "last_name", "email", "phone")
 FILING_FIELDS = ("channel", *CONTACT_FIELDS, "address_string", "lat", "long", "description")
 NOTICES = {
     "filed": "Request {request} filed for the caller.",
-    "followed": "The caller now follows request {request}: they hear about it as it moves.",
+    "followed": "The caller was added as a follower of request {request}.",
     "logged": "Call logged.",
+}
+# What a new follower hears, as follow_request left it (the API's answer says the same to apps).
+CONFIRM_TEXT = {
+    "email": "A link to confirm is on its way to their email: until they open it, nothing is sent to them.",
+    "email-no-mail": "This instance sends no mail to residents: their email is kept unconfirmed and hears nothing.",
+    "pending": "Their phone number is kept unconfirmed: nothing is sent to it until they confirm it.",
 }
 
 # Knowledge articles: CommonMark with raw HTML off (typed tags are shown as text, never run) and links only to
@@ -117,6 +124,7 @@ def console(
     request: Request,
     done: Annotated[str, Query(max_length=20)] = "",
     request_id: Annotated[str, Query(alias="request", max_length=12)] = "",
+    confirm: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     found = _signed_in(request)
     if isinstance(found, Response):
@@ -124,6 +132,8 @@ def console(
     principal, session = found
     number = request_id if request_id.isdigit() else ""
     notice = NOTICES.get(done, "").format(request=number)
+    if done == "followed" and confirm in CONFIRM_TEXT:
+        notice = f"{notice} {CONFIRM_TEXT[confirm]}"
     return _console(request, principal, session, notice=notice, filed=number if done == "filed" else "")
 
 
@@ -414,8 +424,16 @@ async def follow(request: Request) -> Response:
                 request, principal, session, filing, check=check, message=problem.description, status=problem.code
             )
         )
-    target = quote(result.service_request_id)
-    return RedirectResponse(f"/staff/agent?done=followed&request={target}", status_code=303)
+    confirm = result.confirmation
+    if confirm == "email" and not await run_in_threadpool(_mail_to_residents, request):
+        confirm = "email-no-mail"
+    target = f"/staff/agent?done=followed&request={quote(result.service_request_id)}&confirm={quote(confirm)}"
+    return RedirectResponse(target, status_code=303)
+
+
+def _mail_to_residents(request: Request) -> bool:
+    with context(request).reader() as uow:
+        return residents_connector(uow.hub.connectors()) is not None
 
 
 # -- knowledge articles -----------------------------------------------------------------------------------------

@@ -129,9 +129,9 @@ def test_agent__by_keyboard__search_history_file_with_answers_nearby_follow_and_
 
     _tab_to(page, f"Add this caller as a follower of request {agent['pothole']}")
     _press_enter(page)
-    assert page.get_by_role("status").inner_text() == (
-        f"The caller now follows request {agent['pothole']}: they hear about it as it moves."
-    )
+    followed = page.get_by_role("status").inner_text()
+    assert followed.startswith(f"The caller was added as a follower of request {agent['pothole']}.")
+    assert "sends no mail to residents" in followed  # no residents' mail connector here: nothing sent, as the API says
 
     _tab_to(page, "Topic")
     page.keyboard.type("Trash day")
