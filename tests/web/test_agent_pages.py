@@ -248,6 +248,8 @@ def test_knowledge__admin_writes_markdown__rendered_safely_and_beside_the_form(
     again = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "pothole-repairs", "title": "Other",
                                                       "body": "x"})  # fmt: skip
     assert again.status_code == 400 and "is taken by another article" in again.text
+    reserved = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "new", "title": "New", "body": "x"})
+    assert reserved.status_code == 400 and "is reserved for a page" in reserved.text
     edited = client.post("/staff/knowledge/pothole-repairs/edit", data={"csrf": csrf, "title": "Potholes: repairs",
                                                                        "body": "Within *72 hours*.",
                                                                        "services": ["pothole", "graffiti"]},

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 MAX_QUERY = 200
 TOPIC_DAYS = 7
+RESERVED_SLUGS = frozenset({"new"})  # /staff/knowledge/new is the form for a new article
 NEARBY = 5
 FILING_CHANNELS = (Channel.PHONE, Channel.WALK_IN)
 
@@ -161,6 +162,8 @@ def save_article(uow: UnitOfWork, clock: Clock, cmd: SaveArticle) -> KnowledgeAr
         slug = existing.slug if existing else (cmd.slug or "").strip()
         article = KnowledgeArticle(slug, (cmd.title or "").strip(), (cmd.body_markdown or "").strip(), codes,
                                    clock.now(), cmd.who.label[:300], existing.id if existing else None)  # fmt: skip
+        if existing is None and slug in RESERVED_SLUGS:
+            raise Invalid(f"the address name {slug!r} is reserved for a page: choose another", field="slug")
         if existing is None and uow.knowledge.get(slug) is not None:
             raise Invalid(f"the address name {slug!r} is taken by another article: choose another", field="slug")
         saved = uow.knowledge.save(article)

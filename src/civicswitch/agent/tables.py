@@ -5,7 +5,7 @@ emails (case-folded) and phone numbers (digits only), and the departments' refer
 
 from __future__ import annotations
 
-from sqlalchemy import Column, ColumnElement, ForeignKey, Index, Integer, String, Table, Text, func
+from sqlalchemy import Column, ColumnElement, ForeignKey, Index, Integer, String, Table, Text, func, literal
 
 from civicswitch.core.db import UTCDateTime, metadata
 from civicswitch.hub.tables import external_refs
@@ -51,8 +51,9 @@ def phone_digits(column: ColumnElement[str]) -> ColumnElement[str]:
     """A stored phone number without its punctuation, in SQL (the same on SQLite and PostgreSQL, so one
     expression index serves the search on both): ``+1 (555) 010-0100`` → ``15550100100``."""
     expr: ColumnElement[str] = column
-    for char in PHONE_PUNCTUATION:
-        expr = func.replace(expr, char, "")
+    for char in PHONE_PUNCTUATION:  # rendered into the statement, not sent as parameters: only then does a
+        # statement's expression equal the index's (SQLite and PostgreSQL match index expressions by their text)
+        expr = func.replace(expr, literal(char, literal_execute=True), literal("", literal_execute=True))
     return expr
 
 
