@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install
+from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install, install_knowledge
 from civicswitch.people.auth import authenticate, sign_in
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import STAFF_ROLES
@@ -59,3 +59,15 @@ def test_install__makes_one_staff_account_per_role_once__each_signs_in_with_its_
     assert by_role["department"].bodies == frozenset({"DOT"}) or by_role["department"].bodies == frozenset({"DSNY"})
     assert by_role["liaison"].areas == frozenset({("boroughs", "Brooklyn")})
     assert partner_org is not None and str(partner_org.kind) == "partner" and by_role["partner"].org == "GREENWAY"
+
+
+def test_install__knowledge_articles__once_each_for_services_in_the_catalog(engine: Engine, clock: FixedClock) -> None:
+    install(SqlUnitOfWork(engine), clock)
+    assert install_knowledge(SqlUnitOfWork(engine), clock) == ()  # already there: left alone
+    with SqlUnitOfWork(engine) as uow:
+        articles = uow.knowledge.search()
+        services = {s.code for s in uow.catalog.services()}
+        heat = uow.knowledge.search(service_code="heat-hot-water")
+    assert len(articles) == 3
+    assert all(a.services and set(a.services) <= services for a in articles)
+    assert [a.slug for a in heat] == ["no-heat-or-hot-water"]

@@ -16,6 +16,7 @@ from typing import Any
 
 import shapely
 
+from civicswitch.agent.handlers import LogCall, SaveArticle, knowledge_articles, log_call, save_article, search_callers
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.settings import set_settings
@@ -251,6 +252,12 @@ INVOKERS: dict[Action, Invoker] = {
     Action.AUDIT_READ: lambda w, p, side: audit_entries(w.uow, who=p),
     Action.ESCALATION_VIEW: lambda w, p, side: escalation_queue(w.uow, w.clock, p, EscalationRule()),
     Action.FOLLOW_CONFIRM: _confirm,
+    Action.AGENT_SEARCH: lambda w, p, side: search_callers(w.uow, w.clock, p, "own@example.org"),
+    Action.CALL_LOG: lambda w, p, side: log_call(w.uow, w.clock, LogCall(p, "Trash day", "phone", "pothole")),
+    Action.KNOWLEDGE_READ: lambda w, p, side: knowledge_articles(w.uow, p, "pothole"),
+    Action.KNOWLEDGE_MANAGE: lambda w, p, side: save_article(
+        w.uow, w.clock, SaveArticle(p, "potholes", "Potholes", "Filled in **3 days**.", ("pothole",))
+    ),
 }
 
 

@@ -62,6 +62,10 @@ CLI_ONLY = {Action.SETTINGS_MANAGE}
 # role is tested as a signed-in admin account; an app, a back end or a resident has no account, so the page sends
 # it to sign in (and writes nothing).
 STAFF_PAGES = {
+    Action.AGENT_SEARCH,  # web/agent.py: the agent console and the knowledge articles
+    Action.CALL_LOG,
+    Action.KNOWLEDGE_READ,
+    Action.KNOWLEDGE_MANAGE,
     Action.USER_MANAGE,
     Action.APIKEY_MANAGE,
     Action.CONNECTOR_MANAGE,
@@ -269,6 +273,23 @@ CALLS: dict[Action, Call] = {
     ),
     Action.REQUEST_VERIFY_FIX: lambda c, h, side: _page_form(
         c, c.ids[f"{side}2"], "verify", {"verdict": "confirmed", "note": "looks good"}, photo=True
+    ),
+    Action.AGENT_SEARCH: lambda c, h, side: c.client.post(
+        "/staff/agent/search", data={"csrf": c.csrf, "q": "own@example.org"}
+    ),
+    Action.CALL_LOG: lambda c, h, side: c.client.post(
+        "/staff/agent/calls", data={"csrf": c.csrf, "topic": "Trash day", "channel": "phone"}
+    ),
+    Action.KNOWLEDGE_READ: lambda c, h, side: c.client.get("/staff/knowledge", params={"q": "pothole"}),
+    Action.KNOWLEDGE_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/knowledge/new",
+        data={
+            "csrf": c.csrf,
+            "slug": "potholes",
+            "title": "Potholes",
+            "body": "Filled in 3 days.",
+            "services": "pothole",
+        },
     ),
 }
 

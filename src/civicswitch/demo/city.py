@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from civicswitch.agent.handlers import SaveArticle, save_article
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.settings import set_settings
@@ -23,6 +24,7 @@ from civicswitch.hub.model import Connector
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
+from civicswitch.people.policy import OPERATOR
 from civicswitch.requests.importer import ImportResult, import_requests, rows_from_bytes
 from civicswitch.storage.ports import UnitOfWork
 
@@ -100,7 +102,25 @@ def install(uow: UnitOfWork, clock: Clock) -> DemoInstall:
         _, backend_key = create_client(uow, clock, DEMO_BACKEND, frozenset({Scope.UPDATE}), body_code=DEMO_BACKEND_BODY)
     layers = install_geography(uow)
     users = install_people(uow, clock)
+    install_knowledge(uow, clock)
     return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers, users)
+
+
+def install_knowledge(uow: UnitOfWork, clock: Clock) -> tuple[str, ...]:
+    """The demo's knowledge articles (``data/knowledge.json``) for the agent console; an article whose slug exists
+    already is left alone (an admin may have edited it). Returns the slugs added."""
+    document = json.loads(_data("knowledge.json"))
+    with uow:
+        known = {s.code for s in uow.catalog.services()}
+        present = {a["slug"] for a in document["articles"] if uow.knowledge.get(a["slug"]) is not None}
+    added = []
+    for spec in document["articles"]:
+        if spec["slug"] in present:
+            continue
+        services = tuple(code for code in spec["services"] if code in known)
+        save_article(uow, clock, SaveArticle(OPERATOR, spec["slug"], spec["title"], spec["body"], services))
+        added.append(spec["slug"])
+    return tuple(added)
 
 
 def install_people(uow: UnitOfWork, clock: Clock) -> tuple[DemoUser, ...]:

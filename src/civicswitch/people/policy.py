@@ -59,6 +59,10 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     ESCALATION_VIEW = "escalation.view"  # the escalation queue: requests bounced too often or long overdue
     FOLLOW_CONFIRM = "follow.confirm"  # the owner of an address confirms a follow (the signed link names it)
+    AGENT_SEARCH = "agent.search"  # the agent console: find callers and their history (reads contact data: audited)
+    CALL_LOG = "call.log"  # log an information-only call (a question, no request) and see the counts per topic
+    KNOWLEDGE_READ = "knowledge.read"  # knowledge articles: what staff tell callers, per service
+    KNOWLEDGE_MANAGE = "knowledge.manage"  # write and edit knowledge articles
 
 
 class Reach(StrEnum):
@@ -103,6 +107,11 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},
     _A.ESCALATION_VIEW: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.FOLLOW_CONFIRM: {_R.RESIDENT: _.ANY},  # consent comes from the address's owner, never from staff
+    _A.AGENT_SEARCH: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
+    _A.CALL_LOG: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
+    _A.KNOWLEDGE_READ: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.ANY, _R.PARTNER: _.ANY,
+                        _R.LIAISON: _.ANY, _R.EXECUTIVE: _.ANY},
+    _A.KNOWLEDGE_MANAGE: {_R.ADMIN: _.ANY},
 }  # fmt: skip
 
 

@@ -38,6 +38,7 @@ class Channel(StrEnum):
     MOBILE = "mobile"
     EMAIL = "email"
     AGENT = "agent"
+    WALK_IN = "walk_in"  # a resident at a counter, filed by an agent
     IMPORT = "import"
     OTHER = "other"
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any, Self
 
+from civicswitch.agent.memory import AgentData, MemoryCallerSearch, MemoryCallStore, MemoryKnowledgeStore
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.calendars import Calendar
 from civicswitch.catalog.memory import MemoryCatalogStore
@@ -27,7 +28,17 @@ from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
 from civicswitch.requests.queue_memory import MemoryQueueStore
-from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
+from civicswitch.storage.ports import (
+    AuditStore,
+    CallerSearch,
+    CallStore,
+    CatalogStore,
+    ClientStore,
+    KnowledgeStore,
+    QueueStore,
+    RequestStore,
+    UserStore,
+)
 from civicswitch.storage.settings import MemorySettingsStore, SettingsStore
 
 
@@ -39,6 +50,7 @@ class MemoryDatabase:
     contacts: dict[int, Contact] = field(default_factory=dict)
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
     hub: HubData = field(default_factory=HubData)
+    agent: AgentData = field(default_factory=AgentData)
     settings: dict[str, Any] = field(default_factory=dict)
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
@@ -71,6 +83,9 @@ class MemoryUnitOfWork:
     audit: AuditStore
     hub: HubStore
     settings: SettingsStore
+    knowledge: KnowledgeStore
+    calls: CallStore
+    callers: CallerSearch
 
     def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -88,6 +103,9 @@ class MemoryUnitOfWork:
         self.audit = MemoryAuditStore(self._work)
         self.hub = MemoryHubStore(self._work.hub, self._work.bodies)
         self.settings = MemorySettingsStore(self._work.settings)
+        self.knowledge = MemoryKnowledgeStore(self._work.agent)
+        self.calls = MemoryCallStore(self._work.agent)
+        self.callers = MemoryCallerSearch(self._work)
 
     def __enter__(self) -> Self:
         self._open()

@@ -7,6 +7,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Protocol, Self
 
+from civicswitch.agent.ports import CallerSearch, CallStore, KnowledgeStore
 from civicswitch.catalog.ports import CatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
@@ -18,10 +19,13 @@ from civicswitch.storage.settings import SettingsStore
 
 __all__ = [
     "AuditStore",
+    "CallStore",
+    "CallerSearch",
     "CatalogStore",
     "ClientStore",
     "EscalationStore",
     "HubStore",
+    "KnowledgeStore",
     "QueueStore",
     "RequestStore",
     "SettingsStore",
@@ -40,6 +44,9 @@ class UnitOfWork(Protocol):
     audit: AuditStore
     hub: HubStore
     settings: SettingsStore
+    knowledge: KnowledgeStore  # the agent console's knowledge articles
+    calls: CallStore  # information-only calls
+    callers: CallerSearch  # the agent console's search over requests and their filers (a read model)
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
 

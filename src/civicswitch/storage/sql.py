@@ -10,6 +10,7 @@ from typing import Self
 
 from sqlalchemy import Connection, Engine
 
+from civicswitch.agent.sql import SqlCallerSearch, SqlCallStore, SqlKnowledgeStore
 from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.core.db import SQLITE_BUSY_TIMEOUT_S
@@ -21,7 +22,17 @@ from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.escalation_sql import SqlEscalationStore
 from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
-from civicswitch.storage.ports import AuditStore, CatalogStore, ClientStore, QueueStore, RequestStore, UserStore
+from civicswitch.storage.ports import (
+    AuditStore,
+    CallerSearch,
+    CallStore,
+    CatalogStore,
+    ClientStore,
+    KnowledgeStore,
+    QueueStore,
+    RequestStore,
+    UserStore,
+)
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
 from civicswitch.storage.writelock import WriterLock
 
@@ -66,6 +77,9 @@ class SqlUnitOfWork:
     audit: AuditStore
     hub: HubStore
     settings: SettingsStore
+    knowledge: KnowledgeStore
+    calls: CallStore
+    callers: CallerSearch
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -112,6 +126,9 @@ class SqlUnitOfWork:
         self.audit = SqlAuditStore(conn)
         self.hub = SqlHubStore(conn)
         self.settings = SqlSettingsStore(conn)
+        self.knowledge = SqlKnowledgeStore(conn)
+        self.calls = SqlCallStore(conn)
+        self.callers = SqlCallerSearch(conn)
         return self
 
     def __exit__(

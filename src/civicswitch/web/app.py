@@ -17,7 +17,7 @@ from civicswitch.core.errors import NotFound
 from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import admin, docs, errors, pages, public, ratelimit, security, staff, workspace
+from civicswitch.web import admin, agent, docs, errors, pages, public, ratelimit, security, staff, workspace
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
@@ -94,6 +94,7 @@ def create_app(
     app.include_router(staff.router)
     app.include_router(workspace.router)
     app.include_router(admin.router)
+    app.include_router(agent.router)
     app.include_router(public.router)
     docs.install(app)
 

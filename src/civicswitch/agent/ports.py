@@ -1,0 +1,99 @@
+"""The agent console's store ports: knowledge articles, information-only calls, and the caller search (a read
+model over requests, their filers' contacts, followers and the departments' references). Each has an SQL
+implementation (``sql.py``) and an in-memory fake (``memory.py``); ``tests/agent/test_agent_store_contract.py``
+holds both to the same promises."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from civicswitch.agent.model import CallerRow, InfoCall, KnowledgeArticle, TopicCount
+from civicswitch.agent.tables import PHONE_PUNCTUATION
+
+MIN_PHONE_DIGITS = 7
+_PHONE_TEXT = re.compile(r"[0-9 ()+./-]+")
+MAX_REQUEST_ID = 2**31 - 1
+
+
+def digits_of(phone: str | None) -> str:
+    """A phone number without its punctuation (as ``tables.phone_digits`` does in SQL)."""
+    text = phone or ""
+    for char in PHONE_PUNCTUATION:
+        text = text.replace(char, "")
+    return text
+
+
+def phone_forms(digits: str) -> tuple[str, ...]:
+    """The stored forms one number may have: with and without the North American country code 1."""
+    if len(digits) == 11 and digits.startswith("1"):
+        return (digits, digits[1:])
+    if len(digits) == 10:
+        return (digits, "1" + digits)
+    return (digits,)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerQuery:
+    """What one search box's text can name. Each part set is looked up on its own (all of them: a number may be
+    a request id, a phone number and a department's reference at once) and the results are merged."""
+
+    text: str
+    request_id: int | None = None
+    phones: tuple[str, ...] = ()  # digit strings (phone_forms)
+    email: str | None = None  # case-folded
+    reference: str | None = None
+    words: str | None = None  # in names and addresses
+    limit: int = 50
+
+    @classmethod
+    def parse(cls, text: str, limit: int = 50) -> CallerQuery:
+        text = " ".join(text.split())
+        bare = text.removeprefix("#")
+        request_id = int(bare) if bare.isascii() and bare.isdigit() and len(bare) <= 10 else None
+        if request_id is not None and not 1 <= request_id <= MAX_REQUEST_ID:
+            request_id = None
+        digits = digits_of(text)
+        phones = (
+            phone_forms(digits)
+            if _PHONE_TEXT.fullmatch(text) and digits.isdigit() and len(digits) >= MIN_PHONE_DIGITS
+            else ()
+        )
+        email = text.lower() if "@" in text and " " not in text else None
+        words = text if email is None and any(c.isalpha() for c in text) and len(text) >= 2 else None
+        return cls(text, request_id, phones, email, text or None, words, limit)
+
+
+class KnowledgeStore(Protocol):
+    def get(self, slug: str) -> KnowledgeArticle | None: ...
+    def save(self, article: KnowledgeArticle) -> KnowledgeArticle:
+        """Insert (no id) or replace (with id) an article and its services; a slug already used by another
+        article is a Conflict."""
+        ...
+
+    def search(
+        self, text: str | None = None, service_code: str | None = None, limit: int = 50
+    ) -> list[KnowledgeArticle]:
+        """Articles whose title or text contains ``text`` (case-folded) and that belong to ``service_code``,
+        by title."""
+        ...
+
+
+class CallStore(Protocol):
+    def add(self, call: InfoCall) -> InfoCall: ...
+    def topic_counts(self, since: datetime) -> list[TopicCount]:
+        """Calls at or after ``since`` per topic (case-folded, the first spelling shown), most first."""
+        ...
+
+
+class CallerSearch(Protocol):
+    def find(self, query: CallerQuery) -> list[CallerRow]:
+        """Requests the query names, newest first, each with why it matched and its filer's contact data."""
+        ...
+
+    def history(self, email: str | None, phones: tuple[str, ...], limit: int = 200) -> list[CallerRow]:
+        """Every request, of every department, filed or followed by this email (lower-cased) or phone number
+        (digit forms), newest first."""
+        ...

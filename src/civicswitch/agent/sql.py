@@ -1,0 +1,227 @@
+"""The agent console's stores on SQLite and PostgreSQL.
+
+The caller search asks one statement per kind of match, each on an index where one exists:
+request number (the primary key), email (``lower(email)``, contacts and followers), phone (the digits-only
+expression, contacts and followers), department reference (``external_refs.external_id``). Names and addresses
+are a contains-match (``ILIKE '%…%'``) that no B-tree index serves: a scan of ``request_contacts`` and
+``service_requests`` bounded by the limit, newest first."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete, func, insert, or_, select, update
+
+from civicswitch.agent.model import CallChannel, CallerRow, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
+from civicswitch.agent.ports import CallerQuery
+from civicswitch.agent.tables import info_calls, knowledge_article_services, knowledge_articles, phone_digits
+from civicswitch.catalog.tables import bodies, services
+from civicswitch.core.db import unique_as_conflict
+from civicswitch.hub.tables import external_refs
+from civicswitch.requests.tables import request_contacts, request_followers, service_requests
+
+ka, kas, calls = knowledge_articles, knowledge_article_services, info_calls
+sr, rc, rf = service_requests, request_contacts, request_followers
+
+
+def _like(text: str) -> str:
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class SqlKnowledgeStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _load(self, rows: Iterable[Row[Any]]) -> list[KnowledgeArticle]:
+        found = list(rows)
+        ids = [int(r.id) for r in found]
+        codes: dict[int, list[str]] = {i: [] for i in ids}
+        if ids:
+            q = (
+                select(kas.c.article_id, kas.c.service_code)
+                .where(kas.c.article_id.in_(ids))
+                .order_by(kas.c.service_code)
+            )
+            for article_id, code in self._conn.execute(q):
+                codes[article_id].append(code)
+        return [
+            KnowledgeArticle(r.slug, r.title, r.body_markdown, tuple(codes[r.id]), r.updated_at, r.updated_by, r.id)
+            for r in found
+        ]
+
+    def get(self, slug: str) -> KnowledgeArticle | None:
+        found = self._load(self._conn.execute(select(ka).where(ka.c.slug == slug)))
+        return found[0] if found else None
+
+    def save(self, article: KnowledgeArticle) -> KnowledgeArticle:
+        values = {
+            "slug": article.slug,
+            "title": article.title,
+            "body_markdown": article.body_markdown,
+            "updated_at": article.updated_at,
+            "updated_by": article.updated_by,
+        }
+        with unique_as_conflict(f"knowledge article {article.slug!r}"):
+            if article.id is None:
+                new_id = self._conn.execute(insert(ka).values(**values).returning(ka.c.id)).scalar_one()
+            else:
+                new_id = article.id
+                self._conn.execute(update(ka).where(ka.c.id == new_id).values(**values))
+                self._conn.execute(delete(kas).where(kas.c.article_id == new_id))
+        if article.services:
+            rows = [{"article_id": new_id, "service_code": code} for code in sorted(set(article.services))]
+            self._conn.execute(insert(kas), rows)
+        saved = self.get(article.slug)
+        assert saved is not None
+        return saved
+
+    def search(
+        self, text: str | None = None, service_code: str | None = None, limit: int = 50
+    ) -> list[KnowledgeArticle]:
+        q = select(ka)
+        if service_code:
+            q = q.where(ka.c.id.in_(select(kas.c.article_id).where(kas.c.service_code == service_code)))
+        if text and text.strip():
+            pattern = _like(text.strip())
+            q = q.where(or_(ka.c.title.ilike(pattern, escape="\\"), ka.c.body_markdown.ilike(pattern, escape="\\")))
+        return self._load(self._conn.execute(q.order_by(ka.c.title, ka.c.id).limit(limit)))
+
+
+class SqlCallStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def add(self, call: InfoCall) -> InfoCall:
+        new_id = self._conn.execute(
+            insert(calls)
+            .values(
+                topic=call.topic,
+                service_code=call.service_code,
+                note=call.note,
+                channel=str(call.channel),
+                user_id=call.user_id,
+                created_at=call.created_at,
+            )
+            .returning(calls.c.id)
+        ).scalar_one()
+        return InfoCall(
+            call.topic, CallChannel(call.channel), call.created_at, call.service_code, call.note, call.user_id, new_id
+        )
+
+    def topic_counts(self, since: datetime) -> list[TopicCount]:
+        key = func.lower(calls.c.topic)
+        q = (
+            select(func.min(calls.c.topic).label("topic"), func.count().label("n"))
+            .where(calls.c.created_at >= since)
+            .group_by(key)
+            .order_by(func.count().desc(), key)
+        )
+        return [TopicCount(r.topic, int(r.n)) for r in self._conn.execute(q)]
+
+
+class SqlCallerSearch:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    def _ids(self, q: Select[Any]) -> list[int]:
+        return [int(i) for i in self._conn.execute(q).scalars()]
+
+    def find(self, query: CallerQuery) -> list[CallerRow]:
+        limit = query.limit
+        hits: dict[int, set[MatchedBy]] = {}
+
+        def add(ids: list[int], why: MatchedBy) -> None:
+            for i in ids:
+                hits.setdefault(i, set()).add(why)
+
+        if query.request_id is not None:
+            add(self._ids(select(sr.c.id).where(sr.c.id == query.request_id)), MatchedBy.REQUEST_ID)
+        if query.phones:
+            add(
+                self._ids(select(rc.c.request_id).where(phone_digits(rc.c.phone).in_(query.phones)).limit(limit)),
+                MatchedBy.PHONE,
+            )
+        if query.email:
+            add(
+                self._ids(select(rc.c.request_id).where(func.lower(rc.c.email) == query.email).limit(limit)),
+                MatchedBy.EMAIL,
+            )
+        if query.reference:
+            refs = select(external_refs.c.request_id).where(external_refs.c.external_id == query.reference)
+            add(self._ids(refs.limit(limit)), MatchedBy.REFERENCE)
+        if query.words:
+            pattern = _like(query.words)
+            full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
+            by_name = select(rc.c.request_id).where(full.ilike(pattern, escape="\\"))
+            add(self._ids(by_name.order_by(rc.c.request_id.desc()).limit(limit)), MatchedBy.NAME)
+            by_address = select(sr.c.id).where(sr.c.address.ilike(pattern, escape="\\"))
+            add(
+                self._ids(by_address.order_by(sr.c.requested_at.desc(), sr.c.id.desc()).limit(limit)), MatchedBy.ADDRESS
+            )
+        rows = self._rows(list(hits))
+        found = [_with(row, matched_by=frozenset(hits[row.request_id])) for row in rows]
+        return found[:limit]
+
+    def history(self, email: str | None, phones: tuple[str, ...], limit: int = 200) -> list[CallerRow]:
+        if not email and not phones:
+            return []
+
+        def who(t: Table) -> ColumnElement[bool]:
+            """The person's rows in request_contacts or request_followers (each condition on its index)."""
+            conds: list[ColumnElement[bool]] = []
+            if email:
+                conds.append(func.lower(t.c.email) == email.lower())
+            if phones:
+                conds.append(phone_digits(t.c.phone).in_(phones))
+            return or_(*conds)
+
+        filed = set(self._ids(select(rc.c.request_id).where(who(rc)).limit(limit)))
+        followed = set(self._ids(select(rf.c.request_id).where(who(rf)).limit(limit))) - filed
+        rows = self._rows([*filed, *followed])
+        return [_with(r, following=r.request_id in followed) for r in rows][:limit]
+
+    def _rows(self, ids: list[int]) -> list[CallerRow]:
+        if not ids:
+            return []
+        q = (
+            select(
+                sr.c.id,
+                services.c.code.label("service_code"),
+                sr.c.status,
+                bodies.c.code.label("body_code"),
+                sr.c.address,
+                sr.c.requested_at,
+                rc.c.first_name,
+                rc.c.last_name,
+                rc.c.email,
+                rc.c.phone,
+            )
+            .join(services, services.c.id == sr.c.service_id)
+            .outerjoin(bodies, bodies.c.id == sr.c.body_id)
+            .outerjoin(rc, rc.c.request_id == sr.c.id)
+            .where(sr.c.id.in_(ids))
+            .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+        )
+        return [
+            CallerRow(
+                r.id,
+                r.service_code,
+                r.status,
+                r.body_code,
+                r.address,
+                r.requested_at,
+                r.first_name,
+                r.last_name,
+                r.email,
+                r.phone,
+            )
+            for r in self._conn.execute(q)
+        ]
+
+
+def _with(row: CallerRow, **change: Any) -> CallerRow:
+    return dataclasses.replace(row, **change)

@@ -1,0 +1,174 @@
+"""The agent console's stores on memory, SQLite and PostgreSQL: knowledge articles (services, search, unique
+slugs), information-only calls counted per topic, and the caller search and history over requests, contacts,
+followers and departments' references."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from civicswitch.agent.model import CallChannel, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
+from civicswitch.agent.ports import CallerQuery, phone_forms
+from civicswitch.catalog.loader import load_catalog
+from civicswitch.core.errors import Conflict
+from civicswitch.requests.model import Channel, Contact, Follower, FollowVia, ServiceRequest
+from civicswitch.storage.ports import UnitOfWork
+
+MakeUow = Callable[[], UnitOfWork]
+T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+H = timedelta(hours=1)
+
+
+def _article(slug: str, title: str, body: str, *services: str) -> KnowledgeArticle:
+    return KnowledgeArticle(slug, title, body, services, T0, "staff:1 admin@city.gov")
+
+
+def test_knowledge__save_then_read__round_trips_with_services(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        saved = uow.knowledge.save(_article("potholes", "Potholes", "Fixed in **3 days**.", "pothole", "graffiti"))
+        uow.commit()
+    assert saved.id is not None and saved.services == ("graffiti", "pothole")
+    with store_uow_factory() as uow:
+        found = uow.knowledge.get("potholes")
+    assert found == saved
+    assert found is not None and found.updated_at == T0 and found.updated_by == "staff:1 admin@city.gov"
+
+
+def test_knowledge__edit__replaces_text_and_services(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        first = uow.knowledge.save(_article("potholes", "Potholes", "Old text", "pothole", "graffiti"))
+        uow.commit()
+    with store_uow_factory() as uow:
+        by = "staff:2 b@city.gov"
+        edited = KnowledgeArticle("potholes", "Potholes and ruts", "New text", ("pothole",), T0 + H, by, first.id)
+        uow.knowledge.save(edited)
+        uow.commit()
+    with store_uow_factory() as uow:
+        found = uow.knowledge.get("potholes")
+        assert uow.knowledge.search(service_code="graffiti") == []
+    assert found is not None and (found.title, found.body_markdown, found.services) == ("Potholes and ruts", "New text",
+                                                                                        ("pothole",))  # fmt: skip
+    assert found.id == first.id and found.updated_at == T0 + H
+
+
+def test_knowledge__slug_taken_by_another__conflict(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        uow.knowledge.save(_article("potholes", "Potholes", "text"))
+        uow.commit()
+    with store_uow_factory() as uow, pytest.raises(Conflict):
+        uow.knowledge.save(_article("potholes", "Other", "text"))
+
+
+def test_knowledge__search__by_text_and_service_ordered_by_title(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        uow.knowledge.save(_article("b", "Bulk pick-up days", "Put items out after 8 pm; 100% free", "bulk-pickup"))
+        uow.knowledge.save(_article("a", "Asphalt repairs", "Potholes are filled within 3 days", "pothole"))
+        uow.knowledge.save(_article("c", "Curb cuts", "Ask DOT", "pothole"))
+        uow.commit()
+    with store_uow_factory() as uow:
+        assert [a.slug for a in uow.knowledge.search()] == ["a", "b", "c"]
+        assert [a.slug for a in uow.knowledge.search(service_code="pothole")] == ["a", "c"]
+        assert [a.slug for a in uow.knowledge.search("POTHOLES")] == ["a"]
+        assert [a.slug for a in uow.knowledge.search("curb", service_code="pothole")] == ["c"]
+        assert [a.slug for a in uow.knowledge.search("100%")] == ["b"]  # a literal %, not a wildcard
+        assert uow.knowledge.search("_") == []
+
+
+def test_calls__counts_per_topic__since_a_time_case_folded_most_first(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        for i, topic in enumerate(["Trash day", "trash day", "Parking permits", "Trash day", "Old topic"]):
+            at = T0 - 10 * 24 * H if topic == "Old topic" else T0 + i * H
+            call = InfoCall(topic, CallChannel.PHONE, at, "bulk-pickup" if i == 0 else None, "asked", 7)
+            saved = uow.calls.add(call)
+            assert saved.id is not None and saved.topic == topic
+        uow.commit()
+    with store_uow_factory() as uow:
+        counts = uow.calls.topic_counts(T0 - 7 * 24 * H)
+    assert counts == [TopicCount("Trash day", 3), TopicCount("Parking permits", 1)]
+
+
+# -- the caller search ----------------------------------------------------------------------------------------
+def _request(i: int, service: str, body: str, address: str) -> ServiceRequest:
+    r = ServiceRequest(service_code=service, requested_at=T0 + i * H, channel=Channel.WEB, lat=40.7, long=-74.0,
+                       body_code=body, address=address, description=f"report {i}")  # fmt: skip
+    r.record_submission(r.requested_at, client_id=None)
+    return r
+
+
+@pytest.fixture
+def callers(store_uow_factory: MakeUow, catalog_data: dict[str, Any]) -> tuple[MakeUow, dict[str, int]]:
+    """Rosa filed a pothole (DOT) and a graffiti report (DSNY) with two spellings of her phone number and email,
+    and follows Sam's pothole; DOT's system knows Sam's pothole as WO-77."""
+    load_catalog(store_uow_factory(), catalog_data)
+    rosa = Contact(first_name="Rosa", last_name="Diaz", email="Rosa@Example.org", phone="+1 (555) 010-0100")
+    rosa2 = Contact(first_name="Rosa", last_name="Diaz", email="rosa@example.org", phone="555.010.0100")
+    sam = Contact(first_name="Sam", last_name="Lee", email="sam@example.org", phone="555-0199")
+    ids = {}
+    with store_uow_factory() as uow:
+        ids["rosa_pothole"] = uow.requests.add(_request(0, "pothole", "DOT", "12 Elm Street"), rosa)
+        ids["rosa_graffiti"] = uow.requests.add(_request(1, "graffiti", "DSNY", "40 Oak Avenue"), rosa2)
+        ids["sam"] = uow.requests.add(_request(2, "pothole", "DOT", "7 Elm Street"), sam)
+        ids["anonymous"] = uow.requests.add(_request(3, "graffiti", "DSNY", "1 Pine Road"), None)
+        uow.requests.add_follower(ids["sam"], Follower(Contact(phone="5550100100"), FollowVia.FOLLOW, T0 + 3 * H))
+        uow.hub.add_external_ref(ids["sam"], "DOT", "WO-77", T0 + 4 * H)
+        uow.commit()
+    return store_uow_factory, ids
+
+
+def _find(make: MakeUow, text: str) -> list[tuple[int, frozenset[MatchedBy]]]:
+    with make() as uow:
+        return [(r.request_id, r.matched_by) for r in uow.callers.find(CallerQuery.parse(text))]
+
+
+def test_callers__by_phone_any_punctuation__every_request_of_that_number_newest_first(
+    callers: tuple[MakeUow, dict[str, int]],
+) -> None:
+    make, ids = callers
+    found = _find(make, "555 010 0100")
+    assert found == [(ids["rosa_graffiti"], {MatchedBy.PHONE}), (ids["rosa_pothole"], {MatchedBy.PHONE})]
+
+
+def test_callers__by_email_any_case__filer_rows_with_contact(callers: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = callers
+    with make() as uow:
+        rows = uow.callers.find(CallerQuery.parse("ROSA@example.ORG"))
+    assert [r.request_id for r in rows] == [ids["rosa_graffiti"], ids["rosa_pothole"]]
+    first = rows[0]
+    assert (first.service_code, first.status, first.body_code, first.address, first.name) == (
+        "graffiti", "new", "DSNY", "40 Oak Avenue", "Rosa Diaz")  # fmt: skip
+    assert first.email == "rosa@example.org" and first.requested_at == T0 + H
+
+
+def test_callers__by_name_address_number_and_reference(callers: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = callers
+    assert _find(make, "diaz") == [(ids["rosa_graffiti"], {MatchedBy.NAME}), (ids["rosa_pothole"], {MatchedBy.NAME})]
+    assert _find(make, "elm st") == [(ids["sam"], {MatchedBy.ADDRESS}), (ids["rosa_pothole"], {MatchedBy.ADDRESS})]
+    assert _find(make, f"#{ids['anonymous']}") == [(ids["anonymous"], {MatchedBy.REQUEST_ID})]
+    assert _find(make, "WO-77") == [(ids["sam"], {MatchedBy.REFERENCE})]
+    assert _find(make, "nobody") == [] and _find(make, "%") == []
+
+
+def test_callers__history__filed_and_followed_across_departments(callers: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = callers
+    with make() as uow:
+        by_phone = uow.callers.history(None, phone_forms("5550100100"))
+        by_email = uow.callers.history("ROSA@example.org", ())
+        nothing = uow.callers.history(None, ())
+    assert [(r.request_id, r.following) for r in by_phone] == [
+        (ids["sam"], True), (ids["rosa_graffiti"], False), (ids["rosa_pothole"], False)]  # fmt: skip
+    assert {r.body_code for r in by_phone} == {"DOT", "DSNY"}
+    assert [r.request_id for r in by_email] == [ids["rosa_graffiti"], ids["rosa_pothole"]]
+    assert nothing == []
+
+
+def test_caller_query__parse__names_what_the_text_can_be() -> None:
+    q = CallerQuery.parse(" (555) 010-0100 ")
+    assert (q.request_id, q.phones, q.email, q.words) == (None, ("5550100100", "15550100100"), None, None)
+    q = CallerQuery.parse("1234567")
+    assert (q.request_id, q.phones, q.reference) == (1234567, ("1234567",), "1234567")
+    q = CallerQuery.parse("Ana@City.gov")
+    assert (q.email, q.words) == ("ana@city.gov", None)
+    assert CallerQuery.parse("99999999999").request_id is None  # more than an INTEGER id holds

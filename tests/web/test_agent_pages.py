@@ -1,0 +1,276 @@
+"""The agent console and the knowledge articles over HTTP (SQLite and PostgreSQL): one search box over requests and
+callers (audited), a caller's history across departments, filing on behalf in two steps (everything checked, the
+nearby open requests offered to follow, nothing written until "File a new request"), information-only calls
+counted per topic, and knowledge articles rendered safely and edited by admins only."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, func, select
+
+from civicswitch.core.clock import FixedClock
+from civicswitch.hub.tables import deliveries
+from civicswitch.people.handlers import AddUser, add_user, audit_entries
+from civicswitch.people.policy import OPERATOR
+from civicswitch.requests.commands import FollowRequest, SubmitRequest
+from civicswitch.requests.handlers import submit_request
+from civicswitch.requests.model import Contact
+from civicswitch.requests.staff import follow_request
+from civicswitch.requests.tables import service_requests
+from civicswitch.storage.sql import SqlUnitOfWork
+
+PASSWORD = "a long enough password"
+HERE = {"lat": "40.7100", "long": "-74.0000"}
+
+
+@pytest.fixture
+def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, str]:
+    """Rosa (555-0100) filed a DOT pothole and a DSNY graffiti report and follows Sam's pothole nearby; an agent,
+    an admin and a DOT clerk have accounts."""
+    ids = {}
+    for name, service, contact, text in (
+        ("rosa_pothole", "pothole", Contact("Rosa", "Diaz", "rosa@example.org", "(555) 010-0100"), "Deep hole"),
+        ("rosa_graffiti", "graffiti", Contact("Rosa", "Diaz", None, "555 010 0100"), "Tags on the school wall"),
+        ("sam_pothole", "pothole", Contact("Sam", "Lee", "sam@example.org", "555-0199"), "Crater by the bus stop"),
+    ):
+        answers = {"size": ["large"]} if service == "pothole" else {}
+        cmd = SubmitRequest(service_code=service, api_key=keys["submit"], description=text, attributes=answers,
+                            address_string=f"{len(ids) + 10} Elm Street", contact=contact, **HERE)  # fmt: skip
+        rid = submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id
+        assert rid is not None
+        ids[name] = rid
+    follows = FollowRequest(None, ids["sam_pothole"], Contact(phone="5550100100"), principal=OPERATOR)
+    follow_request(SqlUnitOfWork(engine), clock, follows)
+    for email, role, scope in (
+        ("agent@city.gov", "agent", {}),
+        ("admin@city.gov", "admin", {}),
+        ("dot@city.gov", "department", {"bodies": ("DOT",)}),
+    ):
+        add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
+    return ids
+
+
+def _csrf(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, html
+    return found.group(1)
+
+
+def sign_in(client: TestClient, email: str) -> str:
+    form = client.get("/staff/login")
+    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
+                        follow_redirects=False)  # fmt: skip
+    assert reply.status_code == 303, reply.text
+    return _csrf(client.get("/staff/me").text)
+
+
+def _count(engine: Engine, table: object = service_requests) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def numbers(html: str) -> list[str]:
+    return re.findall(r'<a href="/staff/requests/(\d+)">\1</a>', html)
+
+
+def test_console__not_signed_in__sent_to_sign_in(client: TestClient) -> None:
+    reply = client.get("/staff/agent", follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"] == "/staff/login?next=/staff/agent"
+
+
+def test_console__department_clerk__403_page(client: TestClient, city: dict[str, str]) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    page = client.get("/staff/agent")
+    assert page.status_code == 403 and "department may not call.log" in page.text
+    searched = client.post("/staff/agent/search", data={"csrf": csrf, "q": "555-0100"})
+    assert searched.status_code == 403 and "rosa@example.org" not in searched.text
+
+
+def test_search__by_phone__every_request_of_the_caller_audited(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    page = client.post("/staff/agent/search", data={"csrf": csrf, "q": "555.010.0100"})
+    assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+    assert numbers(page.text) == [city["rosa_graffiti"], city["rosa_pothole"]]  # newest first
+    assert "rosa@example.org" in page.text and "History of Rosa Diaz" in page.text
+    entries = [e for e in audit_entries(SqlUnitOfWork(engine), who=OPERATOR) if e.action == "agent.search"]
+    assert len(entries) == 1 and "agent@city.gov" in entries[0].principal
+    assert entries[0].detail == {"query": "555.010.0100", "found": 2}
+
+
+def test_search__by_name_address_or_number__and_empty_is_400(client: TestClient, city: dict[str, str]) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    by_name = client.post("/staff/agent/search", data={"csrf": csrf, "q": "sam lee"})
+    assert numbers(by_name.text) == [city["sam_pothole"]]
+    by_number = client.post("/staff/agent/search", data={"csrf": csrf, "q": f"#{city['rosa_pothole']}"})
+    assert city["rosa_pothole"] in numbers(by_number.text)
+    by_address = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street"})
+    assert len(numbers(by_address.text)) == 3
+    empty = client.post("/staff/agent/search", data={"csrf": csrf, "q": "  "})
+    assert empty.status_code == 400 and 'role="alert"' in empty.text
+    forged = client.post("/staff/agent/search", data={"csrf": "forged", "q": "sam"})
+    assert forged.status_code == 403
+
+
+def test_history__by_phone__filed_and_followed_across_departments(client: TestClient, city: dict[str, str]) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    page = client.post("/staff/agent/history", data={"csrf": csrf, "first_name": "Rosa", "phone": "(555) 010-0100"})
+    assert page.status_code == 200
+    assert "<h1>History of Rosa</h1>" in page.text
+    assert numbers(page.text) == [city["sam_pothole"], city["rosa_graffiti"], city["rosa_pothole"]]
+    assert "Follows it" in page.text and page.text.count("Filed it") == 2
+    assert "DOT, DSNY" in page.text  # every department
+
+
+def _filing(csrf: str, step: str, **extra: str) -> dict[str, str]:
+    data = {"csrf": csrf, "step": step, "service_code": "pothole", "channel": "phone", "first_name": "Ana",
+            "phone": "555-0142", "address_string": "14 Elm Street", "description": "Hole by the crossing",
+            "attribute[size]": "large", **HERE}  # fmt: skip
+    data.update(extra)
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_file__missing_required_answer_and_location__400_each_named_nothing_written(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    before = _count(engine)
+    data = _filing(csrf, "check", **{"attribute[size]": "", "attribute[depth]": "deep", "lat": "", "long": "",
+                                      "address_string": ""})  # fmt: skip
+    page = client.post("/staff/agent/file", data=data)
+    assert page.status_code == 400
+    assert "3 things to fix before filing" in page.text
+    assert "“How big is it?” needs an answer" in page.text
+    assert "“Depth in cm” must be a number, got &#39;deep&#39;" in page.text
+    assert "a location is required" in page.text
+    assert 'aria-invalid="true"' in page.text and "Hole by the crossing" in page.text  # the answers are kept
+    filed = client.post("/staff/agent/file", data=_filing(csrf, "file", **{"attribute[size]": ""}))
+    assert filed.status_code == 400 and "attribute[size] is required" in filed.text
+    assert _count(engine) == before
+
+
+def test_file__check_shows_nearby_open_requests__then_files_through_submit_request(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    form = client.get("/staff/agent/file?service=pothole")
+    assert form.status_code == 200 and "How big is it? (required)" in form.text
+    assert "Tell the caller:</strong> Potholes are fixed within 3 days." in form.text
+    check = client.post("/staff/agent/file", data=_filing(csrf, "check"))
+    assert check.status_code == 200
+    assert "Open requests nearby" in check.text and "Add this caller as a follower" in check.text
+    assert f"Request {city['rosa_pothole']}</a>" in check.text and f"Request {city['sam_pothole']}</a>" in check.text
+    assert "Tags on the school wall" not in check.text  # another service
+    before, outbox = _count(engine), _count(engine, deliveries)
+    filed = client.post("/staff/agent/file", data=_filing(csrf, "file"), follow_redirects=False)
+    assert filed.status_code == 303
+    number = filed.headers["location"].rsplit("=", 1)[1]
+    assert filed.headers["location"] == f"/staff/agent?done=filed&request={number}"
+    assert _count(engine) == before + 1 and _count(engine, deliveries) > outbox  # the outbox, as the API does
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(number))
+        contact = uow.requests.contact(int(number))
+        agent = uow.users.by_email("agent@city.gov")
+    assert stored is not None and agent is not None and contact is not None
+    assert (stored.channel, stored.attributes, stored.filed_by_user_id) == ("phone", {"size": "large"}, agent.id)
+    assert (contact.first_name, contact.phone) == ("Ana", "555-0142")
+    notice = client.get(filed.headers["location"])
+    assert f"Request {number} filed for the caller." in notice.text
+
+
+def test_file__walk_in_without_a_point__no_nearby_check_and_filed(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    data = _filing(csrf, "check", channel="walk_in", lat="", long="")
+    check = client.post("/staff/agent/file", data=data)
+    assert check.status_code == 200 and "No point was given" in check.text
+    filed = client.post("/staff/agent/file", data={**data, "step": "file"}, follow_redirects=False)
+    assert filed.status_code == 303
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(filed.headers["location"].rsplit("=", 1)[1]))
+    assert stored is not None and stored.channel == "walk_in" and stored.address == "14 Elm Street"
+
+
+def test_follow__instead_of_filing__caller_added_and_nothing_filed(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    before = _count(engine)
+    data = {**_filing(csrf, "check"), "request_id": city["sam_pothole"]}
+    del data["step"]
+    reply = client.post("/staff/agent/follow", data=data, follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"] == f"/staff/agent?done=followed&request={city['sam_pothole']}&confirm=pending"
+    notice = client.get(reply.headers["location"]).text
+    assert f"The caller was added as a follower of request {city['sam_pothole']}." in notice
+    assert "Their phone number is kept unconfirmed" in notice
+    assert _count(engine) == before
+    with SqlUnitOfWork(engine) as uow:
+        followers = uow.requests.followers(int(city["sam_pothole"]))
+    assert any(f.contact.phone == "555-0142" for f in followers)
+    anonymous = {k: v for k, v in data.items() if k not in ("first_name", "phone")}
+    refused = client.post("/staff/agent/follow", data=anonymous)
+    assert refused.status_code == 400 and "a follower needs an email, a phone number" in refused.text
+
+
+def test_log_call__counted_per_topic_over_7_days(client: TestClient, city: dict[str, str]) -> None:
+    csrf = sign_in(client, "agent@city.gov")
+    for topic in ("Trash day", "trash day", "Parking permit"):
+        reply = client.post("/staff/agent/calls", data={"csrf": csrf, "topic": topic, "channel": "phone",
+                                                        "service": "bulk-pickup", "note": "asked"},
+                            follow_redirects=False)  # fmt: skip
+        assert reply.status_code == 303 and reply.headers["location"] == "/staff/agent?done=logged"
+    page = client.get("/staff/agent?done=logged")
+    assert "Call logged." in page.text
+    assert re.findall(r"<tr><td>([^<]+)</td><td>(\d+)</td></tr>", page.text) == [("Trash day", "2"),
+                                                                               ("Parking permit", "1")]  # fmt: skip
+    bad = client.post("/staff/agent/calls", data={"csrf": csrf, "topic": "", "channel": "phone"})
+    assert bad.status_code == 400 and "a topic is required" in bad.text
+
+
+def test_knowledge__admin_writes_markdown__rendered_safely_and_beside_the_form(
+    client: TestClient, city: dict[str, str]
+) -> None:
+    csrf = sign_in(client, "admin@city.gov")
+    body = "Filled within **3 days**.\n\n<script>alert(1)</script>\n\n[bad](javascript:alert(1)) [map](https://example.org)"
+    article = {"csrf": csrf, "slug": "pothole-repairs", "title": "Pothole repairs", "body": body, "services": "pothole"}
+    reply = client.post("/staff/knowledge/new", data=article, follow_redirects=False)
+    assert reply.status_code == 303 and reply.headers["location"] == "/staff/knowledge/pothole-repairs?done=saved"
+    page = client.get("/staff/knowledge/pothole-repairs")
+    assert "<strong>3 days</strong>" in page.text and "<script>alert" not in page.text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page.text
+    assert 'href="javascript:' not in page.text and 'href="https://example.org"' in page.text
+    again = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "pothole-repairs", "title": "Other",
+                                                      "body": "x"})  # fmt: skip
+    assert again.status_code == 400 and "is taken by another article" in again.text
+    reserved = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "new", "title": "New", "body": "x"})
+    assert reserved.status_code == 400 and "is reserved for a page" in reserved.text
+    edited = client.post("/staff/knowledge/pothole-repairs/edit", data={"csrf": csrf, "title": "Potholes: repairs",
+                                                                       "body": "Within *72 hours*.",
+                                                                       "services": ["pothole", "graffiti"]},
+                         follow_redirects=False)  # fmt: skip
+    assert edited.status_code == 303
+    client.cookies.clear()
+    sign_in(client, "agent@city.gov")
+    form = client.get("/staff/agent/file?service=graffiti")
+    assert "Potholes: repairs" in form.text and "<em>72 hours</em>" in form.text
+    found = client.get("/staff/knowledge?q=72+hours")
+    assert "Potholes: repairs" in found.text and "Write a new article" not in found.text
+
+
+def test_knowledge__agent_may_read_not_write__403_and_nothing_stored(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    from civicswitch.agent.tables import knowledge_articles
+
+    csrf = sign_in(client, "agent@city.gov")
+    assert client.get("/staff/knowledge").status_code == 200
+    assert client.get("/staff/knowledge/new").status_code == 403
+    refused = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "x", "title": "X", "body": "x"})
+    assert refused.status_code == 403 and _count(engine, knowledge_articles) == 0
+    assert client.get("/staff/knowledge/nothing-here").status_code == 404
