@@ -155,7 +155,7 @@ TITLES = {
     "filtered_200": "GET requests.json filtered, same URLs: 200",
     "mixed": "mixed: 80% GET, 20% POST",
 }
-PROFILED = frozenset({"filtered", "default_window"})
+PROFILED = frozenset({"filtered", "default_window", "filtered_200"})
 # Issue 9 §5, the mixed scenario: per 15 requests 4 filtered lists, 4 single requests, 4 service lists and 3 POSTs
 # (80 % reads, 20 % writes); each kind is reported on its own.
 MIXED_WEIGHTS = {"list": 4, "one": 4, "services": 4, "post": 3}

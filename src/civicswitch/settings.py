@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         default="INFO", description="Logging level"
     )
     access_log: bool = Field(default=True, description="`serve`: one log line per request (at INFO)")
+    list_cache_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Rendered Open311 request lists each web process keeps (bytes, least recently used dropped "
+        "first); 0: none",
+    )
     secret_key: str = Field(
         default="",
         description="Signs staff sessions and links; empty: one is made on first use and kept in the database",

@@ -9,7 +9,9 @@ docs/open311.md#caching-and-conditional-gets states the rules for clients. In sh
   is a hash of the bytes, so every process serving the same catalog gives the same one. ``Last-Modified`` is
   explained at :meth:`CatalogDocuments.last_modified`.
 * **Request lists and single requests**: the ETag is a hash of ``RequestStore.list_validator`` (one query, no
-  rendering), checked before anything is rendered. They carry no ``Last-Modified``: the newest
+  rendering), checked before anything is rendered. The JSON lists a process rendered are kept in
+  :class:`ListPages`, each with its ETag, and served again only while the validator, read again for every request,
+  still gives that ETag. They carry no ``Last-Modified``: the newest
   ``updated_datetime`` of a list does not move on every change it shows (a back end may report an update dated in
   the past, a request may leave a page), so a date could answer 304 to a changed list.
 
@@ -115,6 +117,56 @@ class CatalogDocuments:
                     found = self._latest_modified + ONE_SECOND
                 self._modified[version] = self._latest_modified = found
             return found
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    etag: str
+    body: bytes
+
+
+class ListPages:
+    """The request lists this process rendered, each under the URL's query it answered (and the base of its links),
+    with the ETag it was served with; least recently used dropped first when their bytes pass ``max_bytes``
+    (``CIVICSWITCH_LIST_CACHE_BYTES``; 0: nothing is kept). Thread-safe (lists are read in Starlette's thread pool).
+
+    A kept page is only ever served after the list's validator has been read again, in the same request, and gives
+    the page's ETag (web/open311/hot.py): the ETag covers every row of the page, by id and revision in the page's
+    order, the catalog version, the format and the base of the links, so the page is what rendering it now would
+    give, whichever process wrote since. A page is kept with the ETag computed from the same statement that rendered
+    it (``open311_json_with_validator``), never from an earlier read."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self._lock = threading.Lock()
+        self.max_bytes = max_bytes
+        self._pages: LRUCache[Hashable, Page] = LRUCache(
+            maxsize=max(max_bytes, 1), getsizeof=lambda p: len(p.body) + len(p.etag) + _ENTRY_OVERHEAD
+        )
+
+    def get(self, key: Hashable) -> Page | None:
+        if not self.max_bytes:
+            return None
+        with self._lock:
+            return self._pages.get(key)
+
+    def put(self, key: Hashable, etag: str, body: bytes) -> None:
+        if not self.max_bytes:
+            return
+        with self._lock:
+            try:
+                self._pages[key] = Page(etag, body)
+            except ValueError:  # larger than the whole cache: served, not kept (nor an older page of its URL)
+                self._pages.pop(key, None)
+
+    @property
+    def size(self) -> int:
+        """The bytes kept now (bodies, ETags and a fixed overhead per page)."""
+        with self._lock:
+            return int(self._pages.currsize)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pages)
 
 
 def validators(etag: str, last_modified: datetime | None = None) -> dict[str, str]:

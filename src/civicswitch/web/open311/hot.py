@@ -11,8 +11,11 @@ rendering (``request_payload``, then orjson or the XML writer), the same headers
 (``Content-Type``, ``ETag``, ``Cache-Control``, ``Content-Length``) and ``304`` to a matching ``If-None-Match``.
 
 The list is answered in JSON without ``extensions`` as ``routes.request_list`` answers it: the same parameters
-(``params.request_query``), the same store calls in the thread pool (one query for the page and its validator when
-there is no ``If-None-Match``, else the validator first), the same headers.
+(``params.request_query``), the same bytes and headers. Each page it renders is kept (``cache.ListPages``, per
+process, bounded in bytes) under the URL's query string and the base of its links, with its ETag. A URL seen
+before costs the list's validator (one query over the page's ids and revisions, nothing rendered), and the kept
+page is sent when the validator still gives its ETag; else the page is rendered again. A URL not kept, with no
+``If-None-Match``, costs one query for the page and its validator together, as before.
 
 Everything else goes on to the FastAPI route, which answers as before: ``extensions=true``, an unknown format, the
 list in XML, an id that is not a number or names no request, a parameter the route refuses, a ``jurisdiction_id``
@@ -49,11 +52,14 @@ class HotReads:
     passes every other request on. On SQLite the query runs on the event loop (a primary-key read costs less than
     the hop to a thread); on PostgreSQL, in the thread pool, so that the loop keeps serving while it waits."""
 
-    def __init__(self, app: ASGIApp, ctx: AppContext, reads: SqlOpen311Reads, inline: bool) -> None:
+    def __init__(
+        self, app: ASGIApp, ctx: AppContext, reads: SqlOpen311Reads, inline: bool, pages: cache.ListPages | None = None
+    ) -> None:
         self.app = app
         self.ctx = ctx
         self.reads = reads
         self.inline = inline
+        self.pages = cache.ListPages(ctx.settings.list_cache_bytes) if pages is None else pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET":
@@ -151,16 +157,25 @@ class HotReads:
         wanted = next((value for name, value in scope["headers"] if name == b"if-none-match"), None)
         condition = None if wanted is None else {"if-none-match": wanted.decode("latin-1")}
 
+        pages = self.pages
+        key = (scope.get("query_string", b""), base)
+
         def read() -> tuple[bytes | None, str]:
+            kept = pages.get(key)
             with ctx.reader() as uow:
-                if condition is None:  # nothing to answer 304 to: the page and its validator from one query
-                    body, (_, validator) = uow.requests.open311_json_with_validator(query, base)
-                    return body, cache.request_etag(validator, "json", "False", base)
-                _, validator = uow.requests.list_validator(query)
-                etag = cache.request_etag(validator, "json", "False", base)
-                if cache.not_modified(condition, etag):
-                    return None, etag
-                return uow.requests.find_open311_json(query, base), etag
+                if condition is not None or kept is not None:
+                    # The validator first (nothing rendered): a 304, or the kept page while it is still the list.
+                    _, validator = uow.requests.list_validator(query)
+                    etag = cache.request_etag(validator, "json", "False", base)
+                    if condition is not None and cache.not_modified(condition, etag):
+                        return None, etag
+                    if kept is not None and kept.etag == etag:
+                        return kept.body, etag
+                # The page and its validator from one statement: the ETag kept with a page is always its own.
+                body, (_, validator) = uow.requests.open311_json_with_validator(query, base)
+            etag = cache.request_etag(validator, "json", "False", base)
+            pages.put(key, etag, body)
+            return body, etag
 
         body, etag = await run_in_threadpool(read)
         if body is None:
