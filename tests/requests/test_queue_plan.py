@@ -41,6 +41,7 @@ def _plan(engine: Engine, statement: Select[Any]) -> str:
 
 
 OPEN_INDEX = "ix_service_requests_open_body_"
+SERVICE_INDEX = "ix_service_requests_service_status_body"
 
 
 @pytest.mark.parametrize(
@@ -77,5 +78,10 @@ def test_queue_on_sqlite__department_scope__page_walks_a_body_index_in_order__co
         assert "TEMP B-TREE" not in page_plan, page_plan  # read in order: the walk stops with the page
     searches = [line for line in counts_plan.splitlines() if "service_requests" in line]
     assert len(searches) == len(Status), counts_plan  # one capped count per status
-    assert all(f"INDEX {BODY_INDEX} (body_id=? AND status=?)" in line for line in searches), counts_plan
+    counted = (
+        f"{SERVICE_INDEX} (service_id=? AND status=? AND body_id=?)"
+        if query.service_code
+        else f"{BODY_INDEX} (body_id=? AND status=?)"
+    )
+    assert all(f"INDEX {counted}" in line for line in searches), counts_plan
     assert "SCAN service_requests" not in page_plan + counts_plan

@@ -86,6 +86,8 @@ service_requests = Table(
     Index("ix_service_requests_transfers", "transfers"),
     # the staff queue of a department: its open requests (a few statuses) in order, and its counts per status
     Index("ix_service_requests_body_status_requested", "body_id", "status", "requested_at", "id"),
+    # its counts per status for one service (the page's service filter)
+    Index("ix_service_requests_service_status_body", "service_id", "status", "body_id"),
 )
 
 # The staff queue's open requests (about a sixth of them in a city's history): partial indexes, in the orders the

@@ -28,6 +28,8 @@ def upgrade() -> None:
         unique=False,
     )
 
+    # Counts per status of one service in a body's queue: without it, each count walks every request of the service.
+    op.create_index("ix_service_requests_service_status_body", "service_requests", ["service_id", "status", "body_id"])
     # The open requests' partial indexes (requests/tables.py): the queue's page in its sort order, read until full.
     open_ = sa.text("status <> 'closed'")
     for name, columns in OPEN_INDEXES.items():
@@ -46,4 +48,5 @@ OPEN_INDEXES: dict[str, list[str]] = {
 def downgrade() -> None:
     for name in OPEN_INDEXES:
         op.drop_index(name, table_name="service_requests")
+    op.drop_index("ix_service_requests_service_status_body", table_name="service_requests")
     op.drop_index("ix_service_requests_body_status_requested", table_name="service_requests")
