@@ -41,6 +41,7 @@ class Page:
     role: str
     name: str
     path: str
+    form: dict[str, str] | None = None  # POSTed (with the session's CSRF token) instead of fetched
 
 
 class Timed:
@@ -137,6 +138,12 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("admin", "SLA calendars", "/staff/admin/calendars"),
         Page("admin", "audit log", "/staff/admin/audit"),
         Page("admin", "audit log, one action", "/staff/admin/audit?action=user.manage"),
+        Page("agent", "agent console", "/staff/agent"),
+        Page("agent", "search: a street name", "/staff/agent/search", {"q": "BROADWAY"}),
+        Page("agent", "search: a phone number", "/staff/agent/search", {"q": "(212) 555-0142"}),
+        Page("agent", "search: a request number", "/staff/agent/search", {"q": f"#{rid}"}),
+        Page("agent", "file on behalf: the form", f"/staff/agent/file?service={service}"),
+        Page("agent", "knowledge articles", "/staff/knowledge"),
     ]
 
 
@@ -170,12 +177,24 @@ def measure(
             if client is None:
                 client = clients[page.role] = TestClient(timed, raise_server_exceptions=True).__enter__()
                 _sign_in(client, emails[page.role])
-            first = client.get(page.path)
+            if page.form is not None:
+                token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/me").text)
+                assert token, "no CSRF token on /staff/me"
+                data = {**page.form, "csrf": token.group(1)}
+
+                def fetch(page: Page = page, data: dict[str, str] = data, client: Any = client) -> Any:
+                    return client.post(page.path, data=data)
+            else:
+
+                def fetch(page: Page = page, client: Any = client) -> Any:
+                    return client.get(page.path)
+
+            first = fetch()
             if first.status_code != 200:
                 raise SystemExit(f"{page.role} {page.path} answered {first.status_code}: {first.text[:300]}")
             timed.samples.clear()
             for _ in range(n):
-                client.get(page.path)
+                fetch()
             ms = sorted(s * 1000 for s in timed.samples)
             p95 = ms[min(len(ms) - 1, round(0.95 * (len(ms) - 1)))]
             row = {"role": page.role, "page": page.name, "path": page.path, "n": len(ms),
