@@ -90,3 +90,25 @@ def screenshot(page: Any, name: str) -> Path:
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def sign_in(page: Any, base: str, email: str, password: str, next_: str = "/staff/me") -> None:
+    """Sign in through the form (signing in by keyboard alone is tested with the sign-in pages)."""
+    page.goto(f"{base}/staff/login?next={next_}")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in").click()
+
+
+def tab_to(page: Any, name: str, limit: int = 80) -> None:
+    """Press Tab until the control with this accessible text (or label) has the focus."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        label = page.evaluate(
+            "(() => { const e = document.activeElement; if (!e) return '';"
+            " const l = e.labels && e.labels[0]; return (l ? l.textContent : e.textContent).trim(); })()"
+        )
+        if label == name:
+            return
+    raise AssertionError(f"no control named {name!r} reached by Tab")

@@ -19,7 +19,7 @@ from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.work import transfer_request
 from civicswitch.storage.sql import SqlUnitOfWork
-from conftest import axe_violations, screenshot
+from conftest import axe_violations, screenshot, sign_in
 
 PASSWORD = "a long enough password"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database
@@ -54,11 +54,7 @@ def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, s
 
 
 def _sign_in(page: Any, base: str, email: str, next_: str) -> None:
-    page.goto(f"{base}/staff/login?next={next_}")
-    page.get_by_label("Email").fill(email)  # signing in by keyboard is tested with the sign-in pages
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
+    sign_in(page, base, email, PASSWORD, next_)
 
 
 _NAME = """(() => { const e = document.activeElement; if (!e) return '';

@@ -17,7 +17,8 @@ from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.storage.sql import SqlUnitOfWork
-from conftest import axe_violations, screenshot
+from conftest import axe_violations, screenshot, sign_in
+from conftest import tab_to as _tab_to
 
 PASSWORD = "a long enough password"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database
@@ -45,24 +46,7 @@ def agent(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, 
 
 
 def _sign_in(page: Any, base: str, email: str, next_: str) -> None:
-    page.goto(f"{base}/staff/login?next={next_}")
-    page.get_by_label("Email").fill(email)  # signing in by keyboard is tested with the sign-in pages
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in").click()
-
-
-def _tab_to(page: Any, name: str, limit: int = 80) -> None:
-    """Press Tab until the control with this accessible text (or label) has the focus."""
-    for _ in range(limit):
-        page.keyboard.press("Tab")
-        label = page.evaluate(
-            "(() => { const e = document.activeElement; if (!e) return '';"
-            " const l = e.labels && e.labels[0]; return (l ? l.textContent : e.textContent).trim(); })()"
-        )
-        if label == name:
-            return
-    raise AssertionError(f"no control named {name!r} reached by Tab")
+    sign_in(page, base, email, PASSWORD, next_)
 
 
 def _press_enter(page: Any) -> None:
