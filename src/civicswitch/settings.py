@@ -135,6 +135,10 @@ class Settings(BaseSettings):
         default="FULL",
         description="SQLite's PRAGMA synchronous: FULL keeps an acknowledged write through a power loss",
     )
+    sqlite_group_commit: bool = Field(
+        default=True,
+        description="At FULL, commits share one sync of SQLite's log after the writer's turn (false: SQLite's own)",
+    )
     # Rate limits (docs/configuration.md#rate-limits): requests a minute; 0 turns that limit off.
     rate_limit_enabled: bool = Field(default=True, description="Answer 429 to clients over their limit")
     rate_limit_key_writes: int = Field(

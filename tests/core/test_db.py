@@ -1,5 +1,6 @@
 """SQLite is opened with synchronous=FULL unless configured otherwise (issue 8 §3): an acknowledged request
-survives a power loss."""
+survives a power loss. At FULL a file database commits through a group sync of its WAL (core/walsync.py, issue 9 §4):
+SQLite itself then runs at NORMAL and every commit returns after a sync of the log."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from sqlalchemy import text
 
 from civicswitch.core.db import make_engine
 from civicswitch.core.migrate import upgrade
+from civicswitch.core.walsync import syncing
 from civicswitch.settings import Settings
 from civicswitch.web.app import create_app
 
@@ -18,11 +20,48 @@ FULL, NORMAL = 2, 1  # what PRAGMA synchronous answers
 
 def _synchronous(engine: object) -> int:
     with engine.connect() as conn:  # type: ignore[attr-defined]
+        if syncing(conn.connection.dbapi_connection) is not None:
+            assert int(conn.execute(text("PRAGMA synchronous")).scalar_one()) == NORMAL
+            return FULL  # durable at every commit, by the group sync
         return int(conn.execute(text("PRAGMA synchronous")).scalar_one())
 
 
 def test_make_engine__sqlite__synchronous_full_by_default(tmp_path: Path) -> None:
     assert _synchronous(make_engine(f"sqlite:///{tmp_path / 'a.db'}")) == FULL
+
+
+def test_make_engine__sqlite_file_at_full__commits_through_a_group_sync(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'g.db'}")
+    with engine.connect() as conn:
+        raw = syncing(conn.connection.dbapi_connection)
+        assert raw is not None and raw.group_sync is not None
+        assert raw.group_sync.wal_path == str(tmp_path / "g.db") + "-wal"
+        assert int(conn.execute(text("PRAGMA synchronous")).scalar_one()) == NORMAL
+
+
+def test_make_engine__group_commit_off__sqlite_syncs_each_commit_itself(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'h.db'}", sqlite_group_commit=False)
+    with engine.connect() as conn:
+        assert syncing(conn.connection.dbapi_connection) is None
+        assert int(conn.execute(text("PRAGMA synchronous")).scalar_one()) == FULL
+
+
+def test_make_engine__normal_or_memory__no_group_sync(tmp_path: Path) -> None:
+    for engine in (
+        make_engine(f"sqlite:///{tmp_path / 'i.db'}", sqlite_synchronous="NORMAL"),
+        make_engine("sqlite://"),
+    ):
+        with engine.connect() as conn:
+            assert syncing(conn.connection.dbapi_connection) is None
+
+
+def test_settings__sqlite_group_commit_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CIVICSWITCH_DATABASE_URL", f"sqlite:///{tmp_path / 'j.db'}")
+    monkeypatch.setenv("CIVICSWITCH_SQLITE_GROUP_COMMIT", "false")
+    engine = create_app(Settings()).state.engine
+    with engine.connect() as conn:
+        assert syncing(conn.connection.dbapi_connection) is None
+        assert int(conn.execute(text("PRAGMA synchronous")).scalar_one()) == FULL
 
 
 def test_make_engine__sqlite__synchronous_as_configured(tmp_path: Path) -> None:

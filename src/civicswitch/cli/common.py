@@ -132,7 +132,11 @@ def fail(message: str) -> NoReturn:
 def open_uow(writing: bool = True) -> SqlUnitOfWork:
     settings = Settings()
     return SqlUnitOfWork(
-        make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous),
+        make_engine(
+            settings.database_url,
+            sqlite_synchronous=settings.sqlite_synchronous,
+            sqlite_group_commit=settings.sqlite_group_commit,
+        ),
         writing=writing,
         clock=SystemClock(),
     )

@@ -120,7 +120,11 @@ def demo(
         check_port(host, port)
         check_port(host, port + 1, base=port)
     prepare_sqlite(settings)
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_group_commit=settings.sqlite_group_commit,
+    )
     migrations.upgrade(engine)
     path = settings.sqlite_path()
     folder = path.parent if path is not None else Path("var")
@@ -240,7 +244,11 @@ def worker(
 
     settings = Settings()
     setup_logging(settings.log_level)
-    engine = make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_group_commit=settings.sqlite_group_commit,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())

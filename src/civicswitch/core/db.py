@@ -15,6 +15,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from civicswitch.core.errors import Conflict
+from civicswitch.core.walsync import SyncingConnection, group_sync_for
 
 metadata = MetaData(
     naming_convention={
@@ -62,19 +63,30 @@ SQLITE_SYNCHRONOUS = ("OFF", "NORMAL", "FULL", "EXTRA")
 SQLITE_BUSY_TIMEOUT_S = 10.0  # how long a writer waits for another to finish before it fails
 
 
-def _sqlite_pragmas(synchronous: str) -> Callable[[Any, Any], None]:
+def _sqlite_pragmas(synchronous: str, group_file: str | None) -> Callable[[Any, Any], None]:
     def pragmas(dbapi_connection: Any, _record: Any) -> None:
-        _set_pragmas(dbapi_connection, synchronous)
+        _set_pragmas(dbapi_connection, synchronous, group_file)
 
     return pragmas
 
 
-def _set_pragmas(dbapi_connection: Any, synchronous: str) -> None:
+def _set_pragmas(dbapi_connection: Any, synchronous: str, group_file: str | None = None) -> None:
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
+    mode = str(cursor.execute("PRAGMA journal_mode=WAL").fetchone()[0]).lower()
     cursor.execute("PRAGMA foreign_keys=ON")
-    # FULL (the default): WAL is synced at every commit, so an acknowledged request survives a power loss.
+    # FULL (the default): an acknowledged commit is on disk, so it survives a power loss. With group commit (a file
+    # database in WAL mode) SQLite itself runs at NORMAL and each commit returns after one fdatasync of the WAL that
+    # began after it, shared with the commits around it and run after the writer's turn is let go (core/walsync.py);
+    # without it, SQLite syncs the WAL inside every commit.
     # NORMAL syncs only at checkpoints: faster, and the last commits can be lost (never corrupted).
+    if (
+        group_file is not None
+        and synchronous == "FULL"
+        and mode == "wal"
+        and isinstance(dbapi_connection, SyncingConnection)
+    ):
+        dbapi_connection.group_sync = group_sync_for(group_file)
+        synchronous = "NORMAL"
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     # Writers that go through the unit of work take turns on a writer lock first (storage/writelock.py) and
     # rarely meet a busy database; the busy handler is for everyone else (a shell, a migration).
@@ -93,10 +105,14 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL") -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL", sqlite_group_commit: bool = True
+) -> Engine:
     """Engine for an SQLite or PostgreSQL URL, configured the same way everywhere it is used.
 
-    ``sqlite_synchronous``: SQLite's ``PRAGMA synchronous`` (``CIVICSWITCH_SQLITE_SYNCHRONOUS``)."""
+    ``sqlite_synchronous``: SQLite's ``PRAGMA synchronous`` (``CIVICSWITCH_SQLITE_SYNCHRONOUS``);
+    ``sqlite_group_commit``: at FULL, make commits durable by a shared sync of the WAL (``core/walsync.py``,
+    ``CIVICSWITCH_SQLITE_GROUP_COMMIT``) instead of SQLite's sync inside each commit."""
     url = normalize_url(url)
     if url.startswith("sqlite"):
         synchronous = sqlite_synchronous.strip().upper()
@@ -110,15 +126,20 @@ def make_engine(url: str, *, echo: bool = False, sqlite_synchronous: str = "FULL
         pooling: dict[str, Any] = (
             {"poolclass": StaticPool} if memory else {"pool_size": 20, "max_overflow": 20, "pool_use_lifo": True}
         )
+        database = sqlite_file(url)
+        group_file = database if sqlite_group_commit and not memory and database else None
+        connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S}
+        if group_file is not None:
+            connect_args["factory"] = SyncingConnection
         engine = create_engine(
             url,
             echo=echo,
             json_serializer=_json_dumps,
             json_deserializer=_sqlite_json_loads,
-            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_S},
+            connect_args=connect_args,
             **pooling,
         )
-        event.listen(engine, "connect", _sqlite_pragmas(synchronous))
+        event.listen(engine, "connect", _sqlite_pragmas(synchronous, group_file))
 
         @event.listens_for(engine, "connect")
         def _no_pysqlite_begin(dbapi_connection: Any, _record: Any) -> None:

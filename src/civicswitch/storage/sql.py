@@ -14,6 +14,7 @@ from civicswitch.agent.sql import SqlCallerSearch, SqlCallStore, SqlKnowledgeSto
 from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.core.db import SQLITE_BUSY_TIMEOUT_S
+from civicswitch.core.walsync import syncing
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
@@ -167,13 +168,24 @@ class SqlUnitOfWork:
         """Write the outbox rows for what changed (same transaction), then commit."""
         assert self._conn is not None
         write_outbox(self)
-        self._conn.commit()
+        # With group commit (core/walsync.py) the sync that makes this commit durable runs after the writer's turn
+        # is let go where the unit allows it, so the next writer writes while this one waits for the disk.
+        raw = syncing(self._conn.connection.dbapi_connection) if self._queued is not None else None
+        if raw is not None:
+            raw.defer_sync = True
+        try:
+            self._conn.commit()
+        finally:
+            if raw is not None:
+                raw.defer_sync = False
         if self._reads_first and self._queued is not None:
             # The turn ends with the writes: the next writer need not wait for this unit to be closed. A further
             # write in this unit begins with begin_writes() again.
             self._conn.execution_options(writing=False)
             self._changes_at_start = _total_changes(self._conn)
             self._release()
+        if raw is not None:
+            raw.sync_owed()  # returns once the commit is on disk
 
     def rollback(self) -> None:
         assert self._conn is not None

@@ -47,7 +47,9 @@ def load_instance(database_url: str | None = None) -> tuple[Settings, Engine]:
     finally:
         reading.dispose()
     # The engine that serves is opened with the settings just read (SQLite's synchronous among them).
-    return settings, make_engine(url, sqlite_synchronous=settings.sqlite_synchronous)
+    return settings, make_engine(
+        url, sqlite_synchronous=settings.sqlite_synchronous, sqlite_group_commit=settings.sqlite_group_commit
+    )
 
 
 def create_app(
@@ -67,7 +69,11 @@ def create_app(
             settings.coverage_layer or "none (requests are not routed by location)",
             settings.public_url or "from each request",
         )
-    engine = engine or make_engine(settings.database_url, sqlite_synchronous=settings.sqlite_synchronous)
+    engine = engine or make_engine(
+        settings.database_url,
+        sqlite_synchronous=settings.sqlite_synchronous,
+        sqlite_group_commit=settings.sqlite_group_commit,
+    )
     bound_engine = engine
     app = FastAPI(
         title="Civic Switchboard",
