@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from civicswitch.core.db import make_engine
-from civicswitch.core.walsync import GroupSync, group_sync_for, syncing
+from civicswitch.core.walsync import AUTOCHECKPOINT_PAGES, Checkpointer, GroupSync, group_sync_for, syncing
 from civicswitch.storage.sql import SqlUnitOfWork, sqlite_writer_lock
 
 
@@ -149,3 +149,36 @@ def test_unit_of_work__commit__is_durable_through_the_group_sync(tmp_path: Path)
     with engine.connect() as conn:
         raw = syncing(conn.connection.dbapi_connection)
         assert raw is not None and not raw.defer_sync
+
+
+def test_engine__grouped_connections__leave_checkpoints_to_the_checkpointer_thread(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.db'}")
+    with engine.begin() as conn:
+        assert conn.execute(text("PRAGMA wal_autocheckpoint")).scalar_one() == AUTOCHECKPOINT_PAGES
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    group = group_sync_for(str(tmp_path / "c.db"))
+    group.checkpoint_every = 5
+    for n in range(5):
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO t VALUES (:n)"), {"n": n})
+    deadline = time.monotonic() + 10
+    while group.checkpointer.runs == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert group.checkpointer.runs == 1
+    with engine.connect() as conn:
+        busy, frames, copied = conn.execute(text("PRAGMA wal_checkpoint(PASSIVE)")).one()
+        assert (busy, frames) == (0, copied)  # nothing left behind in the log
+        assert conn.execute(text("SELECT count(*) FROM t")).scalar_one() == 5
+
+
+def test_checkpointer__idle__ends_its_thread_and_starts_again_when_due(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'k.db'}")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE t (x INTEGER)"))
+    checkpointer = Checkpointer(str(tmp_path / "k.db"), idle=0.05)
+    for expected in (1, 2):
+        checkpointer.due()
+        deadline = time.monotonic() + 10
+        while (checkpointer.runs < expected or checkpointer._thread is not None) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert checkpointer.runs == expected and checkpointer._thread is None

@@ -15,7 +15,7 @@ from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
 
 from civicswitch.core.errors import Conflict
-from civicswitch.core.walsync import SyncingConnection, group_sync_for
+from civicswitch.core.walsync import AUTOCHECKPOINT_PAGES, SyncingConnection, group_sync_for
 
 metadata = MetaData(
     naming_convention={
@@ -87,6 +87,7 @@ def _set_pragmas(dbapi_connection: Any, synchronous: str, group_file: str | None
     ):
         dbapi_connection.group_sync = group_sync_for(group_file)
         synchronous = "NORMAL"
+        cursor.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")  # checkpoints: the group's thread
     cursor.execute(f"PRAGMA synchronous={synchronous}")
     # Writers that go through the unit of work take turns on a writer lock first (storage/writelock.py) and
     # rarely meet a busy database; the busy handler is for everyone else (a shell, a migration).

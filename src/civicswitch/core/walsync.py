@@ -14,6 +14,13 @@ write lock is let go and *before* the commit returns to whoever acknowledges it:
   the next to run; whoever finds none under way runs it. Writers arriving during a sync share the next one: under load
   one sync serves many commits (group commit), and the write lock is held only for the writes themselves.
 
+Checkpoints (copying the log into the database, with a sync of each) leave the writer's turn too. SQLite runs one
+inside the commit that takes the log past ``wal_autocheckpoint`` pages (1,000 by default): one POST in every few
+dozen held the write lock for 10-50 ms more, which was most of POST's p99. Grouped connections set that threshold
+high (a safety net, :data:`AUTOCHECKPOINT_PAGES`) and every :data:`CHECKPOINT_EVERY` commits a thread of the process
+runs a ``PASSIVE`` checkpoint on a connection of its own: it waits for no reader or writer, and writers go on
+appending to the log meanwhile.
+
 A commit is acknowledged only once it is on disk, as with ``FULL``. The difference: between the commit and the end of
 its sync, another connection can already read the new rows (SQLite's own FULL makes them visible after the sync). What
 leaves the platform is announced from the outbox by a unit of work that commits (claims) first, and so syncs first:
@@ -32,11 +39,63 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
+AUTOCHECKPOINT_PAGES = 10_000  # SQLite's own checkpoint, inside a commit, only if ours fall behind (~40 MB of log)
+CHECKPOINT_EVERY = 100  # commits between two checkpoints of the process's checkpointer thread
+CHECKPOINTER_IDLE_S = 30.0  # the thread (and its connection) ends after this long without a checkpoint to run
+
+
+class Checkpointer:
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` on a connection of its own, in a thread, when :meth:`due` says so."""
+
+    def __init__(self, database: str, *, idle: float = CHECKPOINTER_IDLE_S) -> None:
+        self.database = database
+        self.idle = idle
+        self.runs = 0
+        self._state = threading.Condition(threading.Lock())
+        self._wanted = False
+        self._thread: threading.Thread | None = None
+
+    def due(self) -> None:
+        with self._state:
+            self._wanted = True
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="sqlite-checkpointer", daemon=True)
+                self._thread.start()
+            self._state.notify()
+
+    def _run(self) -> None:
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                with self._state:
+                    if not self._state.wait_for(lambda: self._wanted, timeout=self.idle):
+                        self._thread = None
+                        return
+                    self._wanted = False
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.database, timeout=10.0, check_same_thread=False)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.runs += 1
+                except sqlite3.Error as exc:  # e.g. the database was removed; the next commit asks again
+                    log.warning("checkpoint of %s failed: %s", self.database, exc)
+        finally:
+            if conn is not None:
+                conn.close()
+
+
 class GroupSync:
     """Syncs of one WAL file for the threads of one process (after a fork the child starts again)."""
 
-    def __init__(self, wal_path: str, *, sync: Callable[[int], None] = os.fdatasync) -> None:
+    def __init__(
+        self,
+        wal_path: str,
+        *,
+        sync: Callable[[int], None] = os.fdatasync,
+        checkpoint_every: int = CHECKPOINT_EVERY,
+    ) -> None:
         self.wal_path = wal_path
+        self.checkpoint_every = checkpoint_every
         self._sync = sync
         self._reset()
 
@@ -48,6 +107,9 @@ class GroupSync:
         self._running = False
         self.syncs = 0  # syncs run (for tests and benchmarks)
         self.waits = 0  # commits made durable
+        self._since_checkpoint = 0
+        database = self.wal_path[: -len("-wal")] if self.wal_path.endswith("-wal") else self.wal_path
+        self.checkpointer = Checkpointer(database)
 
     def sync(self) -> None:
         """Return once every commit made before this call is on disk."""
@@ -55,6 +117,10 @@ class GroupSync:
             self._reset()
         with self._state:
             self.waits += 1
+            self._since_checkpoint += 1
+            if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+                self._since_checkpoint = 0
+                self.checkpointer.due()
             needed = self._started + 1  # the first sync to begin from now on covers this commit
             while self._finished < needed:
                 if not self._running:

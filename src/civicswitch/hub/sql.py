@@ -4,12 +4,13 @@ PostgreSQL (any number of workers), inside the single-writer transaction on SQLi
 from __future__ import annotations
 
 import logging
+import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
 from civicswitch.catalog.tables import bodies
@@ -70,6 +71,7 @@ def _connector(row: Any) -> Connector:
 _CONNECTORS = select(connectors, bodies.c.code.label("body_code")).join(bodies, bodies.c.id == connectors.c.body_id)
 _CONNECTORS_IN_ORDER = _CONNECTORS.order_by(connectors.c.code)
 _BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
+_BODY_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 _INSERT_DELIVERIES = insert(d)
 
 
@@ -77,13 +79,19 @@ class SqlHubStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._ids: dict[str, int] = {}
+        self._connectors: list[Connector] | None = None  # read once per unit of work, until it changes one
 
     # -- connectors ----------------------------------------------------------------------------------
     def _body_id(self, code: str) -> int:
-        found = self._conn.execute(_BODY_ID, {"code": code}).scalar()
+        # A body's id never changes (bodies are updated in place, never deleted): read once per engine.
+        known = _BODY_IDS.setdefault(self._conn.engine, {})
+        found = known.get(code)
         if found is None:
-            raise Invalid(f"unknown body {code!r}", field="body")
-        return int(found)
+            found = self._conn.execute(_BODY_ID, {"code": code}).scalar() if storable(code) else None
+            if found is None:
+                raise Invalid(f"unknown body {code!r}", field="body")
+            known[code] = found = int(found)
+        return found
 
     def _connector_id(self, code: str) -> int:
         if code not in self._ids:
@@ -94,6 +102,7 @@ class SqlHubStore:
         return self._ids[code]
 
     def add_connector(self, connector: Connector, at: datetime) -> Connector:
+        self._connectors = None
         values: dict[str, Any] = {
             "code": connector.code,
             "kind": str(connector.kind),
@@ -120,7 +129,11 @@ class SqlHubStore:
         return _CONNECTORS
 
     def connectors(self) -> list[Connector]:
-        return [_connector(r) for r in self._conn.execute(_CONNECTORS_IN_ORDER)]
+        """Every connector, in code order. Read once per unit of work (a write to a connector reads them again):
+        filing a request reads them before the writer's turn, so its outbox rows need no read in it."""
+        if self._connectors is None:
+            self._connectors = [_connector(r) for r in self._conn.execute(_CONNECTORS_IN_ORDER)]
+        return list(self._connectors)
 
     def connector(self, code: str) -> Connector | None:
         if not storable(code):
@@ -129,6 +142,7 @@ class SqlHubStore:
         return None if row is None else _connector(row)
 
     def set_enabled(self, code: str, enabled: bool, reason: str | None) -> bool:
+        self._connectors = None
         result = self._conn.execute(
             update(connectors)
             .where(connectors.c.code == code)

@@ -172,6 +172,7 @@ def submit_request(
                 request.record_possible_duplicates(now, [m.document() for m in duplicates])
         for extra in media_urls[1:] if not stored_media else media_urls:
             request.add_note(now, "Additional media", media_url=extra, client_id=who.client_id)
+        uow.hub.connectors()  # read now, for the outbox rows written at commit: no read in the writer's turn
         uow.begin_writes()
         for item in stored_media:
             uow.requests.add_media(item)
