@@ -764,7 +764,9 @@ def _open311_document(postgres: bool, base_url: ColumnElement[str]) -> ColumnEle
     def when(column: Any) -> Any:
         if postgres:
             return func.to_char(func.timezone("UTC", column), 'YYYY-MM-DD"T"HH24:MI:SS"Z"')
-        return func.strftime("%Y-%m-%dT%H:%M:%SZ", column)
+        # SQLite holds a UTC instant as text, 'YYYY-MM-DD HH:MM:SS[.ffffff]' (UTCDateTime): cut and joined, not
+        # parsed and formatted again by strftime, which cost ~2 ms of a 500-row page's ~5 (three per row).
+        return func.substr(column, 1, 10) + literal("T", String) + func.substr(column, 12, 8) + literal("Z", String)
 
     def coordinate(column: Any) -> Any:
         # Coordinates always carry a decimal point [REQS-05]. SQLite prints REAL that way already;
