@@ -135,7 +135,7 @@ def test_filing_form__map_box_tied_to_the_inputs__hidden_until_the_script_runs(
                       'data-tile-url="https://{s}.tile.example.org/{z}/{x}/{y}.png"',
                       'data-tile-attribution="© Tile makers"'):  # fmt: skip
         assert attribute in tag, attribute
-    assert 'aria-label="Map: click to place the pin' in tag
+    assert 'aria-label="Map of the caller&#39;s place: a click or a drag of the pin fills in the point"' in tag
     south, west, north, east = (float(v) for v in re.findall(r'data-bounds="([^"]+)"', tag)[0].split(","))
     assert 40.4 < south < 40.6 and -74.3 < west < -74.2 and 40.9 < north < 41.0 and -73.8 < east < -73.6
     assert '<script src="/static/leaflet/leaflet.js" defer></script>' in page

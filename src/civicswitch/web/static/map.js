@@ -28,8 +28,10 @@
     box.hidden = false;
     var map = L.map(box, {
       zoomControl: pick, dragging: pick, keyboard: pick, doubleClickZoom: pick, boxZoom: pick, touchZoom: pick,
-      scrollWheelZoom: false, attributionControl: Boolean(data.tileUrl)
+      scrollWheelZoom: false, attributionControl: Boolean(data.tileUrl), zoomSnap: 0.25
     });
+    // With tiles, close enough to see the street; without, the areas around the point.
+    var closeUp = data.tileUrl ? 16 : 12;
     if (data.tileUrl) {
       map.attributionControl.setPrefix(false);
       L.tileLayer(data.tileUrl, { attribution: escapeHtml(data.tileAttribution || ""), maxZoom: 19 }).addTo(map);
@@ -68,7 +70,7 @@
     var bounds = (data.bounds || "").split(",").map(Number);
     if (start !== null) {
       place(start);
-      map.setView(start, 16);
+      map.setView(start, closeUp);
     } else if (bounds.length === 4 && bounds.every(isFinite)) {
       map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]]);
     } else {
