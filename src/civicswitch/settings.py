@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -158,6 +159,15 @@ class Settings(BaseSettings):
         description="Where counts live: memory:// (each process its own) or redis://host:port (shared)",
     )
     rate_limit_prefix: str = Field(default="civicswitch", description="Prefix of the counters' keys in Redis")
+    # -- maps on the pages (docs/configuration.md, "Maps") -------------------------------------------------------
+    map_tile_url: str = Field(
+        default="",
+        description="Map tiles' URL template, e.g. https://tile.example.gov/{z}/{x}/{y}.png ({s} may start the host);"
+        " empty: no tiles (the maps show the areas' outlines and the pin only)",
+    )
+    map_tile_attribution: str = Field(
+        default="", description="The credit the tiles' licence asks for, shown on each map (plain text)"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -203,6 +213,18 @@ class Settings(BaseSettings):
         if value and (parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment):
             raise ValueError(f"public_url must be an http(s) URL such as https://311.example.gov, got {value!r}")
         return value
+
+    @field_validator("map_tile_url")
+    @classmethod
+    def _tile_template(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            tile_source(value)  # raises ValueError with the reason
+        return value
+
+    def map_tile_source(self) -> str | None:
+        """The Content-Security-Policy source the map tiles come from (None: no tiles)."""
+        return tile_source(self.map_tile_url) if self.map_tile_url else None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -262,6 +284,34 @@ class Settings(BaseSettings):
         return None if path in ("", ":memory:") else Path(path)
 
 
+def tile_source(template: str) -> str:
+    """The origin of a tile URL template as a Content-Security-Policy source (``{s}`` as the host's first label
+    becomes ``*``); raises ValueError naming what is wrong."""
+    example = "https://tile.example.gov/{z}/{x}/{y}.png"
+    parts = urlsplit(template.replace("{s}", "s-placeholder", 1) if template.count("{s}") <= 1 else template)
+    host = parts.hostname or ""
+    if parts.scheme not in ("http", "https") or not host or parts.username or parts.password or parts.fragment:
+        raise ValueError(f"map_tile_url must be an http(s) URL template such as {example}, got {template!r}")
+    missing = [p for p in ("{z}", "{x}", "{y}") if p not in template]
+    if missing:
+        raise ValueError(f"map_tile_url must hold {{z}}, {{x}} and {{y}} (missing {', '.join(missing)}): {example}")
+    labels = host.split(".")
+    if (
+        any(not re.fullmatch(r"[a-z0-9-]+|s-placeholder", label) for label in labels)
+        or ("s-placeholder" in labels[1:])
+        or (labels[0] == "s-placeholder" and len(labels) < 3)
+    ):
+        raise ValueError(
+            f"map_tile_url's host must be a plain name ({{s}} only as its first label, e.g. "
+            f"https://{{s}}.tile.example.gov/{{z}}/{{x}}/{{y}}.png), got {template!r}"
+        )
+    if "{" in parts.netloc.replace("s-placeholder", ""):
+        raise ValueError(f"map_tile_url's host and port cannot hold placeholders but {{s}}, got {template!r}")
+    name = "*" + host[len("s-placeholder") :] if labels[0] == "s-placeholder" else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{name}{port}"
+
+
 #: The settings an operator may store in the database (``civicswitch settings set``, a catalog file's
 #: ``settings``). Everything else comes from the environment only.
 STORABLE: tuple[str, ...] = (
@@ -286,6 +336,8 @@ STORABLE: tuple[str, ...] = (
     "rate_limit_key_writes",
     "rate_limit_address_writes",
     "rate_limit_address_reads",
+    "map_tile_url",
+    "map_tile_attribution",
 )
 ENV_ONLY: dict[str, str] = {
     "database_url": "it says where the stored settings are",

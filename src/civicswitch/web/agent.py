@@ -46,6 +46,7 @@ from civicswitch.requests.handlers import Limits, submit_request
 from civicswitch.requests.model import Channel, Contact
 from civicswitch.requests.staff import follow_request
 from civicswitch.web.context import context
+from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import Session, check_csrf
 from civicswitch.web.public import follow_links
@@ -314,6 +315,7 @@ def _file_page(
         markdown=render_markdown,
         datatype=Datatype,
         services=_services(request),
+        map=map_view(request),
     )
 
 

@@ -17,11 +17,12 @@ from civicswitch.core.errors import NotFound
 from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import admin, agent, docs, errors, pages, public, ratelimit, security, staff, workspace
+from civicswitch.web import admin, agent, docs, errors, maps, pages, public, ratelimit, security, staff, workspace
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
 from civicswitch.web.context import AppContext, context
+from civicswitch.web.headers import security_headers
 from civicswitch.web.open311.hot import HotReads
 from civicswitch.web.open311.routes import router as open311_router
 
@@ -102,6 +103,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(agent.router)
     app.include_router(public.router)
+    app.include_router(maps.router)
     docs.install(app)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])
@@ -145,5 +147,5 @@ def create_app(
     hosts = settings.host_list()
     if hosts and "*" not in hosts:
         app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
-    app.add_middleware(security.Hardening)
+    app.add_middleware(security.Hardening, headers=security_headers(settings.map_tile_source()))
     return app

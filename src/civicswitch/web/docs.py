@@ -14,6 +14,7 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
+from civicswitch.web.maps import LEAFLET_DIR
 from civicswitch.web.pages import templates
 
 STATIC = Path(__file__).parent / "static"
@@ -35,5 +36,6 @@ def docs(request: Request) -> HTMLResponse:
 def install(app: FastAPI) -> None:
     """The /docs page and the static files it and the other pages need."""
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
+    app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")  # web/maps.py
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)

@@ -25,14 +25,16 @@ log = logging.getLogger("civicswitch.web")
 SECURITY_HEADER_NAMES = frozenset(name for name, _ in SECURITY_HEADERS)
 
 
-def with_security_headers(headers: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
-    """``headers`` and those of :data:`SECURITY_HEADERS` that they do not set themselves."""
+def with_security_headers(
+    headers: Iterable[tuple[bytes, bytes]], security: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS
+) -> list[tuple[bytes, bytes]]:
+    """``headers`` and those of ``security`` (:data:`SECURITY_HEADERS`) that they do not set themselves."""
     out = list(headers)
     if any(name.lower() in SECURITY_HEADER_NAMES for name, _ in out):
         present = {name.lower() for name, _ in out}
-        out.extend(h for h in SECURITY_HEADERS if h[0] not in present)
+        out.extend(h for h in security if h[0] not in present)
     else:
-        out.extend(SECURITY_HEADERS)
+        out.extend(security)
     return out
 
 
@@ -44,19 +46,21 @@ class Hardening:
     One middleware and one ``send`` wrapper for both, outside every other: each layer costs every request a few
     microseconds (bench/README.md, issue 8)."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, headers: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS) -> None:
         self.app = app
+        self.headers = headers  # headers.security_headers(): the map tiles' origin in the policy when configured
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         head = scope["method"] == "HEAD"
+        security = self.headers
 
         async def secured(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
-                message["headers"] = with_security_headers(message.get("headers", ()))
+                message["headers"] = with_security_headers(message.get("headers", ()), security)
             elif head and kind == "http.response.body":
                 if message.get("more_body", False):
                     return

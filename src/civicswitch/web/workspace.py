@@ -66,6 +66,7 @@ from civicswitch.requests.work import (
 )
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
+from civicswitch.web.maps import map_view
 from civicswitch.web.pages import templates
 from civicswitch.web.principals import Session, check_csrf, session_principal
 
@@ -347,6 +348,7 @@ def _request_page(
     may_read_contact = reach_of(principal, Action.REQUEST_READ_CONTACT) is not None  # the use case checks the scope
     return _page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
                  principal=principal, view=view, may_read_contact=may_read_contact,
+                 map=map_view(request) if view.request.lat is not None else None,
                  **_work_choices(request, principal, view), **extra)  # fmt: skip
 
 

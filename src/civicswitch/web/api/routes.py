@@ -21,12 +21,15 @@ from civicswitch.requests.model import Contact
 from civicswitch.requests.queue import (
     MAX_TEXT,
     PAGE_SIZE,
+    SlaFilter,
     Sort,
     StaffRequestView,
     queue_filter,
+    row_sla,
     staff_queue,
     staff_request,
 )
+from civicswitch.requests.sla import due_soon
 from civicswitch.requests.staff import (
     assign_request,
     change_request,
@@ -314,11 +317,22 @@ def queue(
     sort: Annotated[Sort, Query()] = Sort.OLDEST,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+    sla: Annotated[
+        SlaFilter | None,
+        Query(description="due_soon (within the instance's sla_due_soon_hours) or overdue; open and not on hold"),
+    ] = None,
+    assignee: Annotated[
+        str | None,
+        Query(max_length=20, description="me (the signed-in account), none (nobody) or a staff account's number"),
+    ] = None,
+    bounced: Annotated[bool, Query(description="only requests transferred to another body at least once")] = False,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
     who = api_principal(request, x_api_key, Scope.ADMIN)
-    query = queue_filter(status, service_code, area, body, q, sort, page, page_size)
+    now, soon = ctx.clock.now(), due_soon(ctx.settings)
+    query = queue_filter(status, service_code, area, body, q, sort, page, page_size, sla=sla, assignee=assignee,
+                         bounced=bounced, me=who.user_id, now=now, due_soon=soon)  # fmt: skip
     found = staff_queue(ctx.reader(), who, query)
     return {
         "total": found.total,
@@ -333,6 +347,9 @@ def queue(
                 "status": str(row.status),
                 "owner": row.body_code,
                 "assigned_org": row.assigned_org,
+                "assignee": row.assignee_user_id,
+                "transfers": row.transfers,
+                "sla": str(row_sla(row, now, soon)),
                 "address": row.address,
                 "description": row.description,
                 "requested_datetime": format_datetime(row.requested_at),
