@@ -260,8 +260,7 @@ INVOKERS: dict[Action, Invoker] = {
         w.uow, w.clock, SaveArticle(p, "potholes", "Potholes", "Filled in **3 days**.", ("pothole",))
     ),
     Action.TEMPLATE_MANAGE: lambda w, p, side: save_template(
-        w.uow, w.clock, SaveTemplate(p, "Crew scheduled", "A crew will fix {address} by {due_date}.", "public",
-                                     "pothole")  # fmt: skip
+        w.uow, w.clock, SaveTemplate(p, "Crew scheduled", "Fixed at {address} by {due_date}.", "public", "pothole")
     ),
 }
 

@@ -298,8 +298,13 @@ CALLS: dict[Action, Call] = {
     ),
     Action.TEMPLATE_MANAGE: lambda c, h, side: c.client.post(
         "/staff/admin/templates",
-        data={"csrf": c.csrf, "name": "Crew scheduled", "service": "pothole", "visibility": "public",
-              "body": "A crew will fix {address} by {due_date}."},  # fmt: skip
+        data={
+            "csrf": c.csrf,
+            "name": "Crew scheduled",
+            "service": "pothole",
+            "visibility": "public",
+            "body": "A crew will fix {address} by {due_date}.",
+        },
     ),
 }
 

@@ -149,8 +149,8 @@ def test_save_template__edit__replaces_it(uow: MemoryUnitOfWork) -> None:
     clock.advance(timedelta(hours=1))
     cmd = SaveTemplate(OPERATOR, "Fixed", "Fixed at {address}.", "internal", "graffiti", first.id)
     edited = save_template(uow, clock, cmd)
-    assert edited.id == first.id and (edited.body, edited.public, edited.service_code) == ("Fixed at {address}.",
-                                                                                            False, "graffiti")  # fmt: skip
+    assert edited.id == first.id
+    assert (edited.body, edited.public, edited.service_code) == ("Fixed at {address}.", False, "graffiti")
     assert list_templates(uow, OPERATOR) == [edited] and uow.db.audit[-1].detail["op"] == "edit"
 
 

@@ -179,7 +179,7 @@ def test_request_page__use_template__note_filled_server_side_then_added(
     assert filled.status_code == 200
     text = ("A crew will fix the pothole at 12 Elm Street (new) by 1 December 2026. Department of Transportation, "
             f"request {rid}.")  # fmt: skip
-    assert f"autofocus aria-describedby=\"w-note-hint\">{text}</textarea>" in filled.text
+    assert f'autofocus aria-describedby="w-note-hint">{text}</textarea>' in filled.text
     assert 'name="visibility" value="public" checked' in filled.text
     assert f'<option value="{crew}" selected>' in filled.text
     assert (len(audit_entries(SqlUnitOfWork(engine), limit=1000)), _count(engine, response_templates)) == before
