@@ -50,8 +50,8 @@ def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> str:
                                ("old@city.gov", "agent", {})):  # fmt: skip
         add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
     disable_user(SqlUnitOfWork(engine), clock, "old@city.gov")
-    save_template(SqlUnitOfWork(engine), clock, SaveTemplate(OPERATOR, "Called the resident",
-                                                             "Called about {request_id}. Outcome: ", "internal"))  # fmt: skip
+    called = SaveTemplate(OPERATOR, "Called the resident", "Called about {request_id}. Outcome: ", "internal")
+    save_template(SqlUnitOfWork(engine), clock, called)
     save_article(SqlUnitOfWork(engine), clock, SaveArticle(OPERATOR, "potholes", "Potholes", "Fixed in 3 days."))
     cmd = SubmitRequest(service_code="pothole", api_key=keys["submit"], lat="40.71", long="-74.0",
                         description="Deep hole by the bus stop", address_string="100 Main Street",
@@ -132,7 +132,7 @@ def test_templates__admin_adds_one_by_keyboard__clerk_uses_it_and_adds_the_note(
         _tab_to(clerk, "Use template")
         _enter(clerk)
         note = clerk.get_by_label("Note", exact=True)
-        expected = (f"A crew will fix the pothole at 100 Main Street by 1 December 2026. Reference: request {city}.")
+        expected = f"A crew will fix the pothole at 100 Main Street by 1 December 2026. Reference: request {city}."
         assert note.input_value() == expected
         assert clerk.evaluate("document.activeElement.id") == "w-note"  # straight to the text, to edit it
         assert clerk.get_by_label("Public (the resident and Open311 apps)").is_checked()
