@@ -172,3 +172,20 @@ def test_caller_query__parse__names_what_the_text_can_be() -> None:
     q = CallerQuery.parse("Ana@City.gov")
     assert (q.email, q.words) == ("ana@city.gov", None)
     assert CallerQuery.parse("99999999999").request_id is None  # more than an INTEGER id holds
+
+
+def test_knowledge__delete__gone_with_its_services(store_uow_factory: MakeUow) -> None:
+    with store_uow_factory() as uow:
+        uow.knowledge.save(_article("potholes", "Potholes", "text", "pothole"))
+        kept = uow.knowledge.save(_article("graffiti", "Graffiti", "text", "pothole"))
+        uow.commit()
+    with store_uow_factory() as uow:
+        assert uow.knowledge.delete("potholes") is True
+        uow.commit()
+    with store_uow_factory() as uow:
+        assert uow.knowledge.get("potholes") is None
+        assert uow.knowledge.delete("potholes") is False
+        assert uow.knowledge.search(service_code="pothole") == [kept]
+    with store_uow_factory() as uow:  # the slug may be used again
+        uow.knowledge.save(_article("potholes", "Potholes again", "text"))
+        uow.commit()

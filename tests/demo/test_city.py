@@ -5,7 +5,14 @@ from __future__ import annotations
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.demo.city import DEMO_APP, DEMO_BACKEND, catalog_document, install, install_knowledge
+from civicswitch.demo.city import (
+    DEMO_APP,
+    DEMO_BACKEND,
+    catalog_document,
+    install,
+    install_knowledge,
+    install_templates,
+)
 from civicswitch.people.auth import authenticate, sign_in
 from civicswitch.people.clients import Scope
 from civicswitch.people.policy import STAFF_ROLES
@@ -71,3 +78,18 @@ def test_install__knowledge_articles__once_each_for_services_in_the_catalog(engi
     assert len(articles) == 3
     assert all(a.services and set(a.services) <= services for a in articles)
     assert [a.slug for a in heat] == ["no-heat-or-hot-water"]
+
+
+def test_install__response_templates__once_each_checked_and_for_services_in_the_catalog(
+    engine: Engine, clock: FixedClock
+) -> None:
+    install(SqlUnitOfWork(engine), clock)
+    assert install_templates(SqlUnitOfWork(engine), clock) == ()  # already there: left alone
+    with SqlUnitOfWork(engine) as uow:
+        templates = uow.templates.all()
+        services = {s.code for s in uow.catalog.services()}
+        street = [t.name for t in uow.templates.for_service("street-condition")]
+    assert len(templates) == 3
+    assert all(t.service_code is None or t.service_code in services for t in templates)
+    assert street == ["Called the resident", "Street defect: repair scheduled"]
+    assert {t.public for t in templates} == {True, False}

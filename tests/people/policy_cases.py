@@ -55,6 +55,7 @@ from civicswitch.requests.staff import (
     read_contact,
 )
 from civicswitch.requests.work import partner_work, transfer_request, verify_fix, work_request
+from civicswitch.responses.handlers import SaveTemplate, save_template
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
 from civicswitch.storage.memory import MemoryUnitOfWork
@@ -257,6 +258,9 @@ INVOKERS: dict[Action, Invoker] = {
     Action.KNOWLEDGE_READ: lambda w, p, side: knowledge_articles(w.uow, p, "pothole"),
     Action.KNOWLEDGE_MANAGE: lambda w, p, side: save_article(
         w.uow, w.clock, SaveArticle(p, "potholes", "Potholes", "Filled in **3 days**.", ("pothole",))
+    ),
+    Action.TEMPLATE_MANAGE: lambda w, p, side: save_template(
+        w.uow, w.clock, SaveTemplate(p, "Crew scheduled", "Fixed at {address} by {due_date}.", "public", "pothole")
     ),
 }
 

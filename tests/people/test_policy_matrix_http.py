@@ -47,6 +47,7 @@ from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import assign_request
 from civicswitch.requests.work import partner_work
+from civicswitch.responses.handlers import SaveTemplate, save_template
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
@@ -66,6 +67,7 @@ STAFF_PAGES = {
     Action.CALL_LOG,
     Action.KNOWLEDGE_READ,
     Action.KNOWLEDGE_MANAGE,
+    Action.TEMPLATE_MANAGE,
     Action.USER_MANAGE,
     Action.APIKEY_MANAGE,
     Action.CONNECTOR_MANAGE,
@@ -94,6 +96,7 @@ class City:
     ids: dict[str, str]
     tasks: dict[str, int]
     keys: dict[str, str]
+    template: int = 0  # a response template for every service
     csrf: str = ""
 
     def counts(self) -> dict[str, int]:
@@ -160,9 +163,11 @@ def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
         "backend": create_client(uow(), clock, "DOT system", frozenset({Scope.UPDATE}), body_code=OWN_BODY)[1],
         "admin": create_client(uow(), clock, "Admin", frozenset({Scope.ADMIN}))[1],
     }
+    made = save_template(uow(), clock, SaveTemplate(OPERATOR, "Thanks", "Thanks for reporting {address}.", "public"))
+    assert made.id is not None
     settings = Settings(database_url="sqlite:///unused.db", coverage_layer=LAYER, jurisdiction_name="Matrixville")
     client = TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False)
-    return City(client, engine, ids, tasks, keys)
+    return City(client, engine, ids, tasks, keys, made.id)
 
 
 def _sign_in(city: City) -> None:
@@ -291,6 +296,16 @@ CALLS: dict[Action, Call] = {
             "services": "pothole",
         },
     ),
+    Action.TEMPLATE_MANAGE: lambda c, h, side: c.client.post(
+        "/staff/admin/templates",
+        data={
+            "csrf": c.csrf,
+            "name": "Crew scheduled",
+            "service": "pothole",
+            "visibility": "public",
+            "body": "A crew will fix {address} by {due_date}.",
+        },
+    ),
 }
 
 
@@ -298,6 +313,11 @@ CALLS: dict[Action, Call] = {
 ALSO_PAGES: dict[Action, Call] = {
     Action.AUDIT_READ: lambda c, h, side: c.client.get(
         "/staff/admin/audit", params={"who": "me@city.gov", "action": "session.sign_in"}
+    ),
+    # "Use template" on the request page's note form: the note filled in from a response template (a read that
+    # needs the note-adding permission on the request)
+    Action.REQUEST_WORK: lambda c, h, side: c.client.get(
+        f"/staff/requests/{c.ids[side]}/note", params={"template": str(c.template)}
     ),
 }
 
@@ -350,13 +370,14 @@ def test_policy_matrix__http__endpoint_allows_or_refuses_as_the_table_says(
 def test_policy_matrix__http__staff_page_allows_or_refuses_as_the_table_says(
     case: Case, city_factory: Callable[[Role], City]
 ) -> None:
-    _run(city_factory(case.role), case, ALSO_PAGES[case.action], page=True)
+    _run(city_factory(case.role), case, ALSO_PAGES[case.action], page=True, form=False)
 
 
-def _run(city: City, case: Case, call: Call, *, page: bool) -> None:
-    """``page``: the call is a staff page or an admin form (it follows its redirect); staff work forms (FORMS) are
-    posted without following theirs. Both take a session only: an admin signs in rather than sending its key."""
-    form = case.action in FORMS
+def _run(city: City, case: Case, call: Call, *, page: bool, form: bool | None = None) -> None:
+    """``page``: the call is a staff page or an admin form (it follows its redirect); staff work forms (FORMS, unless
+    ``form`` says otherwise) are posted without following theirs. Both take a session only: an admin signs in
+    rather than sending its key."""
+    form = case.action in FORMS if form is None else form
     with city.client:
         if case.role in KEY_ROLES and not ((form or page) and case.role is Role.ADMIN):
             headers = {"X-Api-Key": city.keys[KEY_ROLES[case.role]]}

@@ -173,6 +173,20 @@ def save_article(uow: UnitOfWork, clock: Clock, cmd: SaveArticle) -> KnowledgeAr
     return saved
 
 
+def delete_article(uow: UnitOfWork, clock: Clock, who: Principal, slug: str) -> KnowledgeArticle:
+    """Remove an article (admins; the page asks for a confirmation first). Audited with its title."""
+    authorize(who, Action.KNOWLEDGE_MANAGE)
+    with uow:
+        found = uow.knowledge.get(slug)
+        if found is None:
+            raise NotFound(f"knowledge article {slug[:120]!r} does not exist", field="slug")
+        uow.knowledge.delete(slug)
+        audit.record(uow, clock.now(), who, Action.KNOWLEDGE_MANAGE, "knowledge_article", found.id,
+                     detail={"op": "delete", "slug": found.slug, "title": found.title})  # fmt: skip
+        uow.commit()
+    return found
+
+
 def _said(problem: Invalid, question: str) -> str:
     """An answer's problem as the agent reads it: the question, not the attribute's code."""
     text = problem.description

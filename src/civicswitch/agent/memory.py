@@ -42,6 +42,13 @@ class MemoryKnowledgeStore:
         self._d.articles[article_id] = saved
         return saved
 
+    def delete(self, slug: str) -> bool:
+        found = self.get(slug)
+        if found is None or found.id is None:
+            return False
+        del self._d.articles[found.id]
+        return True
+
     def search(
         self, text: str | None = None, service_code: str | None = None, limit: int = 50
     ) -> list[KnowledgeArticle]:

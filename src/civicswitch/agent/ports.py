@@ -73,6 +73,10 @@ class KnowledgeStore(Protocol):
         article is a Conflict."""
         ...
 
+    def delete(self, slug: str) -> bool:
+        """Remove an article and its services; False when there was none."""
+        ...
+
     def search(
         self, text: str | None = None, service_code: str | None = None, limit: int = 50
     ) -> list[KnowledgeArticle]:

@@ -79,6 +79,14 @@ class SqlKnowledgeStore:
         assert saved is not None
         return saved
 
+    def delete(self, slug: str) -> bool:
+        found = self._conn.execute(select(ka.c.id).where(ka.c.slug == slug)).scalar_one_or_none()
+        if found is None:
+            return False
+        self._conn.execute(delete(kas).where(kas.c.article_id == found))  # SQLite may not enforce the cascade
+        self._conn.execute(delete(ka).where(ka.c.id == found))
+        return True
+
     def search(
         self, text: str | None = None, service_code: str | None = None, limit: int = 50
     ) -> list[KnowledgeArticle]:

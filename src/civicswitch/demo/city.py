@@ -26,6 +26,7 @@ from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.people.policy import OPERATOR
 from civicswitch.requests.importer import ImportResult, import_requests, rows_from_bytes
+from civicswitch.responses.handlers import SaveTemplate, save_template
 from civicswitch.storage.ports import UnitOfWork
 
 DEMO_APP = "Demo app (created by civicswitch demo)"
@@ -103,6 +104,7 @@ def install(uow: UnitOfWork, clock: Clock) -> DemoInstall:
     layers = install_geography(uow)
     users = install_people(uow, clock)
     install_knowledge(uow, clock)
+    install_templates(uow, clock)
     return DemoInstall(bodies, services, result, app_key, backend_key, catalog["jurisdiction"], layers, users)
 
 
@@ -120,6 +122,24 @@ def install_knowledge(uow: UnitOfWork, clock: Clock) -> tuple[str, ...]:
         services = tuple(code for code in spec["services"] if code in known)
         save_article(uow, clock, SaveArticle(OPERATOR, spec["slug"], spec["title"], spec["body"], services))
         added.append(spec["slug"])
+    return tuple(added)
+
+
+def install_templates(uow: UnitOfWork, clock: Clock) -> tuple[str, ...]:
+    """The demo's response templates (``data/templates.json``) for the request page's note form; a template whose
+    name is stored already is left alone (an admin may have edited it), one for a service not in the catalog is
+    skipped. Returns the names added."""
+    document = json.loads(_data("templates.json"))
+    with uow:
+        known = {s.code for s in uow.catalog.services()}
+        present = {t.name for t in uow.templates.all()}
+    added = []
+    for spec in document["templates"]:
+        service = spec["service"] or ""
+        if spec["name"] in present or (service and service not in known):
+            continue
+        save_template(uow, clock, SaveTemplate(OPERATOR, spec["name"], spec["body"], spec["visibility"], service))
+        added.append(spec["name"])
     return tuple(added)
 
 

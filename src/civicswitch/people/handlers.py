@@ -127,6 +127,25 @@ def disable_user(
     return user
 
 
+def enable_user(uow: UnitOfWork, clock: Clock, email: str, *, who: Principal = OPERATOR) -> UserWithPassword:
+    """A disabled account may sign in again, with a new one-time password (shown once, to be changed at the first
+    sign-in): whatever password and sessions it had before stay void. An active account is refused."""
+    authorize(who, Action.USER_MANAGE)
+    with uow:
+        user = _by_email(uow, email)
+        if user.disabled_at is None:
+            raise Invalid(f"the account {user.email} is not disabled", field="email")
+        made = new_password()
+        now = clock.now()
+        user = dataclasses.replace(user, disabled_at=None, password_hash=hash_password(made), password_changed_at=now,
+                                   must_change_password=True)  # fmt: skip
+        uow.users.save(user)
+        audit.record(uow, now, who, Action.USER_MANAGE, "staff_user", user.id,
+                     detail={"op": "enable", "email": user.email})  # fmt: skip
+        uow.commit()
+    return UserWithPassword(user, made)
+
+
 def reset_password(
     uow: UnitOfWork, clock: Clock, email: str, password: str | None = None, *, who: Principal = OPERATOR
 ) -> UserWithPassword:

@@ -62,7 +62,8 @@ class Action(StrEnum):
     AGENT_SEARCH = "agent.search"  # the agent console: find callers and their history (reads contact data: audited)
     CALL_LOG = "call.log"  # log an information-only call (a question, no request) and see the counts per topic
     KNOWLEDGE_READ = "knowledge.read"  # knowledge articles: what staff tell callers, per service
-    KNOWLEDGE_MANAGE = "knowledge.manage"  # write and edit knowledge articles
+    KNOWLEDGE_MANAGE = "knowledge.manage"  # write, edit and delete knowledge articles
+    TEMPLATE_MANAGE = "template.manage"  # response templates for notes (staff fill them in with request.work)
 
 
 class Reach(StrEnum):
@@ -112,6 +113,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.KNOWLEDGE_READ: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.ANY, _R.PARTNER: _.ANY,
                         _R.LIAISON: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.KNOWLEDGE_MANAGE: {_R.ADMIN: _.ANY},
+    _A.TEMPLATE_MANAGE: {_R.ADMIN: _.ANY},
 }  # fmt: skip
 
 

@@ -28,6 +28,7 @@ from civicswitch.requests.memory import MemoryRequestStore
 from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
 from civicswitch.requests.queue_memory import MemoryQueueStore
+from civicswitch.responses.memory import MemoryTemplateStore, TemplateData
 from civicswitch.storage.ports import (
     AuditStore,
     CallerSearch,
@@ -37,6 +38,7 @@ from civicswitch.storage.ports import (
     KnowledgeStore,
     QueueStore,
     RequestStore,
+    TemplateStore,
     UserStore,
 )
 from civicswitch.storage.settings import MemorySettingsStore, SettingsStore
@@ -51,6 +53,7 @@ class MemoryDatabase:
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
     hub: HubData = field(default_factory=HubData)
     agent: AgentData = field(default_factory=AgentData)
+    responses: TemplateData = field(default_factory=TemplateData)
     settings: dict[str, Any] = field(default_factory=dict)
     events: dict[int, list[Event]] = field(default_factory=lambda: defaultdict(list))
     media: dict[str, Media] = field(default_factory=dict)
@@ -86,6 +89,7 @@ class MemoryUnitOfWork:
     knowledge: KnowledgeStore
     calls: CallStore
     callers: CallerSearch
+    templates: TemplateStore
 
     def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -106,6 +110,7 @@ class MemoryUnitOfWork:
         self.knowledge = MemoryKnowledgeStore(self._work.agent)
         self.calls = MemoryCallStore(self._work.agent)
         self.callers = MemoryCallerSearch(self._work)
+        self.templates = MemoryTemplateStore(self._work.responses)
 
     def __enter__(self) -> Self:
         self._open()

@@ -15,6 +15,7 @@ from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.ports import RequestStore
 from civicswitch.requests.queue import QueueStore
+from civicswitch.responses.ports import TemplateStore
 from civicswitch.storage.settings import SettingsStore
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "QueueStore",
     "RequestStore",
     "SettingsStore",
+    "TemplateStore",
     "UnitOfWork",
     "UserStore",
 ]
@@ -47,6 +49,7 @@ class UnitOfWork(Protocol):
     knowledge: KnowledgeStore  # the agent console's knowledge articles
     calls: CallStore  # information-only calls
     callers: CallerSearch  # the agent console's search over requests and their filers (a read model)
+    templates: TemplateStore  # response templates for notes on requests
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
 

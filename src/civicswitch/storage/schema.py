@@ -6,6 +6,7 @@ from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
 from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
+from civicswitch.responses import tables as response_tables
 from civicswitch.storage import tables as storage_tables
 
 __all__ = [
@@ -15,5 +16,6 @@ __all__ = [
     "metadata",
     "people_tables",
     "request_tables",
+    "response_tables",
     "storage_tables",
 ]

@@ -23,6 +23,7 @@ from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.escalation_sql import SqlEscalationStore
 from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
+from civicswitch.responses.sql import SqlTemplateStore
 from civicswitch.storage.ports import (
     AuditStore,
     CallerSearch,
@@ -32,6 +33,7 @@ from civicswitch.storage.ports import (
     KnowledgeStore,
     QueueStore,
     RequestStore,
+    TemplateStore,
     UserStore,
 )
 from civicswitch.storage.settings import SettingsStore, SqlSettingsStore
@@ -81,6 +83,7 @@ class SqlUnitOfWork:
     knowledge: KnowledgeStore
     calls: CallStore
     callers: CallerSearch
+    templates: TemplateStore
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -130,6 +133,7 @@ class SqlUnitOfWork:
         self.knowledge = SqlKnowledgeStore(conn)
         self.calls = SqlCallStore(conn)
         self.callers = SqlCallerSearch(conn)
+        self.templates = SqlTemplateStore(conn)
         return self
 
     def __exit__(

@@ -1,10 +1,11 @@
 """The escalation queue (admin, executive) and the admin pages (admin): staff accounts, API keys, connectors,
-SLA calendars' holidays, the audit log. Server-rendered, every control a plain form (no JavaScript).
+SLA calendars' holidays, response templates, the audit log. Server-rendered, every control a plain form (no
+JavaScript).
 
 Each page and form calls the same use case as the CLI (people/handlers.py, people/auth.py, hub/handlers.py,
-catalog/handlers.py, requests/escalation.py); the use case asks the policy and writes the audit entry. A
-one-time password or a new key is shown once, in the answer to the form that made it (never stored, never in a
-URL); every other change answers with a redirect (POST, redirect, GET)."""
+catalog/handlers.py, requests/escalation.py, responses/handlers.py); the use case asks the policy and writes the
+audit entry. A one-time password or a new key is shown once, in the answer to the form that made it (never stored,
+never in a URL); every other change answers with a redirect (POST, redirect, GET)."""
 
 from __future__ import annotations
 
@@ -25,9 +26,25 @@ from civicswitch.core.errors import DomainError, Invalid
 from civicswitch.hub.handlers import manage_connectors, set_enabled
 from civicswitch.people.auth import create_client, list_clients, revoke_client
 from civicswitch.people.clients import Scope
-from civicswitch.people.handlers import AddUser, add_user, audit_entries, disable_user, list_users, reset_password
+from civicswitch.people.handlers import (
+    AddUser,
+    add_user,
+    audit_entries,
+    disable_user,
+    enable_user,
+    list_users,
+    reset_password,
+)
 from civicswitch.people.policy import STAFF_ROLES, Action, Principal
 from civicswitch.requests.escalation import EscalationRule, escalation_queue
+from civicswitch.responses.handlers import (
+    SaveTemplate,
+    delete_template,
+    get_template,
+    list_templates,
+    save_template,
+)
+from civicswitch.responses.model import PLACEHOLDERS, ResponseTemplate
 from civicswitch.web.context import context
 from civicswitch.web.principals import Session, check_csrf
 from civicswitch.web.workspace import _error, _page, _post, _signed_in
@@ -172,6 +189,19 @@ async def users_disable(
         run,
         _refused(_users_page, request),
         "/staff/admin/users?notice=disabled",
+    )
+
+
+@router.post("/admin/users/enable")
+async def users_enable(
+    request: Request,
+    email: Annotated[str, Form(max_length=320)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Re-enable a disabled account (``user.manage``): the answer shows its new one-time password, once."""
+    ctx = context(request)
+    return await _show_once(
+        request, csrf, lambda who: enable_user(ctx.writer(), ctx.clock, email, who=who), _users_page
     )
 
 
@@ -389,3 +419,127 @@ def audit_page(
 
 def _detail(value: object) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str) if value else ""
+
+
+# -- response templates ----------------------------------------------------------------------------------------------
+TEMPLATE_NOTICES = {"added": "Template added.", "saved": "Template saved.", "deleted": "Template deleted."}
+
+
+def _template_form(template: ResponseTemplate | None = None) -> dict[str, str]:
+    if template is None:
+        return {"name": "", "service": "", "visibility": "public", "body": ""}
+    return {"name": template.name, "service": template.service_code or "",
+            "visibility": "public" if template.public else "internal", "body": template.body}  # fmt: skip
+
+
+def _templates_page(request: Request, principal: Principal, session: Session, *, error: str = "", status: int = 200,
+                    notice: str = "", form: dict[str, str] | None = None, editing: ResponseTemplate | None = None,
+                    deleting: ResponseTemplate | None = None) -> Response:  # fmt: skip
+    """The list and the add form; or the edit form of one template (``editing``); or the question before deleting
+    one (``deleting``)."""
+    ctx = context(request)
+    try:
+        found = list_templates(ctx.reader(), principal)
+    except DomainError as exc:
+        return _error(request, session, principal, exc)
+    with ctx.reader() as uow:
+        services = sorted(((s.code, s.name) for s in uow.catalog.services()), key=lambda s: s[1])
+    title = (f"Edit template: {editing.name}" if editing else f"Delete template: {deleting.name}" if deleting
+             else "Response templates")  # fmt: skip
+    return _page(request, "staff_admin_templates.html", status, title=title, csrf=session.csrf, principal=principal,
+                 templates=found, services=services, service_names=dict(services), placeholders=PLACEHOLDERS,
+                 form=form if form is not None else _template_form(editing), editing=editing, deleting=deleting,
+                 error=error, notice=notice, nav="admin", section="templates")  # fmt: skip
+
+
+def _one_template(request: Request, template_id: int, what: str) -> Response:
+    def render(request: Request, principal: Principal, session: Session) -> Response:
+        ctx = context(request)
+        try:
+            found = get_template(ctx.reader(), principal, template_id)
+        except DomainError as exc:
+            return _error(request, session, principal, exc)
+        if what == "edit":
+            return _templates_page(request, principal, session, editing=found)
+        return _templates_page(request, principal, session, deleting=found)
+
+    return _signed_in_page(request, render)
+
+
+@router.get("/admin/templates", response_class=HTMLResponse)
+def templates_page(request: Request, notice: str = "") -> Response:
+    text = TEMPLATE_NOTICES.get(notice, "")
+    return _signed_in_page(request, lambda r, p, s: _templates_page(r, p, s, notice=text))
+
+
+@router.get("/admin/templates/{template_id}/edit", response_class=HTMLResponse)
+def templates_edit_page(request: Request, template_id: int) -> Response:
+    return _one_template(request, template_id, "edit")
+
+
+@router.get("/admin/templates/{template_id}/delete", response_class=HTMLResponse)
+def templates_delete_page(request: Request, template_id: int) -> Response:
+    """The question before deleting (a plain page: works without JavaScript)."""
+    return _one_template(request, template_id, "delete")
+
+
+async def _save_template(request: Request, csrf: str, form: dict[str, str], editing: int | None) -> Response:
+    ctx = context(request)
+    done = "/staff/admin/templates?notice=" + ("added" if editing is None else "saved")
+
+    def run(who: Principal) -> object:
+        cmd = SaveTemplate(who, form["name"], form["body"], form["visibility"], form["service"], editing)
+        return save_template(ctx.writer(), ctx.clock, cmd)
+
+    def refused(who: Principal, session: Session, message: str, code: int) -> Response:
+        current = None
+        if editing is not None:
+            try:
+                current = get_template(ctx.reader(), who, editing)
+            except DomainError:
+                current = None
+        return _templates_page(request, who, session, error=message, status=code, form=form, editing=current)
+
+    return await _post(request, csrf, run, refused, done)
+
+
+@router.post("/admin/templates")
+async def templates_add(
+    request: Request,
+    name: Annotated[str, Form(max_length=200)] = "",
+    service: Annotated[str, Form(max_length=100)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "",
+    body: Annotated[str, Form(max_length=8000)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    """Add a response template (``template.manage``)."""
+    form = {"name": name, "service": service, "visibility": visibility, "body": body}
+    return await _save_template(request, csrf, form, None)
+
+
+@router.post("/admin/templates/{template_id}/edit")
+async def templates_update(
+    request: Request,
+    template_id: int,
+    name: Annotated[str, Form(max_length=200)] = "",
+    service: Annotated[str, Form(max_length=100)] = "",
+    visibility: Annotated[str, Form(max_length=10)] = "",
+    body: Annotated[str, Form(max_length=8000)] = "",
+    csrf: Annotated[str, Form(max_length=100)] = "",
+) -> Response:
+    form = {"name": name, "service": service, "visibility": visibility, "body": body}
+    return await _save_template(request, csrf, form, template_id)
+
+
+@router.post("/admin/templates/{template_id}/delete")
+async def templates_delete(
+    request: Request, template_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
+) -> Response:
+    ctx = context(request)
+    return await _post(
+        request,
+        csrf,
+        lambda who: delete_template(ctx.writer(), ctx.clock, who, template_id),
+        _refused(_templates_page, request),
+        "/staff/admin/templates?notice=deleted",
+    )

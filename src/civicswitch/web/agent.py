@@ -30,6 +30,7 @@ from civicswitch.agent.handlers import (
     call_topics,
     caller_history,
     check_filing,
+    delete_article,
     knowledge_article,
     knowledge_articles,
     log_call,
@@ -444,6 +445,7 @@ def knowledge(
     request: Request,
     q: Annotated[str, Query(max_length=200)] = "",
     service: Annotated[str, Query(max_length=100)] = "",
+    done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
     found = _signed_in(request)
     if isinstance(found, Response):
@@ -466,6 +468,7 @@ def knowledge(
         service=service,
         services=_services(request),
         may_manage=allowed(principal, Action.KNOWLEDGE_MANAGE),
+        notice="Article deleted." if done == "deleted" else "",
     )
 
 
@@ -586,6 +589,44 @@ async def _save(request: Request, editing: str | None) -> Response:
             lambda: _editor(request, principal, session, article, values, problem.description, problem.code)
         )
     return RedirectResponse(f"/staff/knowledge/{quote(saved.slug)}?done=saved", status_code=303)
+
+
+@router.get("/knowledge/{slug}/delete", response_class=HTMLResponse)
+def knowledge_delete_page(request: Request, slug: str) -> Response:
+    """The question before deleting an article (a plain page and form: works without JavaScript)."""
+    found = _signed_in(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    ctx = context(request)
+    try:
+        article = knowledge_article(ctx.reader(), principal, slug)
+        if not allowed(principal, Action.KNOWLEDGE_MANAGE):
+            raise Forbidden(f"{principal.role} may not {Action.KNOWLEDGE_MANAGE} ({principal.name})")
+    except DomainError as exc:
+        problem = exc
+        return _error(request, session, principal, problem)
+    return _page(request, "staff_knowledge_delete.html", title=f"Delete: {article.title}", csrf=session.csrf,
+                 principal=principal, article=article)  # fmt: skip
+
+
+@router.post("/knowledge/{slug}/delete")
+async def knowledge_delete(request: Request, slug: str) -> Response:
+    """Delete an article (``knowledge.manage``, audited), once the admin confirmed it."""
+    found = await run_in_threadpool(_signed_in, request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    form = await _form(request)
+    check_csrf(session, _text(form, "csrf", 100))
+    ctx = context(request)
+    try:
+        await run_in_threadpool(lambda: delete_article(ctx.writer(), ctx.clock, principal, slug))
+    except DomainError as exc:
+        problem = exc
+        log.info("knowledge article %r not deleted for %s: %s", slug[:120], principal.label, problem.description)
+        return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+    return RedirectResponse("/staff/knowledge?done=deleted", status_code=303)
 
 
 @router.post("/knowledge/new")

@@ -64,6 +64,7 @@ from civicswitch.requests.work import (
     verify_fix,
     work_request,
 )
+from civicswitch.responses.handlers import fill_note, note_templates
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
 from civicswitch.web.maps import map_view
@@ -561,7 +562,10 @@ def _work_choices(request: Request, principal: Principal, view: StaffRequestView
     partner = principal.role is Role.PARTNER and allowed(principal, Action.REQUEST_PARTNER_WORK, target_of(r))
     liaison = principal.role is Role.LIAISON and allowed(principal, Action.REQUEST_VERIFY_FIX, target_of(r))
     reported = r.status == Status.CLOSED or any(e.kind == WORK_COMPLETED for e in view.timeline)
+    # the response templates the note form offers (its service's and the all-services ones)
+    templates = note_templates(context(request).reader(), principal, str(r.id)) if may_work else []
     return {"may_work": may_work, "steps": steps, "colleagues": sorted(colleagues, key=lambda c: c[1]),
+            "note_templates": templates,
             "transfer_to": bodies, "close_reasons": CLOSE_TEXT, "partner": partner,
             "partner_start": partner and Status.IN_PROGRESS in TRANSITIONS[r.status],
             "partner_complete": partner and r.status != Status.CLOSED, "liaison": liaison,
@@ -615,6 +619,31 @@ async def work_note(
         return add_note(ctx.writer(), ctx.clock, cmd)
 
     return await _act(request, service_request_id, csrf, "note", run)
+
+
+@router.get("/requests/{service_request_id}/note", response_class=HTMLResponse)
+def work_note_filled(
+    request: Request, service_request_id: str, template: Annotated[str, Query(max_length=20)] = ""
+) -> Response:
+    """The "Use template" button: the request page with the note form filled in from a response template (placeholders
+    substituted) for the staff member to edit and add. A read (``request.work`` on the request): nothing is
+    written until "Add note"."""
+    found = _signed_in(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    ctx = context(request)
+    try:
+        if not template.strip().isdigit():
+            raise Invalid("choose a response template", field="template")
+        filled = fill_note(ctx.reader(), principal, service_request_id, int(template), ZoneInfo(ctx.settings.timezone))
+    except DomainError as exc:
+        if exc.code in (403, 404) and exc.field != "template":
+            return _error(request, session, principal, exc)
+        log.info("template for request %s refused for %s: %s", service_request_id[:40], principal.label,
+                 exc.description)  # fmt: skip
+        return _request_page(request, principal, session, service_request_id, status=exc.code, error=exc.description)
+    return _request_page(request, principal, session, service_request_id, note=filled)
 
 
 @router.post("/requests/{service_request_id}/assign")
