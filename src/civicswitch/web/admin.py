@@ -47,7 +47,7 @@ from civicswitch.responses.handlers import (
 from civicswitch.responses.model import PLACEHOLDERS, ResponseTemplate
 from civicswitch.web.context import context
 from civicswitch.web.principals import Session, check_csrf
-from civicswitch.web.workspace import _error, _page, _post, _signed_in
+from civicswitch.web.staffpages import refusal_page, render_page, signed_in_staff, staff_post
 
 router = APIRouter(prefix="/staff", include_in_schema=False)
 AUDIT_PAGE = 50
@@ -71,7 +71,7 @@ Handler = Callable[[Request, Principal, Session], Response]
 
 
 def _signed_in_page(request: Request, render: Handler) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -83,7 +83,7 @@ async def _show_once(
 ) -> Response:
     """A form whose answer shows a secret once (a one-time password, a new key): signed in, the session's CSRF
     token, the use case, then the page rendered with what it returned (``made``), or with the refusal."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -109,8 +109,9 @@ def escalations_page(request: Request, page: Annotated[int, Query(ge=1, le=100_0
         try:
             result = escalation_queue(ctx.reader(), ctx.clock, principal, rule, page=page)
         except DomainError as exc:
-            return _error(request, session, principal, exc)
-        return _page(request, "staff_escalations.html", title="Escalations", csrf=session.csrf, principal=principal,
+            return refusal_page(request, session, principal, exc)
+        return render_page(request, "staff_escalations.html", title="Escalations", csrf=session.csrf,
+                     principal=principal,
                      result=result, rule=rule, hours=ctx.settings.escalation_overdue_hours, duration=duration,
                      nav="escalations")  # fmt: skip
 
@@ -129,11 +130,11 @@ def _users_page(request: Request, principal: Principal, session: Session, *, err
     try:
         users = list_users(ctx.reader(), who=principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     with ctx.reader() as uow:
         bodies = [(b.code, b.name, str(b.kind)) for b in uow.catalog.bodies()]
         layers = [layer.name for layer in uow.catalog.layers()]
-    return _page(request, "staff_admin_users.html", status, title="Staff accounts", csrf=session.csrf,
+    return render_page(request, "staff_admin_users.html", status, title="Staff accounts", csrf=session.csrf,
                  principal=principal, users=users, roles=[str(r) for r in STAFF_ROLES], error=error, made=made,
                  notice=notice, form=form or {}, nav="admin", section="users",
                  departments=[(c, n) for c, n, k in bodies if k == "department"],
@@ -183,7 +184,7 @@ async def users_disable(
             raise Invalid("you cannot disable your own account here (another admin, or the CLI, can)", field="email")
         return disable_user(ctx.writer(), ctx.clock, email, reason="disabled on the admin page", who=who)
 
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         run,
@@ -225,10 +226,11 @@ def _keys_page(request: Request, principal: Principal, session: Session, *, erro
     try:
         clients = list_clients(ctx.reader(), who=principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     with ctx.reader() as uow:
         bodies = [(b.code, b.name) for b in uow.catalog.bodies()]
-    return _page(request, "staff_admin_keys.html", status, title="API keys", csrf=session.csrf, principal=principal,
+    return render_page(request, "staff_admin_keys.html", status, title="API keys", csrf=session.csrf,
+                 principal=principal,
                  clients=clients, scopes=SCOPE_TEXT, bodies=bodies, error=error, made=made, notice=notice,
                  nav="admin", section="keys")  # fmt: skip
 
@@ -270,7 +272,7 @@ async def keys_revoke(request: Request, client_id: int, csrf: Annotated[str, For
             raise Invalid(f"no active key with id {client_id}", field="client")
         return None
 
-    return await _post(request, csrf, run, _refused(_keys_page, request), "/staff/admin/keys?notice=revoked")
+    return await staff_post(request, csrf, run, _refused(_keys_page, request), "/staff/admin/keys?notice=revoked")
 
 
 # -- connectors ----------------------------------------------------------------------------------------------------
@@ -280,8 +282,8 @@ def _connectors_page(request: Request, principal: Principal, session: Session, *
     try:
         found = manage_connectors(ctx.reader(), ctx.clock, who=principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
-    return _page(request, "staff_admin_connectors.html", status, title="Connectors", csrf=session.csrf,
+        return refusal_page(request, session, principal, exc)
+    return render_page(request, "staff_admin_connectors.html", status, title="Connectors", csrf=session.csrf,
                  principal=principal, connectors=found, error=error, notice=notice, nav="admin",
                  section="connectors")  # fmt: skip
 
@@ -307,7 +309,7 @@ async def connectors_switch(
                     who=who)  # fmt: skip
         return None
 
-    return await _post(request, csrf, run, _refused(_connectors_page, request),
+    return await staff_post(request, csrf, run, _refused(_connectors_page, request),
                        f"/staff/admin/connectors?notice={op}d")  # fmt: skip
 
 
@@ -318,8 +320,8 @@ def _calendars_page(request: Request, principal: Principal, session: Session, *,
     try:
         calendars = list_calendars(ctx.reader(), who=principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
-    return _page(request, "staff_admin_calendars.html", status, title="SLA calendars", csrf=session.csrf,
+        return refusal_page(request, session, principal, exc)
+    return render_page(request, "staff_admin_calendars.html", status, title="SLA calendars", csrf=session.csrf,
                  principal=principal, calendars=calendars, weekdays=WEEKDAYS, error=error, notice=notice,
                  default_zone=ctx.settings.timezone, nav="admin", section="calendars")  # fmt: skip
 
@@ -348,7 +350,7 @@ async def holidays_add(
 ) -> Response:
     """Add a holiday to a calendar (``catalog.manage``), or rename the one on that date."""
     ctx = context(request)
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         lambda who: add_holiday(ctx.writer(), ctx.clock, calendar, _day(day), name, who=who),
@@ -365,7 +367,7 @@ async def holidays_remove(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     ctx = context(request)
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         lambda who: remove_holiday(ctx.writer(), ctx.clock, calendar, _day(day), who=who),
@@ -401,7 +403,7 @@ def audit_page(
                                     newest_first=True, limit=AUDIT_PAGE + 1, who=principal)  # fmt: skip
         except DomainError as exc:
             if exc.code == 403:
-                return _error(request, session, principal, exc)
+                return refusal_page(request, session, principal, exc)
             entries, error, status = [], exc.description, exc.code
         else:
             error, status = "", 200
@@ -410,7 +412,7 @@ def audit_page(
         kept = [(k, v) for k, v in form.items() if v]
         older = f"/staff/admin/audit?{urlencode([*kept, ('before', entries[-1].id)])}" if more and entries else ""
         newest = f"/staff/admin/audit?{urlencode(kept)}" if before else ""
-        return _page(request, "staff_admin_audit.html", status, title="Audit log", csrf=session.csrf,
+        return render_page(request, "staff_admin_audit.html", status, title="Audit log", csrf=session.csrf,
                      principal=principal, entries=entries, form=form, actions=AUDIT_ACTIONS, error=error,
                      older=older, newest=newest, detail=_detail, nav="admin", section="audit")  # fmt: skip
 
@@ -441,12 +443,13 @@ def _templates_page(request: Request, principal: Principal, session: Session, *,
     try:
         found = list_templates(ctx.reader(), principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     with ctx.reader() as uow:
         services = sorted(((s.code, s.name) for s in uow.catalog.services()), key=lambda s: s[1])
     title = (f"Edit template: {editing.name}" if editing else f"Delete template: {deleting.name}" if deleting
              else "Response templates")  # fmt: skip
-    return _page(request, "staff_admin_templates.html", status, title=title, csrf=session.csrf, principal=principal,
+    return render_page(request, "staff_admin_templates.html", status, title=title, csrf=session.csrf,
+                 principal=principal,
                  templates=found, services=services, service_names=dict(services), placeholders=PLACEHOLDERS,
                  form=form if form is not None else _template_form(editing), editing=editing, deleting=deleting,
                  error=error, notice=notice, nav="admin", section="templates")  # fmt: skip
@@ -458,7 +461,7 @@ def _one_template(request: Request, template_id: int, what: str) -> Response:
         try:
             found = get_template(ctx.reader(), principal, template_id)
         except DomainError as exc:
-            return _error(request, session, principal, exc)
+            return refusal_page(request, session, principal, exc)
         if what == "edit":
             return _templates_page(request, principal, session, editing=found)
         return _templates_page(request, principal, session, deleting=found)
@@ -500,7 +503,7 @@ async def _save_template(request: Request, csrf: str, form: dict[str, str], edit
                 current = None
         return _templates_page(request, who, session, error=message, status=code, form=form, editing=current)
 
-    return await _post(request, csrf, run, refused, done)
+    return await staff_post(request, csrf, run, refused, done)
 
 
 @router.post("/admin/templates")
@@ -536,7 +539,7 @@ async def templates_delete(
     request: Request, template_id: int, csrf: Annotated[str, Form(max_length=100)] = ""
 ) -> Response:
     ctx = context(request)
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         lambda who: delete_template(ctx.writer(), ctx.clock, who, template_id),

@@ -51,7 +51,7 @@ from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import Session, check_csrf
 from civicswitch.web.public import follow_links
-from civicswitch.web.workspace import _error, _page, _signed_in
+from civicswitch.web.staffpages import refusal_page, render_page, signed_in_staff
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/staff", include_in_schema=False)
@@ -103,10 +103,10 @@ def _console(request: Request, principal: Principal, session: Session, status: i
         topics = call_topics(ctx.reader(), ctx.clock, principal)
     except DomainError as exc:
         problem = exc
-        return _error(request, session, principal, problem)
+        return refusal_page(request, session, principal, problem)
     values: dict[str, Any] = {"q": "", "rows": None, "error": "", "call_error": "", "call": {}, "notice": ""}
     values.update(extra)
-    return _page(
+    return render_page(
         request,
         "staff_agent.html",
         status,
@@ -128,7 +128,7 @@ def console(
     request_id: Annotated[str, Query(alias="request", max_length=12)] = "",
     confirm: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -142,7 +142,7 @@ def console(
 @router.post("/agent/search", response_class=HTMLResponse)
 async def search(request: Request) -> Response:
     """The one search box (a POST: what is searched for is personal data)."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -155,7 +155,7 @@ async def search(request: Request) -> Response:
     except DomainError as exc:
         problem = exc
         if problem.code == 403:
-            return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+            return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
         return await run_in_threadpool(
             lambda: _console(request, principal, session, problem.code, q=q, error=problem.description)
         )
@@ -165,7 +165,7 @@ async def search(request: Request) -> Response:
 @router.post("/agent/history", response_class=HTMLResponse)
 async def history(request: Request) -> Response:
     """A caller's requests across every department (filed or followed), and "file for this caller"."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -179,11 +179,11 @@ async def history(request: Request) -> Response:
         )
     except DomainError as exc:
         problem = exc
-        return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+        return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
     who = " ".join(p for p in (caller["first_name"], caller["last_name"]) if p) or caller["email"] or caller["phone"]
     bodies = sorted({r.body_code for r in rows if r.body_code})
     return await run_in_threadpool(
-        lambda: _page(
+        lambda: render_page(
             request,
             "staff_agent_history.html",
             title=f"History of {who}",
@@ -201,7 +201,7 @@ async def history(request: Request) -> Response:
 @router.post("/agent/calls")
 async def calls(request: Request) -> Response:
     """Log an information-only call."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -215,7 +215,7 @@ async def calls(request: Request) -> Response:
     except DomainError as exc:
         problem = exc
         if problem.code == 403:
-            return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+            return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
         return await run_in_threadpool(
             lambda: _console(request, principal, session, problem.code, call=call, call_error=problem.description)
         )
@@ -298,7 +298,7 @@ def _file_page(
         articles = []
     questions = sorted(filing.service.attributes, key=lambda a: a.order)
     template = "staff_agent_check.html" if check is not None and not check.errors else "staff_agent_file.html"
-    return _page(
+    return render_page(
         request,
         template,
         status,
@@ -322,7 +322,7 @@ def _file_page(
 
 @router.get("/agent/file", response_class=HTMLResponse)
 def file_form(request: Request, service: Annotated[str, Query(max_length=100)] = "") -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -331,7 +331,7 @@ def file_form(request: Request, service: Annotated[str, Query(max_length=100)] =
         return _console(request, principal, session, 400, error="Choose a service to file.")
     if not allowed(principal, Action.REQUEST_SUBMIT):
         refusal = Forbidden(f"{principal.role} may not {Action.REQUEST_SUBMIT} for any caller ({principal.name})")
-        return _error(request, session, principal, refusal)
+        return refusal_page(request, session, principal, refusal)
     return _file_page(request, principal, session, Filing.read(chosen, None))
 
 
@@ -339,7 +339,7 @@ def file_form(request: Request, service: Annotated[str, Query(max_length=100)] =
 async def file_step(request: Request) -> Response:
     """The steps of "file on behalf": ``start`` (the form, e.g. from a caller's history), ``check`` (everything
     checked, nearby open requests shown; nothing written), ``edit`` (back to the form) and ``file``."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -378,7 +378,7 @@ async def file_step(request: Request) -> Response:
         except DomainError as exc:
             problem = exc
             if problem.code == 403:
-                return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+                return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
             return await run_in_threadpool(
                 lambda: _file_page(
                     request, principal, session, filing, message=problem.description, status=problem.code
@@ -390,7 +390,7 @@ async def file_step(request: Request) -> Response:
         check = await run_in_threadpool(lambda: check_filing(ctx.reader(), ctx.clock, cmd))
     except DomainError as exc:
         problem = exc
-        return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+        return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
     status = 400 if check.errors else 200
     return await run_in_threadpool(
         lambda: _file_page(request, principal, session, filing, errors=check.errors, check=check, status=status)
@@ -400,7 +400,7 @@ async def file_step(request: Request) -> Response:
 @router.post("/agent/follow")
 async def follow(request: Request) -> Response:
     """ "Add this caller as a follower" of a nearby open request, instead of filing a new one."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -418,7 +418,7 @@ async def follow(request: Request) -> Response:
     except DomainError as exc:
         problem = exc
         if problem.code == 403 or filing is None:
-            return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+            return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
         check = await run_in_threadpool(
             lambda: check_filing(ctx.reader(), ctx.clock, filing.command(principal, Contact()))
         )
@@ -447,7 +447,7 @@ def knowledge(
     service: Annotated[str, Query(max_length=100)] = "",
     done: Annotated[str, Query(max_length=20)] = "",
 ) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -456,8 +456,8 @@ def knowledge(
         articles = knowledge_articles(ctx.reader(), principal, q, service)
     except DomainError as exc:
         problem = exc
-        return _error(request, session, principal, problem)
-    return _page(
+        return refusal_page(request, session, principal, problem)
+    return render_page(
         request,
         "staff_knowledge.html",
         title="Knowledge articles",
@@ -483,7 +483,7 @@ def _editor(
 ) -> Response:
     if not allowed(principal, Action.KNOWLEDGE_MANAGE):
         refusal = Forbidden(f"{principal.role} may not {Action.KNOWLEDGE_MANAGE} ({principal.name})")
-        return _error(request, session, principal, refusal)
+        return refusal_page(request, session, principal, refusal)
     if values is None:
         values = (
             {
@@ -496,7 +496,7 @@ def _editor(
             else {"slug": "", "title": "", "body": "", "services": []}
         )
     title = f"Edit: {article.title}" if article else "New knowledge article"
-    return _page(
+    return render_page(
         request,
         "staff_knowledge_edit.html",
         status,
@@ -512,7 +512,7 @@ def _editor(
 
 @router.get("/knowledge/new", response_class=HTMLResponse)
 def knowledge_new(request: Request) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -521,7 +521,7 @@ def knowledge_new(request: Request) -> Response:
 
 @router.get("/knowledge/{slug}", response_class=HTMLResponse)
 def knowledge_page(request: Request, slug: str, done: str = "") -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -530,9 +530,9 @@ def knowledge_page(request: Request, slug: str, done: str = "") -> Response:
         article = knowledge_article(ctx.reader(), principal, slug)
     except DomainError as exc:
         problem = exc
-        return _error(request, session, principal, problem)
+        return refusal_page(request, session, principal, problem)
     names = dict(_services(request))
-    return _page(
+    return render_page(
         request,
         "staff_knowledge_article.html",
         title=article.title,
@@ -548,7 +548,7 @@ def knowledge_page(request: Request, slug: str, done: str = "") -> Response:
 
 @router.get("/knowledge/{slug}/edit", response_class=HTMLResponse)
 def knowledge_edit(request: Request, slug: str) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -557,12 +557,12 @@ def knowledge_edit(request: Request, slug: str) -> Response:
         article = knowledge_article(ctx.reader(), principal, slug)
     except DomainError as exc:
         problem = exc
-        return _error(request, session, principal, problem)
+        return refusal_page(request, session, principal, problem)
     return _editor(request, principal, session, article)
 
 
 async def _save(request: Request, editing: str | None) -> Response:
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -578,13 +578,13 @@ async def _save(request: Request, editing: str | None) -> Response:
     except DomainError as exc:
         problem = exc
         if problem.code == 403:
-            return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+            return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
         article = None
         if editing is not None:
             try:
                 article = await run_in_threadpool(lambda: knowledge_article(ctx.reader(), principal, editing))
             except DomainError:
-                return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+                return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
         return await run_in_threadpool(
             lambda: _editor(request, principal, session, article, values, problem.description, problem.code)
         )
@@ -594,7 +594,7 @@ async def _save(request: Request, editing: str | None) -> Response:
 @router.get("/knowledge/{slug}/delete", response_class=HTMLResponse)
 def knowledge_delete_page(request: Request, slug: str) -> Response:
     """The question before deleting an article (a plain page and form: works without JavaScript)."""
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -605,15 +605,15 @@ def knowledge_delete_page(request: Request, slug: str) -> Response:
             raise Forbidden(f"{principal.role} may not {Action.KNOWLEDGE_MANAGE} ({principal.name})")
     except DomainError as exc:
         problem = exc
-        return _error(request, session, principal, problem)
-    return _page(request, "staff_knowledge_delete.html", title=f"Delete: {article.title}", csrf=session.csrf,
+        return refusal_page(request, session, principal, problem)
+    return render_page(request, "staff_knowledge_delete.html", title=f"Delete: {article.title}", csrf=session.csrf,
                  principal=principal, article=article)  # fmt: skip
 
 
 @router.post("/knowledge/{slug}/delete")
 async def knowledge_delete(request: Request, slug: str) -> Response:
     """Delete an article (``knowledge.manage``, audited), once the admin confirmed it."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -625,7 +625,7 @@ async def knowledge_delete(request: Request, slug: str) -> Response:
     except DomainError as exc:
         problem = exc
         log.info("knowledge article %r not deleted for %s: %s", slug[:120], principal.label, problem.description)
-        return await run_in_threadpool(lambda: _error(request, session, principal, problem))
+        return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
     return RedirectResponse("/staff/knowledge?done=deleted", status_code=303)
 
 

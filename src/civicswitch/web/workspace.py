@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
@@ -68,20 +67,12 @@ from civicswitch.responses.handlers import fill_note, note_templates
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
 from civicswitch.web.maps import map_view
-from civicswitch.web.pages import templates
-from civicswitch.web.principals import Session, check_csrf, session_principal
+from civicswitch.web.principals import Session, check_csrf
+from civicswitch.web.staffpages import STATUS_TEXT, refusal_page, render_page, signed_in_staff, staff_post
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
-STATUS_TEXT = {
-    Status.NEW: "New",
-    Status.ACKNOWLEDGED: "Acknowledged",
-    Status.IN_PROGRESS: "In progress",
-    Status.ON_HOLD: "On hold",
-    Status.REOPENED: "Reopened",
-    Status.CLOSED: "Closed",
-}
 SORT_TEXT = {
     Sort.OLDEST: "Oldest first",
     Sort.NEWEST: "Newest first",
@@ -104,40 +95,6 @@ ASSIGNABLE_ROLES = (Role.DEPARTMENT, Role.ADMIN)
 
 _areas_lock = threading.Lock()
 _area_options: dict[tuple[int, int], list[tuple[str, list[tuple[str, str]]]]] = {}
-
-
-def _page(request: Request, template: str, status: int = 200, **values: object) -> HTMLResponse:
-    ctx = context(request)
-    zone = ZoneInfo(ctx.settings.timezone)
-
-    def when(at: datetime) -> str:
-        """A time as people here read it: the instance's time zone, to the minute."""
-        return at.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
-
-    html = templates.get_template(template).render(name=ctx.settings.jurisdiction_name, signed_in=True,
-                                                   status_text=STATUS_TEXT, when=when, wide=True,
-                                                   **values)  # fmt: skip
-    return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
-
-
-def _error(request: Request, session: Session, principal: Principal, exc: DomainError) -> HTMLResponse:
-    log.info("staff page %s refused for %s: %s", request.url.path, principal.label, exc.description)
-    return _page(request, "staff_error.html", exc.code, title="Not possible", message=exc.description,
-                 csrf=session.csrf, principal=principal)  # fmt: skip
-
-
-def _signed_in(request: Request) -> tuple[Principal, Session] | Response:
-    """The signed-in staff member, or the response that sends them to sign in (or to change a one-time password)."""
-    found = session_principal(request)
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    if found is None:
-        return RedirectResponse(f"/staff/login?next={quote(target)}", status_code=303)
-    principal, session = found
-    with context(request).reader() as uow:
-        user = uow.users.get(session.user_id)
-    if user is not None and user.must_change_password:
-        return RedirectResponse("/staff/password", status_code=303)
-    return principal, session
 
 
 def _area_choices(uow: UnitOfWork) -> list[tuple[str, list[tuple[str, str]]]]:
@@ -216,7 +173,7 @@ def queue_page(
     assignee: Annotated[str | None, Query(max_length=20)] = None,
     bounced: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -248,7 +205,7 @@ def _queue_page(
                              bounced=bounced == "yes", me=principal.user_id, now=now, due_soon=soon)  # fmt: skip
         result = staff_queue(ctx.reader(), principal, query)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     form = {"status": [str(s) for s in query.statuses], "service": query.service_code or "",
             "area": f"{query.area[0]}:{query.area[1]}" if query.area else "", "body": query.body_code or "",
             "q": query.text or "", "sort": str(query.sort), "sla": str(query.sla or ""),
@@ -269,7 +226,7 @@ def _queue_page(
         return f"{COUNT_CAP:,}+" if n > COUNT_CAP else f"{n:,}"
 
     names = _names(request, {r.assignee_user_id for r in result.rows if r.assignee_user_id is not None})
-    return _page(
+    return render_page(
         request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
         result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
         sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
@@ -303,7 +260,7 @@ async def queue_bulk(
 ) -> Response:
     """The queue's bulk actions: acknowledge, assign to a colleague, or close (one reason and note) each selected
     request through its use case, in its own transaction; the queue (same filter) shows the result per request."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -345,9 +302,9 @@ def _request_page(
     try:
         view = staff_request(ctx.reader(), principal, public_id)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     may_read_contact = reach_of(principal, Action.REQUEST_READ_CONTACT) is not None  # the use case checks the scope
-    return _page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
+    return render_page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
                  principal=principal, view=view, may_read_contact=may_read_contact,
                  map=map_view(request) if view.request.lat is not None else None,
                  **_work_choices(request, principal, view), **extra)  # fmt: skip
@@ -355,7 +312,7 @@ def _request_page(
 
 @router.get("/requests/{service_request_id}", response_class=HTMLResponse)
 def request_page(request: Request, service_request_id: str, done: str = "") -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -370,7 +327,7 @@ async def show_contact(
     csrf: Annotated[str, Form(max_length=100)] = "",
 ) -> Response:
     """ "Show contact": the filer's contact data, read through the audited use case (with the reason given)."""
-    found = await run_in_threadpool(_signed_in, request)
+    found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -381,33 +338,10 @@ async def show_contact(
             lambda: read_contact(ctx.writer(), ctx.clock, service_request_id, who=principal, reason=reason)
         )
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     return await run_in_threadpool(
         lambda: _request_page(request, principal, session, service_request_id, contact=contact, shown=True)
     )
-
-
-async def _post(
-    request: Request,
-    csrf: str,
-    run: Callable[[Principal], object],
-    refused: Callable[[Principal, Session, str, int], Response],
-    done: str,
-) -> Response:
-    """A staff form's POST: signed in, the session's CSRF token, the use case (``run``); a refusal is the page
-    ``refused`` renders with the reason and its status, success a redirect to ``done`` (POST, redirect, GET)."""
-    found = await run_in_threadpool(_signed_in, request)
-    if isinstance(found, Response):
-        return found
-    principal, session = found
-    check_csrf(session, csrf)
-    try:
-        await run_in_threadpool(lambda: run(principal))
-    except DomainError as exc:
-        message, code = exc.description, exc.code
-        log.info("staff form %s refused for %s: %s", request.url.path, principal.label, message)
-        return await run_in_threadpool(lambda: refused(principal, session, message, code))
-    return RedirectResponse(done, status_code=303)
 
 
 # -- the manual bridge ------------------------------------------------------------------------------------------
@@ -426,9 +360,9 @@ def _bridge_page(request: Request, principal: Principal, session: Session, notic
         tasks = deliveries(ctx.reader(), manual=True, state="pending", who=principal, limit=500)
         effort = manual_effort(ctx.reader(), ctx.clock, who=principal)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
+        return refusal_page(request, session, principal, exc)
     now = ctx.clock.now()
-    return _page(request, "staff_bridge.html", status, title="Manual bridge", csrf=session.csrf,
+    return render_page(request, "staff_bridge.html", status, title="Manual bridge", csrf=session.csrf,
                  principal=principal, tasks=tasks, effort=effort, now=now, notice=notice, error=error,
                  may_work=reach_of(principal, Action.MANUAL_COMPLETE) is not None, me=principal.label,
                  ago=_ago)  # fmt: skip
@@ -445,7 +379,7 @@ def _ago(then: datetime, now: datetime) -> str:
 
 @router.get("/bridge", response_class=HTMLResponse)
 def bridge_page(request: Request, notice: str = "") -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -455,7 +389,7 @@ def bridge_page(request: Request, notice: str = "") -> Response:
 
 @router.get("/bridge/{task_id}", response_class=HTMLResponse)
 def bridge_task_page(request: Request, task_id: int, error: str = "") -> Response:
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -463,8 +397,8 @@ def bridge_task_page(request: Request, task_id: int, error: str = "") -> Respons
     try:
         task = _task(request, principal, task_id)
     except DomainError as exc:
-        return _error(request, session, principal, exc)
-    return _page(request, "staff_bridge_task.html", 400 if error else 200, title=f"Manual task {task.id}",
+        return refusal_page(request, session, principal, exc)
+    return render_page(request, "staff_bridge_task.html", 400 if error else 200, title=f"Manual task {task.id}",
                  csrf=session.csrf, principal=principal, task=task, data=task.payload.get("data", {}), error=error,
                  now=ctx.clock.now(), me=principal.label, ago=_ago,
                  may_work=reach_of(principal, Action.MANUAL_COMPLETE) is not None)  # fmt: skip
@@ -479,7 +413,7 @@ async def bridge_claim(
 ) -> Response:
     ctx = context(request)
     letting_go = release == "yes"
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         lambda who: claim_manual(ctx.writer(), ctx.clock, task_id, who=who, release=letting_go),
@@ -501,7 +435,7 @@ async def bridge_done(
         spent = float(minutes.strip()) if minutes.strip() else 0.0
     except ValueError:
         spent = -1.0  # refused by the use case with its message
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         lambda who: complete_manual(
@@ -573,7 +507,7 @@ def _work_choices(request: Request, principal: Principal, view: StaffRequestView
 
 
 async def _act(request: Request, service_request_id: str, csrf: str, what: str, run: Any) -> Response:
-    return await _post(
+    return await staff_post(
         request,
         csrf,
         run,
@@ -628,7 +562,7 @@ def work_note_filled(
     """The "Use template" button: the request page with the note form filled in from a response template (placeholders
     substituted) for the staff member to edit and add. A read (``request.work`` on the request): nothing is
     written until "Add note"."""
-    found = _signed_in(request)
+    found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
@@ -639,7 +573,7 @@ def work_note_filled(
         filled = fill_note(ctx.reader(), principal, service_request_id, int(template), ZoneInfo(ctx.settings.timezone))
     except DomainError as exc:
         if exc.code in (403, 404) and exc.field != "template":
-            return _error(request, session, principal, exc)
+            return refusal_page(request, session, principal, exc)
         log.info("template for request %s refused for %s: %s", service_request_id[:40], principal.label,
                  exc.description)  # fmt: skip
         return _request_page(request, principal, session, service_request_id, status=exc.code, error=exc.description)
