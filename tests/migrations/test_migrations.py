@@ -11,8 +11,12 @@ from sqlalchemy import Engine, MetaData, Table, insert, inspect, select, text
 from civicswitch.catalog.calendars import SlaTarget, SlaUnit
 from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
+from civicswitch.requests.model import Status
+from civicswitch.requests.queue import QueueFilter, QueueScope
+from civicswitch.requests.search import FTS_TABLE, PG_INDEX
 from civicswitch.requests.tables import service_requests
 from civicswitch.routing.grid import cell_of
+from civicswitch.storage.schema import declared
 from civicswitch.storage.sql import SqlUnitOfWork
 
 POINTS = [
@@ -27,7 +31,7 @@ POINTS = [
 
 def test_migrations__head__match_the_declared_tables(engine: Engine) -> None:
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"include_name": declared}), metadata)
     assert diff == []
 
 
@@ -114,3 +118,53 @@ def test_migration_0009__requests_transferred_before__count_their_transfers_from
         flags = conn.execute(text("SELECT partners_may_close FROM services")).scalars().all()
     assert found == {ids[0]: 0, ids[1]: 1, ids[2]: 2}
     assert flags == [False]
+
+
+def test_migration_0014__stored_requests__searchable_after_upgrade_and_index_gone_after_downgrade(
+    engine: Engine,
+) -> None:
+    downgrade(engine, "0013_response_templates")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        assert not [n for n in inspect(conn).get_table_names() if n.startswith(FTS_TABLE)]
+        old = MetaData()
+        services, requests = (Table(name, old, autoload_with=conn) for name in ("services", "service_requests"))
+        service_id = conn.execute(
+            insert(services).values(code="pothole", name="Pothole", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(requests),
+            [{"service_id": service_id, "status": status, "requested_at": now, "updated_at": now, "channel": "web",
+              "attributes": {}, "description": text_, "address": address}
+             for status, text_, address in [("new", "Deep pothole", "1 Main Street"), ("closed", "Graffiti", None),
+                                            ("in_progress", "Pothole again", "2 Elm Street")]],
+        )  # fmt: skip
+    upgrade(engine)
+    everything = QueueScope(everything=True)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        found = uow.queue.queue(everything, QueueFilter(text="pothole street", statuses=(*Status,)))
+        closed = uow.queue.queue(everything, QueueFilter(text="graf*", statuses=(Status.CLOSED,)))
+    assert ([r.description for r in found.rows], found.counts) == (
+        ["Deep pothole", "Pothole again"],
+        {Status.NEW: 1, Status.IN_PROGRESS: 1},
+    )
+    assert [r.description for r in closed.rows] == ["Graffiti"]
+    downgrade(engine, "0013_response_templates")
+    with engine.connect() as conn:
+        assert not [n for n in inspect(conn).get_table_names() if n.startswith(FTS_TABLE)]
+        assert PG_INDEX not in {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+        if conn.dialect.name == "sqlite":
+            assert conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() == []
+    upgrade(engine)
+
+
+def test_migrations__head__the_search_index_is_kept_by_every_write(engine: Engine) -> None:
+    """On SQLite the triggers keep the FTS table: a later migration that rebuilds service_requests (a batch
+    "recreate") drops them with the old table, and must create them again."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                            "AND tbl_name = 'service_requests'").scalars().all()  # fmt: skip
+            assert sorted(triggers) == sorted(f"service_requests_words_{k}" for k in ("insert", "delete", "update"))
+        else:
+            assert PG_INDEX in {i["name"] for i in inspect(conn).get_indexes("service_requests")}

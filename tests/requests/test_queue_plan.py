@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import Engine, Select
 
 from civicswitch.core.db import make_engine
+from civicswitch.requests import queue_sql
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope, SlaFilter, Sort
 from civicswitch.requests.queue_sql import SqlQueueStore
@@ -85,3 +86,50 @@ def test_queue_on_sqlite__department_scope__page_walks_a_body_index_in_order__co
     )
     assert all(f"INDEX {counted}" in line for line in searches), counts_plan
     assert "SCAN service_requests" not in page_plan + counts_plan
+
+
+def _add(engine: Engine, description: str, status: str = "new") -> None:
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO service_requests (service_id, status, description, body_id, requested_at, updated_at, "
+            "channel, attributes) VALUES (1, ?, ?, 1, '2026-11-01 09:00:00', '2026-11-01 09:00:00', 'web', '{}')",
+            (status, description),
+        )
+
+
+@pytest.mark.parametrize("sort", [Sort.OLDEST, Sort.NEWEST, Sort.UPDATED])
+def test_queue_on_sqlite__search_with_many_matches__page_walks_the_body_index_counts_read_the_fts_index(
+    sqlite_engine: Engine, sort: Sort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More than FEW matches (a common word): the body's ordered index is read until the page is full, each
+    request looked up in the matches (read once), not every match read and sorted; the counts per status are the
+    FTS index's alone (its scope column holds body and status)."""
+    monkeypatch.setattr(queue_sql, "FEW", 0)
+    _add(sqlite_engine, "deep pothole")
+    query = QueueFilter(text="pothole", sort=sort)
+    with sqlite_engine.connect() as conn:
+        store = SqlQueueStore(conn)
+        page, counts = store.page_statement(DOT, query), store.counts_statement(DOT, query)
+    plan, counts_plan = _plan(sqlite_engine, page), _plan(sqlite_engine, counts)
+    order = "updated" if sort is Sort.UPDATED else "requested"
+    assert f"USING INDEX {OPEN_INDEX}{order} (body_id=?)" in plan, plan
+    assert "VIRTUAL TABLE INDEX" in plan and "TEMP B-TREE" not in plan, plan
+    assert "service_requests" not in counts_plan.replace("service_request_words", ""), counts_plan
+    assert counts_plan.count("VIRTUAL TABLE INDEX") == len(Status), counts_plan
+
+
+def test_queue_on_sqlite__search_with_few_matches__page_and_counts_read_them_by_id(sqlite_engine: Engine) -> None:
+    _add(sqlite_engine, "deep pothole")
+    _add(sqlite_engine, "pothole again", "closed")
+    _add(sqlite_engine, "graffiti")
+    with sqlite_engine.connect() as conn:
+        store = SqlQueueStore(conn)
+        page = store.page_statement(DOT, QueueFilter(text="pothole"))
+        counts = store.counts_statement(DOT, QueueFilter(text="pothole"))
+        rows = store.queue(DOT, QueueFilter(text="pothole", statuses=(*Status,)))
+    assert [r.description for r in rows.rows] == ["deep pothole", "pothole again"]
+    plan, counts_plan = _plan(sqlite_engine, page), _plan(sqlite_engine, counts)
+    by_id = "SEARCH service_requests USING INTEGER PRIMARY KEY (rowid=?)"
+    assert by_id in plan and "ix_service_requests" not in plan, plan
+    searches = [line for line in counts_plan.splitlines() if "service_requests" in line]
+    assert searches == [by_id] * len(Status), counts_plan

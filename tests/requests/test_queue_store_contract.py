@@ -98,12 +98,88 @@ def test_queue__filters__service_area_body_status_and_text(city: tuple[MakeUow, 
     assert page(make, body_code="DSNY")[0] == [ids["dsny_a"], ids["dsny_b"]]
     closed_rows, closed_total, counts = page(make, statuses=(Status.CLOSED,), service_code="pothole")
     assert (closed_rows, closed_total, counts) == ([ids["dot_closed"]], 1, {"new": 3, "closed": 1})
-    # text: in the description or address (case-insensitive; % and _ are literal), or the request's number
+    # text: words of the description or address (case ignored, punctuation separates), or the request's number
     assert page(make, text="50% WALL_")[0] == [ids["dsny_b"]]
-    assert page(make, text="delta ave")[0] == [ids["dsny_a"]]
+    assert page(make, text="delta avenue")[0] == [ids["dsny_a"]]
     assert str(ids["dot_b"]) not in "Tags on the 50% wall_"
     assert page(make, text=str(ids["dot_b"]))[0] == [ids["dot_b"]]
-    assert page(make, text="%")[0] == [ids["dsny_b"]]
+    assert page(make, text="%")[:2] == ([], 0)  # no word: nothing
+
+
+def test_queue__text__every_word_is_a_word_of_the_description_or_address(
+    city: tuple[MakeUow, dict[str, int]],
+) -> None:
+    make, ids = city
+    assert page(make, text="REPORT")[0] == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a")]
+    assert page(make, text="repo")[0] == []  # a whole word
+    assert page(make, text="repo*")[0] == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a")]  # its start
+    assert page(make, text="ort*")[0] == []  # inside a word: no
+    assert page(make, text="avenue report charlie")[0] == [ids["dot_due"]]  # all words, any order, both fields
+    assert page(make, text="avenue report char*")[0] == [ids["dot_due"]]
+    assert page(make, text="report zulu")[0] == []
+    assert page(make, text="w*")[0] == []  # a prefix of one character: the whole word
+    assert page(make, text="50 w")[0] == []
+    assert page(make, text="50 wa*")[0] == [ids["dsny_b"]]
+    dot = QueueScope(bodies=frozenset({"DOT"}))
+    rows, total, counts = page(make, dot, text="report", statuses=(*Status,))
+    assert (rows, total, counts) == ([ids[n] for n in ("dot_a", "dot_b", "dot_due", "dot_closed")], 4,
+                                     {"new": 3, "closed": 1})  # fmt: skip
+    assert page(make, dot, text="report", body_code="DSNY")[:2] == ([], 0)
+    assert page(make, text="report", body_code="DOT", sort=Sort.NEWEST)[0] == [ids["dot_due"], ids["dot_b"],
+                                                                               ids["dot_a"]]  # fmt: skip
+    assert page(make, QueueScope(org="FIXIT"), text="report")[0] == [ids["dot_b"]]
+    district_b = QueueScope(areas=frozenset({("districts", "B")}))
+    assert page(make, district_b, text="avenue")[0] == [ids["dot_b"], ids["dsny_b"]]
+    assert page(make, text="report", service_code="pothole", sort=Sort.DUE)[0] == [ids["dot_due"], ids["dot_a"],
+                                                                                    ids["dot_b"]]  # fmt: skip
+
+
+def test_queue__text__follows_changes_of_text_owner_and_status(city: tuple[MakeUow, dict[str, int]]) -> None:
+    make, ids = city
+    dot = QueueScope(bodies=frozenset({"DOT"}))
+    _change(make, ids["dot_a"], description="Sinkhole near the school", address=None)
+    assert page(make, text="alpha")[0] == []
+    assert page(make, dot, text="sinkhole school")[0] == [ids["dot_a"]]
+    _change(make, ids["dot_a"], body_code="DSNY")
+    assert page(make, dot, text="sinkhole")[:2] == ([], 0)
+    assert page(make, QueueScope(bodies=frozenset({"DSNY"})), text="sink*")[0] == [ids["dot_a"]]
+    _change(make, ids["dot_a"], statuses=[Status.IN_PROGRESS])
+    rows, total, counts = page(make, text="sinkhole", statuses=(Status.IN_PROGRESS,))
+    assert (rows, total, counts) == ([ids["dot_a"]], 1, {"in_progress": 1})
+    assert page(make, text="sinkhole", statuses=(Status.NEW,))[:2] == ([], 0)
+
+
+def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory: MakeUow,
+                                                              catalog_data: dict[str, Any]) -> None:  # fmt: skip
+    """More matches than the SQL store reads by id (queue_sql.FEW): the ordered walk gives the same pages."""
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        ids = []
+        for i in range(620):
+            r = ServiceRequest(
+                service_code="pothole",
+                requested_at=T0 + (620 - i) * H,
+                channel=Channel.WEB,
+                lat=40.7,
+                long=-74.0,
+                body_code="DOT",
+                description="deep pothole" if i % 3 else "a crack",
+                address=f"{i} Main Street",
+            )
+            r.record_submission(r.requested_at, client_id=None)
+            ids.append(uow.requests.add(r, None))
+        uow.commit()  # fmt: skip
+    wanted = [rid for i, rid in enumerate(ids) if i % 3][::-1]  # oldest first: filed in reverse
+    dot = QueueScope(bodies=frozenset({"DOT"}))
+    seen = []
+    for number in (1, 2, 3, 9):
+        rows, total, counts = page(store_uow_factory, dot, text="pothole", page=number, page_size=50)
+        assert (total, counts) == (len(wanted), {"new": len(wanted)})
+        seen.extend(rows)
+    assert seen == wanted[:150] + wanted[400:413]
+    assert page(store_uow_factory, dot, text="main pot*", sort=Sort.NEWEST, page_size=3)[0] == wanted[::-1][:3]
+    closed = page(store_uow_factory, dot, text="pothole", statuses=(Status.CLOSED,))
+    assert closed[:2] == ([], 0)
 
 
 def test_queue__sorts__newest_updated_and_due_with_no_due_date_last(city: tuple[MakeUow, dict[str, int]]) -> None:

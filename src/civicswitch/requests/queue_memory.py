@@ -17,6 +17,7 @@ from civicswitch.requests.queue import (
     snippet,
     total_of,
 )
+from civicswitch.requests.search import matches, words
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
@@ -62,9 +63,8 @@ class MemoryQueueStore:
         text = (query.text or "").strip()
         if text.isdigit() and len(text) <= 18:
             return r.id == int(text)  # a request number: that request
-        if text:
-            low = text.casefold()
-            return low in r.description.casefold() or low in (r.address or "").casefold() or str(r.id) == text
+        if text:  # words (requests/search.py)
+            return matches(words(text), r.description, r.address)
         return True
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:

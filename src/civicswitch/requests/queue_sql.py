@@ -7,7 +7,12 @@ At a city's size (1,000,000 requests; ``bench/staff_pages.py``) every query must
 * a filter without ``closed`` says so (``status <> 'closed'``): then the partial indexes of open requests
   (migration ``0011_queue_indexes``: by body and filing time, due date or last update) give the page in order;
 * counts per status stop at :data:`~civicswitch.requests.queue.COUNT_CAP` + 1 each (the page shows "10,000+"),
-  so a department's 300,000 closed requests are not counted one by one on every page.
+  so a department's 300,000 closed requests are not counted one by one on every page;
+* a text search reads the words' index (``requests/search.py``), not each request's text. On PostgreSQL the
+  planner combines the GIN index with the queue's indexes. On SQLite the FTS5 index holds each request's body and
+  status too: a department's counts per status are read from it alone, and the page is either the few matching
+  requests (at most :data:`FEW` of them, read by id and sorted) or, for a common word, the queue's ordered index
+  read until the page is full, each request tested against the matches.
 """
 
 from __future__ import annotations
@@ -19,17 +24,20 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Select,
-    String,
     Table,
     and_,
     cast,
+    column,
     false,
     func,
     literal,
+    literal_column,
     or_,
     select,
+    table,
     true,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.requests.model import Status
@@ -44,12 +52,11 @@ from civicswitch.requests.queue import (
     snippet,
     total_of,
 )
+from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, fts_query, pg_query, words
 from civicswitch.requests.tables import service_requests as sr
 
-
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
+FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: the ordered index is walked
+_FTS = table(FTS_TABLE, column("rowid"))
 
 
 def _area(layer: str, key: str) -> ColumnElement[bool]:
@@ -64,6 +71,8 @@ class SqlQueueStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
         self._codes: dict[tuple[str, frozenset[str]], list[int]] = {}
+        self._sqlite = conn.dialect.name == "sqlite"
+        self._matched: dict[str, list[int] | None] = {}  # FTS expression → its few matches (None: more than FEW)
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -82,7 +91,78 @@ class SqlQueueStore:
             return false()
         return column == ids[0] if len(ids) == 1 else column.in_(ids)
 
-    def _where(self, scope: QueueScope, query: QueueFilter, *, statuses: bool) -> list[ColumnElement[bool]]:
+    def _body_tags(self, scope: QueueScope, query: QueueFilter) -> list[int] | None:
+        """The bodies the FTS index may narrow a search to (the scope's, and the body filter's), or None when the
+        scope is not one of bodies (an organisation's, areas', or everything without a body filter)."""
+        chosen = self._ids(bodies, {query.body_code}) if query.body_code else None
+        if scope.everything:
+            return chosen
+        if scope.org or scope.areas:
+            return None
+        mine = self._ids(bodies, scope.bodies)
+        return mine if chosen is None else [b for b in mine if b in chosen]
+
+    def _fts_ids(self, match: str) -> list[int] | None:
+        """The requests matching an FTS5 expression when at most :data:`FEW` do, else None."""
+        if match not in self._matched:
+            statement = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match)).limit(FEW + 1)
+            ids = list(self._conn.execute(statement).scalars())
+            self._matched[match] = ids if len(ids) <= FEW else None
+        return self._matched[match]
+
+    def _text(
+        self, scope: QueueScope, query: QueueFilter, statuses: list[str] | None
+    ) -> tuple[ColumnElement[bool], bool]:
+        """The search (a request number, or words: requests/search.py), and whether it names a few requests by
+        id."""
+        text = (query.text or "").strip()
+        if text.isdigit() and len(text) <= 18:
+            return sr.c.id == int(text), False  # a request number: that request (its row, by primary key)
+        found = words(text)
+        if not found:
+            return false(), False
+        if not self._sqlite:
+            match: ColumnElement[bool] = literal_column(PG_DOCUMENT).bool_op("@@")(cast(literal(pg_query(found)),
+                                                                                    TSQUERY))  # fmt: skip
+            return match, False
+        tags = self._body_tags(scope, query)
+        if tags == []:
+            return false(), False  # the body filter names none of the scope's bodies
+        # The scope's matches first: when they are few (a rare word, or rare in this scope), the page and the
+        # counts per status read them by id. Else those of the statuses asked: again by id when few, else tested
+        # one by one while the queue's ordered index is read (a common word: the page fills early).
+        expressions = [fts_query(found, bodies=tags)]
+        if statuses is not None:
+            expressions.append(fts_query(found, bodies=tags, statuses=statuses))
+        for expression in expressions:
+            few = self._fts_ids(expression)
+            if few is not None:
+                return (sr.c.id.in_(few), True) if few else (false(), False)
+        matched = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(expressions[-1]))
+        return sr.c.id.in_(matched), False
+
+    def _plain_search(self, scope: QueueScope, query: QueueFilter) -> list[str] | None:
+        """SQLite: the words of a search whose counts the FTS index answers alone (a search by words with more than
+        :data:`FEW` matches in a scope of bodies or everything, with no other filter), else None."""
+        text = (query.text or "").strip()
+        if not self._sqlite or not text or (text.isdigit() and len(text) <= 18):
+            return None
+        others = (query.service_code, query.area, query.assignee, query.sla)
+        if any(x is not None for x in others) or query.unassigned or query.bounced:
+            return None
+        if not scope.everything and (scope.org or scope.areas):
+            return None
+        found = words(text)
+        if not found:
+            return None
+        tags = self._body_tags(scope, query)
+        if tags == [] or self._fts_ids(fts_query(found, bodies=tags)) is not None:
+            return None  # nothing, or few: counted by id
+        return found
+
+    def _where(
+        self, scope: QueueScope, query: QueueFilter, *, statuses: bool, status: Status | None = None
+    ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
         if not scope.everything:
             reach: list[ColumnElement[bool]] = []
@@ -123,18 +203,16 @@ class SqlQueueStore:
                 where.append(sr.c.expected_at < now)
             else:
                 where.append(sr.c.expected_at.between(now, now + query.due_soon))
-        text = (query.text or "").strip()
-        if text.isdigit() and len(text) <= 18:
-            where.append(sr.c.id == int(text))  # a request number: that request (its row, by primary key)
-        elif text:
-            pattern = _like(text)
-            where.append(
-                or_(
-                    sr.c.description.ilike(pattern, escape="\\"),
-                    sr.c.address.ilike(pattern, escape="\\"),
-                    cast(sr.c.id, String) == text,
-                )
-            )
+        if (query.text or "").strip():
+            asked: list[str] | None = [str(s) for s in query.statuses] if statuses else None
+            if status is not None:
+                asked = [str(status)]
+            searched, by_id = self._text(scope, query, asked)
+            if by_id and self._sqlite:
+                # a few requests by id: SQLite is told the other terms keep nearly every row ("likely"), so it
+                # looks the few up rather than walking a body's index in order, testing each of its requests
+                where = [func.likely(term) for term in where]
+            where.append(searched)
         return where
 
     def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
@@ -195,15 +273,16 @@ class SqlQueueStore:
     def counts_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
         """The counts per status (every status: the filter's other criteria applied), each stopping at
         ``COUNT_CAP + 1``: one capped count per status, read from the (body_id, status, …) index for a department."""
-        where = self._where(scope, query, statuses=False)
+        plain = self._plain_search(scope, query)
         parts = []
         for status in Status:
-            capped = (
-                select(sr.c.id)
-                .where(and_(sr.c.status == str(status), *where))
-                .limit(COUNT_CAP + 1)
-                .subquery(f"capped_{status}")
-            )
+            if plain is not None:  # SQLite: the FTS index alone (its scope column holds body and status)
+                match = fts_query(plain, bodies=self._body_tags(scope, query), statuses=[str(status)])
+                found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
+            else:
+                where = self._where(scope, query, statuses=False, status=status)
+                found = select(sr.c.id).where(and_(sr.c.status == str(status), *where))
+            capped = found.limit(COUNT_CAP + 1).subquery(f"capped_{status}")
             parts.append(select(literal(str(status)).label("status"), select(func.count()).select_from(capped)
                                 .scalar_subquery().label("n")))  # fmt: skip
         return parts[0].union_all(*parts[1:])  # type: ignore[return-value]

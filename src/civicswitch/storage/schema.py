@@ -1,4 +1,5 @@
-"""Imports every table module so ``metadata`` holds the whole schema (for Alembic and tests)."""
+"""Imports every table module so ``metadata`` holds the whole schema (for Alembic and tests), and names what the
+migrations create outside it (:func:`declared`)."""
 
 from civicswitch.agent import tables as agent_tables
 from civicswitch.catalog import tables as catalog_tables
@@ -6,12 +7,24 @@ from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
 from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
+from civicswitch.requests.search import FTS_TABLE, PG_INDEX
 from civicswitch.responses import tables as response_tables
 from civicswitch.storage import tables as storage_tables
+
+
+def declared(name: str | None, type_: str, parent_names: object) -> bool:
+    """Whether Alembic compares an object of the database with ``metadata`` (its ``include_name`` hook): all but the
+    text search's index (migration 0014: an FTS5 table and its shadow tables on SQLite, a GIN index on PostgreSQL),
+    which SQLAlchemy cannot declare for both databases."""
+    if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
+        return False
+    return not (type_ == "index" and name == PG_INDEX)
+
 
 __all__ = [
     "agent_tables",
     "catalog_tables",
+    "declared",
     "hub_tables",
     "metadata",
     "people_tables",

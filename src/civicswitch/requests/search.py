@@ -1,0 +1,77 @@
+"""The staff queue's text search: whole words of a request's description and address, or the start of words.
+
+"loud music" finds a request whose description or address has the word "loud" and the word "music" (in any
+order, case ignored); "pot*" finds words that start with "pot" ("pothole", "potholes"). Punctuation separates
+words and is otherwise ignored ("50% wall_" is "50" and "wall"); a search with no word in it finds nothing.
+A request number (digits only) finds that request instead (``queue_sql.py``, ``queue_memory.py``).
+
+Whole words are the default because they are what an index answers in time on a city's worth of requests: a word
+is one list of requests in the index, read only as far as a page needs, while a prefix is the union of the lists
+of every word it starts (materialised at each use: "resid*" is every request with "residential").
+
+The databases index the words (migration ``0014_queue_search``), so a search reads the matching requests, not every
+request of the queue:
+
+* SQLite: the FTS5 table :data:`FTS_TABLE` (no copy of the text, words and their column only, prefix indexes for
+  prefixes of 2 and 3 characters), kept by triggers on ``service_requests`` in the writing transaction. Its
+  ``scope`` column holds two tokens per request, its body (``b12``, ``b0`` for none) and its status (``snew``,
+  ``sinprogress`` …), so a department's matches (per status) are found in the index alone.
+* PostgreSQL: a GIN index on :data:`PG_DOCUMENT`, the words as a ``tsvector`` (the ``simple`` configuration: no
+  stemming, no stop words); the planner combines it with the queue's own indexes.
+
+The in-memory store applies :func:`matches` to the same words (:func:`words`).
+"""
+
+from __future__ import annotations
+
+import re
+
+FTS_TABLE = "service_request_words"
+PG_INDEX = "ix_service_requests_words"
+MAX_WORDS = 12  # more words narrow nothing a clerk needs, and each is a list the index merges
+
+# The document PostgreSQL indexes: words of letters and digits separated by single spaces (as SQLite's unicode61
+# tokenizer and words() see them), as a tsvector. The query must spell the index's expression exactly.
+PG_DOCUMENT = (
+    "to_tsvector('simple'::regconfig, regexp_replace(service_requests.description || ' ' || "
+    "coalesce(service_requests.address, ''), '[^[:alnum:]]+', ' ', 'g'))"
+)
+
+_WORD = re.compile(r"[^\W_]+")
+_SEARCHED = re.compile(r"([^\W_]+)(\*?)")
+
+
+def words(text: str | None) -> list[str]:
+    """The words of a search (lower case, in order, each once; at most :data:`MAX_WORDS`), a prefix ending in
+    ``*`` (a prefix of one character is a whole word: it would be most of the index)."""
+    found = (w + ("*" if star and len(w) > 1 else "") for w, star in _SEARCHED.findall((text or "").lower()))
+    return list(dict.fromkeys(found))[:MAX_WORDS]
+
+
+def matches(found: list[str], *texts: str | None) -> bool:
+    """Whether every word of ``found`` is a word of ``texts`` (a prefix: starts one)."""
+    if not found:
+        return False
+    have = set(_WORD.findall(" ".join(t or "" for t in texts).lower()))
+    return all(any(h.startswith(w[:-1]) for h in have) if w.endswith("*") else w in have for w in found)
+
+
+def status_token(status: str) -> str:
+    """A status as the FTS ``scope`` column holds it (``in_progress`` → ``sinprogress``)."""
+    return "s" + status.replace("_", "")
+
+
+def fts_query(found: list[str], *, bodies: list[int] | None = None, statuses: list[str] | None = None) -> str:
+    """An FTS5 MATCH expression: every word of ``found`` in ``words``, and, when given, one of ``bodies`` and one
+    of ``statuses`` in ``scope``. Words are quoted: letters and digits only, and a prefix's ``*``."""
+    parts = [f'words : "{w[:-1]}" *' if w.endswith("*") else f'words : "{w}"' for w in found]
+    if bodies is not None:
+        parts.append("scope : (" + " OR ".join(f"b{b}" for b in bodies) + ")")
+    if statuses is not None:
+        parts.append("scope : (" + " OR ".join(status_token(s) for s in statuses) + ")")
+    return " AND ".join(parts)
+
+
+def pg_query(found: list[str]) -> str:
+    """A ``tsquery`` (its text: cast it) of ``found``, its prefixes as ``:*``."""
+    return " & ".join(f"'{w[:-1]}':*" if w.endswith("*") else f"'{w}'" for w in found)
