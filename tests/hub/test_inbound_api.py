@@ -14,6 +14,7 @@ from civicswitch.hub.handlers import add_connector
 from civicswitch.hub.signing import sign_headers
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
+from civicswitch.requests.search import FTS_TABLE
 from civicswitch.storage.sql import SqlUnitOfWork
 
 STATUS_MAP = {"inbound": {"ACK": "acknowledged", "WIP": "in_progress", "DONE": "closed/fixed"},
@@ -160,7 +161,9 @@ def _counts(engine: Engine) -> dict[str, int]:
 
     with engine.connect() as conn:
         return {
-            t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one() for t in inspect(conn).get_table_names()
+            t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
+            for t in inspect(conn).get_table_names()
+            if t != FTS_TABLE  # the word index's FTS5 table cannot be scanned; its shadow tables are counted
         }
 
 

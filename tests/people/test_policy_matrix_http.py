@@ -45,6 +45,7 @@ from civicswitch.people.policy import OPERATOR, Action, Role
 from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
+from civicswitch.requests.search import FTS_TABLE
 from civicswitch.requests.staff import assign_request
 from civicswitch.requests.work import partner_work
 from civicswitch.responses.handlers import SaveTemplate, save_template
@@ -101,7 +102,8 @@ class City:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as conn:
-            tables = inspect(conn).get_table_names()
+            # the word index's FTS5 table cannot be scanned; its shadow tables are counted
+            tables = [t for t in inspect(conn).get_table_names() if t != FTS_TABLE]
             return {t: int(conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()) for t in tables}
 
 

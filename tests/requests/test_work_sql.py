@@ -28,6 +28,7 @@ from civicswitch.requests.commands import (
 )
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Status
+from civicswitch.requests.search import FTS_TABLE
 from civicswitch.requests.work import add_note, assign_colleague, bulk_work, transfer_request, work_request
 from civicswitch.storage.sql import SqlUnitOfWork
 
@@ -42,7 +43,8 @@ CATALOG: dict[str, Any] = {
 
 def _counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as conn:
-        tables = inspect(conn).get_table_names()
+        # The word index's FTS5 table cannot be scanned; its shadow tables (``…_data`` and the rest) are counted.
+        tables = [t for t in inspect(conn).get_table_names() if t != FTS_TABLE]
         return {t: int(conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()) for t in tables}
 
 
