@@ -25,6 +25,7 @@ from civicswitch.requests.work import transfer_request
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
+from staff_client import csrf_of, sign_in
 
 PASSWORD = "a long enough password"
 
@@ -44,20 +45,6 @@ def staff(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, 
         assert user.id is not None
         ids[email] = user.id
     return ids
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def sign_in(client: TestClient, email: str, password: str = PASSWORD) -> str:
-    form = client.get("/staff/login")
-    reply = client.post("/staff/login", data={"email": email, "password": password, "csrf": _csrf(form.text)},
-                        follow_redirects=False)  # fmt: skip
-    assert reply.status_code == 303, reply.text
-    return _csrf(client.get("/staff/me").text)
 
 
 def _file(engine: Engine, clock: FixedClock, keys: dict[str, str], text: str, service: str = "pothole") -> str:
@@ -158,7 +145,7 @@ def test_users__admin_adds_a_user__one_time_password_shown_once_and_it_signs_in(
     with TestClient(app) as nia:
         form = nia.get("/staff/login")
         signed = nia.post("/staff/login", data={"email": "new@city.gov", "password": password,
-                                                "csrf": _csrf(form.text)}, follow_redirects=False)  # fmt: skip
+                                                "csrf": csrf_of(form.text)}, follow_redirects=False)  # fmt: skip
         assert signed.status_code == 303 and signed.headers["location"] == "/staff/password"
     (entry,) = audit_entries(SqlUnitOfWork(engine), action="user.manage", principal="admin@city.gov")
     assert entry.detail["op"] == "add" and entry.detail["email"] == "new@city.gov"

@@ -21,6 +21,7 @@ from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import follow_request
 from civicswitch.requests.tables import service_requests
 from civicswitch.storage.sql import SqlUnitOfWork
+from staff_client import sign_in
 
 PASSWORD = "a long enough password"
 HERE = {"lat": "40.7100", "long": "-74.0000"}
@@ -51,20 +52,6 @@ def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, s
     ):
         add_user(SqlUnitOfWork(engine), clock, AddUser(email, role, password=PASSWORD, **scope))  # type: ignore[arg-type]
     return ids
-
-
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
-def sign_in(client: TestClient, email: str) -> str:
-    form = client.get("/staff/login")
-    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
-                        follow_redirects=False)  # fmt: skip
-    assert reply.status_code == 303, reply.text
-    return _csrf(client.get("/staff/me").text)
 
 
 def _count(engine: Engine, table: object = service_requests) -> int:

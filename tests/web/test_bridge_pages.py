@@ -15,6 +15,7 @@ from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.storage.sql import SqlUnitOfWork
+from staff_client import sign_in as shared_sign_in
 
 PASSWORD = "a long enough password"
 
@@ -41,19 +42,8 @@ def tasks(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, 
     return found
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
 def sign_in(client: TestClient, email: str) -> str:
-    client.cookies.clear()
-    form = client.get("/staff/login")
-    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
-                        follow_redirects=False)  # fmt: skip
-    assert reply.status_code == 303, reply.text
-    return _csrf(client.get("/staff/bridge").text)
+    return shared_sign_in(client, email, page="/staff/bridge", fresh=True)
 
 
 def listed(html: str) -> list[int]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
@@ -11,6 +9,7 @@ from sqlalchemy import Engine
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user, disable_user, reset_password
 from civicswitch.storage.sql import SqlUnitOfWork
+from staff_client import csrf_of
 
 PASSWORD = "a long enough password"
 
@@ -22,17 +21,11 @@ def staff(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> str:
     return "ana@city.gov"
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
 def _sign_in(client: TestClient, email: str, password: str, next_: str = "") -> object:
     form = client.get("/staff/login")
     return client.post(
         "/staff/login",
-        data={"email": email, "password": password, "csrf": _csrf(form.text), "next": next_},
+        data={"email": email, "password": password, "csrf": csrf_of(form.text), "next": next_},
         follow_redirects=False,
     )
 
@@ -111,13 +104,13 @@ def test_reset_password__one_time_password__must_choose_a_new_one_and_old_sessio
     assert client.get("/staff/me", follow_redirects=False).headers["location"] == "/staff/password"
     form = client.get("/staff/password")
     mismatch = client.post("/staff/password", data={"current": made.password, "new": "x" * 12, "again": "y" * 12,
-                                                    "csrf": _csrf(form.text)})  # fmt: skip
+                                                    "csrf": csrf_of(form.text)})  # fmt: skip
     assert mismatch.status_code == 400 and "differ" in mismatch.text
     short = client.post("/staff/password", data={"current": made.password, "new": "short", "again": "short",
-                                                 "csrf": _csrf(form.text)})  # fmt: skip
+                                                 "csrf": csrf_of(form.text)})  # fmt: skip
     assert short.status_code == 400 and "at least 12" in short.text
     done = client.post("/staff/password", data={"current": made.password, "new": "my own new password",
-                                                "again": "my own new password", "csrf": _csrf(form.text)},
+                                                "again": "my own new password", "csrf": csrf_of(form.text)},
                        follow_redirects=False)  # fmt: skip
     assert done.status_code == 303
     assert "Your new password is saved" in client.get(done.headers["location"]).text
@@ -129,7 +122,7 @@ def test_sign_out__needs_the_sessions_csrf_token_then_ends_the_session(client: T
     _sign_in(client, staff, PASSWORD)
     page = client.get("/staff/me")
     assert client.post("/staff/logout", data={"csrf": "forged"}).status_code == 403
-    out = client.post("/staff/logout", data={"csrf": _csrf(page.text)}, follow_redirects=False)
+    out = client.post("/staff/logout", data={"csrf": csrf_of(page.text)}, follow_redirects=False)
     assert out.status_code == 303
     assert client.get("/staff/me", follow_redirects=False).status_code == 303
 
@@ -142,7 +135,7 @@ def test_api__cookie_write_without_csrf_header__403_nothing_done(
     filed = client.post("/open311/v2/requests.json", data={**form, "attribute[size]": "small"})
     rid = filed.json()[0]["service_request_id"]
     _sign_in(client, staff, PASSWORD)
-    token = _csrf(client.get("/staff/me").text)
+    token = csrf_of(client.get("/staff/me").text)
     no_token = client.post(f"/api/v1/requests/{rid}/assign", json={"org": None})
     assert no_token.status_code == 403 and "CSRF" in no_token.text
     ok = client.get(f"/api/v1/requests/{rid}/contact", params={"reason": "calling back"})

@@ -24,6 +24,7 @@ from civicswitch.requests.model import Contact
 from civicswitch.responses.handlers import SaveTemplate, save_template
 from civicswitch.responses.tables import response_templates
 from civicswitch.storage.sql import SqlUnitOfWork
+from staff_client import csrf_of, sign_in
 
 PASSWORD = "a long enough password"
 
@@ -42,20 +43,6 @@ def staff(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, 
         assert user.id is not None
         ids[email] = user.id
     return ids
-
-
-def _csrf(text: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', text)
-    assert found, text
-    return found.group(1)
-
-
-def sign_in(client: TestClient, email: str) -> str:
-    form = client.get("/staff/login")
-    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
-                        follow_redirects=False)  # fmt: skip
-    assert reply.status_code == 303, reply.text
-    return _csrf(client.get("/staff/me").text)
 
 
 def _count(engine: Engine, table: object) -> int:
@@ -269,12 +256,12 @@ def test_users__enable_a_disabled_account__new_one_time_password_and_audited(
         # the session it had before it was disabled stays ended; the old password no longer signs in
         assert dot.get("/staff/queue", follow_redirects=False).status_code == 303
         form = dot.get("/staff/login")
-        old = dot.post("/staff/login", data={"email": "dot@city.gov", "password": PASSWORD, "csrf": _csrf(form.text)},
+        old = dot.post("/staff/login", data={"email": "dot@city.gov", "password": PASSWORD, "csrf": csrf_of(form.text)},
                        follow_redirects=False)  # fmt: skip
         assert old.status_code != 303
         form = dot.get("/staff/login")
         new = dot.post("/staff/login", data={"email": "dot@city.gov", "password": found.group(1),
-                                             "csrf": _csrf(form.text)}, follow_redirects=False)  # fmt: skip
+                                             "csrf": csrf_of(form.text)}, follow_redirects=False)  # fmt: skip
         assert new.status_code == 303 and new.headers["location"] == "/staff/password"
     ops = [e.detail["op"] for e in audit_entries(SqlUnitOfWork(engine), action="user.manage")
            if e.object_id == str(staff["dot@city.gov"])]  # fmt: skip

@@ -22,6 +22,7 @@ from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import assign_request
 from civicswitch.requests.work import partner_work
 from civicswitch.storage.sql import SqlUnitOfWork
+from staff_client import sign_in as shared_sign_in
 
 PASSWORD = "a long enough password"
 
@@ -58,18 +59,8 @@ def city(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, s
     return ids
 
 
-def _csrf(html: str) -> str:
-    found = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert found, html
-    return found.group(1)
-
-
 def sign_in(client: TestClient, email: str) -> str:
-    form = client.get("/staff/login")
-    reply = client.post("/staff/login", data={"email": email, "password": PASSWORD, "csrf": _csrf(form.text)},
-                        follow_redirects=False)  # fmt: skip
-    assert reply.status_code == 303, reply.text
-    return _csrf(client.get("/staff/queue").text)
+    return shared_sign_in(client, email, page="/staff/queue")
 
 
 def numbers(html: str) -> list[str]:
