@@ -444,3 +444,14 @@ def test_request_page__liaison__confirm_or_dispute_a_fix_with_a_photo(
         f"/staff/requests/{field_staff['graffiti']}/verify", data={"csrf": csrf, "verdict": "confirmed"}
     )
     assert outside.status_code == 403
+
+
+def test_request_page__liaison__no_show_contact_on_a_request_it_did_not_file(
+    client: TestClient, field_staff: dict[str, str]
+) -> None:
+    csrf = sign_in(client, "vol@city.gov")
+    page = client.get(f"/staff/requests/{field_staff['pothole2']}").text
+    assert "Crater in the bike lane" in page  # the page itself is shown (the request is in its area)
+    assert ">Show contact</button>" not in page  # the policy lets a liaison read only what it filed
+    refused = client.post(f"/staff/requests/{field_staff['pothole2']}/contact", data={"csrf": csrf, "reason": "r"})
+    assert refused.status_code == 403

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
 from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
 from civicswitch.hub.views import DeliveryView
-from civicswitch.people.policy import Action, Principal, Role, allowed, reach_of
+from civicswitch.people.policy import Action, Principal, Reach, Role, allowed, reach_of
 from civicswitch.requests.access import target_of
 from civicswitch.requests.commands import (
     AddNote,
@@ -303,7 +303,11 @@ def _request_page(
         view = staff_request(ctx.reader(), principal, public_id)
     except DomainError as exc:
         return refusal_page(request, session, principal, exc)
-    may_read_contact = reach_of(principal, Action.REQUEST_READ_CONTACT) is not None  # the use case checks the scope
+    # The use case checks again; the button shows only where it can succeed (e.g. a liaison: requests it filed).
+    reach = reach_of(principal, Action.REQUEST_READ_CONTACT)
+    may_read_contact = reach is Reach.OWN_BODY_OR_FORMER or (
+        reach is not None and allowed(principal, Action.REQUEST_READ_CONTACT, target_of(view.request))
+    )
     return render_page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
                  principal=principal, view=view, may_read_contact=may_read_contact,
                  map=map_view(request) if view.request.lat is not None else None,
