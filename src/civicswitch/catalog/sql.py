@@ -58,6 +58,23 @@ _SERVICES_AT: weakref.WeakKeyDictionary[Engine, tuple[int, dict[str, Service | N
 _SERVICES_KEPT = 1000  # codes remembered per version at most (unknown codes are remembered too, as None)
 
 
+# A body's id never changes (bodies are updated in place, never deleted), so every store reads it once per engine.
+_BODY_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
+_BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
+
+
+def body_id(conn: Connection, code: str) -> int:
+    """The id of the body with this code (:class:`Invalid` if there is none), read once per engine."""
+    known = _BODY_IDS.setdefault(conn.engine, {})
+    found = known.get(code)
+    if found is None:
+        found = conn.execute(_BODY_ID, {"code": code}).scalar() if storable(code) else None
+        if found is None:
+            raise Invalid(f"unknown body {code!r}", field="body")
+        known[code] = found = int(found)
+    return found
+
+
 class SqlCatalogStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn

@@ -4,18 +4,18 @@ PostgreSQL (any number of workers), inside the single-writer transaction on SQLi
 from __future__ import annotations
 
 import logging
-import weakref
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, exists, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, select, update
 from sqlalchemy.orm import aliased
 
+from civicswitch.catalog.sql import body_id
 from civicswitch.catalog.tables import bodies
 from civicswitch.core.db import storable, unique_as_conflict
-from civicswitch.core.errors import Conflict, Invalid, NotFound
+from civicswitch.core.errors import Conflict, NotFound
 from civicswitch.hub.model import (
     PROBLEM_RETENTION,
     Connector,
@@ -70,8 +70,6 @@ def _connector(row: Any) -> Connector:
 # The outbox's statements, run by every write that has something to deliver: built once.
 _CONNECTORS = select(connectors, bodies.c.code.label("body_code")).join(bodies, bodies.c.id == connectors.c.body_id)
 _CONNECTORS_IN_ORDER = _CONNECTORS.order_by(connectors.c.code)
-_BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
-_BODY_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 _INSERT_DELIVERIES = insert(d)
 
 
@@ -83,15 +81,7 @@ class SqlHubStore:
 
     # -- connectors ----------------------------------------------------------------------------------
     def _body_id(self, code: str) -> int:
-        # A body's id never changes (bodies are updated in place, never deleted): read once per engine.
-        known = _BODY_IDS.setdefault(self._conn.engine, {})
-        found = known.get(code)
-        if found is None:
-            found = self._conn.execute(_BODY_ID, {"code": code}).scalar() if storable(code) else None
-            if found is None:
-                raise Invalid(f"unknown body {code!r}", field="body")
-            known[code] = found = int(found)
-        return found
+        return body_id(self._conn, code)
 
     def _connector_id(self, code: str) -> int:
         if code not in self._ids:

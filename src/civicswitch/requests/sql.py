@@ -32,6 +32,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
 
+from civicswitch.catalog.sql import body_id
 from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
@@ -133,16 +134,7 @@ class SqlRequestStore:
         return found
 
     def _body_id(self, code: str | None) -> int | None:
-        if code is None:
-            return None
-        known = _BODY_IDS.setdefault(self._conn.engine, {})
-        found = known.get(code)
-        if found is None:
-            found = self._conn.execute(_BODY_ID, {"code": code}).scalar() if storable(code) else None
-            if found is None:
-                raise Invalid(f"unknown body {code!r}", field="body")
-            known[code] = found = int(found)
-        return found
+        return None if code is None else body_id(self._conn, code)
 
     def _row(self, r: ServiceRequest) -> dict[str, Any]:
         return {
@@ -606,8 +598,6 @@ class SqlRequestStore:
 # -- writes and the duplicate check: statements built once ---------------------------------------------------
 # Building an INSERT from a dict of values (``insert(t).values(row)``) and its cache key cost more than running
 # it; these are built once and given their values at execution.
-_BODY_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
-_BODY_ID = select(bodies.c.id).where(bodies.c.code == bindparam("code"))
 _INSERT_REQUEST = insert(sr).returning(sr.c.id)
 _INSERT_CONTACT = insert(request_contacts)
 _INSERT_EVENTS = insert(request_events)
