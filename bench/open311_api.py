@@ -246,6 +246,15 @@ def descendants(root: int) -> list[int]:
     return found
 
 
+def pg_database_name(workdir: Path, rows: int) -> str:
+    """The benchmark's PostgreSQL database for this workdir: its metadata file lives in the workdir, so two workdirs
+    (two checkouts, or a baseline and the code under test with different schemas) never share one database."""
+    import hashlib
+
+    tag = hashlib.sha256(str(workdir.resolve()).encode()).hexdigest()[:8]
+    return f"{PG_DB_PREFIX}{rows}_{tag}"
+
+
 def schema_fingerprint() -> str:
     """Hash of the migration scripts: a reused database must have been created by the same ones."""
     import hashlib
@@ -782,7 +791,7 @@ def prepare(kind: str, args: argparse.Namespace, templates: Sequence[Template], 
         url = f"sqlite:///{path}"
         exists = path.exists()
     else:
-        dbname = f"{PG_DB_PREFIX}{args.rows}"
+        dbname = pg_database_name(workdir, args.rows)
         url = pg_url(args.pg_url, dbname)
         exists = pg_database_exists(args.pg_url, dbname)
     schema = schema_fingerprint()
