@@ -35,14 +35,24 @@ def error_response(request: Request, status: int, errors: list[tuple[int, str]])
     return Response(body, status_code=status, headers={"content-type": media})
 
 
+async def domain_error(request: Request, exc: DomainError) -> Response:
+    """A refusal of the domain's, in the URL's format, logged (also answered this way by the hot paths)."""
+    sub = getattr(exc, "errors", None)
+    errors = [(exc.code, e.description) for e in sub] if sub else [(exc.code, exc.description)]
+    if not getattr(exc, "logged", False):
+        log.info("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.description)
+    return error_response(request, exc.code, errors)
+
+
+async def unusable_input(request: Request, exc: Exception) -> Response:
+    """A value no layer could take (nested too deep, a number too large for any column, text that is not
+    Unicode): the client's mistake, so a 400 and one line in the log, never a 500 with a traceback."""
+    log.warning("%s %s -> 400: unusable input (%s: %.200s)", request.method, request.url.path, type(exc).__name__, exc)
+    return error_response(request, 400, [(400, UNUSABLE)])
+
+
 def install(app: FastAPI) -> None:
-    @app.exception_handler(DomainError)
-    async def domain_error(request: Request, exc: DomainError) -> Response:
-        sub = getattr(exc, "errors", None)
-        errors = [(exc.code, e.description) for e in sub] if sub else [(exc.code, exc.description)]
-        if not getattr(exc, "logged", False):
-            log.info("%s %s -> %s: %s", request.method, request.url.path, exc.code, exc.description)
-        return error_response(request, exc.code, errors)
+    app.add_exception_handler(DomainError, domain_error)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -70,14 +80,6 @@ def install(app: FastAPI) -> None:
         ] or [(400, "invalid request")]
         log.info("%s %s -> 400: %s", request.method, request.url.path, errors)
         return error_response(request, 400, errors)
-
-    async def unusable_input(request: Request, exc: Exception) -> Response:
-        # A value no layer could take (nested too deep, a number too large for any column, text that is not
-        # Unicode): the client's mistake, so a 400 and one line in the log, never a 500 with a traceback.
-        log.warning(
-            "%s %s -> 400: unusable input (%s: %.200s)", request.method, request.url.path, type(exc).__name__, exc
-        )
-        return error_response(request, 400, [(400, UNUSABLE)])
 
     for kind in UNUSABLE_INPUT:
         app.add_exception_handler(kind, unusable_input)

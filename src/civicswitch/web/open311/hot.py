@@ -20,29 +20,43 @@ page is sent when the validator still gives its ETag; else the page is rendered 
 Everything else goes on to the FastAPI route, which answers as before: ``extensions=true``, an unknown format, the
 list in XML, an id that is not a number or names no request, a parameter the route refuses, a ``jurisdiction_id``
 not served here, a NUL in the URL, and every error (in the URL's format, logged).
+
+``POST requests.json`` / ``.xml`` with a plain url-encoded body (no query string; fields split by ``&`` only, each
+with its ``=``; at most ``routes.MAX_FORM_FIELDS``) is read here and handed to ``routes.file_request``, the route's
+own code from the form on: the same checks, command, use case and answer. What FastAPI's route would add is the
+walk through its routes and its form parser; the body is decoded as Starlette decodes a url-encoded form (Latin-1,
+then ``unquote_plus`` per name and value). A refusal is answered by the application's own error handlers (the URL's
+format, one log line). Any other body (multipart, a ``;`` separator, a field without ``=``) is handed to the route
+unread: the bytes read so far are replayed to it.
 """
 
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qsl
+from typing import cast
+from urllib.parse import parse_qsl, unquote_plus
 
 from starlette._utils import get_route_path
-from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import FormData, UploadFile
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicswitch.core.errors import DomainError
 from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.sql import SqlOpen311Reads
+from civicswitch.web import errors
 from civicswitch.web.context import AppContext
 from civicswitch.web.errors import UNUSABLE_INPUT
-from civicswitch.web.open311 import cache, params
+from civicswitch.web.open311 import cache, params, routes
 from civicswitch.web.open311.render import JSON_TYPE, XML_TYPE, render, request_payload
+from civicswitch.web.threads import in_thread
 
 PREFIX = "/open311/v2/requests/"
 LIST = "/open311/v2/requests.json"  # routes.request_list in JSON; XML and extensions stay with the route
 # The route's path as Starlette matches it (routes.request_one): ``{service_request_id}.{fmt}``, each [^/]+.
 ONE = re.compile(r"^/open311/v2/requests/([^/]+)\.([^/]+)$")
+CREATE = re.compile(r"^/open311/v2/requests\.(json|xml)$")  # routes.request_create, in the formats it serves
+_FORM_TYPE = "application/x-www-form-urlencoded"
 _CACHE_CONTROL = cache.CACHE_CONTROL.encode()
 _CONTENT_TYPES = {"json": JSON_TYPE.encode(), "xml": XML_TYPE.encode()}
 
@@ -62,15 +76,57 @@ class HotReads:
         self.pages = cache.ListPages(ctx.settings.list_cache_bytes) if pages is None else pages
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "GET":
-            path: str = get_route_path(scope) if scope.get("root_path") else scope["path"]
-            if path.startswith(PREFIX):
-                match = ONE.match(path)
-                if match is not None and await self._one(scope, send, match[1], match[2]):
+        if scope["type"] == "http":
+            method = scope["method"]
+            if method == "GET":
+                path: str = get_route_path(scope) if scope.get("root_path") else scope["path"]
+                if path.startswith(PREFIX):
+                    match = ONE.match(path)
+                    if match is not None and await self._one(scope, send, match[1], match[2]):
+                        return
+                elif path == LIST and await self._list(scope, send):
                     return
-            elif path == LIST and await self._list(scope, send):
-                return
+            elif method == "POST":
+                path = get_route_path(scope) if scope.get("root_path") else scope["path"]
+                match = CREATE.match(path)
+                if match is not None:
+                    await self._create(scope, receive, send, match[1])
+                    return
         await self.app(scope, receive, send)
+
+    async def _create(self, scope: Scope, receive: Receive, send: Send, fmt: str) -> None:
+        """``POST requests.{fmt}``: a plain url-encoded form is filed here (``routes.file_request``); anything else
+        goes to the route with the body replayed."""
+        content_type = next((value for name, value in scope["headers"] if name == b"content-type"), b"")
+        if scope.get("query_string") or "\x00" in scope["path"]:
+            await self.app(scope, receive, send)
+            return
+        if content_type.split(b";", 1)[0].strip().lower().decode("latin-1") != _FORM_TYPE:
+            await self.app(scope, receive, send)
+            return
+        messages: list[Message] = []
+        body = b""
+        while True:
+            message = await receive()  # a body over the limit raises here: the body guard outside answers it
+            messages.append(message)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(messages, receive), send)
+                return
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        items = plain_form(body)
+        if items is None:
+            await self.app(scope, _replay(messages, receive), send)
+            return
+        form = FormData(cast("list[tuple[str, str | UploadFile]]", items))
+        try:
+            response = await routes.file_request(self.ctx, fmt, form, params.field(form, "api_key"))
+        except DomainError as exc:
+            response = await errors.domain_error(Request(scope), exc)
+        except UNUSABLE_INPUT as exc:
+            response = await errors.unusable_input(Request(scope), exc)
+        await response(scope, receive, send)
 
     def _plain(self, query: bytes) -> dict[str, str] | None:
         """The query parameters when they leave the answer the plain one (no ``extensions``, a ``jurisdiction_id``
@@ -102,7 +158,7 @@ class HotReads:
         if self.inline:
             found = self.reads.view_with_validator(request_id)
         else:
-            found = await run_in_threadpool(self.reads.view_with_validator, request_id)
+            found = await in_thread(lambda: self.reads.view_with_validator(request_id))
         if found is None:
             return False
         view, validator = found
@@ -177,7 +233,7 @@ class HotReads:
             pages.put(key, etag, body)
             return body, etag
 
-        body, etag = await run_in_threadpool(read)
+        body, etag = await in_thread(read)
         if body is None:
             headers = [(b"etag", etag.encode()), (b"cache-control", _CACHE_CONTROL)]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
@@ -192,3 +248,34 @@ class HotReads:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": body})
         return True
+
+
+def plain_form(body: bytes) -> list[tuple[str, str]] | None:
+    """The fields of a url-encoded body as Starlette's form parser gives them (Latin-1, then ``unquote_plus`` of
+    each name and value), when the body is plainly ``name=value`` pairs joined by ``&`` and no more than the route
+    takes; else None (the route parses it)."""
+    if not body:
+        return []
+    if b";" in body:
+        return None
+    pairs = body.decode("latin-1").split("&")
+    if len(pairs) > routes.MAX_FORM_FIELDS:
+        return None
+    items = []
+    for pair in pairs:
+        name, equals, value = pair.partition("=")
+        if not equals or not name:
+            return None
+        items.append((unquote_plus(name), unquote_plus(value)))
+    return items
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    pending = list(messages)
+
+    async def replay() -> Message:
+        if pending:
+            return pending.pop(0)
+        return await receive()
+
+    return replay

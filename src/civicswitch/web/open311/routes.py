@@ -32,6 +32,7 @@ from civicswitch.web.open311.render import (
     service_payload,
     update_payload,
 )
+from civicswitch.web.threads import in_thread
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
@@ -401,15 +402,22 @@ async def request_create(request: Request, fmt: Fmt) -> Response:
     api_key = form_key(request, form)
     async with key_first(ctx, api_key, Scope.SUBMIT):
         refuse_nul_in_url(request)
+    return await file_request(ctx, fmt, form, api_key)
+
+
+async def file_request(ctx: AppContext, fmt: str, form: FormData, api_key: str | None) -> Response:
+    """POST requests.{fmt} once its form is read and its URL checked: the route's and the hot path's
+    (``hot.py``) answer. A ``DomainError`` leaves for the caller to answer in the URL's format."""
+    async with key_first(ctx, api_key, Scope.SUBMIT):
         check_form(form)
         check_jurisdiction(ctx, params.field(form, "jurisdiction_id"))
-        cmd = await submit_command(request, form, api_key)
+        cmd = await submit_command(form, api_key)
     limits = Limits(
         max_media_bytes=ctx.settings.max_media_bytes,
         media_types=ctx.settings.media_types,
         clock_skew=timedelta(seconds=ctx.settings.clock_skew_seconds),
     )
-    result = await run_in_threadpool(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
+    result = await in_thread(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
     item: dict[str, Any] = {}
     if result.service_request_id is not None:
         item["service_request_id"] = result.service_request_id
@@ -420,7 +428,7 @@ async def request_create(request: Request, fmt: Fmt) -> Response:
     return respond(fmt, "service_requests", [item])
 
 
-async def submit_command(request: Request, form: FormData, api_key: str | None) -> SubmitRequest:
+async def submit_command(form: FormData, api_key: str | None) -> SubmitRequest:
     return SubmitRequest(
         service_code=params.field(form, "service_code") or "",
         api_key=api_key,
