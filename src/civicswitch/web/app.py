@@ -17,7 +17,20 @@ from civicswitch.core.errors import NotFound
 from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import admin, agent, docs, errors, maps, pages, public, ratelimit, security, staff, workspace
+from civicswitch.web import (
+    admin,
+    agent,
+    docs,
+    errors,
+    favicon,
+    maps,
+    pages,
+    public,
+    ratelimit,
+    security,
+    staff,
+    workspace,
+)
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
@@ -104,6 +117,7 @@ def create_app(
     app.include_router(agent.router)
     app.include_router(public.router)
     app.include_router(maps.router)
+    app.include_router(favicon.router)
     docs.install(app)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])

@@ -82,8 +82,7 @@ def problems(page: Any) -> list[str]:
     found: list[str] = []
 
     def console(message: Any) -> None:
-        # The site has no favicon (its 404 is the browser's own request, not the page's): not the maps' business.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+        if message.type == "error":  # the favicon's 404 too: the site has one (web/favicon.py)
             found.append(f"{message.text} {message.location}")
 
     page.on("console", console)
