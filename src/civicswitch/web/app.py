@@ -105,7 +105,9 @@ def create_app(
         changeset=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     app.state.engine = engine
-    errors.install(app)
+    # One set of security headers for every answer, the 500s the error handler sends past the middleware included.
+    secured = security_headers(settings.map_tile_source())
+    errors.install(app, secured)
     app.include_router(open311_router)
     app.include_router(api_router)
     app.include_router(hub_router)
@@ -161,5 +163,5 @@ def create_app(
     hosts = settings.host_list()
     if hosts and "*" not in hosts:
         app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
-    app.add_middleware(security.Hardening, headers=security_headers(settings.map_tile_source()))
+    app.add_middleware(security.Hardening, headers=secured)
     return app
