@@ -217,9 +217,17 @@ class SqlCallerSearch:
             arms.append(arm(by_reference, MatchedBy.REFERENCE))
         if query.words:
             pattern = _like(query.words)
+            sqlite = self._conn.dialect.name == "sqlite"
+
+            def contains(text: ColumnElement[str]) -> ColumnElement[bool]:
+                # SQLite's LIKE ignores the case of ASCII letters, and its lower() folds only those: ILIKE's
+                # lower(x) LIKE lower(y) finds the same at half the cost of a scan (measured: 0.47 s against 0.96 s
+                # over 333,333 names). PostgreSQL's ILIKE folds every letter.
+                return text.like(pattern, escape="\\") if sqlite else text.ilike(pattern, escape="\\")
+
             full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
-            arms.append(arm(filed(full.ilike(pattern, escape="\\")), MatchedBy.NAME))
-            by_address = select(sr.c.id.label("rid"), sr.c.requested_at).where(sr.c.address.ilike(pattern, escape="\\"))
+            arms.append(arm(filed(contains(full)), MatchedBy.NAME))
+            by_address = select(sr.c.id.label("rid"), sr.c.requested_at).where(contains(sr.c.address))
             arms.append(arm(by_address, MatchedBy.ADDRESS))
         return arms
 
