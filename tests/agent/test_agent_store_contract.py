@@ -147,6 +147,8 @@ def test_callers__by_email_any_case__filer_rows_with_contact(callers: tuple[Make
 def test_callers__by_name_address_number_and_reference(callers: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = callers
     assert _find(make, "diaz") == [(ids["rosa_graffiti"], {MatchedBy.NAME}), (ids["rosa_pothole"], {MatchedBy.NAME})]
+    assert _find(make, "ROSA DI") == _find(make, "diaz")  # across the first and the last name
+    assert _find(make, "a d") == _find(make, "diaz") and _find(make, "rosadiaz") == []
     assert _find(make, "elm st") == [(ids["sam"], {MatchedBy.ADDRESS}), (ids["rosa_pothole"], {MatchedBy.ADDRESS})]
     assert _find(make, f"#{ids['anonymous']}") == [(ids["anonymous"], {MatchedBy.REQUEST_ID})]
     assert _find(make, "WO-77") == [(ids["sam"], {MatchedBy.REFERENCE})]

@@ -225,8 +225,12 @@ class SqlCallerSearch:
                 # over 333,333 names). PostgreSQL's ILIKE folds every letter.
                 return text.like(pattern, escape="\\") if sqlite else text.ilike(pattern, escape="\\")
 
-            full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
-            arms.append(arm(filed(contains(full)), MatchedBy.NAME))
+            if " " in query.words:  # may span the first and the last name
+                full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
+                by_name = contains(full)
+            else:  # the same matches without building "first last" for every contact (a third of the scan)
+                by_name = or_(contains(rc.c.first_name), contains(rc.c.last_name))
+            arms.append(arm(filed(by_name), MatchedBy.NAME))
             by_address = select(sr.c.id.label("rid"), sr.c.requested_at).where(contains(sr.c.address))
             arms.append(arm(by_address, MatchedBy.ADDRESS))
         return arms
