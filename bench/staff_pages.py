@@ -114,6 +114,41 @@ def _users(url: str, body: str) -> dict[str, str]:
     return {role: command.email for role, command in emails.items()}
 
 
+FIRST_NAMES = ("Rosa", "Sam", "Ana", "Luis", "Mei", "Omar", "Grace", "Ivan", "Nia", "Tom", "Priya", "Kofi")
+LAST_NAMES = ("Diaz", "Lee", "Ruiz", "Chen", "Okafor", "Smith", "Khan", "Novak", "Garcia", "Brown", "Cohen")
+
+
+def _contacts(url: str, every: int) -> int:
+    """Give every ``every``-th request a filer's contact (a name, an email, a phone number), once: the generated
+    requests have none, so without this the caller search's names, emails and phones search an empty table.
+    Deterministic, so both databases and every run hold the same. Returns the contacts stored."""
+    from sqlalchemy import func, insert, select, text
+
+    from civicswitch.core.db import make_engine
+    from civicswitch.requests.tables import request_contacts, service_requests
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as db:
+            stored = int(db.execute(select(func.count()).select_from(request_contacts)).scalar_one())
+            if stored or every <= 0:
+                return stored
+            ids = db.execute(select(service_requests.c.id).where(service_requests.c.id % every == 0)).scalars().all()
+            rows = []
+            for i in ids:
+                first, last = FIRST_NAMES[i % len(FIRST_NAMES)], LAST_NAMES[(i // 7) % len(LAST_NAMES)]
+                rows.append({"request_id": i, "first_name": first, "last_name": last,
+                             "email": f"{first}.{last}{i % 5000}@example.org",
+                             "phone": f"(212) 555-{i % 10_000:04d}"})  # fmt: skip
+            for start in range(0, len(rows), 20_000):
+                db.execute(insert(request_contacts), rows[start : start + 20_000])
+        with engine.begin() as db:
+            db.execute(text("ANALYZE request_contacts"))  # the planner's statistics, as the generator's ANALYZE
+        return len(rows)
+    finally:
+        engine.dispose()
+
+
 def pages(facts: dict[str, Any]) -> list[Page]:
     body, service, rid, word = facts["body"], facts["service"], facts["public_id"], facts["word"]
     return [
@@ -140,6 +175,9 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("admin", "audit log, one action", "/staff/admin/audit?action=user.manage"),
         Page("agent", "agent console", "/staff/agent"),
         Page("agent", "search: a street name", "/staff/agent/search", {"q": "BROADWAY"}),
+        Page("agent", "search: a street name, page 5", "/staff/agent/search", {"q": "BROADWAY", "page": "5"}),
+        Page("agent", "search: an email", "/staff/agent/search", {"q": "Rosa.Diaz4200@example.org"}),
+        Page("agent", "search: a name", "/staff/agent/search", {"q": "Grace Okafor"}),
         Page("agent", "search: a phone number", "/staff/agent/search", {"q": "(212) 555-0142"}),
         Page("agent", "search: a request number", "/staff/agent/search", {"q": f"#{rid}"}),
         Page("agent", "file on behalf: the form", f"/staff/agent/file?service={service}"),
@@ -224,6 +262,8 @@ def main() -> None:
     p.add_argument("--load-indexes", choices=("after", "during"), default="after")
     p.add_argument("--role", default=None, help="only this role's pages")
     p.add_argument("--out", type=Path, default=None, help="write the results as JSON here")
+    p.add_argument("--contacts", type=int, default=0, metavar="N",
+                   help="give every N-th request a filer's contact, once (0: none, as generated)")  # fmt: skip
     args = p.parse_args()
     print(f"command: {' '.join(sys.argv)}")
     print(f"machine: {len(os.sched_getaffinity(0))} usable cores (shared with whatever else runs)")
@@ -235,7 +275,9 @@ def main() -> None:
         prepared = api.prepare(kind, args, templates, source)
         facts = _facts(prepared.url)
         emails = _users(prepared.url, facts["body"])
-        print(f"{kind}, {prepared.rows:,} requests; department body {facts['body']}:", flush=True)
+        contacts = _contacts(prepared.url, args.contacts)
+        print(f"{kind}, {prepared.rows:,} requests ({contacts:,} with a filer's contact); department body "
+              f"{facts['body']}:", flush=True)  # fmt: skip
         only: Callable[[Page], bool] = (lambda page: page.role == args.role) if args.role else (lambda page: True)
         report["databases"][kind] = measure(prepared.url, facts, emails, args.requests, only)
     if args.out:

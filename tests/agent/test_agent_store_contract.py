@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 
 from civicswitch.agent.model import CallChannel, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
-from civicswitch.agent.ports import CallerQuery, phone_forms
+from civicswitch.agent.ports import MAX_PAGE, MAX_PAGE_SIZE, CallerQuery, phone_forms
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.errors import Conflict
+from civicswitch.core.errors import Conflict, Invalid
 from civicswitch.requests.model import Channel, Contact, Follower, FollowVia, ServiceRequest
 from civicswitch.storage.ports import UnitOfWork
 
@@ -120,7 +120,7 @@ def callers(store_uow_factory: MakeUow, catalog_data: dict[str, Any]) -> tuple[M
 
 def _find(make: MakeUow, text: str) -> list[tuple[int, frozenset[MatchedBy]]]:
     with make() as uow:
-        return [(r.request_id, r.matched_by) for r in uow.callers.find(CallerQuery.parse(text))]
+        return [(r.request_id, r.matched_by) for r in uow.callers.find(CallerQuery.parse(text)).rows]
 
 
 def test_callers__by_phone_any_punctuation__every_request_of_that_number_newest_first(
@@ -134,7 +134,9 @@ def test_callers__by_phone_any_punctuation__every_request_of_that_number_newest_
 def test_callers__by_email_any_case__filer_rows_with_contact(callers: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = callers
     with make() as uow:
-        rows = uow.callers.find(CallerQuery.parse("ROSA@example.ORG"))
+        found = uow.callers.find(CallerQuery.parse("ROSA@example.ORG"))
+    rows = found.rows
+    assert (found.total, found.more, found.page, found.has_next, found.has_previous) == (2, False, 1, False, False)
     assert [r.request_id for r in rows] == [ids["rosa_graffiti"], ids["rosa_pothole"]]
     first = rows[0]
     assert (first.service_code, first.status, first.body_code, first.address, first.name) == (
@@ -145,10 +147,78 @@ def test_callers__by_email_any_case__filer_rows_with_contact(callers: tuple[Make
 def test_callers__by_name_address_number_and_reference(callers: tuple[MakeUow, dict[str, int]]) -> None:
     make, ids = callers
     assert _find(make, "diaz") == [(ids["rosa_graffiti"], {MatchedBy.NAME}), (ids["rosa_pothole"], {MatchedBy.NAME})]
+    assert _find(make, "ROSA DI") == _find(make, "diaz")  # across the first and the last name
+    assert _find(make, "a d") == _find(make, "diaz") and _find(make, "rosadiaz") == []
     assert _find(make, "elm st") == [(ids["sam"], {MatchedBy.ADDRESS}), (ids["rosa_pothole"], {MatchedBy.ADDRESS})]
     assert _find(make, f"#{ids['anonymous']}") == [(ids["anonymous"], {MatchedBy.REQUEST_ID})]
     assert _find(make, "WO-77") == [(ids["sam"], {MatchedBy.REFERENCE})]
     assert _find(make, "nobody") == [] and _find(make, "%") == []
+
+
+def _elm_street(make: MakeUow, n: int) -> list[int]:
+    """``n`` requests on Elm Street (some filed by Rosa Elm, by phone), one an hour; their ids newest first."""
+    ids = []
+    with make() as uow:
+        for i in range(n):
+            contact = Contact(first_name="Rosa", last_name="Elm", phone="555-0142") if i % 3 == 0 else None
+            ids.append(uow.requests.add(_request(10 + i, "pothole", "DOT", f"{i} Elm Street"), contact))
+        uow.commit()
+    return ids[::-1]
+
+
+def _page(make: MakeUow, text: str, page: int, size: int) -> tuple[list[int], int, bool]:
+    with make() as uow:
+        found = uow.callers.find(CallerQuery.parse(text, page=page, page_size=size))
+    assert (found.page, found.page_size) == (page, size)
+    return [r.request_id for r in found.rows], found.total, found.more
+
+
+def test_callers__paged__pages_newest_first_without_gaps_or_repeats(
+    callers: tuple[MakeUow, dict[str, int]],
+) -> None:
+    make, ids = callers
+    newest = [*_elm_street(make, 12), ids["sam"], ids["rosa_pothole"]]  # the fixture's Elm Streets are older
+    pages = [_page(make, "elm", page, 5) for page in (1, 2, 3, 4)]
+    assert [p[0] for p in pages] == [newest[0:5], newest[5:10], newest[10:14], []]
+    assert {(total, more) for _, total, more in pages} == {(14, False)}  # every page knows the count
+
+
+def test_callers__paged__one_request_found_by_several_kinds_is_one_row(callers: tuple[MakeUow, dict[str, int]]) -> None:
+    make, _ = callers
+    newest = _elm_street(make, 6)
+    with make() as uow:  # "Elm" is Rosa Elm's name and the street: each of her requests once, found by both
+        found = uow.callers.find(CallerQuery.parse("elm", page_size=3))
+    assert [r.request_id for r in found.rows] == newest[:3] and found.total == 8
+    assert [r.matched_by for r in found.rows] == [{MatchedBy.ADDRESS}, {MatchedBy.ADDRESS},
+                                                  {MatchedBy.NAME, MatchedBy.ADDRESS}]  # fmt: skip
+    assert _page(make, "555-0142", 2, 1) == ([newest[5]], 2, False)
+
+
+def test_callers__many_found__counted_up_to_the_cap_then_more(
+    callers: tuple[MakeUow, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make, ids = callers
+    monkeypatch.setattr("civicswitch.agent.ports.COUNT_CAP", 4)
+    newest = [*_elm_street(make, 12), ids["sam"], ids["rosa_pothole"]]
+    assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)  # "more than 4"
+    assert _page(make, "elm", 3, 3) == (newest[6:9], 9, True)  # past the cap: more than this page's last row
+    assert _page(make, "elm", 4, 3) == (newest[9:12], 12, True)
+    assert _page(make, "elm", 5, 3) == (newest[12:14], 14, False)  # the last page: the whole count
+
+
+def test_callers__past_the_last_page__no_rows_and_the_count(callers: tuple[MakeUow, dict[str, int]]) -> None:
+    make, _ = callers
+    assert _page(make, "diaz", 3, 1) == ([], 2, False)
+    assert _page(make, "nobody", 2, 5) == ([], 0, False)
+
+
+def test_caller_query__page_out_of_range__invalid() -> None:
+    with pytest.raises(Invalid):
+        CallerQuery.parse("elm", page=0)
+    with pytest.raises(Invalid):
+        CallerQuery.parse("elm", page=MAX_PAGE + 1)
+    with pytest.raises(Invalid):
+        CallerQuery.parse("elm", page_size=MAX_PAGE_SIZE + 1)
 
 
 def test_callers__history__filed_and_followed_across_departments(callers: tuple[MakeUow, dict[str, int]]) -> None:

@@ -1,8 +1,8 @@
-"""The caller search's statements on SQLite (agent/sql.py): a phone number, an email and a department's reference
+"""The caller search's statement on SQLite (agent/sql.py): a phone number, an email and a department's reference
 are looked up through their indexes (the digits-only phone and case-folded email expressions of migration
-0012_agent_console, and external_refs.external_id), never by a scan of every contact. Names and addresses are a
-contains-match no B-tree index serves: those two statements scan (bounded by the limit), as docs/staff-guide.md
-says."""
+0012_agent_console, and external_refs.external_id), never by a scan of every contact or request. Names and
+addresses are a contains-match no B-tree index serves: names scan the contacts (never the requests, to find
+contacts), addresses walk the requests newest first (bounded by the page's limit), as docs/staff-guide.md says."""
 
 from __future__ import annotations
 
@@ -52,15 +52,23 @@ def _first(plans: list[tuple[str, str]], table: str) -> str:
     return next(plan for sql, plan in plans if f"FROM {table}" in sql and "JOIN" not in sql)
 
 
+def _search(engine: Engine, text: str) -> str:
+    """The plan of the search's one statement (its first: the rows' details come after, by number)."""
+    plans = _plans(engine, lambda uow: uow.callers.find(CallerQuery.parse(text, page=3)))
+    return plans[0][1]
+
+
 def test_search_plan__phone_email_reference__each_through_its_index(sqlite_engine: Engine) -> None:
-    phone = _plans(sqlite_engine, lambda uow: uow.callers.find(CallerQuery.parse("(555) 010-0100")))
-    assert "USING INDEX ix_request_contacts_phone_digits" in _first(phone, "request_contacts")
-    email = _plans(sqlite_engine, lambda uow: uow.callers.find(CallerQuery.parse("Rosa@Example.org")))
-    assert "USING INDEX ix_request_contacts_email_lower" in _first(email, "request_contacts")
-    reference = _plans(sqlite_engine, lambda uow: uow.callers.find(CallerQuery.parse("WO-4411")))
-    assert "USING INDEX ix_external_refs_external_id" in _first(reference, "external_refs")
-    number = _plans(sqlite_engine, lambda uow: uow.callers.find(CallerQuery.parse("#42")))
-    assert "INTEGER PRIMARY KEY" in _first(number, "service_requests")
+    phone = _search(sqlite_engine, "(555) 010-0100")
+    assert "SEARCH request_contacts USING INDEX ix_request_contacts_phone_digits" in phone
+    email = _search(sqlite_engine, "Rosa@Example.org")
+    assert "SEARCH request_contacts USING INDEX ix_request_contacts_email_lower" in email
+    reference = _search(sqlite_engine, "WO-4411")
+    assert "SEARCH external_refs USING INDEX ix_external_refs_external_id" in reference
+    number = _search(sqlite_engine, "#42")
+    assert "SEARCH service_requests USING INTEGER PRIMARY KEY" in number
+    for plan in (phone, email, number):  # nothing is scanned ("WO-4411" is also looked for in names and addresses)
+        assert "SCAN request_contacts" not in plan and "SCAN service_requests" not in plan, plan
 
 
 def test_history_plan__contacts_and_followers__through_the_indexes(sqlite_engine: Engine) -> None:
@@ -72,6 +80,7 @@ def test_history_plan__contacts_and_followers__through_the_indexes(sqlite_engine
 
 
 def test_search_plan__names_and_addresses__a_bounded_scan(sqlite_engine: Engine) -> None:
-    plans = _plans(sqlite_engine, lambda uow: uow.callers.find(CallerQuery.parse("Elm Street")))
-    assert "SCAN request_contacts" in _first(plans, "request_contacts")
-    assert "SCAN service_requests" in _first(plans, "service_requests")
+    plan = _search(sqlite_engine, "Elm Street")
+    assert "SCAN request_contacts" in plan  # names: the contacts, then their requests by number
+    assert "SCAN service_requests USING INDEX ix_service_requests_requested" in plan  # addresses: newest first
+    assert "SCAN service_requests USING COVERING INDEX" not in plan  # never the requests walked to find contacts

@@ -28,6 +28,13 @@ def test_locate__point_inside__key_and_name_for_every_layer() -> None:
     assert {k: (h.key, h.name) if h else None for k, h in found.items()} == {"big": ("all", "ALL"), "grid": ("a", "A")}
 
 
+def test_around__areas_holding_the_point__smallest_first_with_bounds() -> None:
+    found = AreaIndex(GRID).around(0.25, 1.5)  # lat 0.25, long 1.5: in b (1..2 × 0..1) and in all
+    assert [(a.layer, a.key, a.name) for a in found] == [("grid", "b", "B"), ("big", "all", "ALL")]
+    assert found[0].bounds == (0.0, 1.0, 1.0, 2.0) and found[0].size == 1.0  # south, west, north, east
+    assert AreaIndex(GRID).around(50.0, 50.0) == []
+
+
 def test_locate__point_outside_a_layer__none_for_that_layer() -> None:
     assert AreaIndex(GRID).locate(5.5, 5.5)["grid"] is None
 

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
+from civicswitch.agent.ports import PAGE_SIZE
 from civicswitch.core.clock import FixedClock
 from civicswitch.hub.tables import deliveries
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
@@ -101,6 +102,67 @@ def test_search__by_name_address_or_number__and_empty_is_400(client: TestClient,
     assert empty.status_code == 400 and 'role="alert"' in empty.text
     forged = client.post("/staff/agent/search", data={"csrf": "forged", "q": "sam"})
     assert forged.status_code == 403
+
+
+def _pager(html: str) -> dict[str, dict[str, str]]:
+    """The search's page buttons: each one's hidden fields, by the button's name."""
+    found = {}
+    for form in re.findall(r'<form method="post" action="/staff/agent/search">(.*?)</form>', html, re.S):
+        button = re.search(r"<button[^>]*>([^<]+)</button>", form)
+        if button and button.group(1) in ("Previous page", "Next page"):
+            found[button.group(1)] = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)">', form))
+    return found
+
+
+@pytest.fixture
+def elm_street(city: dict[str, str], engine: Engine, clock: FixedClock, keys: dict[str, str]) -> dict[str, str]:
+    """A page's worth more on Elm Street: 28 requests there in all."""
+    for i in range(PAGE_SIZE):
+        cmd = SubmitRequest(service_code="graffiti", api_key=keys["submit"], description=f"Tag {i}",
+                            address_string=f"{100 + i} Elm Street", **HERE)  # fmt: skip
+        submit_request(SqlUnitOfWork(engine), clock, cmd)
+    return city
+
+
+def test_search__more_than_a_page__paged_by_buttons_that_post_the_search_again(
+    client: TestClient, elm_street: dict[str, str], engine: Engine
+) -> None:
+    city = elm_street
+    csrf = sign_in(client, "agent@city.gov")
+    first = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street"})
+    assert first.status_code == 200 and len(numbers(first.text)) == PAGE_SIZE
+    assert f"Requests 1–{PAGE_SIZE} of 28 found for “elm street”" in first.text
+    buttons = _pager(first.text)
+    assert list(buttons) == ["Next page"]  # no previous page on the first
+    assert buttons["Next page"] == {"csrf": csrf, "q": "elm street", "page": "2"}  # a POST: the search in no address
+    second = client.post("/staff/agent/search", data=buttons["Next page"])
+    rest = numbers(second.text)
+    assert len(rest) == 28 - PAGE_SIZE and not set(rest) & set(numbers(first.text))
+    assert rest[-1] == city["rosa_pothole"]  # the oldest last
+    assert f"Requests {PAGE_SIZE + 1}–28 of 28" in second.text
+    assert list(_pager(second.text)) == ["Previous page"]
+    assert _pager(second.text)["Previous page"]["page"] == "1"
+    entries = [e.detail for e in audit_entries(SqlUnitOfWork(engine), who=OPERATOR) if e.action == "agent.search"]
+    assert {"query": "elm street", "found": 28, "page": 2} in entries  # every page is an audited read
+    past = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street", "page": "3"})
+    assert past.status_code == 200 and numbers(past.text) == [] and "No more requests found" in past.text
+    assert list(_pager(past.text)) == []
+    wrong = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street", "page": "0"})
+    assert wrong.status_code == 400 and "page must be between 1 and" in wrong.text
+
+
+def test_search__more_found_than_counted__says_more_than(
+    client: TestClient, elm_street: dict[str, str], engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("civicswitch.agent.ports.COUNT_CAP", 2)  # counting stops at the page's end: 25
+    csrf = sign_in(client, "agent@city.gov")
+    page = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street"})
+    assert f"Requests 1–{PAGE_SIZE} of more than {PAGE_SIZE} found" in page.text
+    assert list(_pager(page.text)) == ["Next page"]
+    entries = [e.detail for e in audit_entries(SqlUnitOfWork(engine), who=OPERATOR) if e.action == "agent.search"]
+    assert entries == [{"query": "elm street", "found": PAGE_SIZE, "more": True}]
+    last = client.post("/staff/agent/search", data={"csrf": csrf, "q": "elm street", "page": "2"})
+    assert f"Requests {PAGE_SIZE + 1}–28 of 28" in last.text  # the last page knows the count
 
 
 def test_history__by_phone__filed_and_followed_across_departments(client: TestClient, city: dict[str, str]) -> None:

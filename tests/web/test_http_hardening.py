@@ -92,6 +92,22 @@ def test_unexpected_error__500_still_carries_the_security_headers(engine: Engine
     assert reply.status_code == 500 and reply.headers["x-frame-options"] == "DENY"
 
 
+def test_unexpected_error__500_carries_the_same_policy_as_every_answer__tiles_included(
+    engine: Engine, clock: FixedClock
+) -> None:
+    app = _app(engine, clock, map_tile_url="https://tiles.example.org/{z}/{x}/{y}.png")
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise KeyError("a bug")
+
+    with TestClient(app, raise_server_exceptions=False) as c:
+        failed, fine = c.get("/boom"), c.get("/healthz")
+    assert failed.status_code == 500 and failed.headers["content-type"] == "application/json; charset=utf-8"
+    assert failed.headers["content-security-policy"] == fine.headers["content-security-policy"]
+    assert "img-src 'self' data: https://tiles.example.org;" in failed.headers["content-security-policy"]
+
+
 # -- HEAD ----------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "path", ["/", "/docs", "/healthz", "/open311/v2/discovery.xml", "/open311/v2/services.json", "/static/docs.js"]

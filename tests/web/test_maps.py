@@ -153,24 +153,76 @@ def test_filing_form__no_tiles_no_areas__map_without_either(client: TestClient, 
     assert "data-bounds" not in tag.group(0)
 
 
-def test_request_page__map_beside_the_coordinates_text__none_without_a_point(
-    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str], agent: None
-) -> None:
-    ids = []
-    for where in ({"lat": "40.71", "long": "-74.0"}, {"address_string": "1 Elm Street"}):
-        cmd = SubmitRequest(service_code="graffiti", api_key=keys["submit"], description="Tags", **where)  # type: ignore[arg-type]
-        ids.append(submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id)
-    _sign_in(client)
-    page = client.get(f"/staff/requests/{ids[0]}").text
-    assert "<dt>Coordinates</dt><dd>40.710000, -74.000000</dd>" in page
+def _filed(engine: Engine, clock: FixedClock, keys: dict[str, str], **where: str) -> int:
+    cmd = SubmitRequest(service_code="graffiti", api_key=keys["submit"], description="Tags", **where)  # type: ignore[arg-type]
+    rid = submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id
+    assert rid is not None
+    return rid
+
+
+def _map_tag(page: str) -> str:
     tag = re.search(r"<div id=\"r-map\"[^>]*>", page)
     assert tag, page
+    return tag.group(0)
+
+
+def test_request_page__map_beside_the_coordinates_text__none_without_a_point(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], agent: None
+) -> None:
+    ids = [_filed(engine, clock, keys, lat="40.71", long="-74.0"), _filed(engine, clock, keys, address_string="1 Elm")]
+    with TestClient(_app(engine, clock, map_tile_url=OSM)) as client:
+        _sign_in(client)
+        page = client.get(f"/staff/requests/{ids[0]}").text
+        without = client.get(f"/staff/requests/{ids[1]}").text
+    assert "<dt>Coordinates</dt><dd>40.710000, -74.000000</dd>" in page
+    tag = _map_tag(page)
     for attribute in ('data-map="show"', 'data-lat="40.710000"', 'data-long="-74.000000"', "hidden",
                       f'data-pin-label="Request {ids[0]}"', 'aria-label="Map of the request'):  # fmt: skip
-        assert attribute in tag.group(0), attribute
-    assert "data-lat-input" not in tag.group(0)
-    without = client.get(f"/staff/requests/{ids[1]}").text
+        assert attribute in tag, attribute
+    assert "data-lat-input" not in tag and "data-focus-url" not in tag  # with tiles: the street around the pin
     assert 'id="r-map"' not in without and "/static/leaflet/leaflet.js" not in without
+
+
+def test_request_page__no_tiles__fitted_to_the_smallest_area_holding_the_point(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], agent: None, boroughs: None
+) -> None:
+    rid = _filed(engine, clock, keys, lat="40.71", long="-74.0")
+    with TestClient(_app(engine, clock, coverage_layer="boroughs")) as client:
+        _sign_in(client)
+        tag = _map_tag(client.get(f"/staff/requests/{rid}").text)
+        assert 'data-focus-url="/map/areas.geojson?layer=boroughs&amp;key=Manhattan"' in tag
+        assert 'data-focus-name="Manhattan"' in tag and 'data-outline-url="/map/areas.geojson"' in tag
+        south, west, north, east = (float(v) for v in re.findall(r'data-focus-bounds="([^"]+)"', tag)[0].split(","))
+        assert 40.68 < south < 40.71 < north < 40.89 and -74.05 < west < -74.0 < east < -73.9  # Manhattan's box
+        area = client.get("/map/areas.geojson", params={"layer": "boroughs", "key": "Manhattan"})
+    assert area.status_code == 200 and area.headers["content-type"] == "application/geo+json"
+    assert [f["properties"]["name"] for f in area.json()["features"]] == ["Manhattan"]
+
+
+def test_request_page__no_tiles_no_area_around__no_map_only_the_coordinates(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], agent: None
+) -> None:
+    rid = _filed(engine, clock, keys, lat="40.71", long="-74.0")
+    with TestClient(_app(engine, clock)) as client:
+        _sign_in(client)
+        page = client.get(f"/staff/requests/{rid}").text
+    assert "<dt>Coordinates</dt><dd>40.710000, -74.000000</dd>" in page  # a pin on white would say nothing more
+    assert 'id="r-map"' not in page and "/static/leaflet/leaflet.js" not in page
+
+
+def test_area_outline__one_layer_or_one_area__unknown_ones_empty(
+    engine: Engine, clock: FixedClock, boroughs: None
+) -> None:
+    with TestClient(_app(engine, clock)) as client:  # no coverage layer: any loaded layer by name still
+        layer = client.get("/map/areas.geojson?layer=boroughs")
+        assert len(layer.json()["features"]) == 5
+        one = client.get("/map/areas.geojson?layer=boroughs&key=Queens")
+        assert one.headers["etag"] != layer.headers["etag"]
+        assert client.get("/map/areas.geojson?layer=boroughs&key=Queens",
+                          headers={"if-none-match": one.headers["etag"]}).status_code == 304  # fmt: skip
+        for query in ("layer=boroughs&key=Atlantis", "layer=atlantis", "layer=Bad%20Name!", "key=Queens"):
+            reply = client.get(f"/map/areas.geojson?{query}")
+            assert reply.status_code == 200 and reply.json() == {"type": "FeatureCollection", "features": []}, query
 
 
 def test_outline__json_is_valid_geojson_polygons(engine: Engine, clock: FixedClock, boroughs: None) -> None:

@@ -13,6 +13,7 @@ from civicswitch.agent.model import (
     MAX_NOTE,
     MAX_TOPIC,
     CallChannel,
+    CallerPage,
     CallerRow,
     InfoCall,
     KnowledgeArticle,
@@ -41,21 +42,27 @@ NEARBY = 5
 FILING_CHANNELS = (Channel.PHONE, Channel.WALK_IN)
 
 
-def search_callers(uow: UnitOfWork, clock: Clock, who: Principal, text: str) -> list[CallerRow]:
+def search_callers(uow: UnitOfWork, clock: Clock, who: Principal, text: str, page: int = 1) -> CallerPage:
     """One search box: a request number, a phone number, an email, a name, an address or a department's
-    reference. The rows carry the filers' contact data, so every search is audited (with what was searched)."""
+    reference; one page of what it finds, newest first. The rows carry the filers' contact data, so every search
+    (every page of it) is audited, with what was searched."""
     authorize(who, Action.AGENT_SEARCH)
     text = " ".join((text or "").split())
     if not text:
         raise Invalid("type a phone number, an email, a name, an address or a request number", field="q")
     if len(text) > MAX_QUERY:
         raise Invalid(f"the search is longer than {MAX_QUERY} characters", field="q")
+    query = CallerQuery.parse(text, page=page)
     with uow:
-        rows = uow.callers.find(CallerQuery.parse(text))
-        audit.record(uow, clock.now(), who, Action.AGENT_SEARCH, "caller_search", None,
-                     detail={"query": text, "found": len(rows)})  # fmt: skip
+        found = uow.callers.find(query)
+        detail: dict[str, object] = {"query": text, "found": found.total}
+        if found.more:
+            detail["more"] = True
+        if page != 1:
+            detail["page"] = page
+        audit.record(uow, clock.now(), who, Action.AGENT_SEARCH, "caller_search", None, detail=detail)
         uow.commit()
-    return rows
+    return found
 
 
 def caller_history(uow: UnitOfWork, clock: Clock, who: Principal, email: str = "", phone: str = "") -> list[CallerRow]:

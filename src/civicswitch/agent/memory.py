@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from civicswitch.agent.model import CallerRow, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
+from civicswitch.agent.model import CallerPage, CallerRow, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
 from civicswitch.agent.ports import CallerQuery, digits_of
 from civicswitch.core.errors import Conflict
 from civicswitch.requests.model import Contact
@@ -97,7 +97,7 @@ class MemoryCallerSearch:
     def _newest(rows: list[CallerRow]) -> list[CallerRow]:
         return sorted(rows, key=lambda r: (r.requested_at, r.request_id), reverse=True)
 
-    def find(self, query: CallerQuery) -> list[CallerRow]:
+    def find(self, query: CallerQuery) -> CallerPage:
         hits: dict[int, set[MatchedBy]] = {}
         words = (query.words or "").lower()
         for rid, r in self._db.requests.items():
@@ -119,8 +119,11 @@ class MemoryCallerSearch:
             for (_, external_id), rid in self._db.hub.refs.items():
                 if external_id == query.reference and rid in self._db.requests:
                     hits.setdefault(rid, set()).add(MatchedBy.REFERENCE)
-        rows = [self._row(rid, matched_by=frozenset(why)) for rid, why in hits.items()]
-        return self._newest(rows)[: query.limit]
+        rows = self._newest([self._row(rid, matched_by=frozenset(why)) for rid, why in hits.items()])
+        # As the SQL store counts: every match up to the page's reach, then "more".
+        more = len(rows) >= query.reach
+        window = rows[query.offset : query.offset + query.page_size]
+        return CallerPage(window, query.reach - 1 if more else len(rows), query.page, query.page_size, more)
 
     def history(self, email: str | None, phones: tuple[str, ...], limit: int = 200) -> list[CallerRow]:
         if not email and not phones:

@@ -96,3 +96,32 @@ class CallerRow:
     @property
     def name(self) -> str:
         return " ".join(p for p in (self.first_name, self.last_name) if p)
+
+
+@dataclass(frozen=True, slots=True)
+class CallerPage:
+    """One page of the caller search. ``total`` counts the requests found up to where the search stopped
+    counting; ``more``: there are more than ``total`` (the page says "more than N")."""
+
+    rows: list[CallerRow]
+    total: int
+    page: int
+    page_size: int
+    more: bool = False
+
+    @property
+    def first(self) -> int:
+        """The number of the page's first row (1-based; 0 when the page is empty)."""
+        return (self.page - 1) * self.page_size + 1 if self.rows else 0
+
+    @property
+    def last(self) -> int:
+        return (self.page - 1) * self.page_size + len(self.rows)
+
+    @property
+    def has_next(self) -> bool:
+        return self.more or self.page * self.page_size < self.total
+
+    @property
+    def has_previous(self) -> bool:
+        return self.page > 1

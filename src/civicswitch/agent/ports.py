@@ -10,12 +10,19 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from civicswitch.agent.model import CallerRow, InfoCall, KnowledgeArticle, TopicCount
+from civicswitch.agent.model import CallerPage, CallerRow, InfoCall, KnowledgeArticle, TopicCount
 from civicswitch.agent.tables import PHONE_PUNCTUATION
+from civicswitch.core.errors import Invalid
 
 MIN_PHONE_DIGITS = 7
 _PHONE_TEXT = re.compile(r"[0-9 ()+./-]+")
 MAX_REQUEST_ID = 2**31 - 1
+PAGE_SIZE = 25
+MAX_PAGE_SIZE = 100
+# The search counts what it finds up to here (then "more than N"): names and addresses are a contains-match no
+# index serves, so an exact count of a common street name would read every request.
+COUNT_CAP = 200
+MAX_PAGE = 400  # 10,000 rows at the default size: past that, the search is too broad to page through
 
 
 def digits_of(phone: str | None) -> str:
@@ -46,10 +53,27 @@ class CallerQuery:
     email: str | None = None  # case-folded
     reference: str | None = None
     words: str | None = None  # in names and addresses
-    limit: int = 50
+    page: int = 1
+    page_size: int = PAGE_SIZE
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.page <= MAX_PAGE:
+            raise Invalid(f"page must be between 1 and {MAX_PAGE}", field="page")
+        if not 1 <= self.page_size <= MAX_PAGE_SIZE:
+            raise Invalid(f"page_size must be between 1 and {MAX_PAGE_SIZE}", field="page_size")
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.page_size
+
+    @property
+    def reach(self) -> int:
+        """How many of the newest matches of each kind a page needs: those up to its last row, and enough to
+        count to :data:`COUNT_CAP`; one more tells whether there are more."""
+        return max(COUNT_CAP, self.offset + self.page_size) + 1
 
     @classmethod
-    def parse(cls, text: str, limit: int = 50) -> CallerQuery:
+    def parse(cls, text: str, page: int = 1, page_size: int = PAGE_SIZE) -> CallerQuery:
         text = " ".join(text.split())
         bare = text.removeprefix("#")
         request_id = int(bare) if bare.isascii() and bare.isdigit() and len(bare) <= 10 else None
@@ -63,7 +87,7 @@ class CallerQuery:
         )
         email = text.lower() if "@" in text and " " not in text else None
         words = text if email is None and any(c.isalpha() for c in text) and len(text) >= 2 else None
-        return cls(text, request_id, phones, email, text or None, words, limit)
+        return cls(text, request_id, phones, email, text or None, words, page, page_size)
 
 
 class KnowledgeStore(Protocol):
@@ -93,8 +117,10 @@ class CallStore(Protocol):
 
 
 class CallerSearch(Protocol):
-    def find(self, query: CallerQuery) -> list[CallerRow]:
-        """Requests the query names, newest first, each with why it matched and its filer's contact data."""
+    def find(self, query: CallerQuery) -> CallerPage:
+        """One page of the requests the query names, newest first (ties: the higher number first), each with
+        why it matched and its filer's contact data; with how many were found, counted up to
+        ``query.reach - 1`` (``more`` past it)."""
         ...
 
     def history(self, email: str | None, phones: tuple[str, ...], limit: int = 200) -> list[CallerRow]:

@@ -1,10 +1,11 @@
 """The agent console's stores on SQLite and PostgreSQL.
 
-The caller search asks one statement per kind of match, each on an index where one exists:
-request number (the primary key), email (``lower(email)``, contacts and followers), phone (the digits-only
-expression, contacts and followers), department reference (``external_refs.external_id``). Names and addresses
-are a contains-match (``ILIKE '%…%'``) that no B-tree index serves: a scan of ``request_contacts`` and
-``service_requests`` bounded by the limit, newest first."""
+The caller search is one statement: one arm per kind of match, each on an index where one exists — request number
+(the primary key), email (``lower(email)``), phone (the digits-only expression), department reference
+(``external_refs.external_id``) — and each bounded by its own LIMIT (the newest matches a page needs, and enough to
+count to ``COUNT_CAP``); the arms' union is grouped by request, counted, ordered newest first and paged in SQL.
+Names and addresses are a contains-match (``ILIKE '%…%'``) that no B-tree index serves: those arms read the
+requests newest first until they have enough (a word found in few requests reads them all)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,32 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, Row, Select, Table, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Row,
+    Select,
+    Table,
+    case,
+    delete,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
 
-from civicswitch.agent.model import CallChannel, CallerRow, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
+from civicswitch.agent.model import (
+    CallChannel,
+    CallerPage,
+    CallerRow,
+    InfoCall,
+    KnowledgeArticle,
+    MatchedBy,
+    TopicCount,
+)
 from civicswitch.agent.ports import CallerQuery
 from civicswitch.agent.tables import info_calls, knowledge_article_services, knowledge_articles, phone_digits
 from civicswitch.catalog.tables import bodies, services
@@ -138,41 +162,78 @@ class SqlCallerSearch:
     def _ids(self, q: Select[Any]) -> list[int]:
         return [int(i) for i in self._conn.execute(q).scalars()]
 
-    def find(self, query: CallerQuery) -> list[CallerRow]:
-        limit = query.limit
-        hits: dict[int, set[MatchedBy]] = {}
+    def find(self, query: CallerQuery) -> CallerPage:
+        arms = self._arms(query)
+        if not arms:
+            return CallerPage([], 0, query.page, query.page_size)
+        hits = union_all(*arms).subquery("hits")
+        at = func.max(hits.c.requested_at)
+        kinds = [func.max(case((hits.c.why == str(why), 1), else_=0)).label(f"k{i}") for i, why in enumerate(MatchedBy)]
+        page = (
+            select(hits.c.rid, func.count().over().label("found"), *kinds)
+            .group_by(hits.c.rid)
+            .order_by(at.desc(), hits.c.rid.desc())
+            .limit(query.page_size)
+            .offset(query.offset)
+        )
+        found = self._conn.execute(page).all()
+        if found:
+            total = int(found[0].found)
+        else:  # past the last page: the count alone
+            total = int(self._conn.execute(select(func.count(func.distinct(hits.c.rid)))).scalar_one())
+        why = {int(r.rid): frozenset(m for i, m in enumerate(MatchedBy) if r[2 + i]) for r in found}
+        rows = [_with(row, matched_by=why[row.request_id]) for row in self._rows(list(why))]
+        more = total >= query.reach
+        return CallerPage(rows, query.reach - 1 if more else total, query.page, query.page_size, more)
 
-        def add(ids: list[int], why: MatchedBy) -> None:
-            for i in ids:
-                hits.setdefault(i, set()).add(why)
+    def _arms(self, query: CallerQuery) -> list[Select[Any]]:
+        """One statement per kind of match: the ``query.reach`` newest requests it matches, (id, filed at, why).
+        Each is bounded by its own LIMIT, so a page never reads more than its kinds' newest matches (names and
+        addresses: the newest requests, scanned until enough match)."""
+        reach = query.reach
+        newest = (sr.c.requested_at.desc(), sr.c.id.desc())
 
+        def arm(q: Select[Any], why: MatchedBy) -> Select[Any]:
+            bounded = q.order_by(*newest).limit(reach).subquery()
+            return select(bounded.c.rid, bounded.c.requested_at, literal(str(why), literal_execute=True).label("why"))
+
+        def filed(condition: ColumnElement[bool]) -> Select[Any]:
+            """Requests whose filer's contact matches: the contacts first (an index, or a scan of the contacts for
+            a name), then their requests by number, never the requests walked to find contacts."""
+            contacts = select(rc.c.request_id).where(condition)
+            return select(sr.c.id.label("rid"), sr.c.requested_at).where(sr.c.id.in_(contacts))
+
+        arms = []
         if query.request_id is not None:
-            add(self._ids(select(sr.c.id).where(sr.c.id == query.request_id)), MatchedBy.REQUEST_ID)
+            arms.append(arm(select(sr.c.id.label("rid"), sr.c.requested_at).where(sr.c.id == query.request_id),
+                            MatchedBy.REQUEST_ID))  # fmt: skip
         if query.phones:
-            add(
-                self._ids(select(rc.c.request_id).where(phone_digits(rc.c.phone).in_(query.phones)).limit(limit)),
-                MatchedBy.PHONE,
-            )
+            arms.append(arm(filed(phone_digits(rc.c.phone).in_(query.phones)), MatchedBy.PHONE))
         if query.email:
-            add(
-                self._ids(select(rc.c.request_id).where(func.lower(rc.c.email) == query.email).limit(limit)),
-                MatchedBy.EMAIL,
-            )
+            arms.append(arm(filed(func.lower(rc.c.email) == query.email), MatchedBy.EMAIL))
         if query.reference:
             refs = select(external_refs.c.request_id).where(external_refs.c.external_id == query.reference)
-            add(self._ids(refs.limit(limit)), MatchedBy.REFERENCE)
+            by_reference = select(sr.c.id.label("rid"), sr.c.requested_at).where(sr.c.id.in_(refs))
+            arms.append(arm(by_reference, MatchedBy.REFERENCE))
         if query.words:
             pattern = _like(query.words)
-            full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
-            by_name = select(rc.c.request_id).where(full.ilike(pattern, escape="\\"))
-            add(self._ids(by_name.order_by(rc.c.request_id.desc()).limit(limit)), MatchedBy.NAME)
-            by_address = select(sr.c.id).where(sr.c.address.ilike(pattern, escape="\\"))
-            add(
-                self._ids(by_address.order_by(sr.c.requested_at.desc(), sr.c.id.desc()).limit(limit)), MatchedBy.ADDRESS
-            )
-        rows = self._rows(list(hits))
-        found = [_with(row, matched_by=frozenset(hits[row.request_id])) for row in rows]
-        return found[:limit]
+            sqlite = self._conn.dialect.name == "sqlite"
+
+            def contains(text: ColumnElement[str]) -> ColumnElement[bool]:
+                # SQLite's LIKE ignores the case of ASCII letters, and its lower() folds only those: ILIKE's
+                # lower(x) LIKE lower(y) finds the same at half the cost of a scan (measured: 0.47 s against 0.96 s
+                # over 333,333 names). PostgreSQL's ILIKE folds every letter.
+                return text.like(pattern, escape="\\") if sqlite else text.ilike(pattern, escape="\\")
+
+            if " " in query.words:  # may span the first and the last name
+                full = func.coalesce(rc.c.first_name, "") + " " + func.coalesce(rc.c.last_name, "")
+                by_name = contains(full)
+            else:  # the same matches without building "first last" for every contact (a third of the scan)
+                by_name = or_(contains(rc.c.first_name), contains(rc.c.last_name))
+            arms.append(arm(filed(by_name), MatchedBy.NAME))
+            by_address = select(sr.c.id.label("rid"), sr.c.requested_at).where(contains(sr.c.address))
+            arms.append(arm(by_address, MatchedBy.ADDRESS))
+        return arms
 
     def history(self, email: str | None, phones: tuple[str, ...], limit: int = 200) -> list[CallerRow]:
         if not email and not phones:

@@ -26,6 +26,18 @@ class Hit:
     name: str
 
 
+@dataclass(frozen=True, slots=True)
+class Around:
+    """An area holding a point: its layer, key and name, bounds (south, west, north, east) and size (square
+    degrees: only to compare)."""
+
+    layer: str
+    key: str
+    name: str
+    bounds: tuple[float, float, float, float]
+    size: float
+
+
 class _Layer:
     def __init__(self, areas: Sequence[Area]) -> None:
         self.keys = [a.key for a in areas]
@@ -118,6 +130,20 @@ class AreaIndex:
             hits = layer.locate(points)
             out[name] = [None if i < 0 else Hit(layer.keys[i], layer.names[i]) for i in hits.tolist()]
         return out
+
+    def around(self, lat: float, long: float) -> list[Around]:
+        """Every area in force that holds the point, of every layer, the smallest first (a neighbourhood before
+        its borough): what a map without tiles outlines to show where the point is."""
+        points = _points([lat], [long])
+        found = []
+        for name, layer in self._layers.items():
+            i = int(layer.locate(points)[0])
+            if i >= 0:
+                geometry = layer.geometries[i]
+                west, south, east, north = (float(v) for v in shapely.bounds(geometry))
+                found.append(Around(name, layer.keys[i], layer.names[i], (south, west, north, east),
+                                    float(shapely.area(geometry))))  # fmt: skip
+        return sorted(found, key=lambda a: (a.size, a.layer))
 
     def locate_keys(
         self, lats: Sequence[float], longs: Sequence[float], layers: Sequence[str] | None = None

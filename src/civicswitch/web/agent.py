@@ -104,7 +104,7 @@ def _console(request: Request, principal: Principal, session: Session, status: i
     except DomainError as exc:
         problem = exc
         return refusal_page(request, session, principal, problem)
-    values: dict[str, Any] = {"q": "", "rows": None, "error": "", "call_error": "", "call": {}, "notice": ""}
+    values: dict[str, Any] = {"q": "", "found": None, "error": "", "call_error": "", "call": {}, "notice": ""}
     values.update(extra)
     return render_page(
         request,
@@ -141,7 +141,8 @@ def console(
 
 @router.post("/agent/search", response_class=HTMLResponse)
 async def search(request: Request) -> Response:
-    """The one search box (a POST: what is searched for is personal data)."""
+    """The one search box, a page at a time (a POST: what is searched for is personal data, so even the next and
+    previous pages are buttons that post it again, never links that would put it in an address)."""
     found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
@@ -149,9 +150,11 @@ async def search(request: Request) -> Response:
     form = await _form(request)
     check_csrf(session, _text(form, "csrf", 100))
     q = _text(form, "q", 300)
+    given = _text(form, "page", 10).strip()
+    page = int(given) if given.isascii() and given.isdigit() else 1
     ctx = context(request)
     try:
-        rows = await run_in_threadpool(lambda: search_callers(ctx.writer(), ctx.clock, principal, q))
+        result = await run_in_threadpool(lambda: search_callers(ctx.writer(), ctx.clock, principal, q, page))
     except DomainError as exc:
         problem = exc
         if problem.code == 403:
@@ -159,7 +162,7 @@ async def search(request: Request) -> Response:
         return await run_in_threadpool(
             lambda: _console(request, principal, session, problem.code, q=q, error=problem.description)
         )
-    return await run_in_threadpool(lambda: _console(request, principal, session, q=q, rows=rows))
+    return await run_in_threadpool(lambda: _console(request, principal, session, q=q, found=result))
 
 
 @router.post("/agent/history", response_class=HTMLResponse)

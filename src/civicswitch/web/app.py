@@ -17,7 +17,20 @@ from civicswitch.core.errors import NotFound
 from civicswitch.requests.sql import SqlOpen311Reads
 from civicswitch.settings import SettingError, Settings
 from civicswitch.storage.sql import SqlUnitOfWork
-from civicswitch.web import admin, agent, docs, errors, maps, pages, public, ratelimit, security, staff, workspace
+from civicswitch.web import (
+    admin,
+    agent,
+    docs,
+    errors,
+    favicon,
+    maps,
+    pages,
+    public,
+    ratelimit,
+    security,
+    staff,
+    workspace,
+)
 from civicswitch.web.api.hub import router as hub_router
 from civicswitch.web.api.people import router as people_router
 from civicswitch.web.api.routes import router as api_router
@@ -92,7 +105,9 @@ def create_app(
         changeset=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     app.state.engine = engine
-    errors.install(app)
+    # One set of security headers for every answer, the 500s the error handler sends past the middleware included.
+    secured = security_headers(settings.map_tile_source())
+    errors.install(app, secured)
     app.include_router(open311_router)
     app.include_router(api_router)
     app.include_router(hub_router)
@@ -104,6 +119,7 @@ def create_app(
     app.include_router(agent.router)
     app.include_router(public.router)
     app.include_router(maps.router)
+    app.include_router(favicon.router)
     docs.install(app)
 
     @app.get("/media/{media_id}", summary="An uploaded photo", tags=["media"])
@@ -147,5 +163,5 @@ def create_app(
     hosts = settings.host_list()
     if hosts and "*" not in hosts:
         app.add_middleware(security.TrustedHosts, allowed_hosts=hosts)
-    app.add_middleware(security.Hardening, headers=security_headers(settings.map_tile_source()))
+    app.add_middleware(security.Hardening, headers=secured)
     return app

@@ -51,7 +51,9 @@ async def unusable_input(request: Request, exc: Exception) -> Response:
     return error_response(request, 400, [(400, UNUSABLE)])
 
 
-def install(app: FastAPI) -> None:
+def install(app: FastAPI, security: tuple[tuple[bytes, bytes], ...] = SECURITY_HEADERS) -> None:
+    """The error handlers. ``security``: the app's security headers (``headers.security_headers``, the map tiles'
+    origin in the policy when configured), set on the 500s, which leave past the middleware that sets them."""
     app.add_exception_handler(DomainError, domain_error)  # type: ignore[arg-type]
 
     @app.exception_handler(StarletteHTTPException)
@@ -88,8 +90,9 @@ def install(app: FastAPI) -> None:
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("%s %s failed", request.method, request.url.path)
         response = error_response(request, 500, [(500, "internal error; the request was not applied")])
-        # Sent by Starlette's outermost middleware, past ours: the security headers are set here.
-        for name, value in SECURITY_HEADERS:
+        # Sent by Starlette's outermost middleware, past ours: the security headers are set here, the same as on
+        # every other answer (a JSON or XML body shows no map, but one policy per app leaves nothing to wonder at).
+        for name, value in security:
             response.headers[name.decode()] = value.decode()
         return response
 

@@ -66,7 +66,7 @@ from civicswitch.requests.work import (
 from civicswitch.responses.handlers import fill_note, note_templates
 from civicswitch.storage.ports import UnitOfWork
 from civicswitch.web.context import context
-from civicswitch.web.maps import map_view
+from civicswitch.web.maps import MapView, map_view
 from civicswitch.web.principals import Session, check_csrf
 from civicswitch.web.staffpages import STATUS_TEXT, refusal_page, render_page, signed_in_staff, staff_post
 
@@ -310,7 +310,7 @@ def _request_page(
     )
     return render_page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
                  principal=principal, view=view, may_read_contact=may_read_contact,
-                 map=map_view(request) if view.request.lat is not None else None,
+                 map=_point_map(request, view.request.lat, view.request.long),
                  **_work_choices(request, principal, view), **extra)  # fmt: skip
 
 
@@ -474,6 +474,14 @@ NOTICES = {
     "confirmed": "Fix confirmed: your check is on the timeline.",
     "disputed": "Fix disputed: your check is on the timeline, and the owner will look again.",
 }
+
+
+def _point_map(request: Request, lat: float | None, long: float | None) -> MapView | None:
+    """The request page's small map of its point: None without a point, or with nothing to show around it."""
+    if lat is None or long is None:
+        return None
+    view = map_view(request, (lat, long))
+    return view if view.useful else None
 
 
 def _work_choices(request: Request, principal: Principal, view: StaffRequestView) -> dict[str, Any]:

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from civicswitch.agent.handlers import SaveArticle, save_article
+from civicswitch.agent.ports import PAGE_SIZE
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.people.policy import OPERATOR
@@ -52,6 +53,38 @@ def _sign_in(page: Any, base: str, email: str, next_: str) -> None:
 def _press_enter(page: Any) -> None:
     with page.expect_navigation():
         page.keyboard.press("Enter")
+
+
+def test_agent__by_keyboard__search_more_than_a_page__next_and_previous_page(
+    page: Any, served: str, agent: dict[str, str], engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    for i in range(PAGE_SIZE + 5):
+        cmd = SubmitRequest(service_code="graffiti", api_key=keys["submit"], lat="40.7100", long="-74.0000",
+                            description=f"Tag {i}", address_string=f"{i + 1} Oak Avenue")  # fmt: skip
+        submit_request(SqlUnitOfWork(engine), clock, cmd)
+    _sign_in(page, served, "ana@city.gov", "/staff/agent")
+    _tab_to(page, "Search")
+    page.keyboard.type("oak avenue")
+    _press_enter(page)
+    rows = page.locator("tbody tr")
+    assert rows.count() == PAGE_SIZE
+    caption = page.locator("caption").inner_text()
+    assert caption == f"Requests 1–{PAGE_SIZE} of {PAGE_SIZE + 5} found for “oak avenue”, newest first"
+    pages = page.get_by_role("navigation", name="Pages of the search")
+    assert pages.get_by_role("button").all_inner_texts() == ["Next page"]
+    assert axe_violations(page) == []
+    screenshot(page, "staff-agent-search-paged")
+
+    _tab_to(page, "Next page")
+    _press_enter(page)
+    assert page.url.endswith("/staff/agent/search")  # the search posted again: nothing of it in the address
+    assert rows.count() == 5 and "Requests 26–30 of 30" in page.locator("caption").inner_text()
+    assert page.input_value("#a-q") == "oak avenue"
+    assert pages.get_by_role("button").all_inner_texts() == ["Previous page"]
+    assert axe_violations(page) == []
+    _tab_to(page, "Previous page")
+    _press_enter(page)
+    assert rows.count() == PAGE_SIZE and "Requests 1–25 of 30" in page.locator("caption").inner_text()
 
 
 def test_agent__by_keyboard__search_history_file_with_answers_nearby_follow_and_log_a_call(

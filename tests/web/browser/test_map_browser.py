@@ -27,7 +27,8 @@ from civicswitch.web.maps import LEAFLET_DIR
 from conftest import axe_violations, screenshot, sign_in, tab_to
 
 PASSWORD = "a long enough password"
-BOROUGHS = Path(__file__).parents[3] / "src" / "civicswitch" / "demo" / "data" / "areas" / "boroughs.geojson"
+AREAS = Path(__file__).parents[3] / "src" / "civicswitch" / "demo" / "data" / "areas"
+BOROUGHS, DISTRICTS = AREAS / "boroughs.geojson", AREAS / "community_districts.geojson"
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database
 
 
@@ -70,6 +71,8 @@ def tile_url(request: pytest.FixtureRequest) -> str:
 def app(engine: Engine, clock: FixedClock, loaded: dict[str, str], tile_url: str) -> FastAPI:
     """The demo's boroughs as the coverage layer, an agent, and a graffiti report with a point."""
     load_layer(SqlUnitOfWork(engine), "boroughs", BOROUGHS.read_bytes(), key_property="name", name_property="name")
+    load_layer(SqlUnitOfWork(engine), "community_districts", DISTRICTS.read_bytes(), key_property="code",
+               name_property="name")  # fmt: skip
     add_user(SqlUnitOfWork(engine), clock, AddUser("ana@city.gov", "agent", name="Ana Ruiz", password=PASSWORD))
     settings = Settings(database_url="sqlite:///unused.db", coverage_layer="boroughs", map_tile_url=tile_url,
                         map_tile_attribution="Test tiles" if tile_url else "")  # fmt: skip
@@ -82,8 +85,7 @@ def problems(page: Any) -> list[str]:
     found: list[str] = []
 
     def console(message: Any) -> None:
-        # The site has no favicon (its 404 is the browser's own request, not the page's): not the maps' business.
-        if message.type == "error" and not message.location.get("url", "").endswith("/favicon.ico"):
+        if message.type == "error":  # the favicon's 404 too: the site has one (web/favicon.py)
             found.append(f"{message.text} {message.location}")
 
     page.on("console", console)
@@ -199,8 +201,30 @@ def test_request_page_map__the_point_beside_the_coordinates(
     the_map = page.get_by_role("region", name="Map of the request's point (the coordinates beside it)")
     assert the_map.is_visible() and "40.710000, -74.000000" in page.content()
     assert page.get_by_role("img", name=f"Request {rid}").is_visible()
-    page.wait_for_function("document.querySelectorAll('#r-map .leaflet-overlay-pane path').length === 5")
+    # No tiles: the five boroughs and, fitted into view, the district holding the point, named in a corner.
+    page.wait_for_function("document.querySelectorAll('#r-map .leaflet-overlay-pane path').length === 6")
+    label = the_map.locator(".map-label")
+    assert label.inner_text() == "Outlined: Lower East Side and Chinatown (CD3)" and label.is_visible()
+    district = page.locator("#r-map .leaflet-overlay-pane path[stroke='#8a4b00']").bounding_box()
+    pin, box = page.get_by_role("img", name=f"Request {rid}").bounding_box(), the_map.bounding_box()
+    assert district["width"] > box["width"] / 3 or district["height"] > box["height"] / 3  # in view, not a speck
+    assert box["x"] < pin["x"] < box["x"] + box["width"] and box["y"] < pin["y"] < box["y"] + box["height"]
     assert page.locator("#r-map [tabindex]").count() == 0 and the_map.get_attribute("tabindex") is None
     assert axe_violations(page) == []
     assert problems == []
     screenshot(page, "staff-request-map")
+
+
+def test_request_page_map__tiles__the_street_around_the_point_no_outline_of_its_district(
+    page: Any, served: str, tiles: str, engine: Engine, clock: FixedClock, keys: dict[str, str], problems: list[str]
+) -> None:
+    cmd = SubmitRequest(service_code="graffiti", api_key=keys["submit"], lat="40.7100", long="-74.0000",
+                        description="Tags on the school wall", address_string="12 Elm Street")  # fmt: skip
+    rid = submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id
+    sign_in(page, served, "ana@city.gov", PASSWORD, f"/staff/requests/{rid}")
+    page.wait_for_function("[...document.querySelectorAll('#r-map img.leaflet-tile')]"
+                           ".some(t => t.complete && t.naturalWidth > 0)")  # fmt: skip
+    assert page.locator("#r-map .map-label").count() == 0
+    assert page.evaluate("document.querySelector('#r-map .leaflet-tile').src").split("/")[-3] == "16"  # zoom 16
+    assert axe_violations(page) == []
+    assert problems == []

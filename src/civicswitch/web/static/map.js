@@ -1,7 +1,9 @@
 /* Maps on the pages (web/maps.py, templates/_map.html): Leaflet from the xstatic-leaflet package, served here.
    Each [data-map] box gets a map: "pick" places a draggable pin by a click and writes the latitude and longitude
    inputs (and follows them when they are typed into); "show" only shows the point. Without tiles (no
-   data-tile-url) the map draws the jurisdiction's areas, which is enough to pick a point. No inline script: the
+   data-tile-url) the map draws the jurisdiction's areas, which is enough to pick a point; a "show" map is fitted to
+   the area holding its point (data-focus-*: a district, say), outlined and named in a corner, else to the
+   jurisdiction and the point: at a street's zoom, with no tiles, there would be only the pin. No inline script: the
    data comes from data- attributes. */
 (function () {
   "use strict";
@@ -12,6 +14,23 @@
     if (!/^[-+]?(\d+(\.\d*)?|\.\d+)$/.test(value)) { return null; }
     var number = parseFloat(value);
     return Math.abs(number) <= bound ? number : null;
+  }
+
+  function boundsOf(text) {  // "south,west,north,east" as [[south, west], [north, east]], or null
+    var values = String(text || "").split(",").map(Number);
+    if (values.length !== 4 || !values.every(isFinite)) { return null; }
+    return [[values[0], values[1]], [values[2], values[3]]];
+  }
+
+  function drawn(map, url, style, then) {  // a GeoJSON document of ours on the map, not interactive
+    if (!url || !window.fetch) { return; }
+    window.fetch(url, { credentials: "same-origin" })
+      .then(function (reply) { return reply.ok ? reply.json() : null; })
+      .then(function (areas) {
+        if (!areas) { return; }
+        then(window.L.geoJSON(areas, { interactive: false, style: style }).addTo(map));
+      })
+      .catch(function () { /* the outlines only help: the inputs and the text beside the map say where */ });
   }
 
   function escapeHtml(text) {  // Leaflet puts attributions in as HTML: the setting is plain text
@@ -67,27 +86,37 @@
     }
 
     var start = given();
-    var bounds = (data.bounds || "").split(",").map(Number);
+    var bounds = boundsOf(data.bounds);
+    var focus = boundsOf(data.focusBounds);
+    // A point with no tiles: the area around it in view, not a street's zoom on white.
+    var around = data.tileUrl || pick ? null : (focus || bounds);
     if (start !== null) {
       place(start);
-      map.setView(start, closeUp);
-    } else if (bounds.length === 4 && bounds.every(isFinite)) {
-      map.fitBounds([[bounds[0], bounds[1]], [bounds[2], bounds[3]]]);
+      if (around) {
+        // room at the top for the area's name (a show map has no zoom buttons there)
+        map.fitBounds(L.latLngBounds(around).extend(start),
+          { paddingTopLeft: [12, focus ? 40 : 12], paddingBottomRight: [12, 24], maxZoom: 16 });
+      } else {
+        map.setView(start, closeUp);
+      }
+    } else if (bounds) {
+      map.fitBounds(bounds);
     } else {
       map.setView([0, 0], 1);
     }
-    if (data.outlineUrl && window.fetch) {
-      window.fetch(data.outlineUrl, { credentials: "same-origin" })
-        .then(function (reply) { return reply.ok ? reply.json() : null; })
-        .then(function (areas) {
-          if (!areas) { return; }
-          var layer = L.geoJSON(areas, {
-            interactive: false,
-            style: { color: "#123a63", weight: 1.5, fillColor: "#6b8fb5", fillOpacity: 0.12 }
-          }).addTo(map);
-          layer.bringToBack();
-        })
-        .catch(function () { /* the outline only helps: the inputs work without it */ });
+    drawn(map, data.outlineUrl, { color: "#123a63", weight: 1.5, fillColor: "#6b8fb5", fillOpacity: 0.12 },
+      function (layer) { layer.bringToBack(); });
+    if (focus && !data.tileUrl) {
+      drawn(map, data.focusUrl, { color: "#8a4b00", weight: 3, fillColor: "#f2a900", fillOpacity: 0.15 },
+        function (layer) { layer.bringToFront(); });
+      var Label = L.Control.extend({
+        onAdd: function () {
+          var label = L.DomUtil.create("p", "map-label");
+          label.textContent = "Outlined: " + (data.focusName || "the area");
+          return label;
+        }
+      });
+      new Label({ position: "topleft" }).addTo(map);
     }
     if (pick) {
       map.on("click", function (event) {
