@@ -308,3 +308,80 @@ def test_sql_unit_of_work__reading_first_without_writes__never_takes_the_writer_
             assert uow.settings.all() == {}
     finally:
         engine.dispose()
+
+
+def test_writer_lock__shorter_timeout_for_one_wait__busy_after_it_and_the_lock_keeps_its_own(lock_path: Path) -> None:
+    lock = WriterLock(str(lock_path), timeout=60)
+    lock.acquire()  # this thread holds it; another thread asks with a short deadline
+    errors: list[BaseException] = []
+
+    def short_wait() -> None:
+        try:
+            lock.acquire(timeout=0.05)
+        except BaseException as exc:
+            errors.append(exc)
+
+    holder = threading.Thread(target=short_wait)
+    holder.start()
+    holder.join(60)
+    lock.release()
+    assert len(errors) == 1 and isinstance(errors[0], WriterBusy)
+    assert lock.timeout == 60
+    thread, got, errs = acquire_in_thread(lock)  # the default wait is unchanged, and the lock is free
+    thread.join(60)
+    assert got.is_set() and not errs
+
+
+def test_sql_unit_of_work__turn_timeout_passed__writer_busy_before_anything_is_written(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}")
+    upgrade(engine)
+    lock = sqlite_writer_lock(engine)
+    errors: list[BaseException] = []
+
+    def file() -> None:
+        uow = SqlUnitOfWork(engine)
+        uow.turn_timeout = 0.05
+        try:
+            with uow.reading_first():
+                assert uow.settings.all() == {}
+                uow.begin_writes()
+                uow.settings.set("public_url", "https://311.example.gov", NOW)
+                uow.commit()
+        except BaseException as exc:
+            errors.append(exc)
+
+    try:
+        with lock:  # another writer holds the turn throughout
+            thread = threading.Thread(target=file)
+            thread.start()
+            thread.join(60)
+        assert len(errors) == 1 and isinstance(errors[0], WriterBusy)
+        assert not lock.held
+        with SqlUnitOfWork(engine, writing=False) as reader:
+            assert reader.settings.all() == {}
+    finally:
+        engine.dispose()
+
+
+def test_sql_unit_of_work__sync_later__commit_leaves_its_sync_to_the_caller(tmp_path: Path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'a.db'}", sqlite_synchronous="FULL", sqlite_group_commit=True)
+    upgrade(engine)
+    try:
+        uow = SqlUnitOfWork(engine)
+        uow.sync_later = True
+        with uow.reading_first():
+            uow.begin_writes()
+            uow.settings.set("public_url", "https://311.example.gov", NOW)
+            uow.commit()
+        assert uow.owed_sync is not None  # a file database at FULL commits through the group sync
+        uow.owed_sync()  # the caller's: returns once the commit is on disk
+        with SqlUnitOfWork(engine, writing=False) as reader:
+            assert reader.settings.all() == {"public_url": "https://311.example.gov"}
+        plain = SqlUnitOfWork(engine)  # by default the unit syncs before commit() returns
+        with plain.reading_first():
+            plain.begin_writes()
+            plain.settings.set("timezone", "America/New_York", NOW)
+            plain.commit()
+        assert plain.owed_sync is None
+    finally:
+        engine.dispose()

@@ -191,10 +191,18 @@ class SyncingConnection(sqlite3.Connection):
 
     def sync_owed(self) -> None:
         """The sync a deferred :meth:`commit` owes, if any."""
-        if self._owed:
-            self._owed = False
-            assert self.group_sync is not None
-            self.group_sync.sync()
+        owed = self.take_owed()
+        if owed is not None:
+            owed()
+
+    def take_owed(self) -> Callable[[], None] | None:
+        """The sync a deferred :meth:`commit` owes, for the caller to run (any later sync of the group makes the
+        commit durable, so it may run in another thread once this connection is back in the pool); None if none."""
+        if not self._owed:
+            return None
+        self._owed = False
+        assert self.group_sync is not None
+        return self.group_sync.sync
 
 
 def syncing(dbapi_connection: Any) -> SyncingConnection | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections.abc import Callable
 from types import TracebackType
 from typing import Self
 
@@ -93,6 +94,12 @@ class SqlUnitOfWork:
         self._queued: WriterLock | None = None
         self._reads_first = False  # reading_first(): SQLite writes wait for begin_writes()
         self._changes_at_start = 0
+        # A caller that cannot wait long (the event loop: web/open311/hot.py) bounds the wait for the SQLite writer's
+        # turn of a reading_first() unit (WriterBusy past it, before anything is written), and takes the sync that
+        # makes the commit durable (owed_sync) to run it elsewhere before it answers.
+        self.turn_timeout: float | None = None
+        self.sync_later = False
+        self.owed_sync: Callable[[], None] | None = None
 
     def reading_first(self) -> Self:
         """This unit reads and validates everything before its first write, and its writes do not depend on what
@@ -159,7 +166,7 @@ class SqlUnitOfWork:
             raise RuntimeError("a reading_first() unit of work wrote before begin_writes()")
         conn.rollback()  # ends the read snapshot (nothing was written)
         lock = sqlite_writer_lock(self._engine)
-        lock.acquire()
+        lock.acquire(self.turn_timeout)
         self._queued = lock
         conn.execution_options(writing=True)  # the next statement begins with BEGIN IMMEDIATE
 
@@ -189,7 +196,10 @@ class SqlUnitOfWork:
             self._changes_at_start = _total_changes(self._conn)
             self._release()
         if raw is not None:
-            raw.sync_owed()  # returns once the commit is on disk
+            if self.sync_later:
+                self.owed_sync = raw.take_owed()  # the caller runs it before it tells anyone the commit happened
+            else:
+                raw.sync_owed()  # returns once the commit is on disk
 
     def rollback(self) -> None:
         assert self._conn is not None

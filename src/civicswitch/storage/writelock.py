@@ -64,16 +64,18 @@ class WriterLock:
         self._helper: threading.Thread | None = None
 
     # -- the public side -----------------------------------------------------------------------------
-    def acquire(self) -> None:
+    def acquire(self, timeout: float | None = None) -> None:
+        """Wait for the turn, at most ``timeout`` seconds (default: the lock's own)."""
         if self._pid != os.getpid():
             self._reset()
         me = threading.get_ident()
         if self._owner == me:
             self._depth += 1
             return
-        deadline = self._monotonic() + self.timeout
-        if not self._queue.acquire(timeout=self.timeout):
-            raise WriterBusy(f"the database is locked: no turn to write within {self.timeout:g} s")
+        limit = self.timeout if timeout is None else timeout
+        deadline = self._monotonic() + limit
+        if not self._queue.acquire(timeout=limit):
+            raise WriterBusy(f"the database is locked: no turn to write within {limit:g} s")
         try:
             self._lock_file(deadline)
         except BaseException:
@@ -135,7 +137,9 @@ class WriterLock:
             got = self._state.wait_for(lambda: self._held, timeout=max(0.0, deadline - self._monotonic()))
             self._wanted = False
             if not got:
-                raise WriterBusy(f"the database is locked: another process held it for over {self.timeout:g} s")
+                raise WriterBusy(
+                    f"the database is locked: another writer held it past the deadline ({self.timeout:g} s at most)"
+                )
 
     def _unlock_file(self) -> None:
         with self._state:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
@@ -24,8 +25,9 @@ from starlette.formparsers import FormParser
 
 from civicswitch.core.clock import FixedClock
 from civicswitch.settings import Settings
+from civicswitch.storage.sql import sqlite_writer_lock
 from civicswitch.web.app import create_app
-from civicswitch.web.open311 import hot
+from civicswitch.web.open311 import hot, routes
 from civicswitch.web.open311.hot import plain_form
 
 FORM = {"content-type": "application/x-www-form-urlencoded"}
@@ -216,3 +218,32 @@ def test_plain_form__same_fields_as_starlettes_parser(body: bytes) -> None:
         return list((await parser.parse()).multi_items())
 
     assert plain_form(body) == asyncio.run(starlette_fields())
+
+
+def test_hot_create__sqlite_writer_turn_busy__filed_from_the_thread_pool(
+    api: Open311, hot_forms: list[bool], caplog: pytest.LogCaptureFixture
+) -> None:
+    """On SQLite the hot path files on the event loop but waits at most INLINE_TURN_S for the writer's turn; past
+    it, nothing is written and the thread pool files the request, waiting its full time."""
+    if api.engine.dialect.name != "sqlite":
+        pytest.skip("the writer's turn is SQLite's")
+    lock = sqlite_writer_lock(api.engine)
+    held, done = threading.Event(), threading.Event()
+
+    def slow_writer() -> None:
+        with lock:
+            held.set()
+            done.wait(30)  # let go once the request has been seen waiting for the pool
+
+    holder = threading.Thread(target=slow_writer)
+    holder.start()
+    assert held.wait(30)
+    before = row_counts(api.engine)["service_requests"]
+    threading.Timer(routes.INLINE_TURN_S * 6, done.set).start()
+    with caplog.at_level(logging.INFO, logger="civicswitch.web.open311.routes"):
+        answer = post(api, [*GRAFFITI.items(), ("api_key", api.keys["submit"])], "json")
+    holder.join(30)
+    assert answer.status_code == 200, answer.text
+    assert hot_forms == [True]
+    assert row_counts(api.engine)["service_requests"] == before + 1
+    assert any("filing in the thread pool" in r.getMessage() for r in caplog.records)

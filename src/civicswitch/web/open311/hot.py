@@ -121,7 +121,7 @@ class HotReads:
             return
         form = FormData(cast("list[tuple[str, str | UploadFile]]", items))
         try:
-            response = await routes.file_request(self.ctx, fmt, form, params.field(form, "api_key"))
+            response = await routes.file_request(self.ctx, fmt, form, params.field(form, "api_key"), inline=self.inline)
         except DomainError as exc:
             response = await errors.domain_error(Request(scope), exc)
         except UNUSABLE_INPUT as exc:

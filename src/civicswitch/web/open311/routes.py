@@ -15,11 +15,13 @@ from starlette.datastructures import FormData
 from civicswitch.core.errors import DomainError, Invalid, NotFound, UnsupportedMediaType
 from civicswitch.people.auth import authenticate
 from civicswitch.people.clients import Scope
-from civicswitch.requests.commands import PostUpdate, SubmitRequest
+from civicswitch.requests.commands import PostUpdate, SubmitRequest, SubmitResult
 from civicswitch.requests.handlers import Limits, post_update, request_id_from, submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.routing.intake import available_services
 from civicswitch.storage.ports import UnitOfWork
+from civicswitch.storage.sql import SqlUnitOfWork
+from civicswitch.storage.writelock import WriterBusy
 from civicswitch.web.context import AppContext, context
 from civicswitch.web.open311 import cache, params
 from civicswitch.web.open311.cache import Rendered
@@ -405,7 +407,9 @@ async def request_create(request: Request, fmt: Fmt) -> Response:
     return await file_request(ctx, fmt, form, api_key)
 
 
-async def file_request(ctx: AppContext, fmt: str, form: FormData, api_key: str | None) -> Response:
+async def file_request(
+    ctx: AppContext, fmt: str, form: FormData, api_key: str | None, *, inline: bool = False
+) -> Response:
     """POST requests.{fmt} once its form is read and its URL checked: the route's and the hot path's
     (``hot.py``) answer. A ``DomainError`` leaves for the caller to answer in the URL's format."""
     async with key_first(ctx, api_key, Scope.SUBMIT):
@@ -417,7 +421,13 @@ async def file_request(ctx: AppContext, fmt: str, form: FormData, api_key: str |
         media_types=ctx.settings.media_types,
         clock_skew=timedelta(seconds=ctx.settings.clock_skew_seconds),
     )
-    result = await in_thread(lambda: submit_request(ctx.writer(), ctx.clock, cmd, limits, ctx.geography()))
+
+    def file(uow: UnitOfWork) -> SubmitResult:
+        return submit_request(uow, ctx.clock, cmd, limits, ctx.geography())
+
+    result = await _file_inline(ctx, file) if inline else None
+    if result is None:
+        result = await in_thread(lambda: file(ctx.writer()))
     item: dict[str, Any] = {}
     if result.service_request_id is not None:
         item["service_request_id"] = result.service_request_id
@@ -426,6 +436,33 @@ async def file_request(ctx: AppContext, fmt: str, form: FormData, api_key: str |
     item["service_notice"] = result.service_notice
     item["account_id"] = result.account_id
     return respond(fmt, "service_requests", [item])
+
+
+INLINE_TURN_S = 0.05  # the longest the event loop waits for SQLite's writer's turn before the thread pool takes over
+
+
+async def _file_inline(ctx: AppContext, file: Callable[[UnitOfWork], SubmitResult]) -> SubmitResult | None:
+    """File on the event loop (SQLite): None when the writer's turn was not had within :data:`INLINE_TURN_S`
+    (nothing was written; the caller files it in the thread pool, where a writer may wait its full time).
+
+    A thread would meet the event loop at each of the ~15 points where SQLite lets go of the GIL, and under load
+    wait up to the interpreter's switch interval (5 ms) at each: POST's p99 under mixed load was that convoy
+    (bench/README.md, issue 9). The validation and the writes are a few ms of CPU on the loop; the wait for the
+    disk is not: the sync that makes the commit durable runs in the pool, shared with other commits (group commit),
+    and the answer goes out only after it."""
+    uow = ctx.writer()
+    if not isinstance(uow, SqlUnitOfWork):
+        return None
+    uow.turn_timeout = INLINE_TURN_S
+    uow.sync_later = True
+    try:
+        result = file(uow)
+    except WriterBusy:
+        log.info("the SQLite writer's turn was busy for %g s: filing in the thread pool", INLINE_TURN_S)
+        return None
+    if uow.owed_sync is not None:
+        await in_thread(uow.owed_sync)
+    return result
 
 
 async def submit_command(form: FormData, api_key: str | None) -> SubmitRequest:
