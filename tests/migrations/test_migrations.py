@@ -13,7 +13,7 @@ from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope
-from civicswitch.requests.search import FTS_TABLE, PG_FUNCTION, PG_INDEX
+from civicswitch.requests.search import FTS_TABLE, PG_FUNCTION, PG_INDEX, PG_OPEN_INDEX
 from civicswitch.requests.tables import service_requests
 from civicswitch.routing.grid import cell_of
 from civicswitch.storage.schema import declared
@@ -206,11 +206,19 @@ def test_migration_0015__stored_requests__counted_per_body_and_status_after_upgr
     assert (everyone.total, everyone.counts) == (3, {Status.NEW: 1, Status.IN_PROGRESS: 2, Status.CLOSED: 1})
     with engine.connect() as conn:
         names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
-        assert (PG_INDEX in names, "ix_service_requests_words" in names) == (postgres, False)
+        assert (PG_INDEX in names, PG_OPEN_INDEX in names, "ix_service_requests_words" in names) == (
+            postgres,
+            postgres,
+            False,
+        )
     downgrade(engine, "0014_queue_search")
     with engine.connect() as conn:
         names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
-        assert (PG_INDEX in names, "ix_service_requests_words" in names) == (False, postgres)
+        assert (PG_INDEX in names, PG_OPEN_INDEX in names, "ix_service_requests_words" in names) == (
+            False,
+            False,
+            postgres,
+        )
         if postgres:
             assert (
                 conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname = :f"), {"f": PG_FUNCTION}).scalar() == 0

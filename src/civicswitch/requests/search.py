@@ -35,6 +35,7 @@ from civicswitch.requests.model import Status
 
 FTS_TABLE = "service_request_words"
 PG_INDEX = "ix_service_requests_search"  # migration 0015 (0014's was "ix_service_requests_words")
+PG_OPEN_INDEX = "ix_service_requests_open_requested"  # 0015: everyone's open requests by filing time (PostgreSQL)
 MAX_WORDS = 12  # more words narrow nothing a clerk needs, and each is a list the index merges
 
 # PostgreSQL: the function of migration 0015 (the words of letters and digits, as SQLite's unicode61 tokenizer and

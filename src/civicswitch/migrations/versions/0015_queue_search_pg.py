@@ -6,8 +6,10 @@ for a department's closed requests). This one holds, for each word ``w`` of a re
 ``#b<body>/<status>/w`` and ``#s<status>/w``: a count per status of a department's (or everyone's) matches reads
 the list of one such entry, as long as the matches it counts. The function ``request_search_document`` spells the
 document. It is PARALLEL UNSAFE so that no statement naming it plans parallel workers: a search's statements are
-capped reads of the index, done before workers would have started. SQLite is unchanged (its FTS5 table already holds
-body and status, migration 0014). requests/search.py says how the queue reads it.
+capped reads of the index, done before workers would have started. A search with many matches walks the queue in
+order instead: for everyone's open requests by filing time, a new partial index (SQLite's planner is not given it:
+its queue plans are tested as they are). SQLite is otherwise unchanged (its FTS5 table already holds body and
+status, migration 0014). requests/search.py says how the queue reads it.
 
 Revision ID: 0015_queue_search_pg
 Revises: 0014_queue_search
@@ -29,6 +31,7 @@ depends_on: str | Sequence[str] | None = None
 FUNCTION = "request_search_document"  # _CREATE_FUNCTION spells it too
 INDEX = "ix_service_requests_search"
 OLD_INDEX = "ix_service_requests_words"  # 0014's
+OPEN_REQUESTED = "ix_service_requests_open_requested"  # requests/search.py: PG_OPEN_INDEX
 
 # The words as 0014 indexed them (letters and digits, lower case; words over 1,000 bytes are only indexed alone:
 # an entry is at most 2,047 bytes), then each with its scope's prefixes. Everything is named from pg_catalog, so
@@ -59,6 +62,9 @@ def upgrade() -> None:
         f"{FUNCTION}(description || ' ' || coalesce(address, ''), body_id, status))"
     )
     op.execute(f"DROP INDEX {OLD_INDEX}")
+    # everyone's open requests in filing order (an admin's queue, oldest or newest first): a search with many
+    # matches walks them, not every request ever filed (a sixth are open)
+    op.execute(f"CREATE INDEX {OPEN_REQUESTED} ON service_requests (requested_at, id) WHERE status <> 'closed'")
 
 
 def downgrade() -> None:
@@ -68,5 +74,6 @@ def downgrade() -> None:
         f"CREATE INDEX {OLD_INDEX} ON service_requests USING gin (to_tsvector('simple'::regconfig, "
         "regexp_replace(description || ' ' || coalesce(address, ''), '[^[:alnum:]]+', ' ', 'g')))"
     )
+    op.execute(f"DROP INDEX {OPEN_REQUESTED}")
     op.execute(f"DROP INDEX {INDEX}")
     op.execute(f"DROP FUNCTION {FUNCTION}(text, integer, text)")
