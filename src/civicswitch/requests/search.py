@@ -22,7 +22,10 @@ The databases index the words, so a search reads the matching requests, not ever
   (:func:`pg_query`), as long as the matches themselves: counting them per status never reads the requests of the
   other statuses or bodies. A status change or a transfer is a new row version, indexed anew in the same
   transaction. The document is costly to compute row by row, so no page computes it: a page of a few matches reads
-  their ids from the index, a page of many walks the queue in order testing :data:`PG_WORDS` (the words alone).
+  their ids from the index, a page of many walks the queue in order testing :data:`PG_WORDS` (the words alone; for
+  everyone's open requests by filing time, the partial index :data:`PG_OPEN_INDEX`). A word over 1,000 bytes
+  (letters or digits without a break) is indexed without its scope (an entry is at most 2,047 bytes, and to_tsvector
+  drops longer words anyway), so a search for it finds it only where the queue is walked.
 
 The in-memory store applies :func:`matches` to the same words (:func:`words`).
 """
