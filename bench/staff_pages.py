@@ -23,6 +23,7 @@ import re
 import statistics
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -62,7 +63,8 @@ class Timed:
 
 def _facts(url: str) -> dict[str, Any]:
     """What the pages are asked about: the body owning most requests, a busy service, a request of that body,
-    a word from the descriptions, an area."""
+    a word from the descriptions ("pothole"), a word common in that body's open requests (the commonest first word
+    of its 1,000 latest open requests' descriptions), an area."""
     from sqlalchemy import text
 
     from civicswitch.core.db import make_engine
@@ -82,9 +84,14 @@ def _facts(url: str) -> dict[str, Any]:
                 "SELECT id FROM service_requests WHERE body_id = :b AND status <> 'closed' ORDER BY id DESC "
                 "LIMIT 1"), {"b": body_id}).scalar_one()  # fmt: skip
             word = "pothole"
+            latest = db.execute(text(
+                "SELECT description FROM service_requests WHERE body_id = :b AND status <> 'closed' "
+                "ORDER BY id DESC LIMIT 1000"), {"b": body_id}).scalars()  # fmt: skip
+            firsts = Counter(w.group(0).lower() for d in latest if (w := re.search(r"[^\W_]{3,}", d or "")))
+            common = firsts.most_common(1)[0][0] if firsts else word
     finally:
         engine.dispose()
-    return {"body": body, "service": service, "public_id": public_id, "word": word}
+    return {"body": body, "service": service, "public_id": public_id, "word": word, "common": common}
 
 
 def _users(url: str, body: str) -> dict[str, str]:
@@ -151,6 +158,7 @@ def _contacts(url: str, every: int) -> int:
 
 def pages(facts: dict[str, Any]) -> list[Page]:
     body, service, rid, word = facts["body"], facts["service"], facts["public_id"], facts["word"]
+    common = facts["common"]
     return [
         Page("department", "queue (own body, open, oldest)", "/staff/queue"),
         Page("department", "queue, newest first", "/staff/queue?sort=newest"),
@@ -158,11 +166,15 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("department", "queue, one service", f"/staff/queue?service={service}"),
         Page("department", "queue, closed, page 20", "/staff/queue?status=closed&page=20"),
         Page("department", "queue, text search", f"/staff/queue?q={word}"),
+        Page("department", "queue, search a common word", f"/staff/queue?q={common}"),
+        Page("department", "queue, closed, a common word", f"/staff/queue?status=closed&q={common}"),
         Page("department", "request page", f"/staff/requests/{rid}"),
         Page("department", "manual bridge", "/staff/bridge"),
         Page("admin", "queue (every body)", "/staff/queue"),
         Page("admin", "queue, one body, by due", f"/staff/queue?body={body}&sort=due"),
         Page("admin", "queue, request number", f"/staff/queue?q={rid}"),
+        Page("admin", "queue, text search", f"/staff/queue?q={word}"),
+        Page("admin", "queue, search a common word", f"/staff/queue?q={common}"),
         Page("executive", "queue (every body)", "/staff/queue?sort=updated"),
         Page("agent", "manual bridge", "/staff/bridge"),
         Page("executive", "escalations", "/staff/escalations"),
@@ -277,7 +289,7 @@ def main() -> None:
         emails = _users(prepared.url, facts["body"])
         contacts = _contacts(prepared.url, args.contacts)
         print(f"{kind}, {prepared.rows:,} requests ({contacts:,} with a filer's contact); department body "
-              f"{facts['body']}:", flush=True)  # fmt: skip
+              f"{facts['body']}, common word {facts['common']!r}:", flush=True)  # fmt: skip
         only: Callable[[Page], bool] = (lambda page: page.role == args.role) if args.role else (lambda page: True)
         report["databases"][kind] = measure(prepared.url, facts, emails, args.requests, only)
     if args.out:

@@ -13,7 +13,7 @@ from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope
-from civicswitch.requests.search import FTS_TABLE, PG_INDEX
+from civicswitch.requests.search import FTS_TABLE, PG_FUNCTION, PG_INDEX, PG_OPEN_INDEX
 from civicswitch.requests.tables import service_requests
 from civicswitch.routing.grid import cell_of
 from civicswitch.storage.schema import declared
@@ -155,6 +155,76 @@ def test_migration_0014__stored_requests__searchable_after_upgrade_and_index_gon
         assert PG_INDEX not in {i["name"] for i in inspect(conn).get_indexes("service_requests")}
         if conn.dialect.name == "sqlite":
             assert conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() == []
+    upgrade(engine)
+
+
+def test_migration_0015__stored_requests__counted_per_body_and_status_after_upgrade_0014_index_after_downgrade(
+    engine: Engine,
+) -> None:
+    """PostgreSQL: 0015 replaces 0014's GIN index (the words) by one on request_search_document() (the words, also
+    with each request's body and status), filled from the stored requests; downgrading restores 0014's. SQLite:
+    nothing changes (its FTS table holds body and status since 0014)."""
+    downgrade(engine, "0014_queue_search")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+        assert PG_INDEX not in names
+        if postgres:
+            assert "ix_service_requests_words" in names
+            assert (
+                conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname = :f"), {"f": PG_FUNCTION}).scalar() == 0
+            )
+        old = MetaData()
+        bodies, services, requests = (
+            Table(n, old, autoload_with=conn) for n in ("bodies", "services", "service_requests")
+        )
+        dot, dsny = (conn.execute(insert(bodies).values(code=c, name=c).returning(bodies.c.id)).scalar_one()
+                     for c in ("DOT", "DSNY"))  # fmt: skip
+        service_id = conn.execute(
+            insert(services).values(code="pothole", name="Pothole", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(requests),
+            [{"service_id": service_id, "status": status, "requested_at": now, "updated_at": now, "channel": "web",
+              "attributes": {}, "description": text_, "address": address, "body_id": body}
+             for status, text_, address, body in [("new", "Deep pothole", "1 Main Street", dot),
+                                                  ("closed", "Pothole filled", None, dot),
+                                                  ("in_progress", "Pothole again", "2 Elm Street", dsny),
+                                                  ("in_progress", "Pothole", None, None)]],
+        )  # fmt: skip
+    upgrade(engine)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        dot_found = uow.queue.queue(
+            QueueScope(bodies=frozenset({"DOT"})), QueueFilter(text="pot*", statuses=(*Status,))
+        )
+        everyone = uow.queue.queue(QueueScope(everything=True), QueueFilter(text="pothole"))
+    assert ([r.description for r in dot_found.rows], dot_found.counts) == (
+        ["Deep pothole", "Pothole filled"],
+        {Status.NEW: 1, Status.CLOSED: 1},
+    )
+    assert (everyone.total, everyone.counts) == (3, {Status.NEW: 1, Status.IN_PROGRESS: 2, Status.CLOSED: 1})
+    with engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+        assert (PG_INDEX in names, PG_OPEN_INDEX in names, "ix_service_requests_words" in names) == (
+            postgres,
+            postgres,
+            False,
+        )
+    downgrade(engine, "0014_queue_search")
+    with engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+        assert (PG_INDEX in names, PG_OPEN_INDEX in names, "ix_service_requests_words" in names) == (
+            False,
+            False,
+            postgres,
+        )
+        if postgres:
+            assert (
+                conn.execute(text("SELECT count(*) FROM pg_proc WHERE proname = :f"), {"f": PG_FUNCTION}).scalar() == 0
+            )
+        else:
+            assert [n for n in inspect(conn).get_table_names() if n == FTS_TABLE]
     upgrade(engine)
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import load_catalog
+from civicswitch.requests import queue_sql
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
 from civicswitch.requests.queue import QueueFilter, QueueScope, SlaFilter, Sort
 from civicswitch.storage.ports import UnitOfWork
@@ -149,9 +150,47 @@ def test_queue__text__follows_changes_of_text_owner_and_status(city: tuple[MakeU
     assert page(make, text="sinkhole", statuses=(Status.NEW,))[:2] == ([], 0)
 
 
+@pytest.mark.parametrize(
+    "scope",
+    [
+        EVERYTHING,
+        QueueScope(bodies=frozenset({"DOT"})),
+        QueueScope(org="FIXIT"),
+        QueueScope(areas=frozenset({("districts", "B")})),
+    ],
+    ids=["everything", "own-body", "assigned-org", "own-area"],
+)
+def test_queue__text__a_status_change_moves_the_request_between_counts(
+    city: tuple[MakeUow, dict[str, int]], scope: QueueScope
+) -> None:
+    """The indexes hold each request's status with its words (SQLite's FTS scope column, PostgreSQL's scoped
+    words): a change of status is a change of what the index holds, in the same transaction."""
+    make, ids = city
+    every = (*Status,)
+    assert page(make, scope, text="bravo avenue", statuses=every) == ([ids["dot_b"]], 1, {"new": 1})
+    _change(make, ids["dot_b"], statuses=[Status.ACKNOWLEDGED, Status.IN_PROGRESS])
+    assert page(make, scope, text="bravo avenue", statuses=every) == ([ids["dot_b"]], 1, {"in_progress": 1})
+    assert page(make, scope, text="brav*")[:2] == ([ids["dot_b"]], 1)
+    with make() as uow:
+        found = uow.requests.get(ids["dot_b"])
+        assert found is not None
+        found.transition(Status.CLOSED, T0 + 7 * H, reason=CloseReason.FIXED)
+        uow.requests.save(found)
+        uow.commit()
+    assert page(make, scope, text="bravo", statuses=every) == ([ids["dot_b"]], 1, {"closed": 1})
+    assert page(make, scope, text="bravo")[:2] == ([], 0)  # the open requests: none
+    assert page(make, scope, text="bravo", statuses=(Status.CLOSED,))[:2] == ([ids["dot_b"]], 1)
+    _change(make, ids["dot_b"], statuses=[Status.REOPENED])
+    assert page(make, scope, text="bravo", statuses=every) == ([ids["dot_b"]], 1, {"reopened": 1})
+    assert page(make, scope, text="bravo", statuses=(Status.CLOSED,))[:2] == ([], 0)
+
+
 def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory: MakeUow,
-                                                              catalog_data: dict[str, Any]) -> None:  # fmt: skip
-    """More matches than the SQL store reads by id (queue_sql.FEW): the ordered walk gives the same pages."""
+                                                              catalog_data: dict[str, Any],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """More matches than the SQL store reads by id (queue_sql.FEW) or from PostgreSQL's index (queue_sql.PG_FEW,
+    lowered here): the ordered walk gives the same pages."""
+    monkeypatch.setattr(queue_sql, "PG_FEW", 100)
     load_catalog(store_uow_factory(), catalog_data)
     with store_uow_factory() as uow:
         ids = []
@@ -180,6 +219,8 @@ def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory:
     assert page(store_uow_factory, dot, text="main pot*", sort=Sort.NEWEST, page_size=3)[0] == wanted[::-1][:3]
     closed = page(store_uow_factory, dot, text="pothole", statuses=(Status.CLOSED,))
     assert closed[:2] == ([], 0)
+    everything = page(store_uow_factory, text="pothole", page=2, page_size=50)
+    assert everything[:2] == (wanted[50:100], len(wanted))
 
 
 def test_queue__sorts__newest_updated_and_due_with_no_due_date_last(city: tuple[MakeUow, dict[str, int]]) -> None:

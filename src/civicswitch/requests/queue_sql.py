@@ -8,11 +8,12 @@ At a city's size (1,000,000 requests; ``bench/staff_pages.py``) every query must
   (migration ``0011_queue_indexes``: by body and filing time, due date or last update) give the page in order;
 * counts per status stop at :data:`~civicswitch.requests.queue.COUNT_CAP` + 1 each (the page shows "10,000+"),
   so a department's 300,000 closed requests are not counted one by one on every page;
-* a text search reads the words' index (``requests/search.py``), not each request's text. On PostgreSQL the
-  planner combines the GIN index with the queue's indexes. On SQLite the FTS5 index holds each request's body and
-  status too: a department's counts per status are read from it alone, and the page is either the few matching
-  requests (at most :data:`FEW` of them, read by id and sorted) or, for a common word, the queue's ordered index
-  read until the page is full, each request tested against the matches.
+* a text search reads the words' index (``requests/search.py``), not each request's text. Both indexes hold each
+  request's body and status with its words: a department's (or everyone's) counts per status are read from the
+  index alone (on PostgreSQL, with each counted request's row: a GIN index answers no count by itself), and the
+  page is either the few matching requests (SQLite: at most :data:`FEW`, read by id; PostgreSQL: at most
+  :data:`PG_FEW`, read from the GIN index) sorted, or, for a common word, the queue's ordered index read until the
+  page is full, each request tested (SQLite: against the matches; PostgreSQL: its words, :data:`PG_WORDS`).
 """
 
 from __future__ import annotations
@@ -52,11 +53,24 @@ from civicswitch.requests.queue import (
     snippet,
     total_of,
 )
-from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, fts_query, pg_query, words
+from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, PG_WORDS, fts_query, pg_query, words
 from civicswitch.requests.tables import service_requests as sr
 
 FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: the ordered index is walked
+# PostgreSQL: up to this many matches of the page's statuses are read from the GIN index (their ids) and the page is
+# read by id and sorted; more: the ordered index is walked, testing each request's words (a common word fills the
+# page early).
+PG_FEW = 5_000
 _FTS = table(FTS_TABLE, column("rowid"))
+
+
+def _is_number(text: str) -> bool:
+    return text.isdigit() and len(text) <= 18
+
+
+def _tsmatch(document: str, query: str) -> ColumnElement[bool]:
+    match: ColumnElement[bool] = literal_column(document).bool_op("@@")(cast(literal(query), TSQUERY))
+    return match
 
 
 def _area(layer: str, key: str) -> ColumnElement[bool]:
@@ -73,6 +87,7 @@ class SqlQueueStore:
         self._codes: dict[tuple[str, frozenset[str]], list[int]] = {}
         self._sqlite = conn.dialect.name == "sqlite"
         self._matched: dict[str, list[int] | None] = {}  # FTS expression → its few matches (None: more than FEW)
+        self._pg_ids: dict[tuple[QueueScope, QueueFilter], list[int] | None] = {}  # a page's few matches (PostgreSQL)
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -111,20 +126,27 @@ class SqlQueueStore:
         return self._matched[match]
 
     def _text(
-        self, scope: QueueScope, query: QueueFilter, statuses: list[str] | None
+        self, scope: QueueScope, query: QueueFilter, statuses: list[str] | None, walk: bool = False
     ) -> tuple[ColumnElement[bool], bool]:
         """The search (a request number, or words: requests/search.py), and whether it names a few requests by
-        id."""
+        id. PostgreSQL: the words in the scope's bodies (or any) and ``statuses`` (or any) of the indexed document,
+        or, for a walk of an ordered index (``walk``), the request's words alone."""
         text = (query.text or "").strip()
-        if text.isdigit() and len(text) <= 18:
+        if _is_number(text):
             return sr.c.id == int(text), False  # a request number: that request (its row, by primary key)
         found = words(text)
         if not found:
             return false(), False
         if not self._sqlite:
-            match: ColumnElement[bool] = literal_column(PG_DOCUMENT).bool_op("@@")(cast(literal(pg_query(found)),
-                                                                                    TSQUERY))  # fmt: skip
-            return match, False
+            if walk:
+                # each request the ordered walk reads: its words (scope and statuses are the other terms). In
+                # coalesce(), the planner guesses half the requests match, as for any expression it has no
+                # statistics on, and walks the ordered index (a test of "@@" it guesses rare: it sorts them all)
+                return func.coalesce(_tsmatch(PG_WORDS, pg_query(found)), false()), False
+            tags = self._body_tags(scope, query)
+            if tags == []:
+                return false(), False
+            return _tsmatch(PG_DOCUMENT, pg_query(found, bodies=tags, statuses=statuses)), False
         tags = self._body_tags(scope, query)
         if tags == []:
             return false(), False  # the body filter names none of the scope's bodies
@@ -141,11 +163,18 @@ class SqlQueueStore:
         matched = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(expressions[-1]))
         return sr.c.id.in_(matched), False
 
+    def _indexed(self, query: QueueFilter, walk: bool) -> bool:
+        """PostgreSQL, a search by words read from the GIN index (not walked): its document holds the body and
+        status, so the terms on them are left out (else the planner intersects the GIN index's matches with a
+        (body_id, status) index's hundreds of thousands of entries)."""
+        text = (query.text or "").strip()
+        return not self._sqlite and not walk and bool(text) and not _is_number(text) and bool(words(text))
+
     def _plain_search(self, scope: QueueScope, query: QueueFilter) -> list[str] | None:
         """SQLite: the words of a search whose counts the FTS index answers alone (a search by words with more than
         :data:`FEW` matches in a scope of bodies or everything, with no other filter), else None."""
         text = (query.text or "").strip()
-        if not self._sqlite or not text or (text.isdigit() and len(text) <= 18):
+        if not self._sqlite or not text or _is_number(text):
             return None
         others = (query.service_code, query.area, query.assignee, query.sla)
         if any(x is not None for x in others) or query.unassigned or query.bounced:
@@ -161,10 +190,15 @@ class SqlQueueStore:
         return found
 
     def _where(
-        self, scope: QueueScope, query: QueueFilter, *, statuses: bool, status: Status | None = None
+        self, scope: QueueScope, query: QueueFilter, *, statuses: bool, status: Status | None = None, walk: bool = False
     ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
-        if not scope.everything:
+        # PostgreSQL's indexed document names the scope's bodies (and the body filter's) and the statuses asked
+        implied = self._indexed(query, walk) and self._body_tags(scope, query) is not None
+        implied_statuses = self._indexed(query, walk) and statuses
+        if implied_statuses:
+            statuses = False
+        if not scope.everything and not implied:
             reach: list[ColumnElement[bool]] = []
             if scope.bodies:
                 reach.append(self._one_of(sr.c.body_id, self._ids(bodies, scope.bodies)))
@@ -184,7 +218,7 @@ class SqlQueueStore:
                 where.append(sr.c.status.concat("").in_(chosen))
         if query.service_code:
             where.append(self._one_of(sr.c.service_id, self._ids(services, {query.service_code})))
-        if query.body_code:
+        if query.body_code and not implied:
             where.append(self._one_of(sr.c.body_id, self._ids(bodies, {query.body_code})))
         if query.area is not None:
             where.append(_area(*query.area))
@@ -204,10 +238,10 @@ class SqlQueueStore:
             else:
                 where.append(sr.c.expected_at.between(now, now + query.due_soon))
         if (query.text or "").strip():
-            asked: list[str] | None = [str(s) for s in query.statuses] if statuses else None
+            asked: list[str] | None = [str(s) for s in query.statuses] if statuses or implied_statuses else None
             if status is not None:
                 asked = [str(status)]
-            searched, by_id = self._text(scope, query, asked)
+            searched, by_id = self._text(scope, query, asked, walk)
             if by_id and self._sqlite:
                 # a few requests by id: SQLite is told the other terms keep nearly every row ("likely"), so it
                 # looks the few up rather than walking a body's index in order, testing each of its requests
@@ -215,16 +249,41 @@ class SqlQueueStore:
             where.append(searched)
         return where
 
-    def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
+    def _page_where(self, scope: QueueScope, query: QueueFilter, matches: int | None) -> list[ColumnElement[bool]]:
+        """The page's terms. PostgreSQL, a search by words: the requests of the page's statuses are read from the GIN
+        index first (their ids, up to :data:`PG_FEW` + 1; not when the counts, ``matches``, say there are more):
+        when that is all of them, the page is those ids (sorted: never a plan that walks the queue computing each
+        request's document, which the planner may prefer for words it guesses common). More: the queue's ordered
+        index is walked, each request's words tested (an index in the page's order exists for every open status,
+        and for closed oldest or newest first; else the planner sorts what the GIN index finds)."""
+        where = self._where(scope, query, statuses=True)
+        if not self._indexed(query, walk=False):
+            return where
+        key = (scope, query)
+        if key not in self._pg_ids:
+            ids: list[int] | None = None
+            if matches is None or matches <= PG_FEW:
+                found = select(sr.c.id).where(and_(true(), *where)).limit(PG_FEW + 1)
+                ids = list(self._conn.execute(found).scalars())
+            self._pg_ids[key] = ids if ids is not None and len(ids) <= PG_FEW else None
+        few = self._pg_ids[key]
+        if few is not None:
+            return [sr.c.id.in_(few)] if few else [false()]
+        if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
+            return where
+        return self._where(scope, query, statuses=True, walk=True)
+
+    def page_statement(self, scope: QueueScope, query: QueueFilter, matches: int | None = None) -> Select[Any]:
         """The page's rows (a test reads its plan). By due date, this is the part with a due date: see
-        :meth:`_due_page` for the rest."""
+        :meth:`_due_page` for the rest. ``matches``: the requests of the page's statuses, when known (the counts:
+        PostgreSQL reads a search's ids when they are few, :meth:`_page_where`)."""
         order = {
             Sort.OLDEST: (sr.c.requested_at.asc(), sr.c.id.asc()),
             Sort.NEWEST: (sr.c.requested_at.desc(), sr.c.id.desc()),
             Sort.UPDATED: (sr.c.updated_at.desc(), sr.c.id.desc()),
             Sort.DUE: (sr.c.expected_at.asc(), sr.c.id.asc()),
         }[query.sort]
-        where = self._where(scope, query, statuses=True)
+        where = self._page_where(scope, query, matches)
         if query.sort is Sort.DUE:
             where.append(sr.c.expected_at.is_not(None))
         return self._rows(where, order, query.page_size, (query.page - 1) * query.page_size)
@@ -255,13 +314,13 @@ class SqlQueueStore:
             .offset(offset)
         )
 
-    def _due_page(self, scope: QueueScope, query: QueueFilter, first: list[Any]) -> list[Any]:
+    def _due_page(self, scope: QueueScope, query: QueueFilter, first: list[Any], matches: int | None) -> list[Any]:
         """By due date, those without one come last (by id): two index walks, since SQLite's indexes keep NULL
         first and an index on an expression is not reflected (migrations are checked against the tables)."""
         if len(first) == query.page_size:
             return first
         offset = (query.page - 1) * query.page_size
-        where = self._where(scope, query, statuses=True)
+        where = self._page_where(scope, query, matches)
         dated = 0
         if offset:
             shown = select(sr.c.id).where(and_(sr.c.expected_at.is_not(None), *where)).limit(offset).subquery()
@@ -279,6 +338,8 @@ class SqlQueueStore:
             if plain is not None:  # SQLite: the FTS index alone (its scope column holds body and status)
                 match = fts_query(plain, bodies=self._body_tags(scope, query), statuses=[str(status)])
                 found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
+            elif self._indexed(query, walk=False):  # PostgreSQL: the document names the status (and the bodies)
+                found = select(sr.c.id).where(and_(true(), *self._where(scope, query, statuses=False, status=status)))
             else:
                 where = self._where(scope, query, statuses=False, status=status)
                 found = select(sr.c.id).where(and_(sr.c.status == str(status), *where))
@@ -287,11 +348,15 @@ class SqlQueueStore:
                                 .scalar_subquery().label("n")))  # fmt: skip
         return parts[0].union_all(*parts[1:])  # type: ignore[return-value]
 
-    def _page(self, scope: QueueScope, query: QueueFilter) -> list[Any]:
-        first = list(self._conn.execute(self.page_statement(scope, query)))
-        return self._due_page(scope, query, first) if query.sort is Sort.DUE else first
+    def _page(self, scope: QueueScope, query: QueueFilter, matches: int) -> list[Any]:
+        first = list(self._conn.execute(self.page_statement(scope, query, matches)))
+        return self._due_page(scope, query, first, matches) if query.sort is Sort.DUE else first
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
+        # the counts first: on PostgreSQL, how many requests a search's page has to choose from decides its plan
+        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
+        total, more = total_of(counts, query.statuses)
+        matches = sum(counts.get(s, 0) for s in query.statuses)
         rows = [
             QueueRow(
                 id=r.id,
@@ -309,8 +374,6 @@ class SqlQueueStore:
                 transfers=r.transfers,
                 closed_at=r.closed_at,
             )
-            for r in self._page(scope, query)
+            for r in self._page(scope, query, matches)
         ]
-        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
-        total, more = total_of(counts, query.statuses)
         return QueuePage(rows, total, counts, query.page, query.page_size, more)

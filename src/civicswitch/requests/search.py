@@ -9,15 +9,23 @@ Whole words are the default because they are what an index answers in time on a 
 is one list of requests in the index, read only as far as a page needs, while a prefix is the union of the lists
 of every word it starts (materialised at each use: "resid*" is every request with "residential").
 
-The databases index the words (migration ``0014_queue_search``), so a search reads the matching requests, not every
-request of the queue:
+The databases index the words, so a search reads the matching requests, not every request of the queue:
 
-* SQLite: the FTS5 table :data:`FTS_TABLE` (no copy of the text, words and their column only, prefix indexes for
-  prefixes of 2 and 3 characters), kept by triggers on ``service_requests`` in the writing transaction. Its
-  ``scope`` column holds two tokens per request, its body (``b12``, ``b0`` for none) and its status (``snew``,
-  ``sinprogress`` …), so a department's matches (per status) are found in the index alone.
-* PostgreSQL: a GIN index on :data:`PG_DOCUMENT`, the words as a ``tsvector`` (the ``simple`` configuration: no
-  stemming, no stop words); the planner combines it with the queue's own indexes.
+* SQLite (migration ``0014_queue_search``): the FTS5 table :data:`FTS_TABLE` (no copy of the text, words and their
+  column only, prefix indexes for prefixes of 2 and 3 characters), kept by triggers on ``service_requests`` in the
+  writing transaction. Its ``scope`` column holds two tokens per request, its body (``b12``, ``b0`` for none) and
+  its status (``snew``, ``sinprogress`` …), so a department's matches (per status) are found in the index alone.
+* PostgreSQL (migration ``0015_queue_search_pg``): a GIN index on :data:`PG_DOCUMENT`, the ``tsvector`` the
+  function :data:`PG_FUNCTION` makes of the words (the ``simple`` configuration: no stemming, no stop words). It
+  holds each word ``w`` three times: ``w``, ``#b12/in_progress/w`` (its body and status) and ``#sin_progress/w``
+  (its status), so a department's (or everyone's) matches of one status are one list of the index
+  (:func:`pg_query`), as long as the matches themselves: counting them per status never reads the requests of the
+  other statuses or bodies. A status change or a transfer is a new row version, indexed anew in the same
+  transaction. The document is costly to compute row by row, so no page computes it: a page of a few matches reads
+  their ids from the index, a page of many walks the queue in order testing :data:`PG_WORDS` (the words alone; for
+  everyone's open requests by filing time, the partial index :data:`PG_OPEN_INDEX`). A word over 1,000 bytes
+  (letters or digits without a break) is indexed without its scope (an entry is at most 2,047 bytes, and to_tsvector
+  drops longer words anyway), so a search for it finds it only where the queue is walked.
 
 The in-memory store applies :func:`matches` to the same words (:func:`words`).
 """
@@ -26,13 +34,23 @@ from __future__ import annotations
 
 import re
 
+from civicswitch.requests.model import Status
+
 FTS_TABLE = "service_request_words"
-PG_INDEX = "ix_service_requests_words"
+PG_INDEX = "ix_service_requests_search"  # migration 0015 (0014's was "ix_service_requests_words")
+PG_OPEN_INDEX = "ix_service_requests_open_requested"  # 0015: everyone's open requests by filing time (PostgreSQL)
 MAX_WORDS = 12  # more words narrow nothing a clerk needs, and each is a list the index merges
 
-# The document PostgreSQL indexes: words of letters and digits separated by single spaces (as SQLite's unicode61
-# tokenizer and words() see them), as a tsvector. The query must spell the index's expression exactly.
+# PostgreSQL: the function of migration 0015 (the words of letters and digits, as SQLite's unicode61 tokenizer and
+# words() see them, each also prefixed with its scope: pg_query()) and the document its GIN index holds. The query
+# must spell the index's expression exactly.
+PG_FUNCTION = "request_search_document"
 PG_DOCUMENT = (
+    f"{PG_FUNCTION}(service_requests.description || ' ' || coalesce(service_requests.address, ''), "
+    "service_requests.body_id, service_requests.status)"
+)
+# The words alone (no index): what an ordered walk of the queue tests on each request it reads.
+PG_WORDS = (
     "to_tsvector('simple'::regconfig, regexp_replace(service_requests.description || ' ' || "
     "coalesce(service_requests.address, ''), '[^[:alnum:]]+', ' ', 'g'))"
 )
@@ -72,6 +90,19 @@ def fts_query(found: list[str], *, bodies: list[int] | None = None, statuses: li
     return " AND ".join(parts)
 
 
-def pg_query(found: list[str]) -> str:
-    """A ``tsquery`` (its text: cast it) of ``found``, its prefixes as ``:*``."""
-    return " & ".join(f"'{w[:-1]}':*" if w.endswith("*") else f"'{w}'" for w in found)
+def pg_query(found: list[str], *, bodies: list[int] | None = None, statuses: list[str] | None = None) -> str:
+    """A ``tsquery`` (its text: cast it) of ``found`` (its prefixes as ``:*``) on :data:`PG_DOCUMENT`: when
+    ``bodies`` are given, among those of these bodies (and of ``statuses``, else of any status); else, when
+    ``statuses`` are given, among those of these statuses; else the words alone."""
+    if bodies is not None:
+        chosen = statuses if statuses is not None else [str(s) for s in Status]
+        scopes = [f"#b{b}/{s}/" for b in bodies for s in chosen]
+    elif statuses is not None:
+        scopes = [f"#s{s}/" for s in statuses]
+    else:
+        scopes = [""]
+    if not scopes:
+        return ""
+    each = [" & ".join(f"'{scope}{w[:-1]}':*" if w.endswith("*") else f"'{scope}{w}'" for w in found)
+            for scope in scopes]  # fmt: skip
+    return each[0] if len(each) == 1 else " | ".join(f"({e})" for e in each)

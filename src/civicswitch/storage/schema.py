@@ -7,18 +7,18 @@ from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
 from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
-from civicswitch.requests.search import FTS_TABLE, PG_INDEX
+from civicswitch.requests.search import FTS_TABLE, PG_INDEX, PG_OPEN_INDEX
 from civicswitch.responses import tables as response_tables
 from civicswitch.storage import tables as storage_tables
 
 
 def declared(name: str | None, type_: str, parent_names: object) -> bool:
     """Whether Alembic compares an object of the database with ``metadata`` (its ``include_name`` hook): all but the
-    text search's index (migration 0014: an FTS5 table and its shadow tables on SQLite, a GIN index on PostgreSQL),
-    which SQLAlchemy cannot declare for both databases."""
+    text search's indexes (migration 0014: an FTS5 table and its shadow tables on SQLite, a GIN index on PostgreSQL,
+    and 0015's PostgreSQL-only partial index of open requests), which SQLAlchemy cannot declare for one database."""
     if type_ == "table" and name is not None and name.startswith(FTS_TABLE):
         return False
-    return not (type_ == "index" and name == PG_INDEX)
+    return not (type_ == "index" and name in (PG_INDEX, PG_OPEN_INDEX))
 
 
 __all__ = [
