@@ -16,9 +16,8 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
-from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
-from civicswitch.hub.views import DeliveryView
+from civicswitch.core.errors import DomainError, Forbidden, Invalid
+from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort, manual_task
 from civicswitch.people.policy import Action, Principal, Reach, Role, allowed, reach_of
 from civicswitch.requests.access import target_of
 from civicswitch.requests.commands import (
@@ -349,14 +348,6 @@ async def show_contact(
 
 
 # -- the manual bridge ------------------------------------------------------------------------------------------
-def _task(request: Request, principal: Principal, task_id: int) -> DeliveryView:
-    ctx = context(request)
-    found = [t for t in deliveries(ctx.reader(), manual=True, who=principal, limit=100_000) if t.id == task_id]
-    if not found:
-        raise NotFound(f"manual task {task_id} does not exist", field="task")
-    return found[0]
-
-
 def _bridge_page(request: Request, principal: Principal, session: Session, notice: str = "",
                  error: str = "", status: int = 200) -> Response:  # fmt: skip
     ctx = context(request)
@@ -399,7 +390,7 @@ def bridge_task_page(request: Request, task_id: int, error: str = "") -> Respons
     principal, session = found
     ctx = context(request)
     try:
-        task = _task(request, principal, task_id)
+        task = manual_task(ctx.reader(), task_id, who=principal)
     except DomainError as exc:
         return refusal_page(request, session, principal, exc)
     return render_page(request, "staff_bridge_task.html", 400 if error else 200, title=f"Manual task {task.id}",
