@@ -50,8 +50,8 @@ def staff_label(i: int) -> str:
     return f"staff:{i} clerk{i}@city.gov"
 
 
-def fill(url: str, rows: int, seed: int) -> None:
-    """Migrate and append ``rows`` entries as one valid chain (ids 1…rows)."""
+def fill(url: str, rows: int, seed: int, revision: str = "head") -> None:
+    """Migrate (to ``revision``) and append ``rows`` entries as one valid chain (ids 1…rows)."""
     from sqlalchemy import insert
 
     from civicswitch.core.db import make_engine
@@ -62,7 +62,7 @@ def fill(url: str, rows: int, seed: int) -> None:
     rnd = random.Random(seed)
     engine = make_engine(url)
     try:
-        upgrade(engine)
+        upgrade(engine, revision)
         principals = [staff_label(i) for i in range(1, STAFF + 1)]
         principals += [f"client:{i} app {i}" for i in range(1, CLIENTS + 1)] + ["operator operator (CLI)"]
         weights = [1 / (rank + 1) for rank in range(len(principals))]  # a few busy accounts, a long tail
@@ -179,6 +179,12 @@ def main() -> None:
     p.add_argument("--pg-url", default="postgresql://postgres@127.0.0.1:5432/postgres")
     p.add_argument("--reuse", action="store_true", help="reuse this workdir's filled database (same rows)")
     p.add_argument("--out", type=Path, default=None, help="write the plans and times as JSON here")
+    p.add_argument(
+        "--upgrade-from",
+        default=None,
+        metavar="REVISION",
+        help="fill the log at this schema revision, then time the upgrade to head (the new indexes' build)",
+    )
     args = p.parse_args()
     print(f"command: {' '.join(sys.argv)}")
     print(f"machine: {len(os.sched_getaffinity(0))} usable cores (shared with whatever else runs)")
@@ -188,13 +194,30 @@ def main() -> None:
         url, ready = _database(kind, args)
         if not ready:
             started = time.perf_counter()
-            fill(url, args.rows, args.seed)
-            (args.workdir / f"audit-{kind}-{args.rows}.filled").write_text(url)
+            fill(url, args.rows, args.seed, args.upgrade_from or "head")
             print(f"{kind}: {args.rows:,} entries appended in {time.perf_counter() - started:.1f} s")
+            if args.upgrade_from:
+                report["databases"][f"{kind} upgrade"] = {"from": args.upgrade_from, "seconds": _upgrade(url)}
+            (args.workdir / f"audit-{kind}-{args.rows}.filled").write_text(url)
         print(f"{kind}, {args.rows:,} audit entries:", flush=True)
         report["databases"][kind] = explain(url, args.repeat)
     if args.out:
         args.out.write_text(json.dumps(report, indent=1))
+
+
+def _upgrade(url: str) -> float:
+    from civicswitch.core.db import make_engine
+    from civicswitch.core.migrate import upgrade
+
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        upgrade(engine)
+        seconds = time.perf_counter() - started
+    finally:
+        engine.dispose()
+    print(f"  upgrade to head with the log filled: {seconds:.2f} s")
+    return round(seconds, 2)
 
 
 def _database(kind: str, args: argparse.Namespace) -> tuple[str, bool]:
