@@ -156,10 +156,90 @@ def _contacts(url: str, every: int) -> int:
         engine.dispose()
 
 
+def _manual_tasks(url: str, body: str, rows: int) -> int:
+    """Manual bridge tasks (deliveries with no connector) for the busiest body, one per 50 requests, made once (they
+    stay, like the accounts): the task page looks one up among them. The id of the newest."""
+    from sqlalchemy import text
+
+    from civicswitch.core.clock import SystemClock
+    from civicswitch.core.db import make_engine
+    from civicswitch.hub.model import MessageType
+    from civicswitch.hub.views import NewDelivery
+    from civicswitch.storage.sql import SqlUnitOfWork
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as db:
+            made = db.execute(text("SELECT max(id) FROM deliveries WHERE idempotency_key LIKE 'bench-manual-%'"))
+            newest = made.scalar()
+            if newest is not None:
+                return int(newest)
+            ids = [r[0] for r in db.execute(text(
+                "SELECT r.id FROM service_requests r JOIN bodies b ON b.id = r.body_id WHERE b.code = :b "
+                "ORDER BY r.id LIMIT :n"), {"b": body, "n": max(1, rows // 50)})]  # fmt: skip
+        now = SystemClock().now()
+        with SqlUnitOfWork(engine) as uow:
+            uow.hub.enqueue([NewDelivery(None, body, rid, MessageType.CREATED, f"bench-manual-{rid}",
+                                         {"data": {"service_request_id": str(rid), "description": "bench task",
+                                                   "address": "1 Bench Street"}}, now) for rid in ids])  # fmt: skip
+            uow.commit()
+        with engine.connect() as db:
+            made = db.execute(text("SELECT max(id) FROM deliveries WHERE idempotency_key LIKE 'bench-manual-%'"))
+            return int(made.scalar_one())
+    finally:
+        engine.dispose()
+
+
+def _bulk_result(url: str, email: str, body: str) -> str | None:
+    """A bulk action's result for the department clerk (50 of its body's requests, half refused), stored as the
+    action would (requests/bulk.py), good for a day: the result page's token. None where the code has no such page
+    (a baseline from before it)."""
+    try:
+        from civicswitch.requests.bulk import BulkResult
+    except ImportError:
+        return None
+    import secrets
+    from datetime import timedelta
+
+    from sqlalchemy import text
+
+    from civicswitch.core.clock import SystemClock
+    from civicswitch.core.db import make_engine
+    from civicswitch.requests.commands import BulkItem
+    from civicswitch.requests.model import Status
+    from civicswitch.storage.sql import SqlUnitOfWork
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as db:
+            ids = [str(r[0]) for r in db.execute(text(
+                "SELECT r.id FROM service_requests r JOIN bodies b ON b.id = r.body_id WHERE b.code = :b "
+                "AND r.status <> 'closed' ORDER BY r.id DESC LIMIT 50"), {"b": body})]  # fmt: skip
+        refused = "cannot go from in_progress to acknowledged"
+        items = tuple(BulkItem(i, True, status=Status.ACKNOWLEDGED) if n % 2 else BulkItem(i, False, refused)
+                      for n, i in enumerate(ids))  # fmt: skip
+        now = SystemClock().now()
+        with SqlUnitOfWork(engine) as uow:
+            user = uow.users.by_email(email)
+            assert user is not None and user.id is not None
+            token = secrets.token_urlsafe(32)
+            uow.bulk_results.add(BulkResult(token, user.id, "acknowledge", items, now, now + timedelta(days=1)))
+            uow.commit()
+        return token
+    finally:
+        engine.dispose()
+
+
 def pages(facts: dict[str, Any]) -> list[Page]:
     body, service, rid, word = facts["body"], facts["service"], facts["public_id"], facts["word"]
     common = facts["common"]
+    task, bulk = facts.get("manual_task"), facts.get("bulk_token")
+    extra = [Page("department", "manual bridge: one task", f"/staff/bridge/{task}"),
+             Page("agent", "manual bridge: one task", f"/staff/bridge/{task}")] if task else []  # fmt: skip
+    if bulk:
+        extra.append(Page("department", "bulk action's result (50 rows)", f"/staff/queue/bulk/{bulk}?sort=newest"))
     return [
+        *extra,
         Page("department", "queue (own body, open, oldest)", "/staff/queue"),
         Page("department", "queue, newest first", "/staff/queue?sort=newest"),
         Page("department", "queue, by due date", "/staff/queue?sort=due"),
@@ -288,6 +368,8 @@ def main() -> None:
         facts = _facts(prepared.url)
         emails = _users(prepared.url, facts["body"])
         contacts = _contacts(prepared.url, args.contacts)
+        facts["manual_task"] = _manual_tasks(prepared.url, facts["body"], prepared.rows)
+        facts["bulk_token"] = _bulk_result(prepared.url, emails["department"], facts["body"])
         print(f"{kind}, {prepared.rows:,} requests ({contacts:,} with a filer's contact); department body "
               f"{facts['body']}, common word {facts['common']!r}:", flush=True)  # fmt: skip
         only: Callable[[Page], bool] = (lambda page: page.role == args.role) if args.role else (lambda page: True)

@@ -152,6 +152,18 @@ def test_manual_tasks__not_claimed__completed_with_effort(hub: tuple[MakeUow, li
         assert health.effort_minutes == 12.5 and health.counts == {"delivered": 1}
 
 
+def test_delivery__by_id__the_one_row_or_none(hub: tuple[MakeUow, list[int]]) -> None:
+    make, (a, b, _) = hub
+    _enqueue(make, _row("dot-hook", a, "a1"), _row(None, b, "b-manual"))
+    with make() as uow:
+        listed = {d.idempotency_key: d for d in uow.hub.deliveries(limit=1000)}
+        manual, hooked = listed["b-manual"], listed["a1"]
+        assert uow.hub.delivery(manual.id) == manual and uow.hub.delivery(hooked.id) == hooked
+        assert (manual.connector_code, manual.body_code, manual.request_id) == (None, "DOT", b)
+        assert uow.hub.delivery(hooked.id + manual.id + 1) is None
+        assert uow.hub.delivery(0) is None and uow.hub.delivery(-1) is None and uow.hub.delivery(2**40) is None
+
+
 def test_manual_claim__one_holder_at_a_time__renewed_released_and_lapsing(hub: tuple[MakeUow, list[int]]) -> None:
     make, (a, _, _) = hub
     _enqueue(make, _row(None, a, "m1"))

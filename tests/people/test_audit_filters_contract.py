@@ -67,3 +67,23 @@ def test_audit_entries_use_case__a_staff_email_reads_as_that_account(store_uow_f
         audit_entries(store_uow_factory(), principal="nobody@city.gov")
     with pytest.raises(Invalid):
         audit_entries(store_uow_factory(), since=AT, until=AT)
+
+
+def test_audit_entries__who__the_account_under_each_of_its_labels_and_no_other(store_uow_factory: MakeUow) -> None:
+    labels = ["staff:3 ana@city.gov", "staff:30 bo@city.gov", "staff:3", "staff:3 ana@new.city.gov", "staff:3x y",
+              "staff:2 cy@city.gov", "staff:3 ana@city.gov", "client:3 app", "staff:3\x01odd",
+              "staff:3 ana%_x"]  # fmt: skip
+    with store_uow_factory() as uow:
+        for n, label in enumerate(labels):
+            entry = AuditEntry(at=AT + n * H, principal=label, action="request.work", object_type="request",
+                               object_id=str(n))  # fmt: skip
+            uow.audit.append(entry, audit.entry_hash)
+        uow.commit()
+    # ids are 1-based: a prefix is the account under any of its labels (its email changed), never staff:30
+    assert _ids(store_uow_factory, principal="staff:3") == [1, 3, 4, 7, 10]
+    assert _ids(store_uow_factory, principal="staff:3", newest_first=True, limit=2) == [10, 7]
+    assert _ids(store_uow_factory, principal="staff:3", newest_first=True, before_id=4) == [3, 1]
+    assert _ids(store_uow_factory, principal="staff:3 ana@city.gov") == [1, 7]  # a whole label
+    assert _ids(store_uow_factory, principal="staff:3 ana%") == [10]  # LIKE's wildcards are plain characters here
+    assert _ids(store_uow_factory, principal="staff:30") == [2]
+    assert _ids(store_uow_factory, principal="staff:4") == [] and _ids(store_uow_factory, principal="client:3") == [8]

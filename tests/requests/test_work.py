@@ -120,6 +120,11 @@ STAFF = {
 
 @pytest.fixture
 def city() -> City:
+    return make_city()
+
+
+def make_city() -> City:
+    """DOT and DSNY with a connector each, a partner organisation, and a staff account per role (``STAFF``)."""
     clock = FixedClock(NOW)
     uow = MemoryUnitOfWork(clock=clock)
     load_catalog(uow, copy.deepcopy(CATALOG))

@@ -11,6 +11,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
+from civicswitch.hub.model import Connector, ConnectorKind, MessageType
+from civicswitch.hub.views import NewDelivery
 from civicswitch.people.handlers import AddUser, add_user
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
@@ -112,6 +114,26 @@ def test_bridge__other_bodys_task_or_executive__refused(client: TestClient, task
     assert listed(page.text) == [tasks["pothole1"], tasks["pothole2"], tasks["graffiti"]]
     assert "Claim task" not in page.text  # executives read, they don't work tasks
     assert client.post(f"/staff/bridge/{tasks['pothole1']}/claim", data={"csrf": csrf}).status_code == 403
+
+
+def test_bridge__task_page__found_by_its_id__unknown_or_a_connectors_delivery__404(
+    client: TestClient, tasks: dict[str, int], engine: Engine, clock: FixedClock
+) -> None:
+    with SqlUnitOfWork(engine) as uow:
+        task = uow.hub.delivery(tasks["pothole2"])
+        assert task is not None
+        uow.hub.add_connector(Connector("dot-hook", ConnectorKind.WEBHOOK, "DOT", {"url": "http://x"}, "whsec_a"),
+                              clock.now())  # fmt: skip
+        uow.hub.enqueue([NewDelivery("dot-hook", "DOT", task.request_id, MessageType.CREATED, "k1", {}, clock.now())])
+        uow.commit()
+        (hooked,) = uow.hub.deliveries(manual=False, request_id=task.request_id)
+    sign_in(client, "dot@city.gov")
+    page = client.get(f"/staff/bridge/{tasks['pothole2']}")
+    assert page.status_code == 200 and "pothole2 street" in page.text
+    assert client.get(f"/staff/bridge/{hooked.id}").status_code == 404  # a connector's delivery is no manual task
+    assert client.get(f"/staff/bridge/{hooked.id + 1000}").status_code == 404
+    sign_in(client, "exec@city.gov")
+    assert client.get(f"/staff/bridge/{tasks['graffiti']}").status_code == 200  # every body's task
 
 
 def test_bridge__forged_csrf__refused_and_nothing_claimed(client: TestClient, tasks: dict[str, int]) -> None:

@@ -354,6 +354,64 @@ def test_queue_bulk__forged_csrf_nothing_chosen_or_a_role_that_works_nothing__re
     assert _statuses(engine, ids) == ["new", "new", "new"]
 
 
+def _timeline_sizes(engine: Engine, ids: list[str]) -> list[int]:
+    with SqlUnitOfWork(engine) as uow:
+        found = uow.requests.events([int(i) for i in ids], public_only=False)
+        return [len(found.get(int(i), [])) for i in ids]
+
+
+def test_queue_bulk__post_redirect_get__the_result_page_shows_it_again_and_acts_on_nothing(
+    client: TestClient, city: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    picked = [city["pothole1"], city["graffiti"]]
+    posted = client.post("/staff/queue/bulk?sort=newest", data={"csrf": csrf, "action": "acknowledge", "ids": picked},
+                         follow_redirects=False)  # fmt: skip
+    assert posted.status_code == 303
+    where = posted.headers["location"]
+    assert re.fullmatch(r"/staff/queue/bulk/[A-Za-z0-9_-]{43}\?sort=newest", where), where  # the same queue filter
+    assert _statuses(engine, picked) == ["acknowledged", "new"]
+    sizes, audited = _timeline_sizes(engine, picked), len(audit_entries(SqlUnitOfWork(engine), limit=1000))
+    for _ in range(2):  # a reload is a GET: the same outcome, nothing done again
+        page = client.get(where)
+        assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
+        assert "Acknowledge selected: 1 done, 1 refused" in page.text
+        assert f"request {city['pothole1']}</a> is acknowledged." in page.text
+        assert "Reloading this page shows it again and does nothing more." in page.text
+        assert numbers(page.text.split('id="list-h"')[1])[:2] == [city["pothole2"], city["pothole1"]]  # newest first
+    assert _statuses(engine, picked) == ["acknowledged", "new"] and _timeline_sizes(engine, picked) == sizes
+    assert len(audit_entries(SqlUnitOfWork(engine), limit=1000)) == audited
+
+
+def test_queue_bulk__result_page__only_its_own_staff_member_until_it_expires(
+    client: TestClient, city: dict[str, str], engine: Engine, clock: FixedClock
+) -> None:
+    csrf = sign_in(client, "dot@city.gov")
+    posted = client.post("/staff/queue/bulk", data={"csrf": csrf, "action": "acknowledge", "ids": [city["pothole1"]]},
+                         follow_redirects=False)  # fmt: skip
+    mine = posted.headers["location"]
+    for other in ("dot2@city.gov", "admin@city.gov"):  # a colleague of the same body, an admin: not theirs
+        sign_in(client, other)
+        page = client.get(mine)
+        assert page.status_code == 404 and "this bulk result does not exist, or it is not yours" in page.text
+        assert "Acknowledge selected:" not in page.text and 'id="list-h"' in page.text  # the queue, no result
+    sign_in(client, "exec@city.gov")
+    refused = client.get(mine)
+    assert refused.status_code == 403 and "executive may not request.work" in refused.text
+    client.cookies.clear()
+    signed_out = client.get(mine, follow_redirects=False)
+    assert signed_out.status_code == 303 and signed_out.headers["location"].startswith("/staff/login?next=")
+    sign_in(client, "dot@city.gov")
+    assert client.get("/staff/queue/bulk/not-a-token").status_code == 404
+    clock.advance(timedelta(minutes=29))
+    assert "Acknowledge selected: 1 done, 0 refused" in client.get(mine).text
+    clock.advance(timedelta(minutes=1))
+    gone = client.get(mine)
+    assert gone.status_code == 410 and "this bulk result has expired: results are kept for 30 minutes" in gone.text
+    assert "Acknowledge selected:" not in gone.text and 'id="list-h"' in gone.text
+    assert _statuses(engine, [city["pothole1"]]) == ["acknowledged"]
+
+
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # sniffed as a PNG (requests/media.py)
 
 

@@ -38,6 +38,12 @@ class Conflict(DomainError):
     code = 409
 
 
+class Gone(DomainError):
+    """A thing that existed and has expired (410): a short-lived result past its time."""
+
+    code = 410
+
+
 class IllegalTransition(Invalid):
     """A status change the status model does not allow. Never applied silently."""
 

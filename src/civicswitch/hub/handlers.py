@@ -29,7 +29,7 @@ from civicswitch.hub.views import DeliveryView, ManualEffort, ProblemSummary
 from civicswitch.people import audit
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
-from civicswitch.people.policy import OPERATOR, Action, Principal, Target, authorize, needs_target
+from civicswitch.people.policy import OPERATOR, Action, Principal, Target, allowed, authorize, needs_target
 from civicswitch.requests.access import authorize_on
 from civicswitch.requests.handlers import DEFAULT_CLOCK_SKEW, check_media_url
 
@@ -433,6 +433,24 @@ def deliveries(
             for row in uow.hub.deliveries(states=states, connector=connector, manual=manual, body=code, limit=limit)
         ]
     return sorted(found, key=lambda r: r.id)[:limit]
+
+
+def manual_task(uow: UnitOfWork, task_id: int, *, who: Principal = OPERATOR) -> DeliveryView:
+    """One manual bridge task by its id (the bridge's task page), looked up by its key. Whoever may list the manual
+    bridge sees it; a department only its own bodies' tasks: another body's task "does not exist", as it is absent
+    from that department's list."""
+    scoped = needs_target(who, Action.MANUAL_LIST)
+    if not scoped:
+        authorize(who, Action.MANUAL_LIST)  # a role that may not list the bridge at all: 403
+    with uow:
+        task = uow.hub.delivery(task_id)
+    if (
+        task is None
+        or task.connector_code is not None
+        or (scoped and not allowed(who, Action.MANUAL_LIST, Target(owner=task.body_code)))
+    ):
+        raise NotFound(f"manual task {task_id} does not exist", field="task")
+    return task
 
 
 #: How long a person's claim on a manual bridge task holds (claiming again renews it): long enough to re-key a

@@ -252,6 +252,10 @@ class MemoryHubStore:
         ]
         return [self._view(r) for r in sorted(rows, key=lambda r: r.id)[:limit]]
 
+    def delivery(self, delivery_id: int) -> DeliveryView | None:
+        row = self._row(delivery_id)
+        return None if row is None else self._view(row)
+
     def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:
         if connector is not None:
             self._need(connector)

@@ -45,6 +45,10 @@ class HubStore(Protocol):
         ids: Sequence[int] | None = None,
         limit: int = 100,
     ) -> list[DeliveryView]: ...
+    def delivery(self, delivery_id: int) -> DeliveryView | None:
+        """One delivery (a connector's or a manual bridge task) by its id, or None: a primary-key lookup."""
+        ...
+
     def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:
         """Dead deliveries (all, these ids, or this connector's) back to pending, due now; returns how many."""
         ...

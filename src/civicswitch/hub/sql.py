@@ -338,6 +338,12 @@ class SqlHubStore:
             for r in rows
         ]
 
+    def delivery(self, delivery_id: int) -> DeliveryView | None:
+        if not 0 < delivery_id < 2**31:
+            return None
+        found = self.deliveries(ids=[delivery_id], limit=1)  # WHERE id IN (:id): the primary key
+        return found[0] if found else None
+
     def replay(self, ids: Sequence[int] | None, connector: str | None, now: datetime) -> int:
         """Dead deliveries back to pending (attempts reset), due now; the same idempotency key is kept."""
         where = [d.c.state == str(DeliveryState.DEAD), d.c.connector_id.is_not(None)]

@@ -55,6 +55,9 @@ audit_log = Table(
     Column("detail", JSON, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
-    Index("ix_audit_log_object", "object_type", "object_id", "id"),
-    Index("ix_audit_log_principal", "principal", "id"),
+    Index("ix_audit_log_object", "object_type", "object_id", "id"),  # the "request" filter
+    # the "who" filter reads a range of it (people/sql.py); on PostgreSQL with the pattern operator class, so the
+    # range is byte order whatever the database's collation
+    Index("ix_audit_log_principal", "principal", "id", postgresql_ops={"principal": "varchar_pattern_ops"}),
+    Index("ix_audit_log_action", "action", "id"),  # the "action" filter
 )

@@ -169,3 +169,17 @@ media = Table(
     Column("created_at", UTCDateTime, nullable=False),
     Column("data", LargeBinary, nullable=False),
 )
+
+# The outcome of a staff bulk action (one entry per request), kept a short while for the result page the action
+# redirects to (requests/bulk.py): readable only by the account that ran it, by an unguessable token.
+bulk_results = Table(
+    "bulk_results",
+    metadata,
+    Column("token", String(43), primary_key=True),
+    Column("user_id", Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), nullable=False),
+    Column("action", String(20), nullable=False),
+    Column("items", JSON, nullable=False),  # [{"id": "123", "ok": true, "error": null, "status": "acknowledged"}]
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index("ix_bulk_results_expires", "expires_at"),
+)

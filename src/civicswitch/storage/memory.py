@@ -22,6 +22,8 @@ from civicswitch.people.audit import AuditEntry
 from civicswitch.people.clients import ApiClient
 from civicswitch.people.memory import MemoryAuditStore, MemoryClientStore, MemoryUserStore
 from civicswitch.people.users import StaffUser
+from civicswitch.requests.bulk import BulkResult, BulkResultStore
+from civicswitch.requests.bulk_memory import MemoryBulkResultStore
 from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.escalation_memory import MemoryEscalationStore
 from civicswitch.requests.memory import MemoryRequestStore
@@ -64,6 +66,7 @@ class MemoryDatabase:
     areas: list[Area] = field(default_factory=list)
     rules: list[RoutingRule] = field(default_factory=list)
     calendars: dict[str, Calendar] = field(default_factory=dict)
+    bulk_results: dict[str, BulkResult] = field(default_factory=dict)
     catalog_version: int = 0
     revisions: dict[int, int] = field(default_factory=dict)  # request id → its row's revision
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
@@ -90,6 +93,7 @@ class MemoryUnitOfWork:
     calls: CallStore
     callers: CallerSearch
     templates: TemplateStore
+    bulk_results: BulkResultStore
 
     def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -111,6 +115,7 @@ class MemoryUnitOfWork:
         self.calls = MemoryCallStore(self._work.agent)
         self.callers = MemoryCallerSearch(self._work)
         self.templates = MemoryTemplateStore(self._work.responses)
+        self.bulk_results = MemoryBulkResultStore(self._work.bulk_results)
 
     def __enter__(self) -> Self:
         self._open()

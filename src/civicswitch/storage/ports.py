@@ -12,6 +12,7 @@ from civicswitch.catalog.ports import CatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
+from civicswitch.requests.bulk import BulkResultStore
 from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.ports import RequestStore
 from civicswitch.requests.queue import QueueStore
@@ -20,6 +21,7 @@ from civicswitch.storage.settings import SettingsStore
 
 __all__ = [
     "AuditStore",
+    "BulkResultStore",
     "CallStore",
     "CallerSearch",
     "CatalogStore",
@@ -50,6 +52,7 @@ class UnitOfWork(Protocol):
     calls: CallStore  # information-only calls
     callers: CallerSearch  # the agent console's search over requests and their filers (a read model)
     templates: TemplateStore  # response templates for notes on requests
+    bulk_results: BulkResultStore  # staff bulk actions' results, kept a short while for their page
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
 

@@ -20,6 +20,8 @@ from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
 from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
+from civicswitch.requests.bulk import BulkResultStore
+from civicswitch.requests.bulk_sql import SqlBulkResultStore
 from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.escalation_sql import SqlEscalationStore
 from civicswitch.requests.queue_sql import SqlQueueStore
@@ -85,6 +87,7 @@ class SqlUnitOfWork:
     calls: CallStore
     callers: CallerSearch
     templates: TemplateStore
+    bulk_results: BulkResultStore
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -141,6 +144,7 @@ class SqlUnitOfWork:
         self.calls = SqlCallStore(conn)
         self.callers = SqlCallerSearch(conn)
         self.templates = SqlTemplateStore(conn)
+        self.bulk_results = SqlBulkResultStore(conn)
         return self
 
     def __exit__(

@@ -12,19 +12,18 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Query, Request, UploadFile
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError, Forbidden, Invalid, NotFound
-from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort
-from civicswitch.hub.views import DeliveryView
+from civicswitch.core.errors import DomainError, Forbidden, Invalid
+from civicswitch.hub.handlers import claim_manual, complete_manual, deliveries, manual_effort, manual_task
 from civicswitch.people.policy import Action, Principal, Reach, Role, allowed, reach_of
 from civicswitch.requests.access import target_of
+from civicswitch.requests.bulk import BulkResult, bulk_result, may_bulk, run_bulk
 from civicswitch.requests.commands import (
     AddNote,
     AssignColleague,
-    BulkItem,
     BulkWork,
     PartnerWork,
     TransferRequest,
@@ -57,7 +56,6 @@ from civicswitch.requests.work import (
     WORK_COMPLETED,
     add_note,
     assign_colleague,
-    bulk_work,
     partner_work,
     transfer_request,
     verify_fix,
@@ -147,11 +145,6 @@ def _assignees(request: Request, principal: Principal) -> list[tuple[int, str]]:
     return sorted(found, key=lambda c: c[1])
 
 
-def _may_bulk(principal: Principal) -> bool:
-    """Whether the queue offers bulk actions: roles that may work requests (the use case checks each one)."""
-    return reach_of(principal, Action.REQUEST_WORK) is not None
-
-
 def _names(request: Request, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
@@ -230,7 +223,7 @@ def _queue_page(
         request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
         result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
         sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
-        names=names, may_bulk=_may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
+        names=names, may_bulk=may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
         close_reasons=CLOSE_TEXT, count_text=count_text, **_choices(request, principal), **extra,
     )  # fmt: skip
 
@@ -259,7 +252,10 @@ async def queue_bulk(
     bounced: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     """The queue's bulk actions: acknowledge, assign to a colleague, or close (one reason and note) each selected
-    request through its use case, in its own transaction; the queue (same filter) shows the result per request."""
+    request through its use case, in its own transaction. Then POST, redirect, GET: the outcome is kept for this
+    staff member (requests/bulk.py) and the browser is sent to its page, the queue (same filter) with the result per
+    request, so a reload shows it again and acts on nothing. A refusal of the whole action (nothing chosen, an
+    unknown action, a role that may not) is the queue with the reason; nothing was done."""
     found = await run_in_threadpool(signed_in_staff, request)
     if isinstance(found, Response):
         return found
@@ -267,12 +263,12 @@ async def queue_bulk(
     check_csrf(session, csrf)
     ctx = context(request)
 
-    def again(http_status: int = 200, **extra: Any) -> Response:
+    def again(http_status: int, **extra: Any) -> Response:
         return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
                            bounced, http_status, **extra)  # fmt: skip
 
-    def run() -> list[BulkItem]:
-        if not _may_bulk(principal):
+    def run() -> BulkResult:
+        if not may_bulk(principal):
             raise Forbidden(f"{principal.role} may not {Action.REQUEST_WORK} ({principal.name})")
         chosen: WorkCommand
         match action:
@@ -284,15 +280,55 @@ async def queue_bulk(
                 chosen = WorkRequest(principal, "", WorkStep.CLOSE, note=note, close_reason=close_reason or None)
             case _:
                 raise Invalid(f"unknown bulk action {action!r}: one of {', '.join(BULK_TEXT)}", field="action")
-        return bulk_work(ctx.writer(), ctx.clock, BulkWork(tuple(ids or ()), chosen))
+        return run_bulk(ctx.writer(), ctx.clock, BulkWork(tuple(ids or ()), chosen), action)
 
     try:
-        items = await run_in_threadpool(run)
+        result = await run_in_threadpool(run)
     except DomainError as exc:
         message, code = exc.description, exc.code
         log.info("bulk %s refused for %s: %s", action, principal.label, message)
         return await run_in_threadpool(lambda: again(code, bulk_error=message))
-    return await run_in_threadpool(lambda: again(bulk=items, bulk_action=BULK_TEXT[action]))
+    query = request.url.query
+    return RedirectResponse(f"/staff/queue/bulk/{result.token}" + (f"?{query}" if query else ""), status_code=303)
+
+
+@router.get("/queue/bulk/{token}", response_class=HTMLResponse)
+def queue_bulk_result(
+    request: Request,
+    token: Annotated[str, Path(max_length=64)],
+    status: Annotated[list[str] | None, Query()] = None,
+    service: Annotated[str | None, Query(max_length=100)] = None,
+    area: Annotated[str | None, Query(max_length=200)] = None,
+    body: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
+    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    sla: Annotated[str | None, Query(max_length=20)] = None,
+    assignee: Annotated[str | None, Query(max_length=20)] = None,
+    bounced: Annotated[str | None, Query(max_length=10)] = None,
+) -> Response:
+    """A bulk action's result (where its POST redirects): the queue with the same filter, and above it the outcome
+    per request as the action left it. Only for the staff member who ran it (anyone else: 404, as for a wrong link);
+    once expired (410) the queue says so and shows each request as it is now."""
+    found = signed_in_staff(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    ctx = context(request)
+
+    def queue(http_status: int = 200, **extra: Any) -> Response:
+        return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
+                           bounced, http_status, **extra)  # fmt: skip
+
+    try:
+        result = bulk_result(ctx.reader(), ctx.clock, principal, token)
+    except DomainError as exc:
+        if exc.code == 403:
+            return refusal_page(request, session, principal, exc)
+        log.info("bulk result refused for %s: %s", principal.label, exc.description)
+        return queue(exc.code, bulk_error=exc.description)
+    return queue(bulk=list(result.items), bulk_action=BULK_TEXT.get(result.action, result.action),
+                 bulk_at=result.created_at)  # fmt: skip
 
 
 def _request_page(
@@ -349,14 +385,6 @@ async def show_contact(
 
 
 # -- the manual bridge ------------------------------------------------------------------------------------------
-def _task(request: Request, principal: Principal, task_id: int) -> DeliveryView:
-    ctx = context(request)
-    found = [t for t in deliveries(ctx.reader(), manual=True, who=principal, limit=100_000) if t.id == task_id]
-    if not found:
-        raise NotFound(f"manual task {task_id} does not exist", field="task")
-    return found[0]
-
-
 def _bridge_page(request: Request, principal: Principal, session: Session, notice: str = "",
                  error: str = "", status: int = 200) -> Response:  # fmt: skip
     ctx = context(request)
@@ -399,7 +427,7 @@ def bridge_task_page(request: Request, task_id: int, error: str = "") -> Respons
     principal, session = found
     ctx = context(request)
     try:
-        task = _task(request, principal, task_id)
+        task = manual_task(ctx.reader(), task_id, who=principal)
     except DomainError as exc:
         return refusal_page(request, session, principal, exc)
     return render_page(request, "staff_bridge_task.html", 400 if error else 200, title=f"Manual task {task.id}",

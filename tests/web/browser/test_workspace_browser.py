@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import shapely
 from sqlalchemy import Engine
+from sqlalchemy import text as sql
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.model import Body, BodyKind
@@ -270,8 +271,17 @@ def test_liaison__by_keyboard__confirms_a_fix_on_site(page: Any, served: str, fi
     screenshot(page, "staff-request-liaison-confirmed")
 
 
+def _worked(engine: Engine) -> tuple[list[str], int, int]:
+    """Every request's status, the timeline entries of all of them, and the audit log's length."""
+    with engine.connect() as db:
+        statuses = [r[0] for r in db.execute(sql("SELECT status FROM service_requests ORDER BY id"))]
+        events = db.execute(sql("SELECT count(*) FROM request_events")).scalar_one()
+        audited = db.execute(sql("SELECT count(*) FROM audit_log")).scalar_one()
+    return statuses, events, audited
+
+
 def test_queue__clerk_by_keyboard__overdue_rows_then_bulk_acknowledge(
-    page: Any, served: str, clerk: str, clock: FixedClock
+    page: Any, served: str, clerk: str, clock: FixedClock, engine: Engine
 ) -> None:
     clock.advance(timedelta(hours=80))  # past the potholes' 72-hour target
     _sign_in(page, served, clerk, "/staff/queue")
@@ -293,3 +303,14 @@ def test_queue__clerk_by_keyboard__overdue_rows_then_bulk_acknowledge(
     assert page.locator("tbody tr .status-acknowledged").count() == 2
     assert axe_violations(page) == []
     screenshot(page, "staff-queue-bulk")
+    # POST, redirect, GET: the result has its own address; reloading it shows the same outcome and acts on nothing
+    assert "/staff/queue/bulk/" in page.url
+    done = _worked(engine)
+    assert done[0].count("acknowledged") == 2
+    page.reload()
+    assert "/staff/queue/bulk/" in page.url
+    assert page.get_by_role("heading", name="Acknowledge selected: 2 done, 0 refused").is_visible()
+    assert page.get_by_role("status").inner_text().count("Done") == 2
+    assert "Reloading this page shows it again and does nothing more." in page.content()
+    assert _worked(engine) == done  # no status, timeline entry or audit entry more
+    assert axe_violations(page) == []
