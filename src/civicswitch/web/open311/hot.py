@@ -27,7 +27,9 @@ own code from the form on: the same checks, command, use case and answer. What F
 walk through its routes and its form parser; the body is decoded as Starlette decodes a url-encoded form (Latin-1,
 then ``unquote_plus`` per name and value). A refusal is answered by the application's own error handlers (the URL's
 format, one log line). Any other body (multipart, a ``;`` separator, a field without ``=``) is handed to the route
-unread: the bytes read so far are replayed to it.
+unread: the bytes read so far are replayed to it. On SQLite the request is filed on the event loop
+(``routes._file_inline``: the writer's turn waited for at most 50 ms, the sync in the thread pool); on PostgreSQL,
+in the thread pool.
 """
 
 from __future__ import annotations
