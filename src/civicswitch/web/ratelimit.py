@@ -495,18 +495,19 @@ async def key_from_body(scope: Scope, receive: Receive) -> tuple[str | None, Rec
             complete = True
             break
     key = multipart.found if multipart is not None else _key_in(media_type, bytes(body), complete)
-    return key, _replay(messages, receive)
+    return key, replay(messages, receive)
 
 
-def _replay(messages: list[Message], receive: Receive) -> Receive:
+def replay(messages: list[Message], receive: Receive) -> Receive:
+    """A ``receive`` that hands out ``messages`` (a body read ahead) first, then what ``receive`` gives."""
     pending = list(messages)
 
-    async def replay() -> Message:
+    async def replayed() -> Message:
         if pending:
             return pending.pop(0)
         return await receive()
 
-    return replay
+    return replayed
 
 
 # -- the middleware -------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,8 @@ from referencing.jsonschema import DRAFT202012
 from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
+from civicswitch.settings import Settings
+from civicswitch.web.app import create_app
 
 ROOT_CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 SCHEMA_FILES = ("services.json", "service.json", "service-definition.json", "requests.json", "request.json")
@@ -67,3 +70,13 @@ def validate(schema_registry: Registry[Any]) -> Validate:
         assert not errors, f"{schema}: {errors}"
 
     return check
+
+
+@pytest.fixture
+def strict_client(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> Iterator[TestClient]:
+    """A server that refuses every jurisdiction_id but its own (``jurisdiction_strict``), on the same database."""
+    settings = Settings(
+        database_url="sqlite:///unused.db", jurisdiction_id="city.example.gov", jurisdiction_strict=True
+    )
+    with TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False) as c:
+        yield c

@@ -178,15 +178,6 @@ def test_hot_one__post__route_answers_405(api: Open311, hot_answers: list[int]) 
     assert hot_answers == []
 
 
-@pytest.fixture
-def strict_client(engine: Engine, clock: FixedClock, keys: dict[str, str]) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url="sqlite:///unused.db", jurisdiction_id="city.example.gov", jurisdiction_strict=True
-    )
-    with TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False) as c:
-        yield c
-
-
 def test_hot_one__jurisdiction_not_served__route_answers_404(
     api: Open311, strict_client: TestClient, fmt: str, hot_answers: list[int]
 ) -> None:

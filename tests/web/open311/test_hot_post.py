@@ -12,21 +12,16 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 from fastapi.testclient import TestClient
 from open311_support import CONTENT_TYPES, GRAFFITI, POTHOLE, Open311, assert_error, items, row_counts, url
-from sqlalchemy import Engine
 from starlette.datastructures import Headers
 from starlette.formparsers import FormParser
 
-from civicswitch.core.clock import FixedClock
-from civicswitch.settings import Settings
 from civicswitch.storage.sql import sqlite_writer_lock
-from civicswitch.web.app import create_app
 from civicswitch.web.open311 import hot, routes
 from civicswitch.web.open311.hot import plain_form
 
@@ -117,15 +112,6 @@ def test_hot_create__bad_key_and_bad_body__403_first(
     answer = post(api, fields, fmt)
     assert hot_forms == [True]
     assert "api_key" in assert_error(answer, fmt, 403)
-
-
-@pytest.fixture
-def strict_client(engine: Engine, clock: FixedClock) -> Iterator[TestClient]:
-    settings = Settings(
-        database_url="sqlite:///unused.db", jurisdiction_id="city.example.gov", jurisdiction_strict=True
-    )
-    with TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False) as c:
-        yield c
 
 
 def test_hot_create__jurisdiction_not_served__404_in_format(

@@ -46,7 +46,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from civicswitch.core.errors import DomainError
 from civicswitch.requests.handlers import request_id_from
 from civicswitch.requests.sql import SqlOpen311Reads
-from civicswitch.web import errors
+from civicswitch.web import errors, ratelimit
 from civicswitch.web.context import AppContext
 from civicswitch.web.errors import UNUSABLE_INPUT
 from civicswitch.web.open311 import cache, params, routes
@@ -112,14 +112,14 @@ class HotReads:
             message = await receive()  # a body over the limit raises here: the body guard outside answers it
             messages.append(message)
             if message["type"] != "http.request":
-                await self.app(scope, _replay(messages, receive), send)
+                await self.app(scope, ratelimit.replay(messages, receive), send)
                 return
             body += message.get("body", b"")
             if not message.get("more_body", False):
                 break
         items = plain_form(body)
         if items is None:
-            await self.app(scope, _replay(messages, receive), send)
+            await self.app(scope, ratelimit.replay(messages, receive), send)
             return
         form = FormData(cast("list[tuple[str, str | UploadFile]]", items))
         try:
@@ -270,14 +270,3 @@ def plain_form(body: bytes) -> list[tuple[str, str]] | None:
             return None
         items.append((unquote_plus(name), unquote_plus(value)))
     return items
-
-
-def _replay(messages: list[Message], receive: Receive) -> Receive:
-    pending = list(messages)
-
-    async def replay() -> Message:
-        if pending:
-            return pending.pop(0)
-        return await receive()
-
-    return replay
