@@ -375,6 +375,41 @@ def test_policy_matrix__http__staff_page_allows_or_refuses_as_the_table_says(
     _run(city_factory(case.role), case, ALSO_PAGES[case.action], page=True, form=False)
 
 
+def _file_for_a_resident(c: City, h: dict[str, str], side: str) -> httpx.Response:
+    """The staff filing form's last step (web/agent.py): a pothole at the side's point, filed on a resident's behalf
+    with their consent (the channel is the agent's; a liaison's is always "liaison")."""
+    lat, long = POINT_A if side == "own" else POINT_B
+    data = {"csrf": c.csrf, "step": "file", "service_code": "pothole", "channel": "phone", "consent": "yes",
+            "lat": str(lat), "long": str(long), "description": "Hole by the kerb"}  # fmt: skip
+    return c.client.post("/staff/agent/file", data=data, follow_redirects=False)
+
+
+@pytest.mark.parametrize(
+    "case",
+    [c for c in cases() if c.action is Action.REQUEST_SUBMIT and (c.role not in KEY_ROLES or c.role is Role.ADMIN)
+     and c.role is not Role.RESIDENT],
+    ids=lambda c: c.id,
+)  # fmt: skip
+def test_policy_matrix__http__staff_filing_page_allows_or_refuses_as_the_table_says(
+    case: Case, city_factory: Callable[[Role], City]
+) -> None:
+    """Filing on a resident's behalf from the staff pages: signed in, each staff role, inside and outside its
+    scope (a liaison's areas). Allowed: filed, and sent to the console (agents, admins) or the filing start page
+    with the new number. Refused: 403, nothing written."""
+    city = city_factory(case.role)
+    with city.client:
+        _sign_in(city)
+        before = city.counts()
+        reply = _file_for_a_resident(city, {}, "own" if case.side == "any" else case.side)
+        if case.allowed:
+            assert reply.status_code == 303, (reply.status_code, reply.text)
+            assert "?done=filed&request=" in reply.headers["location"], reply.headers["location"]
+            assert city.counts() != before
+        else:
+            assert reply.status_code == 403, (reply.status_code, reply.text)
+            assert city.counts() == before, "a refused request wrote something"
+
+
 def _run(city: City, case: Case, call: Call, *, page: bool, form: bool | None = None) -> None:
     """``page``: the call is a staff page or an admin form (it follows its redirect); staff work forms (FORMS, unless
     ``form`` says otherwise) are posted without following theirs. Both take a session only: an admin signs in

@@ -6,12 +6,15 @@ counted per topic, and knowledge articles rendered safely and edited by admins o
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 
 import pytest
+import shapely
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, func, select
 
 from civicswitch.agent.ports import PAGE_SIZE
+from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.core.clock import FixedClock
 from civicswitch.hub.tables import deliveries
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
@@ -21,7 +24,9 @@ from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import follow_request
 from civicswitch.requests.tables import service_requests
+from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
+from civicswitch.web.app import create_app
 from staff_client import sign_in
 
 PASSWORD = "a long enough password"
@@ -323,3 +328,127 @@ def test_knowledge__agent_may_read_not_write__403_and_nothing_stored(
     refused = client.post("/staff/knowledge/new", data={"csrf": csrf, "slug": "x", "title": "X", "body": "x"})
     assert refused.status_code == 403 and _count(engine, knowledge_articles) == 0
     assert client.get("/staff/knowledge/nothing-here").status_code == 404
+
+
+@pytest.fixture
+def liaison(city: dict[str, str], engine: Engine, clock: FixedClock) -> dict[str, str]:
+    """A volunteer liaison for district A, which holds HERE; FAR is in district B. The districts are the coverage
+    layer (``liaison_client``), so a request filed with a point is placed in its district."""
+    with SqlUnitOfWork(engine) as uow:
+        districts = [Area("districts", "A", "District A", shapely.box(-74.05, 40.69, -73.95, 40.73)),
+                     Area("districts", "B", "District B", shapely.box(-73.95, 40.73, -73.85, 40.85))]  # fmt: skip
+        uow.catalog.add_layer_version(AreaLayer("districts", "key"), districts, None)
+        for name in ("rosa_pothole", "sam_pothole"):  # filed before the districts were loaded
+            found = uow.requests.get(int(city[name]))
+            assert found is not None
+            found.areas = {"districts": "A"}
+            uow.requests.save(found)
+        uow.commit()
+    add_user(SqlUnitOfWork(engine), clock, AddUser("vol@city.gov", "liaison", password=PASSWORD,
+                                                     areas=("districts:A",)))  # fmt: skip
+    return city
+
+
+@pytest.fixture
+def liaison_client(engine: Engine, clock: FixedClock, liaison: dict[str, str]) -> Iterator[TestClient]:
+    settings = Settings(database_url="sqlite:///unused.db", coverage_layer="districts")
+    with TestClient(create_app(settings, engine=engine, clock=clock), raise_server_exceptions=False) as c:
+        yield c
+
+
+FAR = {"lat": "40.8000", "long": "-73.9000"}
+
+
+def _liaison_filing(csrf: str, step: str, **extra: str) -> dict[str, str]:
+    data = _filing(csrf, step, **{"consent": "yes", **extra})
+    data.pop("channel")  # a liaison's form has no channel to choose
+    return {k: v for k, v in data.items() if v != ""}
+
+
+def test_file__liaison_with_consent__filed_as_liaison_with_the_yes_and_its_time(
+    liaison_client: TestClient, liaison: dict[str, str], engine: Engine, clock: FixedClock
+) -> None:
+    csrf = sign_in(liaison_client, "vol@city.gov")
+    start = liaison_client.get("/staff/file")
+    assert start.status_code == 200 and "File for a resident" in start.text and "districts A" in start.text
+    assert liaison_client.get("/staff/agent").status_code == 403  # no console: the start page is the liaison's
+    form = liaison_client.get("/staff/agent/file?service=pothole")
+    assert form.status_code == 200 and "File for a resident: Pothole" in form.text
+    assert "The resident agrees that I file this report for them" in form.text and 'name="channel"' in form.text
+    assert "Back to choosing a service" in form.text and "How they reached us" not in form.text
+    check = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "check"))
+    assert check.status_code == 200 and "Add this resident as a follower" in check.text
+    assert "<dt>The resident's consent</dt><dd>Yes</dd>" in check.text
+    filed = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "file"), follow_redirects=False)
+    assert filed.status_code == 303
+    number = filed.headers["location"].rsplit("=", 1)[1]
+    assert filed.headers["location"] == f"/staff/file?done=filed&request={number}"
+    done = liaison_client.get(filed.headers["location"]).text
+    assert f"Request {number} filed for the resident." in done and f'href="/staff/requests/{number}"' in done
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(number))
+        vol = uow.users.by_email("vol@city.gov")
+    assert stored is not None and vol is not None
+    assert (stored.channel, stored.consent, stored.filed_by_user_id) == ("liaison", "yes", vol.id)
+    assert stored.areas == {"districts": "A"} and stored.requested_at == clock.now()
+    page = liaison_client.get(f"/staff/requests/{number}").text  # the liaison sees what it filed, contact included
+    assert "Filed on a resident's behalf by</dt><dd>vol@city.gov" in page
+    assert "The resident's consent</dt><dd>Yes, recorded when filed" in page and ">Show contact</button>" in page
+    entries = audit_entries(SqlUnitOfWork(engine), who=OPERATOR, action="request.submit")
+    assert any(e.object_id == number and e.detail == {"on_behalf": True, "consent": True} for e in entries)
+
+
+def test_file__liaison_without_consent_or_outside_its_areas__refused_and_nothing_written(
+    liaison_client: TestClient, liaison: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(liaison_client, "vol@city.gov")
+    before = _count(engine)
+    check = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "check", consent=""))
+    assert check.status_code == 400 and "ask the resident whether you may file this for them" in check.text
+    assert 'aria-describedby="e-consent"' in check.text
+    no_point = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "check", lat="", long=""))
+    assert no_point.status_code == 400 and "give the point too" in no_point.text
+    filed = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "file", consent=""))
+    assert filed.status_code == 400 and "only with their consent" in filed.text
+    outside = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "file", **FAR))
+    assert outside.status_code == 403 and "liaison may request.submit only on requests in districts:A" in outside.text
+    assert "File for a resident: Pothole" in outside.text  # the form again, the answers kept
+    agent_channel = liaison_client.post("/staff/agent/file", data=_liaison_filing(csrf, "file", channel="phone"),
+                                follow_redirects=False)  # fmt: skip
+    assert agent_channel.status_code == 303  # a channel sent anyway is ignored: a liaison files as "liaison"
+    with SqlUnitOfWork(engine) as uow:
+        stored = uow.requests.get(int(agent_channel.headers["location"].rsplit("=", 1)[1]))
+    assert stored is not None and stored.channel == "liaison"
+    assert _count(engine) == before + 1
+
+
+def test_file_start__roles__liaison_and_agent_see_it_partner_refused_no_service_400(
+    liaison_client: TestClient, liaison: dict[str, str], engine: Engine, clock: FixedClock
+) -> None:
+    add_user(SqlUnitOfWork(engine), clock, AddUser("exec@city.gov", "executive", password=PASSWORD))
+    sign_in(liaison_client, "exec@city.gov")
+    refused = liaison_client.get("/staff/file")
+    assert refused.status_code == 403 and "executive may not request.submit" in refused.text
+    liaison_client.cookies.clear()
+    sign_in(liaison_client, "vol@city.gov")
+    assert 'href="/staff/file"' in liaison_client.get("/staff/me").text  # in the liaison's navigation
+    missing = liaison_client.get("/staff/agent/file?service=")
+    assert missing.status_code == 400 and "Choose a service to file." in missing.text
+    assert "File for a resident" in missing.text
+    liaison_client.cookies.clear()
+    sign_in(liaison_client, "agent@city.gov")
+    assert liaison_client.get("/staff/file").status_code == 200
+    assert liaison_client.get("/staff/agent/file?service=").status_code == 400  # the agent's console, as before
+
+
+def test_follow__liaison_instead_of_filing__lands_on_the_start_page(
+    liaison_client: TestClient, liaison: dict[str, str], engine: Engine
+) -> None:
+    csrf = sign_in(liaison_client, "vol@city.gov")
+    data = {**_liaison_filing(csrf, "check"), "request_id": liaison["sam_pothole"]}
+    del data["step"]
+    reply = liaison_client.post("/staff/agent/follow", data=data, follow_redirects=False)
+    assert reply.status_code == 303
+    assert reply.headers["location"].startswith(f"/staff/file?done=followed&request={liaison['sam_pothole']}")
+    notice = liaison_client.get(reply.headers["location"]).text
+    assert f"The resident was added as a follower of request {liaison['sam_pothole']}." in notice

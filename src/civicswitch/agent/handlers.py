@@ -26,7 +26,7 @@ from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.timefmt import parse_datetime
 from civicswitch.people import audit
-from civicswitch.people.policy import Action, Principal, authorize
+from civicswitch.people.policy import Action, Principal, Role, authorize, needs_target
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import MAX_DESCRIPTION
 from civicswitch.requests.model import Channel
@@ -40,6 +40,14 @@ TOPIC_DAYS = 7
 RESERVED_SLUGS = frozenset({"new"})  # /staff/knowledge/new is the form for a new article
 NEARBY = 5
 FILING_CHANNELS = (Channel.PHONE, Channel.WALK_IN)
+LIAISON_CHANNELS = (Channel.LIAISON,)  # a liaison files in person, on the resident's behalf
+CONSENT_GIVEN = "yes"  # what the filing form records when the liaison ticks the resident's consent
+
+
+def filing_channels(who: Principal) -> tuple[Channel, ...]:
+    """How a request filed by ``who`` on someone's behalf may have reached us: an agent's caller phoned or walked
+    in; a liaison met the resident."""
+    return LIAISON_CHANNELS if who.role is Role.LIAISON else FILING_CHANNELS
 
 
 def search_callers(uow: UnitOfWork, clock: Clock, who: Principal, text: str, page: int = 1) -> CallerPage:
@@ -224,15 +232,18 @@ def check_filing(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest) -> FilingChe
     who = cmd.principal
     if who is None:
         raise Invalid("who files is required")
-    authorize(who, Action.REQUEST_SUBMIT)
+    if not needs_target(who, Action.REQUEST_SUBMIT):  # a liaison's place is checked against its areas on filing
+        authorize(who, Action.REQUEST_SUBMIT)
     errors: dict[str, str] = {}
     with uow:
         code = (cmd.service_code or "").strip()
         service = uow.catalog.service(code) if code else None
         if service is None or not service.active:
             raise NotFound(f"service {code!r} is not in the service list", field="service_code")
-        if cmd.channel not in FILING_CHANNELS:
+        if cmd.channel not in filing_channels(who):
             errors["channel"] = "choose how the caller reached you: phone or walk-in"
+        if who.role is Role.LIAISON and not (cmd.consent or "").strip():
+            errors["consent"] = "ask the resident whether you may file this for them, and tick the box if they agree"
         lat = long = None
         try:
             lat = parse_coordinate(cmd.lat, "lat", 90.0)
@@ -246,6 +257,11 @@ def check_filing(uow: UnitOfWork, clock: Clock, cmd: SubmitRequest) -> FilingChe
             errors["location"] = "a location is required: the address, or latitude and longitude"
         if len(address) > 500:
             errors["location"] = "the address is longer than 500 characters"
+        if who.role is Role.LIAISON and lat is None and "location" not in errors:
+            errors["location"] = (
+                "give the point too (latitude and longitude, or a click on the map): a liaison files "
+                "only in its areas, and the point says which area the place is in"
+            )
         if len((cmd.description or "").strip()) > MAX_DESCRIPTION:
             errors["description"] = f"the description is longer than {MAX_DESCRIPTION} characters"
         try:

@@ -20,7 +20,7 @@ from civicswitch.people.policy import Action, Role, authorize, needs_target
 from civicswitch.requests.access import acting, authorize_on, target_of
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
-from civicswitch.requests.model import CloseReason, ServiceRequest, Status
+from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
 from civicswitch.requests.sla import left_hold, refresh_due, service_due
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
@@ -139,7 +139,7 @@ def submit_request(
         request = ServiceRequest(
             service_code=service.code,
             requested_at=now,
-            channel=cmd.channel,
+            channel=Channel.LIAISON if who.role is Role.LIAISON else cmd.channel,
             description=description,
             lat=lat,
             long=long,

@@ -39,6 +39,7 @@ class Channel(StrEnum):
     EMAIL = "email"
     AGENT = "agent"
     WALK_IN = "walk_in"  # a resident at a counter, filed by an agent
+    LIAISON = "liaison"  # filed on a resident's behalf by a volunteer liaison, with the resident's consent
     IMPORT = "import"
     OTHER = "other"
 

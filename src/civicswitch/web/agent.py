@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
 from civicswitch.agent.handlers import (
-    FILING_CHANNELS,
+    CONSENT_GIVEN,
     TOPIC_DAYS,
     FilingCheck,
     LogCall,
@@ -31,6 +31,7 @@ from civicswitch.agent.handlers import (
     caller_history,
     check_filing,
     delete_article,
+    filing_channels,
     knowledge_article,
     knowledge_articles,
     log_call,
@@ -41,7 +42,7 @@ from civicswitch.agent.model import CallerRow, KnowledgeArticle
 from civicswitch.catalog.model import Datatype, Service
 from civicswitch.core.errors import DomainError, Forbidden, Invalid
 from civicswitch.hub.residents import residents_connector
-from civicswitch.people.policy import Action, Principal, allowed
+from civicswitch.people.policy import Action, Principal, Role, allowed, needs_target, reach_of
 from civicswitch.requests.commands import FollowRequest, SubmitRequest
 from civicswitch.requests.handlers import Limits, submit_request
 from civicswitch.requests.model import Channel, Contact
@@ -57,13 +58,19 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/staff", include_in_schema=False)
 
 MAX_FORM_FIELDS = 300
-CHANNEL_TEXT = {Channel.PHONE: "Phone", Channel.WALK_IN: "Walk-in"}
+CHANNEL_TEXT = {Channel.PHONE: "Phone", Channel.WALK_IN: "Walk-in"}  # the console's calls, an agent's filing
+FILED_BY_TEXT = {**CHANNEL_TEXT, Channel.LIAISON: "In person, by a liaison"}
 CONTACT_FIELDS = ("first_name", "last_name", "email", "phone")
-FILING_FIELDS = ("channel", *CONTACT_FIELDS, "address_string", "lat", "long", "description")
+FILING_FIELDS = ("channel", "consent", *CONTACT_FIELDS, "address_string", "lat", "long", "description")
 NOTICES = {
     "filed": "Request {request} filed for the caller.",
     "followed": "The caller was added as a follower of request {request}.",
     "logged": "Call logged.",
+}
+# The same, said to staff without the console (a liaison), on the filing start page.
+RESIDENT_NOTICES = {
+    "filed": "Request {request} filed for the resident.",
+    "followed": "The resident was added as a follower of request {request}.",
 }
 # What a new follower hears, as follow_request left it (the API's answer says the same to apps).
 CONFIRM_TEXT = {
@@ -235,10 +242,13 @@ class Filing:
     attributes: dict[str, list[str]] = field(default_factory=dict)
 
     @classmethod
-    def read(cls, service: Service, form: FormData | None) -> Filing:
+    def read(cls, service: Service, form: FormData | None, who: Principal) -> Filing:
+        channels = filing_channels(who)
         if form is None:
-            return cls(service, {"channel": str(Channel.PHONE)})
+            return cls(service, {"channel": str(channels[0])})
         values = {name: _text(form, name).strip() for name in FILING_FIELDS}
+        if len(channels) == 1 or not values["channel"]:  # a liaison's is always "liaison"; an agent's is asked
+            values["channel"] = str(channels[0])
         known = {a.code for a in service.attributes if a.variable}
         attributes = {}
         for code, given in attributes_from(form).items():
@@ -262,7 +272,8 @@ class Filing:
 
     def command(self, who: Principal, contact: Contact) -> SubmitRequest:
         v = self.values
-        channel = Channel(v["channel"]) if v.get("channel") in {str(c) for c in FILING_CHANNELS} else Channel.OTHER
+        allowed_here = {str(c) for c in filing_channels(who)}
+        channel = Channel(v["channel"]) if v.get("channel") in allowed_here else Channel.OTHER
         return SubmitRequest(
             service_code=self.service.code,
             api_key=None,
@@ -274,7 +285,80 @@ class Filing:
             contact=contact,
             channel=channel,
             principal=who,
+            # the resident's consent, as the liaison's tick box records it: a yes, at the time of filing
+            consent=CONSENT_GIVEN if v.get("consent") == CONSENT_GIVEN else None,
         )
+
+
+def _has_console(principal: Principal) -> bool:
+    return allowed(principal, Action.AGENT_SEARCH)
+
+
+def _may_file(principal: Principal) -> bool:
+    """Whether this person may file on someone's behalf somewhere (a liaison: in its areas, checked on filing)."""
+    return reach_of(principal, Action.REQUEST_SUBMIT) is not None
+
+
+def _back(principal: Principal) -> tuple[str, str]:
+    """Where the filing pages' "back" link goes: the agent console, or (a liaison) the choice of a service."""
+    if _has_console(principal):
+        return "/staff/agent", "Back to the agent console"
+    return "/staff/file", "Back to choosing a service"
+
+
+def _after(principal: Principal, done: str, number: str, confirm: str = "") -> str:
+    """Where a filing or a follow lands: the console with its notice, or (no console: a liaison) the filing start."""
+    start = "/staff/agent" if _has_console(principal) else "/staff/file"
+    target = f"{start}?done={done}&request={quote(number)}"
+    return f"{target}&confirm={quote(confirm)}" if confirm else target
+
+
+def _start_page(
+    request: Request,
+    principal: Principal,
+    session: Session,
+    status: int = 200,
+    *,
+    error: str = "",
+    done: str = "",
+    number: str = "",
+    confirm: str = "",
+) -> Response:
+    """The start of filing on a resident's behalf for staff without the agent console (a liaison): choose the
+    service; after a filing or a follow, what was done."""
+    number = number if number.isdigit() else ""
+    notice = RESIDENT_NOTICES.get(done, "").format(request=number)
+    if done == "followed" and confirm in CONFIRM_TEXT:
+        notice = f"{notice} {CONFIRM_TEXT[confirm]}"
+    return render_page(
+        request,
+        "staff_file_start.html",
+        status,
+        title="File for a resident",
+        csrf=session.csrf,
+        principal=principal,
+        services=_services(request),
+        notice=notice,
+        error=error,
+        request_number=number if notice else "",
+    )
+
+
+@router.get("/file", response_class=HTMLResponse)
+def file_start(
+    request: Request,
+    done: Annotated[str, Query(max_length=20)] = "",
+    request_id: Annotated[str, Query(alias="request", max_length=12)] = "",
+    confirm: Annotated[str, Query(max_length=20)] = "",
+) -> Response:
+    found = signed_in_staff(request)
+    if isinstance(found, Response):
+        return found
+    principal, session = found
+    if not _may_file(principal):
+        refusal = Forbidden(f"{principal.role} may not {Action.REQUEST_SUBMIT} for any resident ({principal.name})")
+        return refusal_page(request, session, principal, refusal)
+    return _start_page(request, principal, session, done=done, number=request_id, confirm=confirm)
 
 
 def _service(request: Request, code: str) -> Service | None:
@@ -295,6 +379,7 @@ def _file_page(
     status: int = 200,
 ) -> Response:
     ctx = context(request)
+    liaison = principal.role is Role.LIAISON
     try:
         articles = knowledge_articles(ctx.reader(), principal, service_code=filing.service.code, limit=10)
     except DomainError:
@@ -305,7 +390,9 @@ def _file_page(
         request,
         template,
         status,
-        title=f"File for a caller: {filing.service.name}",
+        title=f"File for {'a resident' if liaison else 'a caller'}: {filing.service.name}",
+        liaison=liaison,
+        back=_back(principal),
         csrf=session.csrf,
         principal=principal,
         filing=filing,
@@ -314,7 +401,7 @@ def _file_page(
         errors=errors or {},
         check=check,
         message=message,
-        channels=CHANNEL_TEXT,
+        channels={c: FILED_BY_TEXT[c] for c in filing_channels(principal)},
         articles=articles,
         markdown=render_markdown,
         datatype=Datatype,
@@ -330,12 +417,14 @@ def file_form(request: Request, service: Annotated[str, Query(max_length=100)] =
         return found
     principal, session = found
     chosen = _service(request, service)
+    if chosen is None and not _has_console(principal) and _may_file(principal):
+        return _start_page(request, principal, session, 400, error="Choose a service to file.")
     if chosen is None:
         return _console(request, principal, session, 400, error="Choose a service to file.")
-    if not allowed(principal, Action.REQUEST_SUBMIT):
+    if not _may_file(principal):
         refusal = Forbidden(f"{principal.role} may not {Action.REQUEST_SUBMIT} for any caller ({principal.name})")
         return refusal_page(request, session, principal, refusal)
-    return _file_page(request, principal, session, Filing.read(chosen, None))
+    return _file_page(request, principal, session, Filing.read(chosen, None, principal))
 
 
 @router.post("/agent/file", response_class=HTMLResponse)
@@ -350,11 +439,15 @@ async def file_step(request: Request) -> Response:
     check_csrf(session, _text(form, "csrf", 100))
     step = _text(form, "step", 10)
     chosen = await run_in_threadpool(_service, request, _text(form, "service_code", 100))
+    if chosen is None and not _has_console(principal) and _may_file(principal):
+        return await run_in_threadpool(
+            lambda: _start_page(request, principal, session, 400, error="Choose a service to file.")
+        )
     if chosen is None:
         return await run_in_threadpool(
             lambda: _console(request, principal, session, 400, error="Choose a service to file.")
         )
-    filing = Filing.read(chosen, form)
+    filing = Filing.read(chosen, form, principal)
     if not filing.values.get("channel"):
         filing.values["channel"] = str(Channel.PHONE)
     if step in ("start", "edit"):
@@ -380,15 +473,16 @@ async def file_step(request: Request) -> Response:
             )
         except DomainError as exc:
             problem = exc
-            if problem.code == 403:
+            if problem.code == 403 and not needs_target(principal, Action.REQUEST_SUBMIT):
                 return await run_in_threadpool(lambda: refusal_page(request, session, principal, problem))
+            # a liaison's place outside its areas: the form again, with where it may file
             return await run_in_threadpool(
                 lambda: _file_page(
                     request, principal, session, filing, message=problem.description, status=problem.code
                 )
             )
         number = result.service_request_id or ""
-        return RedirectResponse(f"/staff/agent?done=filed&request={quote(number)}", status_code=303)
+        return RedirectResponse(_after(principal, "filed", number), status_code=303)
     try:
         check = await run_in_threadpool(lambda: check_filing(ctx.reader(), ctx.clock, cmd))
     except DomainError as exc:
@@ -413,7 +507,7 @@ async def follow(request: Request) -> Response:
     ctx = context(request)
     chosen = await run_in_threadpool(_service, request, _text(form, "service_code", 100))
     try:
-        filing = Filing.read(chosen, form) if chosen is not None else None
+        filing = Filing.read(chosen, form, principal) if chosen is not None else None
         contact = filing.contact() if filing is not None else Contact()
         cmd = FollowRequest(None, number, contact, principal=principal)
         links = await run_in_threadpool(follow_links, request)
@@ -433,7 +527,7 @@ async def follow(request: Request) -> Response:
     confirm = result.confirmation
     if confirm == "email" and not await run_in_threadpool(_mail_to_residents, request):
         confirm = "email-no-mail"
-    target = f"/staff/agent?done=followed&request={quote(result.service_request_id)}&confirm={quote(confirm)}"
+    target = _after(principal, "followed", result.service_request_id, confirm)
     return RedirectResponse(target, status_code=303)
 
 

@@ -346,8 +346,18 @@ def _request_page(
     )
     return render_page(request, "staff_request.html", status, title=f"Request {view.request.id}", csrf=session.csrf,
                  principal=principal, view=view, may_read_contact=may_read_contact,
+                 filed_by=_staff_name(request, view.request.filed_by_user_id),
                  map=_point_map(request, view.request.lat, view.request.long),
                  **_work_choices(request, principal, view), **extra)  # fmt: skip
+
+
+def _staff_name(request: Request, user_id: int | None) -> str:
+    """The name (or email) of the staff member who filed a request on a resident's behalf; empty for none."""
+    if user_id is None:
+        return ""
+    with context(request).reader() as uow:
+        user = uow.users.get(user_id)
+    return (user.name or user.email) if user is not None else ""
 
 
 @router.get("/requests/{service_request_id}", response_class=HTMLResponse)

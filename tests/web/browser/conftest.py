@@ -6,6 +6,7 @@ chromium`` and the ``test`` extra)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -14,6 +15,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import uvicorn
@@ -82,7 +84,31 @@ def axe_violations(page: Any) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     results = Axe().run(page)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} node(s))" for v in results.response["violations"]]
+    violations = results.response["violations"]
+    _report(page, results.response)
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])} node(s))" for v in violations]
+
+
+def _report(page: Any, response: dict[str, Any]) -> None:
+    """With ``CIVICSWITCH_AXE_REPORT=FILE``, one JSON line per check: the test, the page's path and title, the rules
+    passed, the violations by impact, and the rules axe could not decide ("incomplete": for a person to look at).
+    ``python tests/web/browser/axe_report.py FILE`` makes the per-page table of the issue's closing note."""
+    target = os.environ.get("CIVICSWITCH_AXE_REPORT")
+    if not target:
+        return
+    impacts: dict[str, int] = {}
+    for v in response["violations"]:
+        impacts[v.get("impact") or "unknown"] = impacts.get(v.get("impact") or "unknown", 0) + 1
+    line = {
+        "test": os.environ.get("PYTEST_CURRENT_TEST", "").split(" ")[0],
+        "path": urlsplit(page.url).path,
+        "title": page.title(),
+        "passes": len(response["passes"]),
+        "violations": impacts,
+        "incomplete": sorted(v["id"] for v in response["incomplete"]),
+    }
+    with open(target, "a", encoding="utf-8") as out:  # one short write per line: workers may share the file
+        out.write(json.dumps(line, sort_keys=True) + "\n")
 
 
 def screenshot(page: Any, name: str) -> Path:
