@@ -23,8 +23,8 @@ def main(path: str) -> None:
             row = json.loads(line)
             key = (re.sub(r"/\d+", "/{n}", row["path"]), re.sub(r"\b\d+\b", "{n}", row["title"]))
             pages[key].append(row)
-    print("| page | title | checks | rules passed (fewest) | violations | left for a person |")
-    print("|---|---|---:|---:|---|---|")
+    print("| page | title | checks | databases | rules passed (fewest) | violations | left for a person |")
+    print("|---|---|---:|---|---:|---|---|")
     total = 0
     for (page, title), rows in sorted(pages.items()):
         impacts: dict[str, int] = defaultdict(int)
@@ -34,7 +34,9 @@ def main(path: str) -> None:
         total += sum(impacts.values())
         found = ", ".join(f"{n} {impact}" for impact, n in sorted(impacts.items())) or "none"
         incomplete = ", ".join(sorted({r for row in rows for r in row["incomplete"]})) or "–"
-        print(f"| `{page}` | {title} | {len(rows)} | {min(r['passes'] for r in rows)} | {found} | {incomplete} |")
+        databases = ", ".join(sorted({db for row in rows for db in ("sqlite", "postgres") if f"[{db}" in row["test"]}))
+        passed = min(r["passes"] for r in rows)
+        print(f"| `{page}` | {title} | {len(rows)} | {databases or '–'} | {passed} | {found} | {incomplete} |")
     print(f"\n{len(pages)} pages, {sum(len(r) for r in pages.values())} checks, {total} violations")
 
 

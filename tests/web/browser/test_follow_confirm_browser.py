@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from sqlalchemy import Engine, select
 
 from civicswitch.core.clock import FixedClock
@@ -17,7 +16,8 @@ from civicswitch.requests.tables import request_followers
 from civicswitch.storage.sql import SqlUnitOfWork
 from conftest import axe_violations, screenshot
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database
+# Every flow on both databases (the issue: "end to end in Chromium on SQLite and PostgreSQL"): the conftest's
+# database_url runs SQLite always and PostgreSQL where CIVICSWITCH_TEST_POSTGRES_URL names one.
 
 
 def _link(engine: Engine, clock: FixedClock, keys: dict[str, str], app: Any, base: str) -> str:

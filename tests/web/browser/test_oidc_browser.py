@@ -18,7 +18,8 @@ from civicswitch.web.app import create_app
 from conftest import axe_violations, screenshot
 from fake_oidc import CLIENT_ID, CLIENT_SECRET, FakeIdentityProvider
 
-pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the pages, not the database
+# Every flow on both databases (the issue: "end to end in Chromium on SQLite and PostgreSQL"): the conftest's
+# database_url runs SQLite always and PostgreSQL where CIVICSWITCH_TEST_POSTGRES_URL names one.
 
 
 @pytest.fixture
