@@ -270,6 +270,8 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("agent", "search: a street name, page 5", "/staff/agent/search", {"q": "BROADWAY", "page": "5"}),
         Page("agent", "search: an email", "/staff/agent/search", {"q": "Rosa.Diaz4200@example.org"}),
         Page("agent", "search: a name", "/staff/agent/search", {"q": "Grace Okafor"}),
+        Page("agent", "search: a common last name", "/staff/agent/search", {"q": "Okafor"}),
+        Page("agent", "search: a word nobody has", "/staff/agent/search", {"q": "Zyzzogeton"}),
         Page("agent", "search: a phone number", "/staff/agent/search", {"q": "(212) 555-0142"}),
         Page("agent", "search: a request number", "/staff/agent/search", {"q": f"#{rid}"}),
         Page("agent", "file on behalf: the form", f"/staff/agent/file?service={service}"),
