@@ -9,9 +9,10 @@ index, and without one a search of a word nobody has reads every contact and eve
 
 The indexes (migration ``0017_agent_search``), kept in the writing transaction:
 
-* SQLite: two contentless FTS5 tables (no copy of the text; no positions, no sizes): :data:`NAME_FTS`, the words
-  of each filer's first and last name (rowid: the request's number), and :data:`ADDRESS_FTS`, the words of each
-  request's address (rowid: its number), each kept by triggers on its table.
+* SQLite: two contentless FTS5 tables (no copy of the text; no positions, no sizes; prefix indexes for the first
+  2 to 6 characters of every word): :data:`NAME_FTS`, the words of each filer's first and last name (rowid: the
+  request's number), and :data:`ADDRESS_FTS`, the words of each request's address (rowid: its number), each kept
+  by triggers on its table.
 * PostgreSQL: GIN indexes on :data:`PG_NAME_WORDS` (``request_contacts``) and :data:`PG_ADDRESS_WORDS`
   (``service_requests``), ``tsvector``\\ s of the ``simple`` configuration (no stemming, no stop words).
 
