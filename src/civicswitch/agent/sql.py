@@ -23,8 +23,10 @@ from sqlalchemy import (
     Select,
     Table,
     TextClause,
+    and_,
     column,
     delete,
+    false,
     func,
     insert,
     or_,
@@ -235,14 +237,18 @@ class SqlCallerSearch:
                 matching = select(rc.c.request_id).where(
                     text(f"{words.PG_NAME_WORDS} @@ CAST(:name_words AS tsquery)").bindparams(name_words=tsquery)
                 )
-                walk_test = [(sr.c.id + 0).in_(matching)]
+                # in coalesce(), the planner guesses half the requests match (as for any expression it has no
+                # statistics on) and walks them in order, the matches hashed once; else it guesses the prefix
+                # rare and joins every request to them before sorting (measured: 205 ms, a full index read)
+                walk_test = [func.coalesce((sr.c.id + 0).in_(matching), false())]
             else:
                 address_test = text(f"{words.PG_ADDRESS_WORDS} @@ CAST(:address_words AS tsquery)")
                 matching = select(sr.c.id).where(address_test.bindparams(address_words=tsquery)).correlate(None)
                 # on the walk, each request's own address is tested (its words computed only where it holds
                 # every word somewhere: the cheap test first)
-                walk_test = [*(sr.c.address.ilike(p) for p in words.likes(found)),
-                             address_test.bindparams(address_words=tsquery)]  # fmt: skip
+                tested = and_(*(sr.c.address.ilike(p) for p in words.likes(found)),
+                              address_test.bindparams(address_words=tsquery))  # fmt: skip
+                walk_test = [func.coalesce(tested, false())]
         listed = self._ids(matching.limit(words.LIST_CAP + 1))
         if len(listed) <= words.LIST_CAP:
             if not listed:
