@@ -220,6 +220,8 @@ def test_callers__words_matched_past_the_list_cap__the_same_pages_and_reasons(
     assert [_page(make, "ELM", page, 4) for page in (1, 2, 4)] == listed
     assert listed == [(newest[0:4], 14, False), (newest[4:8], 14, False), (newest[12:14], 14, False)]
     assert _find(make, "rosa el") == rosa == [(i, {MatchedBy.NAME}) for i in newest[2:12:3]]
+    monkeypatch.setattr("civicswitch.agent.words.PG_HASH_CAP", 3)  # PostgreSQL: each address tested on the walk
+    assert [_page(make, "ELM", page, 4) for page in (1, 2, 4)] == listed
     monkeypatch.setattr("civicswitch.agent.ports.COUNT_CAP", 4)
     assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)
 

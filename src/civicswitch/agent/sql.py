@@ -22,11 +22,8 @@ from sqlalchemy import (
     Row,
     Select,
     Table,
-    TextClause,
-    and_,
     column,
     delete,
-    false,
     func,
     insert,
     or_,
@@ -216,47 +213,38 @@ class SqlCallerSearch:
     def _by_words(self, found: list[str], reach: int, *, names: bool) -> list[_Hit]:
         """The ``reach`` newest requests whose filer's name (``names``) or address has every word of ``found``
         (agent/words.py): the index lists up to ``LIST_CAP`` of them; if that is all, they are looked up by number
-        and ordered here; if there are more, the requests are walked newest first, each tested, until ``reach``
-        are found (a common word: found soon; the walk never sorts every match)."""
-        newest = (sr.c.requested_at.desc(), sr.c.id.desc())
-        walk_test: list[ColumnElement[bool] | TextClause]
-        matching: Select[Any]
-        if self._conn.dialect.name == "sqlite":
-            fts = words.NAME_FTS if names else words.ADDRESS_FTS
-            matching = (
-                select(column("rowid"))
-                .select_from(table(fts))
-                .where(text(f"{fts} MATCH :{fts}").bindparams(**{fts: words.fts_query(found)}))
-            )
-            # "+ 0": not the primary key's lookups of every match, but the walk in filing order, each tested
-            # against the matches listed once
-            walk_test = [(sr.c.id + 0).in_(matching)]
-        else:
-            tsquery = words.pg_query(found)
-            if names:
-                matching = select(rc.c.request_id).where(
-                    text(f"{words.PG_NAME_WORDS} @@ CAST(:name_words AS tsquery)").bindparams(name_words=tsquery)
-                )
-                # in coalesce(), the planner guesses half the requests match (as for any expression it has no
-                # statistics on) and walks them in order, the matches hashed once; else it guesses the prefix
-                # rare and joins every request to them before sorting (measured: 205 ms, a full index read)
-                walk_test = [func.coalesce((sr.c.id + 0).in_(matching), false())]
-            else:
-                address_test = text(f"{words.PG_ADDRESS_WORDS} @@ CAST(:address_words AS tsquery)")
-                matching = select(sr.c.id).where(address_test.bindparams(address_words=tsquery)).correlate(None)
-                # on the walk, each request's own address is tested (its words computed only where it holds
-                # every word somewhere: the cheap test first)
-                tested = and_(*(sr.c.address.ilike(p) for p in words.likes(found)),
-                              address_test.bindparams(address_words=tsquery))  # fmt: skip
-                walk_test = [func.coalesce(tested, false())]
+        and ordered; if there are more, the requests are walked newest first, each tested, until ``reach`` are
+        found (a common word: found soon; the walk never sorts every match)."""
+        if self._conn.dialect.name != "sqlite":
+            return self._pg_by_words(found, reach, names=names)
+        fts = words.NAME_FTS if names else words.ADDRESS_FTS
+        matching: Select[Any] = (
+            select(column("rowid"))
+            .select_from(table(fts))
+            .where(text(f"{fts} MATCH :{fts}").bindparams(**{fts: words.fts_query(found)}))
+        )
         listed = self._ids(matching.limit(words.LIST_CAP + 1))
         if len(listed) <= words.LIST_CAP:
             if not listed:
                 return []
             rows = self._hits(select(sr.c.id, sr.c.requested_at).where(sr.c.id.in_(listed)))
             return sorted(rows, key=lambda hit: (hit[1], hit[0]), reverse=True)[:reach]
-        walk = select(sr.c.id, sr.c.requested_at).where(*walk_test).order_by(*newest).limit(reach)
+        # "+ 0": not the primary key's lookups of every match, but the walk in filing order, each request tested
+        # against the matches, listed once
+        walk = (
+            select(sr.c.id, sr.c.requested_at)
+            .where((sr.c.id + 0).in_(matching))
+            .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+            .limit(reach)
+        )
         return self._hits(walk)
+
+    def _pg_by_words(self, found: list[str], reach: int, *, names: bool) -> list[_Hit]:
+        """PostgreSQL: one statement (:func:`_pg_words_statement`), the matches read from the GIN index once."""
+        params: dict[str, Any] = {"words": words.pg_query(found), "reach": reach, "cap": words.LIST_CAP}
+        params.update({f"like{i}": like for i, like in enumerate(words.likes(found))})
+        rows = self._conn.execute(text(_pg_words_statement(names, len(found))), params)
+        return sorted(((int(r.id), r.requested_at) for r in rows), key=lambda hit: (hit[1], hit[0]), reverse=True)
 
     def _hits(self, q: Select[Any]) -> list[_Hit]:
         return [(int(r.id), r.requested_at) for r in self._conn.execute(q)]
@@ -320,3 +308,36 @@ class SqlCallerSearch:
 
 def _with(row: CallerRow, **change: Any) -> CallerRow:
     return dataclasses.replace(row, **change)
+
+
+def _pg_words_statement(names: bool, n_words: int) -> str:
+    """The PostgreSQL statement of :meth:`SqlCallerSearch._by_words` (parameters ``words``, a tsquery's text,
+    ``reach``, ``cap`` and, for addresses, ``like0`` … one per word). The matches are read from the GIN index once
+    (``m``; for addresses at most ``words.PG_HASH_CAP``) and counted (``n``); one branch of the union runs, chosen
+    by that count: up to ``cap``, the matches looked up by number and sorted; more, the requests walked newest first
+    (their ordered index alone), each looked up in the matches, hashed; for an address word with more than
+    ``PG_HASH_CAP`` matches, the walk tests each request's own address (a word in most addresses: found at once).
+    In coalesce(), the planner guesses half the requests match (as for any expression it has no statistics on) and
+    walks them in order; without it, it guesses a prefix rare and joins every request to the matches before sorting
+    (measured: 205 ms for "grace* okafor*", a read of the whole index)."""
+    # constants and parameters only, no input: S608 does not apply
+    newest = "ORDER BY requested_at DESC, id DESC LIMIT :reach"
+    test = f"{words.PG_NAME_WORDS if names else words.PG_ADDRESS_WORDS} @@ CAST(:words AS tsquery)"
+    source, key = ("request_contacts", "request_id") if names else ("service_requests", "id")
+    bound = "" if names else f" LIMIT {words.PG_HASH_CAP + 1}"
+    hashed = "" if names else f" AND (SELECT c FROM n) <= {words.PG_HASH_CAP}"  # noqa: S608
+    matches = f"SELECT {key} AS rid FROM {source} WHERE {test}{bound}"  # noqa: S608
+    # OFFSET 0: the few matches by primary key, then sorted (never a walk of the ordered index for a few)
+    few = ("SELECT id, requested_at FROM service_requests "
+           "WHERE (SELECT c FROM n) <= :cap AND id = ANY(ARRAY(SELECT rid FROM m))")  # fmt: skip
+    branches = [
+        f"SELECT id, requested_at FROM ({few} OFFSET 0) AS few {newest}",  # noqa: S608
+        f"SELECT id, requested_at FROM service_requests WHERE (SELECT c FROM n) > :cap{hashed} "  # noqa: S608
+        f"AND coalesce(id + 0 IN (SELECT rid FROM m), false) {newest}",
+    ]
+    if not names:
+        likes = " AND ".join(f"address ILIKE :like{i}" for i in range(n_words))
+        walk = f"(SELECT c FROM n) > {words.PG_HASH_CAP} AND coalesce({likes} AND {test}, false)"  # noqa: S608
+        branches.append(f"SELECT id, requested_at FROM service_requests WHERE {walk} {newest}")  # noqa: S608
+    union = " UNION ALL ".join(f"({branch})" for branch in branches)
+    return f"WITH m AS MATERIALIZED ({matches}), n AS MATERIALIZED (SELECT count(*) AS c FROM m) {union}"  # noqa: S608

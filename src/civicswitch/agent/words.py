@@ -41,6 +41,9 @@ PG_ADDRESS_WORDS = (
 )
 # How many matches of one kind a page lists from an index before it walks the requests instead.
 LIST_CAP = 2000
+# PostgreSQL: up to this many matches of an address are hashed for the walk (read from the table once: a word in
+# most addresses, "street", would read most of it); past it the walk tests each request's address.
+PG_HASH_CAP = 20_000
 
 
 def terms(text: str | None) -> list[str]:
