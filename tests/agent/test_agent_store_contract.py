@@ -223,6 +223,8 @@ def test_callers__words_matched_past_the_list_cap__the_same_pages_and_reasons(
     monkeypatch.setattr("civicswitch.agent.words.PG_HASH_CAP", 3)  # PostgreSQL: each address tested on the walk
     assert [_page(make, "ELM", page, 4) for page in (1, 2, 4)] == listed
     monkeypatch.setattr("civicswitch.agent.ports.COUNT_CAP", 4)
+    assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)  # PostgreSQL: found among the newest 2,000
+    monkeypatch.setattr("civicswitch.agent.words.PG_WINDOW", 3)  # not among the newest 3: the index
     assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)
 
 
