@@ -19,7 +19,9 @@ The indexes (migration ``0017_agent_search``), kept in the writing transaction:
 How a page reads them (``sql.py``): the index lists at most :data:`LIST_CAP` matches; when it has no more, those
 are looked up by number and ordered; when it has more (a common word: sorting every match would be the cost), the
 requests are walked newest first, each tested, until the page's ``reach`` are found (a common word is found
-soon). The in-memory store applies :func:`matches` to the same words (:func:`terms`).
+soon). On PostgreSQL an address search first tests the newest :data:`PG_WINDOW` requests (a word in a large part of
+the addresses is found there, before its long list in the index is read). The in-memory store applies
+:func:`matches` to the same words (:func:`terms`).
 """
 
 from __future__ import annotations
