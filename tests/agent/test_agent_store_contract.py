@@ -148,7 +148,8 @@ def test_callers__by_name_address_number_and_reference(callers: tuple[MakeUow, d
     make, ids = callers
     assert _find(make, "diaz") == [(ids["rosa_graffiti"], {MatchedBy.NAME}), (ids["rosa_pothole"], {MatchedBy.NAME})]
     assert _find(make, "ROSA DI") == _find(make, "diaz")  # across the first and the last name
-    assert _find(make, "a d") == _find(make, "diaz") and _find(make, "rosadiaz") == []
+    assert _find(make, "di ro") == _find(make, "diaz")  # the starts of words, in any order
+    assert _find(make, "osa") == [] and _find(make, "a d") == [] and _find(make, "rosadiaz") == []  # not inside one
     assert _find(make, "elm st") == [(ids["sam"], {MatchedBy.ADDRESS}), (ids["rosa_pothole"], {MatchedBy.ADDRESS})]
     assert _find(make, f"#{ids['anonymous']}") == [(ids["anonymous"], {MatchedBy.REQUEST_ID})]
     assert _find(make, "WO-77") == [(ids["sam"], {MatchedBy.REFERENCE})]
@@ -204,6 +205,27 @@ def test_callers__many_found__counted_up_to_the_cap_then_more(
     assert _page(make, "elm", 3, 3) == (newest[6:9], 9, True)  # past the cap: more than this page's last row
     assert _page(make, "elm", 4, 3) == (newest[9:12], 12, True)
     assert _page(make, "elm", 5, 3) == (newest[12:14], 14, False)  # the last page: the whole count
+
+
+def test_callers__words_matched_past_the_list_cap__the_same_pages_and_reasons(
+    callers: tuple[MakeUow, dict[str, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past ``words.LIST_CAP`` matches the SQL stores walk the requests newest first instead of ordering the listed
+    ones: the same rows, reasons, counts and pages."""
+    make, ids = callers
+    newest = [*_elm_street(make, 12), ids["sam"], ids["rosa_pothole"]]
+    listed = [_page(make, "ELM", page, 4) for page in (1, 2, 4)]
+    rosa = _find(make, "rosa el")
+    monkeypatch.setattr("civicswitch.agent.words.LIST_CAP", 2)
+    assert [_page(make, "ELM", page, 4) for page in (1, 2, 4)] == listed
+    assert listed == [(newest[0:4], 14, False), (newest[4:8], 14, False), (newest[12:14], 14, False)]
+    assert _find(make, "rosa el") == rosa == [(i, {MatchedBy.NAME}) for i in newest[2:12:3]]
+    monkeypatch.setattr("civicswitch.agent.words.PG_HASH_CAP", 3)  # PostgreSQL: each address tested on the walk
+    assert [_page(make, "ELM", page, 4) for page in (1, 2, 4)] == listed
+    monkeypatch.setattr("civicswitch.agent.ports.COUNT_CAP", 4)
+    assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)  # PostgreSQL: found among the newest 2,000
+    monkeypatch.setattr("civicswitch.agent.words.PG_WINDOW", 3)  # not among the newest 3: the index
+    assert _page(make, "elm", 1, 3) == (newest[0:3], 4, True)
 
 
 def test_callers__past_the_last_page__no_rows_and_the_count(callers: tuple[MakeUow, dict[str, int]]) -> None:

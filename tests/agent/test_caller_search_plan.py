@@ -1,8 +1,8 @@
 """The caller search's statement on SQLite (agent/sql.py): a phone number, an email and a department's reference
 are looked up through their indexes (the digits-only phone and case-folded email expressions of migration
 0012_agent_console, and external_refs.external_id), never by a scan of every contact or request. Names and
-addresses are a contains-match no B-tree index serves: names scan the contacts (never the requests, to find
-contacts), addresses walk the requests newest first (bounded by the page's limit), as docs/staff-guide.md says."""
+addresses are read from their FTS5 tables (migration 0017_agent_search); past agent/words.py's LIST_CAP matches,
+the requests are walked newest first (bounded by the page's limit), as docs/staff-guide.md says."""
 
 from __future__ import annotations
 
@@ -79,8 +79,25 @@ def test_history_plan__contacts_and_followers__through_the_indexes(sqlite_engine
         assert f"SCAN {table}" not in plan
 
 
-def test_search_plan__names_and_addresses__a_bounded_scan(sqlite_engine: Engine) -> None:
-    plan = _search(sqlite_engine, "Elm Street")
-    assert "SCAN request_contacts" in plan  # names: the contacts, then their requests by number
-    assert "SCAN service_requests USING INDEX ix_service_requests_requested" in plan  # addresses: newest first
-    assert "SCAN service_requests USING COVERING INDEX" not in plan  # never the requests walked to find contacts
+def _word_plans(engine: Engine, text: str) -> str:
+    """The plans of a search's statements on names and addresses (the first is the reference's)."""
+    plans = _plans(engine, lambda uow: uow.callers.find(CallerQuery.parse(text, page=3)))
+    return " || ".join(plan for sql, plan in plans if "external_refs" not in sql)
+
+
+def test_search_plan__names_and_addresses__listed_from_their_word_indexes(sqlite_engine: Engine) -> None:
+    plan = _word_plans(sqlite_engine, "Elm Street")
+    assert "SCAN request_contact_words VIRTUAL TABLE" in plan and "SCAN request_address_words VIRTUAL TABLE" in plan
+    assert "SCAN request_contacts" not in plan and "SCAN service_requests" not in plan, plan
+
+
+def test_search_plan__names_and_addresses_past_the_list_cap__requests_walked_newest_first(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("civicswitch.agent.words.LIST_CAP", -1)  # every search past it: the walk
+    plan = _word_plans(sqlite_engine, "Elm Street")
+    walks = [p for p in plan.split(" || ") if "ix_service_requests_requested" in p]
+    assert len(walks) == 2, plan  # names and addresses: each the requests newest first, no sort of the matches
+    for walk in walks:
+        assert "SCAN service_requests USING" in walk and "TEMP B-TREE" not in walk, walk
+        assert "VIRTUAL TABLE" in walk and "SCAN request_contacts" not in walk, walk  # tested against the index

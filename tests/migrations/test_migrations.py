@@ -8,6 +8,9 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import Engine, MetaData, Table, insert, inspect, select, text
 
+from civicswitch.agent.model import MatchedBy
+from civicswitch.agent.ports import CallerQuery
+from civicswitch.agent.words import ADDRESS_FTS, NAME_FTS, PG_ADDRESS_INDEX, PG_NAME_INDEX
 from civicswitch.catalog.calendars import SlaTarget, SlaUnit
 from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
@@ -235,6 +238,46 @@ def test_migrations__head__the_search_index_is_kept_by_every_write(engine: Engin
         if conn.dialect.name == "sqlite":
             triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
                                             "AND tbl_name = 'service_requests'").scalars().all()  # fmt: skip
-            assert sorted(triggers) == sorted(f"service_requests_words_{k}" for k in ("insert", "delete", "update"))
+            kinds = ("insert", "delete", "update")
+            assert sorted(triggers) == sorted([*(f"service_requests_words_{k}" for k in kinds),
+                                               *(f"service_requests_address_{k}" for k in kinds)])  # fmt: skip
+            contacts = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
+                                            "AND tbl_name = 'request_contacts'").scalars().all()  # fmt: skip
+            assert sorted(contacts) == sorted(f"request_contacts_words_{k}" for k in kinds)
         else:
-            assert PG_INDEX in {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+            assert {PG_INDEX, PG_ADDRESS_INDEX} <= {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+            assert PG_NAME_INDEX in {i["name"] for i in inspect(conn).get_indexes("request_contacts")}
+
+
+def test_migration_0017__stored_names_and_addresses__found_by_word_after_upgrade_and_indexes_gone_after_downgrade(
+    engine: Engine,
+) -> None:
+    downgrade(engine, "0016_audit_filters")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        old = MetaData()
+        services, requests, contacts = (Table(name, old, autoload_with=conn)
+                                        for name in ("services", "service_requests", "request_contacts"))  # fmt: skip
+        service_id = conn.execute(
+            insert(services).values(code="pothole", name="Pothole", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+        ids = [conn.execute(insert(requests).values(service_id=service_id, status="new", requested_at=now,
+                                                    updated_at=now, channel="web", attributes={}, description="",
+                                                    address=address).returning(requests.c.id)).scalar_one()
+               for address in ("1 Broadway", "2 Elm Street")]  # fmt: skip
+        conn.execute(insert(contacts).values(request_id=ids[1], first_name="Grace", last_name="Okafor"))
+    upgrade(engine)
+    with SqlUnitOfWork(engine, writing=False) as uow:
+        found = {text_: [(r.request_id, r.matched_by) for r in uow.callers.find(CallerQuery.parse(text_)).rows]
+                 for text_ in ("broad", "okaf", "grace elm")}  # fmt: skip
+    assert found == {"broad": [(ids[0], {MatchedBy.ADDRESS})], "okaf": [(ids[1], {MatchedBy.NAME})], "grace elm": []}
+    downgrade(engine, "0016_audit_filters")
+    with engine.connect() as conn:
+        tables = inspect(conn).get_table_names()
+        assert not [n for n in tables if n.startswith((NAME_FTS, ADDRESS_FTS))]
+        indexes = {i["name"] for t in ("service_requests", "request_contacts") for i in inspect(conn).get_indexes(t)}
+        assert not {PG_NAME_INDEX, PG_ADDRESS_INDEX} & indexes
+        if conn.dialect.name == "sqlite":
+            triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars().all()
+            assert sorted(triggers) == sorted(f"service_requests_words_{k}" for k in ("insert", "delete", "update"))
+    upgrade(engine)

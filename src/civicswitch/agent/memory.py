@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from civicswitch.agent import words
 from civicswitch.agent.model import CallerPage, CallerRow, InfoCall, KnowledgeArticle, MatchedBy, TopicCount
 from civicswitch.agent.ports import CallerQuery, digits_of
 from civicswitch.core.errors import Conflict
@@ -99,7 +100,7 @@ class MemoryCallerSearch:
 
     def find(self, query: CallerQuery) -> CallerPage:
         hits: dict[int, set[MatchedBy]] = {}
-        words = (query.words or "").lower()
+        found = words.terms(query.words)
         for rid, r in self._db.requests.items():
             c = self._db.contacts.get(rid) or Contact()
             why = set()
@@ -109,9 +110,9 @@ class MemoryCallerSearch:
                 why.add(MatchedBy.PHONE)
             if query.email and c.email and c.email.lower() == query.email:
                 why.add(MatchedBy.EMAIL)
-            if words and words in f"{c.first_name or ''} {c.last_name or ''}".lower():
+            if found and words.matches(found, c.first_name, c.last_name):
                 why.add(MatchedBy.NAME)
-            if words and words in (r.address or "").lower():
+            if found and words.matches(found, r.address):
                 why.add(MatchedBy.ADDRESS)
             if why:
                 hits[rid] = why

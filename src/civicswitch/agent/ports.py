@@ -19,8 +19,8 @@ _PHONE_TEXT = re.compile(r"[0-9 ()+./-]+")
 MAX_REQUEST_ID = 2**31 - 1
 PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
-# The search counts what it finds up to here (then "more than N"): names and addresses are a contains-match no
-# index serves, so an exact count of a common street name would read every request.
+# The search counts what it finds up to here (then "more than N"): an exact count of a common street name or last
+# name would read every one of its matches (agent/words.py: past a few thousand, the requests are walked instead).
 COUNT_CAP = 200
 MAX_PAGE = 400  # 10,000 rows at the default size: past that, the search is too broad to page through
 
@@ -52,7 +52,7 @@ class CallerQuery:
     phones: tuple[str, ...] = ()  # digit strings (phone_forms)
     email: str | None = None  # case-folded
     reference: str | None = None
-    words: str | None = None  # in names and addresses
+    words: str | None = None  # in names and addresses: whole words or their starts (agent/words.py)
     page: int = 1
     page_size: int = PAGE_SIZE
 
