@@ -14,8 +14,8 @@ from civicswitch.hub.handlers import add_connector
 from civicswitch.hub.signing import sign_headers
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
-from civicswitch.requests.search import FTS_TABLE
 from civicswitch.storage.sql import SqlUnitOfWork
+from row_counts import row_counts
 
 STATUS_MAP = {"inbound": {"ACK": "acknowledged", "WIP": "in_progress", "DONE": "closed/fixed"},
               "outbound": {"new": "NEW", "closed/fixed": "DONE"}}  # fmt: skip
@@ -157,14 +157,7 @@ def test_admin_api__health_dead_letters_and_manual_bridge(
 
 # -- scope: a connector changes only its body's requests; a disabled connector changes nothing ----------------
 def _counts(engine: Engine) -> dict[str, int]:
-    from sqlalchemy import inspect, text
-
-    with engine.connect() as conn:
-        return {
-            t: conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()
-            for t in inspect(conn).get_table_names()
-            if t != FTS_TABLE  # the word index's FTS5 table cannot be scanned; its shadow tables are counted
-        }
+    return row_counts(engine)
 
 
 def test_signed_update__another_bodys_request__403_and_nothing_written(

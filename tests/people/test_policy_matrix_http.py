@@ -30,7 +30,7 @@ from policy_cases import (
     Case,
     cases,
 )
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.calendars import Calendar
@@ -45,7 +45,6 @@ from civicswitch.people.policy import OPERATOR, Action, Role
 from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
-from civicswitch.requests.search import FTS_TABLE
 from civicswitch.requests.staff import assign_request
 from civicswitch.requests.work import partner_work
 from civicswitch.responses.handlers import SaveTemplate, save_template
@@ -54,6 +53,7 @@ from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
+from row_counts import row_counts
 
 PASSWORD = "correct horse battery staple"
 KEY_ROLES = {Role.APP: "app", Role.BACKEND: "backend", Role.ADMIN: "admin"}
@@ -101,10 +101,7 @@ class City:
     csrf: str = ""
 
     def counts(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            # the word index's FTS5 table cannot be scanned; its shadow tables are counted
-            tables = [t for t in inspect(conn).get_table_names() if t != FTS_TABLE]
-            return {t: int(conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()) for t in tables}
+        return row_counts(self.engine)
 
 
 def _city(engine: Engine, clock: FixedClock, role: Role) -> City:

@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import Engine, text
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
@@ -28,9 +28,9 @@ from civicswitch.requests.commands import (
 )
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Status
-from civicswitch.requests.search import FTS_TABLE
 from civicswitch.requests.work import add_note, assign_colleague, bulk_work, transfer_request, work_request
 from civicswitch.storage.sql import SqlUnitOfWork
+from row_counts import row_counts
 
 CATALOG: dict[str, Any] = {
     "bodies": [{"code": "DOT", "name": "Transportation"}, {"code": "DSNY", "name": "Sanitation"}],
@@ -42,10 +42,7 @@ CATALOG: dict[str, Any] = {
 
 
 def _counts(engine: Engine) -> dict[str, int]:
-    with engine.connect() as conn:
-        # The word index's FTS5 table cannot be scanned; its shadow tables (``…_data`` and the rest) are counted.
-        tables = [t for t in inspect(conn).get_table_names() if t != FTS_TABLE]
-        return {t: int(conn.execute(text(f'SELECT COUNT(*) FROM "{t}"')).scalar_one()) for t in tables}
+    return row_counts(engine)
 
 
 @pytest.fixture
