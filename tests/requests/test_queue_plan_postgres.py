@@ -9,9 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from sqlalchemy import Connection, Engine, Select
+from sqlalchemy import Connection, Engine, Select, event
 
-from civicswitch.requests import queue_sql
+from civicswitch.requests import queue, queue_sql
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope
 from civicswitch.requests.queue_sql import SqlQueueStore
@@ -54,10 +54,39 @@ def test_queue_on_postgres__search_counts__read_the_scoped_words_index_alone(pg:
     assert (found.total, found.counts) == (180, {Status.NEW: 60, Status.IN_PROGRESS: 60, Status.CLOSED: 60})
 
 
+def test_queue_on_postgres__search_with_few_matches__reads_each_match_once_and_only_the_pages_rows(pg: Engine) -> None:
+    """The open matches (120) are read once from the GIN index with their sort keys, which counts them; the closed
+    ones are counted alone; the page's rows are the page's ids alone (3), not every match's row, sorted."""
+    with pg.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        statements: list[str] = []
+        event.listen(conn, "before_cursor_execute", lambda *a: statements.append(a[2]))
+        found = SqlQueueStore(conn).queue(DOT, QueueFilter(text="pothole", page=2, page_size=3))
+        rows_read = statements[-1]
+        expected = conn.exec_driver_sql("SELECT id FROM service_requests WHERE status <> 'closed' ORDER BY id")
+        open_ids = list(expected.scalars())
+    assert [r.id for r in found.rows] == open_ids[3:6]  # filed together: by id
+    assert (found.total, found.counts) == (120, {Status.NEW: 60, Status.IN_PROGRESS: 60, Status.CLOSED: 60})
+    searched = [s for s in statements if "request_search_document" in s]
+    assert len(searched) == 2 and "UNION ALL" in searched[0] and "count(" not in searched[0], statements
+    assert "count(" in searched[1] and "closed" in searched[1] and "in_progress" not in searched[1], statements
+    assert "request_search_document" not in rows_read and rows_read.count("%(id_1_") == 3, rows_read
+
+
+def test_queue_on_postgres__search_counts__stop_at_the_search_cap(pg: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 50)
+    with pg.connect() as conn:
+        found = SqlQueueStore(conn).queue(DOT, QueueFilter(text="pothole", page_size=10))
+    assert (found.total, found.more, found.cap) == (100, True, 50)
+    assert found.counts == {Status.NEW: 51, Status.IN_PROGRESS: 51, Status.CLOSED: 51}
+    assert found.count_text(51) == "50+" and len(found.rows) == 10
+
+
 def test_queue_on_postgres__search_with_many_matches__page_walks_the_queue_testing_each_requests_words(
     pg: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue_sql, "PG_FEW", 10)
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 5)  # each status past the cap, and more than PG_FEW in all
     with pg.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")
         store = SqlQueueStore(conn)

@@ -6,20 +6,27 @@ At a city's size (1,000,000 requests; ``bench/staff_pages.py``) every query must
   ``body_id``-leading indexes apply, not a join that reads every request first;
 * a filter without ``closed`` says so (``status <> 'closed'``): then the partial indexes of open requests
   (migration ``0011_queue_indexes``: by body and filing time, due date or last update) give the page in order;
-* counts per status stop at :data:`~civicswitch.requests.queue.COUNT_CAP` + 1 each (the page shows "10,000+"),
-  so a department's 300,000 closed requests are not counted one by one on every page;
+* counts per status stop at the filter's ``count_cap`` + 1 each (the page shows "10,000+", or "1,000+" for a text
+  search), so a department's 300,000 closed requests are not counted one by one on every page;
 * a text search reads the words' index (``requests/search.py``), not each request's text. Both indexes hold each
   request's body and status with its words: a department's (or everyone's) counts per status are read from the
   index alone (on PostgreSQL, with each counted request's row: a GIN index answers no count by itself), and the
   page is either the few matching requests (SQLite: at most :data:`FEW`, read by id; PostgreSQL: at most
-  :data:`PG_FEW`, read from the GIN index) sorted, or, for a common word, the queue's ordered index read until the
-  page is full, each request tested (SQLite: against the matches; PostgreSQL: its words, :data:`PG_WORDS`).
+  :data:`PG_FEW`, read from the GIN index with their sort keys, sorted in Python, then the page's rows alone by
+  id) or, for a common word, the queue's ordered index read until the page is full, each request tested (SQLite:
+  against the matches; PostgreSQL: its words, :data:`PG_WORDS`).
+
+PostgreSQL's search reads each match it counts once (:meth:`SqlQueueStore._pg_search`): the page's statuses' matches
+are read with their sort keys, up to ``count_cap`` + 1 per status, which counts them; when one status has more, its
+matches are read again up to :data:`PG_FEW` + 1. All in hand: sorted in Python, and only the page's rows are read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import dataclasses
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     ColumnElement,
@@ -37,13 +44,13 @@ from sqlalchemy import (
     select,
     table,
     true,
+    union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from civicswitch.catalog.tables import bodies, services
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import (
-    COUNT_CAP,
     QueueFilter,
     QueuePage,
     QueueRow,
@@ -57,11 +64,38 @@ from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, PG_WORDS, fts_qu
 from civicswitch.requests.tables import service_requests as sr
 
 FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: the ordered index is walked
-# PostgreSQL: up to this many matches of the page's statuses are read from the GIN index (their ids) and the page is
-# read by id and sorted; more: the ordered index is walked, testing each request's words (a common word fills the
-# page early).
+# PostgreSQL: up to this many matches of the page's statuses are read from the GIN index (their ids and sort keys),
+# sorted in Python, and the page's rows read by id; more: the ordered index is walked, testing each request's words
+# (a common word fills the page early).
 PG_FEW = 5_000
 _FTS = table(FTS_TABLE, column("rowid"))
+_NEVER = datetime.min.replace(tzinfo=UTC)  # in place of no due date (sorted last anyway)
+_KEYS = (sr.c.id, sr.c.status, sr.c.requested_at, sr.c.updated_at, sr.c.expected_at)  # a match's sort keys
+
+
+class _Found(NamedTuple):
+    """PostgreSQL, a search by words: the counts of the page's statuses (each up to the cap + 1) and, when at most
+    :data:`PG_FEW` requests of those statuses match, all their ids in the page's order (else None: walk the queue)."""
+
+    counts: dict[Status, int]
+    ordered: list[int] | None
+
+
+def _in_order(rows: Sequence[Any], sort: Sort) -> list[int]:
+    """The ids of ``rows`` (with :data:`_KEYS`) in the order of ``sort``, as the page's ORDER BY (ties by id; by due
+    date, those without one last, by id)."""
+    match sort:
+        case Sort.OLDEST:
+            return [r.id for r in sorted(rows, key=lambda r: (r.requested_at, r.id))]
+        case Sort.NEWEST:
+            return [r.id for r in sorted(rows, key=lambda r: (r.requested_at, r.id), reverse=True)]
+        case Sort.UPDATED:
+            return [r.id for r in sorted(rows, key=lambda r: (r.updated_at, r.id), reverse=True)]
+
+    def due(r: Any) -> tuple[bool, datetime, int]:
+        return (r.expected_at is None, _NEVER if r.expected_at is None else r.expected_at, r.id)
+
+    return [r.id for r in sorted(rows, key=due)]
 
 
 def _is_number(text: str) -> bool:
@@ -87,7 +121,7 @@ class SqlQueueStore:
         self._codes: dict[tuple[str, frozenset[str]], list[int]] = {}
         self._sqlite = conn.dialect.name == "sqlite"
         self._matched: dict[str, list[int] | None] = {}  # FTS expression → its few matches (None: more than FEW)
-        self._pg_ids: dict[tuple[QueueScope, QueueFilter], list[int] | None] = {}  # a page's few matches (PostgreSQL)
+        self._pg_found: dict[tuple[QueueScope, QueueFilter], _Found] = {}  # a search's matches (PostgreSQL)
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -249,41 +283,70 @@ class SqlQueueStore:
             where.append(searched)
         return where
 
-    def _page_where(self, scope: QueueScope, query: QueueFilter, matches: int | None) -> list[ColumnElement[bool]]:
-        """The page's terms. PostgreSQL, a search by words: the requests of the page's statuses are read from the GIN
-        index first (their ids, up to :data:`PG_FEW` + 1; not when the counts, ``matches``, say there are more):
-        when that is all of them, the page is those ids (sorted: never a plan that walks the queue computing each
-        request's document, which the planner may prefer for words it guesses common). More: the queue's ordered
-        index is walked, each request's words tested (an index in the page's order exists for every open status,
-        and for closed oldest or newest first; else the planner sorts what the GIN index finds)."""
+    def _pg_search(self, scope: QueueScope, query: QueueFilter) -> _Found:
+        """PostgreSQL, a search by words: the matches of the page's statuses read from the GIN index with their sort
+        keys, each status up to ``count_cap`` + 1 (that is its count); the statuses with more are read again, up to
+        :data:`PG_FEW` + 1 in all. When that is all of them, they are put in the page's order here (never a plan
+        that walks the queue computing each request's document, which the planner may prefer for words it guesses
+        common, nor one that reads every match's row to sort it)."""
+        key = (scope, query)
+        if key in self._pg_found:
+            return self._pg_found[key]
+        cap = query.count_cap
+        parts = [
+            select(*_KEYS).where(and_(true(), *self._where(scope, query, statuses=False, status=status)))
+            .limit(cap + 1).subquery(f"found_{status}")
+            for status in query.statuses
+        ]  # fmt: skip
+        each = [select(*part.c) for part in parts]
+        rows = list(self._conn.execute(union_all(*each) if len(each) > 1 else each[0]))
+        counts = {status: n for status in query.statuses if (n := sum(1 for r in rows if r.status == status))}
+        more = [status for status, n in counts.items() if n > cap]
+        ordered: list[int] | None = None
+        if more:
+            others = [r for r in rows if r.status not in more]
+            rest = dataclasses.replace(query, statuses=tuple(more))
+            again = select(*_KEYS).where(and_(true(), *self._where(scope, rest, statuses=True)))
+            left = PG_FEW - len(others)
+            if left > 0:
+                extra = list(self._conn.execute(again.limit(left + 1)))
+                if len(extra) <= left:
+                    ordered = _in_order(others + extra, query.sort)
+        else:
+            ordered = _in_order(rows, query.sort)
+        found = self._pg_found[key] = _Found(counts, ordered)
+        return found
+
+    def _page_where(self, scope: QueueScope, query: QueueFilter) -> list[ColumnElement[bool]]:
+        """The page's terms. PostgreSQL, a search by words with at most :data:`PG_FEW` matches in the page's statuses:
+        the page's ids (:meth:`_pg_search`). More: the queue's ordered index is walked, each request's words tested
+        (an index in the page's order exists for every open status, and for closed oldest or newest first; else the
+        planner sorts what the GIN index finds)."""
         where = self._where(scope, query, statuses=True)
         if not self._indexed(query, walk=False):
             return where
-        key = (scope, query)
-        if key not in self._pg_ids:
-            ids: list[int] | None = None
-            if matches is None or matches <= PG_FEW:
-                found = select(sr.c.id).where(and_(true(), *where)).limit(PG_FEW + 1)
-                ids = list(self._conn.execute(found).scalars())
-            self._pg_ids[key] = ids if ids is not None and len(ids) <= PG_FEW else None
-        few = self._pg_ids[key]
-        if few is not None:
-            return [sr.c.id.in_(few)] if few else [false()]
+        ordered = self._pg_search(scope, query).ordered
+        if ordered is not None:
+            start = (query.page - 1) * query.page_size
+            chosen = ordered[start : start + query.page_size]
+            return [sr.c.id.in_(chosen)] if chosen else [false()]
         if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
             return where
         return self._where(scope, query, statuses=True, walk=True)
 
-    def page_statement(self, scope: QueueScope, query: QueueFilter, matches: int | None = None) -> Select[Any]:
+    def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
         """The page's rows (a test reads its plan). By due date, this is the part with a due date: see
-        :meth:`_due_page` for the rest. ``matches``: the requests of the page's statuses, when known (the counts:
-        PostgreSQL reads a search's ids when they are few, :meth:`_page_where`)."""
+        :meth:`_due_page` for the rest (not for PostgreSQL's few matches of a search: their ids are the page, in
+        order, those without a due date included)."""
         order = {
             Sort.OLDEST: (sr.c.requested_at.asc(), sr.c.id.asc()),
             Sort.NEWEST: (sr.c.requested_at.desc(), sr.c.id.desc()),
             Sort.UPDATED: (sr.c.updated_at.desc(), sr.c.id.desc()),
             Sort.DUE: (sr.c.expected_at.asc(), sr.c.id.asc()),
         }[query.sort]
-        where = self._page_where(scope, query, matches)
+        where = self._page_where(scope, query)
+        if self._indexed(query, walk=False) and self._pg_search(scope, query).ordered is not None:
+            return self._rows(where, (sr.c.id.asc(),), query.page_size, 0)  # the page's ids: ordered by the caller
         if query.sort is Sort.DUE:
             where.append(sr.c.expected_at.is_not(None))
         return self._rows(where, order, query.page_size, (query.page - 1) * query.page_size)
@@ -314,13 +377,13 @@ class SqlQueueStore:
             .offset(offset)
         )
 
-    def _due_page(self, scope: QueueScope, query: QueueFilter, first: list[Any], matches: int | None) -> list[Any]:
+    def _due_page(self, scope: QueueScope, query: QueueFilter, first: list[Any]) -> list[Any]:
         """By due date, those without one come last (by id): two index walks, since SQLite's indexes keep NULL
         first and an index on an expression is not reflected (migrations are checked against the tables)."""
         if len(first) == query.page_size:
             return first
         offset = (query.page - 1) * query.page_size
-        where = self._page_where(scope, query, matches)
+        where = self._page_where(scope, query)
         dated = 0
         if offset:
             shown = select(sr.c.id).where(and_(sr.c.expected_at.is_not(None), *where)).limit(offset).subquery()
@@ -329,12 +392,16 @@ class SqlQueueStore:
                              query.page_size - len(first), max(0, offset - dated))  # fmt: skip
         return first + list(self._conn.execute(undated))
 
-    def counts_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
-        """The counts per status (every status: the filter's other criteria applied), each stopping at
-        ``COUNT_CAP + 1``: one capped count per status, read from the (body_id, status, …) index for a department."""
+    def counts_statement(
+        self, scope: QueueScope, query: QueueFilter, statuses: Sequence[Status] = tuple(Status)
+    ) -> Select[Any]:
+        """The counts of ``statuses`` (every status by default: the filter's other criteria applied), each stopping
+        at ``count_cap + 1``: one capped count per status, read from the (body_id, status, …) index for a
+        department."""
         plain = self._plain_search(scope, query)
+        cap = query.count_cap
         parts = []
-        for status in Status:
+        for status in statuses:
             if plain is not None:  # SQLite: the FTS index alone (its scope column holds body and status)
                 match = fts_query(plain, bodies=self._body_tags(scope, query), statuses=[str(status)])
                 found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
@@ -343,20 +410,32 @@ class SqlQueueStore:
             else:
                 where = self._where(scope, query, statuses=False, status=status)
                 found = select(sr.c.id).where(and_(sr.c.status == str(status), *where))
-            capped = found.limit(COUNT_CAP + 1).subquery(f"capped_{status}")
+            capped = found.limit(cap + 1).subquery(f"capped_{status}")
             parts.append(select(literal(str(status)).label("status"), select(func.count()).select_from(capped)
                                 .scalar_subquery().label("n")))  # fmt: skip
-        return parts[0].union_all(*parts[1:])  # type: ignore[return-value]
+        return parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
 
-    def _page(self, scope: QueueScope, query: QueueFilter, matches: int) -> list[Any]:
-        first = list(self._conn.execute(self.page_statement(scope, query, matches)))
-        return self._due_page(scope, query, first, matches) if query.sort is Sort.DUE else first
+    def _page(self, scope: QueueScope, query: QueueFilter) -> list[Any]:
+        rows = list(self._conn.execute(self.page_statement(scope, query)))
+        if self._indexed(query, walk=False):
+            ordered = self._pg_search(scope, query).ordered
+            if ordered is not None:  # the page's ids, in the page's order
+                place = {rid: i for i, rid in enumerate(ordered)}
+                return sorted(rows, key=lambda r: place[r.id])
+        return self._due_page(scope, query, rows) if query.sort is Sort.DUE else rows
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
-        # the counts first: on PostgreSQL, how many requests a search's page has to choose from decides its plan
-        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
-        total, more = total_of(counts, query.statuses)
-        matches = sum(counts.get(s, 0) for s in query.statuses)
+        if self._indexed(query, walk=False):
+            # PostgreSQL, a search by words: the page's statuses counted as their matches are read (_pg_search),
+            # the other statuses counted alone
+            counts = dict(self._pg_search(scope, query).counts)
+            others = [s for s in Status if s not in query.statuses]
+            if others:
+                counts.update((Status(status), n) for status, n in
+                              self._conn.execute(self.counts_statement(scope, query, others)) if n)  # fmt: skip
+        else:
+            counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
+        total, more = total_of(counts, query.statuses, query.count_cap)
         rows = [
             QueueRow(
                 id=r.id,
@@ -374,6 +453,6 @@ class SqlQueueStore:
                 transfers=r.transfers,
                 closed_at=r.closed_at,
             )
-            for r in self._page(scope, query, matches)
+            for r in self._page(scope, query)
         ]
-        return QueuePage(rows, total, counts, query.page, query.page_size, more)
+        return QueuePage(rows, total, counts, query.page, query.page_size, more, query.count_cap)
