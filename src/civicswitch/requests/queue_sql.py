@@ -12,21 +12,20 @@ At a city's size (1,000,000 requests; ``bench/staff_pages.py``) every query must
   request's body and status with its words: a department's (or everyone's) counts per status are read from the
   index alone (on PostgreSQL, with each counted request's row: a GIN index answers no count by itself), and the
   page is either the few matching requests (SQLite: at most :data:`FEW`, read by id; PostgreSQL: at most
-  :data:`PG_FEW`, read from the GIN index with their sort keys, sorted in Python, then the page's rows alone by
-  id) or, for a common word, the queue's ordered index read until the page is full, each request tested (SQLite:
-  against the matches; PostgreSQL: its words, :data:`PG_WORDS`).
+  :data:`PG_FEW`, read from the GIN index with their sort keys, sorted, then the page's rows alone by id) or, for
+  a common word, the queue's ordered index read until the page is full, each request tested (SQLite: against the
+  matches; PostgreSQL: its words, :data:`PG_WORDS`).
 
-PostgreSQL's search reads each match it counts once (:meth:`SqlQueueStore._pg_search`): the page's statuses' matches
-are read with their sort keys, up to ``count_cap`` + 1 per status, which counts them; when one status has more, its
-matches are read again up to :data:`PG_FEW` + 1. All in hand: sorted in Python, and only the page's rows are read.
+PostgreSQL, a search's page (:meth:`SqlQueueStore._few_statement`): at most :data:`PG_FEW` + 1 matches of the page's
+statuses are read from the GIN index with their sort keys alone, sorted and paged in a subquery, and only the page's
+rows are read and joined (its 50, not every match's row); more matches, and the queue is walked.
 """
 
 from __future__ import annotations
 
-import dataclasses
+import json
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
@@ -44,7 +43,6 @@ from sqlalchemy import (
     select,
     table,
     true,
-    union_all,
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
@@ -69,33 +67,16 @@ FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: th
 # (a common word fills the page early).
 PG_FEW = 5_000
 _FTS = table(FTS_TABLE, column("rowid"))
-_NEVER = datetime.min.replace(tzinfo=UTC)  # in place of no due date (sorted last anyway)
-_KEYS = (sr.c.id, sr.c.status, sr.c.requested_at, sr.c.updated_at, sr.c.expected_at)  # a match's sort keys
 
 
-class _Found(NamedTuple):
-    """PostgreSQL, a search by words: the counts of the page's statuses (each up to the cap + 1) and, when at most
-    :data:`PG_FEW` requests of those statuses match, all their ids in the page's order (else None: walk the queue)."""
-
-    counts: dict[Status, int]
-    ordered: list[int] | None
-
-
-def _in_order(rows: Sequence[Any], sort: Sort) -> list[int]:
-    """The ids of ``rows`` (with :data:`_KEYS`) in the order of ``sort``, as the page's ORDER BY (ties by id; by due
-    date, those without one last, by id)."""
-    match sort:
-        case Sort.OLDEST:
-            return [r.id for r in sorted(rows, key=lambda r: (r.requested_at, r.id))]
-        case Sort.NEWEST:
-            return [r.id for r in sorted(rows, key=lambda r: (r.requested_at, r.id), reverse=True)]
-        case Sort.UPDATED:
-            return [r.id for r in sorted(rows, key=lambda r: (r.updated_at, r.id), reverse=True)]
-
-    def due(r: Any) -> tuple[bool, datetime, int]:
-        return (r.expected_at is None, _NEVER if r.expected_at is None else r.expected_at, r.id)
-
-    return [r.id for r in sorted(rows, key=due)]
+def _order(t: Any, sort: Sort) -> tuple[Any, ...]:
+    """The ORDER BY of ``sort`` on the columns of ``t`` (a subquery of requests; ties by id)."""
+    return {
+        Sort.OLDEST: (t.c.requested_at.asc(), t.c.id.asc()),
+        Sort.NEWEST: (t.c.requested_at.desc(), t.c.id.desc()),
+        Sort.UPDATED: (t.c.updated_at.desc(), t.c.id.desc()),
+        Sort.DUE: (t.c.expected_at.asc().nulls_last(), t.c.id.asc()),  # no due date last, by id
+    }[sort]
 
 
 def _is_number(text: str) -> bool:
@@ -121,7 +102,7 @@ class SqlQueueStore:
         self._codes: dict[tuple[str, frozenset[str]], list[int]] = {}
         self._sqlite = conn.dialect.name == "sqlite"
         self._matched: dict[str, list[int] | None] = {}  # FTS expression → its few matches (None: more than FEW)
-        self._pg_found: dict[tuple[QueueScope, QueueFilter], _Found] = {}  # a search's matches (PostgreSQL)
+        self._pg_many: set[tuple[QueueScope, QueueFilter]] = set()  # searches with more than PG_FEW (PostgreSQL)
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -283,61 +264,49 @@ class SqlQueueStore:
             where.append(searched)
         return where
 
-    def _pg_search(self, scope: QueueScope, query: QueueFilter) -> _Found:
-        """PostgreSQL, a search by words: the matches of the page's statuses read from the GIN index with their sort
-        keys, each status up to ``count_cap`` + 1 (that is its count); the statuses with more are read again, up to
-        :data:`PG_FEW` + 1 in all. When that is all of them, they are put in the page's order here (never a plan
-        that walks the queue computing each request's document, which the planner may prefer for words it guesses
-        common, nor one that reads every match's row to sort it)."""
-        key = (scope, query)
-        if key in self._pg_found:
-            return self._pg_found[key]
-        cap = query.count_cap
-        parts = [
-            select(*_KEYS).where(and_(true(), *self._where(scope, query, statuses=False, status=status)))
-            .limit(cap + 1).subquery(f"found_{status}")
-            for status in query.statuses
-        ]  # fmt: skip
-        each = [select(*part.c) for part in parts]
-        rows = list(self._conn.execute(union_all(*each) if len(each) > 1 else each[0]))
-        counts = {status: n for status in query.statuses if (n := sum(1 for r in rows if r.status == status))}
-        more = [status for status, n in counts.items() if n > cap]
-        ordered: list[int] | None = None
-        if more:
-            others = [r for r in rows if r.status not in more]
-            rest = dataclasses.replace(query, statuses=tuple(more))
-            again = select(*_KEYS).where(and_(true(), *self._where(scope, rest, statuses=True)))
-            left = PG_FEW - len(others)
-            if left > 0:
-                extra = list(self._conn.execute(again.limit(left + 1)))
-                if len(extra) <= left:
-                    ordered = _in_order(others + extra, query.sort)
-        else:
-            ordered = _in_order(rows, query.sort)
-        found = self._pg_found[key] = _Found(counts, ordered)
-        return found
+    def _pg_few(self, scope: QueueScope, query: QueueFilter) -> bool:
+        """PostgreSQL, a search by words: whether its page is read from at most :data:`PG_FEW` matches (else walked)."""
+        return self._indexed(query, walk=False) and (scope, query) not in self._pg_many
 
     def _page_where(self, scope: QueueScope, query: QueueFilter) -> list[ColumnElement[bool]]:
-        """The page's terms. PostgreSQL, a search by words with at most :data:`PG_FEW` matches in the page's statuses:
-        the page's ids (:meth:`_pg_search`). More: the queue's ordered index is walked, each request's words tested
-        (an index in the page's order exists for every open status, and for closed oldest or newest first; else the
-        planner sorts what the GIN index finds)."""
+        """The page's terms. PostgreSQL, a search by words with more than :data:`PG_FEW` matches in the page's
+        statuses: the queue's ordered index is walked, each request's words tested (an index in the page's order
+        exists for every open status, and for closed oldest or newest first; else the planner sorts what the GIN
+        index finds)."""
         where = self._where(scope, query, statuses=True)
         if not self._indexed(query, walk=False):
             return where
-        ordered = self._pg_search(scope, query).ordered
-        if ordered is not None:
-            start = (query.page - 1) * query.page_size
-            chosen = ordered[start : start + query.page_size]
-            return [sr.c.id.in_(chosen)] if chosen else [false()]
         if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
             return where
         return self._where(scope, query, statuses=True, walk=True)
 
+    def _few_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
+        """PostgreSQL, a search by words: the page's rows among the first :data:`PG_FEW` + 1 matches of the page's
+        statuses, read from the GIN index with their sort keys alone (a LIMIT in a subquery: never a plan that walks
+        the queue computing each request's document, which the planner may prefer for words it guesses common),
+        sorted and paged there; only the page's rows are then read and joined. Each row carries how many matches
+        were read (``matched``): more than PG_FEW, and the page is not all of them (walk instead)."""
+        found = (
+            select(sr.c.id, sr.c.requested_at, sr.c.updated_at, sr.c.expected_at)
+            .where(and_(true(), *self._where(scope, query, statuses=True)))
+            .limit(PG_FEW + 1)
+            .subquery("matched")
+        )
+        chosen = (
+            select(found, func.count().over().label("matched"))
+            .order_by(*_order(found, query.sort))
+            .limit(query.page_size)
+            .offset((query.page - 1) * query.page_size)
+            .subquery("chosen")
+        )
+        rows = self._rows([], _order(chosen, query.sort), query.page_size, 0, chosen)
+        return rows.add_columns(chosen.c.matched)
+
     def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
         """The page's rows (a test reads its plan). By due date, this is the part with a due date: see
-        :meth:`_due_page` for the rest (not for PostgreSQL's few matches of a search: their ids are the page, in
-        order, those without a due date included)."""
+        :meth:`_due_page` for the rest (not for PostgreSQL's few matches of a search, :meth:`_few_statement`)."""
+        if self._pg_few(scope, query):
+            return self._few_statement(scope, query)
         order = {
             Sort.OLDEST: (sr.c.requested_at.asc(), sr.c.id.asc()),
             Sort.NEWEST: (sr.c.requested_at.desc(), sr.c.id.desc()),
@@ -345,14 +314,16 @@ class SqlQueueStore:
             Sort.DUE: (sr.c.expected_at.asc(), sr.c.id.asc()),
         }[query.sort]
         where = self._page_where(scope, query)
-        if self._indexed(query, walk=False) and self._pg_search(scope, query).ordered is not None:
-            return self._rows(where, (sr.c.id.asc(),), query.page_size, 0)  # the page's ids: ordered by the caller
         if query.sort is Sort.DUE:
             where.append(sr.c.expected_at.is_not(None))
         return self._rows(where, order, query.page_size, (query.page - 1) * query.page_size)
 
     @staticmethod
-    def _rows(where: list[ColumnElement[bool]], order: tuple[Any, ...], limit: int, offset: int) -> Select[Any]:
+    def _rows(
+        where: list[ColumnElement[bool]], order: tuple[Any, ...], limit: int, offset: int, ids: Any = None
+    ) -> Select[Any]:
+        """The queue's columns of the rows ``where`` says (or those of the subquery ``ids``, joined by id)."""
+        joined = _JOINED if ids is None else ids.join(_JOINED, sr.c.id == ids.c.id)
         return (
             select(
                 sr.c.id,
@@ -370,7 +341,7 @@ class SqlQueueStore:
                 sr.c.transfers,
                 sr.c.closed_at,
             )
-            .select_from(_JOINED)
+            .select_from(joined)
             .where(and_(true(), *where))
             .order_by(*order)
             .limit(limit)
@@ -415,26 +386,40 @@ class SqlQueueStore:
                                 .scalar_subquery().label("n")))  # fmt: skip
         return parts[0].union_all(*parts[1:]) if len(parts) > 1 else parts[0]  # type: ignore[return-value]
 
-    def _page(self, scope: QueueScope, query: QueueFilter) -> list[Any]:
+    def _estimate(self, scope: QueueScope, query: QueueFilter) -> int:
+        """PostgreSQL: the planner's estimate of a search's matches in the page's statuses (from the statistics of
+        the GIN index's expression: its most common words; planning only, nothing read)."""
+        found = select(sr.c.id).where(and_(true(), *self._where(scope, query, statuses=True)))
+        sql = str(found.compile(dialect=self._conn.dialect, compile_kwargs={"literal_binds": True}))
+        plan = self._conn.exec_driver_sql("EXPLAIN (FORMAT JSON) " + sql).scalar_one()
+        plan = json.loads(plan) if isinstance(plan, str) else plan
+        return int(plan[0]["Plan"]["Plan Rows"])
+
+    def _page(self, scope: QueueScope, query: QueueFilter, counts: dict[Status, int]) -> list[Any]:
+        if not self._sqlite:
+            # a page of 50 rows is no work to share between processes: on a few shared cores, starting workers
+            # costs more than the walk (a department's common word: 20 ms with two workers, 5 ms without)
+            self._conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        if self._pg_few(scope, query):
+            chosen = [counts.get(s, 0) for s in query.statuses]
+            if not any(chosen):
+                return []
+            # more than PG_FEW: known from the counts, or, when a status's count stopped at the cap, guessed by the
+            # planner (reading PG_FEW matches to learn there are more costs as much as the walk)
+            if sum(chosen) > PG_FEW or (max(chosen) > query.count_cap and self._estimate(scope, query) > 3 * PG_FEW):
+                self._pg_many.add((scope, query))
+        if self._pg_few(scope, query):
+            rows = list(self._conn.execute(self.page_statement(scope, query)))
+            offset = (query.page - 1) * query.page_size
+            if (rows and rows[0].matched <= PG_FEW) or (not rows and offset <= PG_FEW):
+                return rows  # all of them were read (no row: none at this offset)
+            self._pg_many.add((scope, query))
         rows = list(self._conn.execute(self.page_statement(scope, query)))
-        if self._indexed(query, walk=False):
-            ordered = self._pg_search(scope, query).ordered
-            if ordered is not None:  # the page's ids, in the page's order
-                place = {rid: i for i, rid in enumerate(ordered)}
-                return sorted(rows, key=lambda r: place[r.id])
         return self._due_page(scope, query, rows) if query.sort is Sort.DUE else rows
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
-        if self._indexed(query, walk=False):
-            # PostgreSQL, a search by words: the page's statuses counted as their matches are read (_pg_search),
-            # the other statuses counted alone
-            counts = dict(self._pg_search(scope, query).counts)
-            others = [s for s in Status if s not in query.statuses]
-            if others:
-                counts.update((Status(status), n) for status, n in
-                              self._conn.execute(self.counts_statement(scope, query, others)) if n)  # fmt: skip
-        else:
-            counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
+        # the counts first: how many requests a search's page has to choose from decides its plan (PostgreSQL)
+        counts = {Status(status): n for status, n in self._conn.execute(self.counts_statement(scope, query)) if n}
         total, more = total_of(counts, query.statuses, query.count_cap)
         rows = [
             QueueRow(
@@ -453,6 +438,6 @@ class SqlQueueStore:
                 transfers=r.transfers,
                 closed_at=r.closed_at,
             )
-            for r in self._page(scope, query)
+            for r in self._page(scope, query, counts)
         ]
         return QueuePage(rows, total, counts, query.page, query.page_size, more, query.count_cap)
