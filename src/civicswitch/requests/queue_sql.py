@@ -225,6 +225,12 @@ class SqlQueueStore:
             chosen = [str(s) for s in query.statuses]
             if Status.CLOSED in query.statuses:
                 where.append(sr.c.status.in_(chosen))
+            elif query.service_code and not self._sqlite:
+                # PostgreSQL, one service: the statuses as they are, so the planner, which knows how many there
+                # are, can read them from the (service_id, status, body_id) index and sort them (a department's
+                # busiest service: 1,063 open of 119,084; the open requests' index ANDed with the service's, which
+                # it picks otherwise, reads both whole: 24 ms, against 2-5 ms)
+                where.append(sr.c.status.in_(chosen))
             else:
                 # The open requests' partial indexes apply, and give the page in order. The statuses are then a
                 # filter on the walk ("status || ''": without statistics, SQLite would rather search the
