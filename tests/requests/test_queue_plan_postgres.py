@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, Engine, Select
 
-from civicswitch.requests import queue_sql
+from civicswitch.requests import queue, queue_sql
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope
 from civicswitch.requests.queue_sql import SqlQueueStore
@@ -50,19 +50,68 @@ def test_queue_on_postgres__search_counts__read_the_scoped_words_index_alone(pg:
         found = store.queue(DOT, QueueFilter(text="pothole", statuses=(*Status,)))
     assert counts.count(f"Bitmap Index Scan on {PG_INDEX}") == len(Status), counts
     assert "#b1/closed/pothole" in counts and "ix_service_requests_body_status" not in counts, counts
-    assert "request_search_document" not in page and "id = ANY" in page, page  # the few, by id
+    assert f"Bitmap Index Scan on {PG_INDEX}" in page and "to_tsvector" not in page, page  # the few, from the index
     assert (found.total, found.counts) == (180, {Status.NEW: 60, Status.IN_PROGRESS: 60, Status.CLOSED: 60})
+
+
+def test_queue_on_postgres__search_with_few_matches__sorted_in_a_subquery_only_the_pages_rows_joined(
+    pg: Engine,
+) -> None:
+    """The open matches (120) are read from the GIN index with their sort keys alone, at most PG_FEW + 1 (a LIMIT
+    in a subquery), sorted and paged there: only the page's rows (3) are read whole and joined."""
+    with pg.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        store = SqlQueueStore(conn)
+        query = QueueFilter(text="pothole", page=2, page_size=3)
+        plan = _plan(conn, store.page_statement(DOT, query))
+        found = store.queue(DOT, query)
+        expected = conn.exec_driver_sql("SELECT id FROM service_requests WHERE status <> 'closed' ORDER BY id")
+        open_ids = list(expected.scalars())
+    assert [r.id for r in found.rows] == open_ids[3:6]  # filed together: by id
+    assert (found.total, found.counts) == (120, {Status.NEW: 60, Status.IN_PROGRESS: 60, Status.CLOSED: 60})
+    assert f"Bitmap Index Scan on {PG_INDEX}" in plan and "to_tsvector" not in plan, plan
+    assert "WindowAgg" in plan, plan  # the matches counted and paged in the subquery, before the rows are joined
+
+
+def test_queue_on_postgres__search_past_the_cap_guessed_few__its_matches_read_sorted_else_walked(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A status's count stopped at the cap (50 of 60): the planner's estimate decides between reading up to PG_FEW
+    matches (a guess of few) and walking the queue (a guess of many); both give the same page."""
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 50)
+    query = QueueFilter(text="pothole", page=2, page_size=7)
+    pages = []
+    for estimate in (100, 100_000):
+        with pg.connect() as conn:
+            store = SqlQueueStore(conn)
+            monkeypatch.setattr(store, "_estimate", lambda scope, query, n=estimate: n)
+            pages.append([r.id for r in store.queue(DOT, query).rows])
+            assert store._pg_few(DOT, query) is (estimate == 100)
+    with pg.connect() as conn:
+        expected = conn.exec_driver_sql("SELECT id FROM service_requests WHERE status <> 'closed' ORDER BY id")
+        assert pages[0] == pages[1] == list(expected.scalars())[7:14]
+
+
+def test_queue_on_postgres__search_counts__stop_at_the_search_cap(pg: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 50)
+    with pg.connect() as conn:
+        found = SqlQueueStore(conn).queue(DOT, QueueFilter(text="pothole", page_size=10))
+    assert (found.total, found.more, found.cap) == (100, True, 50)
+    assert found.counts == {Status.NEW: 51, Status.IN_PROGRESS: 51, Status.CLOSED: 51}
+    assert found.count_text(51) == "50+" and len(found.rows) == 10
 
 
 def test_queue_on_postgres__search_with_many_matches__page_walks_the_queue_testing_each_requests_words(
     pg: Engine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(queue_sql, "PG_FEW", 10)
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 6)  # the counts (7 and 7) past the cap, more than PG_FEW in all
     with pg.connect() as conn:
         conn.exec_driver_sql("SET enable_seqscan = off")
         store = SqlQueueStore(conn)
-        page = _plan(conn, store.page_statement(DOT, QueueFilter(text="pothole")))
-        rows = store.queue(DOT, QueueFilter(text="pothole", page_size=3)).rows
+        query = QueueFilter(text="pothole", page_size=3)
+        rows = store.queue(DOT, query).rows  # the counts say more than PG_FEW: walk
+        page = _plan(conn, store.page_statement(DOT, query))
     assert PG_INDEX not in page and "to_tsvector" in page, page
     with pg.connect() as conn:  # the open ones (new and in progress) in filing order: filed together, by id
         first = conn.exec_driver_sql("SELECT id FROM service_requests WHERE status <> 'closed' ORDER BY id LIMIT 3")

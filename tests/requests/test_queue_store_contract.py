@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.requests import queue_sql
+from civicswitch.requests import queue, queue_sql
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
 from civicswitch.requests.queue import QueueFilter, QueueScope, SlaFilter, Sort
 from civicswitch.storage.ports import UnitOfWork
@@ -185,12 +185,20 @@ def test_queue__text__a_status_change_moves_the_request_between_counts(
     assert page(make, scope, text="bravo", statuses=(Status.CLOSED,))[:2] == ([], 0)
 
 
+@pytest.mark.parametrize(
+    ("cap", "pg_few"),
+    [(1000, 100), (100, 100), (100, 1000)],
+    ids=["uncapped-all-read", "capped-walked", "capped-read-again"],
+)
 def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory: MakeUow,
                                                               catalog_data: dict[str, Any],
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """More matches than the SQL store reads by id (queue_sql.FEW) or from PostgreSQL's index (queue_sql.PG_FEW,
-    lowered here): the ordered walk gives the same pages."""
-    monkeypatch.setattr(queue_sql, "PG_FEW", 100)
+                                                              monkeypatch: pytest.MonkeyPatch,
+                                                              cap: int, pg_few: int) -> None:  # fmt: skip
+    """Many matches (413), the search's count cap (queue.SEARCH_COUNT_CAP) and PostgreSQL's few (queue_sql.PG_FEW)
+    lowered here: under the cap, every match is read once, sorted (PostgreSQL); over it, the count stops at the cap
+    + 1 ("100+") and the matches are read again up to PG_FEW, or, more, the ordered walk gives the same pages."""
+    monkeypatch.setattr(queue_sql, "PG_FEW", pg_few)
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", cap)
     load_catalog(store_uow_factory(), catalog_data)
     with store_uow_factory() as uow:
         ids = []
@@ -211,16 +219,28 @@ def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory:
     wanted = [rid for i, rid in enumerate(ids) if i % 3][::-1]  # oldest first: filed in reverse
     dot = QueueScope(bodies=frozenset({"DOT"}))
     seen = []
+    counted = min(len(wanted), cap + 1)  # each status counted up to one past the cap
     for number in (1, 2, 3, 9):
         rows, total, counts = page(store_uow_factory, dot, text="pothole", page=number, page_size=50)
-        assert (total, counts) == (len(wanted), {"new": len(wanted)})
+        assert (total, counts) == (min(len(wanted), cap), {"new": counted})
         seen.extend(rows)
     assert seen == wanted[:150] + wanted[400:413]
     assert page(store_uow_factory, dot, text="main pot*", sort=Sort.NEWEST, page_size=3)[0] == wanted[::-1][:3]
     closed = page(store_uow_factory, dot, text="pothole", statuses=(Status.CLOSED,))
     assert closed[:2] == ([], 0)
     everything = page(store_uow_factory, text="pothole", page=2, page_size=50)
-    assert everything[:2] == (wanted[50:100], len(wanted))
+    assert everything[:2] == (wanted[50:100], min(len(wanted), cap))
+    by_due = page(store_uow_factory, dot, text="pothole", sort=Sort.DUE, page=2, page_size=50)[0]
+    assert by_due == sorted(wanted)[50:100]  # no due date: by number
+    with store_uow_factory() as uow:
+        found = uow.queue.queue(dot, QueueFilter(text="pothole"))
+        plain = uow.queue.queue(dot, QueueFilter())
+    assert (found.more, found.cap, found.count_text(found.counts[Status.NEW])) == (
+        len(wanted) > cap,
+        cap,
+        f"{cap:,}+" if len(wanted) > cap else f"{len(wanted):,}",
+    )
+    assert (plain.more, plain.cap, plain.total) == (False, 10_000, 620)  # no search: counted up to 10,000
 
 
 def test_queue__sorts__newest_updated_and_due_with_no_due_date_last(city: tuple[MakeUow, dict[str, int]]) -> None:

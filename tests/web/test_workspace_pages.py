@@ -93,6 +93,23 @@ def test_queue__filters_and_search__narrow_the_list(client: TestClient, city: di
     assert "No request matches." in client.get("/staff/queue?status=closed").text
 
 
+def test_queue__search_counts_past_the_cap__shown_as_cap_plus_everywhere(
+    client: TestClient, city: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A search's counts stop at SEARCH_COUNT_CAP (1,000; 1 here): each count, the total and the page count say
+    "1+", and the page says why; the queue without a search counts on (to 10,000)."""
+    monkeypatch.setattr("civicswitch.requests.queue.SEARCH_COUNT_CAP", 1)
+    sign_in(client, "admin@city.gov")
+    page = client.get("/staff/queue?q=street")
+    assert numbers(page.text) == [city["pothole1"], city["pothole2"], city["graffiti"]]
+    assert "New: <strong>1+</strong>" in page.text and "Closed: <strong>0</strong>" in page.text
+    assert ">1+ requests</h2>" in page.text and "Page 1 of 1+," in page.text
+    assert "Each status is counted up to 1 for a search" in page.text
+    plain = client.get("/staff/queue")
+    assert "New: <strong>3</strong>" in plain.text and ">3 requests</h2>" in plain.text
+    assert "Each status is counted" not in plain.text
+
+
 def test_queue__bad_filter__400_page_with_the_reason(client: TestClient, city: dict[str, str]) -> None:
     sign_in(client, "admin@city.gov")
     reply = client.get("/staff/queue?status=lost")

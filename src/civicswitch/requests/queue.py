@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # counts per status stop here: the page says "10,000+" (a count of 300,000 costs a scan)
+# A text search's counts per status stop sooner: the page says "1,000+". Each counted match is a row read (a word's
+# index counts nothing without the rows on PostgreSQL), and a clerk narrows a search of thousands, not pages it.
+SEARCH_COUNT_CAP = 1_000
 MAX_TEXT = 200
 
 
@@ -123,6 +126,12 @@ class QueueFilter:
         if not self.statuses:
             raise Invalid("choose at least one status", field="status")
 
+    @property
+    def count_cap(self) -> int:
+        """Where each count per status stops (one more than this means "more"): :data:`SEARCH_COUNT_CAP` for a text
+        search, else :data:`COUNT_CAP`."""
+        return SEARCH_COUNT_CAP if (self.text or "").strip() else COUNT_CAP
+
 
 @dataclass(frozen=True, slots=True)
 class QueueRow:
@@ -162,7 +171,7 @@ def row_sla(row: QueueRow, now: datetime, due_soon: timedelta = DEFAULT_DUE_SOON
 @dataclass(frozen=True, slots=True)
 class QueuePage:
     rows: list[QueueRow]
-    total: int  # matching the filter (all pages); each status's count stops at COUNT_CAP + 1
+    total: int  # matching the filter (all pages), each status counted up to ``cap``
     counts: dict[Status, int] = field(default_factory=dict)  # per status, the filter's other criteria applied
     page: int = 1
     page_size: int = PAGE_SIZE
@@ -171,13 +180,19 @@ class QueuePage:
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
 
-    more: bool = False  # some status's count stopped at COUNT_CAP: the total is "at least"
+    more: bool = False  # some status's count stopped at ``cap``: the total is "at least"
+    cap: int = COUNT_CAP  # where each count stopped (the query's count_cap): a count above it is "cap+"
+
+    def count_text(self, n: int) -> str:
+        """A count as the page shows it: "1,000+" past the cap."""
+        return f"{self.cap:,}+" if n > self.cap else f"{n:,}"
 
 
-def total_of(counts: dict[Status, int], statuses: tuple[Status, ...]) -> tuple[int, bool]:
-    """The requests of ``statuses`` given capped counts per status, and whether that is only "at least"."""
+def total_of(counts: dict[Status, int], statuses: tuple[Status, ...], cap: int = COUNT_CAP) -> tuple[int, bool]:
+    """The requests of ``statuses`` given counts per status stopped at ``cap`` + 1, and whether that is only "at
+    least"."""
     chosen = [n for status, n in counts.items() if status in statuses]
-    return sum(min(n, COUNT_CAP) for n in chosen), any(n > COUNT_CAP for n in chosen)
+    return sum(min(n, cap) for n in chosen), any(n > cap for n in chosen)
 
 
 class QueueStore(Protocol):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from civicswitch.requests.model import ServiceRequest, Status
 from civicswitch.requests.queue import (
-    COUNT_CAP,
     QueueFilter,
     QueuePage,
     QueueRow,
@@ -21,6 +21,8 @@ from civicswitch.requests.search import matches, words
 
 if TYPE_CHECKING:
     from civicswitch.storage.memory import MemoryDatabase
+
+NEVER = datetime.min.replace(tzinfo=UTC)  # in place of no due date (those come last anyway)
 
 
 class MemoryQueueStore:
@@ -69,7 +71,8 @@ class MemoryQueueStore:
 
     def queue(self, scope: QueueScope, query: QueueFilter) -> QueuePage:
         found = [r for r in self._db.requests.values() if self._in_scope(r, scope) and self._matches(r, query)]
-        counts = {status: min(n, COUNT_CAP + 1) for status, n in Counter(r.status for r in found).items()}
+        cap = query.count_cap  # as the SQL store: each status counted up to one past it
+        counts = {status: min(n, cap + 1) for status, n in Counter(r.status for r in found).items()}
         rows = [r for r in found if r.status in query.statuses]
 
         def ident(r: ServiceRequest) -> int:
@@ -83,7 +86,8 @@ class MemoryQueueStore:
             case Sort.UPDATED:
                 rows.sort(key=lambda r: (r.updated_at or r.requested_at, ident(r)), reverse=True)
             case Sort.DUE:
-                rows.sort(key=lambda r: (r.expected_at is None, r.expected_at or r.requested_at, ident(r)))
+                # no due date last, by number (as the SQL store's second walk), not by filing time
+                rows.sort(key=lambda r: (r.expected_at is None, r.expected_at or NEVER, ident(r)))
         start = (query.page - 1) * query.page_size
         page = [
             QueueRow(
@@ -104,5 +108,5 @@ class MemoryQueueStore:
             )
             for r in rows[start : start + query.page_size]
         ]
-        total, more = total_of(counts, query.statuses)
-        return QueuePage(page, total, counts, query.page, query.page_size, more)
+        total, more = total_of(counts, query.statuses, cap)
+        return QueuePage(page, total, counts, query.page, query.page_size, more, cap)

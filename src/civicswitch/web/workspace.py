@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 import threading
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -36,7 +37,6 @@ from civicswitch.requests.commands import (
 from civicswitch.requests.handlers import Limits
 from civicswitch.requests.model import OPEN_STATUSES, TRANSITIONS, Status
 from civicswitch.requests.queue import (
-    COUNT_CAP,
     MAX_TEXT,
     PAGE_SIZE,
     QueueRow,
@@ -152,57 +152,52 @@ def _names(request: Request, ids: set[int]) -> dict[int, str]:
         return {i: u.name or u.email for i in ids if (u := uow.users.get(i)) is not None}
 
 
+@dataclass
+class QueueParams:
+    """The queue's filter as its query string gives it (blank values mean "any"): the queue page, a bulk action
+    (which comes back to the same filter) and a bulk action's result read the same parameters (a dependency)."""
+
+    status: Annotated[list[str] | None, Query()] = None
+    service: Annotated[str | None, Query(max_length=100)] = None
+    area: Annotated[str | None, Query(max_length=200)] = None
+    body: Annotated[str | None, Query(max_length=64)] = None
+    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None
+    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1
+    sla: Annotated[str | None, Query(max_length=20)] = None
+    assignee: Annotated[str | None, Query(max_length=20)] = None
+    bounced: Annotated[str | None, Query(max_length=10)] = None
+
+
+Filtered = Annotated[QueueParams, Depends()]
+
+
 @router.get("/queue", response_class=HTMLResponse)
-def queue_page(
-    request: Request,
-    status: Annotated[list[str] | None, Query()] = None,
-    service: Annotated[str | None, Query(max_length=100)] = None,
-    area: Annotated[str | None, Query(max_length=200)] = None,
-    body: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
-    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    sla: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=20)] = None,
-    bounced: Annotated[str | None, Query(max_length=10)] = None,
-) -> Response:
+def queue_page(request: Request, params: Filtered) -> Response:
     found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
-    return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
-                       bounced)  # fmt: skip
+    return _queue_page(request, principal, session, params)
 
 
 def _queue_page(
-    request: Request,
-    principal: Principal,
-    session: Session,
-    status: list[str] | None = None,
-    service: str | None = None,
-    area: str | None = None,
-    body: str | None = None,
-    q: str | None = None,
-    sort: str = Sort.OLDEST.value,
-    page: int = 1,
-    sla: str | None = None,
-    assignee: str | None = None,
-    bounced: str | None = None,
-    http_status: int = 200,
-    **extra: Any,
+    request: Request, principal: Principal, session: Session, params: QueueParams, http_status: int = 200, **extra: Any
 ) -> Response:
     ctx = context(request)
     now, soon = ctx.clock.now(), due_soon(ctx.settings)
+    p = params
     try:
-        query = queue_filter(status, service, area, body, q, sort, page, PAGE_SIZE, sla=sla, assignee=assignee,
-                             bounced=bounced == "yes", me=principal.user_id, now=now, due_soon=soon)  # fmt: skip
+        query = queue_filter(p.status, p.service, p.area, p.body, p.q, p.sort, p.page, PAGE_SIZE, sla=p.sla,
+                             assignee=p.assignee, bounced=p.bounced == "yes", me=principal.user_id, now=now,
+                             due_soon=soon)  # fmt: skip
         result = staff_queue(ctx.reader(), principal, query)
     except DomainError as exc:
         return refusal_page(request, session, principal, exc)
     form = {"status": [str(s) for s in query.statuses], "service": query.service_code or "",
             "area": f"{query.area[0]}:{query.area[1]}" if query.area else "", "body": query.body_code or "",
             "q": query.text or "", "sort": str(query.sort), "sla": str(query.sla or ""),
-            "assignee": (assignee or "").strip(), "bounced": "yes" if query.bounced else ""}  # fmt: skip
+            "assignee": (p.assignee or "").strip(), "bounced": "yes" if query.bounced else ""}  # fmt: skip
 
     def sla_of(row: QueueRow) -> QueueSla:
         return row_sla(row, now, soon)
@@ -215,16 +210,13 @@ def _queue_page(
             pairs += [("status", s) for s in statuses]
         return "/staff/queue?" + urlencode(pairs)
 
-    def count_text(n: int) -> str:
-        return f"{COUNT_CAP:,}+" if n > COUNT_CAP else f"{n:,}"
-
     names = _names(request, {r.assignee_user_id for r in result.rows if r.assignee_user_id is not None})
     return render_page(
         request, "staff_queue.html", http_status, title="Queue", csrf=session.csrf, principal=principal,
         result=result, form=form, link=link, sorts=SORT_TEXT, statuses=list(STATUS_TEXT), sla_of=sla_of,
         sla_text=SLA_TEXT, sla_filters=SLA_FILTER_TEXT, due_soon_hours=f"{ctx.settings.sla_due_soon_hours:g} hours",
         names=names, may_bulk=may_bulk(principal), bulk_url=link(page=query.page).replace("?", "/bulk?", 1),
-        close_reasons=CLOSE_TEXT, count_text=count_text, **_choices(request, principal), **extra,
+        close_reasons=CLOSE_TEXT, count_text=result.count_text, **_choices(request, principal), **extra,
     )  # fmt: skip
 
 
@@ -234,22 +226,13 @@ BULK_TEXT = {"acknowledge": "Acknowledge", "assign": "Assign", "close": "Close"}
 @router.post("/queue/bulk", response_class=HTMLResponse)
 async def queue_bulk(
     request: Request,
+    params: Filtered,
     csrf: Annotated[str, Form(max_length=100)] = "",
     ids: Annotated[list[str] | None, Form()] = None,  # how many: bulk_work's limit (the body's size bounds them)
     action: Annotated[str, Form(max_length=20)] = "",
     user: Annotated[str, Form(max_length=20)] = "",
     close_reason: Annotated[str, Form(max_length=20)] = "",
     note: Annotated[str, Form(max_length=4000)] = "",
-    status: Annotated[list[str] | None, Query()] = None,
-    service: Annotated[str | None, Query(max_length=100)] = None,
-    area: Annotated[str | None, Query(max_length=200)] = None,
-    body: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
-    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    sla: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=20)] = None,
-    bounced: Annotated[str | None, Query(max_length=10)] = None,
 ) -> Response:
     """The queue's bulk actions: acknowledge, assign to a colleague, or close (one reason and note) each selected
     request through its use case, in its own transaction. Then POST, redirect, GET: the outcome is kept for this
@@ -264,8 +247,7 @@ async def queue_bulk(
     ctx = context(request)
 
     def again(http_status: int, **extra: Any) -> Response:
-        return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
-                           bounced, http_status, **extra)  # fmt: skip
+        return _queue_page(request, principal, session, params, http_status, **extra)
 
     def run() -> BulkResult:
         if not may_bulk(principal):
@@ -296,16 +278,7 @@ async def queue_bulk(
 def queue_bulk_result(
     request: Request,
     token: Annotated[str, Path(max_length=64)],
-    status: Annotated[list[str] | None, Query()] = None,
-    service: Annotated[str | None, Query(max_length=100)] = None,
-    area: Annotated[str | None, Query(max_length=200)] = None,
-    body: Annotated[str | None, Query(max_length=64)] = None,
-    q: Annotated[str | None, Query(max_length=MAX_TEXT)] = None,
-    sort: Annotated[str, Query(max_length=20)] = Sort.OLDEST.value,
-    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
-    sla: Annotated[str | None, Query(max_length=20)] = None,
-    assignee: Annotated[str | None, Query(max_length=20)] = None,
-    bounced: Annotated[str | None, Query(max_length=10)] = None,
+    params: Filtered,
 ) -> Response:
     """A bulk action's result (where its POST redirects): the queue with the same filter, and above it the outcome
     per request as the action left it. Only for the staff member who ran it (anyone else: 404, as for a wrong link);
@@ -317,8 +290,7 @@ def queue_bulk_result(
     ctx = context(request)
 
     def queue(http_status: int = 200, **extra: Any) -> Response:
-        return _queue_page(request, principal, session, status, service, area, body, q, sort, page, sla, assignee,
-                           bounced, http_status, **extra)  # fmt: skip
+        return _queue_page(request, principal, session, params, http_status, **extra)
 
     try:
         result = bulk_result(ctx.reader(), ctx.clock, principal, token)
