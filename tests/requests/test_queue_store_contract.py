@@ -185,12 +185,16 @@ def test_queue__text__a_status_change_moves_the_request_between_counts(
     assert page(make, scope, text="bravo", statuses=(Status.CLOSED,))[:2] == ([], 0)
 
 
+@pytest.mark.parametrize("walk_above", [200, 10_000], ids=["words-tested", "matches-listed"])
 def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory: MakeUow,
-                                                              catalog_data: dict[str, Any],
+                                                              catalog_data: dict[str, Any], walk_above: int,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
-    """More matches than the SQL store reads by id (queue_sql.FEW) or from PostgreSQL's index (queue_sql.PG_FEW,
-    lowered here): the ordered walk gives the same pages."""
+    """More matches than the SQL store reads by id (queue_sql.FEW) or from PostgreSQL's index (queue_sql.PG_FEW),
+    both lowered here: the ordered walk gives the same pages. SQLite's walk tests each request's words past
+    queue_sql.WALK_ABOVE matches (``words-tested``), else looks each request up in the list of matches."""
     monkeypatch.setattr(queue_sql, "PG_FEW", 100)
+    monkeypatch.setattr(queue_sql, "FEW", 100)
+    monkeypatch.setattr(queue_sql, "WALK_ABOVE", walk_above)
     load_catalog(store_uow_factory(), catalog_data)
     with store_uow_factory() as uow:
         ids = []
