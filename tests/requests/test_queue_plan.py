@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, Select
+from sqlalchemy import Connection, Engine, Select
 
 from civicswitch.core.db import make_engine
 from civicswitch.requests import queue_sql
@@ -36,8 +36,12 @@ def sqlite_engine(tmp_path: Path, sqlite_template: Path) -> Any:
 
 def _plan(engine: Engine, statement: Select[Any]) -> str:
     with engine.connect() as conn:
-        context = conn.execute(statement).context
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(context.statement), context.parameters[0]).all()
+        return _plan_on(conn, statement)
+
+
+def _plan_on(conn: Connection, statement: Select[Any]) -> str:
+    context = conn.execute(statement).context
+    rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + str(context.statement), context.parameters[0]).all()
     return "\n".join(str(r[-1]) for r in rows)
 
 
@@ -116,6 +120,35 @@ def test_queue_on_sqlite__search_with_many_matches__page_walks_the_body_index_co
     assert "VIRTUAL TABLE INDEX" in plan and "TEMP B-TREE" not in plan, plan
     assert "service_requests" not in counts_plan.replace("service_request_words", ""), counts_plan
     assert counts_plan.count("VIRTUAL TABLE INDEX") == len(Status), counts_plan
+
+
+@pytest.mark.parametrize(
+    ("statuses", "sort"),
+    [
+        ((Status.NEW,), Sort.OLDEST),
+        ((Status.NEW,), Sort.NEWEST),
+        ((Status.NEW,), Sort.UPDATED),
+        ((Status.CLOSED,), Sort.NEWEST),
+    ],
+)
+def test_queue_on_sqlite__search_with_more_than_walk_above__page_walks_in_order_testing_each_requests_words(
+    sqlite_engine: Engine, statuses: tuple[Status, ...], sort: Sort, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past WALK_ABOVE matches (a common word: 60,000 in a department's closed requests at 1,000,000), the ordered
+    index is walked and each request's words tested (WORDS_FUNCTION): the matches are never listed first."""
+    monkeypatch.setattr(queue_sql, "FEW", 0)
+    monkeypatch.setattr(queue_sql, "WALK_ABOVE", 0)
+    _add(sqlite_engine, "deep pothole", str(statuses[0]))
+    _add(sqlite_engine, "a crack", str(statuses[0]))
+    query = QueueFilter(text="pothole", sort=sort, statuses=statuses)
+    with sqlite_engine.connect() as conn:
+        store = SqlQueueStore(conn)
+        page = store.page_statement(DOT, query)
+        rows = store.queue(DOT, query).rows
+        plan = _plan_on(conn, page)
+    assert [r.description for r in rows] == ["deep pothole"]
+    assert "VIRTUAL TABLE" not in plan and "TEMP B-TREE" not in plan, plan
+    assert "USING INDEX ix_service_requests_" in plan and "(body_id=?" in plan, plan
 
 
 def test_queue_on_sqlite__search_with_few_matches__page_and_counts_read_them_by_id(sqlite_engine: Engine) -> None:

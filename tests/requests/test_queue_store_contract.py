@@ -186,19 +186,27 @@ def test_queue__text__a_status_change_moves_the_request_between_counts(
 
 
 @pytest.mark.parametrize(
-    ("cap", "pg_few"),
-    [(1000, 100), (100, 100), (100, 1000)],
-    ids=["uncapped-all-read", "capped-walked", "capped-read-again"],
+    ("cap", "pg_few", "walk_above"),
+    [(1000, 100, 10_000), (100, 100, 10_000), (100, 1000, 10_000), (1000, 100, 200)],
+    ids=["uncapped-all-read", "capped-walked", "capped-read-again", "sqlite-words-tested"],
 )
-def test_queue__text__many_matches__pages_in_order_and_counts(store_uow_factory: MakeUow,
-                                                              catalog_data: dict[str, Any],
-                                                              monkeypatch: pytest.MonkeyPatch,
-                                                              cap: int, pg_few: int) -> None:  # fmt: skip
-    """Many matches (413), the search's count cap (queue.SEARCH_COUNT_CAP) and PostgreSQL's few (queue_sql.PG_FEW)
-    lowered here: under the cap, every match is read once, sorted (PostgreSQL); over it, the count stops at the cap
-    + 1 ("100+") and the matches are read again up to PG_FEW, or, more, the ordered walk gives the same pages."""
+def test_queue__text__many_matches__pages_in_order_and_counts(
+    store_uow_factory: MakeUow,
+    catalog_data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    cap: int,
+    pg_few: int,
+    walk_above: int,
+) -> None:
+    """Many matches (413), the search's count cap (queue.SEARCH_COUNT_CAP), PostgreSQL's few (queue_sql.PG_FEW) and
+    SQLite's (queue_sql.FEW) lowered here: under the cap, every match is read once, sorted (PostgreSQL); over it, the
+    count stops at the cap + 1 ("100+") and the matches are read again up to PG_FEW, or, more, the ordered walk gives
+    the same pages. SQLite walks past FEW, testing each request's words past queue_sql.WALK_ABOVE matches
+    (``sqlite-words-tested``), else looking each request up in the list of matches."""
     monkeypatch.setattr(queue_sql, "PG_FEW", pg_few)
     monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", cap)
+    monkeypatch.setattr(queue_sql, "FEW", 100)
+    monkeypatch.setattr(queue_sql, "WALK_ABOVE", walk_above)
     load_catalog(store_uow_factory(), catalog_data)
     with store_uow_factory() as uow:
         ids = []

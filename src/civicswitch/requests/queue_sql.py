@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import (
@@ -58,15 +59,33 @@ from civicswitch.requests.queue import (
     snippet,
     total_of,
 )
-from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, PG_WORDS, fts_query, pg_query, words
+from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, PG_WORDS, fts_query, matches, pg_query, words
 from civicswitch.requests.tables import service_requests as sr
 
 FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: the ordered index is walked
+# SQLite: past this many matches, the walk tests each request's words (WORDS_FUNCTION) instead of looking it up in
+# the list of matches (which SQLite builds first: 60,000 ids for a common word in a department's closed requests)
+WALK_ABOVE = 5_000
 # PostgreSQL: up to this many matches of the page's statuses are read from the GIN index (their ids and sort keys),
 # sorted in Python, and the page's rows read by id; more: the ordered index is walked, testing each request's words
 # (a common word fills the page early).
 PG_FEW = 5_000
 _FTS = table(FTS_TABLE, column("rowid"))
+# SQLite: the test an ordered walk of the queue makes of each request it reads (a common word), in Python: the words
+# of its description and address against the search's (requests/search.py matches(), the in-memory store's test).
+# Registered on the connection by the store that walks (SqlQueueStore._walk_function).
+WORDS_FUNCTION = "civicswitch_words_match"
+
+
+@lru_cache(maxsize=64)
+def _searched(found: str) -> list[str]:
+    words_: list[str] = json.loads(found)
+    return words_
+
+
+def _words_match(found: str, description: str | None, address: str | None) -> int:
+    """1 when every word of ``found`` (a JSON list, as :func:`words` made it) is in the description or address."""
+    return 1 if matches(_searched(found), description, address) else 0
 
 
 def _order(t: Any, sort: Sort) -> tuple[Any, ...]:
@@ -103,6 +122,8 @@ class SqlQueueStore:
         self._sqlite = conn.dialect.name == "sqlite"
         self._matched: dict[str, list[int] | None] = {}  # FTS expression → its few matches (None: more than FEW)
         self._pg_many: set[tuple[QueueScope, QueueFilter]] = set()  # searches with more than PG_FEW (PostgreSQL)
+        self._many: dict[str, bool] = {}  # FTS expression → whether more than WALK_ABOVE requests match (SQLite)
+        self._walk_ready = False  # SQLite: WORDS_FUNCTION registered on this connection
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -165,6 +186,11 @@ class SqlQueueStore:
         tags = self._body_tags(scope, query)
         if tags == []:
             return false(), False  # the body filter names none of the scope's bodies
+        if walk:  # a common word: each request the ordered walk reads is tested (its words), never the matches listed
+            self._walk_function()
+            test = func.civicswitch_words_match(literal(json.dumps(found)), sr.c.description,
+                                                sr.c.address)  # fmt: skip
+            return test == 1, False
         # The scope's matches first: when they are few (a rare word, or rare in this scope), the page and the
         # counts per status read them by id. Else those of the statuses asked: again by id when few, else tested
         # one by one while the queue's ordered index is read (a common word: the page fills early).
@@ -177,6 +203,40 @@ class SqlQueueStore:
                 return (sr.c.id.in_(few), True) if few else (false(), False)
         matched = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(expressions[-1]))
         return sr.c.id.in_(matched), False
+
+    def _walk_function(self) -> None:
+        if not self._walk_ready:
+            raw = self._conn.connection.dbapi_connection
+            assert raw is not None
+            raw.create_function(WORDS_FUNCTION, 3, _words_match, deterministic=True)
+            self._walk_ready = True
+
+    def _sqlite_walks(self, scope: QueueScope, query: QueueFilter) -> bool:
+        """SQLite: whether a search's page walks the queue's ordered index testing each request's words (more than
+        :data:`FEW` matches in the scope and in the page's statuses), rather than reading its few matches by id.
+        Only where an index gives the page in order (closed requests: oldest or newest first), for a scope of bodies
+        or everything (an organisation's or areas' requests are tested for their scope first, in SQL), and past
+        :data:`WALK_ABOVE` matches (fewer: the walk tests each request against the list of matches, cheap to build)."""
+        text = (query.text or "").strip()
+        if not self._sqlite or not text or _is_number(text) or scope.org or scope.areas:
+            return False
+        found = words(text)
+        tags = self._body_tags(scope, query)
+        if not found or tags == []:
+            return False
+        if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
+            return False
+        statuses = [str(s) for s in query.statuses]
+        expressions = (fts_query(found, bodies=tags), fts_query(found, bodies=tags, statuses=statuses))
+        return all(self._fts_ids(e) is None for e in expressions) and self._fts_many(expressions[-1])
+
+    def _fts_many(self, match: str) -> bool:
+        """Whether more than :data:`WALK_ABOVE` requests match an FTS5 expression (counted no further)."""
+        if match not in self._many:
+            found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match)).limit(WALK_ABOVE + 1)
+            n = self._conn.execute(select(func.count()).select_from(found.subquery())).scalar_one()
+            self._many[match] = int(n) > WALK_ABOVE
+        return self._many[match]
 
     def _indexed(self, query: QueueFilter, walk: bool) -> bool:
         """PostgreSQL, a search by words read from the GIN index (not walked): its document holds the body and
@@ -280,6 +340,8 @@ class SqlQueueStore:
         exists for every open status, and for closed oldest or newest first; else the planner sorts what the GIN
         index finds)."""
         where = self._where(scope, query, statuses=True)
+        if self._sqlite_walks(scope, query):
+            return self._where(scope, query, statuses=True, walk=True)
         if not self._indexed(query, walk=False):
             return where
         if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
