@@ -340,3 +340,17 @@ def test_queue__assignee_and_bounced_filters__narrow_within_the_scope(city: tupl
     with make() as uow:
         (row,) = uow.queue.queue(EVERYTHING, QueueFilter(assignee=8)).rows
     assert (row.assignee_user_id, row.transfers) == (8, 2)
+
+
+def test_queue__filed_by__only_what_that_staff_member_filed_within_the_scope(
+    city: tuple[MakeUow, dict[str, int]],
+) -> None:
+    """A liaison's "Filed by me": the requests filed on residents' behalf by that account, in its scope."""
+    make, ids = city
+    _change(make, ids["dot_a"], filed_by_user_id=41)
+    _change(make, ids["dsny_b"], filed_by_user_id=41)
+    _change(make, ids["dot_due"], filed_by_user_id=42)
+    assert page(make, filed_by=41)[:2] == ([ids["dot_a"], ids["dsny_b"]], 2)
+    assert page(make, QueueScope(areas=frozenset({("districts", "A")})), filed_by=41)[:2] == ([ids["dot_a"]], 1)
+    assert page(make, filed_by=41, sort=Sort.NEWEST)[0] == [ids["dsny_b"], ids["dot_a"]]
+    assert page(make, filed_by=43)[:2] == ([], 0)

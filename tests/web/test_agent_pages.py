@@ -394,6 +394,11 @@ def test_file__liaison_with_consent__filed_as_liaison_with_the_yes_and_its_time(
     page = liaison_client.get(f"/staff/requests/{number}").text  # the liaison sees what it filed, contact included
     assert "Filed on a resident's behalf by</dt><dd>vol@city.gov" in page
     assert "The resident's consent</dt><dd>Yes, recorded when filed" in page and ">Show contact</button>" in page
+    queue = liaison_client.get("/staff/queue")  # its districts' open requests, and the filter to its own
+    assert 'name="filed" value="me"' in queue.text and f'href="/staff/requests/{liaison["rosa_pothole"]}"' in queue.text
+    mine = liaison_client.get("/staff/queue?filed=me")
+    assert mine.status_code == 200 and 'name="filed" value="me" checked' in mine.text
+    assert re.findall(r'<a href="/staff/requests/(\d+)">\1</a>', mine.text) == [number]
     entries = audit_entries(SqlUnitOfWork(engine), who=OPERATOR, action="request.submit")
     assert any(e.object_id == number and e.detail == {"on_behalf": True, "consent": True} for e in entries)
 

@@ -111,6 +111,7 @@ class QueueFilter:
     assignee: int | None = None  # assigned to this staff account
     unassigned: bool = False  # assigned to nobody
     bounced: bool = False  # transferred to another body at least once
+    filed_by: int | None = None  # filed on a resident's behalf by this staff account (a liaison's "Filed by me")
 
     def __post_init__(self) -> None:
         if self.sla is not None and self.now is None:
@@ -258,6 +259,7 @@ def queue_filter(
     sla: str | None = None,
     assignee: str | None = None,
     bounced: bool = False,
+    filed_by_me: bool = False,
     me: int | None = None,
     now: datetime | None = None,
     due_soon: timedelta = DEFAULT_DUE_SOON,
@@ -293,7 +295,10 @@ def queue_filter(
         person = int(who)
     elif who not in ("", "none"):
         raise Invalid(f"unknown assignee {assignee!r}: me, none or a staff account's number", field="assignee")
+    if filed_by_me and me is None:
+        raise Invalid("only a signed-in staff account files requests on residents' behalf", field="filed")
     return QueueFilter(
+        filed_by=me if filed_by_me else None,
         sla=state,
         now=now if state is not None else None,
         due_soon=due_soon,

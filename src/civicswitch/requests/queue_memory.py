@@ -53,6 +53,8 @@ class MemoryQueueStore:
             return False
         if query.bounced and r.transfers < 1:
             return False
+        if query.filed_by is not None and r.filed_by_user_id != query.filed_by:
+            return False
         if query.sla is not None:
             now, due = query.now, r.expected_at
             assert now is not None

@@ -310,6 +310,8 @@ class SqlQueueStore:
             where.append(func.coalesce(sr.c.assignee_user_id, 0) == 0)
         if query.bounced:
             where.append(sr.c.transfers >= 1)
+        if query.filed_by is not None:  # the partial index of requests filed by staff (migration 0018)
+            where.append(sr.c.filed_by_user_id == query.filed_by)
         if query.sla is not None:
             now = query.now
             assert now is not None

@@ -167,6 +167,7 @@ class QueueParams:
     sla: Annotated[str | None, Query(max_length=20)] = None
     assignee: Annotated[str | None, Query(max_length=20)] = None
     bounced: Annotated[str | None, Query(max_length=10)] = None
+    filed: Annotated[str | None, Query(max_length=10)] = None  # "me": filed on residents' behalf by me
 
 
 Filtered = Annotated[QueueParams, Depends()]
@@ -189,7 +190,8 @@ def _queue_page(
     p = params
     try:
         query = queue_filter(p.status, p.service, p.area, p.body, p.q, p.sort, p.page, PAGE_SIZE, sla=p.sla,
-                             assignee=p.assignee, bounced=p.bounced == "yes", me=principal.user_id, now=now,
+                             assignee=p.assignee, bounced=p.bounced == "yes", filed_by_me=p.filed == "me",
+                             me=principal.user_id, now=now,
                              due_soon=soon)  # fmt: skip
         result = staff_queue(ctx.reader(), principal, query)
     except DomainError as exc:
@@ -197,7 +199,8 @@ def _queue_page(
     form = {"status": [str(s) for s in query.statuses], "service": query.service_code or "",
             "area": f"{query.area[0]}:{query.area[1]}" if query.area else "", "body": query.body_code or "",
             "q": query.text or "", "sort": str(query.sort), "sla": str(query.sla or ""),
-            "assignee": (p.assignee or "").strip(), "bounced": "yes" if query.bounced else ""}  # fmt: skip
+            "assignee": (p.assignee or "").strip(), "bounced": "yes" if query.bounced else "",
+            "filed": "me" if query.filed_by is not None else ""}  # fmt: skip
 
     def sla_of(row: QueueRow) -> QueueSla:
         return row_sla(row, now, soon)
