@@ -164,6 +164,18 @@ def test_delivery__by_id__the_one_row_or_none(hub: tuple[MakeUow, list[int]]) ->
         assert uow.hub.delivery(0) is None and uow.hub.delivery(-1) is None and uow.hub.delivery(2**40) is None
 
 
+def test_deliveries__after_id__the_next_page_by_id(hub: tuple[MakeUow, list[int]]) -> None:
+    """Keyset paging (the manual bridge's pages): the rows after an id, by id, up to the limit."""
+    make, (a, b, c) = hub
+    _enqueue(make, _row(None, a, "m1"), _row(None, b, "m2"), _row(None, c, "m3"))
+    with make() as uow:
+        ids = [d.id for d in uow.hub.deliveries(manual=True, limit=1000)]
+        assert len(ids) == 3 and ids == sorted(ids)
+        assert [d.id for d in uow.hub.deliveries(manual=True, limit=2)] == ids[:2]
+        assert [d.id for d in uow.hub.deliveries(manual=True, limit=2, after_id=ids[1])] == ids[2:]
+        assert uow.hub.deliveries(manual=True, after_id=ids[2]) == []
+
+
 def test_manual_claim__one_holder_at_a_time__renewed_released_and_lapsing(hub: tuple[MakeUow, list[int]]) -> None:
     make, (a, _, _) = hub
     _enqueue(make, _row(None, a, "m1"))

@@ -140,3 +140,22 @@ def test_bridge__forged_csrf__refused_and_nothing_claimed(client: TestClient, ta
     sign_in(client, "dot@city.gov")
     assert client.post(f"/staff/bridge/{tasks['pothole1']}/claim", data={"csrf": "forged"}).status_code == 403
     assert f'aria-label="Claim task {tasks["pothole1"]}"' in client.get("/staff/bridge").text
+
+
+def test_bridge__more_than_a_page__next_page_after_the_last_task_then_back_to_the_oldest(
+    client: TestClient, tasks: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page holds BRIDGE_PAGE tasks (lowered to 1 here), oldest first; "Next" lists those after its last one."""
+    from civicswitch.web import workspace
+
+    monkeypatch.setattr(workspace, "BRIDGE_PAGE", 1)
+    sign_in(client, "dot@city.gov")
+    first = client.get("/staff/bridge")
+    assert listed(first.text) == [tasks["pothole1"]] and "Tasks waiting, 1 on this page" in first.text
+    assert f'href="/staff/bridge?after={tasks["pothole1"]}">Next 1 tasks</a>' in first.text
+    second = client.get(f"/staff/bridge?after={tasks['pothole1']}")
+    assert listed(second.text) == [tasks["pothole2"]]
+    assert 'href="/staff/bridge">Oldest tasks</a>' in second.text and "?after=" not in second.text
+    past = client.get(f"/staff/bridge?after={tasks['pothole2']}")
+    assert listed(past.text) == [] and f"Nothing waiting after task {tasks['pothole2']}." in past.text
+    assert client.get("/staff/bridge?after=-1").status_code == 400  # the app answers a bad query string with 400

@@ -414,9 +414,11 @@ def deliveries(
     manual: bool | None = None,
     body: str | None = None,
     limit: int = 100,
+    after_id: int = 0,
     who: Principal = OPERATOR,
 ) -> list[DeliveryView]:
-    """Deliveries, or (``manual=True``) the manual bridge's tasks. A department sees only its bodies' tasks."""
+    """Deliveries, or (``manual=True``) the manual bridge's tasks, by id (oldest first), from after ``after_id`` (the
+    next page). A department sees only its bodies' tasks."""
     action = Action.MANUAL_LIST if manual else Action.DELIVERY_LIST
     scoped = needs_target(who, action)  # e.g. a department: its own bodies' tasks, or one of them
     bodies: list[str | None] = [body] if body is not None or not scoped else [*sorted(who.bodies)] or [None]
@@ -430,7 +432,9 @@ def deliveries(
         found = [
             row
             for code in bodies
-            for row in uow.hub.deliveries(states=states, connector=connector, manual=manual, body=code, limit=limit)
+            for row in uow.hub.deliveries(
+                states=states, connector=connector, manual=manual, body=code, limit=limit, after_id=after_id
+            )
         ]
     return sorted(found, key=lambda r: r.id)[:limit]
 

@@ -239,6 +239,7 @@ class MemoryHubStore:
         request_id: int | None = None,
         ids: Sequence[int] | None = None,
         limit: int = 100,
+        after_id: int = 0,
     ) -> list[DeliveryView]:
         rows = [
             r
@@ -249,6 +250,7 @@ class MemoryHubStore:
             and (manual is None or (r.connector_code is None) == manual)
             and (request_id is None or r.request_id == request_id)
             and (ids is None or r.id in ids)
+            and r.id > after_id
         ]
         return [self._view(r) for r in sorted(rows, key=lambda r: r.id)[:limit]]
 

@@ -44,6 +44,7 @@ class HubStore(Protocol):
         request_id: int | None = None,
         ids: Sequence[int] | None = None,
         limit: int = 100,
+        after_id: int = 0,
     ) -> list[DeliveryView]: ...
     def delivery(self, delivery_id: int) -> DeliveryView | None:
         """One delivery (a connector's or a manual bridge task) by its id, or None: a primary-key lookup."""

@@ -293,6 +293,7 @@ class SqlHubStore:
         request_id: int | None = None,
         ids: Sequence[int] | None = None,
         limit: int = 100,
+        after_id: int = 0,
     ) -> list[DeliveryView]:
         query = (
             select(d, connectors.c.code.label("connector_code"), bodies.c.code.label("body_code"))
@@ -311,6 +312,8 @@ class SqlHubStore:
             query = query.where(d.c.request_id == request_id)
         if ids is not None:
             query = query.where(d.c.id.in_([i for i in ids if 0 < i < 2**31]))
+        if after_id:  # the next page of a list by id (the manual bridge's)
+            query = query.where(d.c.id > after_id)
         rows = self._conn.execute(query.order_by(d.c.id).limit(limit))
         return [
             DeliveryView(

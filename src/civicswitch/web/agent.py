@@ -14,7 +14,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markdown_it import MarkdownIt
 from markupsafe import Markup
@@ -128,22 +128,37 @@ def _console(request: Request, principal: Principal, session: Session, status: i
     )
 
 
+@dataclass
+class DoneParams:
+    """What a filing or a follow did, as its redirect says it (``?done=…&request=…&confirm=…``): the console's and
+    the filing start page's notice."""
+
+    done: Annotated[str, Query(max_length=20)] = ""
+    request_id: Annotated[str, Query(alias="request", max_length=12)] = ""
+    confirm: Annotated[str, Query(max_length=20)] = ""
+
+    @property
+    def number(self) -> str:
+        return self.request_id if self.request_id.isdigit() else ""
+
+    def notice(self, texts: dict[str, str]) -> str:
+        notice = texts.get(self.done, "").format(request=self.number)
+        if notice and self.done == "followed" and self.confirm in CONFIRM_TEXT:
+            notice = f"{notice} {CONFIRM_TEXT[self.confirm]}"
+        return notice
+
+
+Done = Annotated[DoneParams, Depends()]
+
+
 @router.get("/agent", response_class=HTMLResponse)
-def console(
-    request: Request,
-    done: Annotated[str, Query(max_length=20)] = "",
-    request_id: Annotated[str, Query(alias="request", max_length=12)] = "",
-    confirm: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
+def console(request: Request, done: Done) -> Response:
     found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
-    number = request_id if request_id.isdigit() else ""
-    notice = NOTICES.get(done, "").format(request=number)
-    if done == "followed" and confirm in CONFIRM_TEXT:
-        notice = f"{notice} {CONFIRM_TEXT[confirm]}"
-    return _console(request, principal, session, notice=notice, filed=number if done == "filed" else "")
+    number, notice = done.number, done.notice(NOTICES)
+    return _console(request, principal, session, notice=notice, filed=number if done.done == "filed" else "")
 
 
 @router.post("/agent/search", response_class=HTMLResponse)
@@ -320,16 +335,12 @@ def _start_page(
     status: int = 200,
     *,
     error: str = "",
-    done: str = "",
-    number: str = "",
-    confirm: str = "",
+    done: DoneParams | None = None,
 ) -> Response:
     """The start of filing on a resident's behalf for staff without the agent console (a liaison): choose the
     service; after a filing or a follow, what was done."""
-    number = number if number.isdigit() else ""
-    notice = RESIDENT_NOTICES.get(done, "").format(request=number)
-    if done == "followed" and confirm in CONFIRM_TEXT:
-        notice = f"{notice} {CONFIRM_TEXT[confirm]}"
+    done = done or DoneParams()
+    number, notice = done.number, done.notice(RESIDENT_NOTICES)
     return render_page(
         request,
         "staff_file_start.html",
@@ -345,12 +356,7 @@ def _start_page(
 
 
 @router.get("/file", response_class=HTMLResponse)
-def file_start(
-    request: Request,
-    done: Annotated[str, Query(max_length=20)] = "",
-    request_id: Annotated[str, Query(alias="request", max_length=12)] = "",
-    confirm: Annotated[str, Query(max_length=20)] = "",
-) -> Response:
+def file_start(request: Request, done: Done) -> Response:
     found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
@@ -358,7 +364,7 @@ def file_start(
     if not _may_file(principal):
         refusal = Forbidden(f"{principal.role} may not {Action.REQUEST_SUBMIT} for any resident ({principal.name})")
         return refusal_page(request, session, principal, refusal)
-    return _start_page(request, principal, session, done=done, number=request_id, confirm=confirm)
+    return _start_page(request, principal, session, done=done)
 
 
 def _service(request: Request, code: str) -> Service | None:

@@ -370,17 +370,23 @@ async def show_contact(
 
 
 # -- the manual bridge ------------------------------------------------------------------------------------------
+BRIDGE_PAGE = 50  # tasks a page of the manual bridge shows, oldest first; "Next" shows the 50 after them
+
+
 def _bridge_page(request: Request, principal: Principal, session: Session, notice: str = "",
-                 error: str = "", status: int = 200) -> Response:  # fmt: skip
+                 error: str = "", status: int = 200, after: int = 0) -> Response:  # fmt: skip
     ctx = context(request)
     try:
-        tasks = deliveries(ctx.reader(), manual=True, state="pending", who=principal, limit=500)
+        tasks = deliveries(ctx.reader(), manual=True, state="pending", who=principal, limit=BRIDGE_PAGE + 1,
+                           after_id=after)  # fmt: skip
         effort = manual_effort(ctx.reader(), ctx.clock, who=principal)
     except DomainError as exc:
         return refusal_page(request, session, principal, exc)
     now = ctx.clock.now()
+    more, tasks = len(tasks) > BRIDGE_PAGE, tasks[:BRIDGE_PAGE]
     return render_page(request, "staff_bridge.html", status, title="Manual bridge", csrf=session.csrf,
                  principal=principal, tasks=tasks, effort=effort, now=now, notice=notice, error=error,
+                 after=after, next_after=tasks[-1].id if more else None, page_size=BRIDGE_PAGE,
                  may_work=reach_of(principal, Action.MANUAL_COMPLETE) is not None, me=principal.label,
                  ago=_ago)  # fmt: skip
 
@@ -395,13 +401,13 @@ def _ago(then: datetime, now: datetime) -> str:
 
 
 @router.get("/bridge", response_class=HTMLResponse)
-def bridge_page(request: Request, notice: str = "") -> Response:
+def bridge_page(request: Request, notice: str = "", after: Annotated[int, Query(ge=0, le=2**31)] = 0) -> Response:
     found = signed_in_staff(request)
     if isinstance(found, Response):
         return found
     principal, session = found
     text = {"done": "Recorded: the task is done and its reference is on the request."}.get(notice, "")
-    return _bridge_page(request, principal, session, notice=text)
+    return _bridge_page(request, principal, session, notice=text, after=after)
 
 
 @router.get("/bridge/{task_id}", response_class=HTMLResponse)
