@@ -72,6 +72,9 @@ class MemoryCatalogStore:
         found = [s for s in self._db.services.values() if include_inactive or s.active]
         return sorted(found, key=lambda s: s.code)
 
+    def service_names(self) -> list[tuple[str, str]]:
+        return [(s.code, s.name) for s in self.services()]
+
     def service(self, code: str) -> Service | None:
         return self._db.services.get(code)
 

@@ -245,6 +245,10 @@ class SqlCatalogStore:
             query = query.where(services.c.active.is_(True))
         return self._load(list(self._conn.execute(query.order_by(services.c.code))))
 
+    def service_names(self) -> list[tuple[str, str]]:
+        query = select(services.c.code, services.c.name).where(services.c.active.is_(True)).order_by(services.c.code)
+        return [(r.code, r.name) for r in self._conn.execute(query)]
+
     def service(self, code: str) -> Service | None:
         """One service as this unit sees it: read once per unit, and from the engine's copy of the catalog version
         this unit reads (one primary-key read instead of two queries and the objects they make)."""

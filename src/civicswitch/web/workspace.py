@@ -115,7 +115,7 @@ def _area_choices(uow: UnitOfWork) -> list[tuple[str, list[tuple[str, str]]]]:
 def _choices(request: Request, principal: Principal) -> dict[str, Any]:
     ctx = context(request)
     with ctx.reader() as uow:
-        services = [(s.code, s.name) for s in uow.catalog.services()]
+        services = uow.catalog.service_names()  # not services(): each one's attributes are not needed here
         bodies = [(b.code, b.name) for b in uow.catalog.bodies() if str(b.kind) != "external"]
     mine = principal.bodies
     if mine:
