@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import http.server
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -103,6 +104,17 @@ def _pin(page: Any) -> dict[str, float]:
     return box
 
 
+def _wait_for(page: Any, expression: str, timeout_s: float = 10.0) -> None:
+    """Wait until a JavaScript expression is true. Not ``page.wait_for_function``: its polling evaluates the text
+    as code in the page (``new Function``), which the pages' Content-Security-Policy refuses (no 'unsafe-eval')
+    whenever the expression is not true at once; ``page.evaluate`` is the browser's own evaluation."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"never true within {timeout_s} s: {expression}")
+        page.wait_for_timeout(50)
+
+
 def test_filing_map__click_and_drag_fill_the_inputs__typing_moves_the_pin__no_tiles(
     page: Any, served: str, problems: list[str]
 ) -> None:
@@ -111,7 +123,7 @@ def test_filing_map__click_and_drag_fill_the_inputs__typing_moves_the_pin__no_ti
         "region", name="Map of the caller's place: a click or a drag of the pin fills in the point"
     )
     assert the_map.is_visible()
-    page.wait_for_function("document.querySelectorAll('#p-map .leaflet-overlay-pane path').length === 5")
+    _wait_for(page, "document.querySelectorAll('#p-map .leaflet-overlay-pane path').length === 5")
     assert page.locator("#p-map .leaflet-tile").count() == 0  # no tiles: the five boroughs are drawn instead
     assert page.input_value("#p-lat") == "" and page.locator("#p-map .leaflet-marker-icon").count() == 0
 
@@ -134,7 +146,7 @@ def test_filing_map__click_and_drag_fill_the_inputs__typing_moves_the_pin__no_ti
     before = _pin(page)
     page.fill("#p-lat", f"{dragged_lat - 0.01:.6f}")  # typing moves the pin (south: down the page)
     page.dispatch_event("#p-lat", "change")
-    page.wait_for_function(f"document.querySelector('#p-map .leaflet-marker-icon').getBoundingClientRect().y > "
+    _wait_for(page, f"document.querySelector('#p-map .leaflet-marker-icon').getBoundingClientRect().y > "
                            f"{before['y'] + 5}")  # fmt: skip
     assert axe_violations(page) == []
     assert problems == []
@@ -142,7 +154,7 @@ def test_filing_map__click_and_drag_fill_the_inputs__typing_moves_the_pin__no_ti
 
 def test_filing_map__keyboard_only_filing_never_touches_the_map(page: Any, served: str, problems: list[str]) -> None:
     sign_in(page, served, "ana@city.gov", PASSWORD, "/staff/agent/file?service=graffiti")
-    page.wait_for_function("document.querySelectorAll('#p-map .leaflet-overlay-pane path').length === 5")
+    _wait_for(page, "document.querySelectorAll('#p-map .leaflet-overlay-pane path').length === 5")
     tab_to(page, "Address")
     page.keyboard.type("5 Pine Road")
     tab_to(page, "Latitude")
@@ -184,7 +196,7 @@ def test_filing_map__tiles_from_their_own_origin__allowed_by_the_policy(
     page: Any, served: str, tiles: str, problems: list[str]
 ) -> None:
     sign_in(page, served, "ana@city.gov", PASSWORD, "/staff/agent/file?service=graffiti")
-    page.wait_for_function("[...document.querySelectorAll('#p-map img.leaflet-tile')]"
+    _wait_for(page, "[...document.querySelectorAll('#p-map img.leaflet-tile')]"
                            ".some(t => t.complete && t.naturalWidth > 0)")  # fmt: skip
     assert page.get_by_text("Test tiles").is_visible()  # the attribution
     assert axe_violations(page) == []
@@ -203,7 +215,7 @@ def test_request_page_map__the_point_beside_the_coordinates(
     assert the_map.is_visible() and "40.710000, -74.000000" in page.content()
     assert page.get_by_role("img", name=f"Request {rid}").is_visible()
     # No tiles: the five boroughs and, fitted into view, the district holding the point, named in a corner.
-    page.wait_for_function("document.querySelectorAll('#r-map .leaflet-overlay-pane path').length === 6")
+    _wait_for(page, "document.querySelectorAll('#r-map .leaflet-overlay-pane path').length === 6")
     label = the_map.locator(".map-label")
     assert label.inner_text() == "Outlined: Lower East Side and Chinatown (CD3)" and label.is_visible()
     district = page.locator("#r-map .leaflet-overlay-pane path[stroke='#8a4b00']").bounding_box()
@@ -223,7 +235,7 @@ def test_request_page_map__tiles__the_street_around_the_point_no_outline_of_its_
                         description="Tags on the school wall", address_string="12 Elm Street")  # fmt: skip
     rid = submit_request(SqlUnitOfWork(engine), clock, cmd).service_request_id
     sign_in(page, served, "ana@city.gov", PASSWORD, f"/staff/requests/{rid}")
-    page.wait_for_function("[...document.querySelectorAll('#r-map img.leaflet-tile')]"
+    _wait_for(page, "[...document.querySelectorAll('#r-map img.leaflet-tile')]"
                            ".some(t => t.complete && t.naturalWidth > 0)")  # fmt: skip
     assert page.locator("#r-map .map-label").count() == 0
     assert page.evaluate("document.querySelector('#r-map .leaflet-tile').src").split("/")[-3] == "16"  # zoom 16
