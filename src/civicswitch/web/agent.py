@@ -367,6 +367,13 @@ def file_start(request: Request, done: Done) -> Response:
     return _start_page(request, principal, session, done=done)
 
 
+def _no_service(request: Request, principal: Principal, session: Session) -> Response:
+    """No (active) service chosen: back where one is chosen, the filing start page or (agents) the console."""
+    if not _has_console(principal) and _may_file(principal):
+        return _start_page(request, principal, session, 400, error="Choose a service to file.")
+    return _console(request, principal, session, 400, error="Choose a service to file.")
+
+
 def _service(request: Request, code: str) -> Service | None:
     with context(request).reader() as uow:
         service = uow.catalog.service(code.strip()) if code.strip() else None
@@ -423,10 +430,8 @@ def file_form(request: Request, service: Annotated[str, Query(max_length=100)] =
         return found
     principal, session = found
     chosen = _service(request, service)
-    if chosen is None and not _has_console(principal) and _may_file(principal):
-        return _start_page(request, principal, session, 400, error="Choose a service to file.")
     if chosen is None:
-        return _console(request, principal, session, 400, error="Choose a service to file.")
+        return _no_service(request, principal, session)
     if not _may_file(principal):
         refusal = Forbidden(f"{principal.role} may not {Action.REQUEST_SUBMIT} for any caller ({principal.name})")
         return refusal_page(request, session, principal, refusal)
@@ -445,14 +450,8 @@ async def file_step(request: Request) -> Response:
     check_csrf(session, _text(form, "csrf", 100))
     step = _text(form, "step", 10)
     chosen = await run_in_threadpool(_service, request, _text(form, "service_code", 100))
-    if chosen is None and not _has_console(principal) and _may_file(principal):
-        return await run_in_threadpool(
-            lambda: _start_page(request, principal, session, 400, error="Choose a service to file.")
-        )
     if chosen is None:
-        return await run_in_threadpool(
-            lambda: _console(request, principal, session, 400, error="Choose a service to file.")
-        )
+        return await run_in_threadpool(_no_service, request, principal, session)
     filing = Filing.read(chosen, form, principal)
     if not filing.values.get("channel"):
         filing.values["channel"] = str(Channel.PHONE)
