@@ -73,7 +73,7 @@ NYC_TZ = ZoneInfo("America/New_York")
 DAY = 86_400
 YEAR_DAYS = 365
 WINDOW_DAYS = 30
-GENERATOR_VERSION = 3  # bump when the generated data changes, so --reuse regenerates
+GENERATOR_VERSION = 4  # bump when the generated data changes, so --reuse regenerates (4: areas, a partner's work)
 JITTER_M = 5.0  # standard deviation of the jitter applied to real coordinates, metres
 M_PER_DEG_LAT = 111_320.0
 ITEMS_PER_SCENARIO = 4096
@@ -116,7 +116,14 @@ SR_COLUMNS = (
     "source_ref",
     "attributes",
     "grid_cell",  # routing/grid.py's cell of (lat, long), as intake writes it: the duplicate check's index
+    "areas",  # layer → area key of the real record's point in the demo's boundary layers, as intake writes it
+    "assigned_org",  # PARTNER_ORG for one in PARTNER_EVERY of PARTNER_BODY's requests (a partner's queue)
 )
+# The demo's partner organisation (demo/data/people.json) does some of the transport department's work: the partner
+# pages of bench/staff_pages.py read its queue.
+PARTNER_ORG = "GREENWAY"
+PARTNER_BODY = "DOT"
+PARTNER_EVERY = 8
 EV_COLUMNS = (
     "id",
     "request_id",
@@ -386,6 +393,7 @@ class CatalogInfo:
     sla_seconds: dict[str, int | None]
     postable: frozenset[str]  # active, realtime, no required attribute
     attribute_values: dict[str, dict[str, frozenset[str]]]
+    areas: Any = None  # the boundary layers' AreaIndex (routing/geography.py), loaded by create_schema
 
 
 def catalog_info(engine: Engine) -> CatalogInfo:
@@ -460,6 +468,29 @@ class RequestGenerator:
             round(t.long + self.rng.gauss(0.0, sigma) / t.coslat, 6),
         )
 
+    def areas_of(self) -> dict[int, str]:
+        """Each template's areas (by ``id(template)``) as a JSON object, layer → area key, where its real point lies
+        (the generated points are a few metres from it)."""
+        import json
+
+        index, found = self.catalog.areas, {}
+        if index is None:
+            return {}
+        for t in self.templates:
+            if t.lat is not None and t.long is not None:
+                hits = {layer: hit.key for layer, hit in index.locate(t.lat, t.long).items() if hit is not None}
+                if hits:
+                    found[id(t)] = json.dumps(hits, sort_keys=True)
+        return found
+
+    def partner_body(self) -> int | None:
+        from civicswitch.demo.city import catalog_document
+
+        owners = {s["code"]: s.get("body") for s in catalog_document()["services"]}
+        ids = {self.catalog.body_ids[code] for code, body in owners.items()
+               if body == PARTNER_BODY and code in self.catalog.body_ids}  # fmt: skip
+        return next(iter(ids), None)
+
     def chunks(
         self, total: int, size: int, *, ts_suffix: str, true_value: object
     ) -> Iterator[tuple[list[Row], list[Row]]]:
@@ -470,6 +501,8 @@ class RequestGenerator:
         hms, midnights, open_pool = _hms(), self.midnights, self.open_pool
         service_ids, body_ids, sla = self.catalog.service_ids, self.catalog.body_ids, self.catalog.sla_seconds
         sigma = JITTER_M / M_PER_DEG_LAT
+        areas_of = self.areas_of()
+        partner_body = self.partner_body()
         gauss, randrange = rng.gauss, rng.randrange
         days: dict[int, str] = {}
 
@@ -544,6 +577,8 @@ class RequestGenerator:
                         None,
                         t.attributes_json,
                         cell_of(lat, long),
+                        areas_of.get(id(t)),
+                        PARTNER_ORG if rid % PARTNER_EVERY == 0 and body_ids[code] == partner_body else None,
                     )
                 )
                 events.append(
@@ -566,18 +601,31 @@ class LoadReport:
 
 
 def create_schema(url: str) -> CatalogInfo:
-    """Migrate, then load the demo catalog through the application's own code."""
+    """Migrate, then load the demo catalog, its boundary layers and its partner organisation through the
+    application's own code (not the demo's routing rules and external bodies: the catalog stays the Open311
+    benchmark's). The generated requests' areas are looked up in those layers."""
+    import dataclasses
+    import json
+
+    from civicswitch.catalog.handlers import load_layer
     from civicswitch.catalog.loader import load_catalog
     from civicswitch.core.db import make_engine
     from civicswitch.core.migrate import upgrade
-    from civicswitch.demo.city import catalog_document
+    from civicswitch.demo import city
+    from civicswitch.routing.geography import load_index
     from civicswitch.storage.sql import SqlUnitOfWork
 
     engine = make_engine(url)
     try:
         upgrade(engine)
-        load_catalog(SqlUnitOfWork(engine), catalog_document())
-        return catalog_info(engine)
+        load_catalog(SqlUnitOfWork(engine), city.catalog_document())
+        for name, (key, label) in city.DEMO_LAYERS.items():
+            load_layer(SqlUnitOfWork(engine), name, city._data("areas", f"{name}.geojson"), key_property=key,
+                       name_property=label)  # fmt: skip
+        people = json.loads(city._data("people.json"))
+        load_catalog(SqlUnitOfWork(engine), {"bodies": people["bodies"], "services": []})
+        index = load_index(SqlUnitOfWork(engine))
+        return dataclasses.replace(catalog_info(engine), areas=index)
     finally:
         engine.dispose()
 

@@ -89,12 +89,26 @@ def _facts(url: str) -> dict[str, Any]:
                 "ORDER BY id DESC LIMIT 1000"), {"b": body_id}).scalars()  # fmt: skip
             firsts = Counter(w.group(0).lower() for d in latest if (w := re.search(r"[^\W_]{3,}", d or "")))
             common = firsts.most_common(1)[0][0] if firsts else word
+            # the busiest community district (a liaison's small area; the demo's liaison has a borough), one of
+            # its open requests, and one of the partner's
+            district_of = ("json_extract(areas, '$.community_districts')" if engine.dialect.name == "sqlite"
+                           else "areas ->> 'community_districts'")  # fmt: skip
+            district = db.execute(text(
+                f"SELECT {district_of} FROM service_requests WHERE id % 100 = 0 AND {district_of} IS NOT NULL "
+                "GROUP BY 1 ORDER BY count(*) DESC LIMIT 1")).scalar()  # fmt: skip
+            in_area = db.execute(text(
+                f"SELECT max(id) FROM service_requests WHERE status <> 'closed' AND {district_of} = :d"),
+                {"d": district}).scalar()  # fmt: skip
+            partner_request = db.execute(text(
+                "SELECT max(id) FROM service_requests WHERE assigned_org = :o AND status <> 'closed'"),
+                {"o": api.PARTNER_ORG}).scalar()  # fmt: skip
     finally:
         engine.dispose()
-    return {"body": body, "service": service, "public_id": public_id, "word": word, "common": common}
+    return {"body": body, "service": service, "public_id": public_id, "word": word, "common": common,
+            "district": district, "area_request": in_area, "partner_request": partner_request}  # fmt: skip
 
 
-def _users(url: str, body: str) -> dict[str, str]:
+def _users(url: str, body: str, district: str | None = None) -> dict[str, str]:
     from civicswitch.core.clock import SystemClock
     from civicswitch.core.db import make_engine
     from civicswitch.people.handlers import AddUser, add_user
@@ -108,7 +122,22 @@ def _users(url: str, body: str) -> dict[str, str]:
         ),
         "executive": AddUser("bench-exec@bench.invalid", "executive", name="Bench executive", password=PASSWORD),
         "agent": AddUser("bench-agent@bench.invalid", "agent", name="Bench agent", password=PASSWORD),
+        # the demo's partner organisation and its liaison's area (a borough: a third of the city's requests)
+        "partner": AddUser(
+            "bench-partner@bench.invalid", "partner", org=api.PARTNER_ORG, name="Bench partner", password=PASSWORD
+        ),
+        "liaison": AddUser(
+            "bench-liaison@bench.invalid",
+            "liaison",
+            areas=("boroughs:Brooklyn",),
+            name="Bench liaison",
+            password=PASSWORD,
+        ),
     }
+    if district:  # a liaison of one community district (a small area: about 1 request in 60)
+        emails["liaison-cd"] = AddUser("bench-liaison-cd@bench.invalid", "liaison",
+                                       areas=(f"community_districts:{district}",), name="Bench district liaison",
+                                       password=PASSWORD)  # fmt: skip
     try:
         for command in emails.values():
             uow = SqlUnitOfWork(engine)
@@ -282,7 +311,31 @@ def pages(facts: dict[str, Any]) -> list[Page]:
         Page("agent", "search: a request number", "/staff/agent/search", {"q": f"#{rid}"}),
         Page("agent", "file on behalf: the form", f"/staff/agent/file?service={service}"),
         Page("agent", "knowledge articles", "/staff/knowledge"),
+        *_partner_and_liaison_pages(facts),
     ]
+
+
+def _partner_and_liaison_pages(facts: dict[str, Any]) -> list[Page]:
+    """The partner's and the liaisons' pages, where the database has their work (generator version 4 on)."""
+    found = []
+    if facts.get("partner_request"):
+        found += [Page("partner", "queue (the organisation's work)", "/staff/queue"),
+                  Page("partner", "queue, closed", "/staff/queue?status=closed"),
+                  Page("partner", "request page", f"/staff/requests/{facts['partner_request']}")]  # fmt: skip
+    service = facts["service"]
+    found += [Page("liaison", "queue (a borough, open)", "/staff/queue"),
+              Page("liaison", "queue (a borough), newest first", "/staff/queue?sort=newest"),
+              Page("liaison", "queue (a borough), closed", "/staff/queue?status=closed"),
+              Page("liaison", "queue (a borough), a word", f"/staff/queue?q={facts['word']}"),
+              Page("liaison", "queue, filed by me", "/staff/queue?filed=me"),
+              Page("liaison", "file for a resident: the form", f"/staff/agent/file?service={service}")]  # fmt: skip
+    if facts.get("district"):
+        found += [Page("liaison-cd", "queue (a district, open)", "/staff/queue"),
+                  Page("liaison-cd", "queue (a district), by due date", "/staff/queue?sort=due"),
+                  Page("liaison-cd", "queue (a district), closed", "/staff/queue?status=closed")]  # fmt: skip
+        if facts.get("area_request"):
+            found.append(Page("liaison-cd", "request page", f"/staff/requests/{facts['area_request']}"))
+    return found
 
 
 def _sign_in(client: Any, email: str) -> None:
@@ -374,7 +427,7 @@ def main() -> None:
     for kind in ("sqlite", "postgres") if args.db == "both" else (args.db,):
         prepared = api.prepare(kind, args, templates, source)
         facts = _facts(prepared.url)
-        emails = _users(prepared.url, facts["body"])
+        emails = _users(prepared.url, facts["body"], facts.get("district"))
         contacts = _contacts(prepared.url, args.contacts)
         facts["manual_task"] = _manual_tasks(prepared.url, facts["body"], prepared.rows)
         facts["bulk_token"] = _bulk_result(prepared.url, emails["department"], facts["body"])
