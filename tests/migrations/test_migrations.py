@@ -22,6 +22,9 @@ from civicswitch.routing.grid import cell_of
 from civicswitch.storage.schema import declared
 from civicswitch.storage.sql import SqlUnitOfWork
 
+AREA_SQLITE_TRIGGERS = ("request_areas_insert", "request_areas_move", "request_areas_status", "request_areas_delete")
+AREA_PG_TRIGGERS = ("request_areas_insert", "request_areas_update")
+
 POINTS = [
     (40.7359, -73.9911),
     (42.3601, -71.0589),
@@ -240,12 +243,16 @@ def test_migrations__head__the_search_index_is_kept_by_every_write(engine: Engin
                                             "AND tbl_name = 'service_requests'").scalars().all()  # fmt: skip
             kinds = ("insert", "delete", "update")
             assert sorted(triggers) == sorted([*(f"service_requests_words_{k}" for k in kinds),
-                                               *(f"service_requests_address_{k}" for k in kinds)])  # fmt: skip
+                                               *(f"service_requests_address_{k}" for k in kinds),
+                                               *AREA_SQLITE_TRIGGERS])  # fmt: skip
             contacts = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger' "
                                             "AND tbl_name = 'request_contacts'").scalars().all()  # fmt: skip
             assert sorted(contacts) == sorted(f"request_contacts_words_{k}" for k in kinds)
         else:
             assert {PG_INDEX, PG_ADDRESS_INDEX} <= {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+            triggers = conn.execute(text("SELECT tgname FROM pg_trigger WHERE tgrelid = 'service_requests'::regclass "
+                                         "AND NOT tgisinternal")).scalars().all()  # fmt: skip
+            assert set(AREA_PG_TRIGGERS) <= set(triggers)
             assert PG_NAME_INDEX in {i["name"] for i in inspect(conn).get_indexes("request_contacts")}
 
 
@@ -280,4 +287,69 @@ def test_migration_0017__stored_names_and_addresses__found_by_word_after_upgrade
         if conn.dialect.name == "sqlite":
             triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars().all()
             assert sorted(triggers) == sorted(f"service_requests_words_{k}" for k in ("insert", "delete", "update"))
+    upgrade(engine)
+
+
+def _area_rows(engine: Engine) -> list[tuple[int, str, str, str]]:
+    with engine.connect() as conn:
+        rows = conn.execute(text("SELECT request_id, layer, area_key, status FROM request_areas "
+                                 "ORDER BY request_id, layer")).all()  # fmt: skip
+    return [(int(r[0]), r[1], r[2], r[3]) for r in rows]
+
+
+def test_migration_0019__stored_areas__become_rows_kept_by_every_write_and_gone_after_downgrade(
+    engine: Engine,
+) -> None:
+    """0019 fills request_areas from the stored requests' areas; from then on the database keeps it: a new request's
+    areas, a changed status (the rows follow), changed areas (replaced), a delete (gone), a bulk insert; a request
+    without areas (or with areas that are not an object) has none."""
+    downgrade(engine, "0018_filed_by")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    with engine.begin() as conn:
+        old = MetaData()
+        services, requests = (Table(name, old, autoload_with=conn) for name in ("services", "service_requests"))
+        service_id = conn.execute(
+            insert(services).values(code="pothole", name="Pothole", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+
+        def add(areas: object, status: str = "new") -> int:
+            return int(conn.execute(insert(requests).values(service_id=service_id, status=status, requested_at=now,
+                                                            updated_at=now, channel="web", attributes={},
+                                                            description="", areas=areas)
+                                    .returning(requests.c.id)).scalar_one())  # fmt: skip
+
+        stored = add({"boroughs": "Brooklyn", "community_districts": "301"})
+        add(None)
+    upgrade(engine)
+    assert _area_rows(engine) == [
+        (stored, "boroughs", "Brooklyn", "new"),
+        (stored, "community_districts", "301", "new"),
+    ]
+    sr = service_requests
+    with engine.begin() as conn:
+        values = {"service_id": service_id, "requested_at": now, "updated_at": now, "channel": "web",
+                  "attributes": {}, "description": ""}  # fmt: skip
+        new = conn.execute(insert(sr).values(status="acknowledged", areas={"boroughs": "Queens"}, **values)
+                           .returning(sr.c.id)).scalar_one()  # fmt: skip
+        conn.execute(insert(sr), [{**values, "status": "new", "areas": areas}
+                                  for areas in ({"boroughs": "Bronx"}, [], {"boroughs": None})])  # fmt: skip
+        conn.execute(sr.update().where(sr.c.id == stored).values(status="closed"))
+        conn.execute(sr.update().where(sr.c.id == new).values(areas={"boroughs": "Manhattan", "wards": "7"}))
+    rows = _area_rows(engine)
+    assert [r for r in rows if r[0] in (stored, new)] == [
+        (stored, "boroughs", "Brooklyn", "closed"),
+        (stored, "community_districts", "301", "closed"),
+        (new, "boroughs", "Manhattan", "acknowledged"),
+        (new, "wards", "7", "acknowledged"),
+    ]
+    assert [r[1:] for r in rows if r[0] not in (stored, new)] == [("boroughs", "Bronx", "new")]
+    with engine.begin() as conn:
+        conn.execute(sr.delete().where(sr.c.id == new))
+    assert {r[0] for r in _area_rows(engine)} == {stored, new + 1}
+    downgrade(engine, "0018_filed_by")
+    with engine.connect() as conn:
+        assert "request_areas" not in inspect(conn).get_table_names()
+        if conn.dialect.name == "sqlite":
+            triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars().all()
+            assert not set(triggers) & set(AREA_SQLITE_TRIGGERS)
     upgrade(engine)

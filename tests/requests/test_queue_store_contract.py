@@ -354,3 +354,58 @@ def test_queue__filed_by__only_what_that_staff_member_filed_within_the_scope(
     assert page(make, QueueScope(areas=frozenset({("districts", "A")})), filed_by=41)[:2] == ([ids["dot_a"]], 1)
     assert page(make, filed_by=41, sort=Sort.NEWEST)[0] == [ids["dsny_b"], ids["dot_a"]]
     assert page(make, filed_by=43)[:2] == ([], 0)
+
+
+AREA_A = QueueScope(areas=frozenset({("districts", "A")}))
+
+
+@pytest.mark.parametrize("few", [1, 500], ids=["walked", "by_id"])
+@pytest.mark.parametrize(
+    ("scope", "query", "expected", "counts"),
+    [
+        (AREA_A, {}, ["dot_a", "dot_due", "dsny_a"], {"new": 3, "closed": 1}),
+        (AREA_A, {"sort": Sort.NEWEST}, ["dsny_a", "dot_due", "dot_a"], {"new": 3, "closed": 1}),
+        (AREA_A, {"sort": Sort.DUE}, ["dsny_a", "dot_due", "dot_a"], {"new": 3, "closed": 1}),
+        (AREA_A, {"statuses": (Status.CLOSED,)}, ["dot_closed"], {"new": 3, "closed": 1}),
+        (AREA_A, {"page_size": 1, "page": 2}, ["dot_due"], {"new": 3, "closed": 1}),
+        (AREA_A, {"service_code": "graffiti"}, ["dsny_a"], {"new": 1}),
+        (QueueScope(areas=frozenset({("districts", "A"), ("districts", "B")})), {},
+         ["dot_a", "dot_b", "dot_due", "dsny_a", "dsny_b"], {"new": 5, "closed": 1}),
+        (QueueScope(bodies=frozenset({"DOT"})), {"area": ("districts", "A")}, ["dot_a", "dot_due"],
+         {"new": 2, "closed": 1}),
+        (EVERYTHING, {"area": ("districts", "B"), "sort": Sort.NEWEST}, ["dsny_b", "dot_b"], {"new": 2}),
+        (QueueScope(areas=frozenset({("districts", "C")})), {}, [], {}),
+    ],
+)  # fmt: skip
+def test_queue__areas__pages_and_counts_alike_read_by_id_or_walked_in_order(
+    city: tuple[MakeUow, dict[str, int]],
+    monkeypatch: pytest.MonkeyPatch,
+    few: int,
+    scope: QueueScope,
+    query: dict[str, Any],
+    expected: list[str],
+    counts: dict[str, int],
+) -> None:
+    """A liaison's areas (or the area filter): the SQL stores read request_areas (migration 0019), by id when the
+    page's statuses hold at most queue_sql.FEW requests, else walking the queue's order and testing each request
+    (FEW lowered here to 1: every area with two requests or more is walked)."""
+    monkeypatch.setattr(queue_sql, "FEW", few)
+    make, ids = city
+    rows, _, found = page(make, scope, **query)
+    assert rows == [ids[n] for n in expected]
+    assert found == counts
+
+
+def test_queue__areas__follow_a_status_change_and_count_a_request_in_two_of_them_once(
+    city: tuple[MakeUow, dict[str, int]],
+) -> None:
+    make, ids = city
+    _change(make, ids["dsny_a"], statuses=(Status.ACKNOWLEDGED, Status.IN_PROGRESS))
+    _change(make, ids["dot_a"], areas={"districts": "A", "wards": "7"})
+    both = QueueScope(areas=frozenset({("districts", "A"), ("wards", "7")}))
+    assert page(make, both) == ([ids["dot_a"], ids["dot_due"], ids["dsny_a"]], 3,
+                                {"new": 2, "in_progress": 1, "closed": 1})  # fmt: skip
+    assert page(make, QueueScope(areas=frozenset({("wards", "7")}))) == ([ids["dot_a"]], 1, {"new": 1})
+    _change(make, ids["dot_a"], areas={"districts": "B"})
+    assert page(make, QueueScope(areas=frozenset({("wards", "7")}))) == ([], 0, {})
+    assert page(make, AREA_A, statuses=(Status.IN_PROGRESS,))[:2] == ([ids["dsny_a"]], 1)

@@ -60,6 +60,7 @@ from civicswitch.requests.queue import (
     total_of,
 )
 from civicswitch.requests.search import FTS_TABLE, PG_DOCUMENT, PG_WORDS, fts_query, matches, pg_query, words
+from civicswitch.requests.tables import request_areas as ra
 from civicswitch.requests.tables import service_requests as sr
 
 FEW = 500  # SQLite: up to this many matches are read by id and sorted; more: the ordered index is walked
@@ -107,9 +108,16 @@ def _tsmatch(document: str, query: str) -> ColumnElement[bool]:
     return match
 
 
-def _area(layer: str, key: str) -> ColumnElement[bool]:
-    found: ColumnElement[bool] = sr.c.areas[layer].as_string() == key
-    return found
+def _in_areas(areas: Iterable[tuple[str, str]], statuses: Sequence[str] | None) -> ColumnElement[bool]:
+    """request_areas' rows of these areas (layer, key) and, when known, of these statuses (migration 0019: an index
+    range per area and status, or the area's open requests)."""
+    terms = [and_(ra.c.layer == layer, ra.c.area_key == key) for layer, key in sorted(areas)]
+    where: list[ColumnElement[bool]] = [or_(*terms) if len(terms) > 1 else terms[0]]
+    if statuses is not None:
+        if len(statuses) > 1 and str(Status.CLOSED) not in statuses:
+            where.append(ra.c.status != str(Status.CLOSED))  # the open requests' partial index
+        where.append(ra.c.status == statuses[0] if len(statuses) == 1 else ra.c.status.in_(statuses))
+    return and_(*where)
 
 
 _JOINED = sr.join(services, services.c.id == sr.c.service_id).outerjoin(bodies, bodies.c.id == sr.c.body_id)
@@ -124,6 +132,7 @@ class SqlQueueStore:
         self._pg_many: set[tuple[QueueScope, QueueFilter]] = set()  # searches with more than PG_FEW (PostgreSQL)
         self._many: dict[str, bool] = {}  # FTS expression → whether more than WALK_ABOVE requests match (SQLite)
         self._walk_ready = False  # SQLite: WORDS_FUNCTION registered on this connection
+        self._areas_many: set[tuple[QueueScope, QueueFilter]] = set()  # pages of more than FEW in their areas
 
     def _ids(self, table: Table, codes: Iterable[str]) -> list[int]:
         """The ids of bodies or services by code (a few rows): the queries then name ids, so one body's queue walks
@@ -268,6 +277,9 @@ class SqlQueueStore:
         self, scope: QueueScope, query: QueueFilter, *, statuses: bool, status: Status | None = None, walk: bool = False
     ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
+        # the statuses request_areas is read for: the count's, or the page's
+        in_statuses = [str(status)] if status is not None else [str(s) for s in query.statuses] if statuses else None
+        walk_areas = status is None and (scope, query) in self._areas_many
         # PostgreSQL's indexed document names the scope's bodies (and the body filter's) and the statuses asked
         implied = self._indexed(query, walk) and self._body_tags(scope, query) is not None
         implied_statuses = self._indexed(query, walk) and statuses
@@ -279,7 +291,8 @@ class SqlQueueStore:
                 reach.append(self._one_of(sr.c.body_id, self._ids(bodies, scope.bodies)))
             if scope.org:
                 reach.append(sr.c.assigned_org == scope.org)
-            reach.extend(_area(layer, key) for layer, key in sorted(scope.areas))
+            if scope.areas:
+                reach.append(self._member(scope.areas, in_statuses, walk_areas))
             where.append(or_(*reach) if reach else false())
         if statuses:
             chosen = [str(s) for s in query.statuses]
@@ -302,7 +315,7 @@ class SqlQueueStore:
         if query.body_code and not implied:
             where.append(self._one_of(sr.c.body_id, self._ids(bodies, {query.body_code})))
         if query.area is not None:
-            where.append(_area(*query.area))
+            where.append(self._member({query.area}, in_statuses, walk_areas))
         if query.assignee is not None:
             where.append(sr.c.assignee_user_id == query.assignee)
         if query.unassigned:
@@ -331,6 +344,28 @@ class SqlQueueStore:
                 where = [func.likely(term) for term in where]
             where.append(searched)
         return where
+
+    def _member(
+        self, areas: Iterable[tuple[str, str]], statuses: Sequence[str] | None, walk: bool
+    ) -> ColumnElement[bool]:
+        """Requests in one of ``areas`` (request_areas, of ``statuses`` when known): looked up by id when they are
+        few, or, for a page with more than :data:`FEW` (``walk``), a test of each request read while the queue's
+        ordered index is walked ("+ 0": not by id; the area's ids are read once, into a hashed list)."""
+        listed = select(ra.c.request_id).where(_in_areas(areas, statuses))
+        if not walk:
+            return sr.c.id.in_(listed)
+        tested = (sr.c.id + 0).in_(listed)
+        # PostgreSQL: in coalesce(), the planner guesses half the requests match and walks the index in order (a
+        # plain IN is a join it may prefer to make first, sorting the area's thousands of requests)
+        return tested if self._sqlite else func.coalesce(tested, false())
+
+    def _areas_alone(self, scope: QueueScope, query: QueueFilter) -> bool:
+        """Whether the requests are those of the scope's areas and statuses, and nothing else narrows them (a
+        liaison's queue as it opens): then request_areas answers the counts alone."""
+        if scope.everything or not scope.areas or scope.bodies or scope.org:
+            return False
+        others = (query.service_code, query.area, query.body_code, query.assignee, query.sla, query.filed_by)
+        return all(x is None for x in others) and not (query.unassigned or query.bounced or (query.text or "").strip())
 
     def _pg_few(self, scope: QueueScope, query: QueueFilter) -> bool:
         """PostgreSQL, a search by words: whether its page is read from at most :data:`PG_FEW` matches (else walked)."""
@@ -446,6 +481,10 @@ class SqlQueueStore:
             if plain is not None:  # SQLite: the FTS index alone (its scope column holds body and status)
                 match = fts_query(plain, bodies=self._body_tags(scope, query), statuses=[str(status)])
                 found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
+            elif self._areas_alone(scope, query):  # request_areas' (area, status) index alone
+                found = select(ra.c.request_id).where(_in_areas(scope.areas, [str(status)]))
+                if len(scope.areas) > 1:
+                    found = found.distinct()  # a request in two of the areas (of two layers) once
             elif self._indexed(query, walk=False):  # PostgreSQL: the document names the status (and the bodies)
                 found = select(sr.c.id).where(and_(true(), *self._where(scope, query, statuses=False, status=status)))
             else:
@@ -470,6 +509,8 @@ class SqlQueueStore:
             # a page of 50 rows is no work to share between processes: on a few shared cores, starting workers
             # costs more than the walk (a department's common word: 20 ms with two workers, 5 ms without)
             self._conn.exec_driver_sql("SET LOCAL max_parallel_workers_per_gather = 0")
+        if (scope.areas or query.area is not None) and sum(counts.get(s, 0) for s in query.statuses) > FEW:
+            self._areas_many.add((scope, query))  # many requests in the area(s): walk the queue's order
         if self._pg_few(scope, query):
             chosen = [counts.get(s, 0) for s in query.statuses]
             if not any(chosen):
