@@ -81,7 +81,6 @@ service_requests = Table(
     Index("ix_service_requests_updated", "updated_at", "id"),
     Index("ix_service_requests_service_cell_requested", "service_id", "grid_cell", "requested_at"),
     Index("ix_service_requests_parent", "parent_id"),
-    Index("ix_service_requests_assigned_org", "assigned_org"),
     Index("ix_service_requests_assignee", "assignee_user_id"),
     Index("ix_service_requests_transfers", "transfers"),
     # the staff queue of a department: its open requests (a few statuses) in order, and its counts per status
@@ -104,6 +103,12 @@ Index("ix_service_requests_open_body_updated", service_requests.c.body_id, servi
       service_requests.c.id, sqlite_where=_OPEN, postgresql_where=_OPEN)  # fmt: skip
 Index("ix_service_requests_open_updated", service_requests.c.updated_at, service_requests.c.id,
       sqlite_where=_OPEN, postgresql_where=_OPEN)  # fmt: skip
+# A partner organisation's requests (a few of the city's) by status and filing time: its queue's counts and pages
+# (migration 0020).
+_ASSIGNED = text("assigned_org IS NOT NULL")
+Index("ix_service_requests_org_status_requested", service_requests.c.assigned_org, service_requests.c.status,
+      service_requests.c.requested_at, service_requests.c.id, sqlite_where=_ASSIGNED,
+      postgresql_where=_ASSIGNED)  # fmt: skip
 # The requests a staff member filed on residents' behalf (the queue's "Filed by me"; migration 0018): few of them.
 _FILED = text("filed_by_user_id IS NOT NULL")
 Index("ix_service_requests_filed_by", service_requests.c.filed_by_user_id, service_requests.c.requested_at,
