@@ -375,6 +375,12 @@ AREA_A = QueueScope(areas=frozenset({("districts", "A")}))
          {"new": 2, "closed": 1}),
         (EVERYTHING, {"area": ("districts", "B"), "sort": Sort.NEWEST}, ["dsny_b", "dot_b"], {"new": 2}),
         (QueueScope(areas=frozenset({("districts", "C")})), {}, [], {}),
+        (AREA_A, {"body_code": "DSNY"}, ["dsny_a"], {"new": 1}),
+        (QueueScope(bodies=frozenset({"DOT", "DSNY"})), {"area": ("districts", "A"), "body_code": "DSNY"},
+         ["dsny_a"], {"new": 1}),
+        (EVERYTHING, {"area": ("districts", "A"), "body_code": "DOT", "statuses": (Status.CLOSED,)},
+         ["dot_closed"], {"new": 2, "closed": 1}),
+        (QueueScope(bodies=frozenset({"DOT"})), {"area": ("districts", "A"), "body_code": "DSNY"}, [], {}),
     ],
 )  # fmt: skip
 def test_queue__areas__pages_and_counts_alike_read_by_id_or_walked_in_order(
@@ -409,3 +415,7 @@ def test_queue__areas__follow_a_status_change_and_count_a_request_in_two_of_them
     _change(make, ids["dot_a"], areas={"districts": "B"})
     assert page(make, QueueScope(areas=frozenset({("wards", "7")}))) == ([], 0, {})
     assert page(make, AREA_A, statuses=(Status.IN_PROGRESS,))[:2] == ([ids["dsny_a"]], 1)
+    _change(make, ids["dot_due"], body_code="DSNY")  # a transfer: the area's counts per owner follow
+    dsny = QueueScope(bodies=frozenset({"DSNY"}))
+    assert page(make, dsny, area=("districts", "A")) == ([ids["dot_due"], ids["dsny_a"]], 2,
+                                                          {"new": 1, "in_progress": 1})  # fmt: skip

@@ -114,8 +114,8 @@ _FILED = text("filed_by_user_id IS NOT NULL")
 Index("ix_service_requests_filed_by", service_requests.c.filed_by_user_id, service_requests.c.requested_at,
       service_requests.c.id, sqlite_where=_FILED, postgresql_where=_FILED)  # fmt: skip
 
-# Each request's areas (service_requests.areas: layer → area key) one row per layer, with the request's status and
-# filing time: the staff queue of a liaison (scoped to areas) and the queue's area filter read them by index, not by
+# Each request's areas (service_requests.areas: layer → area key) one row per layer, with the request's owner, status
+# and filing time: the staff queue of a liaison (scoped to areas) and the queue's area filter read them by index, not by
 # reading every request's JSON (migration 0019_request_areas). Kept by the database (triggers), so no writer of
 # service_requests can forget them; never written by the application.
 request_areas = Table(
@@ -124,14 +124,19 @@ request_areas = Table(
     Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), primary_key=True),
     Column("layer", String(64), primary_key=True),
     Column("area_key", String(100), nullable=False),
+    Column("body_id", Integer, nullable=True),  # the request's owner (no foreign key: a copy of the request's)
     Column("status", String(20), nullable=False),
     Column("requested_at", UTCDateTime, nullable=False),
     # an area's counts per status, and its requests of one status (closed) in filing order
-    Index("ix_request_areas_area_status", "layer", "area_key", "status", "requested_at", "request_id"),
+    # (the owner last: a department's requests among them, tested in the index)
+    Index("ix_request_areas_area_status", "layer", "area_key", "status", "requested_at", "request_id", "body_id"),
+    # a department's counts per status in an area (the queue's area filter), and its requests of a status in order
+    Index("ix_request_areas_area_body", "layer", "area_key", "body_id", "status", "requested_at", "request_id"),
 )
-# an area's open requests in filing order (a liaison's queue as it opens)
+# an area's open requests in filing order (a liaison's queue as it opens; the status and owner to choose some)
 Index("ix_request_areas_open", request_areas.c.layer, request_areas.c.area_key, request_areas.c.requested_at,
-      request_areas.c.request_id, sqlite_where=_OPEN, postgresql_where=_OPEN)  # fmt: skip
+      request_areas.c.request_id, request_areas.c.status, request_areas.c.body_id, sqlite_where=_OPEN,
+      postgresql_where=_OPEN)  # fmt: skip
 
 request_contacts = Table(
     "request_contacts",
