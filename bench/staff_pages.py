@@ -330,14 +330,15 @@ def _partner_and_liaison_pages(facts: dict[str, Any]) -> list[Page]:
               Page("liaison", "queue, filed by me", "/staff/queue?filed=me"),
               Page("liaison", "file for a resident: the form", f"/staff/agent/file?service={service}")]  # fmt: skip
     if facts.get("district"):
-        area = f"community_districts:{facts['district']}"
+        area, common = f"community_districts:{facts['district']}", facts["common"]
         found += [
             Page("department", "queue, one area (a district)", f"/staff/queue?area={area}"),
             Page("admin", "queue, one area (a borough)", "/staff/queue?area=boroughs:Brooklyn&sort=newest"),
         ]
         found += [Page("liaison-cd", "queue (a district, open)", "/staff/queue"),
                   Page("liaison-cd", "queue (a district), by due date", "/staff/queue?sort=due"),
-                  Page("liaison-cd", "queue (a district), closed", "/staff/queue?status=closed")]  # fmt: skip
+                  Page("liaison-cd", "queue (a district), closed", "/staff/queue?status=closed"),
+                  Page("liaison-cd", "queue (a district), a common word", f"/staff/queue?q={common}")]  # fmt: skip
         if facts.get("area_request"):
             found.append(Page("liaison-cd", "request page", f"/staff/requests/{facts['area_request']}"))
     return found
