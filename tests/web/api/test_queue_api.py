@@ -13,8 +13,10 @@ from sqlalchemy import Engine
 
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.handlers import AddUser, add_user
+from civicswitch.requests import queue
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
+from civicswitch.requests.tables import service_requests
 from civicswitch.storage.sql import SqlUnitOfWork
 
 PASSWORD = "a long enough password"
@@ -139,6 +141,7 @@ def test_queue_api__bounced_filter__only_transferred_requests_in_the_callers_sco
         ({"assignee": "somebody"}, "unknown assignee 'somebody': me, none or a staff account's number"),
         ({"assignee": "x" * 21}, "assignee: String should have at most 20 characters"),
         ({"bounced": "maybe"}, "bounced: Input should be a valid boolean"),
+        ({"filed": "you"}, "unknown filed 'you': me"),
     ],
 )
 def test_queue_api__bad_filter__400_in_the_api_error_format_naming_it(
@@ -159,9 +162,44 @@ def test_queue_api__assignee_me_with_an_api_key__400_only_a_signed_in_account_ha
     assert reply.json() == [{"code": 400, "description": "only a signed-in staff account has requests assigned to it"}]
 
 
+def test_queue_api__filed_me_with_an_api_key__400_only_a_signed_in_account_files(
+    client: TestClient, city: dict[str, str], keys: dict[str, str]
+) -> None:
+    reply = client.get("/api/v1/queue", params={"filed": "me"}, headers={"X-Api-Key": keys["admin"]})
+    assert reply.status_code == 400
+    assert reply.json() == [{"code": 400, "description": "only a signed-in staff account files requests on "
+                                                         "residents' behalf"}]  # fmt: skip
+
+
 def test_queue_api__filters_without_the_right__refused_no_rows(
     client: TestClient, city: dict[str, str], keys: dict[str, str]
 ) -> None:
     for headers in ({"X-Api-Key": keys["submit"]}, {"X-Api-Key": keys["update"]}, {}):
         reply = client.get("/api/v1/queue", params={"bounced": "true", "sla": "overdue"}, headers=headers)
         assert reply.status_code in (401, 403) and "service_request_id" not in reply.text, (headers, reply.text)
+
+
+def test_queue_api__filed_me__only_what_the_signed_in_account_filed(
+    client: TestClient, engine: Engine, city: dict[str, str]
+) -> None:
+    with SqlUnitOfWork(engine) as uow:
+        admin = uow.users.by_email("admin@city.gov")
+        assert admin is not None
+    with engine.begin() as conn:  # as if the admin had filed the graffiti report on a resident's behalf
+        conn.execute(service_requests.update().where(service_requests.c.id == int(city["graffiti"]))
+                     .values(filed_by_user_id=admin.id))  # fmt: skip
+    _sign_in(client, "admin@city.gov")
+    assert _ids(client, filed="me") == [city["graffiti"]]
+    _sign_in(client, "exec@city.gov")
+    assert _ids(client, filed="me") == []
+
+
+def test_queue_api__counts_past_the_cap__more_and_the_cap_say_the_total_is_at_least(
+    client: TestClient, city: dict[str, str], keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(queue, "COUNT_CAP", 2)
+    reply = client.get("/api/v1/queue", headers={"X-Api-Key": keys["admin"]}).json()
+    assert (reply["counts"], reply["total"], reply["more"], reply["count_cap"]) == ({"new": 3}, 2, True, 2)
+    monkeypatch.setattr(queue, "COUNT_CAP", 10_000)
+    reply = client.get("/api/v1/queue", headers={"X-Api-Key": keys["admin"]}).json()
+    assert (reply["counts"], reply["total"], reply["more"], reply["count_cap"]) == ({"new": 3}, 3, False, 10_000)

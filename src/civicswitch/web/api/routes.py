@@ -326,16 +326,27 @@ def queue(
         Query(max_length=20, description="me (the signed-in account), none (nobody) or a staff account's number"),
     ] = None,
     bounced: Annotated[bool, Query(description="only requests transferred to another body at least once")] = False,
+    filed: Annotated[
+        str | None,
+        Query(max_length=10, description="me: only the requests the signed-in account filed on residents' behalf"),
+    ] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> dict[str, Any]:
     ctx = context(request)
     who = api_principal(request, x_api_key, Scope.ADMIN)
     now, soon = ctx.clock.now(), due_soon(ctx.settings)
+    if (filed or "").strip() not in ("", "me"):
+        raise Invalid(f"unknown filed {filed!r}: me (what the signed-in account filed)", field="filed")
     query = queue_filter(status, service_code, area, body, q, sort, page, page_size, sla=sla, assignee=assignee,
-                         bounced=bounced, me=who.user_id, now=now, due_soon=soon)  # fmt: skip
+                         bounced=bounced, filed_by_me=(filed or "").strip() == "me", me=who.user_id, now=now,
+                         due_soon=soon)  # fmt: skip
     found = staff_queue(ctx.reader(), who, query)
     return {
+        # each status is counted up to count_cap: past it, its count is count_cap + 1 and total is "at least"
+        # (more: true), as the page's "10,000+"
         "total": found.total,
+        "more": found.more,
+        "count_cap": found.cap,
         "page": found.page,
         "pages": found.pages,
         "counts": {str(s): n for s, n in sorted(found.counts.items())},
