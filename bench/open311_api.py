@@ -607,11 +607,11 @@ def create_schema(url: str) -> CatalogInfo:
     import dataclasses
     import json
 
-    from civicswitch.catalog.handlers import load_layer
     from civicswitch.catalog.loader import load_catalog
     from civicswitch.core.db import make_engine
     from civicswitch.core.migrate import upgrade
     from civicswitch.demo import city
+    from civicswitch.profiles import Profile, load_shipped_layers, profile_document
     from civicswitch.routing.geography import load_index
     from civicswitch.storage.sql import SqlUnitOfWork
 
@@ -619,9 +619,7 @@ def create_schema(url: str) -> CatalogInfo:
     try:
         upgrade(engine)
         load_catalog(SqlUnitOfWork(engine), city.catalog_document())
-        for name, (key, label) in city.DEMO_LAYERS.items():
-            load_layer(SqlUnitOfWork(engine), name, city._data("areas", f"{name}.geojson"), key_property=key,
-                       name_property=label)  # fmt: skip
+        load_shipped_layers(SqlUnitOfWork(engine), profile_document(Profile.NYC))  # layers only, not its rules
         people = json.loads(city._data("people.json"))
         load_catalog(SqlUnitOfWork(engine), {"bodies": people["bodies"], "services": []})
         index = load_index(SqlUnitOfWork(engine))

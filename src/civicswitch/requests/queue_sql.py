@@ -283,9 +283,9 @@ class SqlQueueStore:
         self, scope: QueueScope, query: QueueFilter, *, statuses: bool, status: Status | None = None, walk: bool = False
     ) -> list[ColumnElement[bool]]:
         where: list[ColumnElement[bool]] = []
-        # the statuses request_areas is read for: the count's, or the page's
-        in_statuses = [str(status)] if status is not None else [str(s) for s in query.statuses] if statuses else None
-        walk_areas = status is None and (scope, query) in self._areas_many
+        # the page's statuses, which request_areas is read for (the counts read it alone: counts_statement)
+        in_statuses = [str(s) for s in query.statuses] if statuses else None
+        walk_areas = (scope, query) in self._areas_many
         # request_areas when the areas say which requests (with statuses and owners at most); with another filter
         # (a search, a service, an assignee …), that filter's index finds the requests and each one's own areas
         # are tested (request_areas would be read whole first: 262,000 rows for a borough's closed requests)
@@ -447,24 +447,28 @@ class SqlQueueStore:
         rows = self._rows([], _order(chosen, query.sort), query.page_size, 0, chosen)
         return rows.add_columns(chosen.c.matched)
 
-    def _area_ordered(self, scope: QueueScope, query: QueueFilter) -> bool:
-        """Whether the page is read from request_areas in its order: one area, nothing else narrowing it but
-        owners (a liaison's queue, a department's in one area), oldest or newest first, and one status or only open
-        ones (an index of either in filing order, holding the owner: migration 0019)."""
+    def _area_ordered(
+        self, scope: QueueScope, query: QueueFilter
+    ) -> tuple[frozenset[tuple[str, str]], list[int] | None] | None:
+        """The area source (:meth:`_area_source`) when the page is read from request_areas in its order: one area,
+        nothing else narrowing it but owners (a liaison's queue, a department's in one area), oldest or newest
+        first, and one status or only open ones (an index of either in filing order, holding the owner: migration
+        0019); else None."""
         statuses = set(query.statuses)
         source = self._area_source(scope, query)
-        return (
+        ordered = (
             source is not None
             and len(source[0]) == 1
             and query.sort in (Sort.OLDEST, Sort.NEWEST)
             and (len(statuses) == 1 or Status.CLOSED not in statuses)
         )
+        return source if ordered else None
 
-    def _area_page(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
+    def _area_page(
+        self, query: QueueFilter, source: tuple[frozenset[tuple[str, str]], list[int] | None]
+    ) -> Select[Any]:
         """The page's requests read from the area's index in filing order (its 50, at any page), then their rows
         by id: never every request of a borough hashed to test the queue's walk against (262,000 closed ones)."""
-        source = self._area_source(scope, query)
-        assert source is not None
         statuses = [str(s) for s in query.statuses]
         newest = query.sort is Sort.NEWEST
         order = (ra.c.requested_at.desc(), ra.c.request_id.desc()) if newest else (ra.c.requested_at, ra.c.request_id)
@@ -482,8 +486,9 @@ class SqlQueueStore:
     def page_statement(self, scope: QueueScope, query: QueueFilter) -> Select[Any]:
         """The page's rows (a test reads its plan). By due date, this is the part with a due date: see
         :meth:`_due_page` for the rest (not for PostgreSQL's few matches of a search, :meth:`_few_statement`)."""
-        if self._area_ordered(scope, query):
-            return self._area_page(scope, query)
+        source = self._area_ordered(scope, query)
+        if source is not None:
+            return self._area_page(query, source)
         if self._pg_few(scope, query):
             return self._few_statement(scope, query)
         order = {

@@ -335,10 +335,11 @@ def queue(
     ctx = context(request)
     who = api_principal(request, x_api_key, Scope.ADMIN)
     now, soon = ctx.clock.now(), due_soon(ctx.settings)
-    if (filed or "").strip() not in ("", "me"):
+    mine = (filed or "").strip()
+    if mine not in ("", "me"):
         raise Invalid(f"unknown filed {filed!r}: me (what the signed-in account filed)", field="filed")
     query = queue_filter(status, service_code, area, body, q, sort, page, page_size, sla=sla, assignee=assignee,
-                         bounced=bounced, filed_by_me=(filed or "").strip() == "me", me=who.user_id, now=now,
+                         bounced=bounced, filed_by_me=mine == "me", me=who.user_id, now=now,
                          due_soon=soon)  # fmt: skip
     found = staff_queue(ctx.reader(), who, query)
     return {
