@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, Table, insert, inspect, select, text
+from sqlalchemy import Connection, Engine, MetaData, Table, func, insert, inspect, select, text
 
 from civicswitch.agent.model import MatchedBy
 from civicswitch.agent.ports import CallerQuery
@@ -16,7 +16,7 @@ from civicswitch.core.db import metadata
 from civicswitch.core.migrate import downgrade, upgrade
 from civicswitch.requests.model import Status
 from civicswitch.requests.queue import QueueFilter, QueueScope
-from civicswitch.requests.search import FTS_TABLE, PG_FUNCTION, PG_INDEX, PG_OPEN_INDEX
+from civicswitch.requests.search import FTS_TABLE, PG_FUNCTION, PG_INDEX, PG_OPEN_INDEX, area_token
 from civicswitch.requests.tables import service_requests
 from civicswitch.routing.grid import cell_of
 from civicswitch.storage.schema import declared
@@ -353,3 +353,60 @@ def test_migration_0019__stored_areas__become_rows_kept_by_every_write_and_gone_
             triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars().all()
             assert not set(triggers) & set(AREA_SQLITE_TRIGGERS)
     upgrade(engine)
+
+
+def _fts_count(conn: Connection, match: str) -> int:
+    return int(
+        conn.exec_driver_sql(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ?", (match,)).scalar_one()
+    )
+
+
+def test_migration_0021__stored_requests__found_by_area_after_upgrade_and_0015_index_after_downgrade(
+    engine: Engine,
+) -> None:
+    """0021 indexes each stored request's words with its areas and status (SQLite: the FTS scope column, written
+    anew; PostgreSQL: a new document and GIN index, 0015's dropped); from then on a change of areas is indexed too.
+    Downgrading restores 0015's index (PostgreSQL) and the scope without areas (SQLite); searches work throughout."""
+    downgrade(engine, "0020_partner_queue")
+    now = datetime(2026, 11, 28, tzinfo=UTC)
+    postgres = engine.dialect.name == "postgresql"
+    with engine.begin() as conn:
+        old = MetaData()
+        services, requests = (Table(name, old, autoload_with=conn) for name in ("services", "service_requests"))
+        service_id = conn.execute(
+            insert(services).values(code="noise", name="Noise", keywords=[]).returning(services.c.id)
+        ).scalar_one()
+        conn.execute(
+            insert(requests),
+            [{"service_id": service_id, "status": status, "requested_at": now, "updated_at": now, "channel": "phone",
+              "attributes": {}, "description": "Loud music", "areas": areas}
+             for status, areas in [("new", {"community_districts": "112"}), ("closed", {"community_districts": "112"}),
+                                   ("new", {"community_districts": "301"}), ("new", None)]],
+        )  # fmt: skip
+    district = QueueScope(areas=frozenset({("community_districts", "112")}))
+
+    def found(scope: QueueScope = district) -> tuple[int, dict[Status, int]]:
+        with SqlUnitOfWork(engine, writing=False) as uow:
+            page = uow.queue.queue(scope, QueueFilter(text="loud", statuses=(*Status,)))
+        return page.total, page.counts
+
+    upgrade(engine)
+    assert found() == (2, {Status.NEW: 1, Status.CLOSED: 1})
+    with engine.begin() as conn:
+        if not postgres:
+            assert _fts_count(conn, f"scope : {area_token('community_districts', '112', 'new')}") == 1
+        moved = conn.execute(select(func.max(service_requests.c.id))).scalar_one() - 1  # the one in 301
+        conn.execute(service_requests.update().where(service_requests.c.id == moved)
+                     .values(areas={"community_districts": "112", "boroughs": "Brooklyn"}))  # fmt: skip
+    assert found() == (3, {Status.NEW: 2, Status.CLOSED: 1})
+    assert found(QueueScope(areas=frozenset({("community_districts", "301")}))) == (0, {})
+    assert found(QueueScope(areas=frozenset({("boroughs", "Brooklyn")}))) == (1, {Status.NEW: 1})
+    downgrade(engine, "0020_partner_queue")
+    with engine.connect() as conn:
+        names = {i["name"] for i in inspect(conn).get_indexes("service_requests")}
+        assert (PG_INDEX in names, "ix_service_requests_search" in names) == (False, postgres)
+        if not postgres:  # 0014's scope again: body and status, no area
+            by_area = _fts_count(conn, f"scope : {area_token('community_districts', '112', 'new')}")
+            assert (_fts_count(conn, "words : loud AND scope : snew"), by_area) == (3, 0)
+    upgrade(engine)
+    assert found() == (3, {Status.NEW: 2, Status.CLOSED: 1})

@@ -166,3 +166,30 @@ def test_queue_on_sqlite__search_with_few_matches__page_and_counts_read_them_by_
     assert by_id in plan and "ix_service_requests" not in plan, plan
     searches = [line for line in counts_plan.splitlines() if "service_requests" in line]
     assert searches == [by_id] * len(Status), counts_plan
+
+
+def test_queue_on_sqlite__area_search_with_many_matches__counts_read_the_fts_index_page_reads_the_areas_by_id(
+    sqlite_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A liaison's search with more than FEW matches (a common word in a district): the FTS index holds each
+    request's areas with its status (migration 0021), so the counts per status are its alone and the page looks up
+    the area's matches by id, never walking the city's requests in order testing each one's areas."""
+    monkeypatch.setattr(queue_sql, "FEW", 0)
+    with sqlite_engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO service_requests (service_id, status, description, body_id, requested_at, updated_at, "
+            "channel, attributes, areas) VALUES (1, 'new', 'loud music', 1, '2026-11-01 09:00:00', "
+            "'2026-11-01 09:00:00', 'phone', '{}', '{\"districts\": \"112\"}')"
+        )
+    district = QueueScope(areas=frozenset({("districts", "112")}))
+    query = QueueFilter(text="loud")
+    with sqlite_engine.connect() as conn:
+        store = SqlQueueStore(conn)
+        page, counts = store.page_statement(district, query), store.counts_statement(district, query)
+        found = store.queue(district, QueueFilter(text="loud", statuses=(*Status,)))
+    plan, counts_plan = _plan(sqlite_engine, page), _plan(sqlite_engine, counts)
+    assert (found.total, [r.description for r in found.rows]) == (1, ["loud music"])
+    assert "service_requests" not in counts_plan.replace("service_request_words", ""), counts_plan
+    assert counts_plan.count("VIRTUAL TABLE INDEX") == len(Status), counts_plan
+    assert "SEARCH service_requests USING INTEGER PRIMARY KEY (rowid=?)" in plan, plan
+    assert "SCAN service_requests" not in plan and "ix_service_requests" not in plan, plan

@@ -54,6 +54,30 @@ def test_queue_on_postgres__search_counts__read_the_scoped_words_index_alone(pg:
     assert (found.total, found.counts) == (180, {Status.NEW: 60, Status.IN_PROGRESS: 60, Status.CLOSED: 60})
 
 
+def test_queue_on_postgres__area_search_counts__read_the_scoped_words_index_alone(pg: Engine) -> None:
+    """A liaison's search: the document holds each request's areas with its status (migration 0021), so its counts
+    per status and its few matches are the GIN index's (``#a<layer>=<key>/<status>/<word>``), never every match of
+    the city tested for its areas (nor request_areas read)."""
+    with pg.begin() as conn:
+        conn.exec_driver_sql(
+            """UPDATE service_requests SET areas = '{"districts": "St. John''s"}' WHERE mod(id, 2) = 0"""
+        )
+        conn.exec_driver_sql("ANALYZE service_requests")
+    district = QueueScope(areas=frozenset({("districts", "St. John's")}))
+    with pg.connect() as conn:
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        store = SqlQueueStore(conn)
+        counts = _plan(conn, store.counts_statement(district, QueueFilter(text="pothole")))
+        page = _plan(conn, store.page_statement(district, QueueFilter(text="pothole")))
+        found = store.queue(district, QueueFilter(text="pothole", statuses=(*Status,)))
+    assert counts.count(f"Bitmap Index Scan on {PG_INDEX}") == len(Status), counts
+    assert "#adistricts=St. John''''s/closed/pothole" in counts, counts  # the plan quotes the lexeme again
+    assert "request_areas" not in counts, counts
+    assert "areas ->>" not in counts and "areas ->" not in counts, counts
+    assert f"Bitmap Index Scan on {PG_INDEX}" in page and "to_tsvector" not in page, page
+    assert (found.total, found.counts) == (90, {Status.NEW: 30, Status.IN_PROGRESS: 30, Status.CLOSED: 30})
+
+
 def test_queue_on_postgres__search_with_few_matches__sorted_in_a_subquery_only_the_pages_rows_joined(
     pg: Engine,
 ) -> None:

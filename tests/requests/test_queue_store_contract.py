@@ -419,3 +419,104 @@ def test_queue__areas__follow_a_status_change_and_count_a_request_in_two_of_them
     dsny = QueueScope(bodies=frozenset({"DSNY"}))
     assert page(make, dsny, area=("districts", "A")) == ([ids["dot_due"], ids["dsny_a"]], 2,
                                                           {"new": 1, "in_progress": 1})  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("scope", "query", "expected", "counts"),
+    [
+        (AREA_A, {"text": "report"}, ["dot_a", "dot_due", "dsny_a"], {"new": 3, "closed": 1}),
+        (AREA_A, {"text": "rep*", "statuses": (Status.CLOSED,)}, ["dot_closed"], {"new": 3, "closed": 1}),
+        (AREA_A, {"text": "bravo"}, [], {}),  # a word of another area's request
+        (AREA_A, {"text": "delta avenue", "sort": Sort.NEWEST}, ["dsny_a"], {"new": 1}),
+        (QueueScope(areas=frozenset({("districts", "A"), ("districts", "B")})), {"text": "report", "sort": Sort.NEWEST},
+         ["dsny_a", "dot_due", "dot_b", "dot_a"], {"new": 4, "closed": 1}),  # dsny_b's words: "Tags on the 50% wall_"
+        (EVERYTHING, {"text": "report", "area": ("districts", "B")}, ["dot_b"], {"new": 1}),
+        (EVERYTHING, {"text": "wall", "area": ("districts", "B")}, ["dsny_b"], {"new": 1}),
+        (EVERYTHING, {"text": "report", "area": ("districts", "A"), "body_code": "DOT"}, ["dot_a", "dot_due"],
+         {"new": 2, "closed": 1}),
+        (QueueScope(bodies=frozenset({"DOT"})), {"text": "report", "area": ("districts", "A")}, ["dot_a", "dot_due"],
+         {"new": 2, "closed": 1}),
+        (AREA_A, {"text": "report", "body_code": "DSNY"}, ["dsny_a"], {"new": 1}),
+        (AREA_A, {"text": "report", "service_code": "pothole"}, ["dot_a", "dot_due"], {"new": 2, "closed": 1}),
+        (QueueScope(areas=frozenset({("districts", "C")})), {"text": "report"}, [], {}),
+    ],
+)  # fmt: skip
+def test_queue__areas__text__finds_the_words_of_the_areas_requests_only(
+    city: tuple[MakeUow, dict[str, int]],
+    scope: QueueScope,
+    query: dict[str, Any],
+    expected: list[str],
+    counts: dict[str, int],
+) -> None:
+    """A liaison's search (or a search with everyone's area filter): the indexes hold each request's areas with its
+    status and its words (migration 0021), so the matches are those of the areas, counted per status."""
+    make, ids = city
+    rows, _, found = page(make, scope, **query)
+    assert rows == [ids[n] for n in expected]
+    assert found == counts
+
+
+def test_queue__areas__text__follows_moved_areas_and_keys_with_spaces_and_quotes(
+    city: tuple[MakeUow, dict[str, int]],
+) -> None:
+    """A change of a request's areas is a change of what the search indexes hold (the same transaction), and an
+    area's key is matched as it is: spaces, quotes, backslashes, letters beyond ASCII, any case."""
+    make, ids = city
+    odd = ("neighbourhoods", "St. John's \\ Côte Park")
+    liaison = QueueScope(areas=frozenset({odd}))
+    assert page(make, liaison, text="bravo") == ([], 0, {})
+    _change(make, ids["dot_b"], areas={"districts": "B", odd[0]: odd[1]})
+    assert page(make, liaison, text="bravo") == ([ids["dot_b"]], 1, {"new": 1})
+    assert page(make, QueueScope(areas=frozenset({(odd[0], odd[1].upper())})), text="bravo") == ([], 0, {})
+    assert page(make, EVERYTHING, text="bravo avenue", area=odd) == ([ids["dot_b"]], 1, {"new": 1})
+    _change(make, ids["dot_b"], statuses=[Status.ACKNOWLEDGED])
+    assert page(make, liaison, text="brav*", statuses=(*Status,)) == ([ids["dot_b"]], 1, {"acknowledged": 1})
+    _change(make, ids["dot_b"], areas={"districts": "A"})
+    assert page(make, liaison, text="bravo") == ([], 0, {})
+    assert page(make, AREA_A, text="bravo", statuses=(*Status,)) == ([ids["dot_b"]], 1, {"acknowledged": 1})
+
+
+@pytest.mark.parametrize(
+    ("few", "walk_above", "pg_few"),
+    [(500, 10_000, 5_000), (10, 10_000, 5_000), (10, 50, 50), (10, 50, 10_000)],
+    ids=["by-id", "listed", "walked", "pg-read-from-index"],
+)
+def test_queue__areas__text__many_matches__pages_in_order_and_counts(
+    store_uow_factory: MakeUow,
+    catalog_data: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    few: int,
+    walk_above: int,
+    pg_few: int,
+) -> None:
+    """An area's search with many matches: read by id (at most queue_sql.FEW), listed from the index (at most
+    WALK_ABOVE, SQLite) or the queue walked in order (PostgreSQL past PG_FEW): the same pages and counts."""
+    monkeypatch.setattr(queue_sql, "FEW", few)
+    monkeypatch.setattr(queue_sql, "WALK_ABOVE", walk_above)
+    monkeypatch.setattr(queue_sql, "PG_FEW", pg_few)
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        ids = []
+        for i in range(240):
+            r = ServiceRequest(service_code="pothole", requested_at=T0 + (240 - i) * H, channel=Channel.WEB,
+                               lat=40.7, long=-74.0, body_code="DOT" if i % 4 else "DSNY",
+                               description="deep pothole" if i % 3 else "a crack", address=f"{i} Main Street",
+                               areas={"districts": "A" if i % 2 else "B", "boroughs": "North"})  # fmt: skip
+            r.record_submission(r.requested_at, client_id=None)
+            ids.append(uow.requests.add(r, None))
+        uow.commit()
+    wanted = [rid for i, rid in enumerate(ids) if i % 3 and i % 2][::-1]  # oldest first: filed in reverse
+    area = QueueScope(areas=frozenset({("districts", "A")}))
+    seen = []
+    for number in (1, 2, 3):
+        rows, total, counts = page(store_uow_factory, area, text="pothole", page=number, page_size=30)
+        assert (total, counts) == (len(wanted), {"new": len(wanted)})
+        seen.extend(rows)
+    assert seen == wanted
+    assert page(store_uow_factory, area, text="main pot*", sort=Sort.NEWEST, page_size=3)[0] == wanted[::-1][:3]
+    assert page(store_uow_factory, area, text="pothole", statuses=(Status.CLOSED,))[:2] == ([], 0)
+    everyone = page(store_uow_factory, text="pothole", area=("districts", "A"), page=2, page_size=30)
+    assert everyone[:2] == (wanted[30:60], len(wanted))
+    both = QueueScope(areas=frozenset({("districts", "A"), ("boroughs", "North")}))
+    every = [rid for i, rid in enumerate(ids) if i % 3][::-1]
+    assert page(store_uow_factory, both, text="pothole", page=2, page_size=50)[:2] == (every[50:100], len(every))

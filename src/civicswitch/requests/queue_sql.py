@@ -168,6 +168,18 @@ class SqlQueueStore:
         mine = self._ids(bodies, scope.bodies)
         return mine if chosen is None else [b for b in mine if b in chosen]
 
+    def _area_tags(self, scope: QueueScope, query: QueueFilter) -> frozenset[tuple[str, str]] | None:
+        """The areas the search documents may narrow a search to (they hold each request's areas with its status,
+        migration 0021): a liaison's areas, or the area filter of everyone's queue, with no body filter. Else None
+        (a scope of bodies is narrowed by its bodies, :meth:`_body_tags`; any other area is tested on each match)."""
+        if query.body_code:
+            return None
+        if scope.everything:
+            return frozenset({query.area}) if query.area is not None else None
+        if scope.areas and not scope.bodies and not scope.org and query.area is None:
+            return scope.areas
+        return None
+
     def _fts_ids(self, match: str) -> list[int] | None:
         """The requests matching an FTS5 expression when at most :data:`FEW` do, else None."""
         if match not in self._matched:
@@ -197,10 +209,12 @@ class SqlQueueStore:
             tags = self._body_tags(scope, query)
             if tags == []:
                 return false(), False
-            return _tsmatch(PG_DOCUMENT, pg_query(found, bodies=tags, statuses=statuses)), False
+            areas = self._area_tags(scope, query) if tags is None else None
+            return _tsmatch(PG_DOCUMENT, pg_query(found, bodies=tags, statuses=statuses, areas=areas)), False
         tags = self._body_tags(scope, query)
         if tags == []:
             return false(), False  # the body filter names none of the scope's bodies
+        areas = self._area_tags(scope, query) if tags is None else None
         if walk:  # a common word: each request the ordered walk reads is tested (its words), never the matches listed
             self._walk_function()
             test = func.civicswitch_words_match(literal(json.dumps(found)), sr.c.description,
@@ -209,14 +223,19 @@ class SqlQueueStore:
         # The scope's matches first: when they are few (a rare word, or rare in this scope), the page and the
         # counts per status read them by id. Else those of the statuses asked: again by id when few, else tested
         # one by one while the queue's ordered index is read (a common word: the page fills early).
-        expressions = [fts_query(found, bodies=tags)]
+        expressions = [fts_query(found, bodies=tags, areas=areas)]
         if statuses is not None:
-            expressions.append(fts_query(found, bodies=tags, statuses=statuses))
+            expressions.append(fts_query(found, bodies=tags, statuses=statuses, areas=areas))
         for expression in expressions:
             few = self._fts_ids(expression)
             if few is not None:
                 return (sr.c.id.in_(few), True) if few else (false(), False)
         matched = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(expressions[-1]))
+        if areas is not None and not self._fts_many(expressions[-1]):
+            # an area's matches (of these statuses), listed from the index: up to WALK_ABOVE, looked up by id and
+            # sorted (no index of the requests is in an area's order: a walk of the city's would test thousands
+            # of other areas' requests for each one of this area's)
+            return sr.c.id.in_(matched), True
         return sr.c.id.in_(matched), False
 
     def _walk_function(self) -> None:
@@ -242,7 +261,9 @@ class SqlQueueStore:
         if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
             return False
         statuses = [str(s) for s in query.statuses]
-        expressions = (fts_query(found, bodies=tags), fts_query(found, bodies=tags, statuses=statuses))
+        areas = self._area_tags(scope, query) if tags is None else None
+        expressions = (fts_query(found, bodies=tags, areas=areas),
+                       fts_query(found, bodies=tags, statuses=statuses, areas=areas))  # fmt: skip
         return all(self._fts_ids(e) is None for e in expressions) and self._fts_many(expressions[-1])
 
     def _fts_many(self, match: str) -> bool:
@@ -262,20 +283,22 @@ class SqlQueueStore:
 
     def _plain_search(self, scope: QueueScope, query: QueueFilter) -> list[str] | None:
         """SQLite: the words of a search whose counts the FTS index answers alone (a search by words with more than
-        :data:`FEW` matches in a scope of bodies or everything, with no other filter), else None."""
+        :data:`FEW` matches in a scope of bodies, areas (:meth:`_area_tags`) or everything, with no other filter
+        but that of a body or of everyone's area), else None."""
         text = (query.text or "").strip()
         if not self._sqlite or not text or _is_number(text):
             return None
-        others = (query.service_code, query.area, query.assignee, query.sla)
+        others = (query.service_code, query.assignee, query.sla, query.filed_by)
         if any(x is not None for x in others) or query.unassigned or query.bounced:
             return None
-        if not scope.everything and (scope.org or scope.areas):
+        tags = self._body_tags(scope, query)
+        areas = self._area_tags(scope, query) if tags is None else None
+        if areas is None and (query.area is not None or (not scope.everything and (scope.org or scope.areas))):
             return None
         found = words(text)
         if not found:
             return None
-        tags = self._body_tags(scope, query)
-        if tags == [] or self._fts_ids(fts_query(found, bodies=tags)) is not None:
+        if tags == [] or self._fts_ids(fts_query(found, bodies=tags, areas=areas)) is not None:
             return None  # nothing, or few: counted by id
         return found
 
@@ -290,8 +313,10 @@ class SqlQueueStore:
         # (a search, a service, an assignee …), that filter's index finds the requests and each one's own areas
         # are tested (request_areas would be read whole first: 262,000 rows for a borough's closed requests)
         by_area = self._area_source(scope, query) is not None
-        # PostgreSQL's indexed document names the scope's bodies (and the body filter's) and the statuses asked
-        implied = self._indexed(query, walk) and self._body_tags(scope, query) is not None
+        # PostgreSQL's indexed document names the scope's bodies (and the body filter's), or its areas (or the area
+        # filter's), and the statuses asked
+        area_tags = self._area_tags(scope, query) if self._body_tags(scope, query) is None else None
+        implied = self._indexed(query, walk) and (self._body_tags(scope, query) is not None or area_tags is not None)
         implied_statuses = self._indexed(query, walk) and statuses
         if implied_statuses:
             statuses = False
@@ -326,7 +351,7 @@ class SqlQueueStore:
             where.append(self._one_of(sr.c.service_id, self._ids(services, {query.service_code})))
         if query.body_code and not implied:
             where.append(self._one_of(sr.c.body_id, self._ids(bodies, {query.body_code})))
-        if query.area is not None:
+        if query.area is not None and not (implied and area_tags is not None):
             if by_area:
                 where.append(self._member({query.area}, in_statuses, walk_areas))
             else:
@@ -558,8 +583,10 @@ class SqlQueueStore:
         cap = query.count_cap
         parts = []
         for status in statuses:
-            if plain is not None:  # SQLite: the FTS index alone (its scope column holds body and status)
-                match = fts_query(plain, bodies=self._body_tags(scope, query), statuses=[str(status)])
+            if plain is not None:  # SQLite: the FTS index alone (its scope column holds body, status and areas)
+                tags = self._body_tags(scope, query)
+                areas = self._area_tags(scope, query) if tags is None else None
+                match = fts_query(plain, bodies=tags, statuses=[str(status)], areas=areas)
                 found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
             elif in_areas is not None:  # request_areas' (area, status) or (area, owner, status) index alone
                 areas, owners = in_areas

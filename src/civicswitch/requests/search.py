@@ -13,14 +13,16 @@ The databases index the words, so a search reads the matching requests, not ever
 
 * SQLite (migration ``0014_queue_search``): the FTS5 table :data:`FTS_TABLE` (no copy of the text, words and their
   column only, prefix indexes for prefixes of 2 and 3 characters), kept by triggers on ``service_requests`` in the
-  writing transaction. Its ``scope`` column holds two tokens per request, its body (``b12``, ``b0`` for none) and
-  its status (``snew``, ``sinprogress`` …), so a department's matches (per status) are found in the index alone.
+  writing transaction. Its ``scope`` column holds the request's body (``b12``, ``b0`` for none), its status
+  (``snew``, ``sinprogress`` …) and, since migration ``0021_queue_search_areas``, each of its areas with its status
+  (:func:`area_token`), so a department's or an area's matches (per status) are found in the index alone.
 * PostgreSQL (migration ``0015_queue_search_pg``): a GIN index on :data:`PG_DOCUMENT`, the ``tsvector`` the
   function :data:`PG_FUNCTION` makes of the words (the ``simple`` configuration: no stemming, no stop words). It
-  holds each word ``w`` three times: ``w``, ``#b12/in_progress/w`` (its body and status) and ``#sin_progress/w``
-  (its status), so a department's (or everyone's) matches of one status are one list of the index
+  holds each word ``w`` as ``w``, ``#b12/in_progress/w`` (its body and status), ``#sin_progress/w`` (its status)
+  and, since migration ``0021_queue_search_areas``, ``#aboroughs=Brooklyn/in_progress/w`` for each of its areas,
+  so a department's, an area's (a liaison's) or everyone's matches of one status are one list of the index
   (:func:`pg_query`), as long as the matches themselves: counting them per status never reads the requests of the
-  other statuses or bodies. A status change or a transfer is a new row version, indexed anew in the same
+  other statuses, bodies or areas. A status change or a transfer is a new row version, indexed anew in the same
   transaction. The document is costly to compute row by row, so no page computes it: a page of a few matches reads
   their ids from the index, a page of many walks the queue in order testing :data:`PG_WORDS` (the words alone; for
   everyone's open requests by filing time, the partial index :data:`PG_OPEN_INDEX`). A word over 1,000 bytes
@@ -33,21 +35,23 @@ The in-memory store applies :func:`matches` to the same words (:func:`words`).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from civicswitch.requests.model import Status
 
 FTS_TABLE = "service_request_words"
-PG_INDEX = "ix_service_requests_search"  # migration 0015 (0014's was "ix_service_requests_words")
+PG_INDEX = "ix_service_requests_scoped_words"  # migration 0021 (0015's was "ix_service_requests_search", 0014's
+#                                               "ix_service_requests_words")
 PG_OPEN_INDEX = "ix_service_requests_open_requested"  # 0015: everyone's open requests by filing time (PostgreSQL)
 MAX_WORDS = 12  # more words narrow nothing a clerk needs, and each is a list the index merges
 
-# PostgreSQL: the function of migration 0015 (the words of letters and digits, as SQLite's unicode61 tokenizer and
-# words() see them, each also prefixed with its scope: pg_query()) and the document its GIN index holds. The query
+# PostgreSQL: the function of migration 0021 (the words of letters and digits, as SQLite's unicode61 tokenizer and
+# words() see them, each also prefixed with its scopes: pg_query()) and the document its GIN index holds. The query
 # must spell the index's expression exactly.
 PG_FUNCTION = "request_search_document"
 PG_DOCUMENT = (
     f"{PG_FUNCTION}(service_requests.description || ' ' || coalesce(service_requests.address, ''), "
-    "service_requests.body_id, service_requests.status)"
+    "service_requests.body_id, service_requests.status, service_requests.areas)"
 )
 # The words alone (no index): what an ordered walk of the queue tests on each request it reads.
 PG_WORDS = (
@@ -79,10 +83,31 @@ def status_token(status: str) -> str:
     return "s" + status.replace("_", "")
 
 
-def fts_query(found: list[str], *, bodies: list[int] | None = None, statuses: list[str] | None = None) -> str:
-    """An FTS5 MATCH expression: every word of ``found`` in ``words``, and, when given, one of ``bodies`` and one
-    of ``statuses`` in ``scope``. Words are quoted: letters and digits only, and a prefix's ``*``."""
+def area_token(layer: str, key: str, status: str) -> str:
+    """An area and a status as the FTS ``scope`` column holds them: ``a``, the hex of the UTF-8 of ``layer=key``
+    (any key is one token of letters and digits), then the status token (``s…``, never a hex digit)."""
+    return "a" + f"{layer}={key}".encode().hex() + status_token(status)
+
+
+Areas = Iterable[tuple[str, str]]
+
+
+def fts_query(
+    found: list[str],
+    *,
+    bodies: list[int] | None = None,
+    statuses: list[str] | None = None,
+    areas: Areas | None = None,
+) -> str:
+    """An FTS5 MATCH expression: every word of ``found`` in ``words``, and, when given, one of ``bodies``, one of
+    ``areas`` (layer, key) in one of ``statuses`` (else of any) or else one of ``statuses`` in ``scope``. Words are
+    quoted: letters and digits only, and a prefix's ``*``."""
     parts = [f'words : "{w[:-1]}" *' if w.endswith("*") else f'words : "{w}"' for w in found]
+    if areas is not None:
+        chosen = statuses if statuses is not None else [str(s) for s in Status]
+        tokens = [area_token(layer, key, s) for layer, key in sorted(set(areas)) for s in chosen]
+        parts.append("scope : (" + " OR ".join(tokens) + ")")
+        statuses = None
     if bodies is not None:
         parts.append("scope : (" + " OR ".join(f"b{b}" for b in bodies) + ")")
     if statuses is not None:
@@ -90,13 +115,29 @@ def fts_query(found: list[str], *, bodies: list[int] | None = None, statuses: li
     return " AND ".join(parts)
 
 
-def pg_query(found: list[str], *, bodies: list[int] | None = None, statuses: list[str] | None = None) -> str:
+def _lexeme(text: str) -> str:
+    """Text as a quoted lexeme of a tsquery keeps it: its quotes doubled, its backslashes escaped."""
+    return text.replace("\\", "\\\\").replace("'", "''")
+
+
+def pg_query(
+    found: list[str],
+    *,
+    bodies: list[int] | None = None,
+    statuses: list[str] | None = None,
+    areas: Areas | None = None,
+) -> str:
     """A ``tsquery`` (its text: cast it) of ``found`` (its prefixes as ``:*``) on :data:`PG_DOCUMENT`: when
     ``bodies`` are given, among those of these bodies (and of ``statuses``, else of any status); else, when
+    ``areas`` (layer, key) are given, among those in these areas (and of ``statuses``, else of any); else, when
     ``statuses`` are given, among those of these statuses; else the words alone."""
-    if bodies is not None:
+    if bodies is not None or areas is not None:
         chosen = statuses if statuses is not None else [str(s) for s in Status]
-        scopes = [f"#b{b}/{s}/" for b in bodies for s in chosen]
+        if bodies is not None:
+            scopes = [f"#b{b}/{s}/" for b in bodies for s in chosen]
+        else:
+            assert areas is not None
+            scopes = [_lexeme(f"#a{layer}={key}/{s}/") for layer, key in sorted(set(areas)) for s in chosen]
     elif statuses is not None:
         scopes = [f"#s{s}/" for s in statuses]
     else:
