@@ -116,6 +116,32 @@ def test_queue_on_postgres__search_past_the_cap_guessed_few__its_matches_read_so
         assert pages[0] == pages[1] == list(expected.scalars())[7:14]
 
 
+def test_queue_on_postgres__search_past_the_cap__only_the_capped_statuses_are_guessed(
+    pg: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The planner is asked for the statuses whose count stopped at the cap only (its guess of a rare word is an
+    upper bound per status: summed over every status asked, "pothole" in the open statuses was guessed 15,750, and
+    walked, where 1,223 matched); the statuses counted to the end add their counts."""
+    monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 50)
+    monkeypatch.setattr(queue_sql, "PG_FEW", 1000)
+    with pg.begin() as conn:
+        conn.exec_driver_sql("UPDATE service_requests SET status = 'on_hold' WHERE id IN (1, 4, 7)")
+    asked: list[tuple[Status, ...]] = []
+    for estimate, walked in ((2996, False), (2998, True)):  # 3 on hold + the guess, against 3 × PG_FEW
+        with pg.connect() as conn:
+            store = SqlQueueStore(conn)
+
+            def guess(scope: QueueScope, query: QueueFilter, n: int = estimate) -> int:
+                asked.append(query.statuses)
+                return n
+
+            monkeypatch.setattr(store, "_estimate", guess)
+            found = store.queue(DOT, QueueFilter(text="pothole", page_size=5))
+            assert store._pg_few(DOT, QueueFilter(text="pothole", page_size=5)) is not walked
+            assert (found.counts[Status.ON_HOLD], len(found.rows)) == (3, 5)
+    assert asked == [(Status.NEW, Status.IN_PROGRESS)] * 2
+
+
 def test_queue_on_postgres__search_counts__stop_at_the_search_cap(pg: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(queue, "SEARCH_COUNT_CAP", 50)
     with pg.connect() as conn:
