@@ -27,6 +27,7 @@ from civicswitch.web import (
     pages,
     public,
     ratelimit,
+    residents,
     security,
     staff,
     workspace,
@@ -118,6 +119,7 @@ def create_app(
     app.include_router(admin.router)
     app.include_router(agent.router)
     app.include_router(public.router)
+    app.include_router(residents.router)
     app.include_router(maps.router)
     app.include_router(favicon.router)
     docs.install(app)

@@ -1,9 +1,8 @@
-"""Pages for residents. Today: confirming a follow by email (the link in the confirmation mail).
+"""Confirming a follow by email (the link in the confirmation mail), a page for residents in their language.
 
 The link opens a page with one button (a POST) rather than confirming on sight: mail scanners open links, and a
 scanner must not subscribe anyone. The token in the form is the only credential (it is signed and names the
-address), so the form needs no other CSRF token. The residents' front door (reporting, tracking) comes with
-its own issue and grows this module."""
+address), so the form needs no other CSRF token. Tracking a request is web/residents.py."""
 
 from __future__ import annotations
 
@@ -19,12 +18,11 @@ from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem
 from civicswitch.requests.commands import ConfirmFollow
 from civicswitch.requests.staff import confirm_follow
 from civicswitch.web.context import context
-from civicswitch.web.pages import templates
 from civicswitch.web.principals import session_secret
+from civicswitch.web.residents import render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-TITLE = "Confirm that you want updates"
 
 
 def follow_links(request: Request) -> FollowLinks:
@@ -34,11 +32,9 @@ def follow_links(request: Request) -> FollowLinks:
 
 
 def _page(request: Request, status: int = 200, **values: object) -> HTMLResponse:
-    ctx = context(request)
-    html = templates.get_template("follow_confirm.html").render(
-        name=ctx.settings.jurisdiction_name, title=TITLE, **values
-    )
-    return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+    response = render(request, "follow_confirm.html", status, **values)
+    response.headers["cache-control"] = "no-store"
+    return response
 
 
 @router.get("/follow/confirm", response_class=HTMLResponse)

@@ -14,7 +14,7 @@ from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import follow_request
 from civicswitch.requests.tables import request_followers
 from civicswitch.storage.sql import SqlUnitOfWork
-from conftest import axe_violations, screenshot
+from conftest import axe_violations, screenshot, tab_to
 
 # Every flow on both databases (the issue: "end to end in Chromium on SQLite and PostgreSQL"): the conftest's
 # database_url runs SQLite always and PostgreSQL where CIVICSWITCH_TEST_POSTGRES_URL names one.
@@ -51,9 +51,7 @@ def test_follow_confirm__keyboard_only_without_javascript__confirms_and_says_so(
         assert _confirmed(engine) == [None]
         page.keyboard.press("Tab")
         assert page.evaluate("document.activeElement.textContent") == "Skip to the content"
-        page.keyboard.press("Tab")  # the header's link home
-        page.keyboard.press("Tab")
-        assert page.evaluate("document.activeElement.textContent") == "Confirm and follow"
+        tab_to(page, "Confirm and follow")  # past the header's links: home, tracking, the languages
         with page.expect_navigation():
             page.keyboard.press("Enter")
         assert page.get_by_role("status").inner_text().startswith("Thank you: your address is confirmed")
