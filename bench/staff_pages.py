@@ -1,4 +1,5 @@
-"""Staff pages' server time with a city's worth of requests stored (issue 10: each page ≤ 100 ms at 1,000,000).
+"""Staff pages' server time with a city's worth of requests stored (issue 10: each page ≤ 100 ms at 1,000,000),
+and the residents' pages (issue 11: the same budget; role ``resident``, not signed in).
 
 The database is the Open311 benchmark's (``bench/open311_api.py``: requests generated from the real NYC 311
 records, reused with ``--reuse``), on SQLite and PostgreSQL. Staff accounts are added to it (one per role that has
@@ -344,6 +345,15 @@ def _partner_and_liaison_pages(facts: dict[str, Any]) -> list[Page]:
     return found
 
 
+def resident_pages(facts: dict[str, Any]) -> list[Page]:
+    """The residents' pages (web/residents.py): no sign-in; the Spanish page last (its ?lang= sets the cookie)."""
+    rid = facts["public_id"]
+    return [Page("resident", "front page", "/"),
+            Page("resident", "track: the lookup form", "/requests"),
+            Page("resident", "track: a request (English)", f"/requests/{rid}"),
+            Page("resident", "track: a request (Spanish)", f"/requests/{rid}?lang=es")]  # fmt: skip
+
+
 def _sign_in(client: Any, email: str) -> None:
     form = client.get("/staff/login")
     csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
@@ -369,11 +379,12 @@ def measure(
     results = []
     try:
         clients: dict[str, Any] = {}
-        for page in filter(only, pages(facts)):
+        for page in filter(only, [*pages(facts), *resident_pages(facts)]):
             client = clients.get(page.role)
             if client is None:
                 client = clients[page.role] = TestClient(timed, raise_server_exceptions=True).__enter__()
-                _sign_in(client, emails[page.role])
+                if page.role != "resident":
+                    _sign_in(client, emails[page.role])
             if page.form is not None:
                 token = re.search(r'name="csrf" value="([^"]+)"', client.get("/staff/me").text)
                 assert token, "no CSRF token on /staff/me"
