@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
+
+from civicswitch.web import pages
 
 
 def test_home__with_requests__shows_counts_latest_and_api_links(client: TestClient, keys: dict[str, str]) -> None:
@@ -44,3 +47,18 @@ def test_home__after_a_merge__counts_the_merged_report(client: TestClient, keys:
     )
     assert merged.status_code == 200
     assert "of which 1 merged into an earlier report" in client.get("/").text
+
+
+def test_home__counts__kept_a_minute_then_counted_again(
+    client: TestClient, keys: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The counts read every request (at a city's size, hundreds of ms): counted at most once a minute per process;
+    the latest requests below them are always live."""
+    point = {"api_key": keys["submit"], "service_code": "graffiti", "lat": "40.7359", "long": "-73.9911"}
+    client.post("/open311/v2/requests.json", data=point)
+    assert "1 service requests" in client.get("/").text
+    filed = client.post("/open311/v2/requests.json", data=point).json()[0]["service_request_id"]
+    again = client.get("/").text
+    assert "1 service requests" in again and f">{filed}</a>" in again
+    monkeypatch.setattr(pages, "FIGURES_SECONDS", 0.0)
+    assert "2 service requests" in client.get("/").text
