@@ -229,3 +229,19 @@ def test_outline__json_is_valid_geojson_polygons(engine: Engine, clock: FixedClo
     with TestClient(_app(engine, clock, coverage_layer="boroughs")) as client:
         document = json.loads(client.get("/map/areas.geojson").content)
     assert {f["geometry"]["type"] for f in document["features"]} <= {"Polygon", "MultiPolygon"}
+
+
+def test_track_page__no_tiles__the_area_outlined_and_named_in_the_residents_language(
+    engine: Engine, clock: FixedClock, keys: dict[str, str], boroughs: None
+) -> None:
+    """The residents' track page (web/residents.py) has the same map as the staff request page, beside the address
+    and coordinates; the words over the outlined area are in the page's language."""
+    rid = _filed(engine, clock, keys, lat="40.71", long="-74.0")
+    with TestClient(_app(engine, clock, coverage_layer="boroughs")) as client:
+        english = _map_tag(client.get(f"/requests/{rid}").text)
+        spanish = _map_tag(client.get(f"/requests/{rid}?lang=es").text)
+        without = client.get(f"/requests/{_filed(engine, clock, keys, address_string='1 Elm')}").text
+    assert 'data-focus-name="Manhattan"' in english and 'data-focus-label="Outlined: Manhattan"' in english
+    assert 'data-focus-label="Zona marcada: Manhattan"' in spanish and 'aria-label="Mapa del lugar' in spanish
+    assert 'data-map="show"' in english and "hidden" in english and "data-lat-input" not in english
+    assert 'id="r-map"' not in without and "/static/leaflet/leaflet.js" not in without

@@ -112,7 +112,7 @@
       var Label = L.Control.extend({
         onAdd: function () {
           var label = L.DomUtil.create("p", "map-label");
-          label.textContent = "Outlined: " + (data.focusName || "the area");
+          label.textContent = data.focusLabel || ("Outlined: " + (data.focusName || "the area"));
           return label;
         }
       });
