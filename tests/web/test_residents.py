@@ -9,6 +9,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 
+from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
@@ -118,3 +119,15 @@ def test_follow_confirm_page__in_spanish__from_the_browser(client: TestClient) -
     page = client.get("/follow/confirm?token=broken", headers={"accept-language": "es"})
     assert page.status_code == 400 and 'lang="es"' in page.text
     assert "Este enlace no se puede usar" in page.text and "Confirme que quiere recibir novedades" in page.text
+
+
+def test_track__service_translated_in_the_catalog__named_in_the_residents_language(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str], catalog_data: dict[str, Any]
+) -> None:
+    catalog_data["services"][1]["name"] = {"en": "Graffiti", "es": "Grafiti"}
+    load_catalog(SqlUnitOfWork(engine), catalog_data)
+    rid = _filed(engine, clock, keys)
+    assert f"Solicitud {rid}: Grafiti" in _text(client.get(f"/requests/{rid}?lang=es").text)
+    assert f"Request {rid}: Graffiti" in _text(client.get(f"/requests/{rid}?lang=en").text)
+    api = client.get(f"/open311/v2/requests/{rid}.json").json()[0]
+    assert api["service_name"] == "Graffiti"  # the API keeps the catalog's own text

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from civicswitch.catalog.calendars import Calendar, SlaTarget
 from civicswitch.catalog.model import (
+    TRANSLATED,
     Attribute,
     AttributeValue,
     Body,
@@ -16,6 +17,8 @@ from civicswitch.catalog.model import (
     DuplicatePolicy,
     Service,
     ServiceType,
+    translations_document,
+    translations_of,
 )
 from civicswitch.catalog.rules import check_rules, parse_rules, rule_document
 from civicswitch.catalog.settings import store_settings
@@ -100,6 +103,31 @@ def _entry(section: str, data: Mapping[str, Any], exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+WRITTEN_IN = "en"  # a text given in several languages: this one is the service's own (the API's, the staff's)
+
+
+def _texts(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A service's ``name``, ``description`` and ``group``, each text or ``{language: text}`` with an English text
+    (e.g. ``{en: Pothole, es: Bache}``): the English one is the service's own, the others its translations."""
+    found: dict[str, Any] = {}
+    translations: dict[str, dict[str, str]] = {}
+    for name in TRANSLATED:
+        value = entry.get(name, "") if name != "name" else entry["name"]
+        if isinstance(value, Mapping):
+            if WRITTEN_IN not in value:
+                raise ValueError(f"{name} in several languages needs its English text too, e.g. "
+                                 f"{{{WRITTEN_IN}: Pothole, es: Bache}}")  # fmt: skip
+            own = WRITTEN_IN
+            found[name] = value[own]
+            for language, text in value.items():
+                if language != own:
+                    translations.setdefault(str(language), {})[name] = text
+        else:
+            found[name] = value
+    found["translations"] = translations_of(translations or None)
+    return found
+
+
 def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
     """Validate a catalog document; raises :class:`Invalid` naming the missing section or the first bad entry."""
     _check_sections(data)
@@ -113,9 +141,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
         services = [
             Service(
                 code=s["code"],
-                name=s["name"],
-                description=s.get("description", ""),
-                group=s.get("group", ""),
+                **_texts(s),
                 keywords=tuple(s.get("keywords", ())),
                 type=ServiceType(s.get("type", "realtime")),
                 body_code=s.get("body"),
@@ -182,6 +208,17 @@ def load_catalog(
     return len(bodies), len(services)
 
 
+def _written(service: Service) -> dict[str, Any]:
+    """A service's texts as a catalog file gives them: text, or ``{en: …, es: …}`` where it has translations."""
+    document = translations_document(service.translations) or {}
+    texts: dict[str, Any] = {}
+    for name in TRANSLATED:
+        others = {language: texts_[name] for language, texts_ in document.items() if name in texts_}
+        own = getattr(service, name)
+        texts[name] = {WRITTEN_IN: own, **others} if others else own
+    return texts
+
+
 def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
     """The catalog as a document ``load_catalog`` takes back: stored instance settings, SLA calendars, bodies,
     services and routing rules. A target in hours is also written as ``sla_hours``, for readers of older files."""
@@ -197,7 +234,7 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
         "bodies": [{"code": b.code, "name": b.name, "kind": str(b.kind)} for b in bodies],
         "services": [
             {
-                "code": s.code, "name": s.name, "description": s.description, "group": s.group,
+                "code": s.code, **_written(s),
                 "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
                 "sla": None if s.sla is None else s.sla.document(),
                 "active": s.active, "duplicates": s.duplicates.document(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -183,6 +184,34 @@ class DuplicatePolicy:
         return cls(**numbers, enabled=bool(data.get("enabled", True)))
 
 
+# The texts of a service that a catalog file may give in several languages, with their longest length.
+TRANSLATED: dict[str, int | None] = {"name": 200, "description": None, "group": 120}
+LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")
+
+
+def translations_of(document: object) -> tuple[tuple[str, str, str], ...]:
+    """A service's translations from their document, ``{"es": {"name": "Bache", …}, …}`` (None: none), sorted."""
+    if document is None:
+        return ()
+    if not isinstance(document, dict) or not all(isinstance(t, dict) for t in document.values()):
+        raise Invalid("translations are an object of languages, each an object of texts", field="translations")
+    found = []
+    for language, texts in document.items():
+        for name, text in texts.items():
+            if not isinstance(text, str):
+                raise Invalid(f"the {name} in {language!r} must be text", field="translations")
+            found.append((str(language), str(name), text))
+    return tuple(sorted(found))
+
+
+def translations_document(translations: tuple[tuple[str, str, str], ...]) -> dict[str, dict[str, str]] | None:
+    """The document of :func:`translations_of` (None for none)."""
+    document: dict[str, dict[str, str]] = {}
+    for language, name, text in translations:
+        document.setdefault(language, {})[name] = text
+    return document or None
+
+
 @dataclass(frozen=True, slots=True)
 class Service:
     code: str
@@ -199,6 +228,9 @@ class Service:
     partners_may_close: bool = False  # a partner's "work complete" closes it (else the owner confirms the fix)
     id: int | None = None
     sla: SlaTarget | None = None
+    # The service's texts in other languages, (language, field, text), e.g. ("es", "name", "Bache"): the residents'
+    # pages show them (:meth:`text`); the Open311 API and the staff pages show the texts above.
+    translations: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         # ``sla_hours=N`` (older catalog files and callers) is ``sla=SlaTarget(N, hours)``; both name one target.
@@ -219,6 +251,19 @@ class Service:
         codes = [a.code for a in self.attributes]
         if len(codes) != len(set(codes)):
             raise Invalid(f"service {self.code!r}: attribute codes must be unique")
+        for language, name, text in self.translations:
+            if name not in TRANSLATED or not LANGUAGE_CODE.fullmatch(language):
+                raise Invalid(f"service {self.code!r}: a translation is a language code (e.g. es) and one of "
+                              f"{', '.join(TRANSLATED)}, not {language!r} and {name!r}", field=name)  # fmt: skip
+            check_text(text, f"service {self.code!r} {name} in {language}", TRANSLATED[name])
+
+    def text(self, name: str, language: str) -> str:
+        """The service's ``name``, ``description`` or ``group`` in ``language``, or as written when it has none."""
+        for lang, field_, text in self.translations:
+            if lang == language and field_ == name:
+                return text
+        written: str = getattr(self, name)
+        return written
 
     @property
     def metadata(self) -> bool:

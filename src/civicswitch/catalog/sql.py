@@ -24,6 +24,8 @@ from civicswitch.catalog.model import (
     Service,
     ServiceType,
     sla_notice,
+    translations_document,
+    translations_of,
 )
 from civicswitch.catalog.rules import RoutingRule
 from civicswitch.catalog.tables import (
@@ -208,6 +210,7 @@ class SqlCatalogStore:
             "active": service.active,
             "duplicates": None if service.duplicates == DuplicatePolicy() else service.duplicates.document(),
             "partners_may_close": service.partners_may_close,
+            "translations": translations_document(service.translations),
         }
         existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()
         if existing is None:
@@ -305,6 +308,7 @@ class SqlCatalogStore:
                 duplicates=DuplicatePolicy.from_document(r.duplicates),
                 partners_may_close=r.partners_may_close,
                 id=r.id,
+                translations=translations_of(r.translations),
             )
             for r in rows
         ]

@@ -57,6 +57,8 @@ services = Table(
     Column("duplicates", JSON, nullable=True),
     # a partner organisation's "work complete" closes the request (else it goes back to the owner to confirm)
     Column("partners_may_close", Boolean, nullable=False, server_default=false()),
+    # {"es": {"name": …, "description": …, "group": …}}: the service's texts in other languages (migration 0022)
+    Column("translations", JSON, nullable=True),
 )
 
 service_attributes = Table(

@@ -41,6 +41,7 @@ class TrackEntry:
 class Tracked:
     id: int
     service_name: str
+    service_names: dict[str, str]  # the service's name in other languages (the catalog's translations)
     description: str
     status: Status
     close_reason: CloseReason | None
@@ -85,6 +86,7 @@ def track_request(uow: UnitOfWork, request_id: int) -> Tracked:
     return Tracked(
         id=request.id,
         service_name=service.name if service is not None else request.service_code,
+        service_names={lang: text for lang, name, text in (service.translations if service else ()) if name == "name"},
         description=request.description,
         status=request.status,
         close_reason=request.close_reason,

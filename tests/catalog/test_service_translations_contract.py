@@ -1,0 +1,73 @@
+"""A service's texts in other languages (every store): a catalog file gives a name, description or group as
+``{en: …, es: …}``; the English text is the service's own (the API's), the others its translations, stored,
+read back and exported as loaded."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from civicswitch.catalog.loader import export_catalog, load_catalog, parse_catalog
+from civicswitch.catalog.model import Service
+from civicswitch.core.errors import Invalid
+from civicswitch.storage.ports import UnitOfWork
+
+MakeUow = Callable[[], UnitOfWork]
+
+
+def _translated(catalog_data: dict[str, Any]) -> dict[str, Any]:
+    pothole = catalog_data["services"][0]
+    pothole["name"] = {"en": "Pothole", "es": "Bache"}
+    pothole["description"] = {"en": "A hole in the road.", "es": "Un hoyo en la calzada."}
+    pothole["group"] = {"en": "Streets", "es": "Calles"}
+    return catalog_data
+
+
+def test_service_translations__loaded_stored_and_read_in_each_language(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    load_catalog(store_uow_factory(), _translated(catalog_data))
+    with store_uow_factory() as uow:
+        pothole, graffiti = uow.catalog.service("pothole"), uow.catalog.service("graffiti")
+    assert pothole is not None and graffiti is not None
+    assert (pothole.name, pothole.description, pothole.group) == ("Pothole", "A hole in the road.", "Streets")
+    assert [pothole.text(f, "es") for f in ("name", "description", "group")] == [
+        "Bache", "Un hoyo en la calzada.", "Calles"]  # fmt: skip
+    assert (pothole.text("name", "fr"), graffiti.text("name", "es")) == ("Pothole", "Graffiti")  # none: as written
+
+
+def test_service_translations__exported_as_loaded_and_loaded_again(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    load_catalog(store_uow_factory(), _translated(catalog_data))
+    exported = export_catalog(store_uow_factory())
+    pothole = next(s for s in exported["services"] if s["code"] == "pothole")
+    assert (pothole["name"], pothole["group"]) == ({"en": "Pothole", "es": "Bache"}, {"en": "Streets", "es": "Calles"})
+    assert next(s for s in exported["services"] if s["code"] == "graffiti")["name"] == "Graffiti"
+    load_catalog(store_uow_factory(), exported)
+    assert export_catalog(store_uow_factory()) == exported
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [
+        ({"es": "Bache"}, "needs its English text too"),
+        ({"en": "Pothole", "es": 7}, "must be text"),
+        ({"en": "Pothole", "Spanish!": "Bache"}, "a language code"),
+        ({"en": "Pothole", "es": "B" * 201}, "longer"),
+    ],
+)
+def test_service_translations__bad_entry__refused_with_the_reason(
+    catalog_data: dict[str, Any], name: object, problem: str
+) -> None:
+    catalog_data["services"][0]["name"] = name
+    with pytest.raises(Invalid) as refused:
+        parse_catalog(catalog_data)
+    assert problem in refused.value.description
+
+
+def test_service_text__unknown_field_in_translations__refused() -> None:
+    with pytest.raises(Invalid, match="a language code"):
+        Service(code="x", name="X", translations=(("es", "keywords", "baches"),))
