@@ -113,6 +113,7 @@ def test_queue__text__every_word_is_a_word_of_the_description_or_address(
     make, ids = city
     assert page(make, text="REPORT")[0] == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a")]
     assert page(make, text="repo")[0] == []  # a whole word
+    assert page(make, text="²")[:2] == ([], 0)  # a digit to Python, not a request number: a word nobody has
     assert page(make, text="repo*")[0] == [ids[n] for n in ("dot_a", "dot_b", "dot_due", "dsny_a")]  # its start
     assert page(make, text="ort*")[0] == []  # inside a word: no
     assert page(make, text="avenue report charlie")[0] == [ids["dot_due"]]  # all words, any order, both fields

@@ -34,6 +34,7 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
         ("en", "es", "es", "en"),  # the query over both
         ("ES", None, None, "es"),
         ("xx", "yy", "es", "es"),  # unknown codes are ignored
+        (None, None, "ES", "es"),  # as we name it, whatever the browser's case
     ],
 )
 def test_negotiate__query_cookie_then_browser__else_english(

@@ -131,3 +131,20 @@ def test_track__service_translated_in_the_catalog__named_in_the_residents_langua
     assert f"Request {rid}: Graffiti" in _text(client.get(f"/requests/{rid}?lang=en").text)
     api = client.get(f"/open311/v2/requests/{rid}.json").json()[0]
     assert api["service_name"] == "Graffiti"  # the API keeps the catalog's own text
+
+
+def test_track__digits_that_are_not_ascii__a_clear_answer_not_an_error(client: TestClient) -> None:
+    """ "²" and "①" are digits to Python's isdigit() but not numbers to int(): answered on the form."""
+    for path in ("/requests/%C2%B2", "/requests/%D9%A3"):
+        assert client.get(path).status_code == 404
+    for typed in ("²", "①", "٣"):
+        assert client.get("/requests", params={"number": typed}).status_code == 400
+
+
+def test_track__browser_language_in_capitals__the_page_in_that_language(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    rid = _filed(engine, clock, keys)
+    page = client.get(f"/requests/{rid}", headers={"accept-language": "ES-mx, EN;q=0.5"})
+    assert page.headers["content-language"] == "es" and f"Solicitud {rid}" in page.text
+    assert '<span aria-current="true" lang="es">Español</span>' in page.text

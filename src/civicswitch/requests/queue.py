@@ -291,7 +291,7 @@ def queue_filter(
         if me is None:
             raise Invalid("only a signed-in staff account has requests assigned to it", field="assignee")
         person = me
-    elif who.isdigit() and len(who) <= 18:
+    elif who.isascii() and who.isdigit() and len(who) <= 18:
         person = int(who)
     elif who not in ("", "none"):
         raise Invalid(f"unknown assignee {assignee!r}: me, none or a staff account's number", field="assignee")

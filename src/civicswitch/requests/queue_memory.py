@@ -65,7 +65,7 @@ class MemoryQueueStore:
             if query.sla is SlaFilter.DUE_SOON and not now <= due <= now + query.due_soon:
                 return False
         text = (query.text or "").strip()
-        if text.isdigit() and len(text) <= 18:
+        if text.isascii() and text.isdigit() and len(text) <= 18:
             return r.id == int(text)  # a request number: that request
         if text:  # words (requests/search.py)
             return matches(words(text), r.description, r.address)

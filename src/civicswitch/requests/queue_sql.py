@@ -101,7 +101,7 @@ def _order(t: Any, sort: Sort) -> tuple[Any, ...]:
 
 
 def _is_number(text: str) -> bool:
-    return text.isdigit() and len(text) <= 18
+    return text.isascii() and text.isdigit() and len(text) <= 18
 
 
 def _tsmatch(document: str, query: str) -> ColumnElement[bool]:

@@ -19,7 +19,8 @@ The databases index the words, so a search reads the matching requests, not ever
 * PostgreSQL (migration ``0015_queue_search_pg``): a GIN index on :data:`PG_DOCUMENT`, the ``tsvector`` the
   function :data:`PG_FUNCTION` makes of the words (the ``simple`` configuration: no stemming, no stop words). It
   holds each word ``w`` as ``w``, ``#b12/in_progress/w`` (its body and status), ``#sin_progress/w`` (its status)
-  and, since migration ``0021_queue_search_areas``, ``#aboroughs=Brooklyn/in_progress/w`` for each of its areas,
+  and, since migration ``0021_queue_search_areas``, ``#a<area>/in_progress/w`` for each of its areas (``<area>``:
+  :func:`area_hex` of its layer and key, so no key can be mistaken for another or need quoting),
   so a department's, an area's (a liaison's) or everyone's matches of one status are one list of the index
   (:func:`pg_query`), as long as the matches themselves: counting them per status never reads the requests of the
   other statuses, bodies or areas. A status change or a transfer is a new row version, indexed anew in the same
@@ -83,10 +84,16 @@ def status_token(status: str) -> str:
     return "s" + status.replace("_", "")
 
 
+def area_hex(layer: str, key: str) -> str:
+    """An area as both indexes name it: the hex of the UTF-8 of ``layer=key`` (letters and digits only, whatever
+    the key holds: spaces, quotes, slashes, letters beyond ASCII)."""
+    return f"{layer}={key}".encode().hex()
+
+
 def area_token(layer: str, key: str, status: str) -> str:
-    """An area and a status as the FTS ``scope`` column holds them: ``a``, the hex of the UTF-8 of ``layer=key``
-    (any key is one token of letters and digits), then the status token (``s…``, never a hex digit)."""
-    return "a" + f"{layer}={key}".encode().hex() + status_token(status)
+    """An area and a status as the FTS ``scope`` column holds them: ``a``, :func:`area_hex`, then the status token
+    (``s…``, never a hex digit)."""
+    return "a" + area_hex(layer, key) + status_token(status)
 
 
 Areas = Iterable[tuple[str, str]]
@@ -115,11 +122,6 @@ def fts_query(
     return " AND ".join(parts)
 
 
-def _lexeme(text: str) -> str:
-    """Text as a quoted lexeme of a tsquery keeps it: its quotes doubled, its backslashes escaped."""
-    return text.replace("\\", "\\\\").replace("'", "''")
-
-
 def pg_query(
     found: list[str],
     *,
@@ -137,7 +139,7 @@ def pg_query(
             scopes = [f"#b{b}/{s}/" for b in bodies for s in chosen]
         else:
             assert areas is not None
-            scopes = [_lexeme(f"#a{layer}={key}/{s}/") for layer, key in sorted(set(areas)) for s in chosen]
+            scopes = [f"#a{area_hex(layer, key)}/{s}/" for layer, key in sorted(set(areas)) for s in chosen]
     elif statuses is not None:
         scopes = [f"#s{s}/" for s in statuses]
     else:

@@ -139,7 +139,7 @@ class DoneParams:
 
     @property
     def number(self) -> str:
-        return self.request_id if self.request_id.isdigit() else ""
+        return self.request_id if self.request_id.isascii() and self.request_id.isdigit() else ""
 
     def notice(self, texts: dict[str, str]) -> str:
         notice = texts.get(self.done, "").format(request=self.number)

@@ -93,9 +93,9 @@ def negotiate(query: str | None, cookie: str | None, accept_language: str | None
         if found is not None:
             return found
     if accept_language:
-        best = negotiate_locale(_accepted(accept_language), list(languages()), sep="-")
+        best = chosen(negotiate_locale(_accepted(accept_language), list(languages()), sep="-"))
         if best is not None:
-            return best
+            return best  # as we name it ("ES" from the browser is "es")
     return SOURCE
 
 

@@ -30,6 +30,12 @@ MAX_NUMBER = 10**18  # a request number: digits, at most 18 of them
 MAX_TYPED = 100  # what of a typed number is kept (to show it back)
 
 
+def _number(text: str) -> bool:
+    """Whether ``text`` is a request number: ASCII digits only ("²" and "①" are digits to Python, not to int()),
+    at most 18, not zero."""
+    return text.isascii() and text.isdigit() and 0 < int(text) < MAX_NUMBER
+
+
 def language(request: Request) -> str:
     """The page's language (i18n.negotiate): ``?lang=``, the cookie, ``Accept-Language``, English."""
     return i18n.negotiate(request.query_params.get("lang"), request.cookies.get(i18n.COOKIE),
@@ -70,7 +76,7 @@ def lookup(request: Request, number: str = "") -> Response:
     typed = number.strip().lstrip("#").strip()
     if not number:
         return render(request, "track_lookup.html", nav="track")
-    if typed.isdigit() and 0 < int(typed) < MAX_NUMBER:
+    if _number(typed):
         lang = i18n.chosen(request.query_params.get("lang"))
         query = f"?{urlencode({'lang': lang})}" if lang else ""
         return RedirectResponse(f"/requests/{int(typed)}{query}", status_code=303)
@@ -84,7 +90,7 @@ async def track(request: Request, number: str) -> Response:
     ctx = context(request)
     number = number[:MAX_TYPED]
     found: Tracked | None = None
-    if number.isdigit() and 0 < int(number) < MAX_NUMBER:
+    if _number(number):
         try:
             found = await run_in_threadpool(track_request, ctx.reader(), int(number))
         except NotFound:

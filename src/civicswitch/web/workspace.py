@@ -173,6 +173,12 @@ class QueueParams:
 Filtered = Annotated[QueueParams, Depends()]
 
 
+def _id_or_none(text: str) -> int | None:
+    """An id typed or chosen in a form (ASCII digits only: "²" is a digit to Python, not to int()), else None."""
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
+
+
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(request: Request, params: Filtered) -> Response:
     found = signed_in_staff(request)
@@ -260,7 +266,7 @@ async def queue_bulk(
             case "acknowledge":
                 chosen = WorkRequest(principal, "", WorkStep.ACKNOWLEDGE)
             case "assign":
-                chosen = AssignColleague(principal, "", int(user) if user.strip().isdigit() else None)
+                chosen = AssignColleague(principal, "", _id_or_none(user))
             case "close":
                 chosen = WorkRequest(principal, "", WorkStep.CLOSE, note=note, close_reason=close_reason or None)
             case _:
@@ -599,7 +605,7 @@ def work_note_filled(
     principal, session = found
     ctx = context(request)
     try:
-        if not template.strip().isdigit():
+        if not (template.strip().isascii() and template.strip().isdigit()):
             raise Invalid("choose a response template", field="template")
         filled = fill_note(ctx.reader(), principal, service_request_id, int(template), ZoneInfo(ctx.settings.timezone))
     except DomainError as exc:
@@ -622,7 +628,7 @@ async def work_assign(
     ctx = context(request)
 
     def run(who: Principal) -> object:
-        user_id = int(user) if user.strip().isdigit() else None
+        user_id = _id_or_none(user)
         return assign_colleague(ctx.writer(), ctx.clock, AssignColleague(who, service_request_id, user_id))
 
     return await _act(request, service_request_id, csrf, "assign", run)

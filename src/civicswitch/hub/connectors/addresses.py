@@ -125,7 +125,7 @@ async def read_limited(response: httpx.Response, limit: int = MAX_REPLY_BYTES) -
     """The streamed ``response`` read whole into a new response, or :class:`ReplyTooLarge` past ``limit`` bytes
     (decoded; a ``Content-Length`` over the limit is refused before reading)."""
     declared = response.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise ReplyTooLarge(limit)
     chunks: list[bytes] = []
     size = 0

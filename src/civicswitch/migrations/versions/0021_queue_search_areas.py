@@ -9,8 +9,8 @@ an area's matches of one status are one list of the index, as long as the matche
   token (requests/search.py ``area_token``: any key is then one token); its triggers are made again (a change of
   ``areas`` now rewrites the request's entry) and its entries written anew from the stored requests.
 * PostgreSQL: ``request_search_document`` gains a fourth argument, the areas (JSON), and holds each word ``w`` also
-  as ``#a<layer>=<key>/<status>/w``; a new GIN index on it replaces 0015's, and 0015's function of three arguments
-  is dropped.
+  as ``#a<hex of layer=key>/<status>/w`` (requests/search.py ``area_hex``: no key needs quoting or can be mistaken
+  for another); a new GIN index on it replaces 0015's, and 0015's function of three arguments is dropped.
 
 An area is one of the request's areas as migration 0019's ``request_areas`` counts them (an object's values that
 are text, not null). requests/search.py says how the queue reads them.
@@ -97,7 +97,8 @@ SELECT d.v OPERATOR(pg_catalog.||) pg_catalog.array_to_tsvector(ARRAY(
              '#b' OPERATOR(pg_catalog.||) coalesce(body_id, 0)::text OPERATOR(pg_catalog.||) '/'
                  OPERATOR(pg_catalog.||) status OPERATOR(pg_catalog.||) '/',
              '#s' OPERATOR(pg_catalog.||) status OPERATOR(pg_catalog.||) '/'] OPERATOR(pg_catalog.||) ARRAY(
-             SELECT '#a' OPERATOR(pg_catalog.||) e.key OPERATOR(pg_catalog.||) '=' OPERATOR(pg_catalog.||) e.value
+             SELECT '#a' OPERATOR(pg_catalog.||) pg_catalog.encode(pg_catalog.convert_to(
+                     e.key OPERATOR(pg_catalog.||) '=' OPERATOR(pg_catalog.||) e.value, 'UTF8'), 'hex')
                  OPERATOR(pg_catalog.||) '/' OPERATOR(pg_catalog.||) status OPERATOR(pg_catalog.||) '/'
              FROM pg_catalog.json_each_text(CASE WHEN pg_catalog.json_typeof(areas) OPERATOR(pg_catalog.=) 'object'
                                                  THEN areas END) AS e
