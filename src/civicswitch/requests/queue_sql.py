@@ -172,7 +172,8 @@ class SqlQueueStore:
     def _area_tags(self, scope: QueueScope, query: QueueFilter) -> frozenset[tuple[str, str]] | None:
         """The areas the search documents may narrow a search to (they hold each request's areas with its status,
         migration 0021): a liaison's areas, or the area filter of everyone's queue, with no body filter. Else None
-        (a scope of bodies is narrowed by its bodies, :meth:`_body_tags`; any other area is tested on each match)."""
+        (a scope of bodies is narrowed by its bodies, :meth:`_body_tags`; any other area is tested on each match).
+        Never both: where there are areas, :meth:`_body_tags` is None (no body filter, no scope of bodies)."""
         if query.body_code:
             return None
         if scope.everything:
@@ -210,12 +211,12 @@ class SqlQueueStore:
             tags = self._body_tags(scope, query)
             if tags == []:
                 return false(), False
-            areas = self._area_tags(scope, query) if tags is None else None
+            areas = self._area_tags(scope, query)
             return _tsmatch(PG_DOCUMENT, pg_query(found, bodies=tags, statuses=statuses, areas=areas)), False
         tags = self._body_tags(scope, query)
         if tags == []:
             return false(), False  # the body filter names none of the scope's bodies
-        areas = self._area_tags(scope, query) if tags is None else None
+        areas = self._area_tags(scope, query)
         if walk:  # a common word: each request the ordered walk reads is tested (its words), never the matches listed
             self._walk_function()
             test = func.civicswitch_words_match(literal(json.dumps(found)), sr.c.description,
@@ -262,7 +263,7 @@ class SqlQueueStore:
         if Status.CLOSED in query.statuses and query.sort not in (Sort.OLDEST, Sort.NEWEST):
             return False
         statuses = [str(s) for s in query.statuses]
-        areas = self._area_tags(scope, query) if tags is None else None
+        areas = self._area_tags(scope, query)
         expressions = (fts_query(found, bodies=tags, areas=areas),
                        fts_query(found, bodies=tags, statuses=statuses, areas=areas))  # fmt: skip
         return all(self._fts_ids(e) is None for e in expressions) and self._fts_many(expressions[-1])
@@ -293,7 +294,7 @@ class SqlQueueStore:
         if any(x is not None for x in others) or query.unassigned or query.bounced:
             return None
         tags = self._body_tags(scope, query)
-        areas = self._area_tags(scope, query) if tags is None else None
+        areas = self._area_tags(scope, query)
         if areas is None and (query.area is not None or (not scope.everything and (scope.org or scope.areas))):
             return None
         found = words(text)
@@ -316,7 +317,7 @@ class SqlQueueStore:
         by_area = self._area_source(scope, query) is not None
         # PostgreSQL's indexed document names the scope's bodies (and the body filter's), or its areas (or the area
         # filter's), and the statuses asked
-        area_tags = self._area_tags(scope, query) if self._body_tags(scope, query) is None else None
+        area_tags = self._area_tags(scope, query)
         implied = self._indexed(query, walk) and (self._body_tags(scope, query) is not None or area_tags is not None)
         implied_statuses = self._indexed(query, walk) and statuses
         if implied_statuses:
@@ -586,7 +587,7 @@ class SqlQueueStore:
         for status in statuses:
             if plain is not None:  # SQLite: the FTS index alone (its scope column holds body, status and areas)
                 tags = self._body_tags(scope, query)
-                areas = self._area_tags(scope, query) if tags is None else None
+                areas = self._area_tags(scope, query)
                 match = fts_query(plain, bodies=tags, statuses=[str(status)], areas=areas)
                 found = select(_FTS.c.rowid).where(literal_column(FTS_TABLE).op("MATCH")(match))
             elif in_areas is not None:  # request_areas' (area, status) or (area, owner, status) index alone

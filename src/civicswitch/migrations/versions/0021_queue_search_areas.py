@@ -110,8 +110,6 @@ FROM (SELECT pg_catalog.to_tsvector('pg_catalog.simple'::pg_catalog.regconfig,
 $$
 """
 
-# 0015's, to downgrade to
-_OLD = import_module("civicswitch.migrations.versions.0015_queue_search_pg")
 _WORDS = "description || ' ' || coalesce(address, '')"
 
 
@@ -129,7 +127,8 @@ def downgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         _sqlite_index(areas=False)
         return
-    op.execute(_OLD._CREATE_FUNCTION)
+    # 0015's function, as that revision creates it (imported here: loading the revisions imports nothing more)
+    op.execute(import_module("civicswitch.migrations.versions.0015_queue_search_pg")._CREATE_FUNCTION)
     op.execute(f"CREATE INDEX {OLD_INDEX} ON service_requests USING gin ({FUNCTION}({_WORDS}, body_id, status))")
     op.execute(f"DROP INDEX {INDEX}")
     op.execute(f"DROP FUNCTION {FUNCTION}(text, integer, text, json)")
