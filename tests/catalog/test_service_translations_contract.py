@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import export_catalog, load_catalog, parse_catalog
-from civicswitch.catalog.model import Service
+from civicswitch.catalog.model import Attribute, Datatype, Service
 from civicswitch.core.errors import Invalid
 from civicswitch.storage.ports import UnitOfWork
 
@@ -71,3 +71,52 @@ def test_service_translations__bad_entry__refused_with_the_reason(
 def test_service_text__unknown_field_in_translations__refused() -> None:
     with pytest.raises(Invalid, match="a language code"):
         Service(code="x", name="X", translations=(("es", "keywords", "baches"),))
+
+
+def _attributes_translated(catalog_data: dict[str, Any]) -> dict[str, Any]:
+    size = catalog_data["services"][0]["attributes"][0]
+    size["description"] = {"en": "How big is it?", "es": "¿De qué tamaño es?"}
+    size["datatype_description"] = {"en": "Choose one", "es": "Elija una"}
+    size["values"][0]["name"] = {"en": "Smaller than a plate", "es": "Más pequeño que un plato"}
+    return catalog_data
+
+
+def test_attribute_translations__loaded_stored_and_read_in_each_language(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    load_catalog(store_uow_factory(), _attributes_translated(catalog_data))
+    with store_uow_factory() as uow:
+        pothole = uow.catalog.service("pothole")
+    assert pothole is not None
+    size, lanes = pothole.attributes[0], pothole.attributes[1]
+    assert (size.description, size.values[0].name) == ("How big is it?", "Smaller than a plate")  # the API's
+    assert (size.text("description", "es"), size.text("datatype_description", "es")) == (
+        "¿De qué tamaño es?", "Elija una")  # fmt: skip
+    assert [size.value_name(v, "es") for v in size.values] == ["Más pequeño que un plato", "Larger"]
+    assert (size.text("description", "fr"), lanes.text("description", "es")) == ("How big is it?", "Which lanes?")
+
+
+def test_attribute_translations__exported_as_loaded_and_loaded_again(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    load_catalog(store_uow_factory(), _attributes_translated(catalog_data))
+    exported = export_catalog(store_uow_factory())
+    size = next(s for s in exported["services"] if s["code"] == "pothole")["attributes"][0]
+    assert size["description"] == {"en": "How big is it?", "es": "¿De qué tamaño es?"}
+    assert size["values"] == [
+        {"key": "small", "name": {"en": "Smaller than a plate", "es": "Más pequeño que un plato"}},
+        {"key": "large", "name": "Larger"},
+    ]
+    load_catalog(store_uow_factory(), exported)
+    assert export_catalog(store_uow_factory()) == exported
+
+
+def test_attribute_translations__value_key_not_the_attributes__refused() -> None:
+    with pytest.raises(Invalid, match="a language code"):
+        Attribute(code="size", datatype=Datatype.STRING, description="Size", translations=(("es", "value:x", "X"),))
+
+
+def test_attribute_translations__without_english__refused(catalog_data: dict[str, Any]) -> None:
+    catalog_data["services"][0]["attributes"][0]["description"] = {"es": "¿De qué tamaño es?"}
+    with pytest.raises(Invalid, match="needs its English text too"):
+        parse_catalog(catalog_data)

@@ -416,3 +416,15 @@ def test_request__refused_nul_note__changes_nothing() -> None:
         request.transition(S.ACKNOWLEDGED, T0 + timedelta(hours=1), note="bad\x00")
     assert (request.status, request.status_notes, request.updated_at, request.pending_events) == (
         S.NEW, "before", T0, [])  # fmt: skip
+
+
+@pytest.mark.parametrize("code", ["es", "pt-BR", "ast", "zh-Hant"])
+def test_request__language_code__kept(code: str) -> None:
+    assert make(address="x", language=code).language == code
+
+
+@pytest.mark.parametrize("code", ["", "ES", "español", "es_MX", "e", "x" * 17, "es-"])
+def test_request__language_not_a_code__invalid(code: str) -> None:
+    with pytest.raises(Invalid) as caught:
+        make(address="x", language=code)
+    assert caught.value.field == "language"

@@ -17,7 +17,6 @@ from civicswitch.catalog.model import (
     DuplicatePolicy,
     Service,
     ServiceType,
-    translations_document,
     translations_of,
 )
 from civicswitch.catalog.rules import check_rules, parse_rules, rule_document
@@ -106,26 +105,46 @@ def _entry(section: str, data: Mapping[str, Any], exc: Exception) -> str:
 WRITTEN_IN = "en"  # a text given in several languages: this one is the service's own (the API's, the staff's)
 
 
+def _text(value: Any, name: str, translations: dict[str, dict[str, str]]) -> Any:
+    """A text as a catalog file gives it: text, or ``{language: text}`` with an English text (e.g. ``{en: Pothole,
+    es: Bache}``): the English one is returned, the others go to ``translations`` under ``name``."""
+    if not isinstance(value, Mapping):
+        return value
+    if WRITTEN_IN not in value:
+        raise ValueError(f"{name} in several languages needs its English text too, e.g. "
+                         f"{{{WRITTEN_IN}: Pothole, es: Bache}}")  # fmt: skip
+    for language, text in value.items():
+        if language != WRITTEN_IN:
+            translations.setdefault(str(language), {})[name] = text
+    return value[WRITTEN_IN]
+
+
 def _texts(entry: Mapping[str, Any]) -> dict[str, Any]:
-    """A service's ``name``, ``description`` and ``group``, each text or ``{language: text}`` with an English text
-    (e.g. ``{en: Pothole, es: Bache}``): the English one is the service's own, the others its translations."""
-    found: dict[str, Any] = {}
+    """A service's ``name``, ``description`` and ``group``, each text or ``{language: text}`` (:func:`_text`)."""
     translations: dict[str, dict[str, str]] = {}
-    for name in TRANSLATED:
-        value = entry.get(name, "") if name != "name" else entry["name"]
-        if isinstance(value, Mapping):
-            if WRITTEN_IN not in value:
-                raise ValueError(f"{name} in several languages needs its English text too, e.g. "
-                                 f"{{{WRITTEN_IN}: Pothole, es: Bache}}")  # fmt: skip
-            own = WRITTEN_IN
-            found[name] = value[own]
-            for language, text in value.items():
-                if language != own:
-                    translations.setdefault(str(language), {})[name] = text
-        else:
-            found[name] = value
+    found = {name: _text(entry.get(name, "") if name != "name" else entry["name"], name, translations)
+             for name in TRANSLATED}  # fmt: skip
     found["translations"] = translations_of(translations or None)
     return found
+
+
+def _attribute(a: Mapping[str, Any], index: int) -> Attribute:
+    """One attribute of a catalog file; its ``description``, ``datatype_description`` and each value's ``name``
+    may be given in several languages (:func:`_text`)."""
+    translations: dict[str, dict[str, str]] = {}
+    values = tuple(AttributeValue(key=v["key"], name=_text(v["name"], f"value:{v['key']}", translations))
+                   for v in a.get("values", ()))  # fmt: skip
+    return Attribute(
+        code=a["code"],
+        datatype=Datatype(a["datatype"]),
+        description=_text(a.get("description"), "description", translations) or a["code"],
+        required=bool(a.get("required", False)),
+        variable=bool(a.get("variable", True)),
+        order=int(a.get("order", index + 1)),
+        datatype_description=_text(a.get("datatype_description", ""), "datatype_description", translations),
+        values=values,
+        translations=translations_of(translations or None),
+    )
 
 
 def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
@@ -149,19 +168,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 active=bool(s.get("active", True)),
                 duplicates=_duplicates(s),
                 partners_may_close=_partners_may_close(s),
-                attributes=tuple(
-                    Attribute(
-                        code=a["code"],
-                        datatype=Datatype(a["datatype"]),
-                        description=a.get("description") or a["code"],
-                        required=bool(a.get("required", False)),
-                        variable=bool(a.get("variable", True)),
-                        order=int(a.get("order", i + 1)),
-                        datatype_description=a.get("datatype_description", ""),
-                        values=tuple(AttributeValue(key=v["key"], name=v["name"]) for v in a.get("values", ())),
-                    )
-                    for i, a in enumerate(s.get("attributes", ()))
-                ),
+                attributes=tuple(_attribute(a, i) for i, a in enumerate(s.get("attributes", ()))),
             )
             for s in data["services"]
         ]
@@ -208,15 +215,26 @@ def load_catalog(
     return len(bodies), len(services)
 
 
+def _in_languages(own: str, name: str, translations: tuple[tuple[str, str, str], ...]) -> Any:
+    """A text as a catalog file gives it: ``own``, or ``{en: own, es: …}`` where ``name`` has translations."""
+    others = {language: text for language, name_, text in translations if name_ == name}
+    return {WRITTEN_IN: own, **others} if others else own
+
+
 def _written(service: Service) -> dict[str, Any]:
     """A service's texts as a catalog file gives them: text, or ``{en: …, es: …}`` where it has translations."""
-    document = translations_document(service.translations) or {}
-    texts: dict[str, Any] = {}
-    for name in TRANSLATED:
-        others = {language: texts_[name] for language, texts_ in document.items() if name in texts_}
-        own = getattr(service, name)
-        texts[name] = {WRITTEN_IN: own, **others} if others else own
-    return texts
+    return {name: _in_languages(getattr(service, name), name, service.translations) for name in TRANSLATED}
+
+
+def _attribute_document(a: Attribute) -> dict[str, Any]:
+    t = a.translations
+    values = [{"key": v.key, "name": _in_languages(v.name, f"value:{v.key}", t)} for v in a.values]
+    return {
+        "code": a.code, "description": _in_languages(a.description, "description", t),
+        "datatype": str(a.datatype), "required": a.required, "variable": a.variable, "order": a.order,
+        "datatype_description": _in_languages(a.datatype_description, "datatype_description", t),
+        **({"values": values} if values else {}),
+    }  # fmt: skip
 
 
 def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
@@ -239,15 +257,7 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
                 "sla": None if s.sla is None else s.sla.document(),
                 "active": s.active, "duplicates": s.duplicates.document(),
                 "partners_may_close": s.partners_may_close,
-                "attributes": [
-                    {
-                        "code": a.code, "description": a.description, "datatype": str(a.datatype),
-                        "required": a.required, "variable": a.variable, "order": a.order,
-                        "datatype_description": a.datatype_description,
-                        **({"values": [{"key": v.key, "name": v.name} for v in a.values]} if a.values else {}),
-                    }
-                    for a in s.attributes
-                ],
+                "attributes": [_attribute_document(a) for a in s.attributes],
             }
             for s in services
         ],

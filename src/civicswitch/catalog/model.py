@@ -80,15 +80,41 @@ class Attribute:
     order: int = 1
     datatype_description: str = ""
     values: tuple[AttributeValue, ...] = ()
+    # The attribute's texts in other languages, (language, text name, text): the text names are ``description``,
+    # ``datatype_description`` and ``value:<key>`` (a value's name), e.g. ("es", "value:street", "Calle").
+    translations: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_text(self.code, "attribute code", 100)
+        keys = {f"value:{v.key}" for v in self.values}
+        for language, name, text in self.translations:
+            if (name not in ATTRIBUTE_TRANSLATED and name not in keys) or not LANGUAGE_CODE.fullmatch(language):
+                raise Invalid(f"attribute {self.code!r}: a translation is a language code (e.g. es) and the "
+                              f"description, the datatype_description or a value's name, not {language!r} and "
+                              f"{name!r}", field=self.code)  # fmt: skip
+            check_text(text, f"attribute {self.code!r} {name} in {language}")
         for text in (self.description, self.datatype_description, *(t for v in self.values for t in (v.key, v.name))):
             check_text(text, f"attribute {self.code!r}")
         if self.datatype in LIST_DATATYPES and not self.values:
             raise Invalid(f"attribute {self.code!r}: a {self.datatype} needs at least one value")
         if self.order < 1:
             raise Invalid(f"attribute {self.code!r}: order must be a positive integer")
+
+    def text(self, name: str, language: str) -> str:
+        """The ``description`` or ``datatype_description`` in ``language``, or as written when it has none."""
+        for lang, name_, text in self.translations:
+            if lang == language and name_ == name:
+                return text
+        written: str = getattr(self, name)
+        return written
+
+    def value_name(self, value: AttributeValue, language: str) -> str:
+        """A value's name in ``language``, or as written."""
+        wanted = f"value:{value.key}"
+        for lang, name_, text in self.translations:
+            if lang == language and name_ == wanted:
+                return text
+        return value.name
 
     def clean(self, raw: list[str], *, parse_datetime: _DatetimeParser) -> str | list[str] | None:
         """Validate the submitted values for this attribute; None when nothing was given."""
@@ -184,6 +210,8 @@ class DuplicatePolicy:
         return cls(**numbers, enabled=bool(data.get("enabled", True)))
 
 
+# The texts of an attribute that a catalog file may give in several languages (and each value's ``name``).
+ATTRIBUTE_TRANSLATED = ("description", "datatype_description")
 # The texts of a service that a catalog file may give in several languages, with their longest length.
 TRANSLATED: dict[str, int | None] = {"name": 200, "description": None, "group": 120}
 LANGUAGE_CODE = re.compile(r"[a-z]{2,3}(-[A-Za-z0-9]{2,8})?")

@@ -233,6 +233,7 @@ class SqlCatalogStore:
                         "description": a.description,
                         "datatype_description": a.datatype_description,
                         "values": [{"key": v.key, "name": v.name} for v in a.values],
+                        "translations": translations_document(a.translations),
                     }
                     for a in service.attributes
                 ],
@@ -290,6 +291,7 @@ class SqlCatalogStore:
                     order=a.order,
                     datatype_description=a.datatype_description,
                     values=tuple(AttributeValue(key=v["key"], name=v["name"]) for v in a.values),
+                    translations=translations_of(a.translations),
                 )
             )
         return [

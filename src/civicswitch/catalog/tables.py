@@ -74,6 +74,8 @@ service_attributes = Table(
     Column("description", Text, nullable=False),
     Column("datatype_description", Text, nullable=False, server_default=""),
     Column("values", JSON, nullable=False),
+    # {"es": {"description": …, "datatype_description": …, "value:<key>": …}}: its texts in other languages (0023)
+    Column("translations", JSON, nullable=True),
     UniqueConstraint("service_id", "code"),
 )
 

@@ -110,6 +110,7 @@ def envelope(
         "expected_datetime": request.expected_at.isoformat() if request.expected_at else None,
         "status_notes": request.status_notes,
         "note": event.description if type_ in (MessageType.NOTE, MessageType.STATUS_CHANGED) else None,
+        "language": request.language,  # the resident's (their own words are in it); null: the instance's
     }
     if type_ == MessageType.CREATED and request.close_reason == CloseReason.REFERRED:
         data["referred"] = True

@@ -36,6 +36,7 @@ class SubmitRequest:
     channel: Channel = Channel.OPEN311
     principal: Principal | None = None  # who files, when not an API key (a signed-in agent or liaison)
     consent: str | None = None  # a liaison records the resident's consent
+    language: str | None = None  # the resident's language, when a page of ours took the report (web/i18n.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -157,6 +157,7 @@ def submit_request(
             token=secrets.token_urlsafe(16) if service.type == ServiceType.BATCH else None,
             filed_by_user_id=who.user_id,
             consent=consent,
+            language=cmd.language,
         )
         if needs_target(who, Action.REQUEST_SUBMIT):
             authorize(who, Action.REQUEST_SUBMIT, target_of(request))  # e.g. a liaison: only in its areas

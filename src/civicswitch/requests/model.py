@@ -8,6 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from civicswitch.catalog.model import LANGUAGE_CODE
 from civicswitch.core.errors import Conflict, IllegalTransition, Invalid, check_text
 
 
@@ -56,7 +57,10 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
 }
 
 # The longest text each stored field takes (the column lengths of requests/tables.py; a test keeps them equal).
-REQUEST_LIMITS = {"address_id": 100, "zipcode": 20, "device_id": 200, "account_id": 200, "token": 64, "source_ref": 120}
+REQUEST_LIMITS = {
+    "address_id": 100, "zipcode": 20, "device_id": 200, "account_id": 200, "token": 64,
+    "source_ref": 120,
+}  # fmt: skip
 CONTACT_LIMITS = {"first_name": 200, "last_name": 200, "email": 320, "phone": 50}
 EVENT_LIMITS = {"kind": 30, "external_id": 200, "external_status": 60}
 _REQUEST_TEXTS = ("service_code", "description", "address", "status_notes", "media_url", "body_code", *REQUEST_LIMITS)
@@ -218,6 +222,7 @@ class ServiceRequest:
     consent: str | None = None  # the resident's consent as the liaison recorded it
     assignee_user_id: int | None = None  # the colleague (a staff account) working it
     transfers: int = 0  # how many times it moved to another body (a transfer by staff is a "bounce")
+    language: str | None = None  # the resident's language ("es"): their messages and the envelope (None: ours)
     id: int | None = None
     pending_events: list[Event] = field(default_factory=list)
 
@@ -226,6 +231,8 @@ class ServiceRequest:
             raise Invalid("requested_at must be timezone-aware")
         if self.updated_at is None:
             self.updated_at = self.requested_at
+        if self.language is not None and LANGUAGE_CODE.fullmatch(self.language) is None:  # at most 12 < 16
+            raise Invalid(f"language {self.language!r} is not a language code (e.g. es, pt-BR)", field="language")
         if len(self.description) > 4000:
             raise Invalid("description is longer than 4000 characters", field="description")
         for name in _REQUEST_TEXTS:

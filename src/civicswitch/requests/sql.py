@@ -169,6 +169,7 @@ class SqlRequestStore:
             "consent": r.consent,
             "assignee_user_id": r.assignee_user_id,
             "transfers": r.transfers,
+            "language": r.language,
         }
 
     # -- writes --------------------------------------------------------------------------------------
@@ -277,6 +278,7 @@ class SqlRequestStore:
             consent=row.consent,
             assignee_user_id=row.assignee_user_id,
             transfers=row.transfers,
+            language=row.language,
         )
 
     def id_for_token(self, token: str) -> tuple[int | None, bool]:

@@ -71,6 +71,9 @@ service_requests = Table(
     Column("assignee_user_id", Integer, nullable=True),
     # how many times it moved to another body: the queue's "bounced" filter and the escalation query use the index
     Column("transfers", Integer, nullable=False, server_default="0"),
+    # the resident's language (a code, e.g. "es"), for every message to them and in the departments' envelope;
+    # null: the instance's own (an app through Open311, an import)
+    Column("language", String(16), nullable=True),
     # Bumped by every write of the row (and of its timeline, which is written with it): what a public list shows
     # of a request changes only with its revision (or the catalog's version), so lists are validated by it.
     Column("revision", Integer, nullable=False, server_default="1"),

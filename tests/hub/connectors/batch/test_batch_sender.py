@@ -28,7 +28,7 @@ HEADER = (
     "idempotency_key,type,event_time,service_request_id,external_id,service_code,status,external_status,"
     "description,lat,long,address,zipcode,agency,requested_datetime,expected_datetime,media_url,status_notes,"
     "note,transferred_to,referred,attributes,areas,contact_first_name,contact_last_name,contact_email,"
-    "contact_phone"
+    "contact_phone,language"
 )
 
 
@@ -87,6 +87,7 @@ def test_send__one_message__csv_reader_reads_it_back_with_the_documented_header(
             "contact_last_name": "",
             "contact_email": "",
             "contact_phone": "",
+            "language": "",
         }
     ]
 

@@ -11,7 +11,7 @@ CRLF line ends, RFC 4180 quoting; the header is :data:`OUTBOUND_COLUMNS`::
     idempotency_key,type,event_time,service_request_id,external_id,service_code,status,external_status,
     description,lat,long,address,zipcode,agency,requested_datetime,expected_datetime,media_url,status_notes,
     note,transferred_to,referred,attributes,areas,contact_first_name,contact_last_name,contact_email,
-    contact_phone
+    contact_phone,language
 
 (one line in the files). Times are UTC ``YYYY-MM-DDTHH:MM:SSZ``; ``attributes`` and ``areas`` are JSON; contact
 columns are filled only for connectors with ``include_contact``. A message sent again (a retry) carries the same

@@ -41,6 +41,7 @@ OUTBOUND_COLUMNS: tuple[str, ...] = (
     "contact_last_name",
     "contact_email",
     "contact_phone",
+    "language",  # the resident's language code (e.g. es) when they reported on our pages; empty: the instance's
 )
 _DATETIMES = frozenset({"requested_datetime", "expected_datetime"})
 
