@@ -85,6 +85,7 @@ def _facts(url: str) -> dict[str, Any]:
                 "SELECT id FROM service_requests WHERE body_id = :b AND status <> 'closed' ORDER BY id DESC "
                 "LIMIT 1"), {"b": body_id}).scalar_one()  # fmt: skip
             word = "pothole"
+            point = db.execute(text("SELECT lat, long FROM service_requests WHERE id = :i"), {"i": public_id}).one()
             latest = db.execute(text(
                 "SELECT description FROM service_requests WHERE body_id = :b AND status <> 'closed' "
                 "ORDER BY id DESC LIMIT 1000"), {"b": body_id}).scalars()  # fmt: skip
@@ -106,7 +107,8 @@ def _facts(url: str) -> dict[str, Any]:
     finally:
         engine.dispose()
     return {"body": body, "service": service, "public_id": public_id, "word": word, "common": common,
-            "district": district, "area_request": in_area, "partner_request": partner_request}  # fmt: skip
+            "district": district, "area_request": in_area, "partner_request": partner_request,
+            "point": (point.lat, point.long)}  # fmt: skip
 
 
 def _users(url: str, body: str, district: str | None = None) -> dict[str, str]:
@@ -348,9 +350,16 @@ def _partner_and_liaison_pages(facts: dict[str, Any]) -> list[Page]:
 def resident_pages(facts: dict[str, Any]) -> list[Page]:
     """The residents' pages (web/residents.py): no sign-in; the Spanish page last (its ?lang= sets the cookie)."""
     rid = facts["public_id"]
+    lat, long = facts["point"]
+    service = facts["service"]
     return [Page("resident", "front page", "/"),
             Page("resident", "track: the lookup form", "/requests"),
             Page("resident", "track: a request (English)", f"/requests/{rid}"),
+            Page("resident", "report: the form", "/report"),
+            Page("resident", "report: the form at a point", f"/report?lat={lat}&long={long}"),
+            Page("resident", "report: a service's questions", f"/report/questions?service={service}"),
+            Page("resident", "report: sent (usual times)", f"/report/sent/{rid}"),
+            Page("resident", "report: the form (Spanish)", "/report?lang=es"),
             Page("resident", "track: a request (Spanish)", f"/requests/{rid}?lang=es")]  # fmt: skip
 
 

@@ -25,6 +25,11 @@ Output (``--out DIR``, default ``src/civicswitch/demo/data``):
     * ``sla_hours`` is *derived*, not an official NYC SLA: the 80th percentile (linear interpolation)
       of Closed - Created over the type's closed rows with a non-negative duration, rounded up to a
       whole hour, at least 1; null with fewer than ``MIN_SLA_ROWS`` such rows.
+    * Texts in several languages: each service's name, description and group, each attribute's
+      description and datatype_description and each value's name are given as
+      ``{"en": ..., "es": ...}``. English is the NYC text; the other languages (``LANGUAGES``) come
+      from hand-written tables ``scripts/demo_city_<language>.json`` (``translate_catalog``). A text
+      missing from a table stops the build (``MissingTranslation``) rather than ship it in English.
 
 ``requests.csv.gz``
     One CSV row per kept record (columns in ``CSV_COLUMNS``), deduplicated on the NYC Unique Key,
@@ -50,6 +55,7 @@ import io
 import json
 import math
 import re
+import string
 import sys
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
@@ -61,6 +67,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+SCRIPTS = Path(__file__).resolve().parent
 DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data" / "nyc"
 DEFAULT_OUT = REPO_ROOT / "src" / "civicswitch" / "demo" / "data"
 
@@ -85,6 +92,23 @@ MAX_VALUES = 40  # attribute value lists keep this many most frequent values
 MAX_KEYWORDS = 5
 MIN_SLA_ROWS = 5
 SLA_QUANTILE = Fraction(4, 5)
+
+#: The English description of every service (``article`` is "a" or "an").
+DESCRIPTION = 'File {article} "{name}" report with the {body}.'
+#: Languages the catalog's texts are also given in; each has a hand-written table
+#: ``scripts/demo_city_<language>.json`` (see ``read_translations``).
+LANGUAGES: tuple[str, ...] = ("es",)
+#: The sections of a translation table (English text -> translated text), and what each translates.
+TABLE_SECTIONS: dict[str, str] = {
+    "groups": "service group",
+    "services": "service name",
+    "attribute_descriptions": "attribute description",
+    "datatype_descriptions": "attribute datatype_description",
+    "values": "attribute value name",
+}
+#: The template of the translated service description: {name} the translated service name, {body}
+#: the agency's name (a proper name, kept in English).
+TABLE_TEMPLATE = "service_description"
 
 #: Generous bounding box of the five boroughs (lat_min, lat_max, lon_min, lon_max).
 NYC_BBOX = (40.47, 40.93, -74.27, -73.68)
@@ -522,7 +546,7 @@ def build_catalog(
             {
                 "code": codes[name],
                 "name": name,
-                "description": f'File {article(name)} "{name}" report with the {body_names[owner]}.',
+                "description": DESCRIPTION.format(article=article(name), name=name, body=body_names[owner]),
                 "group": group_for(name, owner, hierarchy),
                 "keywords": keywords,
                 "type": "realtime",
@@ -551,6 +575,101 @@ def sla_hours(rows: Sequence[Record]) -> float | None:
     if len(durations) < MIN_SLA_ROWS:
         return None
     return float(max(1, math.ceil(quantile_seconds(durations, SLA_QUANTILE) / 3600)))
+
+
+# --------------------------------------------------------------------------------------------
+# translations
+
+
+class MissingTranslation(ValueError):
+    """A catalog text has no entry in a language's table: the build stops rather than ship English."""
+
+
+def read_translations(language: str, folder: Path = SCRIPTS) -> dict[str, Any]:
+    """The hand-written table ``demo_city_<language>.json``, checked: every section a mapping of
+    non-empty texts, the description template naming exactly ``{name}`` and ``{body}``."""
+    path = folder / f"demo_city_{language}.json"
+    table: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    for section in TABLE_SECTIONS:
+        entries = table.get(section)
+        if not isinstance(entries, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in entries.items()
+        ):
+            raise ValueError(f"{path}: {section!r} must map each English text to a non-empty text")
+    template = table.get(TABLE_TEMPLATE)
+    fields: set[str | None] = set()
+    if isinstance(template, str):
+        fields = {part for _, part, _, _ in string.Formatter().parse(template)} - {None}
+    if fields != {"name", "body"}:
+        raise ValueError(f"{path}: {TABLE_TEMPLATE!r} must be a text with the fields {{name}} and {{body}}")
+    return table
+
+
+def translate_catalog(catalog: dict[str, Any], tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``catalog`` with its texts given as ``{"en": text, <language>: text, ...}`` from ``tables``
+    (language -> table, see ``read_translations``). Raises ``MissingTranslation`` naming every text
+    a table lacks."""
+    missing: set[tuple[str, str, str]] = set()
+
+    def texts(section: str, english: str) -> dict[str, str]:
+        found = {"en": english}
+        for language, table in sorted(tables.items()):
+            text = table[section].get(english)
+            if text is None:
+                missing.add((language, section, english))
+            found[language] = text or ""
+        return found
+
+    body_names = {b["code"]: b["name"] for b in catalog["bodies"]}
+    services = []
+    for service in catalog["services"]:
+        name = texts("services", service["name"])
+        description = {"en": service["description"]} | {
+            language: table[TABLE_TEMPLATE].format(name=name[language], body=body_names[service["body"]])
+            for language, table in sorted(tables.items())
+        }
+        attributes = [
+            attribute
+            | {
+                "description": texts("attribute_descriptions", attribute["description"]),
+                "datatype_description": texts("datatype_descriptions", attribute["datatype_description"]),
+                "values": [v | {"name": texts("values", v["name"])} for v in attribute["values"]],
+            }
+            for attribute in service["attributes"]
+        ]
+        services.append(
+            service
+            | {
+                "name": name,
+                "description": description,
+                "group": texts("groups", service["group"]),
+                "attributes": attributes,
+            }
+        )
+    if missing:
+        lines = "\n".join(f"  {lang} {TABLE_SECTIONS[section]}: {text!r}" for lang, section, text in sorted(missing))
+        raise MissingTranslation(
+            f"{len(missing)} catalog text(s) have no translation; add them to scripts/demo_city_<language>.json:"
+            f"\n{lines}"
+        )
+    return catalog | {"services": services}
+
+
+def translation_counts(catalog: dict[str, Any], tables: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """How many distinct English texts each table section translated, and the table entries no text used."""
+    used: dict[str, set[str]] = {section: set() for section in TABLE_SECTIONS}
+    for service in catalog["services"]:
+        used["services"].add(service["name"]["en"])
+        used["groups"].add(service["group"]["en"])
+        for attribute in service["attributes"]:
+            used["attribute_descriptions"].add(attribute["description"]["en"])
+            used["datatype_descriptions"].add(attribute["datatype_description"]["en"])
+            used["values"].update(v["name"]["en"] for v in attribute["values"])
+    return {
+        language: {section: len(used[section]) for section in TABLE_SECTIONS}
+        | {"unused": sorted(f"{s}: {t}" for s in TABLE_SECTIONS for t in set(table[s]) - used[s])}
+        for language, table in sorted(tables.items())
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -664,6 +783,8 @@ def build(data: Path, out: Path) -> dict[str, Any]:
         else:
             stats.rare_type_rows[record.source_file] += 1
     catalog, infos = build_catalog(kept, read_hierarchy(data / HIERARCHY))
+    tables = {language: read_translations(language) for language in LANGUAGES}
+    catalog = translate_catalog(catalog, tables)
 
     rows = [request_row(r, infos[r.complaint_type], stats) for r in kept]
     rows.sort(key=lambda r: (r["requested_at"], len(r["source_id"]), r["source_id"]))
@@ -686,6 +807,7 @@ def build(data: Path, out: Path) -> dict[str, Any]:
         "services": len(catalog["services"]),
         "bodies": len(catalog["bodies"]),
         "services_with_sla": sum(1 for s in catalog["services"] if s["sla_hours"] is not None),
+        "translations": translation_counts(catalog, tables),
         "nyc_status": dict(most_common(stats.nyc_status)),
         "status": dict(most_common(stats.status)),
         "close_reason": dict(most_common(stats.close_reason)),

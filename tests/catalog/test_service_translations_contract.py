@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from civicswitch.catalog.loader import export_catalog, load_catalog, parse_catalog
-from civicswitch.catalog.model import Attribute, Datatype, Service
+from civicswitch.catalog.model import Attribute, Datatype, PublicLocation, ResidentSettings, Service
 from civicswitch.core.errors import Invalid
 from civicswitch.storage.ports import UnitOfWork
 
@@ -120,3 +120,40 @@ def test_attribute_translations__without_english__refused(catalog_data: dict[str
     catalog_data["services"][0]["attributes"][0]["description"] = {"es": "¿De qué tamaño es?"}
     with pytest.raises(Invalid, match="needs its English text too"):
         parse_catalog(catalog_data)
+
+
+def test_resident_settings__loaded_stored_exported_and_loaded_again(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    catalog_data["services"][0]["residents"] = {"anonymous": False, "reopen_days": 30, "public_location": "generalised"}
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        pothole, graffiti = uow.catalog.service("pothole"), uow.catalog.service("graffiti")
+    assert pothole is not None and graffiti is not None
+    assert pothole.residents == ResidentSettings(False, 30.0, PublicLocation.GENERALISED)
+    assert graffiti.residents == ResidentSettings()  # not given: anonymous, 14 days, exact
+    exported = export_catalog(store_uow_factory())
+    assert next(s for s in exported["services"] if s["code"] == "pothole")["residents"] == {
+        "anonymous": False, "reopen_days": 30.0, "public_location": "generalised"}  # fmt: skip
+    load_catalog(store_uow_factory(), exported)
+    assert export_catalog(store_uow_factory()) == exported
+
+
+@pytest.mark.parametrize(
+    ("residents", "problem"),
+    [
+        ([], "must be an object"),
+        ({"anonymus": False}, "unknown setting anonymus"),
+        ({"anonymous": "no"}, "true or false"),
+        ({"reopen_days": 400}, "between 0 and 365"),
+        ({"reopen_days": "7"}, "a number of days"),
+        ({"public_location": "hidden"}, "exact or generalised"),
+    ],
+)
+def test_resident_settings__bad__refused_naming_the_service(
+    catalog_data: dict[str, Any], residents: object, problem: str
+) -> None:
+    catalog_data["services"][0]["residents"] = residents
+    with pytest.raises(Invalid) as refused:
+        parse_catalog(catalog_data)
+    assert problem in refused.value.description and "pothole" in refused.value.description

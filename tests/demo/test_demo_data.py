@@ -29,6 +29,7 @@ DEMO_DATA = REPO / "src" / "civicswitch" / "demo" / "data"
 CATALOG = DEMO_DATA / "catalog.json"
 REQUESTS = DEMO_DATA / "requests.csv.gz"
 BUILDER = REPO / "scripts" / "build_demo_city.py"
+SPANISH = REPO / "scripts" / "demo_city_es.json"
 SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
 
 COLUMNS = [
@@ -68,6 +69,27 @@ def requests() -> tuple[dict[str, str], ...]:
 
 def services() -> dict[str, dict[str, Any]]:
     return {s["code"]: s for s in catalog()["services"]}
+
+
+def en(text: Any) -> str:
+    """The English text of a catalog text given in several languages (``{"en": ..., "es": ...}``)."""
+    assert isinstance(text, dict) and isinstance(text.get("en"), str), text
+    english: str = text["en"]
+    return english
+
+
+def catalog_texts() -> Iterator[tuple[str, Any]]:
+    """Every translatable text of the shipped catalog, with where it is."""
+    for service in catalog()["services"]:
+        code = service["code"]
+        for name in ("name", "description", "group"):
+            yield f"{code} {name}", service[name]
+        for attribute in service["attributes"]:
+            where = f"{code} {attribute['code']}"
+            yield f"{where} description", attribute["description"]
+            yield f"{where} datatype_description", attribute["datatype_description"]
+            for value in attribute["values"]:
+                yield f"{where} value {value['key']}", value["name"]
 
 
 def stamp(text: str) -> datetime:
@@ -135,9 +157,10 @@ def test_demo_catalog__services__have_the_fixed_fields() -> None:
             "code", "name", "description", "group", "keywords", "type", "body", "sla_hours", "attributes",
         }  # fmt: skip
         assert service["type"] == "realtime"
-        assert service["name"] == service["name"].strip() and service["name"]
-        assert service["description"].endswith(".") and service["name"] in service["description"]
-        assert service["group"].strip()
+        name = en(service["name"])
+        assert name == name.strip() and name
+        assert en(service["description"]).endswith(".") and f'"{name}"' in en(service["description"])
+        assert en(service["group"]).strip()
         assert all(k == k.lower() and k.strip() for k in service["keywords"])
         assert len(service["keywords"]) == len(set(service["keywords"])) <= 5
 
@@ -158,12 +181,45 @@ def test_demo_catalog__attributes__are_optional_single_value_lists_in_order() ->
         for attribute in attributes:
             assert attribute["datatype"] == "singlevaluelist"
             assert attribute["required"] is False and attribute["variable"] is True
-            assert attribute["description"].strip() and attribute["datatype_description"].strip()
+            assert en(attribute["description"]).strip() and en(attribute["datatype_description"]).strip()
             keys = [v["key"] for v in attribute["values"]]
             assert 1 <= len(keys) <= 40
             assert len(keys) == len(set(keys)), (service["code"], attribute["code"])
             assert all(SLUG.match(k) for k in keys), (service["code"], attribute["code"])
-            assert all(v["name"].strip() for v in attribute["values"])
+            assert all(en(v["name"]).strip() for v in attribute["values"])
+
+
+def test_demo_catalog__every_text__is_given_in_english_and_spanish() -> None:
+    """Service names, descriptions and groups, attribute descriptions and value names: {"en": ..., "es": ...}."""
+    untranslated = [
+        where
+        for where, text in catalog_texts()
+        if not (isinstance(text, dict) and set(text) == {"en", "es"} and all(t.strip() for t in text.values()))
+    ]
+    assert untranslated == []
+
+
+def test_demo_catalog__spanish_description__names_the_spanish_service_and_the_english_agency() -> None:
+    bodies = {b["code"]: b["name"] for b in catalog()["bodies"]}
+    for service in catalog()["services"]:
+        expected = f'Presente un reporte de "{service["name"]["es"]}" al {bodies[service["body"]]}.'
+        assert service["description"]["es"] == expected, service["code"]
+
+
+def test_demo_catalog__texts__load_with_english_as_written_and_spanish_as_translation() -> None:
+    from civicswitch.catalog.loader import parse_catalog
+
+    _, parsed = parse_catalog(catalog())
+    by_code = {s.code: s for s in parsed}
+    for service in catalog()["services"]:
+        loaded = by_code[service["code"]]
+        for name in ("name", "description", "group"):
+            assert getattr(loaded, name) == service[name]["en"]
+            assert loaded.text(name, "es") == service[name]["es"]
+        for attribute, document in zip(loaded.attributes, service["attributes"], strict=True):
+            assert attribute.description == document["description"]["en"]
+            assert [v.name for v in attribute.values] == [v["name"]["en"] for v in document["values"]]
+            assert ("es", "description", document["description"]["es"]) in attribute.translations
 
 
 # --- requests --------------------------------------------------------------------------------
@@ -311,6 +367,49 @@ def test_demo_builder__local_times__convert_to_utc_across_formats() -> None:
     assert parse("2024-04-15T22:51:53.000") == datetime(2024, 4, 16, 2, 51, 53, tzinfo=UTC)
     assert parse("3/14/2025 1:20") == datetime(2025, 3, 14, 5, 20, tzinfo=UTC)
     assert parse("") is None
+
+
+def test_demo_builder__spanish_table__is_sorted_json_and_covers_exactly_the_shipped_texts() -> None:
+    builder = load_builder()
+    table = builder.read_translations("es")
+    assert SPANISH.read_text(encoding="utf-8") == json.dumps(table, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+    assert builder.translation_counts(catalog(), {"es": table})["es"]["unused"] == []
+
+
+def test_demo_builder__text_without_translation__stops_the_build_naming_it() -> None:
+    builder = load_builder()
+    table = builder.read_translations("es")
+    service = next(s for s in catalog()["services"] if s["attributes"])
+    english = {  # the service as build_catalog makes it: English texts only
+        **service,
+        "name": "Brand-New Complaint",
+        "description": en(service["description"]),
+        "group": en(service["group"]),
+        "attributes": [
+            {
+                **a,
+                "description": en(a["description"]),
+                "datatype_description": en(a["datatype_description"]),
+                "values": [
+                    {"key": a["values"][0]["key"], "name": en(a["values"][0]["name"])},
+                    {"key": "unheard-of", "name": "Unheard Of"},
+                ],
+            }
+            for a in service["attributes"]
+        ],
+    }
+    document = {"jurisdiction": catalog()["jurisdiction"], "bodies": catalog()["bodies"], "services": [english]}
+    with pytest.raises(builder.MissingTranslation) as raised:
+        builder.translate_catalog(document, {"es": table})
+    message = str(raised.value)
+    assert "es service name: 'Brand-New Complaint'" in message
+    assert "es attribute value name: 'Unheard Of'" in message
+
+    table["services"]["Brand-New Complaint"] = "Queja nueva"
+    table["values"]["Unheard Of"] = "Nunca visto"
+    translated = builder.translate_catalog(document, {"es": table})["services"][0]
+    assert translated["name"] == {"en": "Brand-New Complaint", "es": "Queja nueva"}
+    assert translated["attributes"][0]["values"][-1]["name"] == {"en": "Unheard Of", "es": "Nunca visto"}
 
 
 # --- reproducibility -------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from civicswitch.hub.handlers import add_connector, complete_manual, deliveries,
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
-from civicswitch.people.links import FollowLinks
+from civicswitch.people.links import FollowLinks, StopLinks
 from civicswitch.people.policy import POLICY, Action, Principal, Reach, Role
 from civicswitch.requests.commands import (
     ChangeRequest,
@@ -35,6 +35,7 @@ from civicswitch.requests.commands import (
     PartnerStep,
     PartnerWork,
     PostUpdate,
+    StopUpdates,
     SubmitRequest,
     TransferRequest,
     Verdict,
@@ -53,6 +54,7 @@ from civicswitch.requests.staff import (
     follow_request,
     merge_requests,
     read_contact,
+    stop_updates,
 )
 from civicswitch.requests.work import partner_work, transfer_request, verify_fix, work_request
 from civicswitch.responses.handlers import SaveTemplate, save_template
@@ -105,6 +107,7 @@ def principal(role: Role) -> Principal:
 ADMIN = Principal(kind="operator", name="setup", role=Role.ADMIN)
 FOLLOWER = "follower@example.org"
 LINKS = FollowLinks("matrix-secret-" * 4, "https://matrix.example.gov")
+STOPS = StopLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 FILER = dataclasses.replace(principal(Role.LIAISON), name="the liaison who filed")
 
 
@@ -202,6 +205,10 @@ def _confirm(w: World, p: Principal, side: str) -> object:
     return confirm_follow(w.uow, w.clock, ConfirmFollow(token, p), LINKS)
 
 
+def _stop(w: World, p: Principal, side: str) -> object:
+    return stop_updates(w.uow, w.clock, StopUpdates(STOPS.token(int(w.ids["own"]), FOLLOWER), p), STOPS)
+
+
 def _apikey(w: World, p: Principal, side: str) -> object:
     return create_client(w.uow, w.clock, "New app", frozenset({Scope.SUBMIT}), who=p)
 
@@ -253,6 +260,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.AUDIT_READ: lambda w, p, side: audit_entries(w.uow, who=p),
     Action.ESCALATION_VIEW: lambda w, p, side: escalation_queue(w.uow, w.clock, p, EscalationRule()),
     Action.FOLLOW_CONFIRM: _confirm,
+    Action.FOLLOW_STOP: _stop,
     Action.AGENT_SEARCH: lambda w, p, side: search_callers(w.uow, w.clock, p, "own@example.org"),
     Action.CALL_LOG: lambda w, p, side: log_call(w.uow, w.clock, LogCall(p, "Trash day", "phone", "pothole")),
     Action.KNOWLEDGE_READ: lambda w, p, side: knowledge_articles(w.uow, p, "pothole"),

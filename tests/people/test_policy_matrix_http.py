@@ -40,7 +40,7 @@ from civicswitch.hub.handlers import add_connector, deliveries
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
-from civicswitch.people.links import FollowLinks
+from civicswitch.people.links import FollowLinks, StopLinks
 from civicswitch.people.policy import OPERATOR, Action, Role
 from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
 from civicswitch.requests.handlers import submit_request
@@ -53,6 +53,7 @@ from civicswitch.routing.intake import Geography
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
+from civicswitch.web.principals import session_secret
 from row_counts import row_counts
 
 PASSWORD = "correct horse battery staple"
@@ -85,7 +86,7 @@ FORMS = {
 }
 # The confirmation page takes no key and no session: whoever holds the signed link acts as a resident, so only
 # the resident's case has an HTTP form (the memory matrix covers every role).
-LINK_ONLY = {Action.FOLLOW_CONFIRM}
+LINK_ONLY = {Action.FOLLOW_CONFIRM, Action.FOLLOW_STOP}
 # Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
 KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
 
@@ -227,8 +228,11 @@ CALLS: dict[Action, Call] = {
             },
         ),
     ),
-    Action.REQUEST_FOLLOW: lambda c, h, side: c.client.post(
-        f"/api/v1/requests/{c.ids[side]}/followers", json={"email": "n@example.org"}, headers=h
+    # a resident (no key, no session) follows from the residents' report pages (web/report.py); others by the API
+    Action.REQUEST_FOLLOW: lambda c, h, side: (
+        c.client.post(f"/api/v1/requests/{c.ids[side]}/followers", json={"email": "n@example.org"}, headers=h)
+        if h
+        else c.client.post("/report/follow", data={"request_id": c.ids[side], "email": "n@example.org"})
     ),
     Action.REQUEST_CHANGE: lambda c, h, side: c.client.patch(
         f"/api/v1/requests/{c.ids[side]}",
@@ -268,6 +272,7 @@ CALLS: dict[Action, Call] = {
     ),
     Action.ESCALATION_VIEW: lambda c, h, side: c.client.get("/staff/escalations"),
     Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
+    Action.FOLLOW_STOP: lambda c, h, side: c.client.post("/follow/stop", data={"token": _stop_link(c)}),
     Action.REQUEST_WORK: lambda c, h, side: _page_form(c, c.ids[side], "work", {"step": "acknowledge"}),
     Action.REQUEST_TRANSFER: lambda c, h, side: _page_form(
         c, c.ids[side], "transfer", {"body": OTHER_BODY if side == "own" else OWN_BODY, "reason": "not ours"}
@@ -319,6 +324,12 @@ ALSO_PAGES: dict[Action, Call] = {
         f"/staff/requests/{c.ids[side]}/note", params={"template": str(c.template)}
     ),
 }
+
+
+def _stop_link(c: City) -> str:
+    """A "stop these emails" link's token for the 'own' request's filer (as the outbox signs it)."""
+    ctx = c.client.app.state.ctx  # type: ignore[attr-defined]
+    return StopLinks(session_secret(ctx), "http://testserver").token(int(c.ids["own"]), "own@example.org")
 
 
 def _link(c: City) -> str:
@@ -437,4 +448,26 @@ def _run(city: City, case: Case, call: Call, *, page: bool, form: bool | None = 
                 assert reply.url.path == "/staff/login", (reply.status_code, reply.url)
             else:
                 assert reply.status_code == 403, (reply.status_code, reply.text)
+            assert city.counts() == before, "a refused request wrote something"
+
+
+@pytest.mark.parametrize(
+    "case", [c for c in cases() if c.action is Action.REQUEST_SUBMIT and c.role is Role.RESIDENT], ids=lambda c: c.id
+)
+def test_policy_matrix__http__residents_report_form_allows_or_refuses_as_the_table_says(
+    case: Case, city_factory: Callable[[Role], City]
+) -> None:
+    """A member of the public (no key, no session) reports on the residents' form (web/report.py)."""
+    city = city_factory(case.role)
+    with city.client:
+        before = city.counts()
+        lat, long = POINT_A
+        data = {"step": "anyway", "service_code": "pothole", "lat": str(lat), "long": str(long),
+                "description": "Hole by the kerb", "attribute[size]": "small"}  # fmt: skip
+        reply = city.client.post("/report", data=data, follow_redirects=False)
+        if case.allowed:
+            assert reply.status_code == 303 and reply.headers["location"].startswith("/report/sent/"), reply.text
+            assert city.counts() != before
+        else:
+            assert reply.status_code == 403, (reply.status_code, reply.text)
             assert city.counts() == before, "a refused request wrote something"

@@ -442,3 +442,21 @@ def test_redis__memory_storage_instances__count_apart(engine: Engine, clock: Fix
     with _client(first) as a, _client(second) as b:
         codes = [_post(c, keys["submit"]).status_code for c in (a, b, a, b, a, b)]
     assert codes == [200, 200, 200, 200, 429, 429]
+
+
+def test_residents_report_form__over_the_address_limit__a_page_in_their_language_not_an_api_error(
+    engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    """A person on the report form is told in words, in Spanish here (the cookie), with Retry-After."""
+    report = {"service_code": "graffiti", "address_string": "5 Elm Street", "step": "send"}
+    with _client(_app(engine, clock, limits())) as client:
+        client.cookies.set("civicswitch_lang", "es")
+        replies = [client.post("/report", data=report, follow_redirects=False) for _ in range(3)]
+    assert [r.status_code for r in replies] == [303, 303, 429]
+    refused = replies[-1]
+    assert refused.headers["content-type"].startswith("text/html") and int(refused.headers["retry-after"]) > 0
+    assert (
+        '<html lang="es">' in refused.text
+        and "Espere un momento" in refused.text
+        and "No se perdió nada" in refused.text
+    )

@@ -15,6 +15,7 @@ from civicswitch.catalog.model import (
     BodyKind,
     Datatype,
     DuplicatePolicy,
+    ResidentSettings,
     Service,
     ServiceType,
     translations_of,
@@ -54,6 +55,13 @@ def parse_calendars(data: Mapping[str, Any]) -> list[Calendar]:
     if len(codes) != len(set(codes)):
         raise Invalid("the catalog file lists a calendar code twice", field="calendars")
     return found
+
+
+def _residents(service: Mapping[str, Any]) -> ResidentSettings:
+    try:
+        return ResidentSettings.from_document(service.get("residents"))
+    except Invalid as exc:
+        raise Invalid(f"service {service.get('code')!r}: {exc.description}", field="residents") from None
 
 
 def _duplicates(service: Mapping[str, Any]) -> DuplicatePolicy:
@@ -167,6 +175,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
                 sla=_sla(s),
                 active=bool(s.get("active", True)),
                 duplicates=_duplicates(s),
+                residents=_residents(s),
                 partners_may_close=_partners_may_close(s),
                 attributes=tuple(_attribute(a, i) for i, a in enumerate(s.get("attributes", ()))),
             )
@@ -255,7 +264,7 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
                 "code": s.code, **_written(s),
                 "keywords": list(s.keywords), "type": str(s.type), "body": s.body_code, "sla_hours": s.sla_hours,
                 "sla": None if s.sla is None else s.sla.document(),
-                "active": s.active, "duplicates": s.duplicates.document(),
+                "active": s.active, "duplicates": s.duplicates.document(), "residents": s.residents.document(),
                 "partners_may_close": s.partners_may_close,
                 "attributes": [_attribute_document(a) for a in s.attributes],
             }

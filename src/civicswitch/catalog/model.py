@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
 from civicswitch.catalog.calendars import SlaTarget, SlaUnit, sla_notice
 from civicswitch.core.errors import Invalid, check_text
@@ -210,6 +211,62 @@ class DuplicatePolicy:
         return cls(**numbers, enabled=bool(data.get("enabled", True)))
 
 
+class PublicLocation(StrEnum):
+    """Where the public map and list put a service's requests (the request's own page and the API are not
+    changed by it: they are what Open311 publishes)."""
+
+    EXACT = "exact"  # at the point reported
+    GENERALISED = "generalised"  # at the centre of a grid cell (private property, sensitive services)
+
+
+MAX_REOPEN_DAYS = 365.0
+
+
+@dataclass(frozen=True, slots=True)
+class ResidentSettings:
+    """What residents may do with a service's requests and see of them (a catalog file's ``residents``):
+    ``anonymous`` — a report without an email address is taken (else the form asks for one); ``reopen_days`` —
+    "still a problem" within this many days of the closure reopens the request (later: a new request, linked);
+    ``public_location`` — the public map's point (:class:`PublicLocation`)."""
+
+    anonymous: bool = True
+    reopen_days: float = 14.0
+    public_location: PublicLocation = PublicLocation.EXACT
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.reopen_days) or not (0 <= self.reopen_days <= MAX_REOPEN_DAYS):
+            raise Invalid(f"residents.reopen_days must be between 0 and {MAX_REOPEN_DAYS:g}", field="residents")
+
+    def document(self) -> dict[str, Any] | None:
+        """The catalog file's object (None: every default)."""
+        if self == ResidentSettings():
+            return None
+        return {"anonymous": self.anonymous, "reopen_days": self.reopen_days,
+                "public_location": str(self.public_location)}  # fmt: skip
+
+    @classmethod
+    def from_document(cls, data: object) -> ResidentSettings:
+        """``{"anonymous": false, "reopen_days": 30, "public_location": "generalised"}`` (any may be left out) or
+        absent/``null`` (the defaults)."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise Invalid(f"residents must be an object, got {data!r}", field="residents")
+        unknown = set(data) - {"anonymous", "reopen_days", "public_location"}
+        if unknown:
+            raise Invalid(f"residents: unknown setting {', '.join(sorted(unknown))}", field="residents")
+        anonymous = data.get("anonymous", True)
+        if not isinstance(anonymous, bool):
+            raise Invalid(f"residents.anonymous must be true or false, got {anonymous!r}", field="residents")
+        days = data.get("reopen_days", 14.0)
+        if isinstance(days, bool) or not isinstance(days, int | float):
+            raise Invalid(f"residents.reopen_days must be a number of days, got {days!r}", field="residents")
+        where = data.get("public_location", "exact")
+        if where not in {str(p) for p in PublicLocation}:
+            raise Invalid(f"residents.public_location must be exact or generalised, got {where!r}", field="residents")
+        return cls(anonymous, float(days), PublicLocation(where))
+
+
 # The texts of an attribute that a catalog file may give in several languages (and each value's ``name``).
 ATTRIBUTE_TRANSLATED = ("description", "datatype_description")
 # The texts of a service that a catalog file may give in several languages, with their longest length.
@@ -254,6 +311,7 @@ class Service:
     active: bool = True
     duplicates: DuplicatePolicy = field(default_factory=DuplicatePolicy)
     partners_may_close: bool = False  # a partner's "work complete" closes it (else the owner confirms the fix)
+    residents: ResidentSettings = field(default_factory=ResidentSettings)
     id: int | None = None
     sla: SlaTarget | None = None
     # The service's texts in other languages, (language, field, text), e.g. ("es", "name", "Bache"): the residents'

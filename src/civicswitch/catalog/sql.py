@@ -21,6 +21,7 @@ from civicswitch.catalog.model import (
     BodyKind,
     Datatype,
     DuplicatePolicy,
+    ResidentSettings,
     Service,
     ServiceType,
     sla_notice,
@@ -211,6 +212,7 @@ class SqlCatalogStore:
             "duplicates": None if service.duplicates == DuplicatePolicy() else service.duplicates.document(),
             "partners_may_close": service.partners_may_close,
             "translations": translations_document(service.translations),
+            "residents": service.residents.document(),
         }
         existing = self._conn.execute(select(services.c.id).where(services.c.code == service.code)).scalar()
         if existing is None:
@@ -311,6 +313,7 @@ class SqlCatalogStore:
                 partners_may_close=r.partners_may_close,
                 id=r.id,
                 translations=translations_of(r.translations),
+                residents=ResidentSettings.from_document(r.residents),
             )
             for r in rows
         ]

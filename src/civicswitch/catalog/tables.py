@@ -59,6 +59,8 @@ services = Table(
     Column("partners_may_close", Boolean, nullable=False, server_default=false()),
     # {"es": {"name": …, "description": …, "group": …}}: the service's texts in other languages (migration 0022)
     Column("translations", JSON, nullable=True),
+    # ResidentSettings.document(): anonymous reports, the reopen window, the public map's point (0023; null: defaults)
+    Column("residents", JSON, nullable=True),
 )
 
 service_attributes = Table(

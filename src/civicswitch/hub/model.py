@@ -40,6 +40,7 @@ class MessageType(StrEnum):
     TRANSFERRED = "transferred"  # moved away from this body
     # To a resident, through the instance's residents' mail connector (hub/residents.py), never to a body:
     FOLLOW_CONFIRMATION = "follow_confirmation"  # "confirm you want updates on request N": a signed link
+    RESIDENT_UPDATE = "resident_update"  # what changed on a request they filed or follow (hub/updates.py)
 
 
 PROBLEM_RETENTION = timedelta(days=7)

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonical_text
-from civicswitch.hub.residents import for_residents, notice_rows
+from civicswitch.hub.residents import for_residents, notice_rows, residents_connector
+from civicswitch.hub.updates import resident_updates
 from civicswitch.hub.views import NewDelivery
 from civicswitch.requests.model import NOTE_KINDS, CloseReason, Event, ServiceRequest, Status
 
@@ -247,4 +248,12 @@ def write_outbox(uow: UnitOfWork) -> int:
                         )
                     )
     uow.hub.enqueue(rows)
-    return len(rows) + len(to_residents)
+    told: list[NewDelivery] = []
+    latest = max((e.at for _, events in changes for e in events), default=None)
+    if latest is not None and residents_connector(connectors) is not None:  # without one, nobody can be told
+        at = stamp or latest
+        updates = resident_updates(uow, changes, base[0] if base else public_base(uow), at)
+        told = notice_rows(updates, connectors, at) if updates else []
+        if told:
+            uow.hub.enqueue(told)
+    return len(rows) + len(to_residents) + len(told)

@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 RESIDENTS = "residents"
 TYPE_PREFIX = "gov.civicswitch.request."
 SOURCE = "urn:civicswitch:residents"
-_TYPES = {"follow_confirmation": MessageType.FOLLOW_CONFIRMATION}
+_TYPES = {"follow_confirmation": MessageType.FOLLOW_CONFIRMATION, "update": MessageType.RESIDENT_UPDATE}
 
 
 def for_residents(connector: Connector) -> bool:

@@ -1,4 +1,5 @@
-"""Signed links we send to residents: today the "confirm you want updates" link of a follow by email.
+"""Signed links we send to residents: the "confirm you want updates" link of a follow by email, and the "stop
+these emails" link in every message.
 
 A link carries the request, a digest of the address (not the address itself: the URL may end up in logs or a
 browser's history) and when it was made, signed with the instance's secret (``CIVICSWITCH_SECRET_KEY``, or the
@@ -13,15 +14,20 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from civicswitch.core.errors import Invalid
 from civicswitch.people.policy import Principal, Role
+
+if TYPE_CHECKING:
+    from civicswitch.storage.ports import UnitOfWork
 
 FOLLOW_LINK_DAYS = 7
 CONFIRM_PATH = "/follow/confirm"
@@ -95,3 +101,63 @@ class FollowLinks:
                 "Follow the request again to get a new one."
             )
         return FollowClaim(data["r"], data["a"], issued)
+
+
+# -- "no more mail about this request": the link in every message to a resident ---------------------------------
+STOP_PATH = "/follow/stop"
+_STOP_SALT = "civicswitch.follow-stop"
+SECRET_SETTING = "session_secret"  # noqa: S105 - the name of the stored setting, not a secret
+SECRET_ENV = "CIVICSWITCH_SECRET_KEY"  # noqa: S105 - the name of the variable
+
+
+@dataclass(frozen=True, slots=True)
+class StopClaim:
+    """What a valid stop link says: no more mail about this request to this address (by digest)."""
+
+    request_id: int
+    address_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopLinks:
+    """Makes and reads the "stop these emails" links. They do not expire: a message read a year later must still
+    stop the mail. They prove only that whoever opens one can read mail sent to that address."""
+
+    secret: str
+    base_url: str
+
+    def _serializer(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret, salt=_STOP_SALT)
+
+    def token(self, request_id: int, email: str) -> str:
+        token: Any = self._serializer().dumps({"r": request_id, "a": address_digest(email)})
+        return str(token)
+
+    def url(self, request_id: int, email: str) -> str:
+        return f"{self.base_url.rstrip('/')}{STOP_PATH}?token={quote(self.token(request_id, email))}"
+
+    def read(self, token: str) -> StopClaim:
+        if not token or len(token) > 500:
+            raise LinkProblem("This link is incomplete: open the whole link from the email.")
+        try:
+            data: Any = self._serializer().loads(token)
+        except BadSignature:
+            raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
+        if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
+            raise LinkProblem("This link is not valid.")
+        return StopClaim(data["r"], data["a"])
+
+
+def instance_secret(uow: UnitOfWork, at: datetime) -> str:
+    """The secret that signs sessions and links (``web/principals.session_secret`` reads the same): the
+    ``CIVICSWITCH_SECRET_KEY`` variable, else the one stored in the database, made and stored now if there is none
+    (within the caller's unit of work, which commits it)."""
+    from_env = os.environ.get(SECRET_ENV, "")
+    if from_env:
+        return from_env
+    stored = uow.settings.all().get(SECRET_SETTING)
+    if isinstance(stored, str) and len(stored) >= 32:
+        return stored
+    made = secrets.token_urlsafe(48)
+    uow.settings.set(SECRET_SETTING, made, at)
+    return made

@@ -59,6 +59,7 @@ class Action(StrEnum):
     AUDIT_READ = "audit.read"
     ESCALATION_VIEW = "escalation.view"  # the escalation queue: requests bounced too often or long overdue
     FOLLOW_CONFIRM = "follow.confirm"  # the owner of an address confirms a follow (the signed link names it)
+    FOLLOW_STOP = "follow.stop"  # the owner of an address stops the mail about a request (the link in each message)
     AGENT_SEARCH = "agent.search"  # the agent console: find callers and their history (reads contact data: audited)
     CALL_LOG = "call.log"  # log an information-only call (a question, no request) and see the counts per topic
     KNOWLEDGE_READ = "knowledge.read"  # knowledge articles: what staff tell callers, per service
@@ -80,8 +81,9 @@ _A, _R, _ = Action, Role, Reach
 # The table. A role missing from an action's row is denied that action.
 POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.REQUEST_SUBMIT: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.ANY, _R.LIAISON: _.OWN_AREA,
-                        _R.APP: _.ANY},
-    _A.REQUEST_FOLLOW: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.LIAISON: _.OWN_AREA, _R.APP: _.ANY},
+                        _R.APP: _.ANY, _R.RESIDENT: _.ANY},  # a resident: the report form (web/report.py)
+    _A.REQUEST_FOLLOW: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.LIAISON: _.OWN_AREA, _R.APP: _.ANY,
+                        _R.RESIDENT: _.ANY},
     _A.REQUEST_UPDATE: {_R.ADMIN: _.ANY, _R.DEPARTMENT: _.OWN_BODY, _R.PARTNER: _.ASSIGNED_ORG,
                         _R.BACKEND: _.OWN_BODY_OR_FORMER},
     _A.REQUEST_CHANGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.OWN_BODY},
@@ -108,6 +110,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.AUDIT_READ: {_R.ADMIN: _.ANY},
     _A.ESCALATION_VIEW: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.FOLLOW_CONFIRM: {_R.RESIDENT: _.ANY},  # consent comes from the address's owner, never from staff
+    _A.FOLLOW_STOP: {_R.RESIDENT: _.ANY},  # so does its withdrawal
     _A.AGENT_SEARCH: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.CALL_LOG: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.KNOWLEDGE_READ: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.ANY, _R.PARTNER: _.ANY,
@@ -143,6 +146,9 @@ class Principal:
 
 
 OPERATOR = Principal(kind="operator", name="operator (CLI)", role=Role.ADMIN)
+# A member of the public on the residents' pages (web/report.py): no account, no key. Reports and follows what
+# anyone may (as an app's key does), within the rate limits of the pages; never reads contact data.
+RESIDENT_ON_THE_WEB = Principal(kind="web", name="resident on the residents' pages", role=Role.RESIDENT)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,9 @@ class SubmitRequest:
     principal: Principal | None = None  # who files, when not an API key (a signed-in agent or liaison)
     consent: str | None = None  # a liaison records the resident's consent
     language: str | None = None  # the resident's language, when a page of ours took the report (web/i18n.py)
+    # photos a page of ours already took for this report (requests/reporting.py stage_photo) while the resident
+    # fixed something on the form: stored, not yet any request's
+    staged_media: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +49,7 @@ class SubmitResult:
     service_notice: str | None
     account_id: str | None
     possible_duplicates: tuple[DuplicateHint, ...] = ()
+    request_id: int | None = None  # the new request's number, whatever its service's type shows of it (our pages)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +91,7 @@ class FollowRequest:
     contact: Contact = field(default_factory=Contact)
     account_id: str | None = None
     principal: Principal | None = None
+    language: str | None = None  # the page's language (our pages): their mail is written in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +109,21 @@ class ConfirmFollow:
 
     token: str
     principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class StopUpdates:
+    """A resident opened the "stop these emails" link of a message (``token``) and pressed the button (or their
+    mail program did, RFC 8058)."""
+
+    token: str
+    principal: Principal
+
+
+@dataclass(frozen=True, slots=True)
+class StopResult:
+    service_request_id: str
+    stopped: bool  # False: nothing was left to stop (stopped before)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,6 +21,7 @@ from civicswitch.requests.access import acting, authorize_on, target_of
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
+from civicswitch.requests.ports import Media
 from civicswitch.requests.sla import left_hold, refresh_due, service_due
 from civicswitch.routing.duplicates import Match, find_duplicates
 from civicswitch.routing.intake import Geography, referral_note, route
@@ -131,6 +132,7 @@ def submit_request(
         stored_media = [
             accept_upload(u, max_bytes=limits.max_media_bytes, allowed=limits.media_types, at=now) for u in cmd.uploads
         ]
+        stored_media = [*_staged(uow, cmd.staged_media), *stored_media]
         media_url = f"/media/{stored_media[0].id}" if stored_media else (media_urls[0] if media_urls else None)
         routing = None
         if geography is not None and lat is not None and long is not None:
@@ -176,7 +178,8 @@ def submit_request(
         uow.hub.connectors()  # read now, for the outbox rows written at commit: no read in the writer's turn
         uow.begin_writes()
         for item in stored_media:
-            uow.requests.add_media(item)
+            if item.id not in cmd.staged_media:
+                uow.requests.add_media(item)
         request_id = uow.requests.add(request, cmd.contact)
         uow.requests.attach_media([m.id for m in stored_media], request_id)
         if who.is_staff:
@@ -196,10 +199,21 @@ def submit_request(
     if hints:
         notice = " ".join(filter(None, (notice, duplicate_notice(duplicates[0]))))
     if service.type == ServiceType.BATCH:
-        return SubmitResult(None, request.token, notice, request.account_id, hints)
+        return SubmitResult(None, request.token, notice, request.account_id, hints, request_id)
     if service.type == ServiceType.BLACKBOX:
-        return SubmitResult(None, None, notice, request.account_id, hints)
-    return SubmitResult(str(request_id), None, notice, request.account_id, hints)
+        return SubmitResult(None, None, notice, request.account_id, hints, request_id)
+    return SubmitResult(str(request_id), None, notice, request.account_id, hints, request_id)
+
+
+def _staged(uow: UnitOfWork, ids: tuple[str, ...]) -> list[Media]:
+    """The photos a page already stored for this report: each must still be there and no request's yet."""
+    found = []
+    for media_id in ids:
+        item = uow.requests.media(media_id)
+        if item is None or item.request_id is not None:
+            raise Invalid("the photo sent earlier is no longer kept: choose it again", field="media")
+        found.append(item)
+    return found
 
 
 DUPLICATE_HINTS = 5

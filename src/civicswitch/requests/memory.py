@@ -13,7 +13,17 @@ import orjson
 
 from civicswitch.catalog.calendars import sla_notice
 from civicswitch.core.errors import Conflict, Invalid
-from civicswitch.requests.model import Contact, Event, Follower, Notice, ServiceRequest, Status
+from civicswitch.people.links import address_digest
+from civicswitch.requests.model import (
+    TIMED_CLOSURES,
+    Contact,
+    Event,
+    Follower,
+    Notice,
+    Recipient,
+    ServiceRequest,
+    Status,
+)
 from civicswitch.requests.ports import Media
 from civicswitch.requests.projection import open311_request
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
@@ -289,6 +299,50 @@ class MemoryRequestStore:
 
     def merged_count(self) -> int:
         return sum(1 for r in self._db.requests.values() if r.parent_id is not None)
+
+    def recipients(self, request_id: int) -> list[Recipient]:
+        request = self._db.requests.get(request_id)
+        if request is None:
+            return []
+        found: dict[str, Recipient] = {}
+        contact = self._db.contacts.get(request_id)
+        if contact is not None and contact.email and request_id not in self._db.stopped_filers:
+            found[contact.email.casefold()] = Recipient(contact.email, request.language, True)
+        for f in self._db.followers.get(request_id, []):
+            email = f.contact.email
+            if email and f.confirmed_at is not None and f.stopped_at is None and email.casefold() not in found:
+                found[email.casefold()] = Recipient(email, f.language, False)
+        return list(found.values())
+
+    def stop_updates(self, request_id: int, digest: str, at: datetime) -> int:
+        stopped = 0
+        contact = self._db.contacts.get(request_id)
+        if (
+            contact is not None
+            and contact.email
+            and address_digest(contact.email) == digest
+            and request_id not in self._db.stopped_filers
+        ):
+            self._db.stopped_filers.add(request_id)
+            stopped += 1
+        followers = self._db.followers.get(request_id, [])
+        for i, f in enumerate(followers):
+            if f.contact.email and address_digest(f.contact.email) == digest and f.stopped_at is None:
+                followers[i] = dataclasses.replace(f, stopped_at=at)
+                stopped += 1
+        return stopped
+
+    def close_times(
+        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
+    ) -> list[float]:
+        closed = sorted(
+            (r for r in self._db.requests.values()
+             if r.service_code == service_code and r.closed_at is not None and r.closed_at >= since
+             and r.close_reason in TIMED_CLOSURES
+             and (area is None or (r.areas or {}).get(area[0]) == area[1])),
+            key=lambda r: (r.closed_at, r.id), reverse=True,
+        )[:limit]  # fmt: skip
+        return [(r.closed_at - r.requested_at).total_seconds() / 3600 for r in closed if r.closed_at is not None]
 
     def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
         return self.find_open311_json(query, base_url), self.list_validator(query)

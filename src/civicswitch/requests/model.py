@@ -71,6 +71,10 @@ COORDINATE_DECIMALS = 7
 # note, and a liaison's verdict on a fix seen on site (requests/work.py).
 NOTE_KINDS = frozenset({"note", "fix_confirmed", "fix_disputed"})
 
+# The closures whose time is the time a fix takes (the report page's "usually closed within"): not a duplicate, a
+# referral, a cancellation or "not ours", which close at once whatever the work.
+TIMED_CLOSURES: frozenset[CloseReason | None] = frozenset({CloseReason.FIXED, CloseReason.NO_ACTION})
+
 OPEN_STATUSES: tuple[Status, ...] = tuple(s for s in Status if s is not Status.CLOSED)
 
 
@@ -157,6 +161,16 @@ class Notice:
     queued: bool = False
 
 
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Someone the residents' mail about a request goes to: its filer or a confirmed follower, by email, in their
+    language (None: the instance's)."""
+
+    email: str
+    language: str | None
+    filer: bool
+
+
 class FollowVia(StrEnum):
     FOLLOW = "follow"  # chose "follow this one instead" of filing again
     MERGE = "merge"  # filed or followed a request that staff merged into this one
@@ -173,9 +187,13 @@ class Follower:
     from_request_id: int | None = None
     confirmed_at: datetime | None = None  # an email follower hears nothing until the address is confirmed
     id: int | None = None
+    language: str | None = None  # the language of the page they followed from (None: the instance's)
+    stopped_at: datetime | None = None  # asked for no more mail about this request (the link in every message)
 
     def __post_init__(self) -> None:
         check_text(self.account_id, "account_id", REQUEST_LIMITS["account_id"])
+        if self.language is not None and LANGUAGE_CODE.fullmatch(self.language) is None:
+            raise Invalid(f"language {self.language!r} is not a language code (e.g. es, pt-BR)", field="language")
         if self.contact.is_empty() and not self.account_id:
             raise Invalid("a follower needs an email, a phone number or an account_id", field="email")
 

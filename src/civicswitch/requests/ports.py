@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from civicswitch.requests.model import Contact, Event, Follower, Notice, ServiceRequest
+from civicswitch.requests.model import Contact, Event, Follower, Notice, Recipient, ServiceRequest
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
@@ -86,6 +86,24 @@ class RequestStore(Protocol):
 
     def merged_count(self) -> int:
         """How many requests have been merged into another one."""
+        ...
+
+    def recipients(self, request_id: int) -> list[Recipient]:
+        """Who hears about the request by email: its filer (with an email, in the request's language) and its
+        confirmed followers with an email, each address once (the filer first), none that asked to stop."""
+        ...
+
+    def stop_updates(self, request_id: int, digest: str, at: datetime) -> int:
+        """No more mail about the request to the address whose ``address_digest`` (people/links.py) is ``digest``,
+        as its filer or a follower; how many stopped."""
+        ...
+
+    def close_times(
+        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
+    ) -> list[float]:
+        """Hours from filing to closure of ``service_code``'s requests closed since ``since`` as fixed or with no
+        action possible (a duplicate, a referral, a cancellation is not the time a fix takes), the ``limit`` most
+        recently closed; only those in ``area`` (layer, key) when given. In no particular order."""
         ...
 
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:

@@ -36,8 +36,10 @@ from civicswitch.catalog.sql import body_id
 from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import storable, unique_as_conflict
 from civicswitch.core.errors import Invalid
+from civicswitch.people.links import address_digest
 from civicswitch.requests.model import (
     OPEN_STATUSES,
+    TIMED_CLOSURES,
     Channel,
     CloseReason,
     Contact,
@@ -45,11 +47,19 @@ from civicswitch.requests.model import (
     Follower,
     FollowVia,
     Notice,
+    Recipient,
     ServiceRequest,
     Status,
 )
 from civicswitch.requests.ports import Media
-from civicswitch.requests.tables import media, request_contacts, request_events, request_followers, service_requests
+from civicswitch.requests.tables import (
+    media,
+    request_areas,
+    request_contacts,
+    request_events,
+    request_followers,
+    service_requests,
+)
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.grid import cell_of
 from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
@@ -506,6 +516,8 @@ class SqlRequestStore:
                 from_request_id=follower.from_request_id,
                 created_at=follower.created_at,
                 confirmed_at=follower.confirmed_at,
+                language=follower.language,
+                stopped_at=follower.stopped_at,
             )
             .returning(request_followers.c.id)
         ).scalar_one()
@@ -526,9 +538,48 @@ class SqlRequestStore:
                 from_request_id=r.from_request_id,
                 confirmed_at=r.confirmed_at,
                 id=r.id,
+                language=r.language,
+                stopped_at=r.stopped_at,
             )
             for r in rows
         ]
+
+    def recipients(self, request_id: int) -> list[Recipient]:
+        filer = self._conn.execute(
+            select(request_contacts.c.email, sr.c.language)
+            .join(sr, sr.c.id == request_contacts.c.request_id)
+            .where(request_contacts.c.request_id == request_id, request_contacts.c.email.is_not(None),
+                   request_contacts.c.stopped_at.is_(None))
+        ).first()  # fmt: skip
+        found: dict[str, Recipient] = {}
+        if filer is not None and filer.email:
+            found[filer.email.casefold()] = Recipient(filer.email, filer.language, True)
+        followers = self._conn.execute(
+            select(request_followers.c.email, request_followers.c.language)
+            .where(request_followers.c.request_id == request_id, request_followers.c.email.is_not(None),
+                   request_followers.c.confirmed_at.is_not(None), request_followers.c.stopped_at.is_(None))
+            .order_by(request_followers.c.id)
+        )  # fmt: skip
+        for row in followers:
+            if row.email and row.email.casefold() not in found:
+                found[row.email.casefold()] = Recipient(row.email, row.language, False)
+        return list(found.values())
+
+    def stop_updates(self, request_id: int, digest: str, at: datetime) -> int:
+        stopped = 0
+        for table in (request_contacts, request_followers):
+            rows = self._conn.execute(
+                select(table.c.email).where(table.c.request_id == request_id, table.c.email.is_not(None),
+                                            table.c.stopped_at.is_(None))
+            ).scalars()  # fmt: skip
+            matching = [e for e in rows if address_digest(e) == digest]  # any case, on both databases alike
+            if matching:
+                result = self._conn.execute(
+                    update(table).where(table.c.request_id == request_id, table.c.email.in_(matching),
+                                        table.c.stopped_at.is_(None)).values(stopped_at=at)
+                )  # fmt: skip
+                stopped += result.rowcount
+        return stopped
 
     def delete_followers(self, request_id: int) -> None:
         self._conn.execute(delete(request_followers).where(request_followers.c.request_id == request_id))
@@ -550,6 +601,30 @@ class SqlRequestStore:
 
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())
+
+    def close_times(
+        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
+    ) -> list[float]:
+        """By ``ix_service_requests_service_closed`` (service, closure time; closed requests only), newest first;
+        an area through its ``request_areas`` row (primary key)."""
+        ids = self._service_ids_for([service_code])
+        if not ids:
+            return []
+        query = (
+            select(sr.c.requested_at, sr.c.closed_at)
+            .where(sr.c.service_id == ids[0], sr.c.closed_at.is_not(None), sr.c.closed_at >= since,
+                   sr.c.close_reason.in_([str(r) for r in TIMED_CLOSURES if r is not None]))
+            .order_by(sr.c.closed_at.desc())
+            .limit(limit)
+        )  # fmt: skip
+        if area is not None:
+            ra = request_areas
+            query = query.where(
+                select(ra.c.request_id)
+                .where(ra.c.request_id == sr.c.id, ra.c.layer == area[0], ra.c.area_key == area[1])
+                .exists()
+            )
+        return [(row.closed_at - row.requested_at).total_seconds() / 3600 for row in self._conn.execute(query)]
 
     # -- cache validators ----------------------------------------------------------------------------
     def list_validator(self, query: RequestQuery) -> tuple[int, str]:
@@ -617,11 +692,16 @@ def _nearby_statement(dialect: str, exclude: bool) -> Select[Any]:
     found = _NEARBY.get((dialect, exclude))
     if found is not None:
         return found
+    sqlite = dialect == "sqlite"
+    # "+closed_at" too: the planner must not OR the open rows with a walk of the service's closures by time
+    # (ix_service_requests_service_closed) instead of reading the few grid cells
+    closed_at: Any = (
+        literal_column("+service_requests.closed_at", type_=sr.c.closed_at.type) if sqlite else sr.c.closed_at
+    )
     closed_recently = and_(
-        sr.c.closed_at >= bindparam("closed_since", type_=sr.c.closed_at.type),
+        closed_at >= bindparam("closed_since", type_=sr.c.closed_at.type),
         or_(sr.c.close_reason.is_(None), sr.c.close_reason.notin_(sorted(NOT_TARGETS))),
     )
-    sqlite = dialect == "sqlite"
     newest: Any = literal_column("+service_requests.requested_at") if sqlite else sr.c.requested_at
     unmerged: Any = literal_column("+service_requests.parent_id") if sqlite else sr.c.parent_id
     stmt = (

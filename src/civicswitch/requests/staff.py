@@ -13,7 +13,7 @@ from civicswitch.core.errors import IllegalTransition, Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.people import audit
 from civicswitch.people.clients import Scope
-from civicswitch.people.links import FOLLOW_LINK_DAYS, FollowLinks, LinkProblem
+from civicswitch.people.links import FOLLOW_LINK_DAYS, FollowLinks, LinkProblem, StopLinks
 from civicswitch.people.policy import Action, Principal, authorize
 from civicswitch.requests.access import acting, authorize_on
 from civicswitch.requests.commands import (
@@ -25,6 +25,8 @@ from civicswitch.requests.commands import (
     FollowResult,
     MergeRequests,
     MergeResult,
+    StopResult,
+    StopUpdates,
 )
 from civicswitch.requests.handlers import parse_request_id
 from civicswitch.requests.model import (
@@ -139,6 +141,7 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest, links: Fol
             created_at=now,
             account_id=account,
             confirmed_at=None if reachable else now,  # an app's own account needs no confirmation
+            language=cmd.language,
         )
         existing = uow.requests.followers(request.id)
         filer = _filer(uow, request, now)
@@ -214,13 +217,28 @@ def confirm_follow(uow: UnitOfWork, clock: Clock, cmd: ConfirmFollow, links: Fol
     return ConfirmResult(str(request.id), newly_confirmed=bool(fresh))
 
 
+def stop_updates(uow: UnitOfWork, clock: Clock, cmd: StopUpdates, links: StopLinks) -> StopResult:
+    """The owner of an address asked for no more mail about a request (the link in every update): as its filer
+    and as a follower. The same answer whether or not anything was left to stop."""
+    authorize(cmd.principal, Action.FOLLOW_STOP)
+    claim = links.read(cmd.token)
+    with uow:
+        if uow.requests.get(claim.request_id) is None:
+            raise LinkProblem("The request this link was sent for no longer exists.")
+        stopped = uow.requests.stop_updates(claim.request_id, claim.address_digest, clock.now())
+        uow.commit()
+    log.info("request %s: mail stopped for one address (%d entr%s)", claim.request_id, stopped,
+             "y" if stopped == 1 else "ies")  # fmt: skip
+    return StopResult(str(claim.request_id), stopped > 0)
+
+
 def _filer(uow: UnitOfWork, request: ServiceRequest, at: datetime) -> Follower | None:
     """The person who filed a request, as a follower (None when they left no way to reach them)."""
     assert request.id is not None
     contact = uow.requests.contact(request.id) or Contact()
     if contact.is_empty() and not request.account_id:
         return None
-    return Follower(contact, FollowVia.MERGE, at, account_id=request.account_id)
+    return Follower(contact, FollowVia.MERGE, at, account_id=request.account_id, language=request.language)
 
 
 def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeResult:
@@ -254,6 +272,8 @@ def merge_requests(uow: UnitOfWork, clock: Clock, cmd: MergeRequests) -> MergeRe
                 from_request_id=child.id,
                 # a filer gave their contact themselves; a follower stays as (un)confirmed as it was
                 confirmed_at=follower.confirmed_at if follower.id is not None else now,
+                language=follower.language,
+                stopped_at=follower.stopped_at,
             )
             uow.requests.add_follower(parent.id, carried)
             kept.append(carried)

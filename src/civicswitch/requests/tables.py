@@ -112,6 +112,11 @@ _ASSIGNED = text("assigned_org IS NOT NULL")
 Index("ix_service_requests_org_status_requested", service_requests.c.assigned_org, service_requests.c.status,
       service_requests.c.requested_at, service_requests.c.id, sqlite_where=_ASSIGNED,
       postgresql_where=_ASSIGNED)  # fmt: skip
+# A service's closed requests by closure time: the report page's "usually closed within" (requests/reporting.py;
+# migration 0023). Closed requests only.
+_CLOSED = text("closed_at IS NOT NULL")
+Index("ix_service_requests_service_closed", service_requests.c.service_id, service_requests.c.closed_at,
+      sqlite_where=_CLOSED, postgresql_where=_CLOSED)  # fmt: skip
 # The requests a staff member filed on residents' behalf (the queue's "Filed by me"; migration 0018): few of them.
 _FILED = text("filed_by_user_id IS NOT NULL")
 Index("ix_service_requests_filed_by", service_requests.c.filed_by_user_id, service_requests.c.requested_at,
@@ -149,6 +154,8 @@ request_contacts = Table(
     Column("last_name", String(200), nullable=True),
     Column("email", String(320), nullable=True),
     Column("phone", String(50), nullable=True),
+    # the filer asked for no more mail about this request (the link in every message; migration 0023)
+    Column("stopped_at", UTCDateTime, nullable=True),
 )
 
 # People who asked to hear about a request other than its filer: those who chose "follow this one instead", and
@@ -168,6 +175,8 @@ request_followers = Table(
     # an email follower receives nothing until the address confirms (a signed link); NULL: not yet
     Column("confirmed_at", UTCDateTime, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
+    Column("language", String(16), nullable=True),  # the page's language when they followed (0023)
+    Column("stopped_at", UTCDateTime, nullable=True),  # asked for no more mail about this request (0023)
     Index("ix_request_followers_request", "request_id", "id"),
 )
 

@@ -105,6 +105,13 @@ class AreaIndex:
         found = self._layers.get(layer)
         return [] if found is None else sorted(found.names)
 
+    def area_name(self, layer: str, key: str) -> str | None:
+        """The name of one area (None: no such layer or key)."""
+        found = self._layers.get(layer)
+        if found is None or key not in found.keys:
+            return None
+        return found.names[found.keys.index(key)]
+
     def _chosen(self, layers: Sequence[str] | None) -> list[str]:
         if layers is None:
             return self.layers

@@ -52,6 +52,7 @@ class MemoryDatabase:
     services: dict[str, Service] = field(default_factory=dict)
     requests: dict[int, ServiceRequest] = field(default_factory=dict)
     contacts: dict[int, Contact] = field(default_factory=dict)
+    stopped_filers: set[int] = field(default_factory=set)  # requests whose filer asked for no more mail
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
     hub: HubData = field(default_factory=HubData)
     agent: AgentData = field(default_factory=AgentData)

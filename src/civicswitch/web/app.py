@@ -20,6 +20,7 @@ from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web import (
     admin,
     agent,
+    compress,
     docs,
     errors,
     favicon,
@@ -27,6 +28,7 @@ from civicswitch.web import (
     pages,
     public,
     ratelimit,
+    report,
     residents,
     security,
     staff,
@@ -120,6 +122,7 @@ def create_app(
     app.include_router(agent.router)
     app.include_router(public.router)
     app.include_router(residents.router)
+    app.include_router(report.router)
     app.include_router(maps.router)
     app.include_router(favicon.router)
     docs.install(app)
@@ -160,6 +163,8 @@ def create_app(
 
         app.state.limiter = ratelimit.RateLimiter(settings, key_limit)
         app.add_middleware(ratelimit.RateLimit, limiter=app.state.limiter)
+    # Pages and their assets compressed for browsers (web/compress.py); the APIs' answers as they are.
+    app.add_middleware(compress.PeopleGZip)
     # Outermost last: security headers on every answer and HEAD as GET, then the Host check and the body guard.
     app.add_middleware(errors.BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_seconds)
     hosts = settings.host_list()

@@ -1,10 +1,9 @@
-"""The residents' pages in their language: gettext catalogs (Babel), one per language, chosen per request.
+"""The residents' pages in their language: the gettext catalogs of core/i18n.py, one per language, chosen per
+request.
 
 The text of the pages is written in English (the source language) and marked for translation in the templates
 (``_()``): a page's Python passes data, and its template words it (a status in plain words, a closure's reason).
-Each other language is one catalog,
-``civicswitch/locale/<code>/LC_MESSAGES/messages.po``, read when first used (compiled in memory: no ``.mo`` file
-is kept in the repository or built at install). Adding a language is adding its catalog (docs/residents.md).
+Adding a language is adding its catalog (docs/residents.md).
 
 The language of a request to a resident page (:func:`negotiate`): ``?lang=`` when it names one we have (and it is
 then kept in a cookie: the switcher on every page is a plain link, no JavaScript), else the cookie, else the
@@ -13,51 +12,23 @@ browser's ``Accept-Language`` (the first language we have, by its weights; ``es-
 
 from __future__ import annotations
 
-import gettext
-import io
-from collections.abc import Mapping
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from babel import Locale, negotiate_locale
+from babel import negotiate_locale
 from babel.dates import format_date, format_time, get_datetime_format
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
-from babel.support import Translations
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, FileSystemLoader
 
-SOURCE = "en"  # the language the templates are written in
+from civicswitch.core.i18n import LOCALE_DIR, SOURCE, chosen, jinja_environment, languages, translations
+from civicswitch.requests.reporting import folded
+
+__all__ = ["LOCALE_DIR", "SOURCE", "chosen", "languages", "translations"]  # read here by the pages and tests
+
 COOKIE = "civicswitch_lang"
 COOKIE_SECONDS = 365 * 24 * 3600
-LOCALE_DIR = Path(__file__).resolve().parents[1] / "locale"
-DOMAIN = "messages"
 _TEMPLATES = Path(__file__).parent / "templates"
-
-
-def _catalog_path(code: str) -> Path:
-    return LOCALE_DIR / code / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-@lru_cache(maxsize=1)
-def languages() -> Mapping[str, str]:
-    """The languages of the pages, code → the language's name in itself ("Español"): English, then each catalog."""
-    codes = [SOURCE, *sorted(p.name for p in LOCALE_DIR.iterdir() if _catalog_path(p.name).is_file())]
-    return {code: (Locale.parse(code).get_display_name(code) or code).capitalize() for code in codes}
-
-
-@lru_cache(maxsize=16)
-def translations(code: str) -> gettext.NullTranslations:
-    """The catalog of a language (English: the text as written). Fuzzy entries are left out, as msgfmt does."""
-    if code == SOURCE or code not in languages():
-        return gettext.NullTranslations()
-    with _catalog_path(code).open("rb") as po:
-        catalog = read_po(po, locale=code, domain=DOMAIN)
-    compiled = io.BytesIO()
-    write_mo(compiled, catalog)
-    compiled.seek(0)
-    return Translations(compiled, domain=DOMAIN)
 
 
 def _accepted(header: str) -> list[str]:
@@ -78,14 +49,6 @@ def _accepted(header: str) -> list[str]:
     return [tag for _, _, tag in sorted(weighted)]
 
 
-def chosen(code: str | None) -> str | None:
-    """``code`` when it is one of :func:`languages` (any case), else None."""
-    if not code:
-        return None
-    code = code.strip().lower()
-    return code if code in languages() else None
-
-
 def negotiate(query: str | None, cookie: str | None, accept_language: str | None) -> str:
     """The language of a page: the query's, the cookie's, the browser's best we have, or English."""
     for asked in (query, cookie):
@@ -101,13 +64,14 @@ def negotiate(query: str | None, cookie: str | None, accept_language: str | None
 
 @lru_cache(maxsize=16)
 def environment(code: str) -> Environment:
-    """The templates with one language's catalog installed (one environment per language: a page never changes
-    another's translations mid-render)."""
-    env = Environment(
-        loader=FileSystemLoader(_TEMPLATES), autoescape=select_autoescape(["html"]), extensions=["jinja2.ext.i18n"]
-    )
-    env.install_gettext_translations(translations(code), newstyle=True)  # type: ignore[attr-defined]
-    return env
+    """The pages' templates with one language's catalog installed (one environment per language: a page never
+    changes another's translations mid-render)."""
+    return jinja_environment(FileSystemLoader(_TEMPLATES), code)
+
+
+def sort_key(text: str) -> str:
+    """Alphabetical order as people expect it in our languages: case and accents set aside ("Árbol" by "arbol")."""
+    return folded(text)
 
 
 class Dates:

@@ -20,13 +20,13 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from civicswitch.core.errors import Forbidden
 from civicswitch.people.auth import key_principal
 from civicswitch.people.clients import Scope
+from civicswitch.people.links import SECRET_SETTING
 from civicswitch.people.policy import Principal
 from civicswitch.people.users import StaffUser
 from civicswitch.web.context import AppContext, context
 
 SESSION_COOKIE = "cs_session"
 SESSION_HOURS = 12
-SECRET_SETTING = "session_secret"  # noqa: S105 - the name of a setting, not a secret
 
 
 @dataclass(frozen=True, slots=True)

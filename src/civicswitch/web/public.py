@@ -1,4 +1,5 @@
-"""Confirming a follow by email (the link in the confirmation mail), a page for residents in their language.
+"""Confirming a follow by email (the link in the confirmation mail) and stopping the mail about a request (the link in
+every update), pages for residents in their language.
 
 The link opens a page with one button (a POST) rather than confirming on sight: mail scanners open links, and a
 scanner must not subscribe anyone. The token in the form is the only credential (it is signed and names the
@@ -14,9 +15,9 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError
-from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem
-from civicswitch.requests.commands import ConfirmFollow
-from civicswitch.requests.staff import confirm_follow
+from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem, StopLinks
+from civicswitch.requests.commands import ConfirmFollow, StopUpdates
+from civicswitch.requests.staff import confirm_follow, stop_updates
 from civicswitch.web.context import context
 from civicswitch.web.principals import session_secret
 from civicswitch.web.residents import render
@@ -63,3 +64,45 @@ async def confirm(request: Request, token: Annotated[str, Form(max_length=1000)]
         log.info("follow confirmation refused: %s", problem)
         return _page(request, 400, problem=str(problem))
     return _page(request, done=True, newly=result.newly_confirmed, request_id=result.service_request_id)
+
+
+def stop_links(request: Request) -> StopLinks:
+    """The signer of this instance's "stop these emails" links (the outbox signs them with the same secret)."""
+    ctx = context(request)
+    return StopLinks(session_secret(ctx), ctx.base_url(request))
+
+
+def _stop_page(request: Request, status: int = 200, **values: object) -> HTMLResponse:
+    response = render(request, "follow_stop.html", status, **values)
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/follow/stop", response_class=HTMLResponse)
+async def stop_form(request: Request, token: Annotated[str, Query(max_length=1000)] = "") -> HTMLResponse:
+    """The link in every update: a page with one button (a mail scanner opening links stops nothing)."""
+    links = await run_in_threadpool(stop_links, request)
+    try:
+        claim = links.read(token)
+    except LinkProblem as problem:
+        log.info("stop link refused (page): %s", problem)
+        return _stop_page(request, 400, problem=str(problem))
+    return _stop_page(request, request_id=claim.request_id, token=token)
+
+
+@router.post("/follow/stop", response_class=HTMLResponse)
+async def stop(request: Request, token: Annotated[str, Query(max_length=1000)] = "") -> HTMLResponse:
+    """The button, or a mail program's one click (RFC 8058: ``List-Unsubscribe=One-Click`` posted to the link,
+    the token in its query); the page's form sends the token in its body."""
+    ctx = context(request)
+    form = await request.form()
+    given = form.get("token")
+    token = given if isinstance(given, str) and given else token
+    links = await run_in_threadpool(stop_links, request)
+    cmd = StopUpdates(token=token[:1000], principal=LINK_HOLDER)
+    try:
+        result = await run_in_threadpool(lambda: stop_updates(ctx.writer(), ctx.clock, cmd, links))
+    except DomainError as problem:
+        log.info("stop refused: %s", problem)
+        return _stop_page(request, 400, problem=str(problem))
+    return _stop_page(request, done=True, stopped=result.stopped, request_id=result.service_request_id)

@@ -21,6 +21,7 @@ for :data:`FALLBACK_SECONDS` and then tries Redis again; requests are never refu
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import logging
 import math
@@ -30,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
+from http.cookies import CookieError, SimpleCookie
 from typing import cast
 from urllib.parse import parse_qsl
 
@@ -43,6 +45,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from civicswitch.people.clients import hash_key
 from civicswitch.settings import Settings
+from civicswitch.web import i18n
 from civicswitch.web.errors import error_body
 
 log = logging.getLogger("civicswitch.web.ratelimit")
@@ -363,6 +366,23 @@ class RateLimiter:
 
 
 # -- where the key is -----------------------------------------------------------------------------------
+# The residents' pages (web/residents.py, web/report.py, web/public.py): a person is told in words, in their
+# language, not in an API's error format.
+RESIDENT_PAGES = ("/report", "/requests", "/follow/")
+
+
+def resident_page(scope: Scope, retry_after: int) -> bytes:
+    """The 429 page of a resident page, in the page's language (``?lang=``, the cookie, ``Accept-Language``)."""
+    query = dict(parse_qsl(scope.get("query_string", b"").decode("latin-1")))
+    cookies = SimpleCookie()
+    with contextlib.suppress(CookieError):  # a cookie header we cannot read: as if there were none
+        cookies.load(_header(scope, b"cookie") or "")
+    kept = cookies.get(i18n.COOKIE)
+    lang = i18n.negotiate(query.get("lang"), kept.value if kept else None, _header(scope, b"accept-language"))
+    html = i18n.environment(lang).get_template("resident_rate_limited.html").render(lang=lang, seconds=retry_after)
+    return html.encode()
+
+
 def _header(scope: Scope, name: bytes) -> str | None:
     for key, value in scope["headers"]:
         if key == name:
@@ -565,7 +585,10 @@ class RateLimit:
             f"{'writes' if decision.bucket.startswith(('key:', 'addr-w:')) else 'reads'} a minute; "
             f"try again in {retry_after} s"
         )
-        body, media = error_body(path, [(429, description)])
+        if path.startswith(RESIDENT_PAGES):
+            body, media = resident_page(scope, retry_after), "text/html; charset=utf-8"
+        else:
+            body, media = error_body(path, [(429, description)])
         await send(
             {
                 "type": "http.response.start",

@@ -70,6 +70,8 @@
       if (!latInput || !longInput) { return; }
       latInput.value = point.lat.toFixed(DECIMALS);
       longInput.value = L.Util.wrapNum(point.lng, [-180, 180], true).toFixed(DECIMALS);
+      // the page may follow the point (the report form narrows its services to the place)
+      latInput.dispatchEvent(new CustomEvent("civicswitch:point", { bubbles: true }));
     }
 
     function place(point) {
