@@ -157,3 +157,9 @@ def test_resident_settings__bad__refused_naming_the_service(
     with pytest.raises(Invalid) as refused:
         parse_catalog(catalog_data)
     assert problem in refused.value.description and "pothole" in refused.value.description
+
+
+def test_resident_settings__reopen_days_too_large_to_be_a_float__refused(catalog_data: dict[str, Any]) -> None:
+    catalog_data["services"][0]["residents"] = {"reopen_days": 10**400}
+    with pytest.raises(Invalid, match="between 0 and 365"):
+        parse_catalog(catalog_data)

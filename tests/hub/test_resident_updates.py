@@ -143,3 +143,11 @@ def test_no_residents_mail_connector__nothing_made(
     number = _file(store)
     work_request(store, FixedClock(NOW), WorkRequest(OPERATOR, number, WorkStep.ACKNOWLEDGE))
     assert _told(store) == []
+
+
+def test_merge__the_childs_notes_carried_to_the_parent__not_told_again(uow: MemoryUnitOfWork) -> None:
+    parent, child = _file(uow, email="first@example.org"), _file(uow)
+    add_note(uow, FixedClock(NOW), AddNote(OPERATOR, child, "Seen again today", public=True))
+    merge_requests(uow, FixedClock(NOW), MergeRequests(None, child, parent, principal=OPERATOR))
+    notes = [(t["to"], t["note"]) for t in _told(uow) if t["change"] == "note"]
+    assert notes == [("ana@example.org", "Seen again today")]  # once, when written; not again as the parent's

@@ -888,3 +888,16 @@ def test_media__attach_unknown_ids__ignored(catalog: MakeUow) -> None:
     with catalog() as uow:
         found = uow.requests.media("a.png")
         assert (found.request_id if found else None, uow.requests.media("nope.png")) == (rid, None)
+
+
+def test_media__attach_a_photo_already_attached__never_moved_and_counted(catalog: MakeUow) -> None:
+    first, second = add(catalog, request(), request())
+    with catalog() as uow:
+        uow.requests.add_media(media_item("a.png"))
+        uow.requests.add_media(media_item("b.png"))
+        assert uow.requests.attach_media(["a.png", "nope.png"], first) == 1
+        assert uow.requests.attach_media(["a.png", "b.png"], second) == 1  # b only: a is the first's
+        uow.commit()
+    with catalog() as uow:
+        owners = [m.request_id if (m := uow.requests.media(i)) else None for i in ("a.png", "b.png")]
+    assert owners == [first, second]

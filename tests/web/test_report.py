@@ -138,3 +138,33 @@ def test_report__kept_photo_id_altered__asked_again_nothing_attached(client: Tes
     assert sent.status_code == 303  # the photo is optional: the report goes, without a photo it cannot vouch for
     request, _ = _stored(engine, int(sent.headers["location"].rsplit("/", 1)[1]))
     assert request.media_url is None
+
+
+def test_report__contact_over_the_limit_or_nul__the_form_says_so_never_json(client: TestClient) -> None:
+    """The fields have maxlength; a crafted form gets the page back with the field marked, nothing filed."""
+    for contact in ({"phone": "5" * 51}, {"first_name": "Ana\x00"}):
+        reply = client.post("/report", data=_report(**contact))
+        assert reply.status_code == 400 and reply.headers["content-type"].startswith("text/html"), contact
+        assert 'aria-invalid="true"' in reply.text
+
+
+def test_stop_link__far_too_long__answered_on_the_page(client: TestClient) -> None:
+    reply = client.get("/follow/stop", params={"token": "x" * 5000})
+    assert reply.status_code == 400 and reply.headers["content-type"].startswith("text/html")
+
+
+def test_report__the_same_kept_photo_sent_twice__second_refused_nothing_written(
+    client: TestClient, engine: Engine
+) -> None:
+    """A double-clicked "Send report" with a kept photo: the first report has it; the second is not filed."""
+    first = client.post("/report", data=_report(address_string=""), files={"photo": ("wall.png", PNG, "image/png")})
+    kept = re.search(r'name="photo_id" value="([^"]+)"', first.text)
+    assert kept is not None
+    data = _report(photo_id=kept.group(1), photo_name="wall.png")
+    assert client.post("/report", data=data, follow_redirects=False).status_code == 303
+    with SqlUnitOfWork(engine) as uow:
+        before = uow.requests.count()
+    again = client.post("/report", data=data, follow_redirects=False)
+    assert again.status_code == 400 and 'href="#r-photo"' in again.text  # 409 if both were at once
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.requests.count() == before

@@ -264,6 +264,8 @@ class ResidentSettings:
         where = data.get("public_location", "exact")
         if where not in {str(p) for p in PublicLocation}:
             raise Invalid(f"residents.public_location must be exact or generalised, got {where!r}", field="residents")
+        if not (0 <= days <= MAX_REOPEN_DAYS):  # compared as given: float() of a huge integer overflows
+            raise Invalid(f"residents.reopen_days must be between 0 and {MAX_REOPEN_DAYS:g}", field="residents")
         return cls(anonymous, float(days), PublicLocation(where))
 
 

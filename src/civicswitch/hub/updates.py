@@ -38,7 +38,7 @@ _STATUSES = {Status.ACKNOWLEDGED: "acknowledged", Status.CLOSED: "closed", Statu
 
 def change_of(request: ServiceRequest, event: Event, bodies: dict[str, str]) -> dict[str, Any] | None:
     """What a resident is told of one timeline entry (None: nothing)."""
-    if not event.public:
+    if not event.public or "merged_from" in event.data:  # a merged request's notes, carried: told already
         return None
     if event.kind == "status_changed" and event.status_to in _STATUSES:
         change: dict[str, Any] = {"change": _STATUSES[event.status_to], "note": event.description or None}

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import ValidationError
 
 from civicswitch.core.errors import Invalid
 from civicswitch.people.policy import Principal, Role
@@ -148,13 +149,23 @@ class StopLinks:
         return StopClaim(data["r"], data["a"])
 
 
+def _configured_secret() -> str:
+    """``CIVICSWITCH_SECRET_KEY`` as the web's settings read it: the environment, or the ``.env`` file."""
+    from civicswitch.settings import Settings  # the instance's configuration: read where a secret is needed
+
+    try:
+        return Settings().secret_key
+    except ValidationError:  # another setting is wrong: the server says so; here, the variable alone
+        return os.environ.get(SECRET_ENV, "")
+
+
 def instance_secret(uow: UnitOfWork, at: datetime) -> str:
     """The secret that signs sessions and links (``web/principals.session_secret`` reads the same): the
-    ``CIVICSWITCH_SECRET_KEY`` variable, else the one stored in the database, made and stored now if there is none
-    (within the caller's unit of work, which commits it)."""
-    from_env = os.environ.get(SECRET_ENV, "")
-    if from_env:
-        return from_env
+    ``CIVICSWITCH_SECRET_KEY`` setting (environment or ``.env``), else the one stored in the database, made and
+    stored now if there is none (within the caller's unit of work, which commits it)."""
+    configured = _configured_secret()
+    if configured:
+        return configured
     stored = uow.settings.all().get(SECRET_SETTING)
     if isinstance(stored, str) and len(stored) >= 32:
         return stored

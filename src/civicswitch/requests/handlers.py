@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from civicswitch.catalog.model import ServiceType, sla_notice
 from civicswitch.core.clock import Clock
-from civicswitch.core.errors import Invalid, NotFound
+from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.core.geo import parse_coordinate
 from civicswitch.core.timefmt import format_datetime, parse_datetime
 from civicswitch.people import audit
@@ -181,7 +181,10 @@ def submit_request(
             if item.id not in cmd.staged_media:
                 uow.requests.add_media(item)
         request_id = uow.requests.add(request, cmd.contact)
-        uow.requests.attach_media([m.id for m in stored_media], request_id)
+        if uow.requests.attach_media([m.id for m in stored_media], request_id) != len(stored_media):
+            # a photo kept for this form was given to another report meanwhile (the form sent twice): nothing
+            # of this one is written (the unit of work rolls back)
+            raise Conflict("the photo sent earlier was just filed with another report: choose it again", field="media")
         if who.is_staff:
             audit.record(
                 uow,

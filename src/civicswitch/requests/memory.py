@@ -213,10 +213,14 @@ class MemoryRequestStore:
             raise Conflict(f"media {item.id} already stored")
         self._db.media[item.id] = item
 
-    def attach_media(self, media_ids: Sequence[str], request_id: int) -> None:
-        for mid in media_ids:
-            if mid in self._db.media:  # unknown ids are ignored, as SQL's UPDATE … WHERE id IN (…) does
-                self._db.media[mid] = dataclasses.replace(self._db.media[mid], request_id=request_id)
+    def attach_media(self, media_ids: Sequence[str], request_id: int) -> int:
+        attached = 0
+        for mid in dict.fromkeys(media_ids):
+            found = self._db.media.get(mid)  # unknown ids are ignored, as SQL's UPDATE … WHERE id IN (…) does
+            if found is not None and found.request_id is None:
+                self._db.media[mid] = dataclasses.replace(found, request_id=request_id)
+                attached += 1
+        return attached
 
     def media(self, media_id: str) -> Media | None:
         return self._db.media.get(media_id)
@@ -332,17 +336,17 @@ class MemoryRequestStore:
                 stopped += 1
         return stopped
 
-    def close_times(
-        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
-    ) -> list[float]:
+    def recent_closures(
+        self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000
+    ) -> list[tuple[float, tuple[str | None, ...]]]:
         closed = sorted(
             (r for r in self._db.requests.values()
              if r.service_code == service_code and r.closed_at is not None and r.closed_at >= since
-             and r.close_reason in TIMED_CLOSURES
-             and (area is None or (r.areas or {}).get(area[0]) == area[1])),
+             and r.close_reason in TIMED_CLOSURES),
             key=lambda r: (r.closed_at, r.id), reverse=True,
         )[:limit]  # fmt: skip
-        return [(r.closed_at - r.requested_at).total_seconds() / 3600 for r in closed if r.closed_at is not None]
+        return [((r.closed_at - r.requested_at).total_seconds() / 3600, tuple((r.areas or {}).get(x) for x in layers))
+                for r in closed if r.closed_at is not None]  # fmt: skip
 
     def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
         return self.find_open311_json(query, base_url), self.list_validator(query)

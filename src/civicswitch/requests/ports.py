@@ -55,7 +55,11 @@ class RequestStore(Protocol):
 
     def contact(self, request_id: int) -> Contact | None: ...
     def add_media(self, media: Media) -> None: ...
-    def attach_media(self, media_ids: Sequence[str], request_id: int) -> None: ...
+    def attach_media(self, media_ids: Sequence[str], request_id: int) -> int:
+        """Give these photos to the request, those that are no request's yet (an attached photo is never moved);
+        returns how many were attached (unknown ids count for nothing)."""
+        ...
+
     def media(self, media_id: str) -> Media | None: ...
     def source_refs(self, refs: Sequence[str]) -> set[str]:
         """Which of these import references are already stored."""
@@ -98,12 +102,12 @@ class RequestStore(Protocol):
         as its filer or a follower; how many stopped."""
         ...
 
-    def close_times(
-        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
-    ) -> list[float]:
-        """Hours from filing to closure of ``service_code``'s requests closed since ``since`` as fixed or with no
-        action possible (a duplicate, a referral, a cancellation is not the time a fix takes), the ``limit`` most
-        recently closed; only those in ``area`` (layer, key) when given. In no particular order."""
+    def recent_closures(
+        self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000
+    ) -> list[tuple[float, tuple[str | None, ...]]]:
+        """The ``limit`` most recent closures of ``service_code`` since ``since`` as fixed or with no action
+        possible (a duplicate, a referral, a cancellation is not the time a fix takes): hours from filing to
+        closure, and the request's area key in each of ``layers`` (None: none). In no particular order."""
         ...
 
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:

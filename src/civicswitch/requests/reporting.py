@@ -18,7 +18,7 @@ import logging
 import re
 import statistics
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 OBSERVED_DAYS = 90  # the window of "usually closed within"
 MIN_SAMPLE = 10  # fewer closures than this say nothing (an area's: the next larger area's, then the service's)
+SAMPLE = 2_000  # the most recent closures counted: plenty for a median and an 80th percentile
 NEARBY = 5  # open requests of the same service shown before sending
 MAX_ADDRESS = 500
 DEFAULT_LIMITS = Limits()
@@ -245,20 +246,22 @@ def _summary(hours: Sequence[float], area: tuple[str, str] | None) -> Observed:
 
 
 def observed_times(uow: UnitOfWork, service_code: str, areas: dict[str, str] | None, now: datetime) -> Observed | None:
-    """The service's time to close over the last :data:`OBSERVED_DAYS` days in the smallest of ``areas`` with at
-    least :data:`MIN_SAMPLE` closures (the area with the fewest closures among those with enough), else over the
-    whole service; None when even that has fewer (too few to say anything)."""
-    since = now - timedelta(days=OBSERVED_DAYS)
+    """The service's time to close over the last :data:`OBSERVED_DAYS` days (its :data:`SAMPLE` most recent
+    closures) in the smallest of ``areas`` with at least :data:`MIN_SAMPLE` closures among them (the area with the
+    fewest closures among those with enough), else over the whole service; None when even that has fewer."""
+    wanted = sorted((areas or {}).items())
+    layers = [layer for layer, _ in wanted]
     with uow:
-        best: tuple[list[float], tuple[str, str]] | None = None
-        for layer, key in sorted((areas or {}).items()):
-            hours = uow.requests.close_times(service_code, since, (layer, key))
-            if len(hours) >= MIN_SAMPLE and (best is None or len(hours) < len(best[0])):
-                best = (hours, (layer, key))
-        if best is not None:
-            return _summary(*best)
-        hours = uow.requests.close_times(service_code, since)
-    return _summary(hours, None) if len(hours) >= MIN_SAMPLE else None
+        closures = uow.requests.recent_closures(service_code, now - timedelta(days=OBSERVED_DAYS), layers,
+                                                limit=SAMPLE)  # fmt: skip
+    best: tuple[list[float], tuple[str, str]] | None = None
+    for index, (layer, key) in enumerate(wanted):
+        hours = [h for h, where in closures if where[index] == key]
+        if len(hours) >= MIN_SAMPLE and (best is None or len(hours) < len(best[0])):
+            best = (hours, (layer, key))
+    if best is not None:
+        return _summary(*best)
+    return _summary([h for h, _ in closures], None) if len(closures) >= MIN_SAMPLE else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -272,14 +275,21 @@ class Outcome:
     referred: bool  # passed at once to another organisation, which looks after the place
 
 
-def report_outcome(uow: UnitOfWork, request_id: int, now: datetime) -> Outcome:
-    """The page after sending (public data only, as the track page): :class:`NotFound` for an unknown number."""
+ObservedLookup = Callable[[str, "dict[str, str] | None"], "Observed | None"]
+
+
+def report_outcome(uow: UnitOfWork, request_id: int, now: datetime, observed: ObservedLookup | None = None) -> Outcome:
+    """The page after sending (public data only, as the track page): :class:`NotFound` for an unknown number.
+    ``observed``: how the usual times are found (a cache of :func:`observed_times`; none: read now)."""
     tracked = track_request(uow, request_id)
     with uow:
         request = uow.requests.get(request_id)
         service = uow.catalog.service(request.service_code) if request is not None else None
     if request is None:  # pragma: no cover - deleted between the two reads
         raise NotFound(f"no request number {request_id}")
-    observed = observed_times(uow, request.service_code, request.areas, now)
+    if observed is None:
+        usual = observed_times(uow, request.service_code, request.areas, now)
+    else:
+        usual = observed(request.service_code, request.areas)
     referred = request.close_reason is CloseReason.REFERRED
-    return Outcome(tracked, service.sla if service is not None else None, observed, referred)
+    return Outcome(tracked, service.sla if service is not None else None, usual, referred)

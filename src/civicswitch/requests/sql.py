@@ -54,7 +54,6 @@ from civicswitch.requests.model import (
 from civicswitch.requests.ports import Media
 from civicswitch.requests.tables import (
     media,
-    request_areas,
     request_contacts,
     request_events,
     request_followers,
@@ -444,9 +443,15 @@ class SqlRequestStore:
             )
         )
 
-    def attach_media(self, media_ids: Sequence[str], request_id: int) -> None:
-        if media_ids:
-            self._conn.execute(update(media).where(media.c.id.in_(list(media_ids))).values(request_id=request_id))
+    def attach_media(self, media_ids: Sequence[str], request_id: int) -> int:
+        if not media_ids:
+            return 0
+        result = self._conn.execute(
+            update(media)
+            .where(media.c.id.in_(list(media_ids)), media.c.request_id.is_(None))
+            .values(request_id=request_id)
+        )
+        return int(result.rowcount)
 
     def media(self, media_id: str) -> Media | None:
         if not storable(media_id):
@@ -602,31 +607,24 @@ class SqlRequestStore:
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())
 
-    def close_times(
-        self, service_code: str, since: datetime, area: tuple[str, str] | None = None, *, limit: int = 20_000
-    ) -> list[float]:
-        """By ``ix_service_requests_service_closed`` (service, closure time; closed requests only), newest first;
-        an area through its ``request_areas`` row (primary key)."""
+    def recent_closures(
+        self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000
+    ) -> list[tuple[float, tuple[str | None, ...]]]:
+        """By ``ix_service_requests_service_closed`` (service, closure time; closed requests only), newest first:
+        one range of the index, never the service's whole history. The areas' keys are read in the database
+        (``areas ->> layer``), not by decoding each request's JSON here."""
         ids = self._service_ids_for([service_code])
         if not ids:
             return []
         query = (
-            select(sr.c.requested_at, sr.c.closed_at)
+            select(sr.c.requested_at, sr.c.closed_at, *(sr.c.areas[layer].as_string() for layer in layers))
             .where(sr.c.service_id == ids[0], sr.c.closed_at.is_not(None), sr.c.closed_at >= since,
                    sr.c.close_reason.in_([str(r) for r in TIMED_CLOSURES if r is not None]))
             .order_by(sr.c.closed_at.desc())
             .limit(limit)
         )  # fmt: skip
-        if area is not None:
-            ra = request_areas
-            query = query.where(
-                select(ra.c.request_id)
-                .where(ra.c.request_id == sr.c.id, ra.c.layer == area[0], ra.c.area_key == area[1])
-                .exists()
-            )
-        return [(row.closed_at - row.requested_at).total_seconds() / 3600 for row in self._conn.execute(query)]
+        return [((row[1] - row[0]).total_seconds() / 3600, tuple(row[2:])) for row in self._conn.execute(query)]
 
-    # -- cache validators ----------------------------------------------------------------------------
     def list_validator(self, query: RequestQuery) -> tuple[int, str]:
         """One aggregate over the rows ``find(query)`` selects (their ids and revisions, no rendering), with the
         catalog version, by a statement built once per shape of query (see ``_validator_statement``)."""

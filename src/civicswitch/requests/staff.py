@@ -172,8 +172,9 @@ def follow_request(uow: UnitOfWork, clock: Clock, cmd: FollowRequest, links: Fol
                     {
                         "confirm_url": links.url(request.id, email, now),
                         "link_days": FOLLOW_LINK_DAYS,
-                        "service_name": service.name if service else request.service_code,
+                        "service_name": service.text("name", cmd.language or "") if service else request.service_code,
                         "address": request.address,
+                        "language": cmd.language,  # the mail is written in it (None: the instance's)
                     },
                 )
             )

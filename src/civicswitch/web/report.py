@@ -20,10 +20,12 @@ they come by themselves (``/report/questions``) and the list of services follows
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Annotated, Any
 
+from cachetools import TTLCache
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from itsdangerous import BadSignature, URLSafeTimedSerializer
@@ -39,12 +41,15 @@ from civicswitch.requests.commands import FollowRequest, SubmitRequest, Upload
 from civicswitch.requests.handlers import Limits, submit_request
 from civicswitch.requests.model import Channel, Contact
 from civicswitch.requests.reporting import (
+    Observed,
+    ObservedLookup,
     Problem,
     ReportCheck,
     check_email,
     check_photo,
     check_report,
     matching,
+    observed_times,
     report_outcome,
     services_here,
     stage_photo,
@@ -158,6 +163,17 @@ class ReportForm:
         return pairs
 
 
+def _contact_problem(report: ReportForm) -> ReportCheck | None:
+    """The contact fields' own checks (the stores' limits, no NUL): a crafted form, as the fields have maxlength."""
+    try:
+        report.contact()
+    except DomainError as exc:
+        field_ = exc.field if exc.field in ("email", "phone", "first_name", "last_name") else "email"
+        log.info("report form refused: %s", exc.description)
+        return ReportCheck(None, {field_: Problem("refused", exc.description)}, (), None)
+    return None
+
+
 def _limits(request: Request) -> Limits:
     settings = context(request).settings
     return Limits(
@@ -213,6 +229,9 @@ def _anchors(service: Service | None) -> dict[str, str]:
         "description": "r-description",
         "photo": "r-photo",
         "email": "r-email",
+        "phone": "r-phone",
+        "first_name": "r-first",
+        "last_name": "r-last",
     }
     if service is not None:
         for index, a in enumerate(sorted(service.attributes, key=lambda a: a.order), start=1):
@@ -346,6 +365,9 @@ async def send(request: Request) -> Response:
         staged, uploads = (media_id,), ()
     if step in ("find", "questions"):
         return await run_in_threadpool(lambda: _form_page(request, report))
+    wrong = _contact_problem(report)
+    if wrong is not None:  # a name or number no store can hold (a crafted form): said on the form, nothing kept
+        return await run_in_threadpool(lambda: _form_page(request, report, check=wrong, status=400))
     cmd = report.command(lang, uploads, () if uploads else staged)  # a photo still here is not a picture: refused
     check = await run_in_threadpool(lambda: check_report(ctx.reader(), ctx.clock, cmd, ctx.geography(), limits))
     problems = check.problems
@@ -423,7 +445,8 @@ async def follow(request: Request) -> Response:
     found = check_email(email) if email else Problem("required")
     if found is not None:
         problems["follow_email"] = found
-    if problems:
+    if problems or _contact_problem(report) is not None:
+        report.values.update(first_name="", last_name="", phone="")  # not needed to follow
         log.info("follow instead refused: %s", ", ".join(f"{k}={p.code}" for k, p in sorted(problems.items())))
         check = await run_in_threadpool(
             lambda: check_report(
@@ -445,6 +468,42 @@ async def follow(request: Request) -> Response:
     return render(request, "report_followed.html", nav="report", number=result.service_request_id, mail=mail)
 
 
+OBSERVED_SECONDS = 600.0  # how long a service's usual times in an area are kept (per process): 90 days' figures
+
+
+class ObservedCache:
+    """Each process's usual times by (service, areas) for :data:`OBSERVED_SECONDS`: counting a busy service's
+    closures takes tens of milliseconds at a city's size (bench/staff_pages.py), and the figure of 90 days does
+    not change in ten minutes."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kept: TTLCache[tuple[str, tuple[tuple[str, str], ...]], Observed | None] = TTLCache(
+            maxsize=4096, ttl=OBSERVED_SECONDS
+        )
+
+    def lookup(self, ctx: AppContext) -> ObservedLookup:
+        def found(service_code: str, areas: dict[str, str] | None) -> Observed | None:
+            key = (service_code, tuple(sorted((areas or {}).items())))
+            with self._lock:
+                if key in self._kept:
+                    return self._kept[key]
+            usual = observed_times(ctx.reader(), service_code, areas, ctx.clock.now())
+            with self._lock:
+                self._kept[key] = usual
+            return usual
+
+        return found
+
+
+def _observed(request: Request) -> ObservedLookup:
+    state = request.app.state
+    cache: ObservedCache | None = getattr(state, "observed", None)
+    if cache is None:
+        cache = state.observed = ObservedCache()
+    return cache.lookup(context(request))
+
+
 @router.get("/report/sent/{number}", response_class=HTMLResponse)
 async def sent(request: Request, number: str) -> Response:
     """After sending: the number, who handles it, how long such reports take there, the tracking link. Public
@@ -453,7 +512,8 @@ async def sent(request: Request, number: str) -> Response:
     outcome = None
     if _number(number[:30]):
         try:
-            outcome = await run_in_threadpool(report_outcome, ctx.reader(), int(number), ctx.clock.now())
+            lookup = _observed(request)
+            outcome = await run_in_threadpool(report_outcome, ctx.reader(), int(number), ctx.clock.now(), lookup)
         except NotFound:
             outcome = None
     if outcome is None:

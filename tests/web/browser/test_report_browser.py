@@ -16,11 +16,14 @@ from sqlalchemy import Engine
 from civicswitch.catalog.handlers import load_layer
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
+from civicswitch.people.links import StopLinks
 from civicswitch.requests.commands import SubmitRequest
 from civicswitch.requests.handlers import submit_request
+from civicswitch.requests.model import Contact
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web.app import create_app
+from civicswitch.web.principals import session_secret
 from conftest import axe_violations, screenshot, tab_to
 
 AREAS = Path(__file__).parents[3] / "src" / "civicswitch" / "demo" / "data" / "areas"
@@ -219,3 +222,32 @@ def test_report__pages_axe_clean_in_both_languages(browser: Any, served: str) ->
             screenshot(page, f"report-sent-{locale[:2]}")
         finally:
             context.close()
+
+
+def test_stop_emails_page__by_keyboard__stops_and_is_axe_clean_in_both_languages(
+    browser: Any, served: str, app: FastAPI, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    filed = submit_request(SqlUnitOfWork(engine), clock, SubmitRequest(
+        service_code="graffiti", api_key=keys["submit"], address_string="7 Elm Street",
+        contact=Contact(email="ana@example.org")))  # fmt: skip
+    number = int(filed.service_request_id or 0)
+    token = StopLinks(session_secret(app.state.ctx), served).token(number, "ana@example.org")
+    for locale, button, done in (
+        ("es-ES", "Dejar de recibir los correos", "Listo"),
+        ("en-US", "Stop the emails", "already receiving no"),
+    ):
+        context = browser.new_context(locale=locale)
+        page = context.new_page()
+        try:
+            page.goto(f"{served}/follow/stop?token={token}")
+            assert axe_violations(page) == [], locale
+            tab_to(page, button)
+            with page.expect_navigation():
+                page.keyboard.press("Enter")
+            assert done in page.get_by_role("status").inner_text(), locale
+            assert axe_violations(page) == [], locale
+            screenshot(page, f"follow-stop-{locale[:2]}")
+        finally:
+            context.close()
+    with SqlUnitOfWork(engine) as uow:
+        assert uow.requests.recipients(number) == []

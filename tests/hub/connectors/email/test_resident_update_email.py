@@ -71,3 +71,24 @@ def test_update_email__link_not_absolute__refused() -> None:
     message = _message({"change": "note", "note": "x", "track_url": "/requests/42"}, "en")
     with pytest.raises(ValueError, match="track_url"):
         build_resident_email(CONFIG, message, NOW, message_id="<1@city>")
+
+
+def test_follow_confirmation__in_the_followers_language() -> None:
+    data = {
+        "service_request_id": "42",
+        "to": "ana@example.org",
+        "language": "es",
+        "service_name": "Grafiti",
+        "address": "5 Elm St",
+        "link_days": 7,
+        "confirm_url": "https://311.example.gov/follow/confirm?token=t",
+    }
+
+    envelope = {"type": "gov.civicswitch.request.follow_confirmation", "data": data}
+    message = OutboundMessage(1, "cs_1", MessageType.FOLLOW_CONFIRMATION, 42, envelope)
+    email = build_resident_email(CONFIG, message, NOW, message_id="<1@city>")
+    assert email["Subject"] == "Confirme que quiere recibir novedades de la solicitud 42"
+    assert email["Content-Language"] == "es" and "List-Unsubscribe" not in email
+    text = _text(email)
+    assert "la solicitud 42 (Grafiti, 5 Elm St)" in text and "durante 7 días" in text
+    assert "https://311.example.gov/follow/confirm?token=t" in text

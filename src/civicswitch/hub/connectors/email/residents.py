@@ -2,13 +2,12 @@
 
 An update on a request the resident filed or follows (hub/updates.py), in their language from the templates beside
 this module, as plain text and HTML, with a one-click "stop these emails" (``List-Unsubscribe``). And the follow
-confirmation: it names the request and its service, holds the signed link (good for a few
+confirmation, in their language too: it names the request and its service, holds the signed link (good for a few
 days), and says plainly what happens if the reader did not ask: nothing, the address is not used. It is sent to
 ``data.to`` only; the connector has no ``to`` of its own."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping
 from datetime import datetime
 from email.message import EmailMessage
@@ -24,7 +23,6 @@ from civicswitch.core.i18n import SOURCE, chosen, jinja_environment
 from civicswitch.hub.connectors.email.config import check_address
 from civicswitch.hub.model import MessageType, OutboundMessage
 
-NOT_READ = "This message was sent automatically. Replies to it are not read."
 POLICY = SMTP.clone(cte_type="7bit")  # as message.py: 7-bit on the wire
 TEMPLATES = Path(__file__).parent / "templates"  # an update's words, translated as the pages are (core/i18n.py)
 
@@ -34,41 +32,6 @@ def recipient(message: OutboundMessage) -> str:
     data = message.envelope.get("data")
     to = data.get("to") if isinstance(data, Mapping) else None
     return check_address(to, "to")
-
-
-def _confirmation(data: Mapping[str, Any]) -> tuple[str, str, str]:
-    """Subject, plain text and HTML of a follow confirmation."""
-    rid = str(data.get("service_request_id") or "")
-    service = " ".join(str(data.get("service_name") or "").split())
-    where = " ".join(str(data.get("address") or "").split())
-    url = str(data.get("confirm_url") or "")
-    days = int(data.get("link_days") or 7)
-    what = f"request {rid}" + (f" ({service}{', ' + where if where else ''})" if service else "")
-    subject = f"Confirm that you want updates on request {rid}"
-    text = "\n".join(
-        [
-            f"Someone, probably you, asked to receive updates by email on {what}.",
-            "",
-            "To confirm, open this link and press the button on the page:",
-            url,
-            "",
-            f"The link works for {days} days. Until you confirm, nothing else is sent to this address.",
-            "If you did not ask for this, ignore this message: this address will not be used.",
-            "",
-            "-- ",
-            NOT_READ,
-        ]
-    )
-    esc = html.escape
-    page = (
-        '<!DOCTYPE html><html lang="en"><body style="font-family:sans-serif">'
-        f"<p>Someone, probably you, asked to receive updates by email on {esc(what)}.</p>"
-        f'<p><a href="{esc(url)}">Confirm that you want updates on request {esc(rid)}</a></p>'
-        f"<p>The link works for {days} days. Until you confirm, nothing else is sent to this address. "
-        "If you did not ask for this, ignore this message: this address will not be used.</p>"
-        f'<hr><p style="color:#555">{esc(NOT_READ)}</p></body></html>\n'
-    )
-    return subject, text + "\n", page
 
 
 @lru_cache(maxsize=16)
@@ -85,7 +48,7 @@ def _link(data: Mapping[str, Any], name: str) -> str:
 
 def _update(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
     """Subject, plain text, HTML and language of an update (hub/updates.py), in the resident's language."""
-    lang = chosen(data.get("language") if isinstance(data.get("language"), str) else None) or SOURCE
+    lang = _language(data)
     values = {
         "lang": lang, "number": str(data.get("service_request_id") or ""), "change": data.get("change"),
         "close_reason": data.get("close_reason"), "owner": data.get("owner"), "note": data.get("note"),
@@ -99,6 +62,31 @@ def _update(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
     return subject, env.get_template("update.txt").render(values), env.get_template("update.html").render(values), lang
 
 
+def _language(data: Mapping[str, Any]) -> str:
+    """The message's language: the resident's where we have it, else the instance's (English)."""
+    given = data.get("language")
+    return chosen(given if isinstance(given, str) else None) or SOURCE
+
+
+def _confirmation(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
+    """Subject, plain text, HTML and language of a follow confirmation."""
+    lang = _language(data)
+    values = {
+        "lang": lang, "number": str(data.get("service_request_id") or ""),
+        "service": " ".join(str(data.get("service_name") or "").split()),
+        "place": " ".join(str(data.get("address") or "").split()),
+        "confirm_url": _link(data, "confirm_url"), "days": int(data.get("link_days") or 7),
+    }  # fmt: skip
+    env = _templates(lang)
+    subject = " ".join(env.get_template("confirm_subject.txt").render(values).split())
+    return (
+        subject,
+        env.get_template("confirm.txt").render(values),
+        env.get_template("confirm.html").render(values),
+        lang,
+    )
+
+
 def build_resident_email(
     config: Mapping[str, Any], message: OutboundMessage, now: datetime, *, message_id: str
 ) -> EmailMessage:
@@ -108,8 +96,7 @@ def build_resident_email(
     if message.type == MessageType.RESIDENT_UPDATE:
         subject, text, page, lang = _update(data)
     elif message.type == MessageType.FOLLOW_CONFIRMATION:
-        _link(data, "confirm_url")
-        subject, text, page = _confirmation(data)
+        subject, text, page, lang = _confirmation(data)
     else:
         raise ValueError(f"a residents' connector sends no {message.type} messages")
     email = EmailMessage(policy=POLICY)

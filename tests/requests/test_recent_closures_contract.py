@@ -1,13 +1,11 @@
-"""``close_times``: how long a service's requests took to close lately, in an area or everywhere (the report
-page's "usually closed within"), against the fake, SQLite and PostgreSQL."""
+"""``recent_closures``: how long a service's requests took to close lately, with their areas (the report page's
+"usually closed within"), against the fake, SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import pytest
 
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
@@ -35,7 +33,7 @@ def _store(new_uow: MakeUow, catalog: dict[str, Any], *requests: ServiceRequest)
         uow.commit()
 
 
-def test_close_times__recent_fixed_closures_of_the_service__hours_each(
+def test_recent_closures__fixed_or_no_action_of_the_service_in_the_window__hours_and_areas(
     store_uow_factory: MakeUow, catalog_data: dict[str, Any]
 ) -> None:
     open_one = ServiceRequest(service_code="graffiti", requested_at=T0 - 2 * HOUR, channel=Channel.OPEN311,
@@ -49,18 +47,18 @@ def test_close_times__recent_fixed_closures_of_the_service__hours_each(
         open_one,
     )  # fmt: skip
     with store_uow_factory() as uow:
-        hours = uow.requests.close_times("graffiti", T0 - timedelta(days=90))
-        assert sorted(round(h, 6) for h in hours) == [2.0, 5.0, 48.0]
-        assert uow.requests.close_times("no-such-service", T0 - timedelta(days=90)) == []
+        found = uow.requests.recent_closures("graffiti", T0 - timedelta(days=90), ("districts", "wards"))
+        assert sorted((round(h, 6), where) for h, where in found) == [
+            (2.0, ("A", None)), (5.0, ("A", None)), (48.0, ("A", None))]  # fmt: skip
+        assert [where for _, where in uow.requests.recent_closures("graffiti", T0 - timedelta(days=90))] == [()] * 3
+        assert uow.requests.recent_closures("no-such-service", T0 - timedelta(days=90)) == []
 
 
-def test_close_times__area_and_limit__only_that_area_the_most_recent_first(
+def test_recent_closures__limit__the_most_recently_closed(
     store_uow_factory: MakeUow, catalog_data: dict[str, Any]
 ) -> None:
     _store(store_uow_factory, catalog_data, _closed(1, 1), _closed(2, 2), _closed(3, 3, area="B"), _closed(4, 4))
     since = T0 - timedelta(days=90)
     with store_uow_factory() as uow:
-        assert sorted(uow.requests.close_times("graffiti", since, ("districts", "A"))) == pytest.approx([1, 2, 4])
-        assert uow.requests.close_times("graffiti", since, ("districts", "B")) == pytest.approx([3])
-        assert uow.requests.close_times("graffiti", since, ("districts", "C")) == []
-        assert sorted(uow.requests.close_times("graffiti", since, limit=2)) == pytest.approx([1, 2])
+        found = uow.requests.recent_closures("graffiti", since, ("districts",), limit=3)
+    assert sorted((round(h, 6), where) for h, where in found) == [(1.0, ("A",)), (2.0, ("A",)), (3.0, ("B",))]
