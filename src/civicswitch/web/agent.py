@@ -41,7 +41,6 @@ from civicswitch.agent.handlers import (
 from civicswitch.agent.model import CallerRow, KnowledgeArticle
 from civicswitch.catalog.model import Datatype, Service
 from civicswitch.core.errors import DomainError, Forbidden, Invalid
-from civicswitch.hub.residents import residents_connector
 from civicswitch.people.policy import Action, Principal, Role, allowed, needs_target, reach_of
 from civicswitch.requests.commands import FollowRequest, SubmitRequest
 from civicswitch.requests.handlers import Limits, submit_request
@@ -51,7 +50,7 @@ from civicswitch.web.context import context
 from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import Session, check_csrf
-from civicswitch.web.public import follow_links
+from civicswitch.web.public import follow_links, mail_to_residents
 from civicswitch.web.staffpages import refusal_page, render_page, signed_in_staff
 
 log = logging.getLogger(__name__)
@@ -530,15 +529,10 @@ async def follow(request: Request) -> Response:
             )
         )
     confirm = result.confirmation
-    if confirm == "email" and not await run_in_threadpool(_mail_to_residents, request):
+    if confirm == "email" and not await run_in_threadpool(mail_to_residents, request):
         confirm = "email-no-mail"
     target = _after(principal, "followed", result.service_request_id, confirm)
     return RedirectResponse(target, status_code=303)
-
-
-def _mail_to_residents(request: Request) -> bool:
-    with context(request).reader() as uow:
-        return residents_connector(uow.hub.connectors()) is not None
 
 
 # -- knowledge articles -----------------------------------------------------------------------------------------

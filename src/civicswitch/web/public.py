@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError
+from civicswitch.hub.residents import residents_connector
 from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem, StopLinks
 from civicswitch.requests.commands import ConfirmFollow, StopUpdates
 from civicswitch.requests.staff import confirm_follow, stop_updates
@@ -24,6 +25,12 @@ from civicswitch.web.residents import render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
+
+
+def mail_to_residents(request: Request) -> bool:
+    """Whether this instance mails residents (it has a residents' mail connector, hub/residents.py)."""
+    with context(request).reader() as uow:
+        return residents_connector(uow.hub.connectors()) is not None
 
 
 def follow_links(request: Request) -> FollowLinks:

@@ -35,7 +35,6 @@ from starlette.datastructures import FormData, UploadFile
 from civicswitch.catalog.model import Datatype, Service
 from civicswitch.core.errors import DomainError, NotFound
 from civicswitch.core.geo import parse_coordinate
-from civicswitch.hub.residents import residents_connector
 from civicswitch.people.policy import RESIDENT_ON_THE_WEB
 from civicswitch.requests.commands import FollowRequest, SubmitRequest, Upload
 from civicswitch.requests.handlers import Limits, submit_request
@@ -60,7 +59,7 @@ from civicswitch.web.context import AppContext, context
 from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import session_secret
-from civicswitch.web.public import follow_links
+from civicswitch.web.public import follow_links, mail_to_residents
 from civicswitch.web.residents import _number, language, render
 
 log = logging.getLogger(__name__)
@@ -420,13 +419,8 @@ def _nearby_page(
         map=map_view(request),
         point=check.point,
         service_name=check.service.text("name", lang),
-        mail=_mail_to_residents(context(request)),
+        mail=mail_to_residents(request),
     )
-
-
-def _mail_to_residents(ctx: AppContext) -> bool:
-    with ctx.reader() as uow:
-        return residents_connector(uow.hub.connectors()) is not None
 
 
 @router.post("/report/follow", response_class=HTMLResponse)
@@ -464,7 +458,7 @@ async def follow(request: Request) -> Response:
         return render(request, "track_lookup.html", 404, nav="track", number=number, problem="unknown")
     if report.photo:
         log.info("follow instead: the photo kept for the report is left unused")
-    mail = await run_in_threadpool(_mail_to_residents, ctx)
+    mail = await run_in_threadpool(mail_to_residents, request)
     return render(request, "report_followed.html", nav="report", number=result.service_request_id, mail=mail)
 
 
