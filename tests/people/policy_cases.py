@@ -25,9 +25,11 @@ from civicswitch.hub.handlers import add_connector, complete_manual, deliveries,
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
-from civicswitch.people.links import FollowLinks, StopLinks
+from civicswitch.people.links import FixedLinks, FollowLinks, StopLinks
 from civicswitch.people.policy import POLICY, Action, Principal, Reach, Role
+from civicswitch.requests.answers import answer_fix
 from civicswitch.requests.commands import (
+    AnswerFix,
     ChangeRequest,
     ConfirmFollow,
     FollowRequest,
@@ -108,6 +110,8 @@ ADMIN = Principal(kind="operator", name="setup", role=Role.ADMIN)
 FOLLOWER = "follower@example.org"
 LINKS = FollowLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 STOPS = StopLinks("matrix-secret-" * 4, "https://matrix.example.gov")
+ANSWERS = FixedLinks("matrix-secret-" * 4, "https://matrix.example.gov")
+CLOSED_FILER = "closed@example.org"
 FILER = dataclasses.replace(principal(Role.LIAISON), name="the liaison who filed")
 
 
@@ -159,6 +163,13 @@ def world() -> World:
     # the partner reported the work on the second requests complete: a liaison may check those fixes on site
     for name in ("own2", "other2"):
         partner_work(uow, clock, PartnerWork(ADMIN, ids[name], PartnerStep.COMPLETE, "done"))
+    # a request closed as fixed: its filer's link from the closure mail answers "Is it fixed?"
+    cmd = SubmitRequest(service_code="pothole", api_key=None, lat=POINT_A[0], long=POINT_A[1], principal=ADMIN,
+                        contact=Contact(email=CLOSED_FILER))  # fmt: skip
+    closed = submit_request(uow, clock, cmd, geography=geography).service_request_id
+    assert closed is not None
+    ids["closed"] = closed
+    work_request(uow, clock, WorkRequest(ADMIN, closed, WorkStep.CLOSE, "filled", close_reason="fixed"))
     # someone follows the 'own' request by email, unconfirmed: the resident's link confirms it
     follow_request(uow, clock, FollowRequest(None, ids["own"], Contact(email=FOLLOWER), principal=ADMIN))
     clock.advance(timedelta(minutes=5))
@@ -207,6 +218,11 @@ def _confirm(w: World, p: Principal, side: str) -> object:
 
 def _stop(w: World, p: Principal, side: str) -> object:
     return stop_updates(w.uow, w.clock, StopUpdates(STOPS.token(int(w.ids["own"]), FOLLOWER), p), STOPS)
+
+
+def _answer(w: World, p: Principal, side: str) -> object:
+    token = ANSWERS.token(int(w.ids["closed"]), CLOSED_FILER)
+    return answer_fix(w.uow, w.clock, AnswerFix(int(w.ids["closed"]), "fixed", p, token=token), ANSWERS)
 
 
 def _apikey(w: World, p: Principal, side: str) -> object:
@@ -261,6 +277,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.ESCALATION_VIEW: lambda w, p, side: escalation_queue(w.uow, w.clock, p, EscalationRule()),
     Action.FOLLOW_CONFIRM: _confirm,
     Action.FOLLOW_STOP: _stop,
+    Action.REQUEST_ANSWER: _answer,
     Action.AGENT_SEARCH: lambda w, p, side: search_callers(w.uow, w.clock, p, "own@example.org"),
     Action.CALL_LOG: lambda w, p, side: log_call(w.uow, w.clock, LogCall(p, "Trash day", "phone", "pothole")),
     Action.KNOWLEDGE_READ: lambda w, p, side: knowledge_articles(w.uow, p, "pothole"),

@@ -40,13 +40,13 @@ from civicswitch.hub.handlers import add_connector, deliveries
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user
-from civicswitch.people.links import FollowLinks, StopLinks
+from civicswitch.people.links import FixedLinks, FollowLinks, StopLinks
 from civicswitch.people.policy import OPERATOR, Action, Role
-from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest
+from civicswitch.requests.commands import PartnerStep, PartnerWork, SubmitRequest, WorkRequest, WorkStep
 from civicswitch.requests.handlers import submit_request
 from civicswitch.requests.model import Contact
 from civicswitch.requests.staff import assign_request
-from civicswitch.requests.work import partner_work
+from civicswitch.requests.work import partner_work, work_request
 from civicswitch.responses.handlers import SaveTemplate, save_template
 from civicswitch.routing.geography import AreaIndex
 from civicswitch.routing.intake import Geography
@@ -86,7 +86,7 @@ FORMS = {
 }
 # The confirmation page takes no key and no session: whoever holds the signed link acts as a resident, so only
 # the resident's case has an HTTP form (the memory matrix covers every role).
-LINK_ONLY = {Action.FOLLOW_CONFIRM, Action.FOLLOW_STOP}
+LINK_ONLY = {Action.FOLLOW_CONFIRM, Action.FOLLOW_STOP, Action.REQUEST_ANSWER}
 # Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
 KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
 
@@ -145,6 +145,13 @@ def _city(engine: Engine, clock: FixedClock, role: Role) -> City:
         ids[name] = rid
     for name, org in (("own", OWN_ORG), ("own2", OWN_ORG), ("other", OTHER_ORG)):
         assign_request(uow(), clock, ids[name], org, who=OPERATOR)
+    # a request closed as fixed: its filer's link from the closure mail answers "Is it fixed?"
+    closed = submit_request(uow(), clock, SubmitRequest(
+        service_code="pothole", api_key=None, lat=POINT_A[0], long=POINT_A[1], principal=OPERATOR,
+        contact=Contact(email="closed@example.org")), geography=geography).service_request_id  # fmt: skip
+    assert closed is not None
+    ids["closed"] = closed
+    work_request(uow(), clock, WorkRequest(OPERATOR, closed, WorkStep.CLOSE, "filled", close_reason="fixed"))
     # the partner reported the work on the second requests complete: a liaison may check those fixes on site
     for name in ("own2", "other2"):
         partner_work(uow(), clock, PartnerWork(OPERATOR, ids[name], PartnerStep.COMPLETE, "done"))
@@ -273,6 +280,9 @@ CALLS: dict[Action, Call] = {
     Action.ESCALATION_VIEW: lambda c, h, side: c.client.get("/staff/escalations"),
     Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
     Action.FOLLOW_STOP: lambda c, h, side: c.client.post("/follow/stop", data={"token": _stop_link(c)}),
+    Action.REQUEST_ANSWER: lambda c, h, side: c.client.post(
+        f"/requests/{c.ids['closed']}/fixed", data={"token": _answer_link(c), "answer": "fixed"}
+    ),
     Action.REQUEST_WORK: lambda c, h, side: _page_form(c, c.ids[side], "work", {"step": "acknowledge"}),
     Action.REQUEST_TRANSFER: lambda c, h, side: _page_form(
         c, c.ids[side], "transfer", {"body": OTHER_BODY if side == "own" else OWN_BODY, "reason": "not ours"}
@@ -330,6 +340,12 @@ def _stop_link(c: City) -> str:
     """A "stop these emails" link's token for the 'own' request's filer (as the outbox signs it)."""
     ctx = c.client.app.state.ctx  # type: ignore[attr-defined]
     return StopLinks(session_secret(ctx), "http://testserver").token(int(c.ids["own"]), "own@example.org")
+
+
+def _answer_link(c: City) -> str:
+    """An "Is it fixed?" link's token for the closed request's filer (as the outbox signs it)."""
+    ctx = c.client.app.state.ctx  # type: ignore[attr-defined]
+    return FixedLinks(session_secret(ctx), "http://testserver").token(int(c.ids["closed"]), "closed@example.org")
 
 
 def _link(c: City) -> str:

@@ -4,74 +4,23 @@ residents' mail connector, the worker sends it over SMTP (aiosmtpd), and the lin
 
 from __future__ import annotations
 
-import asyncio
-import email
-import email.policy
 import re
-import socket
-import threading
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import timedelta
 from email.message import EmailMessage
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from aiosmtpd.controller import Controller
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, select, text
 
 from civicswitch.core.clock import FixedClock
-from civicswitch.hub.connectors.email import EmailSender
-from civicswitch.hub.handlers import add_connector
-from civicswitch.hub.model import ConnectorKind
-from civicswitch.hub.worker import Worker
 from civicswitch.people.links import FOLLOW_LINK_DAYS
 from civicswitch.requests.tables import request_followers
-from civicswitch.storage.sql import SqlUnitOfWork
-
-
-@dataclass
-class Inbox:
-    received: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        parsed = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
-        assert isinstance(parsed, EmailMessage)
-        with self.lock:
-            self.received.append((list(envelope.rcpt_tos), parsed))
-        return "250 2.0.0 Ok: queued"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[Inbox, int]]:
-    handler, port = Inbox(), _free_port()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield handler, port
-    finally:
-        controller.stop()
-
-
-def _residents_mail(engine: Engine, clock: FixedClock, port: int) -> None:
-    add_connector(
-        SqlUnitOfWork(engine),
-        clock,
-        code="residents-mail",
-        kind="email",
-        body="DSNY",
-        config={"from": "City 311 <noreply@city.example.gov>", "smtp_host": "127.0.0.1", "smtp_port": port,
-                "audience": "residents", "html": True},
-    )  # fmt: skip
+from mail_inbox import Inbox
+from mail_inbox import deliver as _deliver
+from mail_inbox import inbox as inbox
+from mail_inbox import residents_mail as _residents_mail
 
 
 def _file(client: TestClient, key: str) -> str:
@@ -79,18 +28,6 @@ def _file(client: TestClient, key: str) -> str:
     reply = client.post("/open311/v2/requests.json", data=data)
     assert reply.status_code == 200, reply.text
     return str(reply.json()[0]["service_request_id"])
-
-
-def _deliver(engine: Engine, clock: FixedClock) -> int:
-    async def run() -> int:
-        sender = EmailSender(now=clock.now)
-        worker = Worker(lambda: SqlUnitOfWork(engine), clock, {ConnectorKind.EMAIL: sender})
-        try:
-            return await worker.run_once()
-        finally:
-            await sender.aclose()
-
-    return asyncio.run(run())
 
 
 def _confirmed(engine: Engine) -> list[Any]:

@@ -11,14 +11,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
-from test_follow_confirmation import Inbox, _deliver, _residents_mail
-from test_follow_confirmation import inbox as inbox
 
 from civicswitch.core.clock import FixedClock
 from civicswitch.people.policy import OPERATOR
 from civicswitch.requests.commands import AddNote, WorkRequest, WorkStep
 from civicswitch.requests.work import add_note, work_request
 from civicswitch.storage.sql import SqlUnitOfWork
+from mail_inbox import Inbox
+from mail_inbox import deliver as _deliver
+from mail_inbox import inbox as inbox
+from mail_inbox import residents_mail as _residents_mail
 
 PUBLIC = "http://testserver"
 

@@ -24,8 +24,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from civicswitch.core.i18n import SOURCE
-from civicswitch.people.links import StopLinks, instance_secret
-from civicswitch.requests.model import NOTE_KINDS, Event, Notice, ServiceRequest, Status
+from civicswitch.people.links import FixedLinks, StopLinks, instance_secret
+from civicswitch.requests.model import ASKED_CLOSURES, NOTE_KINDS, Event, Notice, ServiceRequest, Status
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -46,6 +46,8 @@ def change_of(request: ServiceRequest, event: Event, bodies: dict[str, str]) -> 
             change["close_reason"] = str(event.close_reason) if event.close_reason else "fixed"
             change["duplicate_of"] = request.parent_id
             change["owner"] = bodies.get(request.body_code or "", request.body_code)
+            # "Is it fixed?" (requests/answers.py): asked of the closures that say the problem is dealt with
+            change["ask_fixed"] = event.close_reason in ASKED_CLOSURES and request.status is Status.CLOSED
         return change
     if event.kind in NOTE_KINDS and event.description:
         return {"change": "note", "note": event.description}
@@ -72,6 +74,7 @@ def resident_updates(
         return []
     bodies = {b.code: b.name for b in uow.catalog.bodies()}
     links: StopLinks | None = None
+    fixed: FixedLinks | None = None
     notices: list[Notice] = []
     for request, events in changes:
         assert request.id is not None
@@ -88,7 +91,9 @@ def resident_updates(
                 request.id, len(recipients), len(said),
             )  # fmt: skip
             continue
-        links = links or StopLinks(instance_secret(uow, at), base)
+        if links is None:
+            secret = instance_secret(uow, at)
+            links, fixed = StopLinks(secret, base), FixedLinks(secret, base)
         service = uow.catalog.service(request.service_code)
         for person in recipients:
             language = person.language
@@ -96,6 +101,12 @@ def resident_updates(
             # the pages the message links to open in the reader's language (and keep it: web/i18n.py)
             in_language = f"lang={quote(language)}" if language and language != SOURCE else ""
             for change in said:
+                if change.get("ask_fixed") and fixed is not None:
+                    change = {
+                        **change,
+                        "fixed_url": _with(fixed.url(request.id, person.email, "fixed"), in_language),
+                        "not_fixed_url": _with(fixed.url(request.id, person.email, "not_fixed"), in_language),
+                    }
                 if change.get("duplicate_of"):
                     change["duplicate_url"] = _with(f"{base}/requests/{change['duplicate_of']}", in_language)
                 notices.append(Notice(request.id, UPDATE, person.email, at, {

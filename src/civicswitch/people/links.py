@@ -149,6 +149,55 @@ class StopLinks:
         return StopClaim(data["r"], data["a"])
 
 
+# -- "Is it fixed?": the links in a closure message ---------------------------------------------------------------
+FIXED_PATH = "/requests/{number}/fixed"
+_FIXED_SALT = "civicswitch.fix-answer"
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerClaim:
+    """What a valid "Is it fixed?" link says: this address (by digest) was told the request was closed."""
+
+    request_id: int
+    address_digest: str
+
+
+@dataclass(frozen=True, slots=True)
+class FixedLinks:
+    """Makes and reads the "Is it fixed?" links of a closure message (requests/answers.py). They do not expire: the
+    service's reopen window decides what a late "still a problem" does (a new, linked request). They prove only that
+    whoever opens one can read mail sent to that address; the page behind asks for a button press (a POST)."""
+
+    secret: str
+    base_url: str
+
+    def _serializer(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret, salt=_FIXED_SALT)
+
+    def token(self, request_id: int, email: str) -> str:
+        token: Any = self._serializer().dumps({"r": request_id, "a": address_digest(email)})
+        return str(token)
+
+    def url(self, request_id: int, email: str, answer: str | None = None) -> str:
+        """The page asking about request ``request_id``; ``answer`` (fixed | not_fixed) is chosen on it already."""
+        query = f"token={quote(self.token(request_id, email))}" + (f"&answer={quote(answer)}" if answer else "")
+        return f"{self.base_url.rstrip('/')}{FIXED_PATH.format(number=request_id)}?{query}"
+
+    def read(self, token: str, request_id: int) -> AnswerClaim:
+        """The claim of a link for request ``request_id``, or :class:`LinkProblem` saying why it cannot be used."""
+        if not token or len(token) > 500:
+            raise LinkProblem("This link is incomplete: open the whole link from the email.")
+        try:
+            data: Any = self._serializer().loads(token)
+        except BadSignature:
+            raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
+        if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
+            raise LinkProblem("This link is not valid.")
+        if data["r"] != request_id:
+            raise LinkProblem(f"This link was sent about another request, not request {request_id}.")
+        return AnswerClaim(data["r"], data["a"])
+
+
 def _configured_secret() -> str:
     """``CIVICSWITCH_SECRET_KEY`` as the web's settings read it: the environment, or the ``.env`` file."""
     from civicswitch.settings import Settings  # the instance's configuration: read where a secret is needed

@@ -60,6 +60,7 @@ class Action(StrEnum):
     ESCALATION_VIEW = "escalation.view"  # the escalation queue: requests bounced too often or long overdue
     FOLLOW_CONFIRM = "follow.confirm"  # the owner of an address confirms a follow (the signed link names it)
     FOLLOW_STOP = "follow.stop"  # the owner of an address stops the mail about a request (the link in each message)
+    REQUEST_ANSWER = "request.answer"  # a resident answers "Is it fixed?" after a closure, and rates how it went
     AGENT_SEARCH = "agent.search"  # the agent console: find callers and their history (reads contact data: audited)
     CALL_LOG = "call.log"  # log an information-only call (a question, no request) and see the counts per topic
     KNOWLEDGE_READ = "knowledge.read"  # knowledge articles: what staff tell callers, per service
@@ -111,6 +112,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.ESCALATION_VIEW: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.FOLLOW_CONFIRM: {_R.RESIDENT: _.ANY},  # consent comes from the address's owner, never from staff
     _A.FOLLOW_STOP: {_R.RESIDENT: _.ANY},  # so does its withdrawal
+    _A.REQUEST_ANSWER: {_R.RESIDENT: _.ANY},  # the resident's own verdict (staff record theirs as notes)
     _A.AGENT_SEARCH: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.CALL_LOG: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.KNOWLEDGE_READ: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY, _R.DEPARTMENT: _.ANY, _R.PARTNER: _.ANY,

@@ -40,6 +40,8 @@ class SubmitRequest:
     # photos a page of ours already took for this report (requests/reporting.py stage_photo) while the resident
     # fixed something on the form: stored, not yet any request's
     staged_media: tuple[str, ...] = ()
+    # the closed request this one reports again ("still a problem" after its reopen window: requests/answers.py)
+    follows_up: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,3 +289,39 @@ class BulkItem:
     ok: bool
     error: str | None = None  # the refusal's message (the request is left as it was)
     status: Status | None = None  # after the action, when it was done
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFix:
+    """A resident's answer to "Is it fixed?" about a closed request: with the link of the closure message
+    (``token``: they filed or follow it) or as a visitor on its page (no token). "Still a problem" may bring a note,
+    a photo and (a visitor's, for a new request) an email address."""
+
+    service_request_id: int
+    answer: str  # fixed | not_fixed
+    principal: Principal
+    token: str = ""
+    note: str = ""
+    uploads: tuple[Upload, ...] = ()
+    email: str = ""
+    language: str | None = None  # the page's language
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerResult:
+    service_request_id: int
+    answer: str
+    outcome: str  # recorded | reopened | new_request
+    new_request_id: int | None = None
+    can_rate: bool = False  # a filer or follower (a link) is asked how satisfied they are
+    rating: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RateService:
+    """A filer's or follower's satisfaction with how a closed request was handled (1–5), with their link."""
+
+    service_request_id: int
+    rating: str
+    token: str
+    principal: Principal

@@ -20,7 +20,7 @@ from civicswitch.people.policy import Action, Role, authorize, needs_target
 from civicswitch.requests.access import acting, authorize_on, target_of
 from civicswitch.requests.commands import DuplicateHint, PostUpdate, SubmitRequest, SubmitResult, UpdateResult
 from civicswitch.requests.media import accept_upload
-from civicswitch.requests.model import Channel, CloseReason, ServiceRequest, Status
+from civicswitch.requests.model import Channel, CloseReason, Event, ServiceRequest, Status
 from civicswitch.requests.ports import Media
 from civicswitch.requests.sla import left_hold, refresh_due, service_due
 from civicswitch.routing.duplicates import Match, find_duplicates
@@ -127,6 +127,7 @@ def submit_request(
                 field="description",
             )
         attributes = service.clean_attributes(cmd.attributes, parse_datetime=parse_datetime)
+        earlier = _followed_up(uow, cmd.follows_up)
         media_urls = [check_media_url(u) for u in cmd.media_urls if u and u.strip()]
         now = clock.now()
         stored_media = [
@@ -164,6 +165,11 @@ def submit_request(
         if needs_target(who, Action.REQUEST_SUBMIT):
             authorize(who, Action.REQUEST_SUBMIT, target_of(request))  # e.g. a liaison: only in its areas
         request.record_submission(now, client_id=who.client_id)
+        if earlier is not None:
+            request.pending_events.append(Event(
+                at=now, kind="follows_up", data={"request": earlier.id},
+                description=f"Reported again: request {earlier.id} was closed, and the problem is still there",
+            ))  # fmt: skip
         if routing is not None:
             request.record_routing(now, routing.note(), rule=routing.rule.describe() if routing.rule else None)
             if routing.referred_to is not None:
@@ -181,6 +187,13 @@ def submit_request(
             if item.id not in cmd.staged_media:
                 uow.requests.add_media(item)
         request_id = uow.requests.add(request, cmd.contact)
+        if earlier is not None:
+            earlier.pending_events.append(Event(
+                at=now, kind="reported_again", data={"request": request_id},
+                description=f"Still a problem: reported again as request {request_id}",
+            ))  # fmt: skip
+            earlier.updated_at = max(now, earlier.updated_at or now)
+            uow.requests.save(earlier)
         if uow.requests.attach_media([m.id for m in stored_media], request_id) != len(stored_media):
             # a photo kept for this form was given to another report meanwhile (the form sent twice): nothing
             # of this one is written (the unit of work rolls back)
@@ -206,6 +219,18 @@ def submit_request(
     if service.type == ServiceType.BLACKBOX:
         return SubmitResult(None, None, notice, request.account_id, hints, request_id)
     return SubmitResult(str(request_id), None, notice, request.account_id, hints, request_id)
+
+
+def _followed_up(uow: UnitOfWork, request_id: int | None) -> ServiceRequest | None:
+    """The closed request a new one reports again (None: none), or why it cannot be."""
+    if request_id is None:
+        return None
+    earlier = uow.requests.get(request_id)
+    if earlier is None:
+        raise NotFound(f"no request number {request_id} to report again", field="follows_up")
+    if earlier.status is not Status.CLOSED:
+        raise Invalid(f"request {request_id} is not closed: it is still being worked on", field="follows_up")
+    return earlier
 
 
 def _staged(uow: UnitOfWork, ids: tuple[str, ...]) -> list[Media]:

@@ -12,12 +12,13 @@ from typing import TYPE_CHECKING
 import orjson
 
 from civicswitch.catalog.calendars import sla_notice
-from civicswitch.core.errors import Conflict, Invalid
+from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.people.links import address_digest
 from civicswitch.requests.model import (
     TIMED_CLOSURES,
     Contact,
     Event,
+    FixAnswer,
     Follower,
     Notice,
     Recipient,
@@ -347,6 +348,27 @@ class MemoryRequestStore:
         )[:limit]  # fmt: skip
         return [((r.closed_at - r.requested_at).total_seconds() / 3600, tuple((r.areas or {}).get(x) for x in layers))
                 for r in closed if r.closed_at is not None]  # fmt: skip
+
+    def answer_of(self, request_id: int, digest: str, closed_at: datetime | None = None) -> FixAnswer | None:
+        mine = [a for a in self._db.answers.values() if a.request_id == request_id and a.address_digest == digest
+                and (closed_at is None or a.closed_at == closed_at)]  # fmt: skip
+        return dataclasses.replace(max(mine, key=lambda a: (a.closed_at, a.id or 0))) if mine else None
+
+    def save_answer(self, answer: FixAnswer) -> int:
+        if answer.request_id not in self._db.requests:
+            raise NotFound(f"no request number {answer.request_id}")
+        if answer.id is None:
+            if answer.address_digest is not None and self.answer_of(
+                answer.request_id, answer.address_digest, answer.closed_at
+            ):
+                raise Conflict(f"request {answer.request_id}: this person already answered about this closure")
+            answer.id = self._db.take_id("answer")
+        self._db.answers[answer.id] = dataclasses.replace(answer)
+        return answer.id
+
+    def answers(self, request_id: int) -> list[FixAnswer]:
+        return [dataclasses.replace(a) for a in sorted(self._db.answers.values(), key=lambda a: a.id or 0)
+                if a.request_id == request_id]  # fmt: skip
 
     def open311_json_with_validator(self, query: RequestQuery, base_url: str) -> tuple[bytes, tuple[int, str]]:
         return self.find_open311_json(query, base_url), self.list_validator(query)

@@ -171,6 +171,57 @@ class Recipient:
     filer: bool
 
 
+class Answer(StrEnum):
+    """A resident's answer to "Is it fixed?" after a closure (requests/answers.py)."""
+
+    FIXED = "fixed"
+    NOT_FIXED = "not_fixed"  # still a problem
+
+
+class Answerer(StrEnum):
+    FILER = "filer"  # the link in the closure mail to the person who reported it
+    FOLLOWER = "follower"  # the same link, to a confirmed follower
+    VISITOR = "visitor"  # anyone on the request's page (no link: they prove nothing about who they are)
+
+
+class AnswerOutcome(StrEnum):
+    RECORDED = "recorded"  # counted, nothing else done ("fixed")
+    REOPENED = "reopened"  # still a problem within the service's window: the request went back to its owner
+    NEW_REQUEST = "new_request"  # still a problem after the window, or said by a visitor: a new, linked request
+
+
+# The closures residents are asked "Is it fixed?" about: the others say why nothing is to be fixed here (a
+# duplicate: its request asks; referred, not ours: someone else's; cancelled).
+ASKED_CLOSURES: frozenset[CloseReason | None] = frozenset({CloseReason.FIXED, CloseReason.NO_ACTION, None})
+RATINGS = range(1, 6)  # the satisfaction rating: 1 (very dissatisfied) … 5 (very satisfied)
+
+
+@dataclass(slots=True)
+class FixAnswer:
+    """One person's answer to "Is it fixed?" about one closure of a request, and their rating (1–5) of how it was
+    handled. A filer or follower (``address_digest``: people/links.py) has one per closure, changed by answering
+    again; each visitor's answer is its own. Figures for the dashboards (reopen and satisfaction counts)."""
+
+    request_id: int
+    closed_at: datetime  # the closure answered
+    answered_at: datetime
+    answer: Answer
+    answerer: Answerer
+    outcome: AnswerOutcome
+    address_digest: str | None = None
+    new_request_id: int | None = None
+    rating: int | None = None
+    rated_at: datetime | None = None
+    language: str | None = None
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.rating is not None and self.rating not in RATINGS:
+            raise Invalid("a rating is a whole number from 1 to 5", field="rating")
+        if (self.answerer is Answerer.VISITOR) != (self.address_digest is None):
+            raise Invalid("a filer's or follower's answer names their address; a visitor's does not", field="token")
+
+
 class FollowVia(StrEnum):
     FOLLOW = "follow"  # chose "follow this one instead" of filing again
     MERGE = "merge"  # filed or followed a request that staff merged into this one

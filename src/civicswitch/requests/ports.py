@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from civicswitch.requests.model import Contact, Event, Follower, Notice, Recipient, ServiceRequest
+from civicswitch.requests.model import Contact, Event, FixAnswer, Follower, Notice, Recipient, ServiceRequest
 from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
@@ -108,6 +108,20 @@ class RequestStore(Protocol):
         """The ``limit`` most recent closures of ``service_code`` since ``since`` as fixed or with no action
         possible (a duplicate, a referral, a cancellation is not the time a fix takes): hours from filing to
         closure, and the request's area key in each of ``layers`` (None: none). In no particular order."""
+        ...
+
+    def answer_of(self, request_id: int, digest: str, closed_at: datetime | None = None) -> FixAnswer | None:
+        """The answer to "Is it fixed?" of the filer or follower whose ``address_digest`` is ``digest``: about the
+        closure at ``closed_at``, or (None) their latest about any closure of the request."""
+        ...
+
+    def save_answer(self, answer: FixAnswer) -> int:
+        """Store a new answer (no id) or replace the stored one (its id); sets and returns the id. A second answer
+        of the same person to the same closure is refused by the store (change the stored one instead)."""
+        ...
+
+    def answers(self, request_id: int) -> list[FixAnswer]:
+        """The request's answers, oldest first."""
         ...
 
     def take_changes(self) -> list[tuple[ServiceRequest, list[Event]]]:

@@ -31,19 +31,24 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.exc import IntegrityError
 
 from civicswitch.catalog.sql import body_id
 from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import storable, unique_as_conflict
-from civicswitch.core.errors import Invalid
+from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.people.links import address_digest
 from civicswitch.requests.model import (
     OPEN_STATUSES,
     TIMED_CLOSURES,
+    Answer,
+    Answerer,
+    AnswerOutcome,
     Channel,
     CloseReason,
     Contact,
     Event,
+    FixAnswer,
     Follower,
     FollowVia,
     Notice,
@@ -54,6 +59,7 @@ from civicswitch.requests.model import (
 from civicswitch.requests.ports import Media
 from civicswitch.requests.tables import (
     media,
+    request_answers,
     request_contacts,
     request_events,
     request_followers,
@@ -607,6 +613,44 @@ class SqlRequestStore:
     def merged_count(self) -> int:
         return int(self._conn.execute(select(func.count()).where(sr.c.parent_id.is_not(None))).scalar_one())
 
+    def answer_of(self, request_id: int, digest: str, closed_at: datetime | None = None) -> FixAnswer | None:
+        t = request_answers
+        query = select(t).where(t.c.request_id == request_id, t.c.address_digest == digest)
+        if closed_at is not None:
+            query = query.where(t.c.closed_at == closed_at)
+        row = self._conn.execute(query.order_by(t.c.closed_at.desc(), t.c.id.desc()).limit(1)).first()
+        return _answer(row) if row is not None else None
+
+    def save_answer(self, answer: FixAnswer) -> int:
+        values = {
+            "request_id": answer.request_id, "closed_at": answer.closed_at, "answered_at": answer.answered_at,
+            "answer": str(answer.answer), "answerer": str(answer.answerer), "outcome": str(answer.outcome),
+            "address_digest": answer.address_digest, "new_request_id": answer.new_request_id,
+            "rating": answer.rating, "rated_at": answer.rated_at, "language": answer.language,
+        }  # fmt: skip
+        try:
+            with self._conn.begin_nested():  # a refused row leaves the transaction usable (PostgreSQL)
+                self._write_answer(answer, values)
+        except IntegrityError as exc:
+            if self._conn.execute(select(sr.c.id).where(sr.c.id == answer.request_id)).first() is None:
+                raise NotFound(f"no request number {answer.request_id}") from exc
+            raise Conflict(f"request {answer.request_id}: this person already answered about this closure") from exc
+        assert answer.id is not None
+        return answer.id
+
+    def _write_answer(self, answer: FixAnswer, values: dict[str, Any]) -> None:
+        if answer.id is None:
+            inserted = self._conn.execute(insert(request_answers).values(**values)).inserted_primary_key
+            assert inserted is not None
+            answer.id = int(inserted[0])
+        else:
+            self._conn.execute(update(request_answers).where(request_answers.c.id == answer.id).values(**values))
+
+    def answers(self, request_id: int) -> list[FixAnswer]:
+        t = request_answers
+        rows = self._conn.execute(select(t).where(t.c.request_id == request_id).order_by(t.c.id))
+        return [_answer(row) for row in rows]
+
     def recent_closures(
         self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000
     ) -> list[tuple[float, tuple[str | None, ...]]]:
@@ -950,3 +994,12 @@ class SqlOpen311Reads:
             row[i] = process(row[i])
         *view, revision, version = row
         return RequestView(*view), f"{version or 0}:{request_id}.{revision}"
+
+
+def _answer(row: Any) -> FixAnswer:
+    return FixAnswer(
+        request_id=row.request_id, closed_at=row.closed_at, answered_at=row.answered_at, answer=Answer(row.answer),
+        answerer=Answerer(row.answerer), outcome=AnswerOutcome(row.outcome), address_digest=row.address_digest,
+        new_request_id=row.new_request_id, rating=row.rating, rated_at=row.rated_at, language=row.language,
+        id=row.id,
+    )  # fmt: skip

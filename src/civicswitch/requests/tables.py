@@ -6,6 +6,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     Computed,
     Float,
@@ -13,6 +14,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     Table,
     Text,
@@ -178,6 +180,29 @@ request_followers = Table(
     Column("language", String(16), nullable=True),  # the page's language when they followed (0023)
     Column("stopped_at", UTCDateTime, nullable=True),  # asked for no more mail about this request (0023)
     Index("ix_request_followers_request", "request_id", "id"),
+)
+
+# Residents' answers to "Is it fixed?" after a closure, and their satisfaction rating (requests/answers.py;
+# migration 0026). A filer's or follower's answer is keyed by the address digest (people/links.py), one per
+# closure; a visitor's (no digest) is one row each.
+request_answers = Table(
+    "request_answers",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=False),
+    Column("closed_at", UTCDateTime, nullable=False),
+    Column("answered_at", UTCDateTime, nullable=False),
+    Column("answer", String(12), nullable=False),  # fixed | not_fixed
+    Column("answerer", String(10), nullable=False),  # filer | follower | visitor
+    Column("outcome", String(12), nullable=False),  # recorded | reopened | new_request
+    Column("address_digest", String(32), nullable=True),
+    Column("new_request_id", Integer, ForeignKey("service_requests.id", ondelete="SET NULL"), nullable=True),
+    Column("rating", SmallInteger, nullable=True),
+    Column("rated_at", UTCDateTime, nullable=True),
+    Column("language", String(16), nullable=True),
+    CheckConstraint("rating IS NULL OR rating BETWEEN 1 AND 5", name="ck_request_answers_rating"),
+    UniqueConstraint("request_id", "closed_at", "address_digest", name="uq_request_answers_person"),
+    Index("ix_request_answers_at", "answered_at"),
 )
 
 request_events = Table(

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from civicswitch.core.errors import NotFound
-from civicswitch.requests.model import CloseReason, Event, Status
+from civicswitch.requests.model import ASKED_CLOSURES, CloseReason, Event, Status
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -22,8 +22,10 @@ if TYPE_CHECKING:
 # The public entries the page words by their kind; any other public entry is an update with its text.
 SUBMITTED, STATUS, NOTE, TRANSFERRED, FIX_CONFIRMED, FIX_DISPUTED, UPDATE = (
     "submitted", "status", "note", "transferred", "fix_confirmed", "fix_disputed", "update")  # fmt: skip
+REPORTED_AGAIN, FOLLOWS_UP = "reported_again", "follows_up"  # "still a problem" as a new request (answers.py)
 _KINDS = {"submitted": SUBMITTED, "status_changed": STATUS, "note": NOTE, "transferred": TRANSFERRED,
-          "fix_confirmed": FIX_CONFIRMED, "fix_disputed": FIX_DISPUTED}  # fmt: skip
+          "fix_confirmed": FIX_CONFIRMED, "fix_disputed": FIX_DISPUTED, "reported_again": REPORTED_AGAIN,
+          "follows_up": FOLLOWS_UP}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +37,8 @@ class TrackEntry:
     text: str = ""  # the public note as written, or a transfer's reason
     media_url: str | None = None
     to_body: str | None = None  # TRANSFERRED: the new owner's name
+    other: int | None = None  # REPORTED_AGAIN: the new request; FOLLOWS_UP: the closed one it reports again
+    by_resident: bool = False  # STATUS reopened: a resident said it is still a problem (``text``: their note)
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +59,7 @@ class Tracked:
     updated_at: datetime
     expected_at: datetime | None
     duplicate_of: int | None  # closed as a duplicate: the request to follow instead
+    askable: bool  # closed as dealt with: the page asks "Is it fixed?" (requests/answers.py)
     entries: tuple[TrackEntry, ...]  # oldest first
 
 
@@ -68,6 +73,13 @@ def _entry(event: Event, names: dict[str, str]) -> TrackEntry:
                           to_body=names.get(new, new) if isinstance(new, str) else None)  # fmt: skip
     if kind == SUBMITTED:
         return TrackEntry(event.at, kind)
+    if kind in (REPORTED_AGAIN, FOLLOWS_UP):
+        other = event.data.get("request")
+        return TrackEntry(event.at, kind, other=other if isinstance(other, int) else None)
+    if kind == STATUS and event.data.get("by") == "resident":
+        said = event.data.get("resident_note")
+        return TrackEntry(event.at, kind, status=event.status_to, text=said if isinstance(said, str) else "",
+                          media_url=event.media_url, by_resident=True)  # fmt: skip
     status = event.status_to if kind == STATUS else None
     return TrackEntry(event.at, kind, status=status, close_reason=event.close_reason if kind == STATUS else None,
                       text=event.description, media_url=event.media_url)  # fmt: skip
@@ -100,5 +112,6 @@ def track_request(uow: UnitOfWork, request_id: int) -> Tracked:
         updated_at=request.updated_at or request.requested_at,
         expected_at=request.expected_at if request.status is not Status.CLOSED else None,
         duplicate_of=request.parent_id if request.close_reason is CloseReason.DUPLICATE else None,
+        askable=request.status is Status.CLOSED and request.close_reason in ASKED_CLOSURES,
         entries=tuple(_entry(e, names) for e in sorted(events, key=lambda e: (e.at, e.id or 0)) if e.public),
     )

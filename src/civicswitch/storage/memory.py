@@ -27,7 +27,7 @@ from civicswitch.requests.bulk_memory import MemoryBulkResultStore
 from civicswitch.requests.escalation import EscalationStore
 from civicswitch.requests.escalation_memory import MemoryEscalationStore
 from civicswitch.requests.memory import MemoryRequestStore
-from civicswitch.requests.model import Contact, Event, Follower, ServiceRequest
+from civicswitch.requests.model import Contact, Event, FixAnswer, Follower, ServiceRequest
 from civicswitch.requests.ports import Media
 from civicswitch.requests.queue_memory import MemoryQueueStore
 from civicswitch.responses.memory import MemoryTemplateStore, TemplateData
@@ -54,6 +54,7 @@ class MemoryDatabase:
     contacts: dict[int, Contact] = field(default_factory=dict)
     stopped_filers: set[int] = field(default_factory=set)  # requests whose filer asked for no more mail
     followers: dict[int, list[Follower]] = field(default_factory=lambda: defaultdict(list))
+    answers: dict[int, FixAnswer] = field(default_factory=dict)  # "Is it fixed?" answers by id
     hub: HubData = field(default_factory=HubData)
     agent: AgentData = field(default_factory=AgentData)
     responses: TemplateData = field(default_factory=TemplateData)

@@ -20,6 +20,7 @@ from civicswitch.storage.sql import SqlUnitOfWork
 from civicswitch.web import (
     admin,
     agent,
+    answers,
     compress,
     docs,
     errors,
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(residents.router)
     app.include_router(report.router)
+    app.include_router(answers.router)
     app.include_router(maps.router)
     app.include_router(favicon.router)
     docs.install(app)

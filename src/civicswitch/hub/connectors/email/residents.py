@@ -56,6 +56,9 @@ def _update(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
         "filer": bool(data.get("filer")), "service": " ".join(str(data.get("service_name") or "").split()),
         "place": " ".join(str(data.get("address") or "").split()),
         "track_url": _link(data, "track_url"), "stop_url": _link(data, "stop_url"),
+        # "Is it fixed?" (a closure that says the problem is dealt with: requests/answers.py)
+        "fixed_url": _link(data, "fixed_url") if data.get("fixed_url") else None,
+        "not_fixed_url": _link(data, "not_fixed_url") if data.get("fixed_url") else None,
     }  # fmt: skip
     env = _templates(lang)
     subject = " ".join(env.get_template("update_subject.txt").render(values).split())
