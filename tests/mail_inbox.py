@@ -4,6 +4,7 @@ pointed at it, and one run of the delivery worker (tests in tests/web and tests/
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import email
 import email.policy
 import socket
@@ -76,7 +77,9 @@ def deliver(engine: Engine, clock: FixedClock) -> int:
         finally:
             await sender.aclose()
 
-    return asyncio.run(run())
+    # in a thread of its own: a browser test's Playwright runs an event loop in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, run()).result()
 
 
 def plain_text(message: EmailMessage) -> str:
