@@ -1,4 +1,4 @@
-""""Is it fixed?" in Chromium (web/answers.py), on both databases: the closure mail is received (aiosmtpd) and
+""" "Is it fixed?" in Chromium (web/answers.py), on both databases: the closure mail is received (aiosmtpd) and
 its links followed — in Spanish by keyboard alone without JavaScript, "still a problem" with a note reopens the
 request, then a rating; in English "fixed" then a rating — and every page is axe-clean in both languages."""
 
@@ -26,7 +26,8 @@ from mail_inbox import inbox as inbox
 def _closed(engine: Engine, clock: FixedClock, keys: dict[str, str], language: str) -> int:
     filed = submit_request(SqlUnitOfWork(engine), clock, SubmitRequest(
         service_code="graffiti", api_key=keys["submit"], lat="40.7359", long="-73.9911", address_string="5 Elm Street",
-        description="Tags on the school wall", contact=Contact(email="ana@example.org"), language=language))  # fmt: skip
+        description="Tags on the school wall", contact=Contact(email="ana@example.org"),
+        language=language))  # fmt: skip
     number = int(filed.service_request_id or 0)
     work_request(SqlUnitOfWork(engine), clock, WorkRequest(OPERATOR, str(number), WorkStep.CLOSE, "Painted over",
                                                            close_reason="fixed"))  # fmt: skip
@@ -111,7 +112,9 @@ def test_is_it_fixed__english_fixed_then_rated__pages_axe_clean_in_both_language
         assert axe_violations(page) == []
         page.get_by_role("button", name="Send rating").click()  # no rating chosen: said on the page
         page.wait_for_load_state()
-        assert page.get_by_role("alert").get_by_role("link").inner_text() == "Choose how satisfied you are, from 1 to 5."
+        assert (
+            page.get_by_role("alert").get_by_role("link").inner_text() == "Choose how satisfied you are, from 1 to 5."
+        )
         assert axe_violations(page) == []
         screenshot(page, "fixed-rating-problem-en")
         page.get_by_label("4 — satisfied").check()
