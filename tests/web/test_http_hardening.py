@@ -63,7 +63,7 @@ def _file(client: TestClient, keys: dict[str, str], **extra: Any) -> dict[str, A
         ("GET", "/"),
         ("GET", "/docs"),
         ("GET", "/openapi.json"),
-        ("GET", "/static/site.css"),
+        ("GET", "/static/staff.css"),
         ("GET", "/open311/v2/services.xml"),
         ("GET", "/open311/v2/requests/999.json"),
         ("GET", "/no/such/page"),

@@ -1,4 +1,4 @@
-"""The front page: what a city official sees first."""
+"""The front page: what residents (and a city official) see first, in their language."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ def test_home__with_requests__shows_counts_latest_and_api_links(client: TestClie
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     html = page.text
-    assert "4 request types" in html and "2 departments" in html
+    assert "4 kinds of problem" in html and "handled by 2 departments" in html
     assert "2 service requests" in html and "2 open" in html
     assert "1 Main St" in html and "Graffiti" in html
     assert "/open311/v2/discovery.json" in html and "/open311/v2/services.json" in html
@@ -56,9 +56,24 @@ def test_home__counts__kept_a_minute_then_counted_again(
     the latest requests below them are always live."""
     point = {"api_key": keys["submit"], "service_code": "graffiti", "lat": "40.7359", "long": "-73.9911"}
     client.post("/open311/v2/requests.json", data=point)
-    assert "1 service requests" in client.get("/").text
+    assert "1 service request\n" in client.get("/").text
     filed = client.post("/open311/v2/requests.json", data=point).json()[0]["service_request_id"]
     again = client.get("/").text
-    assert "1 service requests" in again and f">{filed}</a>" in again
+    assert "1 service request\n" in again and f">{filed}</a>" in again
     monkeypatch.setattr(pages, "FIGURES_SECONDS", 0.0)
     assert "2 service requests" in client.get("/").text
+
+
+def test_home__spanish__labels_statuses_and_service_names_translated__tracked_on_our_pages(
+    client: TestClient, keys: dict[str, str]
+) -> None:
+    filed = client.post("/open311/v2/requests.json", data={"api_key": keys["submit"], "service_code": "graffiti",
+                                                           "address_string": "1 Main St"}).json()[0]  # fmt: skip
+    page = client.get("/", headers={"Accept-Language": "es-ES,es;q=0.9"})
+    assert page.headers["content-language"] == "es" and '<html lang="es">' in page.text
+    html = page.text
+    assert "Reportar un problema" in html and "Número de solicitud" in html and "Solicitudes más recientes" in html
+    assert "Recibida: pendiente de revisión" in html
+    assert f'<a href="/requests/{filed["service_request_id"]}">' in html  # the resident's page, not the API's JSON
+    assert "1 solicitud de servicio" in html and "4 tipos de problema" in html
+    assert 'hreflang="en"' in html  # the language switcher

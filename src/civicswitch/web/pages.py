@@ -1,13 +1,13 @@
-"""Human pages. For now: the front page a city official sees first, pointing at everything there is."""
+"""The front page: what residents (and a city official) see first, in the visitor's language."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -16,16 +16,15 @@ from civicswitch import __version__
 from civicswitch.requests.model import open311_status
 from civicswitch.requests.views import RequestQuery
 from civicswitch.web.context import context
+from civicswitch.web.i18n import sort_key
+from civicswitch.web.residents import language, render
 
 router = APIRouter(include_in_schema=False)
-FIGURES_SECONDS = 60.0  # how long the front page's counts are kept (per process) before they are counted again
+# the staff pages' and the API docs' templates (English; the residents' pages use web/i18n.py's environments)
 templates = Environment(
     loader=FileSystemLoader(Path(__file__).parent / "templates"), autoescape=select_autoescape(["html"])
 )
-
-
-def _local(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+FIGURES_SECONDS = 60.0  # how long the front page's counts are kept (per process) before they are counted again
 
 
 def _figures(request: Request) -> tuple[dict[str, int], int]:
@@ -46,45 +45,50 @@ def _figures(request: Request) -> tuple[dict[str, int], int]:
 
 @router.get("/", response_class=HTMLResponse)
 def home(request: Request) -> HTMLResponse:
+    """The front page, in the visitor's language (web/residents.py ``render``): report, track by number, the latest
+    requests, and what the installation holds."""
     ctx = context(request)
-    zone = ZoneInfo(ctx.settings.timezone)
+    lang = language(request)
     counts, merged = _figures(request)
     with ctx.reader() as uow:
         services = uow.catalog.services()
         bodies = uow.catalog.bodies()
         recent = uow.requests.find(RequestQuery(limit=25))
+    names = {s.code: s.text("name", lang) for s in services}
     groups: dict[str, list[str]] = defaultdict(list)
     for s in services:
-        groups[s.group or "Other"].append(s.name)
+        groups[s.text("group", lang) if s.group else ""].append(names[s.code])
     newest = recent[0].requested_at if recent else ctx.clock.now()
     start = (newest - timedelta(days=7)).strftime("%Y-%m-%d")
     end = newest.strftime("%Y-%m-%d")
     base = ctx.base_url(request) + "/open311/v2"
     open_count = sum(n for status, n in counts.items() if open311_status(status) == "open")
-    page = templates.get_template("home.html").render(
-        name=ctx.settings.jurisdiction_name,
+    return render(
+        request,
+        "home.html",
         version=__version__,
         base=base,
         services=services,
-        bodies=bodies,
-        groups=sorted(groups.items()),
+        bodies=sorted(bodies, key=lambda b: sort_key(b.name)),
+        # by name in the page's language, the services in no group last (the template names them "Other")
+        groups=sorted(
+            ((g, sorted(n, key=sort_key)) for g, n in groups.items()), key=lambda item: (not item[0], sort_key(item[0]))
+        ),
         total=sum(counts.values()),
         open_count=open_count,
         closed_count=counts.get("closed", 0),
         merged=merged,
-        zone=ctx.settings.timezone,
+        number=lambda n: format_decimal(n, locale=lang),
         recent=[
             {
                 "id": v.id,
-                "service": v.service_name,
-                "status": open311_status(v.status),
-                "detail": v.status.replace("_", " ")
-                + (f" ({v.close_reason.replace('_', ' ')})" if v.close_reason else ""),
+                "service": names.get(v.service_code, v.service_name),
+                "status": v.status,
+                "close_reason": v.close_reason,
                 "address": v.address
                 or (f"{v.lat:.5f}, {v.long:.5f}" if v.lat is not None and v.long is not None else ""),
                 "agency": v.agency_responsible or "",
-                "when": _local(v.requested_at, zone),
-                "notes": v.status_notes or "",
+                "when": v.requested_at,
             }
             for v in recent
         ],
@@ -92,4 +96,3 @@ def home(request: Request) -> HTMLResponse:
         end=end,
         example_service=next((s.code for s in services if not any(a.required for a in s.attributes)), ""),
     )
-    return HTMLResponse(page)

@@ -91,3 +91,22 @@ def test_track__pages_are_axe_clean_in_both_languages(
             screenshot(page, f"track-bad-number-{locale[:2]}")
         finally:
             context.close()
+
+
+def test_front_page__axe_clean_in_both_languages__the_latest_link_to_their_pages(
+    browser: Any, served: str, engine: Engine, clock: FixedClock, keys: dict[str, str]
+) -> None:
+    rid = _filed(engine, clock, keys)
+    for locale, heading in (("en-US", "Latest requests"), ("es-ES", "Solicitudes más recientes")):
+        context = browser.new_context(locale=locale)
+        page = context.new_page()
+        try:
+            page.goto(served)
+            assert page.get_by_role("heading", name=heading).is_visible()
+            assert axe_violations(page) == [], locale
+            screenshot(page, f"front-{locale[:2]}")
+            with page.expect_navigation():
+                page.get_by_role("link", name=str(rid), exact=True).click()
+            assert page.url.endswith(f"/requests/{rid}")
+        finally:
+            context.close()
