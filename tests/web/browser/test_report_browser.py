@@ -172,31 +172,49 @@ def test_report__spanish_without_javascript__problems_listed_linked_and_the_answ
         context.close()
 
 
+WORDS = {
+    "en-US": {"what": "What is the problem?", "where": "Where is it?", "coordinates": "Coordinates (optional)",
+              "lat": "Latitude", "long": "Longitude", "send": "Send report", "nearby": "Is it one of these?",
+              "request": "Request", "email": "Email", "follow": "Follow"},
+    "es-ES": {"what": "¿Cuál es el problema?", "where": "¿Dónde está?", "coordinates": "Coordenadas (opcional)",
+              "lat": "Latitud", "long": "Longitud", "send": "Enviar reporte", "nearby": "¿Es uno de estos?",
+              "request": "Solicitud", "email": "Correo electrónico", "follow": "Seguir"},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["en-US", "es-ES"])
 def test_report__same_problem_open_nearby__followed_instead_by_email(
-    page: Any, served: str, engine: Engine, clock: FixedClock, keys: dict[str, str]
+    browser: Any, served: str, engine: Engine, clock: FixedClock, keys: dict[str, str], locale: str
 ) -> None:
+    w = WORDS[locale]
     earlier = submit_request(SqlUnitOfWork(engine), clock, SubmitRequest(
         service_code="graffiti", api_key=keys["submit"], lat="40.7359", long="-73.9911",
         address_string="7 Elm Street", description="Tags on the wall"))  # fmt: skip
-    page.goto(f"{served}/report")
-    page.get_by_label("What is the problem?").select_option(label="Graffiti")
-    page.get_by_label("Where is it?").fill("5 Elm Street")
-    page.get_by_text("Coordinates (optional)").click()
-    page.get_by_label("Latitude").fill("40.7360")
-    page.get_by_label("Longitude").fill("-73.9912")
-    page.get_by_role("button", name="Send report").click()
-    assert page.get_by_role("heading", level=1).inner_text() == "Is it one of these?"
-    assert page.get_by_label(f"Request {earlier.service_request_id}: 7 Elm Street").is_checked()
-    assert axe_violations(page) == []
-    screenshot(page, "report-en-nearby")
-    page.get_by_label("Email").fill("ben@example.org")
-    page.get_by_role("button", name="Follow").click()
-    assert page.get_by_role("heading", level=1).is_visible()
-    screenshot(page, "report-en-followed")
-    with SqlUnitOfWork(engine) as uow:
-        followers = uow.requests.followers(int(earlier.service_request_id or 0))
-    assert [f.contact.email for f in followers] == ["ben@example.org"]
-    assert axe_violations(page) == []
+    context = browser.new_context(locale=locale)
+    page = context.new_page()
+    try:
+        page.goto(f"{served}/report")
+        page.get_by_label(w["what"]).select_option("graffiti")
+        page.get_by_label(w["where"]).fill("5 Elm Street")
+        page.get_by_text(w["coordinates"]).click()
+        page.get_by_label(w["lat"]).fill("40.7360")
+        page.get_by_label(w["long"]).fill("-73.9912")
+        page.get_by_role("button", name=w["send"]).click()
+        assert page.get_by_role("heading", level=1).inner_text() == w["nearby"]
+        assert page.get_by_label(f"{w['request']} {earlier.service_request_id}: 7 Elm Street").is_checked()
+        assert axe_violations(page) == [], locale
+        screenshot(page, f"report-{locale[:2]}-nearby")
+        page.get_by_label(w["email"]).fill("ben@example.org")
+        page.get_by_role("button", name=w["follow"], exact=True).click()
+        assert page.get_by_role("heading", level=1).is_visible()
+        screenshot(page, f"report-{locale[:2]}-followed")
+        with SqlUnitOfWork(engine) as uow:
+            followers = uow.requests.followers(int(earlier.service_request_id or 0))
+        assert [f.contact.email for f in followers] == ["ben@example.org"]
+        assert [f.language for f in followers] == [locale[:2]]
+        assert axe_violations(page) == [], locale
+    finally:
+        context.close()
 
 
 def test_report__pages_axe_clean_in_both_languages(browser: Any, served: str) -> None:
