@@ -163,3 +163,36 @@ def test_resident_settings__reopen_days_too_large_to_be_a_float__refused(catalog
     catalog_data["services"][0]["residents"] = {"reopen_days": 10**400}
     with pytest.raises(Invalid, match="between 0 and 365"):
         parse_catalog(catalog_data)
+
+
+def test_body_name_translations__loaded_stored_read_exported_and_loaded_again(
+    store_uow_factory: MakeUow, catalog_data: dict[str, Any]
+) -> None:
+    dot = next(b for b in catalog_data["bodies"] if b["code"] == "DOT")
+    dot["name"] = {"en": "Department of Transportation", "es": "Departamento de Transporte"}
+    load_catalog(store_uow_factory(), catalog_data)
+    with store_uow_factory() as uow:
+        stored, others = uow.catalog.body("DOT"), [b for b in uow.catalog.bodies() if b.code != "DOT"]
+        listed = next(b for b in uow.catalog.bodies() if b.code == "DOT")
+    assert stored is not None and stored == listed
+    assert (stored.name, stored.name_in("es"), stored.name_in("fr"), stored.name_in(None)) == (
+        "Department of Transportation", "Departamento de Transporte", "Department of Transportation",
+        "Department of Transportation")  # fmt: skip
+    assert all(b.name_in("es") == b.name for b in others)
+    exported = export_catalog(store_uow_factory())
+    assert next(b for b in exported["bodies"] if b["code"] == "DOT")["name"] == dot["name"]
+    load_catalog(store_uow_factory(), exported)
+    assert export_catalog(store_uow_factory()) == exported
+
+
+@pytest.mark.parametrize(
+    ("name", "problem"),
+    [({"es": "Transporte"}, "needs its English text too"), ({"en": "DOT", "Spanish!": "T"}, "a language code")],
+)
+def test_body_name_translations__bad_entry__refused_with_the_reason(
+    catalog_data: dict[str, Any], name: object, problem: str
+) -> None:
+    catalog_data["bodies"][0]["name"] = name
+    with pytest.raises(Invalid) as refused:
+        parse_catalog(catalog_data)
+    assert problem in refused.value.description

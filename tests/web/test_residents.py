@@ -133,6 +133,18 @@ def test_track__service_translated_in_the_catalog__named_in_the_residents_langua
     assert api["service_name"] == "Graffiti"  # the API keeps the catalog's own text
 
 
+def test_track__body_named_in_the_catalog_in_spanish__the_spanish_page_says_so(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str], catalog_data: dict[str, Any]
+) -> None:
+    owner = next(b for b in catalog_data["bodies"] if b["code"] == "DSNY")
+    owner["name"] = {"en": "Department of Sanitation", "es": "Departamento de Sanidad"}
+    load_catalog(SqlUnitOfWork(engine), catalog_data)
+    rid = _filed(engine, clock, keys)
+    assert "Departamento de Sanidad" in _text(client.get(f"/requests/{rid}?lang=es").text)
+    assert "Department of Sanitation" in _text(client.get(f"/requests/{rid}?lang=en").text)
+    assert "Departamento de Sanidad" in client.get("/?lang=es").text  # the front page: departments, who handles
+
+
 def test_track__digits_that_are_not_ascii__a_clear_answer_not_an_error(client: TestClient) -> None:
     """ "²" and "①" are digits to Python's isdigit() but not numbers to int(): answered on the form."""
     for path in ("/requests/%C2%B2", "/requests/%D9%A3"):

@@ -101,7 +101,7 @@ def _entry(section: str, data: Mapping[str, Any], exc: Exception) -> str:
     for i, entry in enumerate(data[section], start=1):
         try:
             if section == "bodies":
-                Body(code=entry["code"], name=entry["name"], kind=BodyKind(entry.get("kind", "department")))
+                _body(entry)
             else:
                 entry["code"], entry["name"]
         except (KeyError, TypeError, ValueError, Invalid) as found:
@@ -125,6 +125,14 @@ def _text(value: Any, name: str, translations: dict[str, dict[str, str]]) -> Any
         if language != WRITTEN_IN:
             translations.setdefault(str(language), {})[name] = text
     return value[WRITTEN_IN]
+
+
+def _body(entry: Mapping[str, Any]) -> Body:
+    """One body of a catalog file; its ``name`` is text or ``{en: …, es: …}`` (:func:`_text`)."""
+    translations: dict[str, dict[str, str]] = {}
+    name = _text(entry["name"], "name", translations)
+    return Body(code=entry["code"], name=name, kind=BodyKind(entry.get("kind", "department")),
+                translations=translations_of(translations or None))  # fmt: skip
 
 
 def _texts(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -159,9 +167,7 @@ def parse_catalog(data: Mapping[str, Any]) -> tuple[list[Body], list[Service]]:
     """Validate a catalog document; raises :class:`Invalid` naming the missing section or the first bad entry."""
     _check_sections(data)
     try:
-        bodies = [
-            Body(code=b["code"], name=b["name"], kind=BodyKind(b.get("kind", "department"))) for b in data["bodies"]
-        ]
+        bodies = [_body(b) for b in data["bodies"]]
     except (KeyError, TypeError, ValueError) as exc:
         raise Invalid(f"catalog file is not valid: {_entry('bodies', data, exc)}") from None
     try:
@@ -258,7 +264,8 @@ def export_catalog(uow: UnitOfWork) -> dict[str, Any]:
     return {
         "settings": {key: stored[key] for key in STORABLE if key in stored},
         "calendars": [c.document() for c in calendars],
-        "bodies": [{"code": b.code, "name": b.name, "kind": str(b.kind)} for b in bodies],
+        "bodies": [{"code": b.code, "name": _in_languages(b.name, "name", b.translations), "kind": str(b.kind)}
+                   for b in bodies],
         "services": [
             {
                 "code": s.code, **_written(s),

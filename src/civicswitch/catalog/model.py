@@ -59,10 +59,25 @@ class Body:
     name: str
     kind: BodyKind = BodyKind.DEPARTMENT
     id: int | None = None
+    # the name in other languages: (language, "name", text), from a catalog file's ``name: {en: …, es: …}``
+    translations: tuple[tuple[str, str, str], ...] = ()
 
     def __post_init__(self) -> None:
         check_text(self.code, "body code", 64)
         check_text(self.name, "body name", 200)
+        for language, name, text in self.translations:
+            if name != "name" or not LANGUAGE_CODE.fullmatch(language):
+                raise Invalid(f"body {self.code!r}: a translation is a language code (e.g. es) and its name, not "
+                              f"{language!r} and {name!r}", field="name")  # fmt: skip
+            check_text(text, f"body {self.code!r} name in {language}", 200)
+
+    def name_in(self, language: str | None) -> str:
+        """The body's name in ``language``, or as written when it has none (residents read it: the track page,
+        their mail, the front page)."""
+        for lang, _name, text in self.translations:
+            if lang == language:
+                return text
+        return self.name
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,24 +101,25 @@ class SqlCatalogStore:
 
     def add_body(self, body: Body) -> Body:
         existing = self._conn.execute(select(bodies.c.id).where(bodies.c.code == body.code)).scalar()
-        values = {"code": body.code, "name": body.name, "kind": str(body.kind)}
+        values = {"code": body.code, "name": body.name, "kind": str(body.kind),
+                  "translations": translations_document(body.translations)}  # fmt: skip
         if existing is None:
             new_id = self._conn.execute(insert(bodies).values(values).returning(bodies.c.id)).scalar_one()
         else:
             self._conn.execute(update(bodies).where(bodies.c.id == existing).values(values))
             new_id = existing
         self._changed()
-        return Body(code=body.code, name=body.name, kind=body.kind, id=new_id)
+        return Body(code=body.code, name=body.name, kind=body.kind, id=new_id, translations=body.translations)
 
     def bodies(self) -> list[Body]:
         rows = self._conn.execute(select(bodies).order_by(bodies.c.code))
-        return [Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id) for r in rows]
+        return [_body(r) for r in rows]
 
     def body(self, code: str) -> Body | None:
         if not storable(code):
             return None
         r = self._conn.execute(select(bodies).where(bodies.c.code == code)).first()
-        return None if r is None else Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id)
+        return None if r is None else _body(r)
 
     # -- calendars -------------------------------------------------------------------------------------
     def add_calendar(self, calendar: Calendar) -> Calendar:
@@ -414,3 +415,7 @@ class SqlCatalogStore:
             RoutingRule(body=r.body, layer=r.layer, area=r.area_key, service=r.service, priority=r.priority, id=r.id)
             for r in self._conn.execute(query)
         ]
+
+
+def _body(r: Any) -> Body:
+    return Body(code=r.code, name=r.name, kind=BodyKind(r.kind), id=r.id, translations=translations_of(r.translations))

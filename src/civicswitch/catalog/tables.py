@@ -30,6 +30,7 @@ bodies = Table(
     Column("code", String(64), nullable=False, unique=True),
     Column("name", String(200), nullable=False),
     Column("kind", String(20), nullable=False, server_default="department"),
+    Column("translations", JSON, nullable=True),  # the name in other languages (0026; null: none)
 )
 
 services = Table(

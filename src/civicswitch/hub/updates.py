@@ -23,6 +23,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from civicswitch.catalog.model import Body
 from civicswitch.core.i18n import SOURCE
 from civicswitch.people.links import FixedLinks, StopLinks, instance_secret
 from civicswitch.requests.model import ASKED_CLOSURES, NOTE_KINDS, Event, Notice, ServiceRequest, Status
@@ -46,6 +47,7 @@ def change_of(request: ServiceRequest, event: Event, bodies: dict[str, str]) -> 
             change["close_reason"] = str(event.close_reason) if event.close_reason else "fixed"
             change["duplicate_of"] = request.parent_id
             change["owner"] = bodies.get(request.body_code or "", request.body_code)
+            change["owner_code"] = request.body_code
             # "Is it fixed?" (requests/answers.py): asked of the closures that say the problem is dealt with
             change["ask_fixed"] = event.close_reason in ASKED_CLOSURES and request.status is Status.CLOSED
         return change
@@ -56,8 +58,14 @@ def change_of(request: ServiceRequest, event: Event, bodies: dict[str, str]) -> 
         new = moved[1] if isinstance(moved, list) and len(moved) == 2 else None
         reason = event.data.get("reason")
         return {"change": "transferred", "owner": bodies.get(new, new) if isinstance(new, str) else None,
+                "owner_code": new if isinstance(new, str) else None,
                 "note": reason if isinstance(reason, str) and reason else None}  # fmt: skip
     return None
+
+
+def names_in(bodies: Sequence[Body], language: str | None) -> dict[str, str]:
+    """Each body's name in ``language`` (as written where the catalog gives none)."""
+    return {b.code: b.name_in(language) for b in bodies}
 
 
 def _with(url: str, query: str) -> str:
@@ -72,7 +80,8 @@ def resident_updates(
     """The notices of one unit of work's changes: for each change residents hear about, one per recipient."""
     if not any(change_of(r, e, {}) is not None for r, events in changes for e in events):
         return []
-    bodies = {b.code: b.name for b in uow.catalog.bodies()}
+    catalog_bodies = uow.catalog.bodies()
+    bodies = {b.code: b.name for b in catalog_bodies}
     links: StopLinks | None = None
     fixed: FixedLinks | None = None
     notices: list[Notice] = []
@@ -101,6 +110,11 @@ def resident_updates(
             # the pages the message links to open in the reader's language (and keep it: web/i18n.py)
             in_language = f"lang={quote(language)}" if language and language != SOURCE else ""
             for change in said:
+                if change.get("owner_code"):  # the body's name in the reader's language (the catalog's)
+                    change = {
+                        **change,
+                        "owner": names_in(catalog_bodies, language).get(change["owner_code"], change.get("owner")),
+                    }
                 if change.get("ask_fixed") and fixed is not None:
                     change = {
                         **change,

@@ -278,10 +278,13 @@ class Outcome:
 ObservedLookup = Callable[[str, "dict[str, str] | None"], "Observed | None"]
 
 
-def report_outcome(uow: UnitOfWork, request_id: int, now: datetime, observed: ObservedLookup | None = None) -> Outcome:
+def report_outcome(
+    uow: UnitOfWork, request_id: int, now: datetime, observed: ObservedLookup | None = None, language: str | None = None
+) -> Outcome:
     """The page after sending (public data only, as the track page): :class:`NotFound` for an unknown number.
-    ``observed``: how the usual times are found (a cache of :func:`observed_times`; none: read now)."""
-    tracked = track_request(uow, request_id)
+    ``observed``: how the usual times are found (a cache of :func:`observed_times`; none: read now); ``language``:
+    the page's (bodies are named in it)."""
+    tracked = track_request(uow, request_id, language)
     with uow:
         request = uow.requests.get(request_id)
         service = uow.catalog.service(request.service_code) if request is not None else None

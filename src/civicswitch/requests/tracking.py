@@ -85,14 +85,15 @@ def _entry(event: Event, names: dict[str, str]) -> TrackEntry:
                       text=event.description, media_url=event.media_url)  # fmt: skip
 
 
-def track_request(uow: UnitOfWork, request_id: int) -> Tracked:
-    """The track page's request, or :class:`NotFound` (the same answer for a number never used)."""
+def track_request(uow: UnitOfWork, request_id: int, language: str | None = None) -> Tracked:
+    """The track page's request, or :class:`NotFound` (the same answer for a number never used). Bodies are named
+    in ``language`` where the catalog gives their name in it."""
     with uow:
         request = uow.requests.get(request_id)
         if request is None or request.id is None:
             raise NotFound(f"no request number {request_id}")
         service = uow.catalog.service(request.service_code)
-        names = {b.code: b.name for b in uow.catalog.bodies()}
+        names = {b.code: b.name_in(language) for b in uow.catalog.bodies()}
         events = uow.requests.events([request.id], public_only=True).get(request.id, [])
         reference = uow.hub.external_id(request.id, request.body_code) if request.body_code else None
     return Tracked(

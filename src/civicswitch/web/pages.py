@@ -55,6 +55,7 @@ def home(request: Request) -> HTMLResponse:
         bodies = uow.catalog.bodies()
         recent = uow.requests.find(RequestQuery(limit=25))
     names = {s.code: s.text("name", lang) for s in services}
+    agencies = {b.name: b.name_in(lang) for b in bodies}  # the API's agency_responsible is the body's own name
     groups: dict[str, list[str]] = defaultdict(list)
     for s in services:
         groups[s.text("group", lang) if s.group else ""].append(names[s.code])
@@ -69,7 +70,7 @@ def home(request: Request) -> HTMLResponse:
         version=__version__,
         base=base,
         services=services,
-        bodies=sorted(bodies, key=lambda b: sort_key(b.name)),
+        bodies=sorted((b.name_in(lang) for b in bodies), key=sort_key),
         # by name in the page's language, the services in no group last (the template names them "Other")
         groups=sorted(
             ((g, sorted(n, key=sort_key)) for g, n in groups.items()), key=lambda item: (not item[0], sort_key(item[0]))
@@ -87,7 +88,7 @@ def home(request: Request) -> HTMLResponse:
                 "close_reason": v.close_reason,
                 "address": v.address
                 or (f"{v.lat:.5f}, {v.long:.5f}" if v.lat is not None and v.long is not None else ""),
-                "agency": v.agency_responsible or "",
+                "agency": agencies.get(v.agency_responsible or "", v.agency_responsible or ""),
                 "when": v.requested_at,
             }
             for v in recent

@@ -507,7 +507,8 @@ async def sent(request: Request, number: str) -> Response:
     if _number(number[:30]):
         try:
             lookup = _observed(request)
-            outcome = await run_in_threadpool(report_outcome, ctx.reader(), int(number), ctx.clock.now(), lookup)
+            outcome = await run_in_threadpool(report_outcome, ctx.reader(), int(number), ctx.clock.now(), lookup,
+                                              language(request))  # fmt: skip
         except NotFound:
             outcome = None
     if outcome is None:

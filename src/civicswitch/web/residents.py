@@ -92,7 +92,7 @@ async def track(request: Request, number: str) -> Response:
     found: Tracked | None = None
     if _number(number):
         try:
-            found = await run_in_threadpool(track_request, ctx.reader(), int(number))
+            found = await run_in_threadpool(track_request, ctx.reader(), int(number), language(request))
         except NotFound:
             found = None
     if found is None:

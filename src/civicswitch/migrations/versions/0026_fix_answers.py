@@ -1,11 +1,15 @@
-"""fix answers: residents' answers to "Is it fixed?" after a closure, and their satisfaction rating
+"""fix answers: residents' answers to "Is it fixed?" after a closure, and their satisfaction rating; body names in
+other languages
 
 ``request_answers``: one row per filer or follower (by the digest of their address, people/links.py) per closure
 of a request, changed when they answer again, and one per visitor's answer on the request's page. ``answer``
 (fixed | not_fixed), who answered, what came of it (recorded, the request reopened, a new linked request and its
 number), the rating (1–5) once given. The reopen rate and satisfaction figures are counted from it.
 
-A new table only: nothing existing is rewritten, on either database.
+``bodies.translations`` (``{"es": {"name": …}}``; null: none): a body's name in other languages, from a catalog
+file's ``name: {en: …, es: …}``, for the residents' pages and mail.
+
+A new table and one empty column (a plain ``ADD COLUMN``): nothing existing is rewritten, on either database.
 
 Revision ID: 0026_fix_answers
 Revises: 0023_resident_language
@@ -46,8 +50,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("request_id", "closed_at", "address_digest", name="uq_request_answers_person"),
     )  # fmt: skip
     op.create_index("ix_request_answers_at", "request_answers", ["answered_at"])
+    op.add_column("bodies", sa.Column("translations", sa.JSON(), nullable=True))
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        op.execute("ALTER TABLE bodies DROP COLUMN translations")  # SQLite 3.35+: no table rebuild
+    else:
+        op.drop_column("bodies", "translations")
     op.drop_index("ix_request_answers_at", table_name="request_answers")
     op.drop_table("request_answers")
