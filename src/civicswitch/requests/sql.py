@@ -59,7 +59,7 @@ from civicswitch.requests.tables import (
     request_followers,
     service_requests,
 )
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.views import MapQuery, MapRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.grid import cell_of
 from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
 
@@ -484,6 +484,41 @@ class SqlRequestStore:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(sr)).scalar_one())
+
+    def map_requests(self, query: MapQuery) -> list[MapRequest]:
+        """Newest first by ``ix_service_requests_requested`` (filing time), or with a service
+        ``ix_service_requests_service_requested``, and open or closed as a group by the same two with the Open311
+        projection (``…_public_requested``): a walk back from now that stops at the page's last row. The box is
+        tested on the rows walked (at the map's cap of rows, a city-wide box stops early; a small one reads the
+        window's rows of the filters, tests/requests/test_map_requests_contract.py measures the plan)."""
+        q = query
+        conditions: list[ColumnElement[bool]] = [sr.c.requested_at >= q.since]
+        if q.service_codes is not None:
+            ids = self._service_ids_for([c for c in q.service_codes if storable(c)])
+            conditions.append(sr.c.service_id == ids[0] if len(ids) == 1 else sr.c.service_id.in_(ids))
+        if q.statuses is not None:
+            wanted = frozenset(q.statuses)
+            if wanted == _OPEN:
+                conditions.append(sr.c.public_status == "open")
+            elif wanted == _CLOSED:
+                conditions.append(sr.c.public_status == "closed")
+            elif not wanted >= _OPEN | _CLOSED:
+                conditions.append(sr.c.status.in_([s for s in wanted if storable(s)]))
+        if q.box is not None:
+            south, west, north, east = q.box
+            conditions += [sr.c.lat.between(south, north), sr.c.long.between(west, east)]
+        elif q.located:
+            conditions += [sr.c.lat.is_not(None), sr.c.long.is_not(None)]
+        statement = (
+            select(sr.c.id, services.c.code, sr.c.status, sr.c.close_reason, sr.c.requested_at, sr.c.updated_at,
+                   sr.c.lat, sr.c.long, sr.c.address)
+            .join(services, services.c.id == sr.c.service_id)
+            .where(*conditions)
+            .order_by(sr.c.requested_at.desc(), sr.c.id.desc())
+            .limit(q.limit)
+            .offset(q.offset)
+        )  # fmt: skip
+        return [MapRequest(*row) for row in self._conn.execute(statement)]
 
     # -- duplicates and followers --------------------------------------------------------------------
     def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:

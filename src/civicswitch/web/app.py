@@ -27,6 +27,7 @@ from civicswitch.web import (
     maps,
     pages,
     public,
+    public_map,
     ratelimit,
     report,
     residents,
@@ -123,6 +124,7 @@ def create_app(
     app.include_router(public.router)
     app.include_router(residents.router)
     app.include_router(report.router)
+    app.include_router(public_map.router)
     app.include_router(maps.router)
     app.include_router(favicon.router)
     docs.install(app)
