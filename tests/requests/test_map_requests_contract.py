@@ -112,3 +112,20 @@ def test_map_requests__same_time__newest_id_first(store_uow_factory: MakeUow, ca
         uow.commit()
     with store_uow_factory() as uow:
         assert [r.id for r in uow.requests.map_requests(MapQuery(since=SINCE))] == [second, first]
+
+
+@pytest.mark.parametrize("rows", [0, 10_000])
+def test_map_requests__box_by_its_cells_or_by_the_walk__same_answer(
+    stored: tuple[MakeUow, dict[str, int]], monkeypatch: pytest.MonkeyPatch, rows: int
+) -> None:
+    """SQL reads a box with few requests by its grid cells, one with many by the walk in filing order (0: always)."""
+    import civicswitch.requests.sql as sql
+
+    monkeypatch.setattr(sql, "MAP_BOX_ROWS", rows)
+    make, ids = stored
+    box = (40.69, -74.02, 40.76, -73.94)
+    assert _ids(make, MapQuery(since=SINCE, box=box), ids) == ["p3", "p1", "g1"]
+    assert _ids(make, MapQuery(since=SINCE, box=box, statuses=("acknowledged",)), ids) == ["p1"]
+    assert _ids(make, MapQuery(since=SINCE, box=box, limit=1, offset=1), ids) == ["p1"]
+    wide = (40.0, -75.0, 41.0, -73.0)  # more cells than an IN list takes: the walk
+    assert _ids(make, MapQuery(since=SINCE, box=wide), ids) == ["p3", "p1", "g2", "g1"]
