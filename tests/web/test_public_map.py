@@ -192,7 +192,7 @@ def test_map__geojson__more_than_the_cap__truncated_newest_kept(
     import civicswitch.requests.public_map as public_map
 
     monkeypatch.setattr(public_map, "MAP_CAP", 2)
-    monkeypatch.setattr(public_map.public_points, "__defaults__", (None, 2))
+    monkeypatch.setattr(public_map.public_points, "__defaults__", (None, 2, None))
     ids = [_add(engine, clock, ago=timedelta(hours=h)) for h in (3, 2, 1)]
     body = client.get("/map/requests.geojson").json()
     assert body["truncated"] is True and [f["properties"]["id"] for f in body["features"]] == ids[:0:-1]

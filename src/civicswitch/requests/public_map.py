@@ -17,11 +17,12 @@ public reads by anyone.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from civicswitch.catalog.model import PublicLocation
+from civicswitch.catalog.model import PublicLocation, Service
 from civicswitch.core.geo import GENERALISED_DEGREES, generalised
 from civicswitch.requests.model import OPEN_STATUSES, Status
 from civicswitch.requests.views import MapQuery, MapRequest
@@ -89,27 +90,32 @@ def shown(row: MapRequest, place: PublicLocation) -> PublicEntry:
                        lat, long, None, approximate=True)  # fmt: skip
 
 
-def _places(uow: UnitOfWork) -> dict[str, PublicLocation]:
-    return {s.code: s.residents.public_location for s in uow.catalog.services(include_inactive=True)}
+Places = Mapping[str, PublicLocation]  # each service's public_location, by code
 
 
-def _place(places: dict[str, PublicLocation], code: str) -> PublicLocation:
+def places_of(services: Iterable[Service]) -> dict[str, PublicLocation]:
+    return {s.code: s.residents.public_location for s in services}
+
+
+def _place(places: Places, code: str) -> PublicLocation:
     return places.get(code, PublicLocation.GENERALISED)  # a service we do not know: the careful way
 
 
-def public_list(uow: UnitOfWork, filters: MapFilters, now: datetime, page: int = 1,
-                page_size: int = PAGE_SIZE) -> PublicPage:  # fmt: skip
-    """The list's page (from 1) of requests filed in the last :data:`WINDOW_DAYS` days, newest first."""
+def public_list(uow: UnitOfWork, filters: MapFilters, now: datetime, page: int = 1, page_size: int = PAGE_SIZE,
+                places: Places | None = None) -> PublicPage:  # fmt: skip
+    """The list's page (from 1) of requests filed in the last :data:`WINDOW_DAYS` days, newest first. ``places``:
+    the catalog's settings when the caller keeps them (else they are read)."""
     since = now - timedelta(days=WINDOW_DAYS)
     with uow:
-        places = _places(uow)
+        places = places if places is not None else places_of(uow.catalog.services(include_inactive=True))
         rows = uow.requests.map_requests(filters.query(since, limit=page_size + 1, offset=(page - 1) * page_size))
     entries = tuple(shown(r, _place(places, r.service_code)) for r in rows[:page_size])
     return PublicPage(entries, len(rows) > page_size)
 
 
 def public_points(uow: UnitOfWork, filters: MapFilters, now: datetime,
-                  box: tuple[float, float, float, float] | None = None, cap: int = MAP_CAP) -> PublicPage:  # fmt: skip
+                  box: tuple[float, float, float, float] | None = None, cap: int = MAP_CAP,
+                  places: Places | None = None) -> PublicPage:  # fmt: skip
     """The map's points: the newest ``cap`` located requests of the window (in ``box``, south, west, north, east,
     when given), each where it may be shown. The store is asked for a box one cell larger all round, and the box
     is then tested on the points shown: a generalised request is in it when its cell's centre is."""
@@ -120,7 +126,7 @@ def public_points(uow: UnitOfWork, filters: MapFilters, now: datetime,
         d = GENERALISED_DEGREES
         wider = (max(south - d, -90.0), max(west - d, -180.0), min(north + d, 90.0), min(east + d, 180.0))
     with uow:
-        places = _places(uow)
+        places = places if places is not None else places_of(uow.catalog.services(include_inactive=True))
         rows = uow.requests.map_requests(filters.query(since, box=wider, located=True, limit=cap + 1))
     entries = []
     for row in rows[:cap]:

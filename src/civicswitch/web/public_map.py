@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import html
 import logging
+import threading
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -40,11 +42,12 @@ from civicswitch.requests.public_map import (
     WINDOW_DAYS,
     MapFilters,
     PublicEntry,
+    places_of,
     public_list,
     public_points,
 )
 from civicswitch.web import i18n
-from civicswitch.web.context import context
+from civicswitch.web.context import AppContext, context
 from civicswitch.web.maps import map_view
 from civicswitch.web.residents import language, render
 
@@ -73,9 +76,31 @@ class Chosen:
     page: int
 
 
+class ServicesCache:
+    """One process's copy of the catalog's services (all of them: an inactive service's requests are listed too),
+    read again only when the catalog's version moves (every catalog write moves it)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._version: int | None = None
+        self._services: dict[str, Service] = {}
+
+    def get(self, ctx: AppContext) -> dict[str, Service]:
+        with ctx.reader() as uow:
+            version = uow.catalog.version()
+            with self._lock:
+                if version != self._version:
+                    self._services = {s.code: s for s in uow.catalog.services(include_inactive=True)}
+                    self._version = version
+                return self._services
+
+
 def _services(request: Request) -> dict[str, Service]:
-    with context(request).reader() as uow:
-        return {s.code: s for s in uow.catalog.services(include_inactive=True)}
+    state = request.app.state
+    cache: ServicesCache | None = getattr(state, "public_map_services", None)
+    if cache is None:
+        cache = state.public_map_services = ServicesCache()
+    return cache.get(context(request))
 
 
 def _chosen(request: Request, services: dict[str, Service]) -> Chosen:
@@ -157,7 +182,8 @@ async def public_map(request: Request) -> Response:
         return render(request, "public_map.html", 400, nav="map", problem=exc.problem,
                       groups=_grouped(services, lang), filters=MapFilters(), statuses=list(STATUS_FILTERS),
                       entries=(), names={}, near={}, map=None, days=WINDOW_DAYS)  # fmt: skip
-    found = await run_in_threadpool(public_list, ctx.reader(), chosen.filters, ctx.clock.now(), chosen.page)
+    found = await run_in_threadpool(public_list, ctx.reader(), chosen.filters, ctx.clock.now(), chosen.page,
+                                    places=places_of(services.values()))  # fmt: skip
     view = await run_in_threadpool(map_view, request)
     first = (chosen.page - 1) * PAGE_SIZE + 1
     return render(
@@ -176,25 +202,46 @@ def _plain(words: object) -> str:
     return html.unescape(str(words)).strip()
 
 
-def _feature(entry: PublicEntry, names: dict[str, str], words: Any, dates: i18n.Dates, lang: str) -> dict[str, Any]:
-    status = _plain(words.status_text(entry.status, entry.close_reason))
-    place = _plain(words.approximate_text()) if entry.approximate else (entry.address or "")
-    suffix = f"?lang={lang}" if lang != i18n.SOURCE else ""
-    return {
-        "type": "Feature",
-        "geometry": {"type": "Point", "coordinates": [entry.long, entry.lat]},
-        "properties": {
-            "id": entry.id,
-            "url": f"/requests/{entry.id}{suffix}",
-            "title": _plain(words.request_title(entry.id)),
-            "service": names.get(entry.service_code, entry.service_code),
-            "status": entry.status,
-            "status_text": status,
-            "reported": dates.day(entry.requested_at),
-            "place": place,
-            "approximate": entry.approximate,
-        },
-    }
+class Features:
+    """The map's GeoJSON features in one language. A thousand points share a few statuses and days: each text is
+    worded once per answer, not once per point."""
+
+    def __init__(self, lang: str, zone: ZoneInfo, names: dict[str, str]) -> None:
+        words: Any = i18n.environment(lang).get_template(WORDS).module  # its macros, called like functions
+        self.words = words
+        self.dates = i18n.Dates(lang, zone)
+        self.zone = zone
+        self.names = names
+        self.suffix = f"?lang={lang}" if lang != i18n.SOURCE else ""
+        self.title = _plain(words.request_title("{number}"))
+        self.approximate = _plain(words.approximate_text())
+        self.statuses: dict[tuple[str, str | None], str] = {}
+        self.days: dict[date, str] = {}
+
+    def feature(self, entry: PublicEntry) -> dict[str, Any]:
+        status = self.statuses.get((entry.status, entry.close_reason))
+        if status is None:
+            status = _plain(self.words.status_text(entry.status, entry.close_reason))
+            self.statuses[entry.status, entry.close_reason] = status
+        day = entry.requested_at.astimezone(self.zone).date()
+        reported = self.days.get(day)
+        if reported is None:
+            reported = self.days[day] = self.dates.day(entry.requested_at)
+        return {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [entry.long, entry.lat]},
+            "properties": {
+                "id": entry.id,
+                "url": f"/requests/{entry.id}{self.suffix}",
+                "title": self.title.replace("{number}", str(entry.id)),
+                "service": self.names.get(entry.service_code, entry.service_code),
+                "status": entry.status,
+                "status_text": status,
+                "reported": reported,
+                "place": self.approximate if entry.approximate else (entry.address or ""),
+                "approximate": entry.approximate,
+            },
+        }
 
 
 @router.get(POINTS_URL)
@@ -211,12 +258,12 @@ async def points(request: Request) -> Response:
         log.info("public map points: bad %s filter in %r", exc.problem, str(request.url.query)[:200])
         return Response(orjson.dumps({"error": f"bad {exc.problem}"}), status_code=400,
                         media_type="application/json")  # fmt: skip
-    found = await run_in_threadpool(public_points, ctx.reader(), chosen.filters, ctx.clock.now(), box)
-    words = i18n.environment(lang).get_template(WORDS).module
-    dates = i18n.Dates(lang, ZoneInfo(ctx.settings.timezone))
+    found = await run_in_threadpool(public_points, ctx.reader(), chosen.filters, ctx.clock.now(), box,
+                                    places=places_of(services.values()))  # fmt: skip
     names = {code: s.text("name", lang) for code, s in services.items()}
+    features = Features(lang, ZoneInfo(ctx.settings.timezone), names)
     body = {"type": "FeatureCollection", "truncated": found.more,
-            "features": [_feature(e, names, words, dates, lang) for e in found.entries]}  # fmt: skip
+            "features": [features.feature(e) for e in found.entries]}  # fmt: skip
     return Response(orjson.dumps(body), media_type="application/geo+json",
                     headers={"cache-control": "no-cache", "content-language": lang,
                              "vary": "Accept-Language, Cookie"})  # fmt: skip

@@ -51,7 +51,8 @@
     if (!L || !L.markerClusterGroup || !window.fetch) { return; }
     var data = box.dataset;
     box.hidden = false;
-    var map = L.map(box, { scrollWheelZoom: false, attributionControl: Boolean(data.tileUrl), zoomSnap: 0.5 });
+    // a maximum zoom even without tiles: the clusters need one
+    var map = L.map(box, { scrollWheelZoom: false, attributionControl: Boolean(data.tileUrl), zoomSnap: 0.5, maxZoom: 19 });
     if (data.tileUrl) {
       map.attributionControl.setPrefix(false);
       L.tileLayer(data.tileUrl, { attribution: escapeHtml(data.tileAttribution || ""), maxZoom: 19 }).addTo(map);
