@@ -179,17 +179,18 @@ async def public_map(request: Request) -> Response:
         chosen = _chosen(request, services)
     except BadFilter as exc:
         log.info("public map: bad %s filter in %r", exc.problem, str(request.url.query)[:200])
-        return render(request, "public_map.html", 400, nav="map", problem=exc.problem,
+        return render(request, "public_map.html", 400, nav="map", problem=exc.problem, words=Words(lang),
                       groups=_grouped(services, lang), filters=MapFilters(), statuses=list(STATUS_FILTERS),
                       entries=(), names={}, near={}, map=None, days=WINDOW_DAYS)  # fmt: skip
     found = await run_in_threadpool(public_list, ctx.reader(), chosen.filters, ctx.clock.now(), chosen.page,
                                     places=places_of(services.values()))  # fmt: skip
     view = await run_in_threadpool(map_view, request)
+    near = await run_in_threadpool(_near, request, found.entries)
     first = (chosen.page - 1) * PAGE_SIZE + 1
     return render(
-        request, "public_map.html", nav="map", problem=None, groups=_grouped(services, lang),
+        request, "public_map.html", nav="map", problem=None, groups=_grouped(services, lang), words=Words(lang),
         filters=chosen.filters, statuses=list(STATUS_FILTERS), entries=found.entries,
-        names={code: s.text("name", lang) for code, s in services.items()}, near=_near(request, found.entries),
+        names={code: s.text("name", lang) for code, s in services.items()}, near=near,
         page=chosen.page, first=first, last=first + len(found.entries) - 1, days=WINDOW_DAYS,
         previous=f"/map?{_query(chosen.filters, page=chosen.page - 1)}" if chosen.page > 1 else None,
         next=f"/map?{_query(chosen.filters, page=chosen.page + 1)}" if found.more and chosen.page < MAX_PAGE else None,
@@ -202,27 +203,39 @@ def _plain(words: object) -> str:
     return html.unescape(str(words)).strip()
 
 
+class Words:
+    """The map's words in one language (templates/_public_map.html's macros), each worded once: a list of 50 and a
+    map of a thousand share a few statuses."""
+
+    def __init__(self, lang: str) -> None:
+        macros: Any = i18n.environment(lang).get_template(WORDS).module  # its macros, called like functions
+        self._macros = macros
+        self._statuses: dict[tuple[str, str | None], str] = {}
+        self._title = _plain(macros.request_title("{number}"))
+        self.approximate = _plain(macros.approximate_text())
+
+    def status(self, status: str, reason: str | None = None) -> str:
+        found = self._statuses.get((status, reason))
+        if found is None:
+            found = self._statuses[status, reason] = _plain(self._macros.status_text(status, reason))
+        return found
+
+    def title(self, number: int) -> str:
+        return self._title.replace("{number}", str(number))
+
+
 class Features:
-    """The map's GeoJSON features in one language. A thousand points share a few statuses and days: each text is
-    worded once per answer, not once per point."""
+    """The map's GeoJSON features in one language, each text worded once per answer (see :class:`Words`)."""
 
     def __init__(self, lang: str, zone: ZoneInfo, names: dict[str, str]) -> None:
-        words: Any = i18n.environment(lang).get_template(WORDS).module  # its macros, called like functions
-        self.words = words
+        self.words = Words(lang)
         self.dates = i18n.Dates(lang, zone)
         self.zone = zone
         self.names = names
         self.suffix = f"?lang={lang}" if lang != i18n.SOURCE else ""
-        self.title = _plain(words.request_title("{number}"))
-        self.approximate = _plain(words.approximate_text())
-        self.statuses: dict[tuple[str, str | None], str] = {}
         self.days: dict[date, str] = {}
 
     def feature(self, entry: PublicEntry) -> dict[str, Any]:
-        status = self.statuses.get((entry.status, entry.close_reason))
-        if status is None:
-            status = _plain(self.words.status_text(entry.status, entry.close_reason))
-            self.statuses[entry.status, entry.close_reason] = status
         day = entry.requested_at.astimezone(self.zone).date()
         reported = self.days.get(day)
         if reported is None:
@@ -233,12 +246,12 @@ class Features:
             "properties": {
                 "id": entry.id,
                 "url": f"/requests/{entry.id}{self.suffix}",
-                "title": self.title.replace("{number}", str(entry.id)),
+                "title": self.words.title(entry.id),
                 "service": self.names.get(entry.service_code, entry.service_code),
                 "status": entry.status,
-                "status_text": status,
+                "status_text": self.words.status(entry.status, entry.close_reason),
                 "reported": reported,
-                "place": self.approximate if entry.approximate else (entry.address or ""),
+                "place": self.words.approximate if entry.approximate else (entry.address or ""),
                 "approximate": entry.approximate,
             },
         }
