@@ -359,8 +359,27 @@ def resident_pages(facts: dict[str, Any]) -> list[Page]:
             Page("resident", "report: the form at a point", f"/report?lat={lat}&long={long}"),
             Page("resident", "report: a service's questions", f"/report/questions?service={service}"),
             Page("resident", "report: sent (usual times)", f"/report/sent/{rid}"),
+            *map_pages(facts),
             Page("resident", "report: the form (Spanish)", "/report?lang=es"),
-            Page("resident", "track: a request (Spanish)", f"/requests/{rid}?lang=es")]  # fmt: skip
+            Page("resident", "track: a request (Spanish)", f"/requests/{rid}?lang=es"),
+            Page("resident", "map: the list (Spanish)", "/map?lang=es")]  # fmt: skip
+
+
+def map_pages(facts: dict[str, Any]) -> list[Page]:
+    """The public map (web/public_map.py): its list, filtered and deep in its pages, and the map's points for a city's
+    view, a street's and an empty stretch of sea (each read a different way: requests/sql.py map_requests)."""
+    lat, long = facts["point"]
+    service = facts["service"]
+    street = f"{long - 0.005},{lat - 0.005},{long + 0.005},{lat + 0.005}"
+    return [Page("resident", "map: the list", "/map"),
+            Page("resident", "map: a service's open requests", f"/map?service={service}&status=open"),
+            Page("resident", "map: the list's page 100", "/map?page=100"),
+            Page("resident", "map: on hold", "/map?status=on_hold"),
+            Page("resident", "map points: the city", "/map/requests.geojson?bbox=-74.3,40.45,-73.65,40.95"),
+            Page("resident", "map points: a street", f"/map/requests.geojson?bbox={street}"),
+            Page("resident", "map points: the sea (0.1°)", "/map/requests.geojson?bbox=-73.7,40.3,-73.6,40.4"),
+            Page("resident", "map points: a service, the city",
+                 f"/map/requests.geojson?service={service}&bbox=-74.3,40.45,-73.65,40.95")]  # fmt: skip
 
 
 def _sign_in(client: Any, email: str) -> None:

@@ -145,6 +145,22 @@ def test_track__body_named_in_the_catalog_in_spanish__the_spanish_page_says_so(
     assert "Departamento de Sanidad" in client.get("/?lang=es").text  # the front page: departments, who handles
 
 
+def test_track__generalised_service__no_address__point_at_its_cell_centre__as_on_the_map(
+    client: TestClient, engine: Engine, clock: FixedClock, keys: dict[str, str], catalog_data: dict[str, Any]
+) -> None:
+    graffiti = next(s for s in catalog_data["services"] if s["code"] == "graffiti")
+    graffiti["residents"] = {"public_location": "generalised"}
+    load_catalog(SqlUnitOfWork(engine), catalog_data)
+    rid = _filed(engine, clock, keys)
+    _change(engine, rid, lambda r: r.transition(Status.CLOSED, clock.now(), note="Cleaned"))
+    for page in (client.get(f"/requests/{rid}").text, client.get(f"/requests/{rid}/fixed").text,
+                 client.get(f"/report/sent/{rid}").text):  # fmt: skip
+        assert "5 Elm Street" not in page and "40.73590" not in page and "-73.99110" not in page
+    track = _text(client.get(f"/requests/{rid}").text)
+    assert "Not shown for this kind of problem" in track and "approximate: within about 200 m" in track
+    assert "40.73500, -73.99100" in track  # the centre of its 0.002° cell
+
+
 def test_track__digits_that_are_not_ascii__a_clear_answer_not_an_error(client: TestClient) -> None:
     """ "²" and "①" are digits to Python's isdigit() but not numbers to int(): answered on the form."""
     for path in ("/requests/%C2%B2", "/requests/%D9%A3"):

@@ -21,3 +21,20 @@ def parse_coordinate(value: str | None, name: str, bound: float) -> float | None
     if not math.isfinite(number) or abs(number) > bound:
         raise Invalid(f"{name} must be between -{bound:g} and {bound:g}, got {shown(text)}", field=name)
     return number
+
+
+# The public map's grid for services whose requests are shown only roughly (catalog: ``residents.public_location:
+# generalised``): 0.002° of latitude by 0.002° of longitude, about 222 m north–south and 168 m east–west in New
+# York (222 m at the equator). The same cells as routing/grid.py's index.
+GENERALISED_DEGREES = 0.002
+_DECIMALS = 6
+
+
+def generalised(lat: float, long: float, degrees: float = GENERALISED_DEGREES) -> tuple[float, float]:
+    """The centre of the grid cell holding (lat, long): every point of a cell gives the same answer, so the point
+    shown says nothing of where in the cell the request is. Cells are counted from (-90, -180), each
+    ``degrees`` square; the poles and the antimeridian fall in the last cell, not past it."""
+    rows, columns = round(180 / degrees), round(360 / degrees)
+    row = min(max(math.floor((lat + 90.0) / degrees), 0), rows - 1)
+    column = min(max(math.floor((long + 180.0) / degrees), 0), columns - 1)
+    return round((row + 0.5) * degrees - 90.0, _DECIMALS), round((column + 0.5) * degrees - 180.0, _DECIMALS)

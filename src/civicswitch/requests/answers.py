@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from civicswitch.catalog.model import PublicLocation
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid, NotFound
 from civicswitch.people.links import AnswerClaim, FixedLinks, LinkProblem, address_digest
@@ -140,9 +141,12 @@ def fix_question(uow: UnitOfWork, clock: Clock, request_id: int, token: str, lin
         previous = uow.requests.answer_of(request_id, person.digest) if person.digest else None
     name = service.text("name", language) if service is not None else request.service_code
     window = _window(service, request)
+    # a generalised service's address is not shown (as on the map and the track page)
+    hidden = service is not None and service.residents.public_location is PublicLocation.GENERALISED
     askable = request.status is Status.CLOSED and request.close_reason in ASKED_CLOSURES
     return Question(
-        request_id=request_id, service_code=request.service_code, service_name=name, address=request.address,
+        request_id=request_id, service_code=request.service_code, service_name=name,
+        address=None if hidden else request.address,
         status=request.status, close_reason=request.close_reason, closed_at=request.closed_at,
         closure_note=request.status_notes if request.status is Status.CLOSED else None, askable=askable,
         reopen_until=window, window_open=window is not None and clock.now() <= window, answerer=person.answerer,

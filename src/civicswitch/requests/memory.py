@@ -27,7 +27,7 @@ from civicswitch.requests.model import (
 )
 from civicswitch.requests.ports import Media
 from civicswitch.requests.projection import open311_request
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.views import MapQuery, MapRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
 
 if TYPE_CHECKING:
@@ -238,6 +238,30 @@ class MemoryRequestStore:
 
     def count(self) -> int:
         return len(self._db.requests)
+
+    def map_requests(self, query: MapQuery) -> list[MapRequest]:
+        q = query
+
+        def keep(r: ServiceRequest) -> bool:
+            if q.box is not None or q.located:
+                if r.lat is None or r.long is None:
+                    return False
+                if q.box is not None:
+                    south, west, north, east = q.box
+                    if not (south <= r.lat <= north and west <= r.long <= east):
+                        return False
+            return (
+                r.requested_at >= q.since
+                and (q.service_codes is None or r.service_code in q.service_codes)
+                and (q.statuses is None or str(r.status) in q.statuses)
+            )
+
+        found = sorted((r for r in self._db.requests.values() if keep(r)),
+                       key=lambda r: (r.requested_at, r.id or 0), reverse=True)  # fmt: skip
+        rows = found[q.offset : q.offset + q.limit]
+        return [MapRequest(r.id or 0, r.service_code, str(r.status), None if r.close_reason is None else
+                           str(r.close_reason), r.requested_at, r.updated_at or r.requested_at, r.lat, r.long,
+                           r.address) for r in rows]  # fmt: skip
 
     def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:
         q = query

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Protocol
 
 from civicswitch.requests.model import Contact, Event, FixAnswer, Follower, Notice, Recipient, ServiceRequest
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
+from civicswitch.requests.views import MapQuery, MapRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
 
 
@@ -68,6 +68,11 @@ class RequestStore(Protocol):
     def count(self) -> int: ...
     def status_counts(self) -> dict[str, int]:
         """How many requests are in each canonical status."""
+        ...
+
+    def map_requests(self, query: MapQuery) -> list[MapRequest]:
+        """Recent requests for the public map and its list (see :class:`MapQuery`): one indexed query over the
+        filing-time order (by service, and by open or closed, where asked), the few columns a map needs."""
         ...
 
     def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:

@@ -65,13 +65,18 @@ from civicswitch.requests.tables import (
     request_followers,
     service_requests,
 )
-from civicswitch.requests.views import RequestQuery, RequestView, UpdateView
-from civicswitch.routing.grid import cell_of
+from civicswitch.requests.views import MapQuery, MapRequest, RequestQuery, RequestView, UpdateView
+from civicswitch.routing.grid import Box, cell_count, cell_of, cells_in
 from civicswitch.routing.nearby import NOT_TARGETS, NearbyQuery, NearbyRequest
 
 sr = service_requests
 _OPEN = frozenset(str(s) for s in OPEN_STATUSES)
 _CLOSED = frozenset({str(Status.CLOSED)})
+# The public map (map_requests): a box of at most MAP_BOX_CELLS grid cells (about 38 km by 29 km in New York;
+# an IN list of cells: SQLite takes 32,766 values) holding fewer than MAP_BOX_ROWS of the window's requests is read
+# by its cells.
+MAP_BOX_CELLS = 30_000
+MAP_BOX_ROWS = 10_000
 _SERVICE_IDS: weakref.WeakKeyDictionary[Engine, dict[str, int]] = weakref.WeakKeyDictionary()
 
 _VIEW_COLUMNS = (
@@ -490,6 +495,75 @@ class SqlRequestStore:
 
     def count(self) -> int:
         return int(self._conn.execute(select(func.count()).select_from(sr)).scalar_one())
+
+    def map_requests(self, query: MapQuery) -> list[MapRequest]:
+        """Newest first, by one of two walks:
+
+        - back in filing order from now, stopping at the page's last row: ``ix_service_requests_requested``, with a
+          service ``…_service_requested``, open or closed as a group ``…_public_requested`` (the Open311
+          projection), one or a few open statuses ``…_open_status_requested`` (migration 0024);
+        - a box of at most :data:`MAP_BOX_CELLS` grid cells (routing/grid.py) holding fewer than
+          :data:`MAP_BOX_ROWS` requests of the window: its cells' requests of the window by
+          ``ix_service_requests_cell_requested`` (cell, filing time; migration 0024), then sorted. Whether it holds
+          fewer is counted first on that index alone (both columns are in it), at most :data:`MAP_BOX_ROWS`
+          entries: a box with more has so many of the window's requests that the walk in filing order finds a
+          map's worth early, while in a box with few (a street, the sea) that walk would read the whole window.
+
+        At 1,000,000 requests (90 days: about 250,000) each takes from 1 to about 40 ms on SQLite; a box larger
+        than :data:`MAP_BOX_CELLS` cells with few requests in it (a city's size of sea) still walks the window
+        (about 140 ms). See bench/README.md, "The public map"."""
+        q = query
+        sqlite = self._conn.dialect.name == "sqlite"
+        conditions: list[ColumnElement[bool]] = [sr.c.requested_at >= q.since]
+        service_id: Any = sr.c.service_id
+        if q.statuses is not None:
+            wanted = frozenset(q.statuses)
+            if wanted == _OPEN:
+                conditions.append(sr.c.public_status == "open")
+            elif wanted == _CLOSED:
+                conditions.append(sr.c.public_status == "closed")
+            elif wanted <= _OPEN:  # "status <> 'closed'" lets the partial index of open statuses be used,
+                conditions += [sr.c.status.in_([s for s in wanted if storable(s)]), sr.c.status != "closed"]
+                if sqlite:  # and SQLite should walk it, not a service's whole window (a few of them are of a status)
+                    service_id = literal_column("+service_requests.service_id", type_=sr.c.service_id.type)
+            elif not wanted >= _OPEN | _CLOSED:
+                conditions.append(sr.c.status.in_([s for s in wanted if storable(s)]))
+        if q.service_codes is not None:
+            ids = self._service_ids_for([c for c in q.service_codes if storable(c)])
+            conditions.append(service_id == ids[0] if len(ids) == 1 else service_id.in_(ids))
+        by_cells = False
+        if q.box is not None:
+            south, west, north, east = q.box
+            conditions += [sr.c.lat.between(south, north), sr.c.long.between(west, east)]
+            box = Box(south, west, north, east)
+            if cell_count(box) <= MAP_BOX_CELLS:
+                cells = sr.c.grid_cell.in_(cells_in(box))
+                if self._box_rows(cells, q.since) < MAP_BOX_ROWS:
+                    by_cells = True
+                    conditions.append(cells)
+        elif q.located:
+            conditions += [sr.c.lat.is_not(None), sr.c.long.is_not(None)]
+        # SQLite: "+requested_at" (a no-op on the value) keeps the planner from walking the time index for the
+        # ORDER BY instead of reading the box's cells (as the duplicate check does, _nearby_statement)
+        newest: Any = (literal_column("+service_requests.requested_at", type_=sr.c.requested_at.type)
+                       if by_cells and sqlite else sr.c.requested_at)  # fmt: skip
+        # the service's code by a lookup per row found, not a join: joined, SQLite may walk every service's window
+        code = select(services.c.code).where(services.c.id == sr.c.service_id).scalar_subquery()
+        statement = (
+            select(sr.c.id, code, sr.c.status, sr.c.close_reason, sr.c.requested_at, sr.c.updated_at,
+                   sr.c.lat, sr.c.long, sr.c.address)
+            .where(*conditions)
+            .order_by(newest.desc(), sr.c.id.desc())
+            .limit(q.limit)
+            .offset(q.offset)
+        )  # fmt: skip
+        return [MapRequest(*row) for row in self._conn.execute(statement)]
+
+    def _box_rows(self, cells: ColumnElement[bool], since: datetime) -> int:
+        """How many requests filed since ``since`` are in these cells, counted up to :data:`MAP_BOX_ROWS` on
+        ``ix_service_requests_cell_requested`` alone (both columns are in it: no row is read)."""
+        probe = select(literal(1)).select_from(sr).where(cells, sr.c.requested_at >= since).limit(MAP_BOX_ROWS)
+        return int(self._conn.execute(select(func.count()).select_from(probe.subquery())).scalar_one())
 
     # -- duplicates and followers --------------------------------------------------------------------
     def nearby(self, query: NearbyQuery) -> list[NearbyRequest]:

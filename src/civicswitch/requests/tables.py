@@ -119,6 +119,13 @@ Index("ix_service_requests_org_status_requested", service_requests.c.assigned_or
 _CLOSED = text("closed_at IS NOT NULL")
 Index("ix_service_requests_service_closed", service_requests.c.service_id, service_requests.c.closed_at,
       sqlite_where=_CLOSED, postgresql_where=_CLOSED)  # fmt: skip
+# The public map (requests/public_map.py; migration 0024): the requests of a small box by their grid cells over the
+# recent window, and one open status (a few of the window's requests) in filing order.
+_LOCATED = text("grid_cell IS NOT NULL")
+Index("ix_service_requests_cell_requested", service_requests.c.grid_cell, service_requests.c.requested_at,
+      sqlite_where=_LOCATED, postgresql_where=_LOCATED)  # fmt: skip
+Index("ix_service_requests_open_status_requested", service_requests.c.status, service_requests.c.requested_at,
+      service_requests.c.id, sqlite_where=_OPEN, postgresql_where=_OPEN)  # fmt: skip
 # The requests a staff member filed on residents' behalf (the queue's "Filed by me"; migration 0018): few of them.
 _FILED = text("filed_by_user_id IS NOT NULL")
 Index("ix_service_requests_filed_by", service_requests.c.filed_by_user_id, service_requests.c.requested_at,

@@ -3,7 +3,9 @@
 The same public data as Open311's ``GET requests/{id}`` (the report, its place, status, owner, due date), with the
 public timeline as structured entries, so that the page words each in the resident's language (a status change is
 its new status, a transfer names the new owner, a closure its reason) and shows the notes as they were written.
-Never the filer's contact data, never a staff-only entry (routing, internal notes, possible duplicates, who did
+A service whose place is generalised (private property, sensitive services: ``residents.public_location`` in the
+catalog) is shown as on the public map: the point at its grid cell's centre, no address. Never the filer's contact
+data, never a staff-only entry (routing, internal notes, possible duplicates, who did
 what), never an entry's internal data beyond the new owner of a transfer and its public reason.
 """
 
@@ -13,7 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from civicswitch.catalog.model import PublicLocation
 from civicswitch.core.errors import NotFound
+from civicswitch.core.geo import generalised
 from civicswitch.requests.model import ASKED_CLOSURES, CloseReason, Event, Status
 
 if TYPE_CHECKING:
@@ -60,6 +64,9 @@ class Tracked:
     expected_at: datetime | None
     duplicate_of: int | None  # closed as a duplicate: the request to follow instead
     askable: bool  # closed as dealt with: the page asks "Is it fixed?" (requests/answers.py)
+    # the service's place is generalised (catalog residents.public_location): the point is its grid cell's centre
+    # and the address is not shown, as on the public map (requests/public_map.py)
+    approximate: bool
     entries: tuple[TrackEntry, ...]  # oldest first
 
 
@@ -96,6 +103,12 @@ def track_request(uow: UnitOfWork, request_id: int, language: str | None = None)
         names = {b.code: b.name_in(language) for b in uow.catalog.bodies()}
         events = uow.requests.events([request.id], public_only=True).get(request.id, [])
         reference = uow.hub.external_id(request.id, request.body_code) if request.body_code else None
+    lat, long, address = request.lat, request.long, request.address
+    approximate = service is not None and service.residents.public_location is PublicLocation.GENERALISED
+    if approximate:
+        address = None
+        if lat is not None and long is not None:
+            lat, long = generalised(lat, long)
     return Tracked(
         id=request.id,
         service_name=service.name if service is not None else request.service_code,
@@ -105,14 +118,15 @@ def track_request(uow: UnitOfWork, request_id: int, language: str | None = None)
         close_reason=request.close_reason,
         owner=names.get(request.body_code, request.body_code) if request.body_code else None,
         reference=reference,
-        address=request.address,
-        lat=request.lat,
-        long=request.long,
+        address=address,
+        lat=lat,
+        long=long,
         media_url=request.media_url,
         requested_at=request.requested_at,
         updated_at=request.updated_at or request.requested_at,
         expected_at=request.expected_at if request.status is not Status.CLOSED else None,
         duplicate_of=request.parent_id if request.close_reason is CloseReason.DUPLICATE else None,
         askable=request.status is Status.CLOSED and request.close_reason in ASKED_CLOSURES,
+        approximate=approximate,
         entries=tuple(_entry(e, names) for e in sorted(events, key=lambda e: (e.at, e.id or 0)) if e.public),
     )

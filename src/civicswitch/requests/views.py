@@ -63,3 +63,33 @@ class UpdateView:
     description: str
     external_status: str | None
     media_url: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class MapQuery:
+    """Recent requests for the public map and its list (requests/public_map.py): filed at or after ``since``, of
+    ``service_codes`` and in ``statuses`` (None: any; the canonical statuses, the open ones or ``closed`` as a
+    group using the index of the Open311 projection), and with ``box`` (south, west, north, east) only those whose
+    point is in it; ``located``: only those with coordinates. Newest first (filing time, then id)."""
+
+    since: datetime
+    service_codes: tuple[str, ...] | None = None
+    statuses: tuple[str, ...] | None = None
+    box: tuple[float, float, float, float] | None = None
+    located: bool = False
+    limit: int = 50
+    offset: int = 0
+
+
+class MapRequest(NamedTuple):
+    """What the public map and its list need of a request, nothing more (no description, no contact, no owner)."""
+
+    id: int
+    service_code: str
+    status: str
+    close_reason: str | None
+    requested_at: datetime
+    updated_at: datetime
+    lat: float | None
+    long: float | None
+    address: str | None

@@ -59,6 +59,11 @@ def cells_in(box: Box) -> list[int]:
     return [r * _COLUMNS + c for r in rows for c in columns]
 
 
+def cell_count(box: Box) -> int:
+    """How many cells :func:`cells_in` would list, without listing them."""
+    return (_row(box.north) - _row(box.south) + 1) * (_column(box.east) - _column(box.west) + 1)
+
+
 def distance_m(lat1: float, long1: float, lat2: float, long2: float) -> float:
     """Great-circle distance in metres (haversine on the mean Earth radius; < 0.5 % off at city scale)."""
     p1, p2 = math.radians(lat1), math.radians(lat2)

@@ -28,6 +28,7 @@ from civicswitch.web import (
     maps,
     pages,
     public,
+    public_map,
     ratelimit,
     report,
     residents,
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(residents.router)
     app.include_router(report.router)
     app.include_router(answers.router)
+    app.include_router(public_map.router)
     app.include_router(maps.router)
     app.include_router(favicon.router)
     docs.install(app)

@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 # The paths of pages and their assets (the front page is "/"); Open311 is under /open311, the API under /api. Not
 # the staff pages: they hold a CSRF token and contact data beside what a user typed (a compressed page's size
 # would leak them to someone who can inject text and watch the traffic: BREACH).
-PREFIXES = ("/static/", "/map/", "/report", "/requests", "/follow/", "/docs")
+PREFIXES = ("/static/", "/map", "/report", "/requests", "/follow/", "/docs")
 MINIMUM_BYTES = 1000  # smaller answers are sent as they are
 LEVEL = 6  # zlib's default: nearly level 9's size at a fraction of its time
 

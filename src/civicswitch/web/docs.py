@@ -16,6 +16,7 @@ from fastapi.staticfiles import StaticFiles
 
 from civicswitch.web.maps import LEAFLET_DIR
 from civicswitch.web.pages import templates
+from civicswitch.web.public_map import MARKERCLUSTER_DIR
 
 STATIC = Path(__file__).parent / "static"
 SWAGGER_UI = Path(str(files("fastapi_offline") / "static"))
@@ -37,5 +38,6 @@ def install(app: FastAPI) -> None:
     """The /docs page and the static files it and the other pages need."""
     app.mount("/static/swagger-ui", StaticFiles(directory=SWAGGER_UI), name="swagger-ui")
     app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")  # web/maps.py
+    app.mount("/static/leaflet-markercluster", StaticFiles(directory=MARKERCLUSTER_DIR), name="markercluster")
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(router)
