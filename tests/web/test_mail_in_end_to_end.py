@@ -150,10 +150,15 @@ def test_mail_in__new_request_reply_threaded_auto_reply_ignored_twice_once(
     with uow:
         assert uow.requests.events([number], public_only=False)[number] == timeline  # nothing added
 
+    # a bounce of our mail: its envelope sender is empty (MAIL FROM:<>), whatever its headers say
+    bounce = _mail("Graffiti returned", "Address: 5 Elm Street", sender="ana@example.org", message_id="<a4@x>")
+    assert _send(listener, bounce, sender="")[0] == 250
+    assert _mails(engine)[-1][1:] == (MailState.IGNORED, None)
+
     # (f) the relay delivers the first message again: handled once
     code, text = _send(listener, first)
     assert code == 250 and b"Already received" in text
-    assert len(_mails(engine)) == 3 and _requests(engine) == 1
+    assert len(_mails(engine)) == 4 and _requests(engine) == 1
 
 
 def test_mail_in__unclear_mail__triage_then_an_agent_files_it_on_the_page(

@@ -13,7 +13,6 @@ may write one): it counts only together with one of those headers' weaker signs 
 from __future__ import annotations
 
 import hashlib
-import html
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes
@@ -98,7 +97,7 @@ def html_to_text(page: str) -> str:
     parser.close()
     lines = [" ".join(line.split()) for line in "".join(parser.parts).splitlines()]
     text = "\n".join(lines)
-    return html.unescape(re.sub(r"\n{3,}", "\n\n", text)).strip()
+    return re.sub(r"\n{3,}", "\n\n", text).strip()  # character references were converted as read
 
 
 # "On Mon, 7 Dec 2026 at 10:00, City 311 <311@city.gov> wrote:" and its Spanish forms, perhaps over two lines

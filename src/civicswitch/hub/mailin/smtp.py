@@ -60,7 +60,11 @@ class MailHandler:
             raw = raw.encode("utf-8", "surrogateescape")
         if not isinstance(raw, bytes):  # pragma: no cover - a DATA command always carries the message
             return "554 5.6.0 No message"
-        sender = envelope.mail_from if isinstance(envelope.mail_from, str) else None
+        sender = envelope.mail_from.strip().strip("<>") if isinstance(envelope.mail_from, str) else None
+        if sender is not None and not any(c in sender for c in "\r\n<>"):
+            # the envelope's sender kept with the message, as a final delivery does (RFC 5321 §4.4): an empty one
+            # is a bounce's (hub/mailin/parse.py)
+            raw = f"Return-Path: <{sender}>\r\n".encode("utf-8", "surrogateescape") + raw
         try:
             received = await asyncio.to_thread(store_mail, self._uow(), self._clock, raw, sender)
         except Exception:
