@@ -22,7 +22,9 @@ from civicswitch.hub.mailin.handlers import (
     MailSettings,
     dismiss_mail,
     file_from_triage,
+    handle_pending,
     receive_mail,
+    store_mail,
     triage_mail,
     triage_photo,
     triage_queue,
@@ -225,3 +227,15 @@ def test_triage__not_an_agent__forbidden(uow: MemoryUnitOfWork, clock: FixedCloc
         triage_queue(uow, clock, who)
     with pytest.raises(Forbidden):
         file_from_triage(uow, clock, FileMail(who, record.id, "graffiti", address="7 Oak St"))
+
+
+def test_stored_but_not_handled__handled_by_handle_pending_once(uow: MemoryUnitOfWork, clock: FixedClock) -> None:
+    """The listener stopped between storing a message and handling it: the next start handles it, once."""
+    kept = store_mail(uow, clock, mail(**GRAFFITI)).record
+    assert kept.state is MailState.RECEIVED
+    assert handle_pending(uow, clock, MailSettings()) == 1
+    assert handle_pending(uow, clock, MailSettings()) == 0
+    with uow:
+        done = uow.mail.get(kept.id or 0)
+        assert uow.requests.count() == 1
+    assert done is not None and done.state is MailState.FILED and done.raw is None
