@@ -168,6 +168,18 @@ class Settings(BaseSettings):
     map_tile_attribution: str = Field(
         default="", description="The credit the tiles' licence asks for, shown on each map (plain text)"
     )
+    # -- email in (docs/residents.md, "Email in") ---------------------------------------------------------------
+    mail_address: str = Field(
+        default="",
+        description="The city's 311 address residents write to: `mail serve` takes mail for it only (and its "
+        "+tags); empty: for any recipient the relay hands it",
+    )
+    mail_requests_per_day: int = Field(
+        default=10, ge=0, le=10_000, description="Requests made from one sender's mail in 24 hours (0: no limit)"
+    )
+    mail_max_bytes: int = Field(
+        default=25 * 1024 * 1024, ge=1024, description="`mail serve`: the largest message taken (bytes); larger: 552"
+    )
 
     @field_validator("timezone")
     @classmethod
@@ -225,6 +237,14 @@ class Settings(BaseSettings):
     def map_tile_source(self) -> str | None:
         """The Content-Security-Policy source the map tiles come from (None: no tiles)."""
         return tile_source(self.map_tile_url) if self.map_tile_url else None
+
+    @field_validator("mail_address")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and (value.count("@") != 1 or any(c in value for c in " <>,;\r\n") or value.startswith("@")):
+            raise ValueError(f"mail_address must be a bare address such as 311@city.gov, got {value!r}")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -338,6 +358,9 @@ STORABLE: tuple[str, ...] = (
     "rate_limit_address_reads",
     "map_tile_url",
     "map_tile_attribution",
+    "mail_address",
+    "mail_requests_per_day",
+    "mail_max_bytes",
 )
 ENV_ONLY: dict[str, str] = {
     "database_url": "it says where the stored settings are",

@@ -22,6 +22,7 @@ from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.settings import set_settings
 from civicswitch.core.clock import FixedClock
 from civicswitch.hub.handlers import add_connector, complete_manual, deliveries, health, replay
+from civicswitch.hub.mailin.handlers import add_reply, triage_queue
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
@@ -287,6 +288,9 @@ INVOKERS: dict[Action, Invoker] = {
     Action.TEMPLATE_MANAGE: lambda w, p, side: save_template(
         w.uow, w.clock, SaveTemplate(p, "Crew scheduled", "Fixed at {address} by {due_date}.", "public", "pothole")
     ),
+    # a reply to our mail (hub/mailin: only with the proof the reply carries), as the note it becomes
+    Action.REQUEST_REPLY: lambda w, p, side: add_reply(w.uow, w.clock, p, int(w.ids["own"]), "Bigger now"),
+    Action.MAIL_TRIAGE: lambda w, p, side: triage_queue(w.uow, w.clock, p),
 }
 
 

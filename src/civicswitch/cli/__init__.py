@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicswitch.cli import catalog, hub, ops, people, requests, settings, users
+from civicswitch.cli import catalog, hub, mail, ops, people, requests, settings, users
 from civicswitch.cli.common import app
 
 app.add_typer(people.apikey, name="apikey")
@@ -12,6 +12,7 @@ app.add_typer(catalog.catalog, name="catalog")
 app.add_typer(hub.connectors_app, name="connectors")
 app.add_typer(hub.deliveries_app, name="deliveries")
 app.add_typer(hub.manual_app, name="manual")
+app.add_typer(mail.mail_app, name="mail")
 app.add_typer(requests.requests_app, name="requests")
 app.add_typer(catalog.routing, name="routing")
 app.add_typer(users.users, name="users")

@@ -240,6 +240,7 @@ class MemoryHubStore:
         ids: Sequence[int] | None = None,
         limit: int = 100,
         after_id: int = 0,
+        keys: Sequence[str] | None = None,
     ) -> list[DeliveryView]:
         rows = [
             r
@@ -250,6 +251,7 @@ class MemoryHubStore:
             and (manual is None or (r.connector_code is None) == manual)
             and (request_id is None or r.request_id == request_id)
             and (ids is None or r.id in ids)
+            and (keys is None or r.idempotency_key in keys)
             and r.id > after_id
         ]
         return [self._view(r) for r in sorted(rows, key=lambda r: r.id)[:limit]]

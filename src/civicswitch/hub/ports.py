@@ -45,7 +45,11 @@ class HubStore(Protocol):
         ids: Sequence[int] | None = None,
         limit: int = 100,
         after_id: int = 0,
-    ) -> list[DeliveryView]: ...
+        keys: Sequence[str] | None = None,
+    ) -> list[DeliveryView]:
+        """Deliveries by id; ``keys``: those with these idempotency keys (a unique index: a reply's references)."""
+        ...
+
     def delivery(self, delivery_id: int) -> DeliveryView | None:
         """One delivery (a connector's or a manual bridge task) by its id, or None: a primary-key lookup."""
         ...

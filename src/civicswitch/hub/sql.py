@@ -294,6 +294,7 @@ class SqlHubStore:
         ids: Sequence[int] | None = None,
         limit: int = 100,
         after_id: int = 0,
+        keys: Sequence[str] | None = None,
     ) -> list[DeliveryView]:
         query = (
             select(d, connectors.c.code.label("connector_code"), bodies.c.code.label("body_code"))
@@ -312,6 +313,8 @@ class SqlHubStore:
             query = query.where(d.c.request_id == request_id)
         if ids is not None:
             query = query.where(d.c.id.in_([i for i in ids if 0 < i < 2**31]))
+        if keys is not None:
+            query = query.where(d.c.idempotency_key.in_([k for k in keys if len(k) <= 64]))
         if after_id:  # the next page of a list by id (the manual bridge's)
             query = query.where(d.c.id > after_id)
         rows = self._conn.execute(query.order_by(d.c.id).limit(limit))

@@ -66,6 +66,8 @@ class Action(StrEnum):
     KNOWLEDGE_READ = "knowledge.read"  # knowledge articles: what staff tell callers, per service
     KNOWLEDGE_MANAGE = "knowledge.manage"  # write, edit and delete knowledge articles
     TEMPLATE_MANAGE = "template.manage"  # response templates for notes (staff fill them in with request.work)
+    REQUEST_REPLY = "request.reply"  # a resident's reply to our mail about a request: a public note (hub/mailin)
+    MAIL_TRIAGE = "mail.triage"  # residents' mail no service was clear for: read it, file it or dismiss it
 
 
 class Reach(StrEnum):
@@ -119,6 +121,8 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
                         _R.LIAISON: _.ANY, _R.EXECUTIVE: _.ANY},
     _A.KNOWLEDGE_MANAGE: {_R.ADMIN: _.ANY},
     _A.TEMPLATE_MANAGE: {_R.ADMIN: _.ANY},
+    _A.REQUEST_REPLY: {_R.RESIDENT: _.ANY},  # only from the address our mail went to, quoting it (hub/mailin)
+    _A.MAIL_TRIAGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
 }  # fmt: skip
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -89,8 +90,12 @@ def submit_request(
     cmd: SubmitRequest,
     limits: Limits = Limits(),
     geography: Geography | None = None,
+    after: Callable[[UnitOfWork, int], None] | None = None,
 ) -> SubmitResult:
     """POST Service Request: validate everything first, then write the request, its media and timeline.
+
+    ``after``: the caller's own writes, given the new request's number, in the same transaction (email in marks the
+    message it came from as filed: both are written, or neither).
 
     Nothing read is updated (the request is new), so the reads run before the writer's turn is taken
     (``reading_first``): on SQLite, other processes' writers wait only for this one's writes. A request filed at
@@ -198,6 +203,8 @@ def submit_request(
             # a photo kept for this form was given to another report meanwhile (the form sent twice): nothing
             # of this one is written (the unit of work rolls back)
             raise Conflict("the photo sent earlier was just filed with another report: choose it again", field="media")
+        if after is not None:
+            after(uow, request_id)
         if who.is_staff:
             audit.record(
                 uow,

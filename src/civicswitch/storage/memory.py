@@ -15,6 +15,7 @@ from civicswitch.catalog.memory import MemoryCatalogStore
 from civicswitch.catalog.model import Body, Service
 from civicswitch.catalog.rules import RoutingRule
 from civicswitch.core.clock import Clock
+from civicswitch.hub.mailin.memory import MailData, MemoryMailStore
 from civicswitch.hub.memory import HubData, MemoryHubStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
@@ -38,6 +39,7 @@ from civicswitch.storage.ports import (
     CatalogStore,
     ClientStore,
     KnowledgeStore,
+    MailStore,
     QueueStore,
     RequestStore,
     TemplateStore,
@@ -69,6 +71,7 @@ class MemoryDatabase:
     rules: list[RoutingRule] = field(default_factory=list)
     calendars: dict[str, Calendar] = field(default_factory=dict)
     bulk_results: dict[str, BulkResult] = field(default_factory=dict)
+    mail: MailData = field(default_factory=MailData)
     catalog_version: int = 0
     revisions: dict[int, int] = field(default_factory=dict)  # request id → its row's revision
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
@@ -96,6 +99,7 @@ class MemoryUnitOfWork:
     callers: CallerSearch
     templates: TemplateStore
     bulk_results: BulkResultStore
+    mail: MailStore
 
     def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -118,6 +122,7 @@ class MemoryUnitOfWork:
         self.callers = MemoryCallerSearch(self._work)
         self.templates = MemoryTemplateStore(self._work.responses)
         self.bulk_results = MemoryBulkResultStore(self._work.bulk_results)
+        self.mail = MemoryMailStore(self._work.mail)
 
     def __enter__(self) -> Self:
         self._open()

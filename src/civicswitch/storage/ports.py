@@ -10,6 +10,7 @@ from typing import Protocol, Self
 from civicswitch.agent.ports import CallerSearch, CallStore, KnowledgeStore
 from civicswitch.catalog.ports import CatalogStore
 from civicswitch.core.clock import Clock
+from civicswitch.hub.mailin.ports import MailStore
 from civicswitch.hub.ports import HubStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.bulk import BulkResultStore
@@ -29,6 +30,7 @@ __all__ = [
     "EscalationStore",
     "HubStore",
     "KnowledgeStore",
+    "MailStore",
     "QueueStore",
     "RequestStore",
     "SettingsStore",
@@ -53,6 +55,7 @@ class UnitOfWork(Protocol):
     callers: CallerSearch  # the agent console's search over requests and their filers (a read model)
     templates: TemplateStore  # response templates for notes on requests
     bulk_results: BulkResultStore  # staff bulk actions' results, kept a short while for their page
+    mail: MailStore  # email in: every message received, and where it went (hub/mailin)
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
 

@@ -6,6 +6,7 @@ from civicswitch.agent.words import ADDRESS_FTS, NAME_FTS, PG_ADDRESS_INDEX, PG_
 from civicswitch.catalog import tables as catalog_tables
 from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
+from civicswitch.hub.mailin import tables as mail_tables
 from civicswitch.people import tables as people_tables
 from civicswitch.requests import tables as request_tables
 from civicswitch.requests.search import FTS_TABLE, PG_INDEX, PG_OPEN_INDEX
@@ -28,6 +29,7 @@ __all__ = [
     "catalog_tables",
     "declared",
     "hub_tables",
+    "mail_tables",
     "metadata",
     "people_tables",
     "request_tables",

@@ -16,6 +16,7 @@ from civicswitch.catalog.sql import SqlCatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.core.db import SQLITE_BUSY_TIMEOUT_S
 from civicswitch.core.walsync import syncing
+from civicswitch.hub.mailin.sql import SqlMailStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
@@ -34,6 +35,7 @@ from civicswitch.storage.ports import (
     CatalogStore,
     ClientStore,
     KnowledgeStore,
+    MailStore,
     QueueStore,
     RequestStore,
     TemplateStore,
@@ -88,6 +90,7 @@ class SqlUnitOfWork:
     callers: CallerSearch
     templates: TemplateStore
     bulk_results: BulkResultStore
+    mail: MailStore
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -145,6 +148,7 @@ class SqlUnitOfWork:
         self.callers = SqlCallerSearch(conn)
         self.templates = SqlTemplateStore(conn)
         self.bulk_results = SqlBulkResultStore(conn)
+        self.mail = SqlMailStore(conn)
         return self
 
     def __exit__(

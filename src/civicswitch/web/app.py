@@ -25,6 +25,7 @@ from civicswitch.web import (
     docs,
     errors,
     favicon,
+    mail,
     maps,
     pages,
     public,
@@ -122,6 +123,7 @@ def create_app(
     app.include_router(workspace.router)
     app.include_router(admin.router)
     app.include_router(agent.router)
+    app.include_router(mail.router)  # the agent console's mail triage (email in)
     app.include_router(public.router)
     app.include_router(residents.router)
     app.include_router(report.router)

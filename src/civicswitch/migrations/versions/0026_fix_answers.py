@@ -12,7 +12,7 @@ file's ``name: {en: …, es: …}``, for the residents' pages and mail.
 A new table and one empty column (a plain ``ADD COLUMN``): nothing existing is rewritten, on either database.
 
 Revision ID: 0026_fix_answers
-Revises: 0024_public_map
+Revises: 0025_mail_in
 Create Date: 2026-12-07 16:30:00
 """
 
@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0026_fix_answers"
-down_revision: str | None = "0024_public_map"
+down_revision: str | None = "0025_mail_in"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -22,6 +22,7 @@ SETTINGS = (
     "html",
     "include_contact",
     "audience",
+    "reply_to",
 )
 AUDIENCES = ("department", "residents")
 MAX_RECIPIENTS = 20
@@ -141,6 +142,9 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
         to: list[str] = []
     else:
         to = _addresses(config.get("to"))
+        if config.get("reply_to") not in (None, ""):
+            raise _fail("reply_to", "is for a residents' connector (their replies come back through email in)")
+    reply_to = check_address(config["reply_to"], "reply_to") if config.get("reply_to") not in (None, "") else None
     sender = check_address(config.get("from"), "from")
 
     host = config.get("smtp_host")
@@ -188,4 +192,5 @@ def check_config(config: Mapping[str, Any]) -> dict[str, Any]:
         "html": _bool(config, "html", False),
         "include_contact": _bool(config, "include_contact", False),
         "audience": audience,
+        **({"reply_to": reply_to} if reply_to else {}),  # a residents' connector's, when set
     }

@@ -4,7 +4,11 @@ An update on a request the resident filed or follows (hub/updates.py), in their 
 this module, as plain text and HTML, with a one-click "stop these emails" (``List-Unsubscribe``). And the follow
 confirmation, in their language too: it names the request and its service, holds the signed link (good for a few
 days), and says plainly what happens if the reader did not ask: nothing, the address is not used. It is sent to
-``data.to`` only; the connector has no ``to`` of its own."""
+``data.to`` only; the connector has no ``to`` of its own.
+
+With ``reply_to`` set (the city's 311 address, where email in listens: hub/mailin), an update carries it as its
+``Reply-To`` and says that a reply is added to the request; its ``Message-ID`` (``<cs_…@…>``, the delivery's
+idempotency key) is what ties the reply to the request. A follow confirmation takes no replies."""
 
 from __future__ import annotations
 
@@ -46,7 +50,7 @@ def _link(data: Mapping[str, Any], name: str) -> str:
     return url
 
 
-def _update(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
+def _update(data: Mapping[str, Any], replies: bool = False) -> tuple[str, str, str, str]:
     """Subject, plain text, HTML and language of an update (hub/updates.py), in the resident's language."""
     lang = _language(data)
     values = {
@@ -59,6 +63,7 @@ def _update(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
         # "Is it fixed?" (a closure that says the problem is dealt with: requests/answers.py)
         "fixed_url": _link(data, "fixed_url") if data.get("fixed_url") else None,
         "not_fixed_url": _link(data, "not_fixed_url") if data.get("fixed_url") else None,
+        "replies": bool(replies),
     }  # fmt: skip
     env = _templates(lang)
     subject = " ".join(env.get_template("update_subject.txt").render(values).split())
@@ -97,7 +102,7 @@ def build_resident_email(
     data: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
     lang = SOURCE
     if message.type == MessageType.RESIDENT_UPDATE:
-        subject, text, page, lang = _update(data)
+        subject, text, page, lang = _update(data, bool(config.get("reply_to")))
     elif message.type == MessageType.FOLLOW_CONFIRMATION:
         subject, text, page, lang = _confirmation(data)
     else:
@@ -116,6 +121,8 @@ def build_resident_email(
     if message.type == MessageType.RESIDENT_UPDATE:  # one click in the mail program stops them (RFC 8058)
         email["List-Unsubscribe"] = f"<{data['stop_url']}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+        if config.get("reply_to"):  # a reply comes back to the city's 311 address: a note on the request (hub/mailin)
+            email["Reply-To"] = config["reply_to"]
     email.set_content(text)
     if config.get("html"):
         email.add_alternative(page, subtype="html")
