@@ -101,13 +101,17 @@ def _facts(url: str) -> dict[str, Any]:
             in_area = db.execute(text(
                 f"SELECT max(id) FROM service_requests WHERE status <> 'closed' AND {district_of} = :d"),
                 {"d": district}).scalar()  # fmt: skip
+            # a request closed as fixed: its "Is it fixed?" page (web/answers.py)
+            fixed = db.execute(text(
+                "SELECT max(id) FROM service_requests WHERE body_id = :b AND close_reason = 'fixed'"),
+                {"b": body_id}).scalar()  # fmt: skip
             partner_request = db.execute(text(
                 "SELECT max(id) FROM service_requests WHERE assigned_org = :o AND status <> 'closed'"),
                 {"o": api.PARTNER_ORG}).scalar()  # fmt: skip
     finally:
         engine.dispose()
     return {"body": body, "service": service, "public_id": public_id, "word": word, "common": common,
-            "district": district, "area_request": in_area, "partner_request": partner_request,
+            "district": district, "area_request": in_area, "partner_request": partner_request, "fixed": fixed,
             "point": (point.lat, point.long)}  # fmt: skip
 
 
@@ -360,6 +364,8 @@ def resident_pages(facts: dict[str, Any]) -> list[Page]:
             Page("resident", "report: a service's questions", f"/report/questions?service={service}"),
             Page("resident", "report: sent (usual times)", f"/report/sent/{rid}"),
             *map_pages(facts),
+            *([Page("resident", "is it fixed? (a visitor)", f"/requests/{facts['fixed']}/fixed?answer=not_fixed")]
+              if facts.get("fixed") else []),
             Page("resident", "report: the form (Spanish)", "/report?lang=es"),
             Page("resident", "track: a request (Spanish)", f"/requests/{rid}?lang=es"),
             Page("resident", "map: the list (Spanish)", "/map?lang=es")]  # fmt: skip
