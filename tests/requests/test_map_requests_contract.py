@@ -127,5 +127,7 @@ def test_map_requests__box_by_its_cells_or_by_the_walk__same_answer(
     assert _ids(make, MapQuery(since=SINCE, box=box), ids) == ["p3", "p1", "g1"]
     assert _ids(make, MapQuery(since=SINCE, box=box, statuses=("acknowledged",)), ids) == ["p1"]
     assert _ids(make, MapQuery(since=SINCE, box=box, limit=1, offset=1), ids) == ["p1"]
+    sea = (40.3, -73.7, 40.31, -73.69)  # no request filed in its cells: nothing read beyond that count
+    assert _ids(make, MapQuery(since=SINCE, box=sea), ids) == []
     wide = (40.0, -75.0, 41.0, -73.0)  # more cells than an IN list takes: the walk
     assert _ids(make, MapQuery(since=SINCE, box=wide), ids) == ["p3", "p1", "g2", "g1"]

@@ -538,7 +538,10 @@ class SqlRequestStore:
             box = Box(south, west, north, east)
             if cell_count(box) <= MAP_BOX_CELLS:
                 cells = sr.c.grid_cell.in_(cells_in(box))
-                if self._box_rows(cells, q.since) < MAP_BOX_ROWS:
+                found = self._box_rows(cells, q.since)
+                if found == 0:  # nothing filed in the box's cells in the window (the sea): nothing to read
+                    return []
+                if found < MAP_BOX_ROWS:
                     by_cells = True
                     conditions.append(cells)
         elif q.located:
@@ -560,9 +563,10 @@ class SqlRequestStore:
         return [MapRequest(*row) for row in self._conn.execute(statement)]
 
     def _box_rows(self, cells: ColumnElement[bool], since: datetime) -> int:
-        """How many requests filed since ``since`` are in these cells, counted up to :data:`MAP_BOX_ROWS` on
-        ``ix_service_requests_cell_requested`` alone (both columns are in it: no row is read)."""
-        probe = select(literal(1)).select_from(sr).where(cells, sr.c.requested_at >= since).limit(MAP_BOX_ROWS)
+        """How many requests filed since ``since`` are in these cells, counted up to :data:`MAP_BOX_ROWS` (at least
+        one) on ``ix_service_requests_cell_requested`` alone (both columns are in it: no row is read)."""
+        enough = max(MAP_BOX_ROWS, 1)  # at least one: "none at all" ends the read (map_requests)
+        probe = select(literal(1)).select_from(sr).where(cells, sr.c.requested_at >= since).limit(enough)
         return int(self._conn.execute(select(func.count()).select_from(probe.subquery())).scalar_one())
 
     # -- duplicates and followers --------------------------------------------------------------------
