@@ -138,15 +138,20 @@ class StopLinks:
         return f"{self.base_url.rstrip('/')}{STOP_PATH}?token={quote(self.token(request_id, email))}"
 
     def read(self, token: str) -> StopClaim:
-        if not token or len(token) > 500:
-            raise LinkProblem("This link is incomplete: open the whole link from the email.")
-        try:
-            data: Any = self._serializer().loads(token)
-        except BadSignature:
-            raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
-        if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
-            raise LinkProblem("This link is not valid.")
-        return StopClaim(data["r"], data["a"])
+        return StopClaim(*_request_and_address(self._serializer(), token))
+
+
+def _request_and_address(serializer: URLSafeSerializer, token: str) -> tuple[int, str]:
+    """The request and address digest a link without expiry names, or :class:`LinkProblem` saying why not."""
+    if not token or len(token) > 500:
+        raise LinkProblem("This link is incomplete: open the whole link from the email.")
+    try:
+        data: Any = serializer.loads(token)
+    except BadSignature:
+        raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
+    if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
+        raise LinkProblem("This link is not valid.")
+    return data["r"], data["a"]
 
 
 # -- "Is it fixed?": the links in a closure message ---------------------------------------------------------------
@@ -185,17 +190,10 @@ class FixedLinks:
 
     def read(self, token: str, request_id: int) -> AnswerClaim:
         """The claim of a link for request ``request_id``, or :class:`LinkProblem` saying why it cannot be used."""
-        if not token or len(token) > 500:
-            raise LinkProblem("This link is incomplete: open the whole link from the email.")
-        try:
-            data: Any = self._serializer().loads(token)
-        except BadSignature:
-            raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
-        if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
-            raise LinkProblem("This link is not valid.")
-        if data["r"] != request_id:
+        named, digest = _request_and_address(self._serializer(), token)
+        if named != request_id:
             raise LinkProblem(f"This link was sent about another request, not request {request_id}.")
-        return AnswerClaim(data["r"], data["a"])
+        return AnswerClaim(named, digest)
 
 
 def _configured_secret() -> str:
