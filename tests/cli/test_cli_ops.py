@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,6 +48,25 @@ def busy_port() -> Iterator[int]:
         yield held.getsockname()[1]
 
 
+@contextlib.contextmanager
+def _held_port_after_a_free_one() -> Iterator[int]:
+    """A listening port P whose P - 1 was free a moment ago: an ephemeral port (any other test's outgoing
+    connection) may hold the port below one picked at random, which would make the demo refuse the wrong port."""
+    for _ in range(50):
+        with socket.socket() as held:
+            held.bind(("127.0.0.1", 0))
+            held.listen()
+            port = held.getsockname()[1]
+            with socket.socket() as below:
+                try:
+                    below.bind(("127.0.0.1", port - 1))
+                except OSError:
+                    continue
+            yield port
+            return
+    raise AssertionError("no port with a free one below it in 50 tries")
+
+
 # -- the demo ------------------------------------------------------------------------------------------------------
 def test_demo__default_database__the_one_every_command_uses(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     _clean_environment(monkeypatch, tmp_path)
@@ -81,9 +101,12 @@ def test_demo__port_or_simulator_port_in_use__one_line_suggesting_port(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, busy_port: int
 ) -> None:
     _clean_environment(monkeypatch, tmp_path)
-    for port, what in ((busy_port, f"port {busy_port} on 127.0.0.1 is already in use"),
-                       (busy_port - 1, "(the department simulator's, --port + 1) is already in use")):  # fmt: skip
-        result = runner.invoke(app, ["demo", "--port", str(port)])
+    result = runner.invoke(app, ["demo", "--port", str(busy_port)])
+    assert result.exit_code == 2 and f"port {busy_port} on 127.0.0.1 is already in use" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    with _held_port_after_a_free_one() as simulator_port:
+        result = runner.invoke(app, ["demo", "--port", str(simulator_port - 1)])
+        what = "(the department simulator's, --port + 1) is already in use"
         assert result.exit_code == 2 and what in result.output and "--port" in result.output
         assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "var").exists()  # refused before anything was created
