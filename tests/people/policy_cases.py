@@ -23,10 +23,11 @@ from civicswitch.catalog.settings import set_settings
 from civicswitch.core.clock import FixedClock
 from civicswitch.hub.handlers import add_connector, complete_manual, deliveries, health, replay
 from civicswitch.hub.mailin.handlers import add_reply, triage_queue
+from civicswitch.people.area_follows.handlers import FollowArea, follow_area
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries
-from civicswitch.people.links import FixedLinks, FollowLinks, StopLinks
+from civicswitch.people.links import AreaLinks, FixedLinks, FollowLinks, StopLinks
 from civicswitch.people.policy import POLICY, Action, Principal, Reach, Role
 from civicswitch.requests.answers import answer_fix
 from civicswitch.requests.commands import (
@@ -112,6 +113,7 @@ FOLLOWER = "follower@example.org"
 LINKS = FollowLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 STOPS = StopLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 ANSWERS = FixedLinks("matrix-secret-" * 4, "https://matrix.example.gov")
+AREAS = AreaLinks("matrix-secret-" * 4, "https://matrix.example.gov")
 CLOSED_FILER = "closed@example.org"
 FILER = dataclasses.replace(principal(Role.LIAISON), name="the liaison who filed")
 
@@ -226,6 +228,12 @@ def _answer(w: World, p: Principal, side: str) -> object:
     return answer_fix(w.uow, w.clock, AnswerFix(int(w.ids["closed"]), "fixed", p, token=token), ANSWERS)
 
 
+def _follow_area(w: World, p: Principal, side: str) -> object:
+    index = AreaIndex([Area(LAYER, "A", "District A", SQUARE_A)])
+    cmd = FollowArea("n@example.org", LAYER, "A", None, "daily", p)
+    return follow_area(w.uow, w.clock, cmd, AREAS, index.area_name)
+
+
 def _apikey(w: World, p: Principal, side: str) -> object:
     return create_client(w.uow, w.clock, "New app", frozenset({Scope.SUBMIT}), who=p)
 
@@ -291,6 +299,7 @@ INVOKERS: dict[Action, Invoker] = {
     # a reply to our mail (hub/mailin: only with the proof the reply carries), as the note it becomes
     Action.REQUEST_REPLY: lambda w, p, side: add_reply(w.uow, w.clock, p, int(w.ids["own"]), "Bigger now"),
     Action.MAIL_TRIAGE: lambda w, p, side: triage_queue(w.uow, w.clock, p),
+    Action.AREA_FOLLOW: _follow_area,
 }
 
 

@@ -90,7 +90,8 @@ FORMS = {
 }
 # The confirmation page takes no key and no session: whoever holds the signed link acts as a resident, so only
 # the resident's case has an HTTP form (the memory matrix covers every role).
-LINK_ONLY = {Action.FOLLOW_CONFIRM, Action.FOLLOW_STOP, Action.REQUEST_ANSWER}
+# Following an area is the residents' page only (no key, no session either): the page acts as a resident.
+LINK_ONLY = {Action.FOLLOW_CONFIRM, Action.FOLLOW_STOP, Action.REQUEST_ANSWER, Action.AREA_FOLLOW}
 # Open311 POSTs take API keys only: staff file and update through their workspace (next issue), not Open311.
 KEYS_ONLY = {Action.REQUEST_SUBMIT, Action.REQUEST_UPDATE}
 
@@ -285,6 +286,9 @@ CALLS: dict[Action, Call] = {
     Action.MAIL_TRIAGE: lambda c, h, side: c.client.get("/staff/agent/mail"),
     Action.FOLLOW_CONFIRM: lambda c, h, side: c.client.post("/follow/confirm", data={"token": _link(c)}),
     Action.FOLLOW_STOP: lambda c, h, side: c.client.post("/follow/stop", data={"token": _stop_link(c)}),
+    Action.AREA_FOLLOW: lambda c, h, side: c.client.post(
+        "/follow/area", data={"area": "districts:A", "cadence": "daily", "email": "n@example.org"}
+    ),
     Action.REQUEST_ANSWER: lambda c, h, side: c.client.post(
         f"/requests/{c.ids['closed']}/fixed", data={"token": _answer_link(c), "answer": "fixed"}
     ),

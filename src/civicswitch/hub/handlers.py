@@ -472,6 +472,7 @@ def claim_manual(
         found = uow.hub.deliveries(manual=True, ids=[task_id], limit=1)
         if not found:
             raise NotFound(f"manual task {task_id} does not exist", field="task")
+        assert found[0].request_id is not None  # a manual task is always about a request
         request = uow.requests.get(found[0].request_id)
         assert request is not None
         authorize_on(uow, who, Action.MANUAL_COMPLETE, request)

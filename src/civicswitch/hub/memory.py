@@ -39,7 +39,7 @@ class _Row:
     id: int
     connector_code: str | None
     body_code: str
-    request_id: int
+    request_id: int | None  # None: mail about an area (people/area_follows)
     type: str
     idempotency_key: str
     payload: dict[str, Any]
@@ -151,7 +151,7 @@ class MemoryHubStore:
             due = (row.state in (DeliveryState.PENDING, DeliveryState.RETRYING) and row.next_attempt_at <= now) or (
                 row.state == DeliveryState.IN_FLIGHT and row.claimed_until is not None and row.claimed_until < now
             )
-            blocked = any(
+            blocked = row.request_id is not None and any(  # SQL's NULL = NULL: no line for mail about an area
                 e.request_id == row.request_id
                 and e.connector_code == row.connector_code
                 and e.id < row.id
@@ -170,7 +170,7 @@ class MemoryHubStore:
                         type=MessageType(row.type),
                         request_id=row.request_id,
                         envelope=dict(row.payload),
-                        external_id=self.external_id(row.request_id, row.body_code),
+                        external_id=None if row.request_id is None else self.external_id(row.request_id, row.body_code),
                     ),
                 )
             )
@@ -201,7 +201,7 @@ class MemoryHubStore:
             row.delivered_at = s.at if s.state == DeliveryState.DELIVERED else None
             if s.external_id is not None:
                 row.external_id = s.external_id
-                if s.state == DeliveryState.DELIVERED:
+                if s.state == DeliveryState.DELIVERED and row.request_id is not None:
                     with contextlib.suppress(Conflict):  # a reused id: keep the delivery, not the reference
                         self._add_ref(row.request_id, row.body_code, s.external_id)
 
@@ -281,6 +281,7 @@ class MemoryHubStore:
             raise NotFound(f"manual task {delivery_id} does not exist", field="task")
         if row.state == DeliveryState.DELIVERED:
             raise Conflict(f"manual task {delivery_id} is already done")
+        assert row.request_id is not None  # a manual task is always about a request
         if external_id:
             self._add_ref(row.request_id, row.body_code, external_id)
         row.state, row.delivered_at, row.attempts = DeliveryState.DELIVERED, now, row.attempts + 1
@@ -305,6 +306,7 @@ class MemoryHubStore:
         if not (held and row.claimed_by == by):
             row.claimed_at = now
         row.claimed_by, row.claimed_until = by, until
+        assert row.request_id is not None  # a manual task is always about a request
         return row.request_id
 
     def release_manual(self, delivery_id: int, by: str) -> None:

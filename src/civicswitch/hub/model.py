@@ -41,6 +41,10 @@ class MessageType(StrEnum):
     # To a resident, through the instance's residents' mail connector (hub/residents.py), never to a body:
     FOLLOW_CONFIRMATION = "follow_confirmation"  # "confirm you want updates on request N": a signed link
     RESIDENT_UPDATE = "resident_update"  # what changed on a request they filed or follow (hub/updates.py)
+    # To a resident following an area (people/area_follows): the confirmation link, a change, a digest
+    AREA_FOLLOW_CONFIRMATION = "area_follow_confirmation"
+    AREA_UPDATE = "area_update"
+    AREA_DIGEST = "area_digest"
 
 
 PROBLEM_RETENTION = timedelta(days=7)
@@ -161,7 +165,7 @@ class OutboundMessage:
     delivery_id: int
     idempotency_key: str  # also the CloudEvent id and the Standard Webhooks webhook-id
     type: MessageType
-    request_id: int
+    request_id: int | None  # None: mail to a resident about an area (people/area_follows)
     envelope: Mapping[str, Any]
     external_id: str | None = None  # the body system's id for this request, once known
 

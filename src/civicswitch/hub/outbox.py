@@ -37,6 +37,7 @@ from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonic
 from civicswitch.hub.residents import for_residents, notice_rows, residents_connector
 from civicswitch.hub.updates import resident_updates
 from civicswitch.hub.views import NewDelivery
+from civicswitch.people.area_follows.handlers import area_updates
 from civicswitch.requests.model import NOTE_KINDS, CloseReason, Event, ServiceRequest, Status
 
 if TYPE_CHECKING:
@@ -253,6 +254,7 @@ def write_outbox(uow: UnitOfWork) -> int:
     if latest is not None and residents_connector(connectors) is not None:  # without one, nobody can be told
         at = stamp or latest
         updates = resident_updates(uow, changes, base[0] if base else public_base(uow), at)
+        updates += area_updates(uow, changes, base[0] if base else public_base(uow), at)
         told = notice_rows(updates, connectors, at) if updates else []
         if told:
             uow.hub.enqueue(told)

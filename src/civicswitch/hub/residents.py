@@ -27,7 +27,13 @@ log = logging.getLogger(__name__)
 RESIDENTS = "residents"
 TYPE_PREFIX = "gov.civicswitch.request."
 SOURCE = "urn:civicswitch:residents"
-_TYPES = {"follow_confirmation": MessageType.FOLLOW_CONFIRMATION, "update": MessageType.RESIDENT_UPDATE}
+_TYPES = {
+    "follow_confirmation": MessageType.FOLLOW_CONFIRMATION,
+    "update": MessageType.RESIDENT_UPDATE,
+    "area_confirmation": MessageType.AREA_FOLLOW_CONFIRMATION,  # people/area_follows
+    "area_update": MessageType.AREA_UPDATE,
+    "area_digest": MessageType.AREA_DIGEST,
+}
 
 
 def for_residents(connector: Connector) -> bool:
@@ -48,10 +54,14 @@ def notice_envelope(notice: Notice, type_: MessageType, key: str, at: datetime) 
         "id": key,
         "source": SOURCE,
         "type": TYPE_PREFIX + str(type_),
-        "subject": str(notice.request_id),
+        "subject": str(notice.request_id) if notice.request_id is not None else "area",
         "time": at.isoformat(),
         "datacontenttype": "application/json",
-        "data": {"service_request_id": str(notice.request_id), **notice.data, "to": notice.to},
+        "data": {
+            **({"service_request_id": str(notice.request_id)} if notice.request_id is not None else {}),
+            **notice.data,
+            "to": notice.to,
+        },
     }
 
 

@@ -277,6 +277,8 @@ class SqlHubStore:
                 row = self._conn.execute(
                     select(d.c.request_id, d.c.body_id, d.c.connector_id).where(d.c.id == s.delivery_id)
                 ).one()
+                if row.request_id is None:  # mail about an area: no request to refer to
+                    continue
                 try:
                     self._add_ref(row.request_id, row.body_id, row.connector_id, s.external_id, s.at)
                 except Conflict as exc:  # the receiver reused an id: keep the delivery, not the reference

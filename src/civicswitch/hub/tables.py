@@ -49,7 +49,8 @@ deliveries = Table(
     Column("id", Integer, primary_key=True),
     Column("connector_id", Integer, ForeignKey("connectors.id"), nullable=True),
     Column("body_id", Integer, ForeignKey("bodies.id"), nullable=False),
-    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=False),
+    # None: mail about an area, not one request (an area follow's confirmation, a digest: people/area_follows)
+    Column("request_id", Integer, ForeignKey("service_requests.id", ondelete="CASCADE"), nullable=True),
     Column("type", String(30), nullable=False),
     Column("idempotency_key", String(64), nullable=False, unique=True),
     Column("payload", JSON, nullable=False),

@@ -15,7 +15,7 @@ class NewDelivery:
 
     connector_code: str | None
     body_code: str
-    request_id: int
+    request_id: int | None  # None: mail to a resident about an area (people/area_follows)
     type: MessageType
     idempotency_key: str
     payload: dict[str, Any]
@@ -49,7 +49,7 @@ class DeliveryView:
     id: int
     connector_code: str | None
     body_code: str
-    request_id: int
+    request_id: int | None  # None: mail to a resident about an area
     type: str
     idempotency_key: str
     state: DeliveryState

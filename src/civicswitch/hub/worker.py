@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 HEALTH_EVERY_S = 60.0
 POLL_CHECK_EVERY_S = 1.0
+DIGEST_CHECK_EVERY_S = 60.0  # how often the worker looks for area digests due (people/area_follows)
 
 
 def storable_text(text: str | None, limit: int = 2000) -> str | None:
@@ -78,6 +79,7 @@ class Worker:
         self._last_poll: dict[str, float] = {}
         self._last_health = time.monotonic()
         self._next_poll_check = 0.0
+        self._next_digest_check = 0.0
         self.delivered = 0
         # What this worker did, for `civicswitch worker --once`: attempted, delivered, retrying, dead, polls,
         # polls_failed, updates_applied, rows_quarantined.
@@ -170,6 +172,21 @@ class Worker:
             )
             return settle(DeliveryState.DEAD)
         return settle(DeliveryState.RETRYING, nxt)
+
+    async def digests_due(self) -> int:
+        """Queue the area digests due (people/area_follows), looked for once a minute; any worker may: a digest's
+        follow is moved on in the transaction that queues it. Returns how many follows were handled."""
+        if time.monotonic() < self._next_digest_check:
+            return 0
+        self._next_digest_check = time.monotonic() + DIGEST_CHECK_EVERY_S
+        from civicswitch.people.area_follows.handlers import send_digests
+
+        handled = 0
+        while True:  # a batch at a time, each its own transaction
+            done = await asyncio.to_thread(send_digests, self._make_uow(), self._clock)
+            handled += done
+            if done < 100:
+                return handled
 
     async def poll_due(self) -> int:
         """Run the pollers whose connectors are due; returns how many updates were applied or recorded."""
@@ -303,6 +320,7 @@ class Worker:
                 try:
                     done = await self.run_once()
                     await self.poll_due()
+                    await self.digests_due()
                 except Exception:  # the database went away, a bug: say so, wait, go on (claims are leased)
                     log.exception("worker %s: round failed; trying again in 1 s", self.name)
                     await asyncio.sleep(1.0)

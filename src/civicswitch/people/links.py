@@ -1,5 +1,5 @@
-"""Signed links we send to residents: the "confirm you want updates" link of a follow by email, and the "stop
-these emails" link in every message.
+"""Signed links we send to residents: the "confirm you want updates" link of a follow by email (of a request, or of
+an area: :class:`AreaLinks`), and the "stop these emails" link in every message.
 
 A link carries the request, a digest of the address (not the address itself: the URL may end up in logs or a
 browser's history) and when it was made, signed with the instance's secret (``CIVICSWITCH_SECRET_KEY``, or the
@@ -194,6 +194,79 @@ class FixedLinks:
         if named != request_id:
             raise LinkProblem(f"This link was sent about another request, not request {request_id}.")
         return AnswerClaim(named, digest)
+
+
+# -- following an area: the confirmation link, and the "stop these emails" link in each message -------------------
+AREA_CONFIRM_PATH = "/follow/area/confirm"
+AREA_STOP_PATH = "/follow/area/stop"
+_AREA_SALT = "civicswitch.area-follow-confirm"
+_AREA_STOP_SALT = "civicswitch.area-follow-stop"
+
+
+@dataclass(frozen=True, slots=True)
+class AreaClaim:
+    """What a valid area link says: this address (by digest) and this follow (people/area_follows)."""
+
+    follow_id: int
+    address_digest: str
+
+    def matches(self, email: str) -> bool:
+        return hmac.compare_digest(self.address_digest, address_digest(email))
+
+
+@dataclass(frozen=True, slots=True)
+class AreaLinks:
+    """Makes and reads the links of an area follow: the confirmation (good for :data:`FOLLOW_LINK_DAYS` days, like a
+    request's) and the stop link of each message (no expiry: a digest read a year later must still stop them)."""
+
+    secret: str
+    base_url: str
+
+    def _confirming(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret, salt=_AREA_SALT)
+
+    def _stopping(self) -> URLSafeSerializer:
+        return URLSafeSerializer(self.secret, salt=_AREA_STOP_SALT)
+
+    def confirm_url(self, follow_id: int, email: str, at: datetime) -> str:
+        token: Any = self._confirming().dumps({"f": follow_id, "a": address_digest(email), "t": int(at.timestamp())})
+        return f"{self.base_url.rstrip('/')}{AREA_CONFIRM_PATH}?token={quote(str(token))}"
+
+    def stop_url(self, follow_id: int, email: str) -> str:
+        token: Any = self._stopping().dumps({"f": follow_id, "a": address_digest(email)})
+        return f"{self.base_url.rstrip('/')}{AREA_STOP_PATH}?token={quote(str(token))}"
+
+    def read_confirm(self, token: str, now: datetime) -> AreaClaim:
+        """The claim of a confirmation link, or :class:`LinkProblem` saying why it cannot be used."""
+        data = _area_data(self._confirming(), token, "t")
+        issued = datetime.fromtimestamp(data["t"], UTC)
+        if now - issued > timedelta(days=FOLLOW_LINK_DAYS):
+            raise LinkProblem(
+                f"This confirmation link has expired (links are good for {FOLLOW_LINK_DAYS} days). "
+                "Follow the area again to get a new one."
+            )
+        return AreaClaim(data["f"], data["a"])
+
+    def read_stop(self, token: str) -> AreaClaim:
+        data = _area_data(self._stopping(), token)
+        return AreaClaim(data["f"], data["a"])
+
+
+def _area_data(serializer: URLSafeSerializer, token: str, *more: str) -> dict[str, Any]:
+    if not token or len(token) > 500:
+        raise LinkProblem("This link is incomplete: open the whole link from the email.")
+    try:
+        data: Any = serializer.loads(token)
+    except BadSignature:
+        raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
+    if not (
+        isinstance(data, dict)
+        and isinstance(data.get("f"), int)
+        and isinstance(data.get("a"), str)
+        and all(isinstance(data.get(k), int) for k in more)
+    ):
+        raise LinkProblem("This link is not valid.")
+    return data
 
 
 def _configured_secret() -> str:

@@ -168,6 +168,20 @@ class MemoryRequestStore:
     def find_open311_json(self, query: RequestQuery, base_url: str) -> bytes:
         return orjson.dumps([open311_request(v, base_url) for v in self.find(query)])
 
+    def area_events(
+        self, layer: str, area_key: str, service_code: str | None, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, Event]]:
+        found = [
+            (rid, e)
+            for rid, request in self._db.requests.items()
+            if (request.areas or {}).get(layer) == area_key
+            and (service_code is None or request.service_code == service_code)
+            for e in self._db.events.get(rid, [])
+            if e.public and since < e.at <= until
+        ]
+        found.sort(key=lambda pair: (pair[1].at, pair[1].id or 0), reverse=True)
+        return found[:limit]
+
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
         for rid in dict.fromkeys(request_ids):  # each request once, as SQL's IN (…) does

@@ -153,7 +153,7 @@ class Notice:
     part of the timeline: it carries the address. ``queued`` is set by the outbox writer when an instance's
     residents' mail connector takes it (none configured: it is dropped, and the follower stays unconfirmed)."""
 
-    request_id: int
+    request_id: int | None  # None: mail about an area, not one request (people/area_follows)
     kind: str  # "follow_confirmation"
     to: str  # the resident's address
     at: datetime

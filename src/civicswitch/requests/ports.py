@@ -47,6 +47,13 @@ class RequestStore(Protocol):
         """``find`` as the Open311 JSON list (``requests.projection.open311_request`` of each row)."""
         ...
 
+    def area_events(
+        self, layer: str, area_key: str, service_code: str | None, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, Event]]:
+        """The public timeline entries at (``since``, ``until``] of the requests in one area of a layer (of one
+        service, unless None), as (request id, entry), the newest first, at most ``limit``."""
+        ...
+
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]: ...
     def updates(self, start: datetime, end: datetime, limit: int) -> list[UpdateView]: ...
     def has_external_event(self, client_id: int, external_id: str) -> int | None:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Connection,
     Engine,
     Integer,
+    Row,
     Select,
     String,
     and_,
@@ -60,6 +61,7 @@ from civicswitch.requests.ports import Media
 from civicswitch.requests.tables import (
     media,
     request_answers,
+    request_areas,
     request_contacts,
     request_events,
     request_followers,
@@ -122,6 +124,25 @@ def _event_row(request_id: int, e: Event) -> dict[str, Any]:
         "media_url": e.media_url,
         "data": e.data,
     }
+
+
+def _event(r: Row[Any]) -> Event:
+    """A timeline entry of a ``request_events`` row."""
+    return Event(
+        id=r.id,
+        at=r.at,
+        kind=r.kind,
+        description=r.description,
+        status_from=None if r.status_from is None else Status(r.status_from),
+        status_to=None if r.status_to is None else Status(r.status_to),
+        close_reason=None if r.close_reason is None else CloseReason(r.close_reason),
+        public=r.public,
+        client_id=r.client_id,
+        external_id=r.external_id,
+        external_status=r.external_status,
+        media_url=r.media_url,
+        data=r.data,
+    )
 
 
 class SqlRequestStore:
@@ -372,6 +393,24 @@ class SqlRequestStore:
         body, count, ids, version = self._conn.execute(statement, values).one()
         return f"[{body or ''}]".encode(), (int(count), f"{version or 0}:{ids or ''}")
 
+    def area_events(
+        self, layer: str, area_key: str, service_code: str | None, since: datetime, until: datetime, limit: int
+    ) -> list[tuple[int, Event]]:
+        # driven by time (ix_request_events_at: a period's entries), each checked against its request's area by
+        # request_areas' key (request, layer): the cost grows with the period's changes, not the area's size
+        e, a = request_events, request_areas
+        stmt = (
+            select(e)
+            .join(a, and_(a.c.request_id == e.c.request_id, a.c.layer == layer))
+            .where(a.c.area_key == area_key, e.c.at > since, e.c.at <= until, e.c.public.is_(True))
+            .order_by(e.c.at.desc(), e.c.id.desc())
+            .limit(limit)
+        )
+        if service_code is not None:
+            stmt = stmt.join(sr, sr.c.id == e.c.request_id).where(sr.c.service_id.in_(
+                self._service_ids_for([service_code]) or [-1]))  # fmt: skip
+        return [(r.request_id, _event(r)) for r in self._conn.execute(stmt)]
+
     def events(self, request_ids: Sequence[int], *, public_only: bool = True) -> dict[int, list[Event]]:
         out: dict[int, list[Event]] = defaultdict(list)
         if not request_ids:
@@ -381,23 +420,7 @@ class SqlRequestStore:
         if public_only:
             stmt = stmt.where(e.c.public.is_(True))
         for r in self._conn.execute(stmt):
-            out[r.request_id].append(
-                Event(
-                    id=r.id,
-                    at=r.at,
-                    kind=r.kind,
-                    description=r.description,
-                    status_from=None if r.status_from is None else Status(r.status_from),
-                    status_to=None if r.status_to is None else Status(r.status_to),
-                    close_reason=None if r.close_reason is None else CloseReason(r.close_reason),
-                    public=r.public,
-                    client_id=r.client_id,
-                    external_id=r.external_id,
-                    external_status=r.external_status,
-                    media_url=r.media_url,
-                    data=r.data,
-                )
-            )
+            out[r.request_id].append(_event(r))
         return out
 
     def updates(self, start: datetime, end: datetime, limit: int) -> list[UpdateView]:

@@ -105,6 +105,11 @@ class AreaIndex:
         found = self._layers.get(layer)
         return [] if found is None else sorted(found.names)
 
+    def areas_of(self, layer: str) -> list[tuple[str, str]]:
+        """A layer's areas as (key, name), by name (empty for an unknown layer)."""
+        found = self._layers.get(layer)
+        return [] if found is None else sorted(zip(found.keys, found.names, strict=True), key=lambda a: (a[1], a[0]))
+
     def area_name(self, layer: str, key: str) -> str | None:
         """The name of one area (None: no such layer or key)."""
         found = self._layers.get(layer)

@@ -19,6 +19,7 @@ from civicswitch.hub.mailin.memory import MailData, MemoryMailStore
 from civicswitch.hub.memory import HubData, MemoryHubStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
+from civicswitch.people.area_follows.memory import AreaFollowData, MemoryAreaFollowStore
 from civicswitch.people.audit import AuditEntry
 from civicswitch.people.clients import ApiClient
 from civicswitch.people.memory import MemoryAuditStore, MemoryClientStore, MemoryUserStore
@@ -33,6 +34,7 @@ from civicswitch.requests.ports import Media
 from civicswitch.requests.queue_memory import MemoryQueueStore
 from civicswitch.responses.memory import MemoryTemplateStore, TemplateData
 from civicswitch.storage.ports import (
+    AreaFollowStore,
     AuditStore,
     CallerSearch,
     CallStore,
@@ -72,6 +74,7 @@ class MemoryDatabase:
     calendars: dict[str, Calendar] = field(default_factory=dict)
     bulk_results: dict[str, BulkResult] = field(default_factory=dict)
     mail: MailData = field(default_factory=MailData)
+    area_follows: AreaFollowData = field(default_factory=AreaFollowData)
     catalog_version: int = 0
     revisions: dict[int, int] = field(default_factory=dict)  # request id → its row's revision
     next_id: dict[str, int] = field(default_factory=lambda: defaultdict(lambda: 1))
@@ -100,6 +103,7 @@ class MemoryUnitOfWork:
     templates: TemplateStore
     bulk_results: BulkResultStore
     mail: MailStore
+    area_follows: AreaFollowStore
 
     def __init__(self, db: MemoryDatabase | None = None, *, clock: Clock | None = None) -> None:
         self.db = db if db is not None else MemoryDatabase()
@@ -123,6 +127,7 @@ class MemoryUnitOfWork:
         self.templates = MemoryTemplateStore(self._work.responses)
         self.bulk_results = MemoryBulkResultStore(self._work.bulk_results)
         self.mail = MemoryMailStore(self._work.mail)
+        self.area_follows = MemoryAreaFollowStore(self._work.area_follows)
 
     def __enter__(self) -> Self:
         self._open()

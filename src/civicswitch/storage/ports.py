@@ -12,6 +12,7 @@ from civicswitch.catalog.ports import CatalogStore
 from civicswitch.core.clock import Clock
 from civicswitch.hub.mailin.ports import MailStore
 from civicswitch.hub.ports import HubStore
+from civicswitch.people.area_follows.ports import AreaFollowStore
 from civicswitch.people.ports import AuditStore, ClientStore, UserStore
 from civicswitch.requests.bulk import BulkResultStore
 from civicswitch.requests.escalation import EscalationStore
@@ -21,6 +22,7 @@ from civicswitch.responses.ports import TemplateStore
 from civicswitch.storage.settings import SettingsStore
 
 __all__ = [
+    "AreaFollowStore",
     "AuditStore",
     "BulkResultStore",
     "CallStore",
@@ -56,6 +58,7 @@ class UnitOfWork(Protocol):
     templates: TemplateStore  # response templates for notes on requests
     bulk_results: BulkResultStore  # staff bulk actions' results, kept a short while for their page
     mail: MailStore  # email in: every message received, and where it went (hub/mailin)
+    area_follows: AreaFollowStore  # residents following an area by email (people/area_follows)
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
 

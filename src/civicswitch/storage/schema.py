@@ -8,6 +8,7 @@ from civicswitch.core.db import metadata
 from civicswitch.hub import tables as hub_tables
 from civicswitch.hub.mailin import tables as mail_tables
 from civicswitch.people import tables as people_tables
+from civicswitch.people.area_follows import tables as area_follow_tables
 from civicswitch.requests import tables as request_tables
 from civicswitch.requests.search import FTS_TABLE, PG_INDEX, PG_OPEN_INDEX
 from civicswitch.responses import tables as response_tables
@@ -26,6 +27,7 @@ def declared(name: str | None, type_: str, parent_names: object) -> bool:
 
 __all__ = [
     "agent_tables",
+    "area_follow_tables",
     "catalog_tables",
     "declared",
     "hub_tables",

@@ -20,6 +20,7 @@ from civicswitch.hub.mailin.sql import SqlMailStore
 from civicswitch.hub.outbox import write_outbox
 from civicswitch.hub.ports import HubStore
 from civicswitch.hub.sql import SqlHubStore
+from civicswitch.people.area_follows.sql import SqlAreaFollowStore
 from civicswitch.people.sql import SqlAuditStore, SqlClientStore, SqlUserStore
 from civicswitch.requests.bulk import BulkResultStore
 from civicswitch.requests.bulk_sql import SqlBulkResultStore
@@ -29,6 +30,7 @@ from civicswitch.requests.queue_sql import SqlQueueStore
 from civicswitch.requests.sql import SqlRequestStore
 from civicswitch.responses.sql import SqlTemplateStore
 from civicswitch.storage.ports import (
+    AreaFollowStore,
     AuditStore,
     CallerSearch,
     CallStore,
@@ -91,6 +93,7 @@ class SqlUnitOfWork:
     templates: TemplateStore
     bulk_results: BulkResultStore
     mail: MailStore
+    area_follows: AreaFollowStore
 
     def __init__(self, engine: Engine, *, writing: bool = True, clock: Clock | None = None) -> None:
         self._engine = engine
@@ -149,6 +152,7 @@ class SqlUnitOfWork:
         self.templates = SqlTemplateStore(conn)
         self.bulk_results = SqlBulkResultStore(conn)
         self.mail = SqlMailStore(conn)
+        self.area_follows = SqlAreaFollowStore(conn)
         return self
 
     def __exit__(

@@ -21,6 +21,7 @@ from civicswitch.web import (
     admin,
     agent,
     answers,
+    area_follows,
     compress,
     docs,
     errors,
@@ -125,6 +126,7 @@ def create_app(
     app.include_router(agent.router)
     app.include_router(mail.router)  # the agent console's mail triage (email in)
     app.include_router(public.router)
+    app.include_router(area_follows.router)  # following an area by email
     app.include_router(residents.router)
     app.include_router(report.router)
     app.include_router(answers.router)

@@ -268,8 +268,8 @@ def _thread(uow: UnitOfWork, mail: InboundMail) -> Thread | None:
         found = {d.idempotency_key: d for d in uow.hub.deliveries(keys=keys[:50], limit=50)}
     for key in keys:
         delivery = found.get(key)
-        if delivery is None or delivery.type != MessageType.RESIDENT_UPDATE:  # a confirmation takes no replies
-            continue
+        if delivery is None or delivery.type != MessageType.RESIDENT_UPDATE or delivery.request_id is None:
+            continue  # a confirmation, mail about an area: they take no replies
         data = delivery.payload.get("data")
         to = data.get("to") if isinstance(data, dict) else None
         if isinstance(to, str):

@@ -95,6 +95,38 @@ def _confirmation(data: Mapping[str, Any]) -> tuple[str, str, str, str]:
     )
 
 
+def _area(data: Mapping[str, Any], name: str) -> tuple[str, str, str, str]:
+    """Subject, plain text, HTML and language of the mail about an area (people/area_follows): ``name`` is
+    ``area_confirm``, ``area_update`` or ``area_digest``."""
+    lang = _language(data)
+    given = data.get("requests")
+    requests: list[Any] = given if isinstance(given, list) else []
+    for r in [*requests, data.get("request")]:
+        if isinstance(r, Mapping):
+            _link(r, "track_url")
+    values = {
+        "lang": lang, "area": " ".join(str(data.get("area_name") or "").split()),
+        "service": " ".join(str(data.get("service_name") or "").split()) or None,
+        "cadence": str(data.get("cadence") or ""), "request": data.get("request"), "requests": requests,
+        "changes": data.get("changes") or [{}], "total": len(requests) + int(data.get("more") or 0),
+        "more": int(data.get("more") or 0), "days": int(data.get("link_days") or 7),
+        "confirm_url": _link(data, "confirm_url") if name == "area_confirm" else None,
+        "stop_url": _link(data, "stop_url") if name != "area_confirm" else None,
+        "map_url": str(data.get("map_url") or ""),
+    }  # fmt: skip
+    env = _templates(lang)
+    subject = " ".join(env.get_template(f"{name}_subject.txt").render(values).split())
+    text, page = env.get_template(f"{name}.txt").render(values), env.get_template(f"{name}.html").render(values)
+    return subject, text, page, lang
+
+
+_AREA_TEMPLATES = {
+    MessageType.AREA_FOLLOW_CONFIRMATION: "area_confirm",
+    MessageType.AREA_UPDATE: "area_update",
+    MessageType.AREA_DIGEST: "area_digest",
+}
+
+
 def build_resident_email(
     config: Mapping[str, Any], message: OutboundMessage, now: datetime, *, message_id: str
 ) -> EmailMessage:
@@ -105,6 +137,8 @@ def build_resident_email(
         subject, text, page, lang = _update(data, bool(config.get("reply_to")))
     elif message.type == MessageType.FOLLOW_CONFIRMATION:
         subject, text, page, lang = _confirmation(data)
+    elif message.type in _AREA_TEMPLATES:
+        subject, text, page, lang = _area(data, _AREA_TEMPLATES[message.type])
     else:
         raise ValueError(f"a residents' connector sends no {message.type} messages")
     email = EmailMessage(policy=POLICY)
@@ -116,12 +150,15 @@ def build_resident_email(
     email["Auto-Submitted"] = "auto-generated"
     email["X-Auto-Response-Suppress"] = "All"
     email["X-Civicswitch-Idempotency-Key"] = message.idempotency_key
-    email["X-Civicswitch-Request-Id"] = str(data.get("service_request_id") or message.request_id)
+    if data.get("service_request_id") or message.request_id is not None:
+        email["X-Civicswitch-Request-Id"] = str(data.get("service_request_id") or message.request_id)
     email["X-Civicswitch-Event-Type"] = str(message.envelope.get("type") or message.type)
-    if message.type == MessageType.RESIDENT_UPDATE:  # one click in the mail program stops them (RFC 8058)
+    if message.type in (MessageType.RESIDENT_UPDATE, MessageType.AREA_UPDATE, MessageType.AREA_DIGEST):
+        # one click in the mail program stops them (RFC 8058)
         email["List-Unsubscribe"] = f"<{data['stop_url']}>"
         email["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
-        if config.get("reply_to"):  # a reply comes back to the city's 311 address: a note on the request (hub/mailin)
+        # a reply comes back to the city's 311 address: a note on the request (hub/mailin)
+        if config.get("reply_to") and message.type == MessageType.RESIDENT_UPDATE:
             email["Reply-To"] = config["reply_to"]
     email.set_content(text)
     if config.get("html"):

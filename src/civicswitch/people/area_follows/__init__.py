@@ -1,0 +1,13 @@
+"""Following an area by email: a layer's area (a community district, say), or one service in it.
+
+A resident gives an address, an area, optionally a service, and how often they want to hear: **every change**
+(a message per change, as request followers get), a **daily** or a **weekly** digest (the changes of the period,
+grouped by request, newest first; nothing at all when nothing happened). Nothing is sent to the address before its
+owner opens the signed link we mail and presses the button (``people/links.py``); every message carries a one-click
+"stop these emails" for this follow (``List-Unsubscribe``, RFC 8058).
+
+- ``model.py`` — :class:`AreaFollow`, :class:`Cadence`;
+- ``ports.py`` — the store (``sql.py``, ``memory.py``; one contract test holds both);
+- ``handlers.py`` — the use cases: follow, confirm, stop, and the digests due (the worker runs them);
+- ``mail.py`` — what a change in an area says, for the outbox (``hub/outbox.py`` calls it at commit).
+"""
