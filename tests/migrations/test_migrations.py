@@ -410,3 +410,40 @@ def test_migration_0021__stored_requests__found_by_area_after_upgrade_and_0015_i
             assert (_fts_count(conn, "words : loud AND scope : snew"), by_area) == (3, 0)
     upgrade(engine)
     assert found() == (3, {Status.NEW: 2, Status.CLOSED: 1})
+
+
+def test_migration_0027__stored_deliveries_kept__area_mail_without_a_request__dropped_on_downgrade(
+    engine: Engine,
+) -> None:
+    """0027 makes ``deliveries.request_id`` optional (SQLite copies the table): the rows stored before are kept as they
+    were, the claim's partial index is there again, a row about no request can be written; a downgrade drops those
+    rows (mail about an area) and the table of area follows, and keeps the rest."""
+    downgrade(engine, "0026_fix_answers")
+    now = datetime(2026, 12, 7, tzinfo=UTC)
+    with engine.begin() as conn:
+        old = MetaData()
+        names = ("bodies", "services", "service_requests", "deliveries")
+        bodies, services, requests, deliveries = (Table(n, old, autoload_with=conn) for n in names)
+        body_id = conn.execute(insert(bodies).values(code="DOT", name="DOT", kind="department")
+                               .returning(bodies.c.id)).scalar_one()  # fmt: skip
+        service_id = conn.execute(insert(services).values(code="pothole", name="Pothole", keywords=[])
+                                  .returning(services.c.id)).scalar_one()  # fmt: skip
+        request_id = conn.execute(insert(requests).values(service_id=service_id, status="new", requested_at=now,
+                                                          updated_at=now, channel="web", attributes={}, description="")
+                                  .returning(requests.c.id)).scalar_one()  # fmt: skip
+        row = {"body_id": body_id, "type": "created", "payload": {"a": 1}, "state": "pending", "attempts": 0,
+               "next_attempt_at": now, "created_at": now}  # fmt: skip
+        conn.execute(insert(deliveries).values(request_id=request_id, idempotency_key="cs_kept", **row))
+    upgrade(engine)
+    with engine.begin() as conn:
+        table = Table("deliveries", MetaData(), autoload_with=conn)
+        assert conn.execute(select(table.c.request_id, table.c.idempotency_key, table.c.payload)).all() == [
+            (request_id, "cs_kept", {"a": 1})]  # fmt: skip
+        conn.execute(insert(table).values(request_id=None, idempotency_key="cs_area", **row))
+        assert "ix_deliveries_waiting" in {i["name"] for i in inspect(conn).get_indexes("deliveries")}
+    downgrade(engine, "0026_fix_answers")
+    with engine.begin() as conn:
+        table = Table("deliveries", MetaData(), autoload_with=conn)
+        assert conn.execute(select(table.c.idempotency_key)).scalars().all() == ["cs_kept"]
+        assert "area_follows" not in inspect(conn).get_table_names()
+    upgrade(engine)
