@@ -157,3 +157,23 @@ def test_daily_digest__from_the_stored_timeline__one_mail_grouped_newest_first__
 def test_area_links__not_valid__said_on_the_page__400(area_client: TestClient, path: str) -> None:
     page = area_client.get(path + "&lang=es")
     assert page.status_code == 400 and "This link cannot be used" not in page.text and 'role="alert"' in page.text
+
+
+def test_track_page__follow_form_and_area_link__the_form_mails_a_confirmation__refusal_on_its_own_page(
+    area_client: TestClient, engine: Engine, clock: FixedClock, inbox: tuple[Inbox, int]
+) -> None:
+    number = _report(area_client, IN_A)
+    page = area_client.get(f"/requests/{number}")
+    assert 'href="/follow/area?layer=districts&amp;area=A">Follow the reports in Riverside</a>' in page.text
+    assert f'action="/requests/{number}/follow"' not in page.text  # no residents' mail: no form to follow by mail
+    box, port = inbox
+    _residents_mail(engine, clock, port)
+    page = area_client.get(f"/requests/{number}")
+    assert f'action="/requests/{number}/follow"' in page.text and '<label for="f-email">Email</label>' in page.text
+    refused = area_client.post(f"/requests/{number}/follow", data={"email": "nope"})
+    assert refused.status_code == 400 and 'href="#f-email"' in refused.text and 'value="nope"' in refused.text
+    sent = area_client.post(f"/requests/{number}/follow", data={"email": "ben@example.org"})
+    assert sent.status_code == 200 and "Check your email" in sent.text
+    assert _deliver(engine, clock) == 1
+    assert box.received[-1][1]["Subject"] == f"Confirm that you want updates on request {number}"
+    assert area_client.post("/requests/99999999/follow", data={"email": "ben@example.org"}).status_code == 404

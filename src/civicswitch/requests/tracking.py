@@ -68,6 +68,8 @@ class Tracked:
     # and the address is not shown, as on the public map (requests/public_map.py)
     approximate: bool
     entries: tuple[TrackEntry, ...]  # oldest first
+    service_code: str = ""
+    areas: tuple[tuple[str, str], ...] = ()  # (layer, area key) it is in: "follow the reports there" (area follows)
 
 
 def _entry(event: Event, names: dict[str, str]) -> TrackEntry:
@@ -129,4 +131,6 @@ def track_request(uow: UnitOfWork, request_id: int, language: str | None = None)
         askable=request.status is Status.CLOSED and request.close_reason in ASKED_CLOSURES,
         approximate=approximate,
         entries=tuple(_entry(e, names) for e in sorted(events, key=lambda e: (e.at, e.id or 0)) if e.public),
+        service_code=request.service_code,
+        areas=tuple(sorted((layer, key) for layer, key in (request.areas or {}).items() if key)),
     )

@@ -1,5 +1,5 @@
 """Confirming a follow by email (the link in the confirmation mail) and stopping the mail about a request (the link in
-every update), pages for residents in their language.
+every update), and following a request from its page, pages for residents in their language.
 
 The link opens a page with one button (a POST) rather than confirming on sight: mail scanners open links, and a
 scanner must not subscribe anyone. The token in the form is the only credential (it is signed and names the
@@ -14,14 +14,17 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
-from civicswitch.core.errors import DomainError
+from civicswitch.core.errors import DomainError, NotFound
 from civicswitch.hub.residents import residents_connector
 from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem, StopLinks
-from civicswitch.requests.commands import ConfirmFollow, StopUpdates
-from civicswitch.requests.staff import confirm_follow, stop_updates
+from civicswitch.people.policy import RESIDENT_ON_THE_WEB
+from civicswitch.requests.commands import ConfirmFollow, FollowRequest, StopUpdates
+from civicswitch.requests.model import Contact
+from civicswitch.requests.reporting import Problem, check_email
+from civicswitch.requests.staff import confirm_follow, follow_request, stop_updates
 from civicswitch.web.context import context
 from civicswitch.web.principals import session_secret
-from civicswitch.web.residents import render
+from civicswitch.web.residents import language, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -113,3 +116,42 @@ async def stop(request: Request, token: str = "") -> HTMLResponse:
         log.info("stop refused: %s", problem)
         return _stop_page(request, 400, problem=str(problem))
     return _stop_page(request, done=True, stopped=result.stopped, request_id=result.service_request_id)
+
+
+def _follow_page(request: Request, number: str, email: str, problems: dict[str, Problem], status: int) -> HTMLResponse:
+    response = render(request, "track_follow.html", status, nav="track", number=number, email=email,
+                      problems=problems, mail=mail_to_residents(request))  # fmt: skip
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+@router.get("/requests/{number}/follow", response_class=HTMLResponse)
+async def follow_form(request: Request, number: str) -> HTMLResponse:
+    """The track page's "Get emails" form on a page of its own (where a refusal is said)."""
+    if not (number.isascii() and number.isdigit() and len(number) <= 18):
+        return render(request, "track_lookup.html", 404, nav="track", number=number[:100], problem="unknown")
+    return await run_in_threadpool(_follow_page, request, number, "", {}, 200)
+
+
+@router.post("/requests/{number}/follow", response_class=HTMLResponse)
+async def follow(request: Request, number: str) -> HTMLResponse:
+    """Follow a request from its page: the address is sent a confirmation link (requests/staff.follow_request), the
+    same answer whether or not it followed before."""
+    ctx = context(request)
+    if not (number.isascii() and number.isdigit() and len(number) <= 18):
+        return render(request, "track_lookup.html", 404, nav="track", number=number[:100], problem="unknown")
+    form = await request.form()
+    given = form.get("email")
+    email = given.strip()[:320] if isinstance(given, str) else ""
+    problem = check_email(email) if email else Problem("required")
+    if problem is not None:
+        log.info("follow from the track page refused: follow_email=%s", problem.code)
+        return await run_in_threadpool(_follow_page, request, number, email, {"follow_email": problem}, 400)
+    links = await run_in_threadpool(follow_links, request)
+    cmd = FollowRequest(None, number, Contact(email=email), principal=RESIDENT_ON_THE_WEB, language=language(request))
+    try:
+        result = await run_in_threadpool(lambda: follow_request(ctx.writer(), ctx.clock, cmd, links))
+    except NotFound:
+        return render(request, "track_lookup.html", 404, nav="track", number=number, problem="unknown")
+    mail = await run_in_threadpool(mail_to_residents, request)
+    return render(request, "report_followed.html", nav="track", number=result.service_request_id, mail=mail)
