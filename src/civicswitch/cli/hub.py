@@ -157,7 +157,8 @@ def deliveries_list(
         return
     print("id\tconnector\trequest\ttype\tstate\tattempts\tlast_error")
     for r in rows:
-        print(f"{r.id}\t{r.connector_code}\t{r.request_id}\t{r.type}\t{r.state}\t{r.attempts}\t{r.last_error or ''}")
+        about = r.request_id if r.request_id is not None else "-"  # mail about an area (people/area_follows)
+        print(f"{r.id}\t{r.connector_code}\t{about}\t{r.type}\t{r.state}\t{r.attempts}\t{r.last_error or ''}")
 
 
 @deliveries_app.command("replay")
