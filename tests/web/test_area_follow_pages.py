@@ -177,3 +177,9 @@ def test_track_page__follow_form_and_area_link__the_form_mails_a_confirmation__r
     assert _deliver(engine, clock) == 1
     assert box.received[-1][1]["Subject"] == f"Confirm that you want updates on request {number}"
     assert area_client.post("/requests/99999999/follow", data={"email": "ben@example.org"}).status_code == 404
+
+
+def test_area_form__no_boundary_layer_loaded__says_so_without_a_form(client: TestClient) -> None:
+    page = client.get("/follow/area?lang=es")
+    assert page.status_code == 200 and "Esta ciudad todavía no tiene zonas para seguir" in page.text
+    assert 'action="/follow/area"' not in page.text
