@@ -244,3 +244,12 @@ def test_follow_area__staff_principal__forbidden(city: City) -> None:
     cmd = FollowArea(ANA, "districts", "D1", None, "daily", OPERATOR)
     with pytest.raises(Forbidden):
         follow_area(city.uow, city.clock, cmd, LINKS, INDEX.area_name)
+
+
+def test_follow_area__many_areas_for_one_address__at_most_five_links_a_day(city: City) -> None:
+    asked = [(area, cadence) for area in ("D1", "D2") for cadence in ("every_change", "daily", "weekly")]
+    results = [city.follow(cadence=cadence, area=area).mailed for area, cadence in asked]
+    assert results == [True, True, True, True, True, False]  # the same answer on the page; no sixth mail
+    assert len(city.mail(MessageType.AREA_FOLLOW_CONFIRMATION)) == 5
+    city.clock.advance(timedelta(days=1, minutes=1))
+    assert city.follow(cadence="weekly", area="D2").mailed is True

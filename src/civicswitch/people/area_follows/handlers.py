@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 RESEND_AFTER = timedelta(hours=1)  # an unconfirmed follow asked again gets a new link at most this often
+# At most this many confirmation links a day to one address, whatever areas and services are asked: a script
+# cannot fill someone's mailbox through us by asking for every area in turn (the answer is the same; a log says it)
+LINKS_PER_DAY = 5
 DIGEST_EVENTS = 2000  # the timeline entries one digest reads at most (the newest): a period's changes in an area
 CONFIRMATION = "area_confirmation"  # the notice kinds (hub/residents.py maps them to message types)
 UPDATE = "area_update"
@@ -116,6 +119,10 @@ def follow_area(
         if waiting and now - max(f.created_at for f in waiting) < RESEND_AFTER:
             log.info("area %s/%s: follow asked again within the hour: no new link", cmd.layer, cmd.area_key)
             return FollowAreaResult(name, mailed=False)
+        mine = uow.area_follows.of_address(wanted.address_digest)
+        if sum(1 for f in mine if now - f.created_at < timedelta(days=1)) >= LINKS_PER_DAY:
+            log.warning("area follow not stored: %d links sent to one address within a day already", LINKS_PER_DAY)
+            return FollowAreaResult(name, mailed=False)
         follow = uow.area_follows.add(wanted)
         assert follow.id is not None
         service_name = None
@@ -188,14 +195,11 @@ def _with_language(url: str, language: str | None) -> str:
     return url + ("&" if "?" in url else "?") + f"lang={quote(language)}"
 
 
-def request_line(uow: UnitOfWork, request_id: int, language: str | None, base: str) -> dict[str, Any] | None:
+def request_line(uow: UnitOfWork, request: ServiceRequest, language: str | None, base: str) -> dict[str, Any]:
     """One request as an area's mail lists it: number, service, place (none for a service whose location is
     generalised: the public map's rule), status now, and its page."""
     from civicswitch.catalog.model import PublicLocation
 
-    request = uow.requests.get(request_id)
-    if request is None:
-        return None
     service = uow.catalog.service(request.service_code)
     hidden = service is not None and service.residents.public_location is PublicLocation.GENERALISED
     return {
@@ -266,8 +270,11 @@ def send_digests(
                     by_request.setdefault(request_id, []).append({**said, "at": event.at.isoformat()})
             lines = []
             for request_id in list(by_request)[:DIGEST_REQUESTS]:
-                line = request_line(uow, request_id, follow.language, base)
-                if line is not None:
+                if request_id not in loaded:
+                    loaded[request_id] = uow.requests.get(request_id)
+                found_request = loaded[request_id]
+                if found_request is not None:
+                    line = request_line(uow, found_request, follow.language, base)
                     lines.append({**line, "changes": by_request[request_id]})
             if lines:
                 data = {
@@ -325,9 +332,7 @@ def area_updates(
                 continue
             if follow.service_code is not None and follow.service_code != request.service_code:
                 continue
-            line = request_line(uow, request.id, follow.language, base)
-            if line is None:
-                continue
+            line = request_line(uow, request, follow.language, base)
             assert follow.id is not None
             data = {
                 "area_name": names.get((follow.layer, follow.area_key), follow.area_key), "layer": follow.layer,
