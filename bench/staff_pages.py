@@ -363,6 +363,8 @@ def resident_pages(facts: dict[str, Any]) -> list[Page]:
             Page("resident", "report: the form at a point", f"/report?lat={lat}&long={long}"),
             Page("resident", "report: a service's questions", f"/report/questions?service={service}"),
             Page("resident", "report: sent (usual times)", f"/report/sent/{rid}"),
+            Page("resident", "follow an area: the form", "/follow/area?layer=boroughs&area=Brooklyn"),
+            Page("resident", "follow a request: the form", f"/requests/{rid}/follow"),
             *map_pages(facts),
             *([Page("resident", "is it fixed? (a visitor)", f"/requests/{facts['fixed']}/fixed?answer=not_fixed")]
               if facts.get("fixed") else []),
