@@ -21,9 +21,9 @@ from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.catalog.settings import set_settings
 from civicswitch.core.clock import FixedClock
+from civicswitch.hub.area_follows import FollowArea, follow_area
 from civicswitch.hub.handlers import add_connector, complete_manual, deliveries, health, replay
 from civicswitch.hub.mailin.handlers import add_reply, triage_queue
-from civicswitch.people.area_follows.handlers import FollowArea, follow_area
 from civicswitch.people.auth import create_client
 from civicswitch.people.clients import Scope
 from civicswitch.people.handlers import AddUser, add_user, audit_entries

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from civicswitch.catalog.areas import Area, AreaLayer
 from civicswitch.core.clock import FixedClock
-from civicswitch.people.area_follows.handlers import send_digests
+from civicswitch.hub.area_follows import send_digests
 from civicswitch.people.area_follows.tables import area_follows
 from civicswitch.settings import Settings
 from civicswitch.storage.sql import SqlUnitOfWork

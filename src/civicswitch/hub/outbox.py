@@ -33,11 +33,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from civicswitch.hub.area_follows import area_updates
 from civicswitch.hub.model import Connector, ConnectorKind, MessageType, canonical_text
 from civicswitch.hub.residents import for_residents, notice_rows, residents_connector
 from civicswitch.hub.updates import resident_updates
 from civicswitch.hub.views import NewDelivery
-from civicswitch.people.area_follows.handlers import area_updates
 from civicswitch.requests.model import NOTE_KINDS, CloseReason, Event, ServiceRequest, Status
 
 if TYPE_CHECKING:

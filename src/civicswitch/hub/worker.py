@@ -179,7 +179,7 @@ class Worker:
         if time.monotonic() < self._next_digest_check:
             return 0
         self._next_digest_check = time.monotonic() + DIGEST_CHECK_EVERY_S
-        from civicswitch.people.area_follows.handlers import send_digests
+        from civicswitch.hub.area_follows import send_digests
 
         handled = 0
         while True:  # a batch at a time, each its own transaction

@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError, Invalid
-from civicswitch.people.area_follows.handlers import (
+from civicswitch.hub.area_follows import (
     AreaFollowView,
     ConfirmAreaFollow,
     FollowArea,

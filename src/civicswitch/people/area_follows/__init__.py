@@ -8,6 +8,6 @@ owner opens the signed link we mail and presses the button (``people/links.py``)
 
 - ``model.py`` — :class:`AreaFollow`, :class:`Cadence`;
 - ``ports.py`` — the store (``sql.py``, ``memory.py``; one contract test holds both);
-- ``handlers.py`` — the use cases: follow, confirm, stop, and the digests due (the worker runs them);
-- ``mail.py`` — what a change in an area says, for the outbox (``hub/outbox.py`` calls it at commit).
+- the use cases are ``hub/area_follows.py`` (they read requests and write mail through the outbox): follow,
+  confirm, stop, what a change says (the outbox writer calls it at commit), and the digests due (the worker).
 """

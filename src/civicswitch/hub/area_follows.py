@@ -1,4 +1,6 @@
-"""The use cases of following an area: follow (a confirmation link is mailed), confirm, stop, and the digests due.
+"""The use cases of following an area (the follows are people/area_follows): follow (a confirmation link is
+mailed), confirm, stop, what a change in an area says (:func:`area_updates`, at the outbox's commit), and the
+digests due (:func:`send_digests`, run by the worker).
 
 Every message leaves as a :class:`Notice` through the outbox after commit, like a request follower's
 (``hub/residents.py``): none without a residents' mail connector. Nothing about who else follows is revealed: the

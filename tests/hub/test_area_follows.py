@@ -1,4 +1,4 @@
-"""Following an area (people/area_follows/handlers.py) on the in-memory fake: the confirmation first and nothing
+"""Following an area (hub/area_follows.py) on the in-memory fake: the confirmation first and nothing
 before it, every change told as it happens, digests grouped by request and newest first and never empty, one-click
 stop, and every refusal writing nothing."""
 
@@ -17,9 +17,7 @@ from civicswitch.catalog.areas import Area
 from civicswitch.catalog.loader import load_catalog
 from civicswitch.core.clock import FixedClock
 from civicswitch.core.errors import Forbidden, Invalid
-from civicswitch.hub.handlers import add_connector
-from civicswitch.hub.model import MessageType
-from civicswitch.people.area_follows.handlers import (
+from civicswitch.hub.area_follows import (
     ConfirmAreaFollow,
     FollowArea,
     StopAreaFollow,
@@ -28,6 +26,8 @@ from civicswitch.people.area_follows.handlers import (
     send_digests,
     stop_area_follow,
 )
+from civicswitch.hub.handlers import add_connector
+from civicswitch.hub.model import MessageType
 from civicswitch.people.area_follows.model import Cadence
 from civicswitch.people.links import LINK_HOLDER, AreaLinks, LinkProblem
 from civicswitch.people.policy import OPERATOR, RESIDENT_ON_THE_WEB
