@@ -14,15 +14,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from civicswitch.catalog.model import PublicLocation
 from civicswitch.core.clock import Clock
 from civicswitch.core.errors import Invalid
-from civicswitch.core.i18n import SOURCE
+from civicswitch.hub.updates import change_of, localised
 from civicswitch.people.area_follows.model import DIGEST_REQUESTS, AreaFollow, Cadence
-from civicswitch.people.links import FOLLOW_LINK_DAYS, AreaLinks, LinkProblem, instance_secret
+from civicswitch.people.links import FOLLOW_LINK_DAYS, AreaClaim, AreaLinks, LinkProblem, instance_secret
 from civicswitch.people.policy import Action, Principal, authorize
 from civicswitch.requests.model import Event, Notice, ServiceRequest
+from civicswitch.requests.reporting import check_email  # the report form's check: one rule for addresses
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -83,8 +84,6 @@ class AreaFollowView:
 
 
 def _check(uow: UnitOfWork, cmd: FollowArea, area_name: AreaName) -> tuple[str, Cadence]:
-    from civicswitch.requests.reporting import check_email  # the report form's check: one rule for addresses
-
     email = cmd.email.strip()
     if not email or check_email(email) is not None or len(email) > 254:
         raise Invalid("give a valid email address", field="email")
@@ -149,6 +148,19 @@ def _claimed(uow: UnitOfWork, follow_id: int, matches: Callable[[str], bool]) ->
     return follow
 
 
+def _view(follow: AreaFollow, area_name: AreaName, changed: bool) -> AreaFollowView:
+    name = area_name(follow.layer, follow.area_key) or follow.area_key
+    return AreaFollowView(follow.layer, follow.area_key, name, follow.service_code, follow.cadence, changed)
+
+
+def linked_follow(uow: UnitOfWork, claim: AreaClaim, area_name: AreaName) -> AreaFollowView:
+    """The follow a confirmation link names, as its page shows it before the button is pressed (reads only), or
+    :class:`LinkProblem` when the link no longer matches one."""
+    with uow:
+        follow = _claimed(uow, claim.follow_id, claim.matches)
+    return _view(follow, area_name, changed=False)
+
+
 def confirm_area_follow(
     uow: UnitOfWork, clock: Clock, cmd: ConfirmAreaFollow, links: AreaLinks, area_name: AreaName
 ) -> AreaFollowView:
@@ -168,8 +180,7 @@ def confirm_area_follow(
             uow.area_follows.save(follow.confirmed(now))
             uow.commit()
     log.info("area follow %s %s", follow.id, "confirmed" if changed else "confirmed already")
-    name = area_name(follow.layer, follow.area_key) or follow.area_key
-    return AreaFollowView(follow.layer, follow.area_key, name, follow.service_code, follow.cadence, changed)
+    return _view(follow, area_name, changed)
 
 
 def stop_area_follow(
@@ -186,22 +197,13 @@ def stop_area_follow(
             uow.area_follows.save(follow)
             uow.commit()
     log.info("area follow %s %s", follow.id, "stopped" if changed else "stopped already")
-    name = area_name(follow.layer, follow.area_key) or follow.area_key
-    return AreaFollowView(follow.layer, follow.area_key, name, follow.service_code, follow.cadence, changed)
+    return _view(follow, area_name, changed)
 
 
 # -- what is said ----------------------------------------------------------------------------------------------------
-def _with_language(url: str, language: str | None) -> str:
-    if not language or language == SOURCE:
-        return url
-    return url + ("&" if "?" in url else "?") + f"lang={quote(language)}"
-
-
 def request_line(uow: UnitOfWork, request: ServiceRequest, language: str | None, base: str) -> dict[str, Any]:
     """One request as an area's mail lists it: number, service, place (none for a service whose location is
     generalised: the public map's rule), status now, and its page."""
-    from civicswitch.catalog.model import PublicLocation
-
     service = uow.catalog.service(request.service_code)
     hidden = service is not None and service.residents.public_location is PublicLocation.GENERALISED
     return {
@@ -210,7 +212,7 @@ def request_line(uow: UnitOfWork, request: ServiceRequest, language: str | None,
         "address": None if hidden else request.address,
         "status": str(request.status),
         "close_reason": str(request.close_reason) if request.close_reason else None,
-        "track_url": _with_language(f"{base}/requests/{request.id}", language),
+        "track_url": localised(f"{base}/requests/{request.id}", language),
     }
 
 
@@ -230,8 +232,7 @@ def send_digests(
     nothing to tell gets no mail: its period moves on. ``base``: the instance's public URL (None: the stored
     setting); without one nothing is sent (the links must be absolute) and the digests wait. The worker runs this
     every minute (hub/worker.py)."""
-    from civicswitch.hub.outbox import public_base
-    from civicswitch.hub.updates import change_of
+    from civicswitch.hub.outbox import public_base  # the outbox calls area_updates: imported when used
 
     with uow:
         now = clock.now()
@@ -285,7 +286,7 @@ def send_digests(
                     "service_name": _service_name(uow, follow.service_code, follow.language),
                     "since": since.isoformat(), "until": now.isoformat(), "requests": lines,
                     "more": max(0, len(by_request) - len(lines)), "language": follow.language,
-                    "map_url": _with_language(f"{base}/map", follow.language),
+                    "map_url": localised(f"{base}/map", follow.language),
                     "stop_url": links.stop_url(follow.id, follow.email),
                 }  # fmt: skip
                 uow.requests.add_notice(Notice(None, DIGEST, follow.email, now, data))
@@ -309,8 +310,6 @@ def area_updates(
     """The messages of one unit of work's changes to the areas' "every change" followers (the outbox writer calls
     this at commit, after the request followers' :func:`civicswitch.hub.updates.resident_updates`): one per follow
     and changed request, naming every change of it. One indexed read when nobody follows the areas concerned."""
-    from civicswitch.hub.updates import change_of
-
     pairs = {(layer, key) for request, _ in changes for layer, key in (request.areas or {}).items() if key}
     if not pairs or not base:
         return []

@@ -253,8 +253,9 @@ def write_outbox(uow: UnitOfWork) -> int:
     latest = max((e.at for _, events in changes for e in events), default=None)
     if latest is not None and residents_connector(connectors) is not None:  # without one, nobody can be told
         at = stamp or latest
-        updates = resident_updates(uow, changes, base[0] if base else public_base(uow), at)
-        updates += area_updates(uow, changes, base[0] if base else public_base(uow), at)
+        public = base[0] if base else public_base(uow)  # one settings read for both
+        updates = resident_updates(uow, changes, public, at)
+        updates += area_updates(uow, changes, public, at)
         told = notice_rows(updates, connectors, at) if updates else []
         if told:
             uow.hub.enqueue(told)

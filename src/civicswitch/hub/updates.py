@@ -74,6 +74,16 @@ def _with(url: str, query: str) -> str:
     return url + ("&" if "?" in url else "?") + query
 
 
+def in_language(language: str | None) -> str:
+    """The query that opens our pages in the reader's language (and keeps it: web/i18n.py); none for the source's."""
+    return f"lang={quote(language)}" if language and language != SOURCE else ""
+
+
+def localised(url: str, language: str | None) -> str:
+    """``url`` opening in ``language``."""
+    return _with(url, in_language(language))
+
+
 def resident_updates(
     uow: UnitOfWork, changes: Sequence[tuple[ServiceRequest, list[Event]]], base: str | None, at: datetime
 ) -> list[Notice]:
@@ -108,7 +118,7 @@ def resident_updates(
             language = person.language
             name = service.text("name", language or "") if service is not None else request.service_code
             # the pages the message links to open in the reader's language (and keep it: web/i18n.py)
-            in_language = f"lang={quote(language)}" if language and language != SOURCE else ""
+            lang_query = in_language(language)
             for change in said:
                 if change.get("owner_code"):  # the body's name in the reader's language (the catalog's)
                     change = {
@@ -118,14 +128,14 @@ def resident_updates(
                 if change.get("ask_fixed") and fixed is not None:
                     change = {
                         **change,
-                        "fixed_url": _with(fixed.url(request.id, person.email, "fixed"), in_language),
-                        "not_fixed_url": _with(fixed.url(request.id, person.email, "not_fixed"), in_language),
+                        "fixed_url": _with(fixed.url(request.id, person.email, "fixed"), lang_query),
+                        "not_fixed_url": _with(fixed.url(request.id, person.email, "not_fixed"), lang_query),
                     }
                 if change.get("duplicate_of"):
-                    change["duplicate_url"] = _with(f"{base}/requests/{change['duplicate_of']}", in_language)
+                    change["duplicate_url"] = _with(f"{base}/requests/{change['duplicate_of']}", lang_query)
                 notices.append(Notice(request.id, UPDATE, person.email, at, {
                     **change, "language": language, "filer": person.filer, "service_name": name,
-                    "address": request.address, "track_url": _with(f"{base}/requests/{request.id}", in_language),
-                    "stop_url": _with(links.url(request.id, person.email), in_language),
+                    "address": request.address, "track_url": _with(f"{base}/requests/{request.id}", lang_query),
+                    "stop_url": _with(links.url(request.id, person.email), lang_query),
                 }))  # fmt: skip
     return notices

@@ -143,15 +143,23 @@ class StopLinks:
 
 def _request_and_address(serializer: URLSafeSerializer, token: str) -> tuple[int, str]:
     """The request and address digest a link without expiry names, or :class:`LinkProblem` saying why not."""
+    data = _payload(serializer, token, "r")
+    return data["r"], data["a"]
+
+
+def _payload(serializer: URLSafeSerializer, token: str, *numbers: str) -> dict[str, Any]:
+    """A link's signed payload: an address digest (``a``) and these whole numbers, or :class:`LinkProblem`."""
     if not token or len(token) > 500:
         raise LinkProblem("This link is incomplete: open the whole link from the email.")
     try:
         data: Any = serializer.loads(token)
     except BadSignature:
         raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
-    if not (isinstance(data, dict) and isinstance(data.get("r"), int) and isinstance(data.get("a"), str)):
+    if not (
+        isinstance(data, dict) and isinstance(data.get("a"), str) and all(isinstance(data.get(k), int) for k in numbers)
+    ):
         raise LinkProblem("This link is not valid.")
-    return data["r"], data["a"]
+    return data
 
 
 # -- "Is it fixed?": the links in a closure message ---------------------------------------------------------------
@@ -238,7 +246,7 @@ class AreaLinks:
 
     def read_confirm(self, token: str, now: datetime) -> AreaClaim:
         """The claim of a confirmation link, or :class:`LinkProblem` saying why it cannot be used."""
-        data = _area_data(self._confirming(), token, "t")
+        data = _payload(self._confirming(), token, "f", "t")
         issued = datetime.fromtimestamp(data["t"], UTC)
         if now - issued > timedelta(days=FOLLOW_LINK_DAYS):
             raise LinkProblem(
@@ -248,25 +256,8 @@ class AreaLinks:
         return AreaClaim(data["f"], data["a"])
 
     def read_stop(self, token: str) -> AreaClaim:
-        data = _area_data(self._stopping(), token)
+        data = _payload(self._stopping(), token, "f")
         return AreaClaim(data["f"], data["a"])
-
-
-def _area_data(serializer: URLSafeSerializer, token: str, *more: str) -> dict[str, Any]:
-    if not token or len(token) > 500:
-        raise LinkProblem("This link is incomplete: open the whole link from the email.")
-    try:
-        data: Any = serializer.loads(token)
-    except BadSignature:
-        raise LinkProblem("This link is not valid: it may have been cut short or changed.") from None
-    if not (
-        isinstance(data, dict)
-        and isinstance(data.get("f"), int)
-        and isinstance(data.get("a"), str)
-        and all(isinstance(data.get(k), int) for k in more)
-    ):
-        raise LinkProblem("This link is not valid.")
-    return data
 
 
 def _configured_secret() -> str:

@@ -50,7 +50,8 @@ from civicswitch.web.context import context
 from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import Session, check_csrf
-from civicswitch.web.public import follow_links, mail_to_residents
+from civicswitch.web.public import follow_links
+from civicswitch.web.residents import mail_to_residents
 from civicswitch.web.staffpages import refusal_page, render_page, signed_in_staff
 
 log = logging.getLogger(__name__)

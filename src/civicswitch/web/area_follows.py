@@ -24,6 +24,7 @@ from civicswitch.hub.area_follows import (
     StopAreaFollow,
     confirm_area_follow,
     follow_area,
+    linked_follow,
     stop_area_follow,
 )
 from civicswitch.people.area_follows.model import Cadence
@@ -32,8 +33,7 @@ from civicswitch.people.policy import RESIDENT_ON_THE_WEB
 from civicswitch.requests.reporting import Problem
 from civicswitch.web.context import context
 from civicswitch.web.principals import session_secret
-from civicswitch.web.public import mail_to_residents
-from civicswitch.web.residents import language, render
+from civicswitch.web.residents import language, mail_to_residents, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -92,7 +92,7 @@ async def follow(request: Request) -> Response:
     cmd = FollowArea(values["email"], layer, key, values["service"] or None, values["cadence"],
                      RESIDENT_ON_THE_WEB, language(request))  # fmt: skip
     links = await run_in_threadpool(area_links, request)
-    index = ctx.area_index()
+    index = await run_in_threadpool(ctx.area_index)  # a read of the areas' version: not in the event loop
     try:
         result = await run_in_threadpool(lambda: follow_area(ctx.writer(), ctx.clock, cmd, links, index.area_name))
     except Invalid as problem:
@@ -128,14 +128,14 @@ async def confirm_form(request: Request, token: Annotated[str, Query(max_length=
     except LinkProblem as problem:
         log.info("area follow confirmation link refused (page): %s", problem)
         return _link_page(request, "follow_area_confirm.html", status=400, problem=str(problem))
-    with ctx.reader() as uow:
-        found = uow.area_follows.get(claim.follow_id)
-    if found is None or not claim.matches(found.email):
-        refused = "This link no longer matches a follow. Follow the area again to get a new link."
-        return _link_page(request, "follow_area_confirm.html", status=400, problem=refused)
-    area_name = ctx.area_index().area_name(found.layer, found.area_key) or found.area_key
-    view = AreaFollowView(found.layer, found.area_key, area_name, found.service_code, found.cadence, False)
-    return _link_page(request, "follow_area_confirm.html", token=token, **_described(view, request))
+    index = await run_in_threadpool(ctx.area_index)  # a read of the areas' version: not in the event loop
+    try:
+        view = await run_in_threadpool(linked_follow, ctx.reader(), claim, index.area_name)
+    except LinkProblem as problem:
+        log.info("area follow confirmation link refused (page): %s", problem)
+        return _link_page(request, "follow_area_confirm.html", status=400, problem=str(problem))
+    described = await run_in_threadpool(_described, view, request)
+    return _link_page(request, "follow_area_confirm.html", token=token, **described)
 
 
 @router.post("/follow/area/confirm", response_class=HTMLResponse)
@@ -143,7 +143,7 @@ async def confirm(request: Request, token: Annotated[str, Form(max_length=1000)]
     ctx = context(request)
     links = await run_in_threadpool(area_links, request)
     cmd = ConfirmAreaFollow(token, LINK_HOLDER)
-    index = ctx.area_index()
+    index = await run_in_threadpool(ctx.area_index)  # a read of the areas' version: not in the event loop
     try:
         view = await run_in_threadpool(
             lambda: confirm_area_follow(ctx.writer(), ctx.clock, cmd, links, index.area_name)
@@ -151,7 +151,8 @@ async def confirm(request: Request, token: Annotated[str, Form(max_length=1000)]
     except DomainError as problem:
         log.info("area follow confirmation refused: %s", problem)
         return _link_page(request, "follow_area_confirm.html", status=400, problem=str(problem))
-    return _link_page(request, "follow_area_confirm.html", done=True, **_described(view, request))
+    described = await run_in_threadpool(_described, view, request)
+    return _link_page(request, "follow_area_confirm.html", done=True, **described)
 
 
 @router.get("/follow/area/stop", response_class=HTMLResponse)
@@ -175,10 +176,11 @@ async def stop(request: Request, token: str = "") -> HTMLResponse:
     token = given if isinstance(given, str) and given else token
     links = await run_in_threadpool(area_links, request)
     cmd = StopAreaFollow(token[:1000], LINK_HOLDER)
-    index = ctx.area_index()
+    index = await run_in_threadpool(ctx.area_index)  # a read of the areas' version: not in the event loop
     try:
         view = await run_in_threadpool(lambda: stop_area_follow(ctx.writer(), ctx.clock, cmd, links, index.area_name))
     except DomainError as problem:
         log.info("area stop refused: %s", problem)
         return _link_page(request, "follow_area_stop.html", status=400, problem=str(problem))
-    return _link_page(request, "follow_area_stop.html", done=True, **_described(view, request))
+    described = await run_in_threadpool(_described, view, request)
+    return _link_page(request, "follow_area_stop.html", done=True, **described)

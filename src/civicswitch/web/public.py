@@ -15,7 +15,6 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from civicswitch.core.errors import DomainError, NotFound
-from civicswitch.hub.residents import residents_connector
 from civicswitch.people.links import LINK_HOLDER, FollowLinks, LinkProblem, StopLinks
 from civicswitch.people.policy import RESIDENT_ON_THE_WEB
 from civicswitch.requests.commands import ConfirmFollow, FollowRequest, StopUpdates
@@ -24,16 +23,10 @@ from civicswitch.requests.reporting import Problem, check_email
 from civicswitch.requests.staff import confirm_follow, follow_request, stop_updates
 from civicswitch.web.context import context
 from civicswitch.web.principals import session_secret
-from civicswitch.web.residents import language, render
+from civicswitch.web.residents import _number, language, mail_to_residents, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
-
-
-def mail_to_residents(request: Request) -> bool:
-    """Whether this instance mails residents (it has a residents' mail connector, hub/residents.py)."""
-    with context(request).reader() as uow:
-        return residents_connector(uow.hub.connectors()) is not None
 
 
 def follow_links(request: Request) -> FollowLinks:
@@ -128,7 +121,7 @@ def _follow_page(request: Request, number: str, email: str, problems: dict[str, 
 @router.get("/requests/{number}/follow", response_class=HTMLResponse)
 async def follow_form(request: Request, number: str) -> HTMLResponse:
     """The track page's "Get emails" form on a page of its own (where a refusal is said)."""
-    if not (number.isascii() and number.isdigit() and len(number) <= 18):
+    if not _number(number[:100]):
         return render(request, "track_lookup.html", 404, nav="track", number=number[:100], problem="unknown")
     return await run_in_threadpool(_follow_page, request, number, "", {}, 200)
 
@@ -138,7 +131,7 @@ async def follow(request: Request, number: str) -> HTMLResponse:
     """Follow a request from its page: the address is sent a confirmation link (requests/staff.follow_request), the
     same answer whether or not it followed before."""
     ctx = context(request)
-    if not (number.isascii() and number.isdigit() and len(number) <= 18):
+    if not _number(number[:100]):
         return render(request, "track_lookup.html", 404, nav="track", number=number[:100], problem="unknown")
     form = await request.form()
     given = form.get("email")

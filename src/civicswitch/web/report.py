@@ -59,8 +59,8 @@ from civicswitch.web.context import AppContext, context
 from civicswitch.web.maps import map_view
 from civicswitch.web.open311.params import attributes_from
 from civicswitch.web.principals import session_secret
-from civicswitch.web.public import follow_links, mail_to_residents
-from civicswitch.web.residents import _number, language, render
+from civicswitch.web.public import follow_links
+from civicswitch.web.residents import _number, language, mail_to_residents, render
 
 log = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

@@ -23,7 +23,7 @@ from civicswitch.hub.residents import residents_connector
 from civicswitch.requests.model import Status
 from civicswitch.requests.tracking import Tracked, track_request
 from civicswitch.web import i18n
-from civicswitch.web.context import AppContext, context
+from civicswitch.web.context import context
 from civicswitch.web.maps import map_view
 
 log = logging.getLogger(__name__)
@@ -102,14 +102,14 @@ async def track(request: Request, number: str) -> Response:
         return render(request, "track_lookup.html", 404, nav="track", number=number, problem="unknown")
     point = (found.lat, found.long) if found.lat is not None and found.long is not None else None
     view = await run_in_threadpool(map_view, request, point) if point is not None else None
-    index = ctx.area_index()
+    index = await run_in_threadpool(ctx.area_index)  # a read of the areas' version: not in the event loop
     areas = [(layer, key, name) for layer, key in found.areas if (name := index.area_name(layer, key)) is not None]
-    mail = found.status is not Status.CLOSED and await run_in_threadpool(_mails_residents, ctx)
+    mail = found.status is not Status.CLOSED and await run_in_threadpool(mail_to_residents, request)
     return render(request, "track.html", r=found, map=view if view is not None and view.useful else None,
                   areas=areas, followable=mail)  # fmt: skip
 
 
-def _mails_residents(ctx: AppContext) -> bool:
-    """Whether the instance mails residents (a residents' mail connector: hub/residents.py)."""
-    with ctx.reader() as uow:
+def mail_to_residents(request: Request) -> bool:
+    """Whether this instance mails residents (it has a residents' mail connector, hub/residents.py)."""
+    with context(request).reader() as uow:
         return residents_connector(uow.hub.connectors()) is not None
