@@ -134,6 +134,15 @@ def test_follow_area__every_page_axe_clean__a_refusal_said_on_the_page(
     try:
         page.goto(f"{served}/requests/{number}?lang={lang}")  # the track page: its "Get emails" section
         assert axe_violations(page) == []
+        screenshot(page, f"track-get-emails-{lang}")
+        # following the request from it: a refusal is said on a page of its own
+        page.locator(f'form[action="/requests/{number}/follow"] input[name="email"]').fill("ana@example")
+        page.locator(f'form[action="/requests/{number}/follow"] button').click()
+        page.wait_for_load_state()
+        assert page.get_by_role("alert").get_by_role("link").inner_text() == words[4]
+        assert axe_violations(page) == []
+        screenshot(page, f"track-follow-problem-{lang}")
+        page.goto(f"{served}/requests/{number}?lang={lang}")
         page.get_by_role("link", name=words[0]).click()
         page.wait_for_load_state()
         assert axe_violations(page) == []
@@ -149,12 +158,15 @@ def test_follow_area__every_page_axe_clean__a_refusal_said_on_the_page(
         page.get_by_role("button", name=words[2], exact=True).click()
         page.wait_for_load_state()
         assert axe_violations(page) == []
+        screenshot(page, f"area-follow-sent-{lang}")
         assert deliver(engine, clock) == 1
         page.goto(_link(box, "/follow/area/confirm"))
         assert axe_violations(page) == []
+        screenshot(page, f"area-follow-confirm-{lang}")
         page.locator("form button").click()
         page.wait_for_load_state()
         assert page.get_by_role("status").is_visible() and axe_violations(page) == []
+        screenshot(page, f"area-follow-confirmed-{lang}")
         page.goto(f"{served}/follow/area/stop?token=broken&lang={lang}")
         assert page.get_by_role("alert").is_visible() and axe_violations(page) == []
         screenshot(page, f"area-follow-bad-link-{lang}")
