@@ -9,9 +9,12 @@ fails until it has one.
 from __future__ import annotations
 
 import dataclasses
+import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import shapely
@@ -49,6 +52,8 @@ from civicswitch.requests.commands import (
 )
 from civicswitch.requests.escalation import EscalationRule, escalation_queue
 from civicswitch.requests.handlers import post_update, submit_request
+from civicswitch.requests.imports.mapping import parse_mapping
+from civicswitch.requests.imports.run import ImportHistory, import_history
 from civicswitch.requests.model import Contact
 from civicswitch.requests.queue import staff_request
 from civicswitch.requests.staff import (
@@ -206,6 +211,16 @@ def _catalog(w: World, p: Principal, side: str) -> object:
     return load_catalog(w.uow, {"bodies": [{"code": "NEW", "name": "New body"}], "services": []}, who=p)
 
 
+def _import_history(w: World, p: Principal, side: str) -> object:
+    export = Path(tempfile.mkdtemp()) / "export.json"
+    export.write_text(json.dumps([{"service_request_id": "H-1", "service_code": "pothole",
+                                   "requested_datetime": "2024-01-02T03:04:05Z", "address": "1 Main St"}]))  # fmt: skip
+    mapping = parse_mapping({"source": "history", "format": "open311", "columns": {
+        "id": "service_request_id", "service": "service_code", "requested_at": "requested_datetime",
+        "address": "address"}})  # fmt: skip
+    return import_history(w.uow, ImportHistory([export], mapping, p))
+
+
 def _settings(w: World, p: Principal, side: str) -> object:
     return set_settings(w.uow, w.clock, {"jurisdiction_name": "Renamed"}, who=p)
 
@@ -300,6 +315,7 @@ INVOKERS: dict[Action, Invoker] = {
     Action.REQUEST_REPLY: lambda w, p, side: add_reply(w.uow, w.clock, p, int(w.ids["own"]), "Bigger now"),
     Action.MAIL_TRIAGE: lambda w, p, side: triage_queue(w.uow, w.clock, p),
     Action.AREA_FOLLOW: _follow_area,
+    Action.REQUEST_IMPORT: _import_history,
 }
 
 

@@ -69,6 +69,7 @@ class Action(StrEnum):
     REQUEST_REPLY = "request.reply"  # a resident's reply to our mail about a request: a public note (hub/mailin)
     MAIL_TRIAGE = "mail.triage"  # residents' mail no service was clear for: read it, file it or dismiss it
     AREA_FOLLOW = "area.follow"  # a resident asks for mail about an area (confirmed by the link: follow.confirm)
+    REQUEST_IMPORT = "request.import"  # load another system's history (requests/imports: `civicswitch import`)
 
 
 class Reach(StrEnum):
@@ -125,6 +126,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.REQUEST_REPLY: {_R.RESIDENT: _.ANY},  # only from the address our mail went to, quoting it (hub/mailin)
     _A.MAIL_TRIAGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.AREA_FOLLOW: {_R.RESIDENT: _.ANY},  # the address's owner, from the residents' pages (people/area_follows)
+    _A.REQUEST_IMPORT: {_R.ADMIN: _.ANY},  # history from another system's export: the operator, on the server
 }  # fmt: skip
 
 

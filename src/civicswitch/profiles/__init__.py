@@ -5,6 +5,9 @@ A profile is a catalog document (``bodies``, ``services``, optionally ``routing_
 ignores: ``profile``, ``jurisdiction`` and ``layers`` (the boundary layers the city routes by, with the
 ``civicswitch areas load`` command for each; a layer with ``shipped`` names a file in this package, which
 ``catalog import --profile`` loads itself). See README.md in this folder.
+
+The ``<name>.import.yaml`` files are the mappings ``civicswitch import --profile`` reads a city's open-data export
+through (docs/import.md).
 """
 
 from __future__ import annotations
@@ -14,6 +17,10 @@ from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from civicswitch.requests.imports.mapping import ImportMapping, parse_mapping
 
 if TYPE_CHECKING:
     from civicswitch.storage.ports import UnitOfWork
@@ -122,3 +129,20 @@ def profile_document(profile: Profile | str) -> dict[str, Any]:
         }
     document: dict[str, Any] = json.loads((resources.files(__name__) / f"{profile}.json").read_text("utf-8"))
     return document
+
+
+class ImportProfile(StrEnum):
+    """The shipped mappings for ``civicswitch import --profile`` (``<name>.import.yaml`` here)."""
+
+    NYC = "nyc"
+    BOSTON = "boston"
+    CHICAGO = "chicago"
+    SF = "sf"
+    OPEN311 = "open311"
+
+
+def import_mapping(profile: ImportProfile | str) -> ImportMapping:
+    """The mapping a city's export is read through (docs/import.md)."""
+    profile = ImportProfile(profile)
+    text = (resources.files("civicswitch.profiles") / f"{profile.value}.import.yaml").read_text(encoding="utf-8")
+    return parse_mapping(yaml.safe_load(text), origin=f"profile {profile.value}")

@@ -8,7 +8,10 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
+from typing import cast as cast_to
 
+import orjson
+import psycopg
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -19,6 +22,7 @@ from sqlalchemy import (
     Row,
     Select,
     String,
+    Table,
     and_,
     any_,
     bindparam,
@@ -241,7 +245,10 @@ class SqlRequestStore:
         rows = [self._row(r) for r in requests]
         refs = [r.source_ref for r in requests if r.source_ref]
         with unique_as_conflict("imported request"):
-            if len(refs) == len(requests):
+            if len(refs) == len(requests) and self._conn.dialect.name == "postgresql":
+                # COPY: one statement, so the statement triggers (request_areas) run once for the batch
+                ids = self._copy_requests(rows, refs)
+            elif len(refs) == len(requests):
                 # The usual import: a plain executemany, then the ids by reference (faster than RETURNING here).
                 self._conn.execute(insert(sr), rows)
                 found = self._conn.execute(select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref.in_(refs)))
@@ -257,8 +264,34 @@ class SqlRequestStore:
             events.extend(_event_row(new_id, e) for e in r.pending_events)
             r.pending_events.clear()
         if events:
-            self._conn.execute(insert(request_events), events)
+            if self._conn.dialect.name == "postgresql" and len(events) > 1:
+                self._copy(request_events, events, ("data",))
+            else:
+                self._conn.execute(insert(request_events), events)
         return len(rows)
+
+    def _copy(self, table: Table, rows: Sequence[dict[str, Any]], json_columns: Sequence[str]) -> None:
+        """PostgreSQL's COPY of ``rows`` (dicts of one table's columns) into ``table``: JSON columns as text."""
+        names = list(rows[0])
+        raw = cast_to(psycopg.Connection[Any], self._conn.connection.dbapi_connection)
+        as_json = {names.index(c) for c in json_columns if c in names}
+        sql = f"COPY {table.name} ({', '.join(names)}) FROM STDIN"
+        with raw.cursor() as cursor, cursor.copy(sql) as copy:
+            for row in rows:
+                values = list(row.values())
+                for i in as_json:
+                    if values[i] is not None:
+                        values[i] = orjson.dumps(values[i]).decode()
+                copy.write_row(values)
+
+    def _copy_requests(self, rows: Sequence[dict[str, Any]], refs: Sequence[str]) -> list[int]:
+        self._copy(sr, rows, ("attributes", "areas"))
+        found = self._conn.execute(
+            select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref == any_(bindparam("refs", list(refs),
+                                                                                     type_=ARRAY(String))))
+        )  # fmt: skip
+        by_ref = dict(found.all())
+        return [by_ref[ref] for ref in refs]
 
     def save(self, request: ServiceRequest) -> None:
         if request.id is None:
