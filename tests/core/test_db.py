@@ -4,12 +4,14 @@ SQLite itself then runs at NORMAL and every commit returns after a sync of the l
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, Table, create_engine, text
 
-from civicswitch.core.db import make_engine
+from civicswitch.core.db import UTCDateTime, make_engine, sqlite_time
 from civicswitch.core.migrate import upgrade
 from civicswitch.core.walsync import syncing
 from civicswitch.settings import Settings
@@ -106,3 +108,17 @@ def test_make_engine__sqlite_file__hands_out_the_connection_returned_last(tmp_pa
         assert other.connection.dbapi_connection is first_raw
     second.close()
     engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "moment",
+    [datetime(2023, 3, 1, 4, 45, tzinfo=UTC), datetime(2023, 3, 1, 4, 45, 1, 123, tzinfo=UTC),
+     datetime(2023, 3, 1, 0, 45, 1, tzinfo=ZoneInfo("America/New_York"))],
+)  # fmt: skip
+def test_sqlite_time__any_instant__is_the_text_utcdatetime_stores(moment: datetime) -> None:
+    engine = create_engine("sqlite://")
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("at", UTCDateTime))
+    table.metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(table.insert().values(at=moment))
+        assert conn.execute(text("SELECT at FROM t")).scalar() == sqlite_time(moment)

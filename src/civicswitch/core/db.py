@@ -48,6 +48,14 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+def sqlite_time(value: datetime) -> str:
+    """An instant as :class:`UTCDateTime` stores it on SQLite: UTC, SQLAlchemy's DATETIME text (for a bulk insert
+    through the driver; every stored time has this form, so that they compare as text)."""
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
 def normalize_url(url: str) -> str:
     """Accept the plain forms users type and pick the drivers we ship."""
     if url.startswith("postgres://"):

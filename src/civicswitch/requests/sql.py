@@ -42,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 
 from civicswitch.catalog.sql import body_id
 from civicswitch.catalog.tables import bodies, catalog_version, services
-from civicswitch.core.db import storable, unique_as_conflict
+from civicswitch.core.db import UTCDateTime, sqlite_time, storable, unique_as_conflict
 from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.people.links import address_digest
 from civicswitch.requests.model import (
@@ -248,6 +248,11 @@ class SqlRequestStore:
             if len(refs) == len(requests) and self._conn.dialect.name == "postgresql":
                 # COPY: one statement, so the statement triggers (request_areas) run once for the batch
                 ids = self._copy_requests(rows, refs)
+            elif len(refs) == len(requests) and self._conn.dialect.name == "sqlite":
+                self._sqlite_bulk_requests(rows)
+                found = self._conn.execute(select(sr.c.source_ref, sr.c.id).where(sr.c.source_ref.in_(refs)))
+                by_ref = dict(found.all())
+                ids = [by_ref[ref] for ref in refs]
             elif len(refs) == len(requests):
                 # The usual import: a plain executemany, then the ids by reference (faster than RETURNING here).
                 self._conn.execute(insert(sr), rows)
@@ -266,6 +271,8 @@ class SqlRequestStore:
         if events:
             if self._conn.dialect.name == "postgresql" and len(events) > 1:
                 self._copy(request_events, events, ("data",))
+            elif self._conn.dialect.name == "sqlite" and len(events) > 1:
+                self._sqlite_many(request_events, events, ("data",))
             else:
                 self._conn.execute(insert(request_events), events)
         return len(rows)
@@ -283,6 +290,51 @@ class SqlRequestStore:
                     if values[i] is not None:
                         values[i] = orjson.dumps(values[i]).decode()
                 copy.write_row(values)
+
+    def _sqlite_bulk_requests(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert many requests on SQLite with the rows the insert triggers would write made by one statement each
+        (request_areas, the two search indexes) instead of one trigger program per request: five times faster. In the
+        transaction, the triggers are dropped, the requests and those rows written, and the triggers made again from
+        their stored text, so no other writer ever sees the table without them (tests/requests/test_bulk_insert.py
+        checks that both ways write the same rows)."""
+        stored: dict[str, str] = dict(
+            self._conn.exec_driver_sql(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name = 'service_requests' "  # noqa: S608
+                f"AND name IN ({', '.join('?' * len(_SQLITE_BULK))})",
+                tuple(_SQLITE_BULK),
+            ).all()
+        )
+        if set(stored) != set(_SQLITE_BULK):  # a schema this code does not know: let the triggers do the work
+            self._sqlite_many(sr, rows, ("attributes", "areas"))
+            return
+        last = self._conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM service_requests").scalar_one()
+        for name in _SQLITE_BULK:
+            self._conn.exec_driver_sql(f'DROP TRIGGER "{name}"')
+        self._sqlite_many(sr, rows, ("attributes", "areas"))
+        for name in _SQLITE_BULK:
+            self._conn.exec_driver_sql(_SQLITE_BULK[name], (last,))
+        for name in _SQLITE_BULK:
+            self._conn.exec_driver_sql(stored[name])
+
+    def _sqlite_many(self, table: Table, rows: Sequence[dict[str, Any]], json_columns: Sequence[str]) -> None:
+        """One ``executemany`` of the driver over ``rows``, values made as SQLAlchemy's types would bind them (a time
+        as SQLite's DATETIME text in UTC, JSON as text), without its per-value processing: the import's hot path."""
+        names = list(rows[0])
+        as_json = {names.index(c) for c in json_columns if c in names}
+        as_time = {i for i, name in enumerate(names) if isinstance(table.c[name].type, UTCDateTime)}
+        tuples = []
+        for row in rows:
+            values = list(row.values())
+            for i in as_json:
+                if values[i] is not None:
+                    values[i] = orjson.dumps(values[i]).decode()
+            for i in as_time:
+                if values[i] is not None:
+                    values[i] = sqlite_time(values[i])
+            tuples.append(tuple(values))
+        # the table's own column names, not input
+        sql = f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"  # noqa: S608
+        self._conn.exec_driver_sql(sql, tuples)
 
     def _copy_requests(self, rows: Sequence[dict[str, Any]], refs: Sequence[str]) -> list[int]:
         self._copy(sr, rows, ("attributes", "areas"))
@@ -542,6 +594,9 @@ class SqlRequestStore:
     def source_refs(self, refs: Sequence[str]) -> set[str]:
         found: set[str] = set()
         refs = [r for r in refs if storable(r)]
+        if self._conn.dialect.name == "postgresql":  # one array parameter: one statement, planned once
+            refs_param = bindparam("refs", refs, type_=ARRAY(String))
+            return set(self._conn.execute(select(sr.c.source_ref).where(sr.c.source_ref == any_(refs_param))).scalars())
         for i in range(0, len(refs), 500):
             chunk = refs[i : i + 500]
             found.update(self._conn.execute(select(sr.c.source_ref).where(sr.c.source_ref.in_(chunk))).scalars())
@@ -860,6 +915,31 @@ class SqlRequestStore:
 _INSERT_REQUEST = insert(sr).returning(sr.c.id)
 _INSERT_CONTACT = insert(request_contacts)
 _INSERT_EVENTS = insert(request_events)
+
+# The insert triggers on service_requests (SQLite), each as one statement over the requests inserted after the id
+# given: what the bulk insert runs in their stead (``_sqlite_bulk_requests``). Their bodies are the migrations' (0014,
+# 0017, 0019, 0021); tests/requests/test_bulk_insert.py fails if a migration changes a trigger and not this.
+_NEW_SCOPE = (
+    "'b' || coalesce(new.body_id, 0) || ' s' || replace(new.status, '_', '') || coalesce(' ' || (SELECT "
+    "group_concat('a' || lower(hex(e.key || '=' || e.value)) || 's' || replace(new.status, '_', ''), ' ') FROM "
+    "json_each(CASE WHEN json_type(new.areas) = 'object' THEN new.areas END) AS e WHERE e.value IS NOT NULL AND "
+    "e.type = 'text'), '')"
+)
+_SQLITE_BULK = {
+    "request_areas_insert": (
+        "INSERT INTO request_areas (request_id, layer, area_key, body_id, status, requested_at) SELECT new.id, e.key, "
+        "e.value, new.body_id, new.status, new.requested_at FROM service_requests AS new, json_each(new.areas) AS e "
+        "WHERE new.id > ? AND json_type(new.areas) = 'object' AND e.value IS NOT NULL AND e.type = 'text'"
+    ),
+    "service_requests_address_insert": (
+        "INSERT INTO request_address_words(rowid, words) SELECT new.id, coalesce(new.address, '') "
+        "FROM service_requests AS new WHERE new.id > ?"
+    ),
+    "service_requests_words_insert": (
+        "INSERT INTO service_request_words(rowid, words, scope) SELECT new.id, new.description || ' ' || "  # noqa: S608
+        f"coalesce(new.address, ''), {_NEW_SCOPE} FROM service_requests AS new WHERE new.id > ?"
+    ),
+}
 _NEARBY: dict[tuple[str, bool], Select[Any]] = {}
 
 

@@ -26,6 +26,7 @@ _DIRECTIVES = {
 }
 
 Parser = Callable[[str], datetime]
+REMEMBERED = 50_000  # values a parser remembers with their instant
 
 
 def _compiled(fmt: str) -> re.Pattern[str] | None:
@@ -86,8 +87,18 @@ def parser(formats: Sequence[str], zone: tzinfo) -> Parser:
         else:
             steps.append(_strptime_step(fmt))
     listed = ", ".join(repr(f) for f in formats)
+    seen: dict[str, datetime] = {}  # an export repeats its times (a batch closed at once, a due date): parse once
 
     def parse(value: str) -> datetime:
+        found = seen.get(value)
+        if found is not None:
+            return found
+        if len(seen) >= REMEMBERED:
+            seen.clear()
+        found = seen[value] = _parse(value)
+        return found
+
+    def _parse(value: str) -> datetime:
         text = value.strip()
         for step in steps:
             try:
