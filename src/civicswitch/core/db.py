@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
+import psycopg
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import IntegrityError
@@ -184,6 +185,9 @@ def unique_as_conflict(what: str) -> Iterator[None]:
     """
     try:
         yield
+    except psycopg.errors.UniqueViolation as exc:  # through the driver (a COPY): not wrapped by SQLAlchemy
+        detail = exc.diag.constraint_name or "unique constraint"
+        raise Conflict(f"{what} clashes with one already stored ({detail})") from exc
     except IntegrityError as exc:
         orig = exc.orig
         if getattr(orig, "sqlstate", None) == "23505":  # PostgreSQL unique_violation

@@ -88,6 +88,8 @@ class MemoryDatabase:
 class MemoryUnitOfWork:
     """Works on a snapshot of the database; :meth:`commit` publishes it, leaving without commit drops it."""
 
+    writes_elsewhere = False
+
     catalog: CatalogStore
     requests: RequestStore
     queue: QueueStore

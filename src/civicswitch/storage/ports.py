@@ -61,6 +61,9 @@ class UnitOfWork(Protocol):
     area_follows: AreaFollowStore  # residents following an area by email (people/area_follows)
     # The clock the outbox stamps its rows with (sub-second, for delivery latency); None: the event's own time.
     clock: Clock | None
+    # Whether the database does a write's work in a process of its own (PostgreSQL), leaving this one's CPU to other
+    # work meanwhile: the import then writes one batch while it makes the next (requests/imports/run.py).
+    writes_elsewhere: bool
 
     def __enter__(self) -> Self: ...
     def __exit__(

@@ -109,6 +109,7 @@ class SqlUnitOfWork:
         self.turn_timeout: float | None = None
         self.sync_later = False
         self.owed_sync: Callable[[], None] | None = None
+        self.writes_elsewhere = engine.dialect.name != "sqlite"  # SQLite works in this process, holding its GIL
 
     def reading_first(self) -> Self:
         """This unit reads and validates everything before its first write, and its writes do not depend on what

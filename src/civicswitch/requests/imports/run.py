@@ -9,6 +9,8 @@ converted, routed to the areas of every loaded layer and written in its own tran
 * **Routing**: each request gets the area of every layer that holds its point, as the layers stood when it was
   filed (a layer's versions, ``valid_from``/``valid_to``): a 2021 request is not given a ward of the 2023 map.
 * **Dry run**: everything but the writes; the report says what would happen.
+* **Two things at once**: the batches are written on a thread of their own while the next one is read, converted
+  and routed (:class:`_Writer`).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import csv
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -26,6 +29,7 @@ from typing import IO, TYPE_CHECKING
 import orjson
 
 from civicswitch.catalog.areas import Area
+from civicswitch.catalog.model import Service
 from civicswitch.core.errors import Invalid
 from civicswitch.people.policy import Action, Principal, authorize
 from civicswitch.requests.imports.convert import Converter, Known, Refused, counted
@@ -157,6 +161,66 @@ class _Quarantine:
             self._file.close()
 
 
+class _Writer:
+    """Writes the batches. On PostgreSQL on a thread of its own, beside the reading: while one batch is written,
+    the next is read, converted and routed, so the database and the conversion each keep a core busy; at most one
+    batch is being written while one more is made, so memory stays two batches. Each batch is its own transaction;
+    a dry run only reads (which references are stored), remembering the ones it would have written."""
+
+    def __init__(self, uow: UnitOfWork, dry_run: bool) -> None:
+        self._uow = uow
+        self._dry_run = dry_run
+        # Only where the database works in its own process: SQLite writes in this one, and a thread beside the
+        # conversion would only fight it for Python's lock (bench/README.md, "Importing history").
+        self._pool = (
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer") if uow.writes_elsewhere else None
+        )
+        self._pending: Future[tuple[int, int]] | None = None
+        self._seen: set[int] = set()  # a dry run's references so far (hashes): the store cannot tell them
+        self.inserted = 0
+        self.present = 0
+
+    def submit(self, requests: list[ServiceRequest], services: list[Service]) -> None:
+        self.wait()
+        if self._pool is None:
+            fresh, present = self._write(requests, services)
+            self.inserted += fresh
+            self.present += present
+            return
+        self._pending = self._pool.submit(self._write, requests, services)
+
+    def wait(self) -> None:
+        """Wait for the batch being written; its error, if any, is raised here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            fresh, present = pending.result()
+            self.inserted += fresh
+            self.present += present
+
+    def close(self) -> None:
+        """Let the batch being written finish (committed or not), whatever stopped the import."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+
+    def _write(self, requests: list[ServiceRequest], services: list[Service]) -> tuple[int, int]:
+        refs = [r.source_ref or "" for r in requests]
+        uow = self._uow
+        if self._dry_run:
+            with uow:
+                present = uow.requests.source_refs(refs)
+            fresh = [r for r in requests if r.source_ref not in present and hash(r.source_ref) not in self._seen]
+            self._seen.update(hash(r.source_ref) for r in fresh)
+            return len(fresh), len(requests) - len(fresh)
+        with uow:
+            for service in services:
+                uow.catalog.add_service(service)
+            present = uow.requests.source_refs(refs)
+            fresh = [r for r in requests if r.source_ref not in present]
+            uow.requests.add_many(fresh)
+            uow.commit()
+        return len(fresh), len(requests) - len(fresh)
+
+
 def _source(path: Path, mapping: ImportMapping) -> Source:
     if mapping.format == "open311":
         cols = mapping.columns
@@ -221,8 +285,8 @@ def import_history(uow: UnitOfWork, cmd: ImportHistory, progress: Progress | Non
     report = ImportReport(dry_run=cmd.dry_run)
     quarantine = _Quarantine(cmd.quarantine)
     notes: Counter[str] = Counter()
-    seen: set[int] = set()  # a dry run's references so far (hashes): it writes nothing the store could tell
-    stored_services = set(known.services)
+    submitted = set(known.services)  # services the writer has been given (or the catalog had)
+    writer = _Writer(uow, cmd.dry_run)
     try:
         for path in cmd.files:
             source = _source(path, cmd.mapping)
@@ -251,30 +315,20 @@ def import_history(uow: UnitOfWork, cmd: ImportHistory, progress: Progress | Non
                         in_batch.add(ref)
                         requests.append(request)
                     report.routed += routes.route(requests)
-                    new_services = [s for code, s in known.created.items() if code not in stored_services]
-                    if cmd.dry_run:
-                        with uow:
-                            present = uow.requests.source_refs(list(in_batch))
-                        fresh = [r for r in requests if r.source_ref not in present and hash(r.source_ref) not in seen]
-                        seen.update(hash(r.source_ref) for r in fresh)
-                    else:
-                        with uow:
-                            for service in new_services:
-                                uow.catalog.add_service(service)
-                            present = uow.requests.source_refs(list(in_batch))
-                            fresh = [r for r in requests if r.source_ref not in present]
-                            uow.requests.add_many(fresh)
-                            uow.commit()
-                    stored_services.update(s.code for s in new_services)
-                    report.inserted += len(fresh)
-                    report.already_present += len(requests) - len(fresh)
+                    new_services = [s for code, s in known.created.items() if code not in submitted]
+                    submitted.update(s.code for s in new_services)
+                    writer.submit(requests, new_services)
                     if progress is not None:
                         progress(path, report.read, source.position, source.size)
                 notes.update(converter.notes)
             finally:
                 source.close()
+        writer.wait()
     finally:
+        writer.close()
         quarantine.close()
+    report.inserted = writer.inserted
+    report.already_present += writer.present
     report.services_created = sorted(known.created)
     report.notes = counted(notes)
     report.reasons = counted(quarantine.reasons)
