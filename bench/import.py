@@ -214,6 +214,7 @@ def main() -> None:
     for kind in kinds:
         engine, url = fresh(kind, args.postgres, out)
         imported = arm_import(engine, path, args.batch)
+        imported["peak_memory_mb_so_far"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         drop(kind, engine, url, args.postgres)
         engine, url = fresh(kind, args.postgres, out)
         columns, rows = prepared_rows(engine, path)
@@ -222,7 +223,8 @@ def main() -> None:
         ratio = imported["rows_per_s"] / raw["rows_per_s"]
         results[kind] = {"import": imported, "raw": raw, "ratio": round(ratio, 2)}
         print(f"{kind:9} import {imported['rows_per_s']:>8,} rows/s ({imported['seconds']} s; CPU: importer "
-              f"{imported['process_cpu_s']} s, server {imported['server_cpu_s']} s) · raw {raw['rows_per_s']:>8,} "
+              f"{imported['process_cpu_s']} s, server {imported['server_cpu_s']} s; peak memory so far "
+              f"{imported['peak_memory_mb_so_far']} MB) · raw {raw['rows_per_s']:>8,} "
               f"rows/s ({raw['seconds']} s; CPU: client {raw['process_cpu_s']} s, server {raw['server_cpu_s']} s) · "
               f"import/raw {ratio:.2f}", flush=True)  # fmt: skip
     results["peak_memory_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)

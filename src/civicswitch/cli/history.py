@@ -18,6 +18,8 @@ from civicswitch.profiles import ImportProfile, import_mapping
 from civicswitch.requests.imports.mapping import read_mapping
 from civicswitch.requests.imports.run import ImportHistory, ImportReport, import_history
 
+SHOWN = 10  # reasons and notes printed after the summary
+
 
 @app.command("import")
 def import_files(
@@ -105,7 +107,15 @@ def _print(report: ImportReport, seconds: float, quarantine: Path) -> None:
         console.print(f"services {verb}: {escape(', '.join(report.services_created))}")
     for file, columns in report.absent_columns.items():
         console.print(f"{escape(file)} has no column {escape(', '.join(columns))}: those fields are left empty")
-    for reason, count in report.reasons[:10]:
+    for reason, count in report.reasons[:SHOWN]:
         console.print(f"quarantined: {count:,} × {escape(reason)}")
-    for note, count in report.notes[:10]:
+    if len(report.reasons) > SHOWN:
+        console.print(
+            f"quarantined: … {len(report.reasons) - SHOWN} more reasons: every record is in the quarantine file"
+        )
+    for note, count in report.notes[:SHOWN]:
         console.print(f"note: {count:,} × {escape(note)}")
+    if len(report.notes) > SHOWN:
+        console.print(
+            f"note: … {len(report.notes) - SHOWN} more (the log has each quarantined record; see docs/import.md)"
+        )
