@@ -54,6 +54,7 @@ from civicswitch.requests.escalation import EscalationRule, escalation_queue
 from civicswitch.requests.handlers import post_update, submit_request
 from civicswitch.requests.imports.mapping import parse_mapping
 from civicswitch.requests.imports.run import ImportHistory, import_history
+from civicswitch.requests.metrics import MetricsQuery, volume
 from civicswitch.requests.model import Contact
 from civicswitch.requests.queue import staff_request
 from civicswitch.requests.staff import (
@@ -316,6 +317,9 @@ INVOKERS: dict[Action, Invoker] = {
     Action.MAIL_TRIAGE: lambda w, p, side: triage_queue(w.uow, w.clock, p),
     Action.AREA_FOLLOW: _follow_area,
     Action.REQUEST_IMPORT: _import_history,
+    Action.METRICS_READ: lambda w, p, side: volume(
+        w.uow, p, MetricsQuery(datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC))
+    ),
 }
 
 

@@ -60,7 +60,8 @@ PASSWORD = "correct horse battery staple"
 KEY_ROLES = {Role.APP: "app", Role.BACKEND: "backend", Role.ADMIN: "admin"}
 # Actions people reach only through the CLI on the server today (no HTTP endpoint yet): the memory matrix
 # covers them.
-CLI_ONLY = {Action.SETTINGS_MANAGE, Action.REQUEST_IMPORT}  # request.import: `civicswitch import`, on the server
+# request.import: `civicswitch import`, on the server; metrics.read: `civicswitch metrics` (the dashboard is next)
+CLI_ONLY = {Action.SETTINGS_MANAGE, Action.REQUEST_IMPORT, Action.METRICS_READ}
 # A resident's reply to our mail reaches us by mail (hub/mailin: the SMTP listener, `civicswitch mail import`), not
 # HTTP; the memory matrix covers it, tests/web/test_mail_in_end_to_end.py the listener.
 MAIL_ONLY = {Action.REQUEST_REPLY}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from civicswitch.cli import catalog, history, hub, mail, ops, people, requests, settings, users
+from civicswitch.cli import catalog, history, hub, mail, metrics, ops, people, requests, settings, users
 from civicswitch.cli.common import app
 
 app.add_typer(people.apikey, name="apikey")
@@ -19,7 +19,7 @@ app.add_typer(users.users, name="users")
 app.add_typer(users.audit_app, name="audit")
 app.add_typer(settings.settings_app, name="settings")
 
-__all__ = ["app", "history", "main", "ops"]
+__all__ = ["app", "history", "main", "metrics", "ops"]
 
 
 def main() -> None:

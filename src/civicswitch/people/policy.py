@@ -70,6 +70,7 @@ class Action(StrEnum):
     MAIL_TRIAGE = "mail.triage"  # residents' mail no service was clear for: read it, file it or dismiss it
     AREA_FOLLOW = "area.follow"  # a resident asks for mail about an area (confirmed by the link: follow.confirm)
     REQUEST_IMPORT = "request.import"  # load another system's history (requests/imports: `civicswitch import`)
+    METRICS_READ = "metrics.read"  # the measures across every agency: volume, time to close … (requests/metrics)
 
 
 class Reach(StrEnum):
@@ -127,6 +128,7 @@ POLICY: Mapping[Action, Mapping[Role, Reach]] = {
     _A.MAIL_TRIAGE: {_R.ADMIN: _.ANY, _R.AGENT: _.ANY},
     _A.AREA_FOLLOW: {_R.RESIDENT: _.ANY},  # the address's owner, from the residents' pages (people/area_follows)
     _A.REQUEST_IMPORT: {_R.ADMIN: _.ANY},  # history from another system's export: the operator, on the server
+    _A.METRICS_READ: {_R.ADMIN: _.ANY, _R.EXECUTIVE: _.ANY},  # leadership's figures, across every agency
 }  # fmt: skip
 
 

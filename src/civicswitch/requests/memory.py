@@ -14,6 +14,7 @@ import orjson
 from civicswitch.catalog.calendars import sla_notice
 from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.people.links import address_digest
+from civicswitch.requests.metrics import Filed
 from civicswitch.requests.model import (
     TIMED_CLOSURES,
     Contact,
@@ -374,6 +375,21 @@ class MemoryRequestStore:
                 followers[i] = dataclasses.replace(f, stopped_at=at)
                 stopped += 1
         return stopped
+
+    def filed_between(self, since: datetime, until: datetime, by: str, layer: str | None) -> list[Filed]:
+        def group(r: ServiceRequest) -> str | None:
+            if by == "service":
+                return r.service_code
+            if by == "body":
+                return r.body_code
+            if by == "channel":
+                return str(r.channel)
+            if by == "area":
+                return (r.areas or {}).get(layer or "")
+            return None
+
+        return [Filed(group(r), r.requested_at, r.closed_at, r.status, r.close_reason)
+                for r in self._db.requests.values() if since <= r.requested_at < until]  # fmt: skip
 
     def recent_closures(
         self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000

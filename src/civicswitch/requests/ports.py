@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from civicswitch.requests.metrics import Filed
 from civicswitch.requests.model import Contact, Event, FixAnswer, Follower, Notice, Recipient, ServiceRequest
 from civicswitch.requests.views import MapQuery, MapRequest, RequestQuery, RequestView, UpdateView
 from civicswitch.routing.nearby import NearbyQuery, NearbyRequest
@@ -112,6 +113,12 @@ class RequestStore(Protocol):
     def stop_updates(self, request_id: int, digest: str, at: datetime) -> int:
         """No more mail about the request to the address whose ``address_digest`` (people/links.py) is ``digest``,
         as its filer or a follower; how many stopped."""
+        ...
+
+    def filed_between(self, since: datetime, until: datetime, by: str, layer: str | None) -> list[Filed]:
+        """The requests filed at ``since`` ≤ t < ``until`` (requests/metrics.py), each with its group ``by``
+        ``service`` (code), ``body`` (code), ``channel``, ``area`` (its key in ``layer``) or ``all`` (None); no
+        body or no area: None. In no particular order."""
         ...
 
     def recent_closures(

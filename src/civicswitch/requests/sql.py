@@ -45,6 +45,7 @@ from civicswitch.catalog.tables import bodies, catalog_version, services
 from civicswitch.core.db import UTCDateTime, sqlite_time, storable, unique_as_conflict
 from civicswitch.core.errors import Conflict, Invalid, NotFound
 from civicswitch.people.links import address_digest
+from civicswitch.requests.metrics import Filed
 from civicswitch.requests.model import (
     OPEN_STATUSES,
     TIMED_CLOSURES,
@@ -845,6 +846,27 @@ class SqlRequestStore:
         t = request_answers
         rows = self._conn.execute(select(t).where(t.c.request_id == request_id).order_by(t.c.id))
         return [_answer(row) for row in rows]
+
+    def filed_between(self, since: datetime, until: datetime, by: str, layer: str | None) -> list[Filed]:
+        """By ``ix_service_requests_requested`` (filing time): one range of the index; the group read in the same
+        statement (a join to services or bodies, the channel column, or ``areas ->> layer``)."""
+        group: Any
+        query = select(sr.c.requested_at, sr.c.closed_at, sr.c.status, sr.c.close_reason)
+        if by == "service":
+            group = services.c.code
+            query = query.join(services, services.c.id == sr.c.service_id)
+        elif by == "body":
+            group = bodies.c.code
+            query = query.outerjoin(bodies, bodies.c.id == sr.c.body_id)
+        elif by == "channel":
+            group = sr.c.channel
+        elif by == "area":
+            group = sr.c.areas[layer or ""].as_string()
+        else:
+            group = literal(None, String)
+        rows = self._conn.execute(query.add_columns(group).where(sr.c.requested_at >= since, sr.c.requested_at < until))
+        return [Filed(row[4], row[0], row[1], Status(row[2]), None if row[3] is None else CloseReason(row[3]))
+                for row in rows]  # fmt: skip
 
     def recent_closures(
         self, service_code: str, since: datetime, layers: Sequence[str] = (), *, limit: int = 5_000
