@@ -369,6 +369,11 @@ again to rebuild them; the output is deterministic). Load one with
 civicswitch catalog import --profile boston      # or chicago, nyc
 ```
 
+The `<name>.import.yaml` files (`nyc`, `boston`, `chicago`, `sf`, `open311`) are the mappings
+`civicswitch import --profile NAME` reads each city's open-data export through: columns, date formats and time
+zone, statuses, close-reason rules, channels (see docs/import.md). They are written by hand against the files in
+the shared real-data set, and `tests/requests/imports/test_import_real_exports.py` imports those files with them.
+
 Each file is a catalog document (`bodies`, `services`; see docs/geography.md) plus three keys the loader
 ignores: `profile` (name, the script that built it, its source files and record count), `jurisdiction` (id,
 name, time zone) and `layers`: the boundary layers the city routes and reports by, each with its file in the

@@ -9,13 +9,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import shared_data
-
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_import_bench__tiny_export__both_arms_store_the_same_rows_and_report_ratio(tmp_path: Path) -> None:
-    shared_data("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
+def test_import_bench__tiny_export__both_arms_store_the_same_rows_and_report_ratio(
+    shared_data_dir: Path, tmp_path: Path
+) -> None:
+    shared_data_dir.joinpath("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
     env = {**os.environ, "PYTHONPATH": f"{REPO / 'src'}{os.pathsep}{REPO}"}
     done = subprocess.run(
         [sys.executable, str(REPO / "bench" / "import.py"), "--rows", "600", "--batch", "250", "--out", str(tmp_path)],

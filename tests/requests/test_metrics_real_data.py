@@ -21,7 +21,6 @@ from civicswitch.profiles import import_mapping, load_shipped_layers, profile_do
 from civicswitch.requests.imports.run import ImportHistory, import_history
 from civicswitch.requests.metrics import MetricsQuery, time_to_close, volume
 from civicswitch.storage.sql import SqlUnitOfWork
-from conftest import shared_data
 
 CHICAGO = ZoneInfo("America/Chicago")
 WHOLE = MetricsQuery(datetime(2020, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC), "service")
@@ -33,8 +32,10 @@ def rows(path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text, newline="")))
 
 
-def test_time_to_close__chicago_export__median_and_p90_per_service_as_computed_from_the_csv(engine: Engine) -> None:
-    path = shared_data("chicago", "requests", "chicago311_2021-01-01_5k.csv.gz")
+def test_time_to_close__chicago_export__median_and_p90_per_service_as_computed_from_the_csv(
+    shared_data_dir: Path, engine: Engine
+) -> None:
+    path = shared_data_dir.joinpath("chicago", "requests", "chicago311_2021-01-01_5k.csv.gz")
     load_catalog(SqlUnitOfWork(engine), profile_document("chicago"))
     import_history(SqlUnitOfWork(engine), ImportHistory([path], import_mapping("chicago"), OPERATOR))
     hours: dict[str, list[float]] = defaultdict(list)
@@ -54,8 +55,10 @@ def test_time_to_close__chicago_export__median_and_p90_per_service_as_computed_f
     assert got == expected
 
 
-def test_volume__nyc_export__per_channel_as_counted_from_the_csv(engine: Engine, tmp_path: Path) -> None:
-    path = shared_data("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
+def test_volume__nyc_export__per_channel_as_counted_from_the_csv(
+    shared_data_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    path = shared_data_dir.joinpath("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
     load_shipped_layers(SqlUnitOfWork(engine), profile_document("nyc"))
     load_catalog(SqlUnitOfWork(engine), profile_document("nyc"))
     quarantine = tmp_path / "q.csv"

@@ -22,7 +22,6 @@ from civicswitch.profiles import import_mapping, load_shipped_layers, profile_do
 from civicswitch.requests.imports.run import ImportHistory, ImportReport, import_history
 from civicswitch.requests.tables import service_requests as sr
 from civicswitch.storage.sql import SqlUnitOfWork
-from conftest import shared_data
 
 NEW_YORK = ZoneInfo("America/New_York")
 NYC_FILES = [
@@ -79,9 +78,9 @@ def nyc(engine: Engine) -> Engine:
 
 @pytest.mark.parametrize("name", NYC_FILES)
 def test_import_nyc__real_export__every_record_accounted_for_and_times_and_statuses_as_in_the_file(
-    nyc: Engine, name: str, tmp_path: Path
+    shared_data_dir: Path, nyc: Engine, name: str, tmp_path: Path
 ) -> None:
-    path = shared_data("nyc", "requests", name)
+    path = shared_data_dir.joinpath("nyc", "requests", name)
     rows = list(records(path))
     report = run(nyc, "nyc", [path], quarantine=tmp_path / "q.csv")
     assert report.read == len(rows)
@@ -106,8 +105,10 @@ def test_import_nyc__real_export__every_record_accounted_for_and_times_and_statu
     assert sum(statuses.values()) == report.inserted
 
 
-def test_import_nyc__real_export__routed_to_the_borough_the_city_recorded(nyc: Engine, tmp_path: Path) -> None:
-    path = shared_data("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
+def test_import_nyc__real_export__routed_to_the_borough_the_city_recorded(
+    shared_data_dir: Path, nyc: Engine, tmp_path: Path
+) -> None:
+    path = shared_data_dir.joinpath("nyc", "requests", "nyc311_2023-02-28_5k.csv.gz")
     run(nyc, "nyc", [path], quarantine=tmp_path / "q.csv")
     got = stored(nyc, "nyc311")
     agree = total = 0
@@ -120,8 +121,10 @@ def test_import_nyc__real_export__routed_to_the_borough_the_city_recorded(nyc: E
     assert agree / total > 0.99, (agree, total)
 
 
-def test_import_nyc__same_files_again__inserts_nothing(nyc: Engine, tmp_path: Path) -> None:
-    paths = [shared_data("nyc", "requests", name) for name in ("nyc311_2022-05-01_sample.csv", NYC_FILES[-1])]
+def test_import_nyc__same_files_again__inserts_nothing(shared_data_dir: Path, nyc: Engine, tmp_path: Path) -> None:
+    paths = [
+        shared_data_dir.joinpath("nyc", "requests", name) for name in ("nyc311_2022-05-01_sample.csv", NYC_FILES[-1])
+    ]
     first = run(nyc, "nyc", paths, quarantine=tmp_path / "q.csv")
     second = run(nyc, "nyc", paths, quarantine=tmp_path / "q.csv")
     assert first.inserted > 1800
@@ -129,9 +132,9 @@ def test_import_nyc__same_files_again__inserts_nothing(nyc: Engine, tmp_path: Pa
 
 
 def test_import_boston__real_export__placeholder_points_dropped_and_deadlines_kept(
-    engine: Engine, tmp_path: Path
+    shared_data_dir: Path, engine: Engine, tmp_path: Path
 ) -> None:
-    source = shared_data("boston", "requests", "boston311_2011.csv.gz")
+    source = shared_data_dir.joinpath("boston", "requests", "boston311_2011.csv.gz")
     with gzip.open(source) as f:
         head = b"".join(f.readlines()[:5001])  # the first 5,000 cases: enough, and CI stays fast
     path = tmp_path / "boston.csv"
@@ -151,9 +154,9 @@ def test_import_boston__real_export__placeholder_points_dropped_and_deadlines_ke
 
 
 def test_import_chicago__real_export__cancelled_closed_as_cancelled_and_owners_by_name(
-    engine: Engine, tmp_path: Path
+    shared_data_dir: Path, engine: Engine, tmp_path: Path
 ) -> None:
-    path = shared_data("chicago", "requests", "chicago311_2021-01-01_5k.csv.gz")
+    path = shared_data_dir.joinpath("chicago", "requests", "chicago311_2021-01-01_5k.csv.gz")
     load_catalog(SqlUnitOfWork(engine), profile_document("chicago"))
     report = run(engine, "chicago", [path])
     assert (report.read, report.inserted, report.quarantined) == (5000, 5000, 0)
@@ -165,9 +168,11 @@ def test_import_chicago__real_export__cancelled_closed_as_cancelled_and_owners_b
     assert sum(reasons.values()) == statuses["Completed"] + statuses["Canceled"]
 
 
-def test_import_sf__real_exports__csv_and_open311_json_with_services_created(engine: Engine, tmp_path: Path) -> None:
-    csv_path = shared_data("sf", "requests", "sf311_street_sidewalk_cleaning_fy2018-19.csv.gz")
-    json_path = shared_data("sf", "requests", "sf311_open311_encampment_reports_2025-09.json.gz")
+def test_import_sf__real_exports__csv_and_open311_json_with_services_created(
+    shared_data_dir: Path, engine: Engine, tmp_path: Path
+) -> None:
+    csv_path = shared_data_dir.joinpath("sf", "requests", "sf311_street_sidewalk_cleaning_fy2018-19.csv.gz")
+    json_path = shared_data_dir.joinpath("sf", "requests", "sf311_open311_encampment_reports_2025-09.json.gz")
     from_csv = import_history(SqlUnitOfWork(engine), ImportHistory(
         [csv_path], import_mapping("sf").with_unknown_services("create"), OPERATOR))  # fmt: skip
     from_json = import_history(SqlUnitOfWork(engine), ImportHistory(
