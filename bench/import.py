@@ -43,7 +43,7 @@ from sqlalchemy import Engine, create_engine, text
 
 from bench.machine import proc_stat
 from civicswitch.catalog.loader import load_catalog
-from civicswitch.core.db import make_engine, normalize_url
+from civicswitch.core.db import make_engine, normalize_url, sqlite_time
 from civicswitch.core.migrate import upgrade
 from civicswitch.people.policy import OPERATOR
 from civicswitch.profiles import import_mapping, load_shipped_layers, profile_document
@@ -153,17 +153,10 @@ def prepared_rows(engine: Engine, path: Path) -> tuple[list[str], list[tuple[Any
         if isinstance(v, dict | list):
             return orjson.dumps(v).decode()
         if sqlite and isinstance(v, datetime):
-            return _sqlite_time(v)
+            return sqlite_time(v)
         return v
 
     return columns, [tuple(value(v) for v in row.values()) for row in rows]
-
-
-def _sqlite_time(v: datetime) -> str:
-    from datetime import UTC
-
-    u = v.astimezone(UTC)
-    return f"{u.year:04d}-{u.month:02d}-{u.day:02d} {u.hour:02d}:{u.minute:02d}:{u.second:02d}.{u.microsecond:06d}"
 
 
 def arm_raw(engine: Engine, columns: list[str], rows: list[tuple[Any, ...]], batch: int) -> dict[str, Any]:

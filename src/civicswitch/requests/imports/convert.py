@@ -106,32 +106,11 @@ class Converter:
         loose = {_loose(name): i for i, name in reversed(list(enumerate(header)))}
         position = _Columns(exact, loose)
         cols = mapping.columns
-        missing = [name for name in (cols.id, cols.service, cols.requested_at) if name not in position]
+        missing = [name for name in cols.required() if name not in position]
         if missing:
             raise Invalid("the file has no column " + ", ".join(repr(m) for m in missing) + " (the mapping's "
                           "id, service and requested_at must be there)", field="file")  # fmt: skip
-        self.absent = sorted(
-            name
-            for name in (
-                cols.closed_at,
-                cols.updated_at,
-                cols.expected_at,
-                cols.status,
-                cols.close_reason,
-                cols.status_notes,
-                cols.zipcode,
-                cols.lat,
-                cols.long,
-                cols.channel,
-                cols.owner,
-                cols.media_url,
-                *cols.description,
-                *cols.address,
-                *cols.intersection,
-                *cols.attributes.values(),
-            )
-            if name is not None and name not in position
-        )
+        self.absent = sorted(name for name in cols.optional() if name not in position)
 
         def at(name: str | None) -> int | None:
             return None if name is None else position.get(name)

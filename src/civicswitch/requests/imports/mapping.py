@@ -53,6 +53,17 @@ class Columns(BaseModel):
 
     _as_list = field_validator("description", "address", "intersection", mode="before")(_listed)
 
+    def required(self) -> list[str]:
+        """The columns a file must have: the id, the service and the filing time."""
+        return [self.id, self.service, self.requested_at]
+
+    def optional(self) -> list[str]:
+        """Every other column the mapping names, in the order of the fields."""
+        names = [self.closed_at, self.updated_at, self.expected_at, self.status, self.close_reason,
+                 self.status_notes, self.zipcode, self.lat, self.long, self.channel, self.owner, self.media_url,
+                 *self.description, *self.address, *self.intersection, *self.attributes.values()]  # fmt: skip
+        return [n for n in names if n is not None]
+
 
 class CloseRule(BaseModel):
     """A close reason for the closed requests whose close-reason text matches ``pattern`` (a regular expression,

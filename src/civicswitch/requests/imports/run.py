@@ -223,29 +223,7 @@ class _Writer:
 
 def _source(path: Path, mapping: ImportMapping) -> Source:
     if mapping.format == "open311":
-        cols = mapping.columns
-        names = [
-            cols.id,
-            cols.service,
-            cols.requested_at,
-            cols.closed_at,
-            cols.updated_at,
-            cols.expected_at,
-            cols.status,
-            cols.close_reason,
-            cols.status_notes,
-            cols.zipcode,
-            cols.lat,
-            cols.long,
-            cols.channel,
-            cols.owner,
-            cols.media_url,
-            *cols.description,
-            *cols.address,
-            *cols.intersection,
-            *cols.attributes.values(),
-        ]
-        return open_json(path, [n for n in names if n is not None])
+        return open_json(path, [*mapping.columns.required(), *mapping.columns.optional()])
     return open_csv(path, delimiter=mapping.delimiter, encoding=mapping.encoding)
 
 
